@@ -1,0 +1,144 @@
+#include "agent/conf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "common/err.h"
+#include "common/log.h"
+
+static const char *const known[] = {
+	"collector.address", "collector.user",	   "collector.identity",
+	"collector.known_hosts", "collector.command", "docker.socket",
+	"agent.state_dir",   "agent.stats_interval", "agent.ping_interval",
+	"agent.outbox_max",  "agent.log_level",	   NULL,
+};
+
+int dl_aconf_parse_address(const char *s, char *host, size_t hostlen,
+			   uint16_t *port)
+{
+	const char *colon, *hend;
+	int64_t p = 22;
+
+	if (!s || !*s)
+		return DL_EINVAL;
+	if (s[0] == '[') {
+		hend = strchr(s, ']');
+		if (!hend)
+			return DL_EINVAL;
+		colon = hend[1] == ':' ? hend + 1 : NULL;
+		if (!colon && hend[1])
+			return DL_EINVAL;
+		s++;
+	} else {
+		colon = strchr(s, ':');
+		if (colon && strchr(colon + 1, ':'))
+			return DL_EINVAL; /* bare IPv6 needs [] */
+		hend = colon ? colon : s + strlen(s);
+	}
+	if (hend == s || (size_t)(hend - s) >= hostlen)
+		return DL_EINVAL;
+	if (colon && dl_parse_int(colon + 1, 1, 65535, &p) != 0)
+		return DL_EINVAL;
+	memcpy(host, s, (size_t)(hend - s));
+	host[hend - s] = '\0';
+	*port = (uint16_t)p;
+	return 0;
+}
+
+static int copy(char *dst, size_t dstlen, const char *src, const char *key,
+		int need_abs, const char *file, char *err, size_t errlen)
+{
+	if (strlen(src) >= dstlen || (need_abs && src[0] != '/')) {
+		snprintf(err, errlen, "%s: %s must be %s", file, key,
+			 need_abs ? "an absolute path" : "shorter");
+		return DL_ECONFIG;
+	}
+	memcpy(dst, src, strlen(src) + 1);
+	return 0;
+}
+
+int dl_aconf_load(dl_aconf_t *c, const char *path, char *err, size_t errlen)
+{
+	dl_conf_t *f;
+	const char *v, *file;
+	char def[DL_APATH_MAX + 32];
+	dl_log_level_t lvl;
+	int64_t n;
+	int rc = DL_ECONFIG;
+
+	memset(c, 0, sizeof(*c));
+	if (!realpath(path, c->path)) {
+		snprintf(err, errlen, "cannot open %s: no such file", path);
+		return DL_ECONFIG;
+	}
+	f = dl_conf_load(c->path, err, errlen);
+	if (!f)
+		return DL_ECONFIG;
+	file = c->path;
+	if (dl_conf_check_known(f, known, err, errlen))
+		goto out;
+	v = dl_conf_str(f, "collector", "address", NULL);
+	if (!v) {
+		snprintf(err, errlen,
+			 "%s: [collector] address is required (host:port)",
+			 file);
+		goto out;
+	}
+	if (dl_aconf_parse_address(v, c->host, sizeof(c->host), &c->port)) {
+		snprintf(err, errlen,
+			 "%s: collector address \"%s\" is not host, host:port "
+			 "or [v6]:port",
+			 file, v);
+		goto out;
+	}
+	if (copy(c->state_dir, sizeof(c->state_dir),
+		 dl_conf_str(f, "agent", "state_dir", "/var/lib/dockline-agent"),
+		 "state_dir", 1, file, err, errlen))
+		goto out;
+	snprintf(def, sizeof(def), "%s/id_ed25519", c->state_dir);
+	if (copy(c->identity, sizeof(c->identity),
+		 dl_conf_str(f, "collector", "identity", def), "identity", 1,
+		 file, err, errlen))
+		goto out;
+	snprintf(def, sizeof(def), "%s/known_hosts", c->state_dir);
+	if (copy(c->known_hosts, sizeof(c->known_hosts),
+		 dl_conf_str(f, "collector", "known_hosts", def),
+		 "known_hosts", 1, file, err, errlen) ||
+	    copy(c->user, sizeof(c->user),
+		 dl_conf_str(f, "collector", "user", "dockline"), "user", 0,
+		 file, err, errlen) ||
+	    copy(c->command, sizeof(c->command),
+		 dl_conf_str(f, "collector", "command",
+			     "dockline-collector attach"),
+		 "command", 0, file, err, errlen) ||
+	    copy(c->docker_socket, sizeof(c->docker_socket),
+		 dl_conf_str(f, "docker", "socket", "/var/run/docker.sock"),
+		 "socket", 1, file, err, errlen))
+		goto out;
+	if (dl_conf_duration(f, "agent", "stats_interval", 10, 1, 3600, &n, err,
+			     errlen))
+		goto out;
+	c->stats_interval = (int)n;
+	if (dl_conf_duration(f, "agent", "ping_interval", 15, 1, 600, &n, err,
+			     errlen))
+		goto out;
+	c->ping_interval = (int)n;
+	if (dl_conf_int(f, "agent", "outbox_max", 16 * 1024 * 1024,
+			1024 * 1024, 1024LL * 1024 * 1024, &n, err, errlen))
+		goto out;
+	c->outbox_max = (size_t)n;
+	if (dl_log_parse_level(dl_conf_str(f, "agent", "log_level", "info"),
+			       &lvl)) {
+		snprintf(err, errlen,
+			 "%s: log_level must be error, warn, info or debug",
+			 file);
+		goto out;
+	}
+	c->log_level = (int)lvl;
+	rc = 0;
+out:
+	dl_conf_free(f);
+	return rc;
+}

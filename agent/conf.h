@@ -1,0 +1,34 @@
+/* conf.h - agent.conf: where the collector is, how to prove who we are,
+ * where Docker is. Validated whole at start with file:line errors. */
+#ifndef DL_AGENT_CONF_H
+#define DL_AGENT_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define DL_AGENT_CONF_DEFAULT "/etc/dockline/agent.conf"
+#define DL_APATH_MAX 1024
+
+typedef struct {
+	char path[DL_APATH_MAX];
+	char host[256]; /* collector host (name, IPv4, or IPv6 without []) */
+	uint16_t port;
+	char user[64];
+	char identity[DL_APATH_MAX];
+	char known_hosts[DL_APATH_MAX];
+	char command[256];
+	char docker_socket[DL_APATH_MAX];
+	char state_dir[DL_APATH_MAX];
+	int stats_interval; /* seconds, 1..3600 (used by stats sampling) */
+	int ping_interval;  /* seconds; collector silent 3x this = dead */
+	size_t outbox_max;  /* bytes */
+	int log_level;
+} dl_aconf_t;
+
+int dl_aconf_load(dl_aconf_t *c, const char *path, char *err, size_t errlen);
+
+/* "host", "host:port", "[v6]:port" -> host + port (default 22). */
+int dl_aconf_parse_address(const char *s, char *host, size_t hostlen,
+			   uint16_t *port);
+
+#endif

@@ -1,0 +1,139 @@
+#include "agent/outbox.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/log.h"
+
+typedef struct entry {
+	struct entry *next;
+	uint64_t seq;
+	size_t len;
+	uint8_t data[];
+} entry_t;
+
+struct dl_outbox {
+	entry_t *head; /* oldest unacked */
+	entry_t *tail;
+	entry_t *cursor; /* next to send; NULL = all sent */
+	size_t bytes;
+	size_t count;
+	size_t cap;
+	uint64_t dropped_frames;
+	uint64_t dropped_bytes;
+};
+
+dl_outbox_t *dl_outbox_new(size_t cap_bytes)
+{
+	dl_outbox_t *o = calloc(1, sizeof(*o));
+
+	if (o)
+		o->cap = cap_bytes;
+	return o;
+}
+
+static void drop_head(dl_outbox_t *o)
+{
+	entry_t *e = o->head;
+
+	if (o->cursor == e)
+		o->cursor = e->next;
+	o->head = e->next;
+	if (!o->head)
+		o->tail = NULL;
+	o->bytes -= e->len;
+	o->count--;
+	free(e);
+}
+
+void dl_outbox_free(dl_outbox_t *o)
+{
+	if (!o)
+		return;
+	while (o->head)
+		drop_head(o);
+	free(o);
+}
+
+int dl_outbox_push(dl_outbox_t *o, uint64_t seq, const uint8_t *frame,
+		   size_t len)
+{
+	entry_t *e;
+
+	if (len > o->cap) {
+		o->dropped_frames++;
+		o->dropped_bytes += len;
+		return DL_ETOOBIG;
+	}
+	while (o->head && o->bytes + len > o->cap) {
+		o->dropped_frames++;
+		o->dropped_bytes += o->head->len;
+		DL_LOG_RL(DL_LOG_LEVEL_WARN, "outbox",
+			  "outbox full (%zu bytes): dropping frame %llu",
+			  o->bytes, (unsigned long long)o->head->seq);
+		drop_head(o);
+	}
+	e = malloc(sizeof(*e) + len);
+	if (!e)
+		return DL_ENOMEM;
+	e->next = NULL;
+	e->seq = seq;
+	e->len = len;
+	memcpy(e->data, frame, len);
+	if (o->tail)
+		o->tail->next = e;
+	else
+		o->head = e;
+	o->tail = e;
+	if (!o->cursor)
+		o->cursor = e;
+	o->bytes += len;
+	o->count++;
+	return 0;
+}
+
+void dl_outbox_ack(dl_outbox_t *o, uint64_t seq)
+{
+	while (o->head && o->head->seq <= seq)
+		drop_head(o);
+}
+
+void dl_outbox_rewind(dl_outbox_t *o)
+{
+	o->cursor = o->head;
+}
+
+int dl_outbox_peek(const dl_outbox_t *o, const uint8_t **frame, size_t *len,
+		   uint64_t *seq)
+{
+	if (!o->cursor)
+		return 0;
+	*frame = o->cursor->data;
+	*len = o->cursor->len;
+	*seq = o->cursor->seq;
+	return 1;
+}
+
+void dl_outbox_sent(dl_outbox_t *o)
+{
+	if (o->cursor)
+		o->cursor = o->cursor->next;
+}
+
+size_t dl_outbox_bytes(const dl_outbox_t *o)
+{
+	return o->bytes;
+}
+
+size_t dl_outbox_count(const dl_outbox_t *o)
+{
+	return o->count;
+}
+
+void dl_outbox_dropped(const dl_outbox_t *o, uint64_t *frames,
+		       uint64_t *bytes)
+{
+	*frames = o->dropped_frames;
+	*bytes = o->dropped_bytes;
+}

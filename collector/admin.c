@@ -1,0 +1,229 @@
+/* admin.c - the admin socket: one JSON request at a time per connection
+ * (proto/admin.h), answered from read-only connections on the libuv
+ * threadpool so a slow query never stalls agent sessions. Who may connect
+ * is decided by the socket file's mode; the peer uid is kept for audit. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collector/query.h"
+#include "collector/serve_int.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "proto/admin.h"
+
+#define TAG "admin"
+
+typedef struct {
+	uv_pipe_t pipe;
+	uv_work_t work;
+	dl_server_t *srv;
+	dl_frame_reader_t rd;
+	uid_t uid;
+	pid_t pid;
+	bool busy;
+	bool closing;
+	json_t *req;  /* owned while busy */
+	json_t *resp; /* built on the worker thread */
+} admin_conn_t;
+
+static __thread dl_query_t *tq; /* one read-only connection per worker */
+
+static void on_closed(uv_handle_t *h)
+{
+	admin_conn_t *c = h->data;
+
+	dl_frame_reader_free(&c->rd);
+	free(c);
+}
+
+static void conn_close(admin_conn_t *c)
+{
+	if (c->closing)
+		return;
+	c->closing = true;
+	/* A worker still holds c: after_work closes it. */
+	if (!c->busy)
+		uv_close((uv_handle_t *)&c->pipe, on_closed);
+}
+
+static json_t *fail(const char *fmt, const char *a)
+{
+	char text[512];
+
+	snprintf(text, sizeof(text), fmt, a);
+	return json_pack("{s:b,s:s}", "ok", 0, "error", text);
+}
+
+static json_t *ok(json_t *data)
+{
+	return json_pack("{s:b,s:o}", "ok", 1, "data", data);
+}
+
+static json_t *run_query(const char *db, json_t *req)
+{
+	const char *op = json_string_value(json_object_get(req, "op"));
+	const char *host = json_string_value(json_object_get(req, "host"));
+	char err[512] = "";
+	json_t *data = NULL;
+
+	if (!op)
+		return fail("request has no op%s", "");
+	if (host && !dl_host_name_valid(host))
+		return fail("invalid host name \"%s\"", host);
+	if (!tq && !(tq = dl_query_open(db, err, sizeof(err))))
+		return fail("%s", err);
+	if (!strcmp(op, "hosts")) {
+		data = dl_query_hosts(tq, err, sizeof(err));
+	} else if (!strcmp(op, "ps")) {
+		bool all = json_is_true(json_object_get(req, "all"));
+
+		data = dl_query_ps(tq, host, all, err, sizeof(err));
+	} else if (!strcmp(op, "events")) {
+		json_int_t since = json_integer_value(json_object_get(req, "since_ns"));
+		json_int_t after = json_integer_value(json_object_get(req, "after"));
+		json_int_t limit = json_integer_value(json_object_get(req, "limit"));
+
+		if (since < 0 || after < 0 || limit < 1 || limit > 100000)
+			return fail("events: since, after or limit out of "
+				    "range%s", "");
+		data = dl_query_events(tq, host, (uint64_t)since, after,
+				       (int)limit, err, sizeof(err));
+	} else if (!strcmp(op, "ping")) {
+		data = json_pack("{s:s}", "version", DL_VERSION);
+	} else {
+		return fail("unknown request \"%s\"", op);
+	}
+	return data ? ok(data) : fail("%s", err[0] ? err : "query failed");
+}
+
+static void work_cb(uv_work_t *w)
+{
+	admin_conn_t *c = w->data;
+
+	c->resp = run_query(c->srv->conf->database, c->req);
+}
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
+
+static void on_written(uv_write_t *req, int status)
+{
+	admin_conn_t *c = req->handle->data;
+
+	free(req->data);
+	free(req);
+	if (status && !c->closing)
+		conn_close(c);
+}
+
+static void after_work(uv_work_t *w, int status)
+{
+	admin_conn_t *c = w->data;
+	size_t len = 0;
+	char *frame = NULL;
+	uv_write_t *req;
+	uv_buf_t ub;
+
+	json_decref(c->req);
+	c->req = NULL;
+	c->busy = false;
+	if (c->resp)
+		frame = dl_admin_frame(c->resp, DL_ADMIN_RESP_MAX, &len);
+	if (!frame) {
+		json_t *e = fail("response too large; narrow the query%s", "");
+
+		frame = dl_admin_frame(e, DL_ADMIN_RESP_MAX, &len);
+		json_decref(e);
+	}
+	json_decref(c->resp);
+	c->resp = NULL;
+	if (c->closing) {
+		free(frame);
+		uv_close((uv_handle_t *)&c->pipe, on_closed);
+		return;
+	}
+	if (!frame || !(req = malloc(sizeof(*req)))) {
+		free(frame);
+		conn_close(c);
+		return;
+	}
+	req->data = frame;
+	ub = uv_buf_init(frame, (unsigned)len);
+	if (uv_write(req, (uv_stream_t *)&c->pipe, &ub, 1, on_written)) {
+		free(frame);
+		free(req);
+		conn_close(c);
+		return;
+	}
+	uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+}
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	static char chunk[16384];
+
+	*buf = uv_buf_init(chunk, sizeof(chunk));
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+	admin_conn_t *c = st->data;
+	const uint8_t *p;
+	size_t n;
+	json_error_t jerr;
+	int rc;
+
+	if (nread < 0) {
+		conn_close(c);
+		return;
+	}
+	if (dl_frame_reader_feed(&c->rd, buf->base, (size_t)nread) != 0) {
+		conn_close(c);
+		return;
+	}
+	rc = dl_frame_reader_next(&c->rd, &p, &n);
+	if (rc == 0)
+		return;
+	if (rc < 0) {
+		DL_LOG_RL(DL_LOG_LEVEL_WARN, TAG,
+			  "uid %d sent an invalid admin frame: %s",
+			  (int)c->uid, dl_strerror(rc));
+		conn_close(c);
+		return;
+	}
+	c->req = json_loadb((const char *)p, n, JSON_REJECT_DUPLICATES, &jerr);
+	if (!c->req || !json_is_object(c->req)) {
+		json_decref(c->req);
+		c->req = NULL;
+		DL_LOG_RL(DL_LOG_LEVEL_WARN, TAG,
+			  "uid %d sent a request that is not a JSON object",
+			  (int)c->uid);
+		conn_close(c);
+		return;
+	}
+	/* One request in flight per connection. */
+	uv_read_stop(st);
+	c->busy = true;
+	c->work.data = c;
+	uv_queue_work(c->srv->loop, &c->work, work_cb, after_work);
+}
+
+void dl_admin_accept(dl_server_t *srv)
+{
+	admin_conn_t *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return;
+	c->srv = srv;
+	dl_frame_reader_init(&c->rd, DL_ADMIN_REQ_MAX);
+	uv_pipe_init(srv->loop, &c->pipe, 0);
+	c->pipe.data = c;
+	if (uv_accept((uv_stream_t *)&srv->admin_listener,
+		      (uv_stream_t *)&c->pipe) != 0 ||
+	    dl_peer_cred((uv_stream_t *)&c->pipe, &c->uid, &c->pid) != 0) {
+		conn_close(c);
+		return;
+	}
+	uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+}

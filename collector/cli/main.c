@@ -1,0 +1,399 @@
+/* dockline - the administrator's CLI. Talks to `dockline-collector serve`
+ * over its admin socket (proto/admin.h); prints tables for people and
+ * --json for scripts. Errors are sentences on stderr with exit code 1
+ * (2 for usage errors). */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "collector/cli/cli.h"
+#include "collector/conf.h"
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/err.h"
+#include "proto/admin.h"
+
+#define DEFAULT_EVENT_LIMIT 100
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: dockline [-s ADMIN_SOCKET] [-c collector.conf] COMMAND "
+		"[ARGS]\n"
+		"\n"
+		"commands:\n"
+		"  hosts [--json]                          hosts, online state, "
+		"Docker version\n"
+		"  ps [--host H] [-a] [--json]             containers across "
+		"the fleet\n"
+		"  events [--host H] [--since 10m] [--limit N] [-f] [--json]\n"
+		"                                          Docker events, "
+		"oldest first\n"
+		"  enroll NAME --key FILE.pub|'ssh-ed25519 ...'\n"
+		"                                          print the "
+		"authorized_keys line for an agent\n"
+		"\n"
+		"exit codes: 0 ok, 1 error (message on stderr), 2 usage\n"
+		"default socket: %s (or admin_socket from %s)\n",
+		DL_ADMIN_SOCKET_DEFAULT, DL_COLLECTOR_CONF_DEFAULT);
+}
+
+json_t *dl_cli_call(const dl_cli_t *cli, json_t *req)
+{
+	json_t *resp = NULL, *data = NULL;
+	int fd = dl_admin_connect(cli->socket);
+	int rc;
+
+	if (fd < 0) {
+		if (fd == DL_ENOENT)
+			fprintf(stderr,
+				"dockline: collector is not running (no socket "
+				"at %s)\n",
+				cli->socket);
+		else if (fd == DL_ECONNREFUSED)
+			fprintf(stderr,
+				"dockline: collector is not running (nothing "
+				"listens on %s)\n",
+				cli->socket);
+		else if (fd == DL_EAUTH)
+			fprintf(stderr,
+				"dockline: permission denied on %s (are you in "
+				"the dockline-admin group?)\n",
+				cli->socket);
+		else
+			fprintf(stderr, "dockline: cannot connect to %s: %s\n",
+				cli->socket, dl_strerror(fd));
+		json_decref(req);
+		return NULL;
+	}
+	rc = dl_admin_send(fd, req, DL_ADMIN_REQ_MAX);
+	if (rc == 0)
+		rc = dl_admin_recv(fd, DL_ADMIN_RESP_MAX, 60000, &resp);
+	close(fd);
+	json_decref(req);
+	if (rc) {
+		fprintf(stderr, "dockline: no answer from the collector: %s\n",
+			dl_strerror(rc));
+		return NULL;
+	}
+	if (!json_is_true(json_object_get(resp, "ok"))) {
+		const char *e = json_string_value(json_object_get(resp, "error"));
+
+		fprintf(stderr, "dockline: %s\n", e ? e : "request failed");
+		json_decref(resp);
+		return NULL;
+	}
+	data = json_incref(json_object_get(resp, "data"));
+	json_decref(resp);
+	return data;
+}
+
+static const char *str(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+
+	return s ? s : "";
+}
+
+static void print_json(json_t *v)
+{
+	char *txt = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY);
+
+	if (txt)
+		printf("%s\n", txt);
+	free(txt);
+}
+
+static void ago(int64_t unix_s, char *out, size_t outlen)
+{
+	int64_t now = (int64_t)(dl_clock_wall_ns() / 1000000000u);
+	char d[32];
+
+	if (unix_s <= 0) {
+		snprintf(out, outlen, "never");
+		return;
+	}
+	dl_duration_format(now - unix_s, d, sizeof(d));
+	snprintf(out, outlen, "%s ago", d);
+}
+
+static int cmd_hosts(const dl_cli_t *cli, bool json)
+{
+	json_t *data = dl_cli_call(cli, json_pack("{s:s}", "op", "hosts"));
+	size_t i;
+	json_t *h;
+
+	if (!data)
+		return 1;
+	if (json) {
+		print_json(data);
+		json_decref(data);
+		return 0;
+	}
+	printf("%-24s %-8s %-10s %-14s %-10s %s\n", "NAME", "STATUS",
+	       "LAST SEEN", "DOCKER", "CONTAINERS", "RUNNING");
+	json_array_foreach(data, i, h) {
+		char seen[32];
+		bool online = json_is_true(json_object_get(h, "online"));
+		bool dup = json_is_true(json_object_get(h, "docker_up"));
+
+		ago(json_integer_value(json_object_get(h, "last_seen")), seen,
+		    sizeof(seen));
+		printf("%-24s %-8s %-10s %-14s %-10lld %lld\n", str(h, "name"),
+		       online ? "online" : "offline", online ? "now" : seen,
+		       !online ? str(h, "docker_version")
+		       : dup   ? str(h, "docker_version")
+			       : "down",
+		       (long long)json_integer_value(
+			       json_object_get(h, "containers")),
+		       (long long)json_integer_value(
+			       json_object_get(h, "running")));
+	}
+	json_decref(data);
+	return 0;
+}
+
+static int cmd_ps(const dl_cli_t *cli, const char *host, bool all, bool json)
+{
+	json_t *req = json_pack("{s:s,s:b}", "op", "ps", "all", all);
+	json_t *data, *c;
+	size_t i;
+
+	if (host)
+		json_object_set_new(req, "host", json_string(host));
+	data = dl_cli_call(cli, req);
+	if (!data)
+		return 1;
+	if (json) {
+		print_json(data);
+		json_decref(data);
+		return 0;
+	}
+	printf("%-20s %-12s %-24s %-24s %-10s %s\n", "HOST", "CONTAINER ID",
+	       "NAME", "IMAGE", "STATE", "STATUS");
+	json_array_foreach(data, i, c) {
+		printf("%-20s %-12.12s %-24s %-24s %-10s %s\n", str(c, "host"),
+		       str(c, "id"), str(c, "name"), str(c, "image"),
+		       str(c, "state"), str(c, "status"));
+	}
+	json_decref(data);
+	return 0;
+}
+
+static void print_event(json_t *e, bool json)
+{
+	char stamp[32];
+	int64_t ns = json_integer_value(json_object_get(e, "time_ns"));
+	time_t secs = (time_t)(ns / 1000000000);
+	struct tm tm;
+
+	if (json) {
+		char *txt = json_dumps(e, JSON_COMPACT);
+
+		if (txt)
+			printf("%s\n", txt);
+		free(txt);
+		return;
+	}
+	localtime_r(&secs, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
+	printf("%s  %-20s %-9s %-24s %-12.12s %s\n", stamp, str(e, "host"),
+	       str(e, "type"), str(e, "action"), str(e, "id"), str(e, "name"));
+}
+
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+	interrupted = 1;
+}
+
+static int cmd_events(const dl_cli_t *cli, const char *host, int64_t since_s,
+		      int limit, bool follow, bool json)
+{
+	uint64_t since_ns = 0;
+	json_int_t after = 0;
+	bool first = true;
+
+	if (since_s > 0)
+		since_ns = dl_clock_wall_ns() - (uint64_t)since_s * 1000000000u;
+	signal(SIGINT, on_sigint);
+	signal(SIGPIPE, SIG_DFL);
+	do {
+		json_t *req = json_pack("{s:s,s:I,s:I,s:i}", "op", "events",
+					"since_ns", (json_int_t)since_ns,
+					"after", after, "limit",
+					first ? limit : 100000);
+		json_t *data, *e;
+		size_t i;
+
+		if (host)
+			json_object_set_new(req, "host", json_string(host));
+		data = dl_cli_call(cli, req);
+		if (!data)
+			return 1;
+		if (json && !follow) {
+			print_json(data);
+		} else {
+			if (first && !json)
+				printf("%-19s  %-20s %-9s %-24s %-12s %s\n",
+				       "TIME", "HOST", "TYPE", "ACTION", "ID",
+				       "NAME");
+			json_array_foreach(data, i, e) {
+				print_event(e, json);
+			}
+		}
+		json_array_foreach(data, i, e) {
+			json_int_t seq = json_integer_value(
+				json_object_get(e, "seq"));
+
+			if (seq > after)
+				after = seq;
+		}
+		json_decref(data);
+		fflush(stdout);
+		first = false;
+		if (follow && !interrupted)
+			usleep(500 * 1000);
+	} while (follow && !interrupted);
+	return 0;
+}
+
+static int parse_cmd_opts(int argc, char **argv, const char **host,
+			  bool *all, bool *json, bool *follow,
+			  int64_t *since_s, int *limit)
+{
+	static const struct option opts[] = {
+		{"host", required_argument, NULL, 'H'},
+		{"all", no_argument, NULL, 'a'},
+		{"json", no_argument, NULL, 'j'},
+		{"follow", no_argument, NULL, 'f'},
+		{"since", required_argument, NULL, 'S'},
+		{"limit", required_argument, NULL, 'n'},
+		{NULL, 0, NULL, 0},
+	};
+	int64_t v;
+	int ch;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "H:afn:", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'H':
+			if (!dl_host_name_valid(optarg)) {
+				fprintf(stderr,
+					"dockline: invalid host name \"%s\"\n",
+					optarg);
+				return 2;
+			}
+			*host = optarg;
+			break;
+		case 'a': *all = true; break;
+		case 'j': *json = true; break;
+		case 'f': *follow = true; break;
+		case 'S':
+			if (dl_duration_parse(optarg, since_s) != 0) {
+				fprintf(stderr,
+					"dockline: --since wants a duration "
+					"such as 90s, 10m, 2h or 7d (got "
+					"\"%s\")\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'n':
+			if (dl_parse_int(optarg, 1, 100000, &v) != 0) {
+				fprintf(stderr,
+					"dockline: --limit wants a number from "
+					"1 to 100000 (got \"%s\")\n",
+					optarg);
+				return 2;
+			}
+			*limit = (int)v;
+			break;
+		default: return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "dockline: unexpected argument %s\n",
+			argv[optind]);
+		return 2;
+	}
+	return 0;
+}
+
+static int resolve_socket(dl_cli_t *cli, const char *sock_opt)
+{
+	static dl_cconf_t conf;
+	char err[1024];
+
+	if (sock_opt) {
+		cli->socket = sock_opt;
+		return 0;
+	}
+	if (!cli->conf_path && access(DL_COLLECTOR_CONF_DEFAULT, R_OK) == 0)
+		cli->conf_path = DL_COLLECTOR_CONF_DEFAULT;
+	if (dl_cconf_load(&conf, cli->conf_path, err, sizeof(err)) != 0) {
+		fprintf(stderr, "dockline: %s\n", err);
+		return 1;
+	}
+	cli->socket = conf.admin_socket;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	dl_cli_t cli = {0};
+	const char *sock = NULL, *host = NULL, *cmd;
+	bool all = false, json = false, follow = false;
+	int64_t since_s = 0;
+	int limit = DEFAULT_EVENT_LIMIT;
+	int i = 1, rc;
+
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "--version")) {
+			printf("dockline %s\n", DL_VERSION);
+			return 0;
+		} else if (!strcmp(argv[i], "-s") && i + 1 < argc) {
+			sock = argv[++i];
+		} else if (!strcmp(argv[i], "-c") && i + 1 < argc) {
+			cli.conf_path = argv[++i];
+		} else {
+			fprintf(stderr, "dockline: unknown option %s\n",
+				argv[i]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (i == argc) {
+		usage(stderr);
+		return 2;
+	}
+	cmd = argv[i];
+	argc -= i;
+	argv += i;
+	if (!strcmp(cmd, "enroll"))
+		return dl_cli_enroll(&cli, argc, argv);
+	if (strcmp(cmd, "hosts") && strcmp(cmd, "ps") && strcmp(cmd, "events")) {
+		fprintf(stderr, "dockline: unknown command %s\n", cmd);
+		usage(stderr);
+		return 2;
+	}
+	rc = parse_cmd_opts(argc, argv, &host, &all, &json, &follow, &since_s,
+			    &limit);
+	if (rc)
+		return rc;
+	if (resolve_socket(&cli, sock))
+		return 1;
+	if (!strcmp(cmd, "hosts"))
+		return cmd_hosts(&cli, json);
+	if (!strcmp(cmd, "ps"))
+		return cmd_ps(&cli, host, all, json);
+	return cmd_events(&cli, host, since_s, limit, follow, json);
+}

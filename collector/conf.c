@@ -1,0 +1,134 @@
+#include "collector/conf.h"
+
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "common/err.h"
+#include "common/log.h"
+
+static const char *const known[] = {
+	"collector.database",	  "collector.agent_socket",
+	"collector.admin_socket", "collector.attach_users",
+	"collector.log_level",	  "collector.ping_interval",
+	NULL,
+};
+
+bool dl_host_name_valid(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > 63)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char ch = name[i];
+		bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+
+		if (!alnum && (i == 0 || (ch != '.' && ch != '-')))
+			return false;
+	}
+	return true;
+}
+
+static int copy_path(char *dst, const char *src, const char *key,
+		     const char *file, char *err, size_t errlen)
+{
+	if (strlen(src) >= DL_PATH_MAX || src[0] != '/') {
+		snprintf(err, errlen, "%s: %s must be an absolute path", file,
+			 key);
+		return DL_ECONFIG;
+	}
+	memcpy(dst, src, strlen(src) + 1);
+	return 0;
+}
+
+static int parse_users(dl_cconf_t *c, const char *list, const char *file,
+		       char *err, size_t errlen)
+{
+	char buf[1024];
+	char *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (char *tok = strtok_r(buf, ", ", &save); tok;
+	     tok = strtok_r(NULL, ", ", &save)) {
+		struct passwd *pw = getpwnam(tok);
+
+		if (!pw) {
+			snprintf(err, errlen,
+				 "%s: attach_users names %s, which is not a "
+				 "user on this host",
+				 file, tok);
+			return DL_ECONFIG;
+		}
+		if (c->nattach == DL_MAX_ATTACH_USERS) {
+			snprintf(err, errlen, "%s: more than %d attach_users",
+				 file, DL_MAX_ATTACH_USERS);
+			return DL_ECONFIG;
+		}
+		c->attach_uids[c->nattach++] = pw->pw_uid;
+	}
+	return 0;
+}
+
+int dl_cconf_load(dl_cconf_t *c, const char *path, char *err, size_t errlen)
+{
+	dl_conf_t *f;
+	dl_log_level_t lvl = DL_LOG_LEVEL_INFO;
+	const char *file;
+	int64_t ping;
+	int rc = DL_ECONFIG;
+
+	memset(c, 0, sizeof(*c));
+	snprintf(c->database, sizeof(c->database), "%s", DL_DATABASE_DEFAULT);
+	snprintf(c->agent_socket, sizeof(c->agent_socket), "%s",
+		 DL_AGENT_SOCKET_DEFAULT);
+	snprintf(c->admin_socket, sizeof(c->admin_socket), "%s",
+		 DL_ADMIN_SOCKET_DEFAULT);
+	c->log_level = DL_LOG_LEVEL_INFO;
+	c->ping_interval = 15;
+	if (!path)
+		return 0;
+	if (!realpath(path, c->path)) {
+		snprintf(err, errlen, "cannot open %s: no such file", path);
+		return DL_ECONFIG;
+	}
+	f = dl_conf_load(c->path, err, errlen);
+	if (!f)
+		return DL_ECONFIG;
+	file = c->path;
+	if (dl_conf_check_known(f, known, err, errlen))
+		goto out;
+	if (copy_path(c->database,
+		      dl_conf_str(f, "collector", "database", c->database),
+		      "database", file, err, errlen) ||
+	    copy_path(c->agent_socket,
+		      dl_conf_str(f, "collector", "agent_socket",
+				  c->agent_socket),
+		      "agent_socket", file, err, errlen) ||
+	    copy_path(c->admin_socket,
+		      dl_conf_str(f, "collector", "admin_socket",
+				  c->admin_socket),
+		      "admin_socket", file, err, errlen))
+		goto out;
+	if (parse_users(c, dl_conf_str(f, "collector", "attach_users", ""),
+			file, err, errlen))
+		goto out;
+	if (dl_log_parse_level(dl_conf_str(f, "collector", "log_level", "info"),
+			       &lvl)) {
+		snprintf(err, errlen,
+			 "%s: log_level must be error, warn, info or debug",
+			 file);
+		goto out;
+	}
+	c->log_level = (int)lvl;
+	if (dl_conf_duration(f, "collector", "ping_interval", 15, 1, 600,
+			     &ping, err, errlen))
+		goto out;
+	c->ping_interval = (int)ping;
+	rc = 0;
+out:
+	dl_conf_free(f);
+	return rc;
+}

@@ -1,0 +1,35 @@
+/* conf.h - collector.conf: where the database and sockets live and who
+ * may attach. Shared by `dockline-collector serve|attach` and the CLI.
+ * Everything is validated at load time with file:line errors. */
+#ifndef DL_COLLECTOR_CONF_H
+#define DL_COLLECTOR_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define DL_COLLECTOR_CONF_DEFAULT "/etc/dockline/collector.conf"
+#define DL_ADMIN_SOCKET_DEFAULT "/run/dockline/admin.sock"
+#define DL_AGENT_SOCKET_DEFAULT "/run/dockline/agent.sock"
+#define DL_DATABASE_DEFAULT "/var/lib/dockline/dockline.db"
+#define DL_MAX_ATTACH_USERS 16
+#define DL_PATH_MAX 1024
+
+typedef struct {
+	char path[DL_PATH_MAX]; /* absolute path of the file loaded, or "" */
+	char database[DL_PATH_MAX];
+	char agent_socket[DL_PATH_MAX];
+	char admin_socket[DL_PATH_MAX];
+	uid_t attach_uids[DL_MAX_ATTACH_USERS];
+	size_t nattach;
+	int log_level;
+	int ping_interval; /* seconds; a session silent 3x this is dead */
+} dl_cconf_t;
+
+/* Fills defaults, then reads path if not NULL. 0 or DL_ECONFIG + err. */
+int dl_cconf_load(dl_cconf_t *c, const char *path, char *err, size_t errlen);
+
+/* [a-z0-9][a-z0-9.-]{0,62} */
+bool dl_host_name_valid(const char *name);
+
+#endif

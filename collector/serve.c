@@ -1,0 +1,214 @@
+#include "collector/serve.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "collector/serve_int.h"
+#include "common/err.h"
+#include "common/log.h"
+
+#define TAG "serve"
+
+int dl_peer_cred(uv_stream_t *s, uid_t *uid, pid_t *pid)
+{
+	uv_os_fd_t fd;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (uv_fileno((uv_handle_t *)s, &fd) != 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+		return DL_EIO;
+	*uid = cred.uid;
+	*pid = cred.pid;
+	return 0;
+}
+
+/* A socket file can outlive a kill -9. Connecting tells a live listener
+ * (refuse to start twice) from a stale file (remove it). */
+static int clear_stale(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct stat st;
+	int fd, rc;
+
+	if (lstat(path, &st) != 0)
+		return 0;
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "%s exists and is not a socket", path);
+		return DL_EEXIST;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return DL_EIO;
+	rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+	if (rc == 0) {
+		snprintf(err, errlen,
+			 "another dockline-collector is already serving %s",
+			 path);
+		return DL_EEXIST;
+	}
+	DL_LOG_INFO(TAG, "removing stale socket %s", path);
+	unlink(path);
+	return 0;
+}
+
+static void mkdir_parent(const char *path)
+{
+	char dir[DL_PATH_MAX];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return;
+	*slash = '\0';
+	for (char *p = dir + 1; *p; p++) {
+		if (*p == '/') {
+			*p = '\0';
+			mkdir(dir, 0755);
+			*p = '/';
+		}
+	}
+	mkdir(dir, 0755);
+}
+
+int dl_serve_listen_unix(uv_pipe_t *pipe, const char *path, int mode,
+			 char *err, size_t errlen)
+{
+	int rc;
+
+	if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		snprintf(err, errlen, "socket path %s is too long", path);
+		return DL_EINVAL;
+	}
+	mkdir_parent(path);
+	rc = clear_stale(path, err, errlen);
+	if (rc)
+		return rc;
+	rc = uv_pipe_bind(pipe, path);
+	if (rc == 0)
+		rc = chmod(path, (mode_t)mode) == 0 ? 0 : uv_translate_sys_error(errno);
+	if (rc) {
+		snprintf(err, errlen, "cannot listen on %s: %s", path,
+			 uv_strerror(rc));
+		return DL_EIO;
+	}
+	return 0;
+}
+
+static void on_agent_conn(uv_stream_t *l, int status)
+{
+	dl_server_t *srv = l->data;
+
+	if (status == 0)
+		dl_session_accept(srv);
+}
+
+static void on_admin_conn(uv_stream_t *l, int status)
+{
+	dl_server_t *srv = l->data;
+
+	if (status == 0)
+		dl_admin_accept(srv);
+}
+
+static void on_ack(void *ud, uint64_t sid, uint64_t epoch, uint64_t seq)
+{
+	dl_session_ack(ud, sid, epoch, seq);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	dl_server_t *srv = h->data;
+
+	if (srv->stopping)
+		return;
+	srv->stopping = true;
+	DL_LOG_INFO(TAG, "signal %d: stopping", signum);
+	dl_session_close_all(srv, "collector is stopping");
+	uv_close((uv_handle_t *)&srv->agent_listener, NULL);
+	uv_close((uv_handle_t *)&srv->admin_listener, NULL);
+	uv_close((uv_handle_t *)&srv->sigterm, NULL);
+	uv_close((uv_handle_t *)&srv->sigint, NULL);
+	unlink(srv->conf->agent_socket);
+	unlink(srv->conf->admin_socket);
+	/* Commits what is queued, then the loop ends when handles close. */
+	dl_store_close(srv->store);
+	srv->store = NULL;
+}
+
+static int start_listener(dl_server_t *srv, uv_pipe_t *p, const char *path,
+			  int mode, uv_connection_cb cb)
+{
+	char err[512];
+	int rc;
+
+	uv_pipe_init(srv->loop, p, 0);
+	p->data = srv;
+	rc = dl_serve_listen_unix(p, path, mode, err, sizeof(err));
+	if (rc == 0 && (rc = uv_listen((uv_stream_t *)p, 128, cb)) != 0)
+		snprintf(err, sizeof(err), "cannot listen on %s: %s", path,
+			 uv_strerror(rc));
+	if (rc) {
+		DL_LOG_ERROR(TAG, "%s", err);
+		return DL_EIO;
+	}
+	DL_LOG_INFO(TAG, "listening on %s", path);
+	return 0;
+}
+
+int dl_serve_run(const dl_cconf_t *conf)
+{
+	dl_server_t srv = {0};
+	char err[512];
+	uv_loop_t loop;
+
+	signal(SIGPIPE, SIG_IGN);
+	uv_loop_init(&loop);
+	srv.loop = &loop;
+	srv.conf = conf;
+	srv.next_sid = 1;
+	mkdir_parent(conf->database);
+	srv.store = dl_store_open(&loop, conf->database, on_ack, &srv, err,
+				  sizeof(err));
+	if (!srv.store) {
+		DL_LOG_ERROR(TAG, "%s", err);
+		uv_loop_close(&loop);
+		return 1;
+	}
+	/* The agent socket is reachable by attach processes of other uids
+	 * (sshd runs them as the collector's ssh user); SO_PEERCRED decides.
+	 * The admin socket's file mode decides who may administer. */
+	if (start_listener(&srv, &srv.agent_listener, conf->agent_socket, 0666,
+			   on_agent_conn) ||
+	    start_listener(&srv, &srv.admin_listener, conf->admin_socket, 0660,
+			   on_admin_conn)) {
+		srv.stopping = true;
+		uv_close((uv_handle_t *)&srv.agent_listener, NULL);
+		uv_close((uv_handle_t *)&srv.admin_listener, NULL);
+		dl_store_close(srv.store);
+		uv_run(&loop, UV_RUN_DEFAULT);
+		uv_loop_close(&loop);
+		return 1;
+	}
+	uv_signal_init(&loop, &srv.sigterm);
+	uv_signal_init(&loop, &srv.sigint);
+	srv.sigterm.data = srv.sigint.data = &srv;
+	uv_signal_start(&srv.sigterm, on_signal, SIGTERM);
+	uv_signal_start(&srv.sigint, on_signal, SIGINT);
+	DL_LOG_INFO(TAG, "dockline-collector %s serving, database %s",
+		    DL_VERSION, conf->database);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+	DL_LOG_INFO(TAG, "stopped");
+	return 0;
+}

@@ -1,0 +1,472 @@
+/* session.c - one agent session, as relayed by `dockline-collector attach`.
+ *
+ *   attach --ATTACH{host}--> serve        (host bound by sshd's forced command)
+ *   agent  --HELLO---------> serve --HELLO{last committed epoch,seq}--> agent
+ *   agent  --data(epoch,seq)--> writer thread --COMMIT--> ACK --> agent
+ *
+ * Any malformed, oversized or out-of-order frame closes this session only,
+ * with the reason logged. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "collector/serve_int.h"
+#include "common/clock.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "proto/msg.h"
+
+#define TAG "session"
+#define READ_CHUNK 65536
+#define RETRY_MS 20
+
+typedef enum { S_ATTACH, S_HELLO, S_LIVE, S_CLOSING } state_t;
+
+struct dl_session {
+	uv_pipe_t pipe;
+	uv_timer_t timer; /* PING, dead-peer check, store back-pressure */
+	dl_server_t *srv;
+	dl_session_t *next;
+	uint64_t sid;
+	state_t state;
+	int open_handles;
+	uid_t uid;
+	pid_t pid;
+	char host[DL_HOST_MAX + 1];
+	char software[DL_MAX_NAME + 1];
+	dl_frame_reader_t rd;
+	uint64_t last_rx_ns;
+	uint64_t nonce;
+	/* A data frame the writer could not take yet (DL_EFULL). It points
+	 * into rd, which is not fed while reading is stopped. */
+	const uint8_t *pending;
+	size_t pending_len;
+	uint64_t frames_in;
+};
+
+static void process(dl_session_t *s);
+static void on_retry(uv_timer_t *t);
+
+static const char *name_of(const dl_session_t *s)
+{
+	return s->host[0] ? s->host : "(unattached)";
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	dl_session_t *s = h->data;
+
+	if (--s->open_handles == 0) {
+		dl_frame_reader_free(&s->rd);
+		free(s);
+	}
+}
+
+static void unlink_session(dl_session_t *s)
+{
+	for (dl_session_t **pp = &s->srv->sessions; *pp; pp = &(*pp)->next) {
+		if (*pp == s) {
+			*pp = s->next;
+			return;
+		}
+	}
+}
+
+static void session_close(dl_session_t *s, const char *why)
+{
+	if (s->state == S_CLOSING)
+		return;
+	if (s->state == S_LIVE) {
+		DL_LOG_INFO(TAG, "%s disconnected: %s (%llu frames)",
+			    name_of(s), why,
+			    (unsigned long long)s->frames_in);
+		if (s->srv->store)
+			dl_store_host_offline(s->srv->store, s->host,
+					      dl_clock_wall_ns());
+	} else {
+		DL_LOG_WARN(TAG, "closing session of %s (pid %d): %s",
+			    name_of(s), (int)s->pid, why);
+	}
+	s->state = S_CLOSING;
+	unlink_session(s);
+	uv_close((uv_handle_t *)&s->pipe, on_handle_closed);
+	uv_close((uv_handle_t *)&s->timer, on_handle_closed);
+}
+
+static void on_written(uv_write_t *req, int status)
+{
+	free(req->data);
+	free(req);
+}
+
+static int send_msg(dl_session_t *s, const dl_msg_t *m)
+{
+	dl_buf_t b;
+	uv_write_t *req;
+	uv_buf_t ub;
+	int rc;
+
+	if (s->state == S_CLOSING)
+		return DL_ECLOSED;
+	/* An agent that stops reading must not grow our memory. */
+	if (uv_stream_get_write_queue_size((uv_stream_t *)&s->pipe) >
+	    DL_FRAME_MAX) {
+		session_close(s, "agent is not reading (send queue full)");
+		return DL_EFULL;
+	}
+	dl_buf_init(&b, DL_FRAME_MAX + DL_FRAME_HDR);
+	rc = dl_msg_encode(&b, m);
+	req = malloc(sizeof(*req));
+	if (rc || !req) {
+		free(req);
+		dl_buf_free(&b);
+		return rc ? rc : DL_ENOMEM;
+	}
+	req->data = b.data;
+	ub = uv_buf_init((char *)dl_buf_head(&b), (unsigned)dl_buf_used(&b));
+	rc = uv_write(req, (uv_stream_t *)&s->pipe, &ub, 1, on_written);
+	if (rc) {
+		free(req->data);
+		free(req);
+		session_close(s, uv_strerror(rc));
+		return DL_EIO;
+	}
+	return 0;
+}
+
+static void send_error(dl_session_t *s, int code, const char *text)
+{
+	dl_msg_t m = {.type = DL_MSG_ERROR};
+
+	m.u.error.code = code;
+	m.u.error.message = DL_STR(text);
+	send_msg(s, &m);
+}
+
+static dl_session_t *find_host(dl_server_t *srv, const char *host)
+{
+	for (dl_session_t *s = srv->sessions; s; s = s->next)
+		if (s->state != S_ATTACH && !strcmp(s->host, host))
+			return s;
+	return NULL;
+}
+
+static int on_attach(dl_session_t *s, const dl_msg_t *m, char *why,
+		     size_t whylen)
+{
+	dl_session_t *old;
+
+	if (m->type != DL_MSG_ATTACH) {
+		snprintf(why, whylen, "expected ATTACH, got %s",
+			 dl_msg_type_name(m->type));
+		return DL_EPROTO;
+	}
+	dl_str_copy(s->host, sizeof(s->host), m->u.attach_host);
+	if (m->u.attach_host.n > DL_HOST_MAX || !dl_host_name_valid(s->host)) {
+		snprintf(why, whylen, "invalid host name in ATTACH");
+		s->host[0] = '\0';
+		return DL_EPROTO;
+	}
+	old = find_host(s->srv, s->host);
+	if (old) {
+		DL_LOG_WARN(TAG,
+			    "%s: a new session (pid %d) replaces the previous "
+			    "one (pid %d)",
+			    s->host, (int)s->pid, (int)old->pid);
+		/* Not S_LIVE any more: the new session owns "online". */
+		if (old->state == S_LIVE)
+			old->state = S_HELLO;
+		session_close(old, "replaced by a newer session");
+	}
+	s->state = S_HELLO;
+	return 0;
+}
+
+static int on_hello(dl_session_t *s, const dl_msg_t *m, char *why,
+		    size_t whylen)
+{
+	const dl_hello_t *h = &m->u.hello;
+	dl_msg_t r = {.type = DL_MSG_HELLO};
+	char text[256];
+	const char *caps[] = {"ack", "ping"};
+
+	if (m->type != DL_MSG_HELLO) {
+		snprintf(why, whylen, "expected HELLO, got %s",
+			 dl_msg_type_name(m->type));
+		return DL_EPROTO;
+	}
+	dl_str_copy(s->software, sizeof(s->software), h->software);
+	if (h->proto_version != DL_PROTO_VERSION) {
+		snprintf(text, sizeof(text),
+			 "collector speaks protocol version %d, agent %s (%s) "
+			 "speaks version %u; upgrade the older side",
+			 DL_PROTO_VERSION, s->host, s->software,
+			 h->proto_version);
+		send_error(s, DL_EVERSION, text);
+		snprintf(why, whylen, "%s", text);
+		return DL_EVERSION;
+	}
+	r.u.hello.proto_version = DL_PROTO_VERSION;
+	r.u.hello.software = DL_STR("dockline-collector " DL_VERSION);
+	dl_store_last(s->srv->store, s->host, &r.u.hello.last_epoch,
+		      &r.u.hello.last_seq);
+	r.u.hello.epoch = r.u.hello.last_epoch;
+	r.u.hello.ncaps = 2;
+	r.u.hello.caps[0] = DL_STR(caps[0]);
+	r.u.hello.caps[1] = DL_STR(caps[1]);
+	r.u.hello.host = DL_STR(s->host);
+	snprintf(text, sizeof(text), "uid %d pid %d", (int)s->uid, (int)s->pid);
+	dl_store_host_online(s->srv->store, s->host, text, s->software,
+			     dl_clock_wall_ns());
+	s->state = S_LIVE;
+	DL_LOG_INFO(TAG,
+		    "%s connected (%s, epoch %llu); last committed %llu/%llu",
+		    s->host, s->software, (unsigned long long)h->epoch,
+		    (unsigned long long)r.u.hello.last_epoch,
+		    (unsigned long long)r.u.hello.last_seq);
+	return send_msg(s, &r) == 0 ? 0 : DL_EIO;
+}
+
+/* Returns 0, DL_EFULL (retry later, frame kept) or an error + why. */
+static int on_live(dl_session_t *s, const dl_msg_t *m, const uint8_t *p,
+		   size_t n, char *why, size_t whylen)
+{
+	dl_msg_t r = {0};
+
+	switch (m->type) {
+	case DL_MSG_PING:
+		r.type = DL_MSG_PONG;
+		r.u.nonce = m->u.nonce;
+		return send_msg(s, &r) == 0 ? 0 : DL_EIO;
+	case DL_MSG_PONG:
+		return 0;
+	case DL_MSG_ERROR:
+		snprintf(why, whylen, "agent reported error %d: %.*s",
+			 m->u.error.code, (int)m->u.error.message.n,
+			 m->u.error.message.p);
+		return DL_ECLOSED;
+	default:
+		break;
+	}
+	if (!dl_msg_is_data(m->type)) {
+		snprintf(why, whylen, "unexpected %s in a live session",
+			 dl_msg_type_name(m->type));
+		return DL_EPROTO;
+	}
+	return dl_store_submit(s->srv->store, s->sid, s->host, p, n);
+}
+
+static int handle_frame(dl_session_t *s, const uint8_t *p, size_t n,
+			char *why, size_t whylen)
+{
+	dl_msg_t m;
+	char reason[256];
+	int rc;
+
+	if (dl_msg_decode(&m, p, n, reason, sizeof(reason)) != 0) {
+		snprintf(why, whylen, "malformed frame (%zu bytes): %s", n,
+			 reason);
+		return DL_EPROTO;
+	}
+	switch (s->state) {
+	case S_ATTACH: rc = on_attach(s, &m, why, whylen); break;
+	case S_HELLO: rc = on_hello(s, &m, why, whylen); break;
+	case S_LIVE: rc = on_live(s, &m, p, n, why, whylen); break;
+	default: rc = DL_ECLOSED; break;
+	}
+	dl_msg_release(&m);
+	if (rc == 0)
+		s->frames_in++;
+	return rc;
+}
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	static char chunk[READ_CHUNK];
+
+	/* One loop thread: a static chunk is copied into rd at once. */
+	*buf = uv_buf_init(chunk, sizeof(chunk));
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+	dl_session_t *s = st->data;
+
+	if (nread == UV_EOF) {
+		session_close(s, "connection closed");
+		return;
+	}
+	if (nread < 0) {
+		session_close(s, uv_strerror((int)nread));
+		return;
+	}
+	if (nread == 0)
+		return;
+	s->last_rx_ns = dl_clock_mono_ns();
+	if (dl_frame_reader_feed(&s->rd, buf->base, (size_t)nread) != 0) {
+		session_close(s, "receive buffer overflow");
+		return;
+	}
+	process(s);
+}
+
+static void process(dl_session_t *s)
+{
+	char why[512];
+	const uint8_t *p;
+	size_t n;
+	int rc;
+
+	for (;;) {
+		if (s->pending) {
+			p = s->pending;
+			n = s->pending_len;
+			s->pending = NULL;
+		} else {
+			rc = dl_frame_reader_next(&s->rd, &p, &n);
+			if (rc == 0)
+				return;
+			if (rc < 0) {
+				uint32_t len = dl_frame_get_len(
+					dl_buf_head(&s->rd.in));
+
+				if (rc == DL_ETOOBIG)
+					snprintf(why, sizeof(why),
+						 "frame of %u bytes exceeds "
+						 "the %u-byte maximum",
+						 len, DL_FRAME_MAX);
+				else
+					snprintf(why, sizeof(why),
+						 "invalid frame length %u", len);
+				session_close(s, why);
+				return;
+			}
+		}
+		why[0] = '\0';
+		rc = handle_frame(s, p, n, why, sizeof(why));
+		if (rc == DL_EFULL) {
+			/* Writer is behind: hold this frame, stop reading. */
+			s->pending = p;
+			s->pending_len = n;
+			uv_read_stop((uv_stream_t *)&s->pipe);
+			uv_timer_start(&s->timer, on_retry, RETRY_MS, 0);
+			return;
+		}
+		if (rc) {
+			session_close(s, why[0] ? why : dl_strerror(rc));
+			return;
+		}
+		if (s->state == S_CLOSING)
+			return;
+	}
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	dl_session_t *s = t->data;
+	uint64_t idle = dl_clock_mono_ns() - s->last_rx_ns;
+	uint64_t limit = 3ull * (uint64_t)s->srv->conf->ping_interval *
+			 1000000000ull;
+	char why[128];
+	dl_msg_t m = {.type = DL_MSG_PING};
+
+	if (idle > limit) {
+		snprintf(why, sizeof(why), "no traffic for %llu s",
+			 (unsigned long long)(idle / 1000000000ull));
+		session_close(s, why);
+		return;
+	}
+	if (s->state == S_LIVE) {
+		m.u.nonce = ++s->nonce;
+		send_msg(s, &m);
+	}
+}
+
+static bool uid_allowed(const dl_server_t *srv, uid_t uid)
+{
+	if (uid == getuid())
+		return true;
+	for (size_t i = 0; i < srv->conf->nattach; i++)
+		if (srv->conf->attach_uids[i] == uid)
+			return true;
+	return false;
+}
+
+void dl_session_accept(dl_server_t *srv)
+{
+	dl_session_t *s = calloc(1, sizeof(*s));
+	uint64_t tick;
+
+	if (!s)
+		return;
+	s->srv = srv;
+	s->sid = srv->next_sid++;
+	dl_frame_reader_init(&s->rd, DL_FRAME_MAX);
+	uv_pipe_init(srv->loop, &s->pipe, 0);
+	uv_timer_init(srv->loop, &s->timer);
+	s->pipe.data = s->timer.data = s;
+	s->open_handles = 2;
+	s->state = S_ATTACH;
+	s->next = srv->sessions;
+	srv->sessions = s;
+	if (uv_accept((uv_stream_t *)&srv->agent_listener,
+		      (uv_stream_t *)&s->pipe) != 0) {
+		session_close(s, "accept failed");
+		return;
+	}
+	if (dl_peer_cred((uv_stream_t *)&s->pipe, &s->uid, &s->pid) != 0 ||
+	    !uid_allowed(srv, s->uid)) {
+		DL_LOG_RL(DL_LOG_LEVEL_WARN, TAG,
+			  "refusing agent-socket connection from uid %d pid "
+			  "%d: not the collector's uid nor in attach_users",
+			  (int)s->uid, (int)s->pid);
+		session_close(s, "peer not allowed");
+		return;
+	}
+	s->last_rx_ns = dl_clock_mono_ns();
+	/* The PING period doubles as the back-pressure retry when needed. */
+	tick = (uint64_t)srv->conf->ping_interval * 1000u;
+	uv_timer_start(&s->timer, on_timer, tick, tick);
+	uv_read_start((uv_stream_t *)&s->pipe, on_alloc, on_read);
+}
+
+static void on_retry(uv_timer_t *t)
+{
+	dl_session_t *s = t->data;
+	uint64_t tick = (uint64_t)s->srv->conf->ping_interval * 1000u;
+
+	/* Held back by us, not silent: not a dead peer. */
+	s->last_rx_ns = dl_clock_mono_ns();
+	process(s);
+	if (s->state == S_CLOSING)
+		return;
+	if (s->pending) {
+		uv_timer_start(&s->timer, on_retry, RETRY_MS, 0);
+		return;
+	}
+	uv_read_start((uv_stream_t *)&s->pipe, on_alloc, on_read);
+	uv_timer_start(&s->timer, on_timer, tick, tick);
+}
+
+void dl_session_ack(dl_server_t *srv, uint64_t sid, uint64_t epoch,
+		    uint64_t seq)
+{
+	dl_msg_t m = {.type = DL_MSG_ACK};
+
+	for (dl_session_t *s = srv->sessions; s; s = s->next) {
+		if (s->sid != sid)
+			continue;
+		m.u.ack.epoch = epoch;
+		m.u.ack.seq = seq;
+		if (s->state == S_LIVE)
+			send_msg(s, &m);
+		return;
+	}
+}
+
+void dl_session_close_all(dl_server_t *srv, const char *why)
+{
+	while (srv->sessions)
+		session_close(srv->sessions, why);
+}

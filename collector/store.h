@@ -1,0 +1,64 @@
+/* store.h - the collector's SQLite store and its single writer thread.
+ *
+ * One writer thread owns the only write connection (WAL, busy_timeout) and
+ * commits in batches bounded by time (DL_STORE_BATCH_MS) and size
+ * (DL_STORE_BATCH_MAX items). After each COMMIT it reports, per session,
+ * the highest (epoch, seq) that the commit made durable, through the
+ * commit callback, which runs on the libuv loop thread (uv_async). Data
+ * frames at or below a host's committed (epoch, seq) are skipped, so a
+ * resend after reconnect is stored exactly once. Readers never use the
+ * write connection: see query.h. The store never blocks the loop thread
+ * for more than a mutex hold. */
+#ifndef DL_COLLECTOR_STORE_H
+#define DL_COLLECTOR_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#define DL_STORE_BATCH_MS 50
+#define DL_STORE_BATCH_MAX 5000
+#define DL_STORE_QUEUE_MAX (64u * 1024u * 1024u) /* bytes queued to writer */
+#define DL_HOST_MAX 63
+
+typedef struct dl_store dl_store_t;
+
+/* Called on the loop thread after a COMMIT: session sid may now be acked
+ * up to (epoch, seq). */
+typedef void (*dl_store_ack_cb)(void *ud, uint64_t sid, uint64_t epoch,
+				uint64_t seq);
+
+/* Opens (creating if needed) the database at path, runs migrations
+ * (PRAGMA user_version), starts the writer thread. ack_cb/ud receive
+ * commit notifications on loop. On failure returns NULL with a sentence
+ * in err. */
+dl_store_t *dl_store_open(uv_loop_t *loop, const char *path,
+			  dl_store_ack_cb ack_cb, void *ud, char *err,
+			  size_t errlen);
+/* Flushes pending work, stops the writer, closes. Must be called on the
+ * loop thread; the loop must run afterwards until the async handle is
+ * closed (the store frees itself then). */
+void dl_store_close(dl_store_t *s);
+
+/* Last committed (epoch, seq) for host, from the writer's cache; 0, 0 if
+ * the host never delivered. Thread-safe. */
+void dl_store_last(dl_store_t *s, const char *host, uint64_t *epoch,
+		   uint64_t *seq);
+
+/* Queues a data frame payload (msgpack, already validated by the caller
+ * with dl_msg_decode) from session sid of host. The payload is copied.
+ * Returns 0, or DL_EFULL when the writer is more than
+ * DL_STORE_QUEUE_MAX behind (the caller should stop reading that
+ * session until acks catch up). */
+int dl_store_submit(dl_store_t *s, uint64_t sid, const char *host,
+		    const uint8_t *payload, size_t len);
+
+/* Host session state changes, applied in order with data. */
+int dl_store_host_online(dl_store_t *s, const char *host, const char *peer,
+			 const char *software, uint64_t time_ns);
+int dl_store_host_offline(dl_store_t *s, const char *host, uint64_t time_ns);
+
+/* Items queued but not yet committed (for tests and metrics). */
+size_t dl_store_pending(dl_store_t *s);
+
+#endif

@@ -1,0 +1,255 @@
+#include "common/config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/err.h"
+
+typedef struct {
+	char *sect;
+	char *key;
+	char *val;
+	int line;
+} entry_t;
+
+struct dl_conf {
+	char *path;
+	entry_t *e;
+	size_t n;
+	/* load-time state */
+	FILE *fp;
+	int line;
+	size_t bytes;
+	int fail; /* first semantic error while loading */
+	char *err;
+	size_t errlen;
+};
+
+/* libinih on Debian is built without INI_HANDLER_LINENO, so line numbers
+ * are counted here, one reader call per line. */
+static char *reader(char *str, int num, void *stream)
+{
+	dl_conf_t *c = stream;
+	char *r = fgets(str, num, c->fp);
+
+	if (r) {
+		c->line++;
+		c->bytes += strlen(r);
+		if (c->bytes > DL_CONF_MAX_FILE)
+			return NULL;
+	}
+	return r;
+}
+
+static int handler(void *user, const char *sect, const char *key,
+		   const char *val)
+{
+	dl_conf_t *c = user;
+	entry_t *e;
+
+	if (c->fail)
+		return 0;
+	if (!key) /* section header only */
+		return 1;
+	if (c->n >= DL_CONF_MAX_ENTRIES) {
+		snprintf(c->err, c->errlen, "%s:%d: more than %d entries",
+			 c->path, c->line, DL_CONF_MAX_ENTRIES);
+		c->fail = 1;
+		return 0;
+	}
+	if (strlen(val) > DL_CONF_MAX_VALUE) {
+		snprintf(c->err, c->errlen, "%s:%d: value of %s is too long",
+			 c->path, c->line, key);
+		c->fail = 1;
+		return 0;
+	}
+	for (size_t i = 0; i < c->n; i++) {
+		if (!strcmp(c->e[i].sect, sect) && !strcmp(c->e[i].key, key)) {
+			snprintf(c->err, c->errlen,
+				 "%s:%d: %s.%s set twice (first on line %d)",
+				 c->path, c->line, sect, key, c->e[i].line);
+			c->fail = 1;
+			return 0;
+		}
+	}
+	e = realloc(c->e, (c->n + 1) * sizeof(*e));
+	if (!e)
+		return 0;
+	c->e = e;
+	e = &c->e[c->n];
+	e->sect = strdup(sect);
+	e->key = strdup(key);
+	e->val = strdup(val);
+	e->line = c->line;
+	if (!e->sect || !e->key || !e->val) {
+		free(e->sect);
+		free(e->key);
+		free(e->val);
+		return 0;
+	}
+	c->n++;
+	return 1;
+}
+
+dl_conf_t *dl_conf_load(const char *path, char *err, size_t errlen)
+{
+	dl_conf_t *c = calloc(1, sizeof(*c));
+	int rc;
+
+	if (!c || !(c->path = strdup(path))) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	c->fp = fopen(path, "r");
+	if (!c->fp) {
+		snprintf(err, errlen, "cannot open %s: %s", path,
+			 strerror(errno));
+		goto fail;
+	}
+	c->err = err;
+	c->errlen = errlen;
+	err[0] = '\0';
+	rc = ini_parse_stream(reader, c, handler, c);
+	fclose(c->fp);
+	c->fp = NULL;
+	if (c->bytes > DL_CONF_MAX_FILE) {
+		snprintf(err, errlen, "%s: larger than %d bytes", path,
+			 DL_CONF_MAX_FILE);
+		goto fail;
+	}
+	if (c->fail)
+		goto fail;
+	if (rc > 0) {
+		snprintf(err, errlen, "%s:%d: syntax error", path, rc);
+		goto fail;
+	}
+	if (rc < 0) {
+		snprintf(err, errlen, "%s: cannot parse (%d)", path, rc);
+		goto fail;
+	}
+	return c;
+fail:
+	dl_conf_free(c);
+	return NULL;
+}
+
+void dl_conf_free(dl_conf_t *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n; i++) {
+		free(c->e[i].sect);
+		free(c->e[i].key);
+		free(c->e[i].val);
+	}
+	free(c->e);
+	free(c->path);
+	free(c);
+}
+
+const char *dl_conf_path(const dl_conf_t *c)
+{
+	return c->path;
+}
+
+static const entry_t *find(const dl_conf_t *c, const char *sect,
+			   const char *key)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (!strcmp(c->e[i].sect, sect) && !strcmp(c->e[i].key, key))
+			return &c->e[i];
+	return NULL;
+}
+
+int dl_conf_check_known(const dl_conf_t *c, const char *const *known,
+			char *err, size_t errlen)
+{
+	char name[256];
+
+	for (size_t i = 0; i < c->n; i++) {
+		int ok = 0;
+
+		snprintf(name, sizeof(name), "%s.%s", c->e[i].sect,
+			 c->e[i].key);
+		for (const char *const *k = known; *k; k++)
+			if (!strcmp(*k, name))
+				ok = 1;
+		if (!ok) {
+			snprintf(err, errlen, "%s:%d: unknown setting %s",
+				 c->path, c->e[i].line, name);
+			return DL_ECONFIG;
+		}
+	}
+	return 0;
+}
+
+const char *dl_conf_str(const dl_conf_t *c, const char *sect, const char *key,
+			const char *def)
+{
+	const entry_t *e = find(c, sect, key);
+
+	return e ? e->val : def;
+}
+
+int dl_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	if (!s || !*s)
+		return DL_EINVAL;
+	if (*s != '-' && (*s < '0' || *s > '9'))
+		return DL_EINVAL;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return DL_EINVAL;
+	*out = v;
+	return 0;
+}
+
+int dl_conf_int(const dl_conf_t *c, const char *sect, const char *key,
+		int64_t def, int64_t min, int64_t max, int64_t *out, char *err,
+		size_t errlen)
+{
+	const entry_t *e = find(c, sect, key);
+
+	if (!e) {
+		*out = def;
+		return 0;
+	}
+	if (dl_parse_int(e->val, min, max, out) != 0) {
+		snprintf(err, errlen,
+			 "%s:%d: %s must be an integer between %lld and %lld "
+			 "(got \"%s\")",
+			 c->path, e->line, key, (long long)min, (long long)max,
+			 e->val);
+		return DL_ECONFIG;
+	}
+	return 0;
+}
+
+int dl_conf_duration(const dl_conf_t *c, const char *sect, const char *key,
+		     int64_t def, int64_t min, int64_t max, int64_t *out,
+		     char *err, size_t errlen)
+{
+	const entry_t *e = find(c, sect, key);
+
+	if (!e) {
+		*out = def;
+		return 0;
+	}
+	if (dl_duration_parse(e->val, out) != 0 || *out < min || *out > max) {
+		snprintf(err, errlen,
+			 "%s:%d: %s must be a duration between %llds and %llds "
+			 "such as 10s, 5m or 2h (got \"%s\")",
+			 c->path, e->line, key, (long long)min, (long long)max,
+			 e->val);
+		return DL_ECONFIG;
+	}
+	return 0;
+}

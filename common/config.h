@@ -1,0 +1,44 @@
+/* config.h - INI configuration (libinih) with file:line errors.
+ * A config is loaded whole, then read with typed getters that validate
+ * ranges. Every error message names the file and line, e.g.
+ * "agent.conf:7: stats_interval must be between 1 and 3600". Unknown
+ * sections/keys are errors, so a typo never silently uses a default. */
+#ifndef DL_COMMON_CONFIG_H
+#define DL_COMMON_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define DL_CONF_MAX_FILE (256 * 1024)
+#define DL_CONF_MAX_ENTRIES 256
+#define DL_CONF_MAX_VALUE 1024
+
+typedef struct dl_conf dl_conf_t;
+
+/* Loads path. On failure returns NULL and writes a sentence to err. */
+dl_conf_t *dl_conf_load(const char *path, char *err, size_t errlen);
+void dl_conf_free(dl_conf_t *c);
+
+/* "section.key" names allowed, NULL-terminated. Returns 0 or DL_ECONFIG
+ * with the first unknown entry described in err. */
+int dl_conf_check_known(const dl_conf_t *c, const char *const *known,
+			char *err, size_t errlen);
+
+/* Value or def when absent. The pointer is owned by c. */
+const char *dl_conf_str(const dl_conf_t *c, const char *sect, const char *key,
+			const char *def);
+/* Integer in [min, max]; def when absent. Returns 0 or DL_ECONFIG. */
+int dl_conf_int(const dl_conf_t *c, const char *sect, const char *key,
+		int64_t def, int64_t min, int64_t max, int64_t *out, char *err,
+		size_t errlen);
+/* Duration ("10", "10s", "5m", "48h", "30d") in seconds, in [min, max]. */
+int dl_conf_duration(const dl_conf_t *c, const char *sect, const char *key,
+		     int64_t def, int64_t min, int64_t max, int64_t *out,
+		     char *err, size_t errlen);
+/* Path of the file loaded; owned by c. */
+const char *dl_conf_path(const dl_conf_t *c);
+
+/* Parses a strictly decimal integer in [min, max]. 0 or DL_EINVAL. */
+int dl_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
+
+#endif

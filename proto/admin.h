@@ -1,0 +1,32 @@
+/* admin.h - the admin link between the `dockline` CLI and the collector.
+ *
+ * Same framing as the agent link (4-byte BE length + payload) but the
+ * payload is one JSON object, because the admin surfaces (CLI now, HTTP
+ * later) speak JSON anyway:
+ *   request  {"op": "ps", "host": "web-01", "all": true, ...}
+ *   response {"ok": true, "data": ...} | {"ok": false, "error": "sentence"}
+ * Requests are capped at DL_ADMIN_REQ_MAX, responses at DL_ADMIN_RESP_MAX.
+ * The blocking helpers here are for the CLI only; the collector reads
+ * requests inside its libuv loop. */
+#ifndef DL_PROTO_ADMIN_H
+#define DL_PROTO_ADMIN_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#define DL_ADMIN_REQ_MAX (64u * 1024u)
+#define DL_ADMIN_RESP_MAX (64u * 1024u * 1024u)
+
+/* Connects to the admin socket at path. Returns fd or a negative DL_E*
+ * (DL_ENOENT: no socket file, DL_ECONNREFUSED: nobody listening). */
+int dl_admin_connect(const char *path);
+/* Sends obj as one frame (blocking). 0 or DL_E*. */
+int dl_admin_send(int fd, const json_t *obj, size_t max);
+/* Receives one frame and parses it as a JSON object (blocking, waits at
+ * most timeout_ms, 0 = forever). The caller owns *out. */
+int dl_admin_recv(int fd, size_t max, int timeout_ms, json_t **out);
+
+/* Encodes obj as a whole frame into a malloc'ed buffer (*len bytes). */
+char *dl_admin_frame(const json_t *obj, size_t max, size_t *len);
+
+#endif

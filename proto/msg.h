@@ -1,0 +1,167 @@
+/* msg.h - dockline protocol messages: typed structs, msgpack encode/decode.
+ *
+ * Every frame payload is one msgpack array whose first element is the
+ * message type; the layout of each message is documented next to its
+ * encoder in msg.c and in proto/PROTOCOL.md. Decoding validates types,
+ * array lengths and string sizes and never trusts a length from the wire
+ * beyond the frame it arrived in. Decoded strings point into the
+ * dl_msg_t's own zone and are valid until dl_msg_release(). */
+#ifndef DL_PROTO_MSG_H
+#define DL_PROTO_MSG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <msgpack.h>
+
+#include "common/buf.h"
+
+#define DL_PROTO_VERSION 1
+
+/* Hard maxima checked on decode (bytes / counts). */
+#define DL_MAX_ID 128
+#define DL_MAX_NAME 256
+#define DL_MAX_TEXT 1024
+#define DL_MAX_CONTAINERS 20000
+#define DL_MAX_ATTRS 64
+#define DL_MAX_CAPS 32
+
+typedef enum {
+	DL_MSG_HELLO = 1,
+	DL_MSG_ERROR = 2,
+	DL_MSG_PING = 3,
+	DL_MSG_PONG = 4,
+	DL_MSG_ACK = 5,
+	/* Data frames: carry (epoch, seq), acked cumulatively. */
+	DL_MSG_INVENTORY = 16,
+	DL_MSG_CONTAINER = 17,
+	DL_MSG_EVENT = 18,
+	DL_MSG_DOCKER = 19,
+	DL_MSG_DROPPED = 20,
+	/* Local only: attach -> serve preamble naming the sshd-bound host. */
+	DL_MSG_ATTACH = 32,
+} dl_msg_type_t;
+
+/* Borrowed string: not NUL-terminated on decode. */
+typedef struct {
+	const char *p;
+	uint32_t n;
+} dl_str_t;
+
+#define DL_STR(s) ((dl_str_t){(s), (uint32_t)strlen(s)})
+
+typedef struct {
+	uint32_t proto_version;
+	dl_str_t software; /* "dockline-agent 0.1.0" */
+	uint64_t epoch;    /* agent: its epoch; collector: echo of last_epoch */
+	uint32_t ncaps;
+	dl_str_t caps[DL_MAX_CAPS];
+	/* collector -> agent: last committed (epoch, seq) for this host;
+	 * agent -> collector: 0, 0. */
+	uint64_t last_epoch;
+	uint64_t last_seq;
+	dl_str_t host; /* collector -> agent: the name sshd bound; else "" */
+} dl_hello_t;
+
+typedef struct {
+	int32_t code; /* DL_E* */
+	dl_str_t message;
+} dl_error_t;
+
+typedef struct {
+	uint32_t idx; /* per-session number, for compact stats */
+	dl_str_t id;
+	dl_str_t name;
+	dl_str_t image;
+	dl_str_t state;  /* created|running|paused|restarting|exited|dead|... */
+	dl_str_t status; /* "Up 3 minutes" */
+	dl_str_t health; /* ""|starting|healthy|unhealthy */
+	int64_t created; /* unix seconds */
+} dl_container_t;
+
+typedef struct {
+	dl_str_t key;
+	dl_str_t value;
+} dl_attr_t;
+
+typedef struct {
+	dl_str_t type;   /* container|image|network|volume|daemon|... */
+	dl_str_t action; /* start|die|destroy|rename|health_status: healthy */
+	dl_str_t id;
+	dl_str_t name;
+	uint32_t nattrs;
+	dl_attr_t *attrs;
+} dl_event_t;
+
+typedef struct {
+	bool up;
+	dl_str_t version;
+	dl_str_t api_version;
+	dl_str_t os;
+	dl_str_t kernel;
+	uint32_t ncpu;
+	uint64_t mem_total;
+	dl_str_t reason; /* why down: "cannot connect to /var/run/docker.sock" */
+} dl_dockerinfo_t;
+
+typedef struct {
+	uint64_t frames;
+	uint64_t bytes;
+} dl_dropped_t;
+
+typedef struct {
+	dl_msg_type_t type;
+	/* Data frames only. */
+	uint64_t epoch;
+	uint64_t seq;
+	uint64_t time_ns; /* wall clock at the agent when produced */
+	union {
+		dl_hello_t hello;
+		dl_error_t error;
+		uint64_t nonce; /* PING, PONG */
+		struct {
+			uint64_t epoch, seq;
+		} ack;
+		struct {
+			uint32_t n;
+			dl_container_t *v;
+		} inventory;
+		struct {
+			bool removed;
+			dl_container_t c;
+		} container;
+		dl_event_t event;
+		dl_dockerinfo_t docker;
+		dl_dropped_t dropped;
+		dl_str_t attach_host;
+	} u;
+	/* decode storage */
+	msgpack_unpacked up_;
+} dl_msg_t;
+
+static inline bool dl_msg_is_data(dl_msg_type_t t)
+{
+	return t >= DL_MSG_INVENTORY && t < DL_MSG_ATTACH;
+}
+
+/* Appends one whole frame (header + payload) for m to out. Returns 0,
+ * DL_ETOOBIG (frame would exceed DL_FRAME_MAX or out's cap; out is left
+ * unchanged) or DL_EINVAL (string over its maximum). */
+int dl_msg_encode(dl_buf_t *out, const dl_msg_t *m);
+
+/* Decodes one frame payload. On success m owns its zone: call
+ * dl_msg_release(m) when done. On failure returns DL_EPROTO and, if why is
+ * given, a short reason ("EVENT: action longer than 1024 bytes"). */
+int dl_msg_decode(dl_msg_t *m, const uint8_t *payload, size_t len,
+		  char *why, size_t whylen);
+void dl_msg_release(dl_msg_t *m);
+
+const char *dl_msg_type_name(dl_msg_type_t t);
+
+/* Copies s into out (NUL-terminated, truncated to outlen-1). */
+void dl_str_copy(char *out, size_t outlen, dl_str_t s);
+bool dl_str_eq(dl_str_t s, const char *c);
+
+#endif
