@@ -37,10 +37,20 @@ static char *reader(char *str, int num, void *stream)
 	char *r = fgets(str, num, c->fp);
 
 	if (r) {
+		size_t n = strlen(r);
+
 		c->line++;
-		c->bytes += strlen(r);
+		c->bytes += n;
 		if (c->bytes > DL_CONF_MAX_FILE)
 			return NULL;
+		/* inih would split a longer line and misreport the rest. */
+		if (n > 0 && r[n - 1] != '\n' && !feof(c->fp) && !c->fail) {
+			snprintf(c->err, c->errlen,
+				 "%s:%d: line longer than %d characters",
+				 c->path, c->line, num - 2);
+			c->fail = 1;
+			return NULL;
+		}
 	}
 	return r;
 }

@@ -11,6 +11,7 @@
 
 #define DL_CONF_MAX_FILE (256 * 1024)
 #define DL_CONF_MAX_ENTRIES 256
+/* libinih (Debian) reads lines of at most 198 characters. */
 #define DL_CONF_MAX_VALUE 1024
 
 typedef struct dl_conf dl_conf_t;

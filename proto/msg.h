@@ -152,7 +152,8 @@ static inline bool dl_msg_is_data(dl_msg_type_t t)
 int dl_msg_encode(dl_buf_t *out, const dl_msg_t *m);
 
 /* Decodes one frame payload. On success m owns its zone: call
- * dl_msg_release(m) when done. On failure returns DL_EPROTO and, if why is
+ * dl_msg_release(m) when done. On failure returns DL_EPROTO (DL_ENOMEM when
+ * memory runs out) and, if why is
  * given, a short reason ("EVENT: action longer than 1024 bytes"). */
 int dl_msg_decode(dl_msg_t *m, const uint8_t *payload, size_t len,
 		  char *why, size_t whylen);

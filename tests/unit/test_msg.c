@@ -1,0 +1,801 @@
+/* test_msg.c - message codec: round trips of every type, table-driven
+ * malformed payloads, truncation at every offset and a garbage loop. */
+#include "proto/msg.h"
+
+#include "common/err.h"
+#include "proto/frame.h"
+#include "test.h"
+
+/* ------------------------------------------------------------------ */
+/* Helpers                                                             */
+
+#define ASSERT_STR_IS(s, c)                                                    \
+	do {                                                                   \
+		char tmp_[DL_MAX_TEXT + 1];                                    \
+		dl_str_copy(tmp_, sizeof(tmp_), (s));                          \
+		ASSERT_STR_EQ(tmp_, (c));                                      \
+	} while (0)
+
+static uint64_t rng_state = 0x2545f4914f6cdd1dull;
+
+static uint64_t rnd(void)
+{
+	uint64_t x = rng_state;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return rng_state = x;
+}
+
+/* Encodes m as one frame and checks the header against the payload. */
+static void encode(dl_buf_t *b, const dl_msg_t *m)
+{
+	dl_buf_init(b, 64u * 1024 * 1024);
+	ASSERT_EQ(dl_msg_encode(b, m), 0);
+	ASSERT_GT(dl_buf_used(b), DL_FRAME_HDR);
+	ASSERT_EQ(dl_frame_get_len(dl_buf_head(b)),
+		  dl_buf_used(b) - DL_FRAME_HDR);
+}
+
+/* Encodes and decodes m into out; the payload is scribbled over before
+ * out is checked, so decoded strings must not point into it. */
+static void round_trip(const dl_msg_t *m, dl_msg_t *out)
+{
+	dl_buf_t b;
+	char why[256];
+
+	encode(&b, m);
+	ASSERT_EQ(dl_msg_decode(out, dl_buf_head(&b) + DL_FRAME_HDR,
+				dl_buf_used(&b) - DL_FRAME_HDR, why,
+				sizeof(why)),
+		  0);
+	ASSERT_STR_EQ(why, "");
+	ASSERT_EQ(out->type, m->type);
+	memset(dl_buf_head(&b), 0xee, dl_buf_used(&b));
+	dl_buf_free(&b);
+}
+
+static int decode_raw(const void *p, size_t n, char *why, size_t whylen)
+{
+	dl_msg_t m;
+	int rc = dl_msg_decode(&m, p, n, why, whylen);
+
+	dl_msg_release(&m);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* A tiny text notation for msgpack, so malformed inputs read as a table:
+ *   123 -5        integers (unsigned when positive)
+ *   "abc"         str (no escapes)
+ *   s300          str of 300 'x'     b4   bin of 4 bytes
+ *   t f n d       true false nil 1.5
+ *   m             the map {1: 2}
+ *   [a, b]        array
+ *   *65[...]      the next value repeated 65 times in the enclosing array */
+
+typedef struct {
+	const char *p;
+	msgpack_packer pk;
+} txt_t;
+
+static void skip_ws(txt_t *t)
+{
+	while (*t->p == ' ' || *t->p == ',')
+		t->p++;
+}
+
+static unsigned long num(txt_t *t)
+{
+	char *end;
+	unsigned long v = strtoul(t->p, &end, 10);
+
+	t->p = end;
+	return v;
+}
+
+static void pack_value(txt_t *t, msgpack_packer *pk);
+
+/* Packs the elements of an array into a side buffer to count them. */
+static void pack_array(txt_t *t, msgpack_packer *pk)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer sub;
+	size_t n = 0;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&sub, &sb, msgpack_sbuffer_write);
+	t->p++; /* '[' */
+	for (skip_ws(t); *t->p != ']'; skip_ws(t)) {
+		unsigned long rep = 1;
+
+		ASSERT(*t->p != '\0');
+		if (*t->p == '*') {
+			t->p++;
+			rep = num(t);
+		}
+		const char *start = t->p;
+		for (unsigned long i = 0; i < rep; i++) {
+			t->p = start;
+			pack_value(t, &sub);
+			n++;
+		}
+	}
+	t->p++;
+	msgpack_pack_array(pk, n);
+	msgpack_pack_str_body(pk, sb.data, sb.size); /* raw bytes */
+	msgpack_sbuffer_destroy(&sb);
+}
+
+static void pack_value(txt_t *t, msgpack_packer *pk)
+{
+	static char x[DL_FRAME_MAX];
+	char c;
+
+	skip_ws(t);
+	c = *t->p;
+	if (c == '[') {
+		pack_array(t, pk);
+	} else if (c == '"') {
+		const char *end = strchr(t->p + 1, '"');
+
+		ASSERT(end);
+		msgpack_pack_str_with_body(pk, t->p + 1, end - t->p - 1);
+		t->p = end + 1;
+	} else if (c == '-') {
+		char *end;
+		long long v = strtoll(t->p, &end, 10);
+
+		msgpack_pack_int64(pk, v);
+		t->p = end;
+	} else if (c >= '0' && c <= '9') {
+		char *end;
+		unsigned long long v = strtoull(t->p, &end, 10);
+
+		msgpack_pack_uint64(pk, v);
+		t->p = end;
+	} else if (c == 's' || c == 'b') {
+		unsigned long n;
+
+		t->p++;
+		n = num(t);
+		ASSERT(n <= sizeof(x));
+		memset(x, 'x', n);
+		if (c == 's')
+			msgpack_pack_str_with_body(pk, x, n);
+		else
+			msgpack_pack_bin_with_body(pk, x, n);
+	} else {
+		t->p++;
+		switch (c) {
+		case 't': msgpack_pack_true(pk); break;
+		case 'f': msgpack_pack_false(pk); break;
+		case 'n': msgpack_pack_nil(pk); break;
+		case 'd': msgpack_pack_double(pk, 1.5); break;
+		case 'm':
+			msgpack_pack_map(pk, 1);
+			msgpack_pack_int(pk, 1);
+			msgpack_pack_int(pk, 2);
+			break;
+		default: DL_FAIL_("bad notation at \"%s\"", t->p - 1);
+		}
+	}
+}
+
+static void pack_text(const char *text, msgpack_sbuffer *sb)
+{
+	txt_t t = {.p = text};
+	msgpack_packer pk;
+
+	msgpack_sbuffer_init(sb);
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	pack_value(&t, &pk);
+	skip_ws(&t);
+	ASSERT(*t.p == '\0');
+}
+
+/* ------------------------------------------------------------------ */
+/* Round trips                                                         */
+
+static void test_hello(void)
+{
+	dl_msg_t m = {.type = DL_MSG_HELLO}, d;
+
+	m.u.hello.proto_version = DL_PROTO_VERSION;
+	m.u.hello.software = DL_STR("dockline-agent 0.1.0");
+	m.u.hello.epoch = 0x1122334455667788ull;
+	m.u.hello.ncaps = DL_MAX_CAPS;
+	for (int i = 0; i < DL_MAX_CAPS; i++)
+		m.u.hello.caps[i] = i % 2 ? DL_STR("stats") : DL_STR("events");
+	m.u.hello.last_epoch = UINT64_MAX;
+	m.u.hello.last_seq = 42;
+	m.u.hello.host = DL_STR("web-01");
+	round_trip(&m, &d);
+	ASSERT_EQ(d.u.hello.proto_version, DL_PROTO_VERSION);
+	ASSERT_STR_IS(d.u.hello.software, "dockline-agent 0.1.0");
+	ASSERT(d.u.hello.epoch == 0x1122334455667788ull);
+	ASSERT_EQ(d.u.hello.ncaps, DL_MAX_CAPS);
+	ASSERT_STR_IS(d.u.hello.caps[0], "events");
+	ASSERT_STR_IS(d.u.hello.caps[31], "stats");
+	ASSERT(d.u.hello.last_epoch == UINT64_MAX);
+	ASSERT_EQ(d.u.hello.last_seq, 42);
+	ASSERT_STR_IS(d.u.hello.host, "web-01");
+	dl_msg_release(&d);
+
+	/* No caps, empty host: the agent's side of the greeting. */
+	m.u.hello.ncaps = 0;
+	m.u.hello.host = (dl_str_t){NULL, 0};
+	round_trip(&m, &d);
+	ASSERT_EQ(d.u.hello.ncaps, 0);
+	ASSERT_EQ(d.u.hello.host.n, 0);
+	ASSERT(d.u.hello.host.p != NULL);
+	dl_msg_release(&d);
+}
+
+static void test_small(void)
+{
+	dl_msg_t m = {.type = DL_MSG_ERROR}, d;
+
+	m.u.error.code = DL_EVERSION;
+	m.u.error.message = DL_STR("collector speaks version 1, agent 2");
+	round_trip(&m, &d);
+	ASSERT_EQ(d.u.error.code, DL_EVERSION);
+	ASSERT_STR_IS(d.u.error.message, "collector speaks version 1, agent 2");
+	dl_msg_release(&d);
+
+	m = (dl_msg_t){.type = DL_MSG_ERROR};
+	m.u.error.code = INT32_MIN;
+	round_trip(&m, &d);
+	ASSERT_EQ(d.u.error.code, INT32_MIN);
+	dl_msg_release(&d);
+
+	m = (dl_msg_t){.type = DL_MSG_PING, .u.nonce = UINT64_MAX - 1};
+	round_trip(&m, &d);
+	ASSERT(d.u.nonce == UINT64_MAX - 1);
+	dl_msg_release(&d);
+
+	m = (dl_msg_t){.type = DL_MSG_PONG, .u.nonce = 7};
+	round_trip(&m, &d);
+	ASSERT_EQ(d.u.nonce, 7);
+	dl_msg_release(&d);
+
+	m = (dl_msg_t){.type = DL_MSG_ACK};
+	m.u.ack.epoch = 1700000000123456789ull;
+	m.u.ack.seq = 99;
+	round_trip(&m, &d);
+	ASSERT(d.u.ack.epoch == 1700000000123456789ull);
+	ASSERT_EQ(d.u.ack.seq, 99);
+	dl_msg_release(&d);
+
+	m = (dl_msg_t){.type = DL_MSG_ATTACH, .u.attach_host = DL_STR("db-7")};
+	round_trip(&m, &d);
+	ASSERT_STR_IS(d.u.attach_host, "db-7");
+	ASSERT(!dl_msg_is_data(d.type));
+	dl_msg_release(&d);
+
+	m = (dl_msg_t){.type = DL_MSG_DROPPED, .epoch = 5, .seq = 6,
+		       .time_ns = 7};
+	m.u.dropped.frames = 1234;
+	m.u.dropped.bytes = 1ull << 40;
+	round_trip(&m, &d);
+	ASSERT(dl_msg_is_data(d.type));
+	ASSERT_EQ(d.epoch, 5);
+	ASSERT_EQ(d.seq, 6);
+	ASSERT_EQ(d.time_ns, 7);
+	ASSERT_EQ(d.u.dropped.frames, 1234);
+	ASSERT(d.u.dropped.bytes == 1ull << 40);
+	dl_msg_release(&d);
+}
+
+static void fill_container(dl_container_t *c, uint32_t i, char *name,
+			   size_t namelen)
+{
+	snprintf(name, namelen, "svc-%u", i);
+	c->idx = i;
+	c->id = DL_STR("4f3c2b1a0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b");
+	c->name = DL_STR(name);
+	c->image = DL_STR("registry.example.com/team/app:1.2.3");
+	c->state = DL_STR("running");
+	c->status = DL_STR("Up 3 minutes (healthy)");
+	c->health = DL_STR("healthy");
+	c->created = i == 0 ? INT64_MIN : 1700000000 + i;
+}
+
+static void check_container(const dl_container_t *c, uint32_t i)
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), "svc-%u", i);
+	ASSERT_EQ(c->idx, i);
+	ASSERT_EQ(c->id.n, 64);
+	ASSERT_STR_IS(c->name, name);
+	ASSERT_STR_IS(c->image, "registry.example.com/team/app:1.2.3");
+	ASSERT_STR_IS(c->state, "running");
+	ASSERT_STR_IS(c->status, "Up 3 minutes (healthy)");
+	ASSERT_STR_IS(c->health, "healthy");
+	ASSERT_EQ(c->created, i == 0 ? INT64_MIN : 1700000000 + (int64_t)i);
+}
+
+static void test_inventory(void)
+{
+	dl_container_t v[50];
+	char names[50][32];
+	dl_msg_t m = {.type = DL_MSG_INVENTORY, .epoch = 11, .seq = 12,
+		      .time_ns = 13},
+		 d;
+
+	for (uint32_t i = 0; i < 50; i++)
+		fill_container(&v[i], i, names[i], sizeof(names[i]));
+	m.u.inventory.n = 50;
+	m.u.inventory.v = v;
+	round_trip(&m, &d);
+	ASSERT_EQ(d.epoch, 11);
+	ASSERT_EQ(d.seq, 12);
+	ASSERT_EQ(d.time_ns, 13);
+	ASSERT_EQ(d.u.inventory.n, 50);
+	for (uint32_t i = 0; i < 50; i++)
+		check_container(&d.u.inventory.v[i], i);
+	dl_msg_release(&d);
+
+	m.u.inventory.n = 0;
+	m.u.inventory.v = NULL;
+	round_trip(&m, &d);
+	ASSERT_EQ(d.u.inventory.n, 0);
+	dl_msg_release(&d);
+
+	m = (dl_msg_t){.type = DL_MSG_CONTAINER, .epoch = 1, .seq = 2,
+		       .time_ns = 3};
+	m.u.container.removed = true;
+	fill_container(&m.u.container.c, 7, names[0], sizeof(names[0]));
+	round_trip(&m, &d);
+	ASSERT(d.u.container.removed);
+	check_container(&d.u.container.c, 7);
+	dl_msg_release(&d);
+}
+
+static void test_event_docker(void)
+{
+	dl_attr_t at[DL_MAX_ATTRS];
+	dl_msg_t m = {.type = DL_MSG_EVENT, .epoch = 1, .seq = 2, .time_ns = 3},
+		 d;
+
+	for (int i = 0; i < DL_MAX_ATTRS; i++) {
+		at[i].key = DL_STR(i % 2 ? "exitCode" : "image");
+		at[i].value = DL_STR(i % 2 ? "137" : "nginx:1.25");
+	}
+	m.u.event.type = DL_STR("container");
+	m.u.event.action = DL_STR("health_status: healthy");
+	m.u.event.id = DL_STR("abc123");
+	m.u.event.name = DL_STR("web");
+	m.u.event.nattrs = DL_MAX_ATTRS;
+	m.u.event.attrs = at;
+	round_trip(&m, &d);
+	ASSERT_STR_IS(d.u.event.type, "container");
+	ASSERT(dl_str_eq(d.u.event.action, "health_status: healthy"));
+	ASSERT(!dl_str_eq(d.u.event.action, "health_status: healthy!"));
+	ASSERT(!dl_str_eq(d.u.event.action, "health_status"));
+	ASSERT_STR_IS(d.u.event.id, "abc123");
+	ASSERT_STR_IS(d.u.event.name, "web");
+	ASSERT_EQ(d.u.event.nattrs, DL_MAX_ATTRS);
+	ASSERT_STR_IS(d.u.event.attrs[0].key, "image");
+	ASSERT_STR_IS(d.u.event.attrs[0].value, "nginx:1.25");
+	ASSERT_STR_IS(d.u.event.attrs[63].key, "exitCode");
+	ASSERT_STR_IS(d.u.event.attrs[63].value, "137");
+	dl_msg_release(&d);
+
+	m = (dl_msg_t){.type = DL_MSG_DOCKER, .epoch = 4, .seq = 5,
+		       .time_ns = 6};
+	m.u.docker.up = true;
+	m.u.docker.version = DL_STR("24.0.7");
+	m.u.docker.api_version = DL_STR("1.43");
+	m.u.docker.os = DL_STR("Debian GNU/Linux 12 (bookworm)");
+	m.u.docker.kernel = DL_STR("6.1.0-13-amd64");
+	m.u.docker.ncpu = UINT32_MAX;
+	m.u.docker.mem_total = 33554432000ull;
+	m.u.docker.reason = DL_STR("");
+	round_trip(&m, &d);
+	ASSERT(d.u.docker.up);
+	ASSERT_STR_IS(d.u.docker.version, "24.0.7");
+	ASSERT_STR_IS(d.u.docker.api_version, "1.43");
+	ASSERT_STR_IS(d.u.docker.os, "Debian GNU/Linux 12 (bookworm)");
+	ASSERT_STR_IS(d.u.docker.kernel, "6.1.0-13-amd64");
+	ASSERT(d.u.docker.ncpu == UINT32_MAX);
+	ASSERT(d.u.docker.mem_total == 33554432000ull);
+	ASSERT_EQ(d.u.docker.reason.n, 0);
+	dl_msg_release(&d);
+}
+
+static void test_str_helpers(void)
+{
+	char out[4];
+
+	dl_str_copy(out, sizeof(out), DL_STR("abcdef"));
+	ASSERT_STR_EQ(out, "abc");
+	dl_str_copy(out, sizeof(out), (dl_str_t){NULL, 5});
+	ASSERT_STR_EQ(out, "");
+	dl_str_copy(out, 1, DL_STR("x"));
+	ASSERT_STR_EQ(out, "");
+	ASSERT(dl_str_eq((dl_str_t){NULL, 0}, ""));
+	ASSERT(!dl_str_eq(DL_STR("a"), NULL));
+	ASSERT_STR_EQ(dl_msg_type_name(DL_MSG_INVENTORY), "INVENTORY");
+	ASSERT_STR_EQ(dl_msg_type_name((dl_msg_type_t)99), "UNKNOWN");
+}
+
+/* ------------------------------------------------------------------ */
+/* Encoding refusals                                                   */
+
+static void test_encode_refusals(void)
+{
+	static char big[DL_MAX_TEXT + 1];
+	static dl_container_t many[DL_MAX_CONTAINERS];
+	static dl_attr_t attrs[DL_MAX_ATTRS + 1];
+	char name[16];
+	dl_msg_t m = {.type = DL_MSG_ATTACH};
+	dl_buf_t b;
+	size_t before;
+
+	memset(big, 'x', sizeof(big));
+	dl_buf_init(&b, 8u * 1024 * 1024);
+	/* Leave consumed bytes at the front so a compaction during the
+	 * failed encode would show up as a wrong rollback. */
+	ASSERT_EQ(dl_buf_append(&b, "0123456789", 10), 0);
+	dl_buf_consume(&b, 3);
+	before = dl_buf_used(&b);
+
+	m.u.attach_host = (dl_str_t){big, DL_MAX_NAME + 1};
+	ASSERT_EQ(dl_msg_encode(&b, &m), DL_EINVAL);
+	ASSERT_EQ(dl_buf_used(&b), before);
+	m.u.attach_host = (dl_str_t){big, DL_MAX_NAME};
+	ASSERT_EQ(dl_msg_encode(&b, &m), 0);
+
+	m = (dl_msg_t){.type = DL_MSG_CONTAINER};
+	fill_container(&m.u.container.c, 1, name, sizeof(name));
+	m.u.container.c.id = (dl_str_t){big, DL_MAX_ID + 1};
+	before = dl_buf_used(&b);
+	ASSERT_EQ(dl_msg_encode(&b, &m), DL_EINVAL);
+	ASSERT_EQ(dl_buf_used(&b), before);
+
+	m = (dl_msg_t){.type = DL_MSG_EVENT};
+	m.u.event.nattrs = DL_MAX_ATTRS + 1;
+	m.u.event.attrs = attrs;
+	ASSERT_EQ(dl_msg_encode(&b, &m), DL_EINVAL);
+	m = (dl_msg_t){.type = DL_MSG_HELLO};
+	m.u.hello.ncaps = DL_MAX_CAPS + 1;
+	ASSERT_EQ(dl_msg_encode(&b, &m), DL_EINVAL);
+	m = (dl_msg_t){.type = (dl_msg_type_t)7};
+	ASSERT_EQ(dl_msg_encode(&b, &m), DL_EINVAL);
+	ASSERT_EQ(dl_buf_used(&b), before);
+
+	/* 20000 containers with 1 KiB images: far past DL_FRAME_MAX. */
+	for (int i = 0; i < DL_MAX_CONTAINERS; i++) {
+		many[i].image = (dl_str_t){big, DL_MAX_TEXT};
+		many[i].id = DL_STR("id");
+	}
+	m = (dl_msg_t){.type = DL_MSG_INVENTORY};
+	m.u.inventory.n = DL_MAX_CONTAINERS;
+	m.u.inventory.v = many;
+	ASSERT_EQ(dl_msg_encode(&b, &m), DL_ETOOBIG);
+	ASSERT_EQ(dl_buf_used(&b), before);
+	ASSERT(memcmp(dl_buf_head(&b), "3456789", 7) == 0);
+
+	/* The buffer's own cap. */
+	dl_buf_free(&b);
+	dl_buf_init(&b, 20);
+	m = (dl_msg_t){.type = DL_MSG_ATTACH, .u.attach_host = DL_STR("h")};
+	ASSERT_EQ(dl_msg_encode(&b, &m), 0);
+	before = dl_buf_used(&b);
+	m.u.attach_host = DL_STR("a-much-longer-host");
+	ASSERT_EQ(dl_msg_encode(&b, &m), DL_ETOOBIG);
+	ASSERT_EQ(dl_buf_used(&b), before);
+	dl_buf_free(&b);
+}
+
+/* ------------------------------------------------------------------ */
+/* Malformed payloads                                                  */
+
+static const struct {
+	const char *text;
+	int rc;
+	const char *why; /* expected prefix of the reason */
+} bad[] = {
+	/* shape */
+	{"1", DL_EPROTO, "payload: not an array"},
+	{"\"hello\"", DL_EPROTO, "payload: not an array"},
+	{"m", DL_EPROTO, "payload: not an array"},
+	{"[]", DL_EPROTO, "payload: empty array"},
+	{"[99]", DL_EPROTO, "unknown message type 99"},
+	{"[0, 1]", DL_EPROTO, "unknown message type 0"},
+	{"[-3, 1]", DL_EPROTO, "message: element 0 (type) is not"},
+	{"[\"PING\", 1]", DL_EPROTO, "message: element 0 (type) is not"},
+	/* too short */
+	{"[3]", DL_EPROTO, "PING: array has 1 elements, expected at least 2"},
+	{"[5, 1]", DL_EPROTO, "ACK: array has 2 elements, expected at least 3"},
+	{"[1, 1, \"a\", 1, [], 0, 0]", DL_EPROTO, "HELLO: array has 7 elements"},
+	{"[18, 1, 2, 3, \"container\", \"start\", \"id\", \"n\"]", DL_EPROTO,
+	 "EVENT: array has 8 elements, expected at least 9"},
+	{"[16, 1, 2, 3, [[1, \"id\", \"n\", \"i\", \"s\", \"st\", \"h\"]]]",
+	 DL_EPROTO, "INVENTORY: container 0 has 7 elements"},
+	{"[18, 1, 2, 3, \"c\", \"a\", \"i\", \"n\", [[\"k\"]]]", DL_EPROTO,
+	 "EVENT: attr 0 has 1 elements, expected at least 2"},
+	/* wrong types */
+	{"[3, -1]", DL_EPROTO, "PING: element 1 (nonce) is not a non-negative"},
+	{"[3, d]", DL_EPROTO, "PING: element 1 (nonce) is not a non-negative"},
+	{"[3, \"1\"]", DL_EPROTO, "PING: element 1 (nonce) is not"},
+	{"[18, 1, 2, 3, \"container\", 5, \"id\", \"n\", []]", DL_EPROTO,
+	 "EVENT: element 5 (action) is not a string"},
+	{"[18, 1, 2, 3, \"c\", b3, \"id\", \"n\", []]", DL_EPROTO,
+	 "EVENT: element 5 (action) is not a string"},
+	{"[18, 1, 2, 3, \"c\", \"a\", \"id\", \"n\", m]", DL_EPROTO,
+	 "EVENT: element 8 (attrs) is not an array"},
+	{"[18, 1, 2, 3, \"c\", \"a\", \"id\", \"n\", [n]]", DL_EPROTO,
+	 "EVENT: attrs element 0 (attr) is not an array"},
+	{"[18, 1, 2, 3, \"c\", \"a\", \"id\", \"n\", [[\"k\", 1]]]", DL_EPROTO,
+	 "EVENT: attr 0 element 1 (value) is not a string"},
+	{"[17, 1, 2, 3, 1, [1, \"id\", \"n\", \"i\", \"s\", \"st\", \"h\", 0]]",
+	 DL_EPROTO, "CONTAINER: element 4 (removed) is not a boolean"},
+	{"[17, 1, 2, 3, t, n]", DL_EPROTO,
+	 "CONTAINER: element 5 (container) is not an array"},
+	{"[17, 1, 2, 3, t, [1, \"id\", \"n\", \"i\", \"s\", \"st\", \"h\", d]]",
+	 DL_EPROTO, "CONTAINER: container element 7 (created) is not an int"},
+	{"[16, 1, 2, 3, [[1, \"id\", \"n\", \"i\", \"s\", \"st\", \"h\", 0], 4]]",
+	 DL_EPROTO, "INVENTORY: containers element 1 (container) is not an"},
+	{"[16, 1, 2, 3, [[-1, \"id\", \"n\", \"i\", \"s\", \"st\", \"h\", 0]]]",
+	 DL_EPROTO, "INVENTORY: container 0 element 0 (idx) is not a non-neg"},
+	{"[1, 1, \"sw\", 1, [\"a\", 2], 0, 0, \"\"]", DL_EPROTO,
+	 "HELLO: caps element 1 (cap) is not a string"},
+	{"[1, 1, \"sw\", 1, \"caps\", 0, 0, \"\"]", DL_EPROTO,
+	 "HELLO: element 4 (caps) is not an array"},
+	{"[19, 1, 2, 3, 1, \"v\", \"a\", \"o\", \"k\", 1, 1, \"\"]", DL_EPROTO,
+	 "DOCKER: element 4 (up) is not a boolean"},
+	{"[20, -1, 2, 3, 4, 5]", DL_EPROTO, "DROPPED: element 1 (epoch)"},
+	{"[32, 7]", DL_EPROTO, "ATTACH: element 1 (host) is not a string"},
+	/* integer ranges */
+	{"[2, 2147483648, \"x\"]", DL_EPROTO, "ERROR: element 1 (code) is out"},
+	{"[2, -2147483649, \"x\"]", DL_EPROTO, "ERROR: element 1 (code) is out"},
+	{"[2, -2147483648, \"x\"]", 0, ""},
+	{"[1, 4294967296, \"sw\", 1, [], 0, 0, \"\"]", DL_EPROTO,
+	 "HELLO: element 1 (proto_version) is out of range"},
+	{"[19, 1, 2, 3, t, \"v\", \"a\", \"o\", \"k\", 4294967296, 1, \"\"]",
+	 DL_EPROTO, "DOCKER: element 9 (ncpu) is out of range"},
+	{"[17, 1, 2, 3, t, [1, \"id\", \"n\", \"i\", \"s\", \"st\", \"h\", "
+	 "9223372036854775808]]",
+	 DL_EPROTO, "CONTAINER: container element 7 (created) is out of range"},
+	/* string and count limits */
+	{"[32, s256]", 0, ""},
+	{"[32, s257]", DL_EPROTO, "ATTACH: element 1 (host) is longer than 256"},
+	{"[2, 1, s1024]", 0, ""},
+	{"[2, 1, s1025]", DL_EPROTO, "ERROR: element 2 (message) is longer"},
+	{"[18, 1, 2, 3, \"c\", \"a\", s129, \"n\", []]", DL_EPROTO,
+	 "EVENT: element 6 (id) is longer than 128 bytes"},
+	{"[18, 1, 2, 3, \"c\", \"a\", \"i\", \"n\", [[s257, \"v\"]]]", DL_EPROTO,
+	 "EVENT: attr 0 element 0 (key) is longer than 256"},
+	{"[18, 1, 2, 3, \"c\", \"a\", \"i\", \"n\", [*64[\"k\", \"v\"]]]", 0, ""},
+	{"[18, 1, 2, 3, \"c\", \"a\", \"i\", \"n\", [*65[\"k\", \"v\"]]]",
+	 DL_EPROTO, "EVENT: element 8 (attrs) has more than 64 entries"},
+	{"[1, 1, \"sw\", 1, [*33\"c\"], 0, 0, \"\"]", DL_EPROTO,
+	 "HELLO: element 4 (caps) has more than 32 entries"},
+	{"[1, 1, \"sw\", 1, [s257], 0, 0, \"\"]", DL_EPROTO,
+	 "HELLO: caps element 0 (cap) is longer than 256"},
+	{"[16, 1, 2, 3, [*20001n]]", DL_EPROTO,
+	 "INVENTORY: element 4 (containers) has more than 20000"},
+	/* forward compatibility: extra trailing elements are ignored */
+	{"[3, 1, \"future\", [1, 2], m]", 0, ""},
+	{"[16, 1, 2, 3, [[1, \"id\", \"n\", \"i\", \"s\", \"st\", \"h\", 0, 9]], "
+	 "\"x\"]",
+	 0, ""},
+	{"[18, 1, 2, 3, \"c\", \"a\", \"i\", \"n\", [[\"k\", \"v\", 3]], t]", 0,
+	 ""},
+};
+
+static void test_malformed_table(void)
+{
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		msgpack_sbuffer sb;
+		char why[256];
+		int rc;
+
+		pack_text(bad[i].text, &sb);
+		rc = decode_raw(sb.data, sb.size, why, sizeof(why));
+		if (rc != bad[i].rc ||
+		    strncmp(why, bad[i].why, strlen(bad[i].why)) != 0)
+			DL_FAIL_("row %zu %s: rc %d why \"%s\", want %d \"%s\"",
+				 i, bad[i].text, rc, why, bad[i].rc,
+				 bad[i].why);
+		msgpack_sbuffer_destroy(&sb);
+	}
+}
+
+static void test_malformed_bytes(void)
+{
+	/* PING [3, 1] followed by one more value. */
+	static const uint8_t trailing[] = {0x92, 0x03, 0x01, 0xc0};
+	/* array32 announcing 4 billion elements in a 5-byte payload. */
+	static const uint8_t huge_array[] = {0xdd, 0xff, 0xff, 0xff, 0xff};
+	static const uint8_t huge_str[] = {0x92, 0x20, 0xdb, 0xff, 0xff, 0xff,
+					   0xff, 'a'};
+	static const uint8_t huge_map[] = {0x92, 0x03, 0xdf, 0x7f, 0xff, 0xff,
+					   0xff, 0x01, 0x02};
+	static const uint8_t c1[] = {0x92, 0x03, 0xc1};
+	uint8_t deep[64];
+	char why[256];
+
+	ASSERT_EQ(decode_raw(trailing, sizeof(trailing), why, sizeof(why)),
+		  DL_EPROTO);
+	ASSERT_STR_EQ(why, "payload: trailing bytes after the message");
+	ASSERT_EQ(decode_raw(trailing, 3, why, sizeof(why)), 0);
+	ASSERT_EQ(decode_raw(huge_array, sizeof(huge_array), why, sizeof(why)),
+		  DL_EPROTO);
+	ASSERT_STR_EQ(why, "payload: array or map count larger than the frame");
+	ASSERT_EQ(decode_raw(huge_str, sizeof(huge_str), why, sizeof(why)),
+		  DL_EPROTO);
+	ASSERT_STR_EQ(why, "payload: truncated msgpack value");
+	ASSERT_EQ(decode_raw(huge_map, sizeof(huge_map), why, sizeof(why)),
+		  DL_EPROTO);
+	ASSERT_EQ(decode_raw(c1, sizeof(c1), why, sizeof(why)), DL_EPROTO);
+	ASSERT_EQ(decode_raw(c1, 0, why, sizeof(why)), DL_EPROTO);
+	ASSERT_STR_EQ(why, "payload: empty");
+	/* 64 nested arrays: deeper than msgpack-c's stack, must not crash. */
+	memset(deep, 0x91, sizeof(deep));
+	deep[63] = 0x01;
+	ASSERT_EQ(decode_raw(deep, sizeof(deep), why, sizeof(why)), DL_EPROTO);
+	ASSERT_STR_EQ(why, "payload: arrays nested too deep");
+	/* 16 levels is still fine for the walk; the type check rejects it. */
+	ASSERT_EQ(decode_raw(deep + 48, 16, why, sizeof(why)), DL_EPROTO);
+	ASSERT_STR_EQ(why, "message: element 0 (type) is not a non-negative "
+			   "integer");
+	/* why may be NULL. */
+	ASSERT_EQ(decode_raw(trailing, sizeof(trailing), NULL, 0), DL_EPROTO);
+}
+
+static void test_truncated_inventory(void)
+{
+	dl_container_t v[5];
+	char names[5][32];
+	dl_msg_t m = {.type = DL_MSG_INVENTORY, .epoch = 1, .seq = 2}, d;
+	dl_buf_t b;
+	const uint8_t *p;
+	size_t n;
+	char why[256];
+
+	for (uint32_t i = 0; i < 5; i++)
+		fill_container(&v[i], i, names[i], sizeof(names[i]));
+	m.u.inventory.n = 5;
+	m.u.inventory.v = v;
+	encode(&b, &m);
+	p = dl_buf_head(&b) + DL_FRAME_HDR;
+	n = dl_buf_used(&b) - DL_FRAME_HDR;
+	for (size_t k = 0; k < n; k++) {
+		/* A heap copy of exactly k bytes, so ASan sees overreads. */
+		uint8_t *cut = malloc(k ? k : 1);
+
+		ASSERT(cut);
+		memcpy(cut, p, k);
+		ASSERT_EQ(dl_msg_decode(&d, cut, k, why, sizeof(why)),
+			  DL_EPROTO);
+		ASSERT(why[0] != '\0');
+		dl_msg_release(&d);
+		dl_msg_release(&d); /* twice is harmless */
+		free(cut);
+	}
+	ASSERT_EQ(dl_msg_decode(&d, p, n, why, sizeof(why)), 0);
+	ASSERT_EQ(d.u.inventory.n, 5);
+	dl_msg_release(&d);
+	dl_buf_free(&b);
+}
+
+/* Random bytes, and valid messages with a few bytes changed: decode must
+ * return 0 or DL_EPROTO, and never read or leak outside its input. */
+static void test_garbage(void)
+{
+	static const uint8_t seeds[][20] = {
+		{0x92, 0x03, 0x07},
+		{0x93, 0x05, 0x01, 0x02},
+		{0x99, 0x12, 0x01, 0x02, 0x03, 0xa1, 'c', 0xa1, 'a', 0xa1, 'i',
+		 0xa1, 'n', 0x91, 0x92, 0xa1, 'k'},
+	};
+	dl_attr_t at[3] = {{DL_STR("a"), DL_STR("1")},
+			   {DL_STR("bb"), DL_STR("22")},
+			   {DL_STR("ccc"), DL_STR("333")}};
+	dl_msg_t m = {.type = DL_MSG_EVENT};
+	dl_buf_t ev;
+	uint8_t buf[256];
+	char why[128];
+	unsigned ok = 0;
+
+	m.u.event.type = DL_STR("container");
+	m.u.event.action = DL_STR("start");
+	m.u.event.nattrs = 3;
+	m.u.event.attrs = at;
+	encode(&ev, &m);
+	rng_state = 12345;
+	for (int it = 0; it < 100000; it++) {
+		size_t n;
+		dl_msg_t d;
+		int rc;
+
+		switch (it % 3) {
+		case 0: /* pure noise */
+			n = rnd() % sizeof(buf) + 1;
+			for (size_t i = 0; i < n; i++)
+				buf[i] = (uint8_t)rnd();
+			break;
+		case 1: /* a valid EVENT with 1-4 bytes changed */
+			n = dl_buf_used(&ev) - DL_FRAME_HDR;
+			memcpy(buf, dl_buf_head(&ev) + DL_FRAME_HDR, n);
+			for (int k = rnd() % 4; k >= 0; k--)
+				buf[rnd() % n] = (uint8_t)rnd();
+			break;
+		default: /* a short seed with noise appended */
+			n = sizeof(seeds[0]);
+			memcpy(buf, seeds[rnd() % 3], n);
+			buf[rnd() % n] = (uint8_t)rnd();
+			n = rnd() % n + 1;
+			break;
+		}
+		uint8_t *heap = malloc(n);
+
+		ASSERT(heap);
+		memcpy(heap, buf, n);
+		rc = dl_msg_decode(&d, heap, n, why, sizeof(why));
+		if (rc != 0 && rc != DL_EPROTO)
+			DL_FAIL_("iteration %d: rc %d", it, rc);
+		if (rc == 0) {
+			ok++;
+			ASSERT(d.type > 0);
+		} else {
+			ASSERT(why[0] != '\0');
+		}
+		dl_msg_release(&d);
+		free(heap);
+	}
+	/* The mutations must sometimes still decode, or the loop only
+	 * exercises the first check. */
+	ASSERT_GT(ok, 100);
+	dl_buf_free(&ev);
+}
+
+/* Encoded frames go through the frame reader and decode again. */
+static void test_through_reader(void)
+{
+	dl_frame_reader_t r;
+	dl_buf_t b;
+	dl_msg_t m, d;
+	const uint8_t *p;
+	size_t n;
+	char why[128];
+
+	dl_buf_init(&b, 1 << 20);
+	for (uint64_t i = 0; i < 3; i++) {
+		m = (dl_msg_t){.type = DL_MSG_PING, .u.nonce = 100 + i};
+		ASSERT_EQ(dl_msg_encode(&b, &m), 0);
+	}
+	dl_frame_reader_init(&r, DL_FRAME_MAX);
+	ASSERT_EQ(dl_frame_reader_feed(&r, dl_buf_head(&b), dl_buf_used(&b)),
+		  0);
+	for (uint64_t i = 0; i < 3; i++) {
+		ASSERT_EQ(dl_frame_reader_next(&r, &p, &n), 1);
+		ASSERT_EQ(dl_msg_decode(&d, p, n, why, sizeof(why)), 0);
+		ASSERT_EQ(d.u.nonce, 100 + i);
+		dl_msg_release(&d);
+	}
+	ASSERT_EQ(dl_frame_reader_next(&r, &p, &n), 0);
+	dl_frame_reader_free(&r);
+	dl_buf_free(&b);
+}
+
+int main(void)
+{
+	RUN(test_hello);
+	RUN(test_small);
+	RUN(test_inventory);
+	RUN(test_event_docker);
+	RUN(test_str_helpers);
+	RUN(test_encode_refusals);
+	RUN(test_malformed_table);
+	RUN(test_malformed_bytes);
+	RUN(test_truncated_inventory);
+	RUN(test_garbage);
+	RUN(test_through_reader);
+	return 0;
+}
