@@ -50,7 +50,11 @@ dl_tunnel_t *dl_tunnel_new(uv_loop_t *loop, const dl_tunnel_opts_t *opts,
 int dl_tunnel_start(dl_tunnel_t *t);
 /* Queues n bytes (copied) to the channel: 0, DL_ECLOSED when not up,
  * DL_EFULL when the queue would pass DL_TUNNEL_SENDQ_MAX (nothing
- * queued). Partial libssh2 writes are retried with the same bytes. */
+ * queued). Partial libssh2 writes are retried with the same bytes.
+ * The queue is dropped when the connection goes down (it may end
+ * mid-frame); after the next on_up the caller resends what the collector
+ * has not acked. Callbacks may call any dl_tunnel_* function, close
+ * included. */
 int dl_tunnel_write(dl_tunnel_t *t, const void *p, size_t n);
 size_t dl_tunnel_queued(const dl_tunnel_t *t);
 int dl_tunnel_is_up(const dl_tunnel_t *t);
