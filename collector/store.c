@@ -1,0 +1,1308 @@
+/* store.c - the collector's SQLite store: schema, one writer thread, acks.
+ *
+ * The loop thread only copies payloads onto a mutex-protected queue; the
+ * writer thread owns the one write connection and applies whole batches
+ * in one transaction, deduplicating on the per-host delivery (epoch, seq)
+ * in the same transaction. Acks go back to the loop thread through a
+ * uv_async_t only after COMMIT succeeded. Values from the wire are only
+ * ever bound (sqlite3_bind_*), never pasted into SQL. */
+#include "collector/store.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "common/clock.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "proto/msg.h"
+
+#define TAG "store"
+#define SCHEMA_VERSION 1
+#define RETRY_SLEEP_MS 200
+#define CLOSE_RETRIES 3 /* failed COMMITs tolerated while closing */
+
+/* Migrations: entry i takes the schema from user_version i to i + 1. */
+static const char *const migrations[SCHEMA_VERSION] = {
+	"CREATE TABLE hosts ("
+	" name TEXT PRIMARY KEY,"
+	" online INTEGER NOT NULL DEFAULT 0,"
+	" first_seen INTEGER, last_seen INTEGER,"
+	" peer TEXT, software TEXT,"
+	" docker_up INTEGER NOT NULL DEFAULT 0,"
+	" docker_version TEXT, docker_api_version TEXT, os TEXT, kernel TEXT,"
+	" ncpu INTEGER, mem_total INTEGER, docker_reason TEXT,"
+	" dropped_frames INTEGER NOT NULL DEFAULT 0,"
+	" dropped_bytes INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE delivery ("
+	" host TEXT PRIMARY KEY REFERENCES hosts(name),"
+	" epoch INTEGER NOT NULL, seq INTEGER NOT NULL,"
+	" updated_ns INTEGER NOT NULL);"
+	"CREATE TABLE containers ("
+	" host TEXT NOT NULL REFERENCES hosts(name), id TEXT NOT NULL,"
+	" name TEXT, image TEXT, state TEXT, status TEXT, health TEXT,"
+	" created INTEGER, updated_ns INTEGER NOT NULL,"
+	" PRIMARY KEY (host, id)) WITHOUT ROWID;"
+	"CREATE TABLE events ("
+	" id INTEGER PRIMARY KEY,"
+	" host TEXT NOT NULL REFERENCES hosts(name),"
+	" time_ns INTEGER NOT NULL, type TEXT, action TEXT, actor_id TEXT,"
+	" name TEXT, attrs TEXT NOT NULL DEFAULT '{}',"
+	" epoch INTEGER NOT NULL, seq INTEGER NOT NULL,"
+	" UNIQUE (host, epoch, seq));"
+	"CREATE INDEX events_host_time ON events(host, time_ns);"
+	"CREATE INDEX events_time ON events(time_ns);",
+};
+
+enum {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_SAVE,
+	ST_RELEASE,
+	ST_ROLLTO,
+	ST_HOST_TOUCH,
+	ST_HOST_ONLINE,
+	ST_HOST_OFFLINE,
+	ST_HOST_DOCKER,
+	ST_HOST_DROPPED,
+	ST_DELIV_GET,
+	ST_DELIV_SET,
+	ST_CT_UPSERT,
+	ST_CT_DELETE,
+	ST_CT_PRUNE,
+	ST_EVENT,
+	ST_COUNT
+};
+
+static const char *const sql[ST_COUNT] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_SAVE] = "SAVEPOINT item",
+	[ST_RELEASE] = "RELEASE item",
+	[ST_ROLLTO] = "ROLLBACK TO item",
+	[ST_HOST_TOUCH] =
+		"INSERT INTO hosts(name, online, first_seen, last_seen) "
+		"VALUES(?1, 0, ?2, ?2) ON CONFLICT(name) DO UPDATE SET "
+		"last_seen = max(coalesce(last_seen, 0), excluded.last_seen)",
+	[ST_HOST_ONLINE] =
+		"INSERT INTO hosts(name, online, first_seen, last_seen, peer, "
+		"software) VALUES(?1, 1, ?2, ?2, ?3, ?4) ON CONFLICT(name) DO "
+		"UPDATE SET online = 1, last_seen = excluded.last_seen, "
+		"peer = excluded.peer, software = excluded.software",
+	[ST_HOST_OFFLINE] =
+		"INSERT INTO hosts(name, online, first_seen, last_seen) "
+		"VALUES(?1, 0, ?2, ?2) ON CONFLICT(name) DO UPDATE SET "
+		"online = 0, last_seen = excluded.last_seen",
+	/* A down Engine keeps the identity it had, so `hosts` can still say
+	 * which version went away. */
+	[ST_HOST_DOCKER] =
+		"UPDATE hosts SET docker_up = ?2,"
+		" docker_version = CASE WHEN ?2 THEN ?3 ELSE docker_version END,"
+		" docker_api_version = CASE WHEN ?2 THEN ?4"
+		" ELSE docker_api_version END,"
+		" os = CASE WHEN ?2 THEN ?5 ELSE os END,"
+		" kernel = CASE WHEN ?2 THEN ?6 ELSE kernel END,"
+		" ncpu = CASE WHEN ?2 THEN ?7 ELSE ncpu END,"
+		" mem_total = CASE WHEN ?2 THEN ?8 ELSE mem_total END,"
+		" docker_reason = ?9 WHERE name = ?1",
+	/* The agent sends its running totals, so they replace. */
+	[ST_HOST_DROPPED] = "UPDATE hosts SET dropped_frames = ?2, "
+			    "dropped_bytes = ?3 WHERE name = ?1",
+	[ST_DELIV_GET] = "SELECT epoch, seq FROM delivery WHERE host = ?1",
+	[ST_DELIV_SET] =
+		"INSERT INTO delivery(host, epoch, seq, updated_ns) "
+		"VALUES(?1, ?2, ?3, ?4) ON CONFLICT(host) DO UPDATE SET "
+		"epoch = excluded.epoch, seq = excluded.seq, "
+		"updated_ns = excluded.updated_ns",
+	[ST_CT_UPSERT] =
+		"INSERT INTO containers(host, id, name, image, state, status, "
+		"health, created, updated_ns) VALUES(?1, ?2, ?3, ?4, ?5, ?6, "
+		"?7, ?8, ?9) ON CONFLICT(host, id) DO UPDATE SET "
+		"name = excluded.name, image = excluded.image, "
+		"state = excluded.state, status = excluded.status, "
+		"health = excluded.health, created = excluded.created, "
+		"updated_ns = excluded.updated_ns",
+	[ST_CT_DELETE] = "DELETE FROM containers WHERE host = ?1 AND id = ?2",
+	[ST_CT_PRUNE] =
+		"DELETE FROM containers WHERE host = ?1 AND updated_ns <> ?2",
+	/* OR IGNORE: an epoch seen before, then another, then the first
+	 * again is accepted as "different" and may repeat a (host, epoch,
+	 * seq); the first copy wins. */
+	[ST_EVENT] = "INSERT OR IGNORE INTO events(host, time_ns, type, "
+		     "action, actor_id, name, attrs, epoch, seq) "
+		     "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+};
+
+typedef enum { IT_DATA, IT_ONLINE, IT_OFFLINE } item_kind_t;
+
+typedef struct item {
+	struct item *next;
+	item_kind_t kind;
+	uint64_t sid;
+	uint64_t time_ns; /* collector wall clock when queued */
+	char host[DL_HOST_MAX + 1];
+	size_t len;
+	/* IT_DATA: the payload; IT_ONLINE: "peer\0software\0". */
+	uint8_t data[];
+} item_t;
+
+typedef struct {
+	uint64_t sid;
+	uint64_t epoch, seq;
+} ack_t;
+
+typedef struct {
+	char host[DL_HOST_MAX + 1];
+	uint64_t epoch, seq;
+} deliv_t;
+
+/* A host as the current batch sees it. */
+typedef struct {
+	char host[DL_HOST_MAX + 1];
+	bool have, dirty;  /* delivery row exists / advanced this batch */
+	uint64_t epoch, seq;
+	uint64_t touched_ns; /* last_seen written at first sight */
+	uint64_t last_ns;    /* newest item time in the batch */
+} bhost_t;
+
+/* Growable array of fixed-size entries. */
+typedef struct {
+	void *v;
+	size_t n, cap, size;
+} vec_t;
+
+struct dl_store {
+	uv_loop_t *loop;
+	uv_async_t async;
+	dl_store_ack_cb ack_cb;
+	void *ud;
+	char *path;
+
+	/* Writer side: only the writer thread touches these after open. */
+	sqlite3 *db;
+	sqlite3_stmt *st[ST_COUNT];
+	pthread_t thread;
+	bool thread_started;
+	uint64_t stamp;  /* last containers.updated_ns handed out */
+	vec_t b_acks;    /* ack_t per session, this batch */
+	vec_t b_hosts;   /* bhost_t per host seen, this batch */
+
+	/* Queue, under mu. */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	item_t *head, *tail;
+	size_t nitems;
+	size_t inflight; /* taken by the writer, not yet committed */
+	size_t qbytes;   /* payload bytes queued or in flight */
+	uint64_t first_mono_ns;
+	bool stopping;
+
+	/* Acks for the loop thread, under ack_mu. */
+	pthread_mutex_t ack_mu;
+	vec_t acks;
+
+	/* Delivery cache sorted by host, under cache_mu. */
+	pthread_mutex_t cache_mu;
+	vec_t cache;
+};
+
+/* ------------------------------------------------------------------ */
+/* Small helpers                                                       */
+
+static void *vec_push(vec_t *a)
+{
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 16;
+		void *v = realloc(a->v, cap * a->size);
+
+		if (!v)
+			return NULL;
+		a->v = v;
+		a->cap = cap;
+	}
+	return (char *)a->v + a->n++ * a->size;
+}
+
+static void *vec_at(const vec_t *a, size_t i)
+{
+	return (char *)a->v + i * a->size;
+}
+
+/* Length of the valid UTF-8 sequence at p (1-4), or 0 if it is not one.
+ * NUL counts as invalid: stored text must stay usable as a C string. */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+	unsigned c = p[0];
+	size_t len;
+	uint32_t cp;
+
+	if (c >= 0x01 && c <= 0x7f)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2, cp = c & 0x1f;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3, cp = c & 0x0f;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4, cp = c & 0x07;
+	else
+		return 0;
+	if (n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+static bool utf8_clean(const char *p, size_t n)
+{
+	for (size_t i = 0, k; i < n; i += k)
+		if (!(k = utf8_seq((const unsigned char *)p + i, n - i)))
+			return false;
+	return true;
+}
+
+/* NUL-terminated copy of p[0..n) with every byte that is not part of
+ * valid UTF-8 (and every NUL) replaced by U+FFFD. Caller frees. */
+static char *utf8_dup(const char *p, size_t n)
+{
+	char *out = malloc(3 * n + 1);
+	size_t o = 0;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0, k; i < n; i += k) {
+		k = utf8_seq((const unsigned char *)p + i, n - i);
+		if (k) {
+			memcpy(out + o, p + i, k);
+			o += k;
+		} else {
+			memcpy(out + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			k = 1;
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* Binds text as is when it is clean UTF-8 (the common case, no copy: the
+ * item outlives the step), else a repaired copy, so what is stored is
+ * always valid UTF-8 that the JSON side can hand out. */
+static int bind_str(sqlite3_stmt *st, int i, dl_str_t s)
+{
+	char *c;
+
+	if (utf8_clean(s.p, s.n))
+		return sqlite3_bind_text(st, i, s.n ? s.p : "", (int)s.n,
+					 SQLITE_STATIC);
+	if (!(c = utf8_dup(s.p, s.n)))
+		return SQLITE_NOMEM;
+	return sqlite3_bind_text(st, i, c, -1, free);
+}
+
+static int bind_cstr(sqlite3_stmt *st, int i, const char *s)
+{
+	return bind_str(st, i, (dl_str_t){s, (uint32_t)strlen(s)});
+}
+
+/* Steps a write statement to completion and resets it. */
+static int run(dl_store_t *s, int which)
+{
+	sqlite3_stmt *st = s->st[which];
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* ------------------------------------------------------------------ */
+/* Delivery cache                                                      */
+
+/* Index of host in the sorted cache, or where it would go (*found
+ * false). Caller holds cache_mu. */
+static size_t cache_find(const dl_store_t *s, const char *host, bool *found)
+{
+	size_t lo = 0, hi = s->cache.n;
+
+	*found = false;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(((deliv_t *)vec_at(&s->cache, mid))->host, host);
+
+		if (c == 0) {
+			*found = true;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static int cache_set(dl_store_t *s, const char *host, uint64_t epoch,
+		     uint64_t seq)
+{
+	bool found;
+	size_t i;
+	deliv_t *d;
+	int rc = 0;
+
+	pthread_mutex_lock(&s->cache_mu);
+	i = cache_find(s, host, &found);
+	if (!found) {
+		if (!vec_push(&s->cache)) {
+			rc = DL_ENOMEM;
+			goto fail;
+		}
+		memmove(vec_at(&s->cache, i + 1), vec_at(&s->cache, i),
+			(s->cache.n - 1 - i) * sizeof(deliv_t));
+		d = vec_at(&s->cache, i);
+		snprintf(d->host, sizeof(d->host), "%s", host);
+	}
+	d = vec_at(&s->cache, i);
+	d->epoch = epoch;
+	d->seq = seq;
+fail:
+	pthread_mutex_unlock(&s->cache_mu);
+	return rc;
+}
+
+void dl_store_last(dl_store_t *s, const char *host, uint64_t *epoch,
+		   uint64_t *seq)
+{
+	bool found;
+	size_t i;
+
+	*epoch = 0;
+	*seq = 0;
+	if (!s || !host)
+		return;
+	pthread_mutex_lock(&s->cache_mu);
+	i = cache_find(s, host, &found);
+	if (found) {
+		*epoch = ((deliv_t *)vec_at(&s->cache, i))->epoch;
+		*seq = ((deliv_t *)vec_at(&s->cache, i))->seq;
+	}
+	pthread_mutex_unlock(&s->cache_mu);
+}
+
+/* ------------------------------------------------------------------ */
+/* Applying items (writer thread, inside a transaction)                */
+
+static int bind_container(sqlite3_stmt *st, const char *host,
+			  const dl_container_t *c, uint64_t stamp)
+{
+	int rc;
+
+	if ((rc = bind_cstr(st, 1, host)) || (rc = bind_str(st, 2, c->id)) ||
+	    (rc = bind_str(st, 3, c->name)) ||
+	    (rc = bind_str(st, 4, c->image)) ||
+	    (rc = bind_str(st, 5, c->state)) ||
+	    (rc = bind_str(st, 6, c->status)) ||
+	    (rc = bind_str(st, 7, c->health)) ||
+	    (rc = sqlite3_bind_int64(st, 8, c->created)) ||
+	    (rc = sqlite3_bind_int64(st, 9, (int64_t)stamp)))
+		return rc;
+	return SQLITE_OK;
+}
+
+/* A fresh updated_ns: never repeats, so an INVENTORY can tell the rows it
+ * just wrote from the ones it must delete. */
+static uint64_t next_stamp(dl_store_t *s, uint64_t now)
+{
+	s->stamp = now > s->stamp ? now : s->stamp + 1;
+	return s->stamp;
+}
+
+static int apply_inventory(dl_store_t *s, const item_t *it, const dl_msg_t *m)
+{
+	uint64_t stamp = next_stamp(s, it->time_ns);
+	sqlite3_stmt *st;
+	int rc;
+
+	for (uint32_t i = 0; i < m->u.inventory.n; i++) {
+		if ((rc = bind_container(s->st[ST_CT_UPSERT], it->host,
+					 &m->u.inventory.v[i], stamp)) ||
+		    (rc = run(s, ST_CT_UPSERT)))
+			return rc;
+	}
+	st = s->st[ST_CT_PRUNE];
+	if ((rc = bind_cstr(st, 1, it->host)) ||
+	    (rc = sqlite3_bind_int64(st, 2, (int64_t)stamp)))
+		return rc;
+	return run(s, ST_CT_PRUNE);
+}
+
+static int apply_container(dl_store_t *s, const item_t *it,
+			   const dl_msg_t *m)
+{
+	sqlite3_stmt *st = s->st[ST_CT_DELETE];
+	int rc;
+
+	if (m->u.container.removed) {
+		if ((rc = bind_cstr(st, 1, it->host)) ||
+		    (rc = bind_str(st, 2, m->u.container.c.id)))
+			return rc;
+		return run(s, ST_CT_DELETE);
+	}
+	if ((rc = bind_container(s->st[ST_CT_UPSERT], it->host,
+				 &m->u.container.c,
+				 next_stamp(s, it->time_ns))))
+		return rc;
+	return run(s, ST_CT_UPSERT);
+}
+
+/* The attributes as a compact JSON object text; caller frees. */
+static char *attrs_json(const dl_event_t *ev)
+{
+	json_t *o = json_object();
+	char *txt = NULL;
+
+	if (!o)
+		return NULL;
+	for (uint32_t i = 0; i < ev->nattrs; i++) {
+		char *k = utf8_dup(ev->attrs[i].key.p, ev->attrs[i].key.n);
+		char *v = utf8_dup(ev->attrs[i].value.p, ev->attrs[i].value.n);
+		int rc = -1;
+
+		if (k && v)
+			rc = json_object_set_new(o, k, json_string(v));
+		free(k);
+		free(v);
+		if (rc != 0)
+			goto fail;
+	}
+	txt = json_dumps(o, JSON_COMPACT);
+fail:
+	json_decref(o);
+	return txt;
+}
+
+static int apply_event(dl_store_t *s, const item_t *it, const dl_msg_t *m)
+{
+	sqlite3_stmt *st = s->st[ST_EVENT];
+	const dl_event_t *ev = &m->u.event;
+	char *attrs = attrs_json(ev);
+	int rc;
+
+	if (!attrs)
+		return SQLITE_NOMEM;
+	if ((rc = bind_cstr(st, 1, it->host)) ||
+	    (rc = sqlite3_bind_int64(st, 2, (int64_t)m->time_ns)) ||
+	    (rc = bind_str(st, 3, ev->type)) ||
+	    (rc = bind_str(st, 4, ev->action)) ||
+	    (rc = bind_str(st, 5, ev->id)) || (rc = bind_str(st, 6, ev->name)) ||
+	    (rc = sqlite3_bind_text(st, 7, attrs, -1, free)) ||
+	    (rc = sqlite3_bind_int64(st, 8, (int64_t)m->epoch)) ||
+	    (rc = sqlite3_bind_int64(st, 9, (int64_t)m->seq))) {
+		sqlite3_clear_bindings(st);
+		return rc;
+	}
+	return run(s, ST_EVENT);
+}
+
+static int apply_docker(dl_store_t *s, const item_t *it, const dl_msg_t *m)
+{
+	sqlite3_stmt *st = s->st[ST_HOST_DOCKER];
+	const dl_dockerinfo_t *d = &m->u.docker;
+	int rc;
+
+	if ((rc = bind_cstr(st, 1, it->host)) ||
+	    (rc = sqlite3_bind_int(st, 2, d->up ? 1 : 0)) ||
+	    (rc = bind_str(st, 3, d->version)) ||
+	    (rc = bind_str(st, 4, d->api_version)) ||
+	    (rc = bind_str(st, 5, d->os)) || (rc = bind_str(st, 6, d->kernel)) ||
+	    (rc = sqlite3_bind_int64(st, 7, d->ncpu)) ||
+	    (rc = sqlite3_bind_int64(st, 8, (int64_t)d->mem_total)) ||
+	    (rc = bind_str(st, 9, d->reason)))
+		return rc;
+	return run(s, ST_HOST_DOCKER);
+}
+
+static int apply_dropped(dl_store_t *s, const item_t *it, const dl_msg_t *m)
+{
+	sqlite3_stmt *st = s->st[ST_HOST_DROPPED];
+	int rc;
+
+	if ((rc = bind_cstr(st, 1, it->host)) ||
+	    (rc = sqlite3_bind_int64(st, 2, (int64_t)m->u.dropped.frames)) ||
+	    (rc = sqlite3_bind_int64(st, 3, (int64_t)m->u.dropped.bytes)))
+		return rc;
+	return run(s, ST_HOST_DROPPED);
+}
+
+static int apply_msg(dl_store_t *s, const item_t *it, const dl_msg_t *m)
+{
+	switch (m->type) {
+	case DL_MSG_INVENTORY: return apply_inventory(s, it, m);
+	case DL_MSG_CONTAINER: return apply_container(s, it, m);
+	case DL_MSG_EVENT: return apply_event(s, it, m);
+	case DL_MSG_DOCKER: return apply_docker(s, it, m);
+	case DL_MSG_DROPPED: return apply_dropped(s, it, m);
+	default: return SQLITE_OK; /* a data type this version ignores */
+	}
+}
+
+/* Committed delivery of host, read once per host per batch. */
+static int deliv_get(dl_store_t *s, bhost_t *h)
+{
+	sqlite3_stmt *st = s->st[ST_DELIV_GET];
+	int rc;
+
+	h->have = false;
+	if ((rc = bind_cstr(st, 1, h->host)))
+		return rc;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		h->have = true;
+		h->epoch = (uint64_t)sqlite3_column_int64(st, 0);
+		h->seq = (uint64_t)sqlite3_column_int64(st, 1);
+		rc = SQLITE_OK;
+	} else if (rc == SQLITE_DONE) {
+		rc = SQLITE_OK;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc;
+}
+
+static int host_touch(dl_store_t *s, const char *host, uint64_t time_ns)
+{
+	sqlite3_stmt *st = s->st[ST_HOST_TOUCH];
+	int rc;
+
+	if ((rc = bind_cstr(st, 1, host)) ||
+	    (rc = sqlite3_bind_int64(st, 2, (int64_t)time_ns)))
+		return rc;
+	return run(s, ST_HOST_TOUCH);
+}
+
+/* The batch's view of host: on first sight the hosts row is made to
+ * exist (foreign keys) and the delivery row is read; later items of the
+ * batch use and advance the copy, written back once before COMMIT.
+ * Items of one host come in runs, so the newest entry is checked first. */
+static int batch_host(dl_store_t *s, const item_t *it, bhost_t **out)
+{
+	bhost_t *h;
+	int rc;
+
+	for (size_t i = s->b_hosts.n; i-- > 0;) {
+		h = vec_at(&s->b_hosts, i);
+		if (!strcmp(h->host, it->host)) {
+			if (it->time_ns > h->last_ns)
+				h->last_ns = it->time_ns;
+			*out = h;
+			return SQLITE_OK;
+		}
+	}
+	if (!(h = vec_push(&s->b_hosts)))
+		return SQLITE_NOMEM;
+	memset(h, 0, sizeof(*h));
+	memcpy(h->host, it->host, sizeof(h->host));
+	h->touched_ns = h->last_ns = it->time_ns;
+	*out = h;
+	if ((rc = host_touch(s, it->host, it->time_ns)))
+		return rc;
+	return deliv_get(s, h);
+}
+
+/* Before COMMIT: one delivery upsert and one last_seen bump per host. */
+static int batch_flush(dl_store_t *s)
+{
+	sqlite3_stmt *st = s->st[ST_DELIV_SET];
+	int rc;
+
+	for (size_t i = 0; i < s->b_hosts.n; i++) {
+		bhost_t *h = vec_at(&s->b_hosts, i);
+
+		if (h->last_ns > h->touched_ns &&
+		    (rc = host_touch(s, h->host, h->last_ns)))
+			return rc;
+		if (!h->dirty)
+			continue;
+		if ((rc = bind_cstr(st, 1, h->host)) ||
+		    (rc = sqlite3_bind_int64(st, 2, (int64_t)h->epoch)) ||
+		    (rc = sqlite3_bind_int64(st, 3, (int64_t)h->seq)) ||
+		    (rc = sqlite3_bind_int64(st, 4, (int64_t)h->last_ns)) ||
+		    (rc = run(s, ST_DELIV_SET)))
+			return rc;
+	}
+	return SQLITE_OK;
+}
+
+/* Per-batch ack bookkeeping, newest session first. */
+static int note_ack(dl_store_t *s, uint64_t sid, uint64_t epoch, uint64_t seq)
+{
+	ack_t *a = NULL;
+
+	for (size_t i = s->b_acks.n; i-- > 0;) {
+		if (((ack_t *)vec_at(&s->b_acks, i))->sid == sid) {
+			a = vec_at(&s->b_acks, i);
+			break;
+		}
+	}
+	if (!a) {
+		if (!(a = vec_push(&s->b_acks)))
+			return SQLITE_NOMEM;
+		*a = (ack_t){sid, epoch, seq};
+		return SQLITE_OK;
+	}
+	/* Same epoch: the highest wins. New epoch: the agent restarted. */
+	if (a->epoch != epoch || seq > a->seq)
+		*a = (ack_t){sid, epoch, seq};
+	return SQLITE_OK;
+}
+
+/* SQLite codes that say "the item is bad", not "the database is". Such an
+ * item is dropped (and acked) instead of blocking its agent forever. */
+static bool item_fault(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_CONSTRAINT:
+	case SQLITE_MISMATCH:
+	case SQLITE_TOOBIG:
+	case SQLITE_RANGE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Applies one data item unless the host's delivery already covers it.
+ * Returns an SQLite code; non-OK aborts the batch. */
+static int apply_data(dl_store_t *s, const item_t *it)
+{
+	char why[160];
+	bhost_t *h;
+	bool multi;
+	dl_msg_t m;
+	int rc;
+
+	if (dl_msg_decode(&m, it->data, it->len, why, sizeof(why)) != 0) {
+		DL_LOG_RL(DL_LOG_LEVEL_ERROR, TAG,
+			  "%s: undecodable frame dropped: %s", it->host, why);
+		return SQLITE_OK;
+	}
+	if (!dl_msg_is_data(m.type)) {
+		DL_LOG_RL(DL_LOG_LEVEL_ERROR, TAG, "%s: %s is not a data frame",
+			  it->host, dl_msg_type_name(m.type));
+		rc = SQLITE_OK;
+		goto fail;
+	}
+	if ((rc = batch_host(s, it, &h)))
+		goto fail;
+	if (h->have && h->epoch == m.epoch && m.seq <= h->seq)
+		goto done; /* a resend: stored already, only acked again */
+	/* A failed statement undoes itself; an INVENTORY is many, so it
+	 * gets a savepoint to fail as a whole. */
+	multi = m.type == DL_MSG_INVENTORY;
+	if (multi && (rc = run(s, ST_SAVE)))
+		goto fail;
+	rc = apply_msg(s, it, &m);
+	if (rc != SQLITE_OK) {
+		if (multi)
+			run(s, ST_ROLLTO);
+		if (!item_fault(rc))
+			goto fail;
+		DL_LOG_RL(DL_LOG_LEVEL_ERROR, TAG,
+			  "%s: %s %llu/%llu not stored: %s", it->host,
+			  dl_msg_type_name(m.type),
+			  (unsigned long long)m.epoch,
+			  (unsigned long long)m.seq, sqlite3_errstr(rc));
+	}
+	if (multi && (rc = run(s, ST_RELEASE)))
+		goto fail;
+	h->have = h->dirty = true;
+	h->epoch = m.epoch;
+	h->seq = m.seq;
+done:
+	rc = note_ack(s, it->sid, m.epoch, m.seq);
+fail:
+	dl_msg_release(&m);
+	return rc;
+}
+
+static int apply_host(dl_store_t *s, const item_t *it)
+{
+	int which = it->kind == IT_ONLINE ? ST_HOST_ONLINE : ST_HOST_OFFLINE;
+	sqlite3_stmt *st = s->st[which];
+	int rc;
+
+	if ((rc = bind_cstr(st, 1, it->host)) ||
+	    (rc = sqlite3_bind_int64(st, 2, (int64_t)it->time_ns)))
+		return rc;
+	if (it->kind == IT_ONLINE) {
+		const char *peer = (const char *)it->data;
+		const char *sw = peer + strlen(peer) + 1;
+
+		if ((rc = bind_cstr(st, 3, peer)) || (rc = bind_cstr(st, 4, sw)))
+			return rc;
+	}
+	return run(s, which);
+}
+
+/* One transaction for the batch. Returns an SQLite code; on failure the
+ * transaction is rolled back and nothing of the batch counts. */
+static int commit_batch(dl_store_t *s, const item_t *batch, size_t n)
+{
+	const item_t *it;
+	int rc;
+
+	s->b_acks.n = 0;
+	s->b_hosts.n = 0;
+	if ((rc = run(s, ST_BEGIN)))
+		goto fail;
+	for (it = batch; it; it = it->next) {
+		rc = it->kind == IT_DATA ? apply_data(s, it) : apply_host(s, it);
+		if (rc != SQLITE_OK)
+			goto fail;
+	}
+	if ((rc = batch_flush(s)) || (rc = run(s, ST_COMMIT)))
+		goto fail;
+	return SQLITE_OK;
+fail:
+	DL_LOG_RL(DL_LOG_LEVEL_ERROR, TAG,
+		  "%s: batch of %zu items not committed (%s: %s); nothing "
+		  "acked, retrying",
+		  s->path, n, sqlite3_errstr(rc), sqlite3_errmsg(s->db));
+	if (!sqlite3_get_autocommit(s->db))
+		run(s, ST_ROLLBACK);
+	return rc;
+}
+
+/* After COMMIT: the cache learns the new deliveries, the loop thread
+ * gets the acks. */
+static void publish(dl_store_t *s)
+{
+	bool posted = false;
+
+	for (size_t i = 0; i < s->b_hosts.n; i++) {
+		bhost_t *d = vec_at(&s->b_hosts, i);
+
+		if (d->dirty && cache_set(s, d->host, d->epoch, d->seq) != 0)
+			DL_LOG_ERROR(TAG, "out of memory caching delivery");
+	}
+	pthread_mutex_lock(&s->ack_mu);
+	for (size_t i = 0; i < s->b_acks.n; i++) {
+		ack_t *b = vec_at(&s->b_acks, i), *a = NULL;
+
+		for (size_t k = 0; k < s->acks.n && !a; k++)
+			if (((ack_t *)vec_at(&s->acks, k))->sid == b->sid)
+				a = vec_at(&s->acks, k);
+		if (!a) {
+			if (!(a = vec_push(&s->acks))) {
+				DL_LOG_ERROR(TAG, "out of memory queueing an ack");
+				continue;
+			}
+			*a = *b;
+		} else if (a->epoch != b->epoch || b->seq > a->seq) {
+			*a = *b;
+		}
+		posted = true;
+	}
+	pthread_mutex_unlock(&s->ack_mu);
+	if (posted)
+		uv_async_send(&s->async);
+}
+
+/* ------------------------------------------------------------------ */
+/* Writer thread                                                       */
+
+static void abs_deadline(struct timespec *ts, uint64_t mono_ns)
+{
+	ts->tv_sec = (time_t)(mono_ns / 1000000000u);
+	ts->tv_nsec = (long)(mono_ns % 1000000000u);
+}
+
+/* Waits (holding mu) until a batch is due: DL_STORE_BATCH_MAX items, or
+ * DL_STORE_BATCH_MS since the first one, or closing. false = stop. */
+static bool wait_batch(dl_store_t *s)
+{
+	struct timespec ts;
+
+	while (!s->head && !s->stopping)
+		pthread_cond_wait(&s->cv, &s->mu);
+	if (!s->head)
+		return false;
+	abs_deadline(&ts, s->first_mono_ns + DL_STORE_BATCH_MS * 1000000ull);
+	while (!s->stopping && s->nitems < DL_STORE_BATCH_MAX &&
+	       dl_clock_mono_ns() < s->first_mono_ns +
+					    DL_STORE_BATCH_MS * 1000000ull)
+		pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+	return true;
+}
+
+/* Detaches up to DL_STORE_BATCH_MAX items (holding mu). */
+static item_t *take_batch(dl_store_t *s, size_t *bytes, size_t *count)
+{
+	item_t *batch = s->head, *last = NULL, *it = s->head;
+	size_t n = 0;
+
+	*bytes = 0;
+	while (it && n < DL_STORE_BATCH_MAX) {
+		*bytes += it->len;
+		last = it;
+		it = it->next;
+		n++;
+	}
+	last->next = NULL;
+	s->head = it;
+	if (!it)
+		s->tail = NULL;
+	s->nitems -= n;
+	s->inflight = n;
+	*count = n;
+	s->first_mono_ns = dl_clock_mono_ns();
+	return batch;
+}
+
+static void free_items(item_t *it)
+{
+	while (it) {
+		item_t *next = it->next;
+
+		free(it);
+		it = next;
+	}
+}
+
+static void *writer_main(void *arg)
+{
+	dl_store_t *s = arg;
+
+	pthread_mutex_lock(&s->mu);
+	while (wait_batch(s)) {
+		size_t bytes, count;
+		item_t *batch = take_batch(s, &bytes, &count);
+		int tries = 0;
+
+		pthread_mutex_unlock(&s->mu);
+		/* Nothing is acked before COMMIT, so giving up only costs
+		 * a resend; but while running, keep trying: the agent is
+		 * waiting for exactly these frames. */
+		while (commit_batch(s, batch, count) != SQLITE_OK) {
+			bool stopping;
+
+			pthread_mutex_lock(&s->mu);
+			stopping = s->stopping;
+			pthread_mutex_unlock(&s->mu);
+			if (stopping && ++tries >= CLOSE_RETRIES) {
+				DL_LOG_ERROR(TAG,
+					     "closing with %zu items not "
+					     "stored (agents will resend)",
+					     count);
+				s->b_acks.n = 0;
+				s->b_hosts.n = 0;
+				break;
+			}
+			sleep_ms(RETRY_SLEEP_MS);
+		}
+		publish(s);
+		free_items(batch);
+		pthread_mutex_lock(&s->mu);
+		s->inflight = 0;
+		s->qbytes -= bytes;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Open: pragmas, migrations, statements                               */
+
+static int exec_sql(sqlite3 *db, const char *q, const char *what, char *err,
+		    size_t errlen)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db, q, NULL, NULL, &msg) == SQLITE_OK)
+		return 0;
+	snprintf(err, errlen, "%s: %s", what, msg ? msg : sqlite3_errmsg(db));
+	sqlite3_free(msg);
+	return DL_EDB;
+}
+
+static int user_version(sqlite3 *db, int *v)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+
+	if (rc != SQLITE_OK)
+		return DL_EDB;
+	rc = sqlite3_step(st);
+	*v = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : DL_EDB;
+}
+
+/* Each step in its own transaction together with its user_version bump,
+ * so a crash mid-migration leaves the previous version intact. */
+static int migrate(sqlite3 *db, const char *path, char *err, size_t errlen)
+{
+	char q[64];
+	int v;
+
+	if (exec_sql(db, "BEGIN IMMEDIATE", "migration", err, errlen))
+		return DL_EDB;
+	if (user_version(db, &v) != 0) {
+		snprintf(err, errlen, "%s: cannot read schema version: %s",
+			 path, sqlite3_errmsg(db));
+		goto fail;
+	}
+	if (v > SCHEMA_VERSION) {
+		snprintf(err, errlen,
+			 "%s has schema version %d, newer than this collector "
+			 "(%d): upgrade dockline-collector",
+			 path, v, SCHEMA_VERSION);
+		goto fail;
+	}
+	for (; v < SCHEMA_VERSION; v++) {
+		snprintf(q, sizeof(q), "PRAGMA user_version = %d", v + 1);
+		if (exec_sql(db, migrations[v], "migration", err, errlen) ||
+		    exec_sql(db, q, "migration", err, errlen))
+			goto fail;
+		DL_LOG_INFO(TAG, "%s: schema migrated to version %d", path,
+			    v + 1);
+	}
+	/* A restarted collector has no sessions yet. */
+	if (exec_sql(db, "UPDATE hosts SET online = 0", "reset hosts", err,
+		     errlen) ||
+	    exec_sql(db, "COMMIT", "migration commit", err, errlen))
+		goto fail;
+	return 0;
+fail:
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return DL_EDB;
+}
+
+static int setup_db(dl_store_t *s, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	/* NOMUTEX: one thread at a time uses this connection (opener, then
+	 * the writer between pthread_create and pthread_join); SQLite's
+	 * per-call locking cost ~10% of ingest. */
+	rc = sqlite3_open_v2(s->path, &s->db,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				     SQLITE_OPEN_NOMUTEX,
+			     NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "cannot open database %s: %s", s->path,
+			 s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+		return DL_EDB;
+	}
+	sqlite3_busy_timeout(s->db, 5000);
+	sqlite3_extended_result_codes(s->db, 1);
+	/* journal_mode answers with the mode in force: check it is WAL,
+	 * readers depend on it to never block the writer. */
+	if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &st,
+			       NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW ||
+	    strcmp((const char *)sqlite3_column_text(st, 0), "wal") != 0) {
+		snprintf(err, errlen, "%s: cannot switch to WAL mode: %s",
+			 s->path, sqlite3_errmsg(s->db));
+		sqlite3_finalize(st);
+		return DL_EDB;
+	}
+	sqlite3_finalize(st);
+	if (exec_sql(s->db,
+		     "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON",
+		     s->path, err, errlen) ||
+	    migrate(s->db, s->path, err, errlen))
+		return DL_EDB;
+	for (int i = 0; i < ST_COUNT; i++) {
+		if (sqlite3_prepare_v3(s->db, sql[i], -1,
+				       SQLITE_PREPARE_PERSISTENT, &s->st[i],
+				       NULL) != SQLITE_OK) {
+			snprintf(err, errlen, "%s: preparing \"%s\": %s",
+				 s->path, sql[i], sqlite3_errmsg(s->db));
+			return DL_EDB;
+		}
+	}
+	return 0;
+}
+
+static int load_cache(dl_store_t *s, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT host, epoch, seq FROM delivery "
+			       "ORDER BY host",
+			       -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *h = (const char *)sqlite3_column_text(st, 0);
+
+		if (h && cache_set(s, h, (uint64_t)sqlite3_column_int64(st, 1),
+				   (uint64_t)sqlite3_column_int64(st, 2))) {
+			sqlite3_finalize(st);
+			snprintf(err, errlen, "out of memory");
+			return DL_ENOMEM;
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc == SQLITE_DONE)
+		return 0;
+fail:
+	snprintf(err, errlen, "%s: reading delivery state: %s", s->path,
+		 sqlite3_errmsg(s->db));
+	return DL_EDB;
+}
+
+/* ------------------------------------------------------------------ */
+/* Loop side                                                           */
+
+static void drain_acks(dl_store_t *s)
+{
+	vec_t acks;
+
+	pthread_mutex_lock(&s->ack_mu);
+	acks = s->acks;
+	s->acks = (vec_t){.size = sizeof(ack_t)};
+	pthread_mutex_unlock(&s->ack_mu);
+	for (size_t i = 0; i < acks.n; i++) {
+		ack_t *a = vec_at(&acks, i);
+
+		if (s->ack_cb)
+			s->ack_cb(s->ud, a->sid, a->epoch, a->seq);
+	}
+	free(acks.v);
+}
+
+static void on_async(uv_async_t *h)
+{
+	drain_acks(h->data);
+}
+
+static void store_free(dl_store_t *s)
+{
+	for (int i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(s->st[i]);
+	if (s->db && sqlite3_close(s->db) != SQLITE_OK)
+		DL_LOG_ERROR(TAG, "%s: close: %s", s->path,
+			     sqlite3_errmsg(s->db));
+	free_items(s->head);
+	free(s->b_acks.v);
+	free(s->b_hosts.v);
+	free(s->acks.v);
+	free(s->cache.v);
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv);
+	pthread_mutex_destroy(&s->ack_mu);
+	pthread_mutex_destroy(&s->cache_mu);
+	free(s->path);
+	free(s);
+}
+
+static void on_closed(uv_handle_t *h)
+{
+	store_free(h->data);
+}
+
+dl_store_t *dl_store_open(uv_loop_t *loop, const char *path,
+			  dl_store_ack_cb ack_cb, void *ud, char *err,
+			  size_t errlen)
+{
+	pthread_condattr_t ca;
+	dl_store_t *s = calloc(1, sizeof(*s));
+
+	if (!s || !(s->path = strdup(path))) {
+		free(s);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->loop = loop;
+	s->ack_cb = ack_cb;
+	s->ud = ud;
+	s->b_acks.size = s->acks.size = sizeof(ack_t);
+	s->b_hosts.size = sizeof(bhost_t);
+	s->cache.size = sizeof(deliv_t);
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_mutex_init(&s->ack_mu, NULL);
+	pthread_mutex_init(&s->cache_mu, NULL);
+	/* Batch deadlines are intervals: immune to wall clock jumps. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if (setup_db(s, err, errlen) || load_cache(s, err, errlen))
+		goto fail;
+	if (uv_async_init(loop, &s->async, on_async) != 0) {
+		snprintf(err, errlen, "uv_async_init failed");
+		goto fail;
+	}
+	s->async.data = s;
+	if (pthread_create(&s->thread, NULL, writer_main, s) != 0) {
+		snprintf(err, errlen, "cannot start the writer thread");
+		uv_close((uv_handle_t *)&s->async, on_closed);
+		return NULL;
+	}
+	s->thread_started = true;
+	DL_LOG_INFO(TAG, "%s open (%zu hosts with delivery state)", path,
+		    s->cache.n);
+	return s;
+fail:
+	store_free(s);
+	return NULL;
+}
+
+void dl_store_close(dl_store_t *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->stopping = true;
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	if (s->thread_started)
+		pthread_join(s->thread, NULL);
+	/* The last batch's acks: deliver now, the async will not fire after
+	 * uv_close. */
+	drain_acks(s);
+	for (int i = 0; i < ST_COUNT; i++) {
+		sqlite3_finalize(s->st[i]);
+		s->st[i] = NULL;
+	}
+	if (sqlite3_close(s->db) != SQLITE_OK)
+		DL_LOG_ERROR(TAG, "%s: close: %s", s->path,
+			     sqlite3_errmsg(s->db));
+	s->db = NULL;
+	uv_close((uv_handle_t *)&s->async, on_closed);
+}
+
+/* Queues an item; host items bypass the byte cap (they are tiny and
+ * must not be lost, or a host would stay "online"). */
+static int enqueue(dl_store_t *s, item_t *it, bool capped)
+{
+	bool wake;
+
+	pthread_mutex_lock(&s->mu);
+	if (s->stopping ||
+	    (capped && s->qbytes + it->len > DL_STORE_QUEUE_MAX)) {
+		int rc = s->stopping ? DL_ECLOSED : DL_EFULL;
+
+		pthread_mutex_unlock(&s->mu);
+		free(it);
+		return rc;
+	}
+	if (s->tail)
+		s->tail->next = it;
+	else
+		s->head = it;
+	s->tail = it;
+	if (s->nitems++ == 0)
+		s->first_mono_ns = dl_clock_mono_ns();
+	s->qbytes += it->len;
+	/* Wake the writer only when it has something new to decide. */
+	wake = s->nitems == 1 || s->nitems >= DL_STORE_BATCH_MAX;
+	if (wake)
+		pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	return 0;
+}
+
+static item_t *item_new(item_kind_t kind, uint64_t sid, const char *host,
+			size_t len, uint64_t time_ns)
+{
+	size_t hl = host ? strlen(host) : 0;
+	item_t *it;
+
+	if (hl == 0 || hl > DL_HOST_MAX)
+		return NULL;
+	if (!(it = malloc(sizeof(*it) + len)))
+		return NULL;
+	it->next = NULL;
+	it->kind = kind;
+	it->sid = sid;
+	it->time_ns = time_ns;
+	memcpy(it->host, host, hl + 1);
+	it->len = len;
+	return it;
+}
+
+int dl_store_submit(dl_store_t *s, uint64_t sid, const char *host,
+		    const uint8_t *payload, size_t len)
+{
+	item_t *it;
+
+	if (!s || !payload || len == 0 || !host || !*host ||
+	    strlen(host) > DL_HOST_MAX)
+		return DL_EINVAL;
+	if (!(it = item_new(IT_DATA, sid, host, len, dl_clock_wall_ns())))
+		return DL_ENOMEM;
+	memcpy(it->data, payload, len);
+	return enqueue(s, it, true);
+}
+
+int dl_store_host_online(dl_store_t *s, const char *host, const char *peer,
+			 const char *software, uint64_t time_ns)
+{
+	size_t pl, sl;
+	item_t *it;
+
+	if (!peer)
+		peer = "";
+	if (!software)
+		software = "";
+	pl = strnlen(peer, DL_MAX_TEXT);
+	sl = strnlen(software, DL_MAX_TEXT);
+	if (!s || !host || !*host || strlen(host) > DL_HOST_MAX)
+		return DL_EINVAL;
+	if (!(it = item_new(IT_ONLINE, 0, host, pl + sl + 2, time_ns)))
+		return DL_ENOMEM;
+	memcpy(it->data, peer, pl);
+	it->data[pl] = '\0';
+	memcpy(it->data + pl + 1, software, sl);
+	it->data[pl + 1 + sl] = '\0';
+	return enqueue(s, it, false);
+}
+
+int dl_store_host_offline(dl_store_t *s, const char *host, uint64_t time_ns)
+{
+	item_t *it;
+
+	if (!s || !host || !*host || strlen(host) > DL_HOST_MAX)
+		return DL_EINVAL;
+	if (!(it = item_new(IT_OFFLINE, 0, host, 0, time_ns)))
+		return DL_ENOMEM;
+	return enqueue(s, it, false);
+}
+
+size_t dl_store_pending(dl_store_t *s)
+{
+	size_t n;
+
+	pthread_mutex_lock(&s->mu);
+	n = s->nitems + s->inflight;
+	pthread_mutex_unlock(&s->mu);
+	return n;
+}
