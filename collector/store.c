@@ -203,7 +203,6 @@ struct dl_store {
 	size_t nitems;
 	size_t inflight; /* taken by the writer, not yet committed */
 	size_t qbytes;   /* payload bytes queued or in flight */
-	uint64_t first_mono_ns;
 	bool stopping;
 
 	/* Acks for the loop thread, under ack_mu. */
@@ -834,28 +833,15 @@ static void publish(dl_store_t *s)
 /* ------------------------------------------------------------------ */
 /* Writer thread                                                       */
 
-static void abs_deadline(struct timespec *ts, uint64_t mono_ns)
-{
-	ts->tv_sec = (time_t)(mono_ns / 1000000000u);
-	ts->tv_nsec = (long)(mono_ns % 1000000000u);
-}
-
-/* Waits (holding mu) until a batch is due: DL_STORE_BATCH_MAX items, or
- * DL_STORE_BATCH_MS since the first one, or closing. false = stop. */
+/* Waits (holding mu) for work. Group commit: a batch is whatever queued
+ * up while the previous COMMIT ran (at most DL_STORE_BATCH_MAX items), so
+ * an idle collector commits a lone event at once and a busy one commits
+ * in large batches, with no timer adding latency. false = stop. */
 static bool wait_batch(dl_store_t *s)
 {
-	struct timespec ts;
-
 	while (!s->head && !s->stopping)
 		pthread_cond_wait(&s->cv, &s->mu);
-	if (!s->head)
-		return false;
-	abs_deadline(&ts, s->first_mono_ns + DL_STORE_BATCH_MS * 1000000ull);
-	while (!s->stopping && s->nitems < DL_STORE_BATCH_MAX &&
-	       dl_clock_mono_ns() < s->first_mono_ns +
-					    DL_STORE_BATCH_MS * 1000000ull)
-		pthread_cond_timedwait(&s->cv, &s->mu, &ts);
-	return true;
+	return s->head != NULL;
 }
 
 /* Detaches up to DL_STORE_BATCH_MAX items (holding mu). */
@@ -878,7 +864,6 @@ static item_t *take_batch(dl_store_t *s, size_t *bytes, size_t *count)
 	s->nitems -= n;
 	s->inflight = n;
 	*count = n;
-	s->first_mono_ns = dl_clock_mono_ns();
 	return batch;
 }
 
@@ -1132,7 +1117,6 @@ dl_store_t *dl_store_open(uv_loop_t *loop, const char *path,
 			  dl_store_ack_cb ack_cb, void *ud, char *err,
 			  size_t errlen)
 {
-	pthread_condattr_t ca;
 	dl_store_t *s = calloc(1, sizeof(*s));
 
 	if (!s || !(s->path = strdup(path))) {
@@ -1149,11 +1133,7 @@ dl_store_t *dl_store_open(uv_loop_t *loop, const char *path,
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_init(&s->ack_mu, NULL);
 	pthread_mutex_init(&s->cache_mu, NULL);
-	/* Batch deadlines are intervals: immune to wall clock jumps. */
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&s->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	pthread_cond_init(&s->cv, NULL);
 	if (setup_db(s, err, errlen) || load_cache(s, err, errlen))
 		goto fail;
 	if (uv_async_init(loop, &s->async, on_async) != 0) {
@@ -1219,11 +1199,10 @@ static int enqueue(dl_store_t *s, item_t *it, bool capped)
 	else
 		s->head = it;
 	s->tail = it;
-	if (s->nitems++ == 0)
-		s->first_mono_ns = dl_clock_mono_ns();
+	s->nitems++;
 	s->qbytes += it->len;
-	/* Wake the writer only when it has something new to decide. */
-	wake = s->nitems == 1 || s->nitems >= DL_STORE_BATCH_MAX;
+	/* The writer sleeps only on an empty queue. */
+	wake = s->nitems == 1;
 	if (wake)
 		pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mu);

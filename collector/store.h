@@ -1,8 +1,9 @@
 /* store.h - the collector's SQLite store and its single writer thread.
  *
  * One writer thread owns the only write connection (WAL, busy_timeout) and
- * commits in batches bounded by time (DL_STORE_BATCH_MS) and size
- * (DL_STORE_BATCH_MAX items). After each COMMIT it reports, per session,
+ * group-commits: each transaction holds what queued up while the previous
+ * one ran, at most DL_STORE_BATCH_MAX items, so the time bound is one
+ * COMMIT and an idle collector adds no batching delay. After each COMMIT it reports, per session,
  * the highest (epoch, seq) that the commit made durable, through the
  * commit callback, which runs on the libuv loop thread (uv_async). Data
  * frames at or below a host's committed (epoch, seq) are skipped, so a
@@ -16,7 +17,6 @@
 #include <stdint.h>
 #include <uv.h>
 
-#define DL_STORE_BATCH_MS 50
 #define DL_STORE_BATCH_MAX 5000
 #define DL_STORE_QUEUE_MAX (64u * 1024u * 1024u) /* bytes queued to writer */
 #define DL_HOST_MAX 63
