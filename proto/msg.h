@@ -40,6 +40,8 @@ typedef enum {
 	DL_MSG_EVENT = 18,
 	DL_MSG_DOCKER = 19,
 	DL_MSG_DROPPED = 20,
+	DL_MSG_STATS = 21,     /* container samples, compact */
+	DL_MSG_HOSTSTATS = 22, /* host metrics */
 	/* Local only: attach -> serve preamble naming the sshd-bound host. */
 	DL_MSG_ATTACH = 32,
 } dl_msg_type_t;
@@ -111,6 +113,55 @@ typedef struct {
 	uint64_t bytes;
 } dl_dropped_t;
 
+/* Bits of dl_sample_t.valid: which values were read this time. */
+enum {
+	DL_SV_CPU = 1 << 0,
+	DL_SV_MEM = 1 << 1,
+	DL_SV_MEMLIMIT = 1 << 2,
+	DL_SV_NET = 1 << 3,
+	DL_SV_BLK = 1 << 4,
+	DL_SV_PIDS = 1 << 5,
+};
+
+#define DL_MAX_SAMPLES 20000
+
+/* One container-sample. Counters are cumulative since the container
+ * started (a lost or replayed sample never corrupts a rate); mem_* and
+ * pids are gauges. mem_usage follows Docker's formula (usage minus
+ * inactive file). */
+typedef struct {
+	uint32_t idx; /* the container's number from INVENTORY/CONTAINER */
+	uint32_t valid;
+	uint64_t cpu_ns;
+	uint64_t mem_usage;
+	uint64_t mem_limit; /* 0 = no limit */
+	uint64_t net_rx_bytes, net_tx_bytes;
+	uint64_t net_rx_packets, net_tx_packets;
+	uint64_t blk_read_bytes, blk_write_bytes;
+	uint64_t pids;
+} dl_sample_t;
+
+/* A batch of samples taken at one time (the frame's time_ns). The host's
+ * cumulative CPU time and online CPUs let the collector compute the
+ * container CPU percent the way docker stats does. */
+typedef struct {
+	uint64_t system_cpu_ns;
+	uint32_t online_cpus;
+	uint32_t n;
+	dl_sample_t *v;
+} dl_stats_t;
+
+typedef struct {
+	uint64_t cpu_total_ns; /* all jiffies, in ns (cumulative) */
+	uint64_t cpu_idle_ns;  /* idle + iowait (cumulative) */
+	uint32_t online_cpus;
+	uint64_t mem_total, mem_used, mem_available;
+	uint64_t swap_total, swap_used;
+	uint32_t load1_x100, load5_x100, load15_x100;
+	uint64_t disk_used, disk_total; /* Docker's root dir filesystem */
+	uint64_t net_rx_bytes, net_tx_bytes;
+} dl_hoststats_t;
+
 typedef struct {
 	dl_msg_type_t type;
 	/* Data frames only. */
@@ -135,6 +186,8 @@ typedef struct {
 		dl_event_t event;
 		dl_dockerinfo_t docker;
 		dl_dropped_t dropped;
+		dl_stats_t stats;
+		dl_hoststats_t hoststats;
 		dl_str_t attach_host;
 	} u;
 	/* decode storage */
