@@ -31,6 +31,8 @@ const char *dl_msg_type_name(dl_msg_type_t t)
 	case DL_MSG_EVENT: return "EVENT";
 	case DL_MSG_DOCKER: return "DOCKER";
 	case DL_MSG_DROPPED: return "DROPPED";
+	case DL_MSG_STATS: return "STATS";
+	case DL_MSG_HOSTSTATS: return "HOSTSTATS";
 	case DL_MSG_ATTACH: return "ATTACH";
 	}
 	return "UNKNOWN";
