@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# tests/run.sh - the one test command (CI runs it through .ci/run).
+#
+# Installs what is missing, makes sure dockerd answers, builds build/
+# (Release) and build-asan/ (ASan+UBSan), runs the unit tests under the
+# sanitizers and then every test (unit + integration) on the Release build.
+# Exits non-zero if any step or test fails. Runs as root (the integration
+# tests start private sshd instances, create a system user and use dockerd).
+set -uo pipefail
+
+cd "$(dirname "$0")/.."
+SRC=$(pwd)
+JOBS=${DL_JOBS:-2}
+
+step() { printf '\n==== %s\n' "$*"; }
+die() { echo "tests/run.sh: $*" >&2; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "run as root (the integration tests need dockerd, sshd and a system user)"
+
+DL_LIB_NO_INIT=1 DL_TEST_NAME=run.sh DL_SRC=$SRC . "$SRC/tests/integration/lib.sh"
+set +e
+
+step "dependencies"
+dl_need_packages || die "installing packages failed"
+step "dockerd"
+dl_need_dockerd || die "dockerd is not available"
+dl_need_image || die "building the test image failed"
+dl_need_user || die "creating the test user failed"
+
+step "build (Release) in build/"
+cmake -S "$SRC" -B "$SRC/build" -DCMAKE_BUILD_TYPE=Release || die "cmake configure (Release) failed"
+cmake --build "$SRC/build" -j"$JOBS" || die "build (Release) failed"
+
+step "build (ASan+UBSan) in build-asan/"
+cmake -S "$SRC" -B "$SRC/build-asan" -DCMAKE_BUILD_TYPE=Debug -DDL_SANITIZE=ON || die "cmake configure (asan) failed"
+cmake --build "$SRC/build-asan" -j"$JOBS" || die "build (asan) failed"
+
+status=0
+step "unit tests under ASan+UBSan"
+ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} \
+UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+	ctest --test-dir "$SRC/build-asan" -L unit --output-on-failure -j"$JOBS" || status=1
+
+step "all tests (unit + integration) on the Release build"
+ctest --test-dir "$SRC/build" --output-on-failure -j"$JOBS" || status=1
+
+if [ "$status" = 0 ]; then
+	step "all test steps passed"
+else
+	step "SOME TESTS FAILED"
+fi
+exit "$status"
