@@ -27,7 +27,10 @@ typedef struct {
 	json_t *resp; /* built on the worker thread */
 } admin_conn_t;
 
-static __thread dl_query_t *tq; /* one read-only connection per worker */
+static __thread dl_query_t *tq;
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf); /* one read-only connection per worker */
 
 static void on_closed(uv_handle_t *h)
 {
@@ -104,8 +107,6 @@ static void work_cb(uv_work_t *w)
 	c->resp = run_query(c->srv->conf->database, c->req);
 }
 
-static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
-static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
 
 static void on_written(uv_write_t *req, int status)
 {
@@ -117,27 +118,23 @@ static void on_written(uv_write_t *req, int status)
 		conn_close(c);
 }
 
-static void after_work(uv_work_t *w, int status)
+/* Sends resp (consumed) and reads the next request. */
+static void respond(admin_conn_t *c, json_t *resp)
 {
-	admin_conn_t *c = w->data;
 	size_t len = 0;
 	char *frame = NULL;
 	uv_write_t *req;
 	uv_buf_t ub;
 
-	json_decref(c->req);
-	c->req = NULL;
-	c->busy = false;
-	if (c->resp)
-		frame = dl_admin_frame(c->resp, DL_ADMIN_RESP_MAX, &len);
+	if (resp)
+		frame = dl_admin_frame(resp, DL_ADMIN_RESP_MAX, &len);
 	if (!frame) {
 		json_t *e = fail("response too large; narrow the query%s", "");
 
 		frame = dl_admin_frame(e, DL_ADMIN_RESP_MAX, &len);
 		json_decref(e);
 	}
-	json_decref(c->resp);
-	c->resp = NULL;
+	json_decref(resp);
 	if (c->closing) {
 		free(frame);
 		uv_close((uv_handle_t *)&c->pipe, on_closed);
@@ -157,6 +154,36 @@ static void after_work(uv_work_t *w, int status)
 		return;
 	}
 	uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+}
+
+static void after_work(uv_work_t *w, int status)
+{
+	admin_conn_t *c = w->data;
+	json_t *resp = c->resp;
+
+	json_decref(c->req);
+	c->req = NULL;
+	c->resp = NULL;
+	c->busy = false;
+	respond(c, resp);
+}
+
+/* Ops that change the collector's own state run on the loop thread. */
+static json_t *run_local(admin_conn_t *c, const char *op, json_t *req)
+{
+	const char *host = json_string_value(json_object_get(req, "host"));
+	bool live;
+
+	if (strcmp(op, "forget"))
+		return NULL;
+	if (!host || !dl_host_name_valid(host))
+		return fail("forget needs a valid host name%s", "");
+	live = dl_session_drop(c->srv, host, "host forgotten by an admin");
+	if (!c->srv->store || dl_store_forget(c->srv->store, host) != 0)
+		return fail("cannot purge %s: collector is stopping", host);
+	DL_LOG_INFO(TAG, "uid %d purged the history of %s", (int)c->uid,
+		    host);
+	return ok(json_pack("{s:s,s:b}", "host", host, "was_online", live));
 }
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
@@ -204,6 +231,17 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	}
 	/* One request in flight per connection. */
 	uv_read_stop(st);
+	{
+		const char *op = json_string_value(json_object_get(c->req, "op"));
+		json_t *resp = op ? run_local(c, op, c->req) : NULL;
+
+		if (resp) {
+			json_decref(c->req);
+			c->req = NULL;
+			respond(c, resp);
+			return;
+		}
+	}
 	c->busy = true;
 	c->work.data = c;
 	uv_queue_work(c->srv->loop, &c->work, work_cb, after_work);

@@ -13,6 +13,8 @@ static const char *const known[] = {
 	"collector.database",	  "collector.agent_socket",
 	"collector.admin_socket", "collector.attach_users",
 	"collector.log_level",	  "collector.ping_interval",
+	"collector.authorized_keys", "collector.host_key",
+	"collector.public_address",
 	NULL,
 };
 
@@ -76,7 +78,7 @@ int dl_cconf_load(dl_cconf_t *c, const char *path, char *err, size_t errlen)
 {
 	dl_conf_t *f;
 	dl_log_level_t lvl = DL_LOG_LEVEL_INFO;
-	const char *file;
+	const char *file, *v;
 	int64_t ping;
 	int rc = DL_ECONFIG;
 
@@ -86,6 +88,7 @@ int dl_cconf_load(dl_cconf_t *c, const char *path, char *err, size_t errlen)
 		 DL_AGENT_SOCKET_DEFAULT);
 	snprintf(c->admin_socket, sizeof(c->admin_socket), "%s",
 		 DL_ADMIN_SOCKET_DEFAULT);
+	snprintf(c->host_key, sizeof(c->host_key), "%s", DL_HOST_KEY_DEFAULT);
 	c->log_level = DL_LOG_LEVEL_INFO;
 	c->ping_interval = 15;
 	if (!path)
@@ -112,6 +115,21 @@ int dl_cconf_load(dl_cconf_t *c, const char *path, char *err, size_t errlen)
 				  c->admin_socket),
 		      "admin_socket", file, err, errlen))
 		goto out;
+	v = dl_conf_str(f, "collector", "authorized_keys", NULL);
+	if (v && copy_path(c->authorized_keys, v, "authorized_keys", file, err,
+			   errlen))
+		goto out;
+	if (copy_path(c->host_key,
+		      dl_conf_str(f, "collector", "host_key", c->host_key),
+		      "host_key", file, err, errlen))
+		goto out;
+	v = dl_conf_str(f, "collector", "public_address", "");
+	if (strlen(v) >= sizeof(c->public_address) || strpbrk(v, " \t'\"")) {
+		snprintf(err, errlen,
+			 "%s: public_address must be host or host:port", file);
+		goto out;
+	}
+	memcpy(c->public_address, v, strlen(v) + 1);
 	if (parse_users(c, dl_conf_str(f, "collector", "attach_users", ""),
 			file, err, errlen))
 		goto out;

@@ -12,6 +12,7 @@
 #define DL_ADMIN_SOCKET_DEFAULT "/run/dockline/admin.sock"
 #define DL_AGENT_SOCKET_DEFAULT "/run/dockline/agent.sock"
 #define DL_DATABASE_DEFAULT "/var/lib/dockline/dockline.db"
+#define DL_HOST_KEY_DEFAULT "/etc/ssh/ssh_host_ed25519_key.pub"
 #define DL_MAX_ATTACH_USERS 16
 #define DL_PATH_MAX 1024
 
@@ -20,6 +21,12 @@ typedef struct {
 	char database[DL_PATH_MAX];
 	char agent_socket[DL_PATH_MAX];
 	char admin_socket[DL_PATH_MAX];
+	/* `dockline enroll` appends here when set ("" = print the line). */
+	char authorized_keys[DL_PATH_MAX];
+	/* sshd's public host key, printed for the agent to pin. */
+	char host_key[DL_PATH_MAX];
+	/* How agents reach this host's sshd ("" = unknown). */
+	char public_address[256];
 	uid_t attach_uids[DL_MAX_ATTACH_USERS];
 	size_t nattach;
 	int log_level;

@@ -32,6 +32,9 @@ void dl_session_accept(dl_server_t *srv);
 void dl_session_ack(dl_server_t *srv, uint64_t sid, uint64_t epoch,
 		    uint64_t seq);
 void dl_session_close_all(dl_server_t *srv, const char *why);
+/* Closes host's live session, if any, without marking it offline (the
+ * caller is about to purge it). Returns whether one was live. */
+bool dl_session_drop(dl_server_t *srv, const char *host, const char *why);
 
 /* admin.c */
 void dl_admin_accept(dl_server_t *srv);

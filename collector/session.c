@@ -470,3 +470,15 @@ void dl_session_close_all(dl_server_t *srv, const char *why)
 	while (srv->sessions)
 		session_close(srv->sessions, why);
 }
+
+bool dl_session_drop(dl_server_t *srv, const char *host, const char *why)
+{
+	dl_session_t *s = find_host(srv, host);
+	bool live = s && s->state == S_LIVE;
+
+	if (!s)
+		return false;
+	s->state = S_HELLO; /* no offline row for a host being purged */
+	session_close(s, why);
+	return live;
+}

@@ -58,6 +58,11 @@ int dl_store_host_online(dl_store_t *s, const char *host, const char *peer,
 			 const char *software, uint64_t time_ns);
 int dl_store_host_offline(dl_store_t *s, const char *host, uint64_t time_ns);
 
+/* Deletes every row of host (history, containers, delivery state),
+ * in order with data already queued. The caller closes its session
+ * first. */
+int dl_store_forget(dl_store_t *s, const char *host);
+
 /* Items queued but not yet committed (for tests and metrics). */
 size_t dl_store_pending(dl_store_t *s);
 

@@ -3,6 +3,8 @@
 #define DL_CLI_H
 
 #include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
 
 typedef struct {
 	const char *socket;    /* admin socket path */
@@ -14,6 +16,7 @@ typedef struct {
 json_t *dl_cli_call(const dl_cli_t *cli, json_t *req);
 
 int dl_cli_enroll(const dl_cli_t *cli, int argc, char **argv);
+int dl_cli_forget(const dl_cli_t *cli, int argc, char **argv);
 
 /* Validates an OpenSSH "ssh-ed25519 BASE64 [comment]" line; on success
  * writes "ssh-ed25519 BASE64" into out. 0 or a negative code with a

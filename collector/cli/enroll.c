@@ -11,6 +11,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
 #include "collector/cli/cli.h"
 #include "collector/conf.h"
 #include "common/err.h"
@@ -151,29 +155,218 @@ static int self_dir(char *out, size_t outlen)
 	return 0;
 }
 
+/* The "dockline:NAME" marker ends every line enroll writes. */
+static bool line_is_host(const char *line, const char *name)
+{
+	char tag[80];
+	size_t n = strlen(line), t;
+
+	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r' ||
+		     line[n - 1] == ' '))
+		n--;
+	t = (size_t)snprintf(tag, sizeof(tag), " dockline:%s", name);
+	return n >= t && !memcmp(line + n - t, tag, t);
+}
+
+/* Name bound to the key blob in line, or NULL. */
+static const char *line_name(const char *line, char *out, size_t outlen)
+{
+	const char *m = strstr(line, " dockline:");
+	size_t n;
+
+	if (!m)
+		return NULL;
+	m += 10;
+	n = strcspn(m, " \r\n");
+	if (n == 0 || n >= outlen)
+		return NULL;
+	memcpy(out, m, n);
+	out[n] = '\0';
+	return out;
+}
+
+typedef struct {
+	char *text; /* whole file, NUL-terminated */
+	size_t len;
+	struct stat st;
+	int fd; /* locked */
+} keyfile_t;
+
+static int keyfile_open(keyfile_t *k, const char *path)
+{
+	memset(k, 0, sizeof(*k));
+	k->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (k->fd < 0 || flock(k->fd, LOCK_EX) != 0 || fstat(k->fd, &k->st)) {
+		fprintf(stderr, "dockline: cannot open %s: %s\n", path,
+			strerror(errno));
+		return DL_EIO;
+	}
+	if (k->st.st_size > 4 * 1024 * 1024) {
+		fprintf(stderr, "dockline: %s is larger than 4 MiB\n", path);
+		return DL_ETOOBIG;
+	}
+	k->text = calloc(1, (size_t)k->st.st_size + 1);
+	if (!k->text)
+		return DL_ENOMEM;
+	k->len = (size_t)pread(k->fd, k->text, (size_t)k->st.st_size, 0);
+	k->text[k->len] = '\0';
+	return 0;
+}
+
+static void keyfile_close(keyfile_t *k)
+{
+	if (k->fd >= 0)
+		close(k->fd);
+	free(k->text);
+}
+
+/* Replaces path's content atomically (temp file + rename), keeping the
+ * owner and mode sshd checks. */
+static int keyfile_write(keyfile_t *k, const char *path, const char *text,
+			 size_t len)
+{
+	char tmp[PATH_MAX];
+	int fd;
+
+	snprintf(tmp, sizeof(tmp), "%s.dockline-tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		goto fail;
+	if ((len && write(fd, text, len) != (ssize_t)len) || fsync(fd) ||
+	    fchown(fd, k->st.st_uid, k->st.st_gid) ||
+	    fchmod(fd, k->st.st_mode & 07777) || close(fd)) {
+		unlink(tmp);
+		goto fail;
+	}
+	if (rename(tmp, path) == 0)
+		return 0;
+	unlink(tmp);
+fail:
+	fprintf(stderr, "dockline: cannot write %s: %s\n", path,
+		strerror(errno));
+	return DL_EIO;
+}
+
+static void print_host_key(const dl_cconf_t *conf, const char *name)
+{
+	char line[4096], pub[256], err[256];
+	FILE *f = fopen(conf->host_key, "r");
+
+	if (!f || !fgets(line, sizeof(line), f) ||
+	    dl_cli_parse_ed25519(line, pub, sizeof(pub), err, sizeof(err))) {
+		printf("(could not read this collector's ed25519 host key from "
+		       "%s; pin it on the agent by hand)\n",
+		       conf->host_key);
+		if (f)
+			fclose(f);
+		return;
+	}
+	fclose(f);
+	printf("\nOn %s, pin this collector and start the agent:\n"
+	       "  dockline-agent enroll --collector ssh://%s --name %s "
+	       "--host-key '%s'\n"
+	       "  systemctl restart dockline-agent\n",
+	       name, conf->public_address[0] ? conf->public_address
+					     : "THIS-COLLECTOR:22",
+	       name, pub);
+}
+
+/* Appends line for name to the authorized_keys file, idempotently. */
+static int append_key(const dl_cconf_t *conf, const char *path,
+		      const char *name, const char *pub, const char *line)
+{
+	keyfile_t k;
+	char *text = NULL, other[80];
+	int rc;
+
+	if ((rc = keyfile_open(&k, path)))
+		goto out;
+	for (char *l = k.text; *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1
+						    : l + strlen(l)) {
+		size_t n = strcspn(l, "\n");
+		char one[8192];
+
+		snprintf(one, sizeof(one), "%.*s", (int)n, l);
+		if (strstr(one, pub + 12) && line_name(one, other, sizeof(other))) {
+			if (!strcmp(other, name)) {
+				printf("%s is already enrolled with this key in "
+				       "%s\n",
+				       name, path);
+				print_host_key(conf, name);
+				goto out;
+			}
+			fprintf(stderr,
+				"dockline: this key is already enrolled as %s; "
+				"run `dockline forget %s` first\n",
+				other, other);
+			rc = 1;
+			goto out;
+		}
+		if (line_is_host(one, name)) {
+			fprintf(stderr,
+				"dockline: %s is already enrolled with another "
+				"key; run `dockline forget %s` first to "
+				"replace it\n",
+				name, name);
+			rc = 1;
+			goto out;
+		}
+	}
+	text = malloc(k.len + strlen(line) + 2);
+	if (!text) {
+		rc = DL_ENOMEM;
+		goto out;
+	}
+	memcpy(text, k.text, k.len);
+	if (k.len && k.text[k.len - 1] != '\n')
+		text[k.len++] = '\n';
+	memcpy(text + k.len, line, strlen(line));
+	rc = keyfile_write(&k, path, text, k.len + strlen(line));
+	if (rc == 0) {
+		printf("enrolled %s: its key may now run only `dockline-collector "
+		       "attach --host=%s` (%s)\n",
+		       name, name, path);
+		print_host_key(conf, name);
+	}
+out:
+	free(text);
+	keyfile_close(&k);
+	return rc ? 1 : 0;
+}
+
 int dl_cli_enroll(const dl_cli_t *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"key", required_argument, NULL, 'k'},
 		{"config", required_argument, NULL, 'c'},
+		{"authorized-keys", required_argument, NULL, 'A'},
+		{"print", no_argument, NULL, 'P'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *key = NULL, *conf = cli->conf_path, *name;
-	char line[KEY_FILE_MAX], pub[256], err[512], dir[PATH_MAX];
-	char confabs[PATH_MAX], confarg[PATH_MAX + 8] = "";
+	const char *key = NULL, *conf_path = cli->conf_path, *name;
+	const char *akeys = NULL;
+	char line[KEY_FILE_MAX], pub[256], err[1024], dir[PATH_MAX];
+	char confarg[PATH_MAX + 8] = "", out[PATH_MAX * 2 + 512];
+	bool print_only = false;
+	dl_cconf_t conf;
 	int ch;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "k:c:", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'k': key = optarg; break;
-		case 'c': conf = optarg; break;
+		case 'c': conf_path = optarg; break;
+		case 'A': akeys = optarg; break;
+		case 'P': print_only = true; break;
 		default: return 2;
 		}
 	}
 	if (optind != argc - 1 || !key) {
-		fprintf(stderr, "usage: dockline enroll NAME --key FILE.pub|"
-				"'ssh-ed25519 AAAA...' [-c collector.conf]\n");
+		fprintf(stderr,
+			"usage: dockline enroll NAME --key FILE.pub|"
+			"'ssh-ed25519 AAAA...' [-c collector.conf]\n"
+			"                       [--authorized-keys FILE] "
+			"[--print]\n");
 		return 2;
 	}
 	name = argv[optind];
@@ -189,28 +382,134 @@ int dl_cli_enroll(const dl_cli_t *cli, int argc, char **argv)
 		fprintf(stderr, "dockline: %s\n", err);
 		return 1;
 	}
-	if (!conf && access(DL_COLLECTOR_CONF_DEFAULT, R_OK) == 0)
-		conf = DL_COLLECTOR_CONF_DEFAULT;
-	if (conf) {
-		if (!realpath(conf, confabs)) {
-			fprintf(stderr, "dockline: cannot find %s: %s\n", conf,
-				strerror(errno));
-			return 1;
-		}
-		if (strpbrk(confabs, "\" \\")) {
+	if (!conf_path && access(DL_COLLECTOR_CONF_DEFAULT, R_OK) == 0)
+		conf_path = DL_COLLECTOR_CONF_DEFAULT;
+	if (dl_cconf_load(&conf, conf_path, err, sizeof(err)) != 0) {
+		fprintf(stderr, "dockline: %s\n", err);
+		return 1;
+	}
+	if (conf.path[0]) {
+		if (strpbrk(conf.path, "\" \\")) {
 			fprintf(stderr, "dockline: config path %s must not "
 					"contain spaces, quotes or backslashes\n",
-				confabs);
+				conf.path);
 			return 1;
 		}
-		snprintf(confarg, sizeof(confarg), " -c %s", confabs);
+		snprintf(confarg, sizeof(confarg), " -c %s", conf.path);
 	}
 	if (self_dir(dir, sizeof(dir))) {
 		fprintf(stderr, "dockline: cannot find my own directory\n");
 		return 1;
 	}
-	printf("restrict,command=\"%s/dockline-collector attach --host=%s%s\" "
-	       "%s dockline:%s\n",
-	       dir, name, confarg, pub, name);
+	snprintf(out, sizeof(out),
+		 "restrict,command=\"%s/dockline-collector attach --host=%s%s\" "
+		 "%s dockline:%s\n",
+		 dir, name, confarg, pub, name);
+	if (!akeys && conf.authorized_keys[0])
+		akeys = conf.authorized_keys;
+	if (print_only || !akeys) {
+		fputs(out, stdout);
+		return 0;
+	}
+	return append_key(&conf, akeys, name, pub, out);
+}
+
+int dl_cli_forget(const dl_cli_t *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"authorized-keys", required_argument, NULL, 'A'},
+		{"purge", no_argument, NULL, 'p'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *conf_path = cli->conf_path, *akeys = NULL, *name;
+	char err[1024];
+	bool purge = false;
+	dl_cconf_t conf;
+	keyfile_t k;
+	size_t removed = 0, olen = 0;
+	char *text = NULL;
+	int ch, rc = 0;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': conf_path = optarg; break;
+		case 'A': akeys = optarg; break;
+		case 'p': purge = true; break;
+		default: return 2;
+		}
+	}
+	if (optind != argc - 1 || !dl_host_name_valid(argv[optind])) {
+		fprintf(stderr, "usage: dockline forget NAME [--purge] "
+				"[--authorized-keys FILE]\n");
+		return 2;
+	}
+	name = argv[optind];
+	if (!conf_path && access(DL_COLLECTOR_CONF_DEFAULT, R_OK) == 0)
+		conf_path = DL_COLLECTOR_CONF_DEFAULT;
+	if (dl_cconf_load(&conf, conf_path, err, sizeof(err)) != 0) {
+		fprintf(stderr, "dockline: %s\n", err);
+		return 1;
+	}
+	if (!akeys && conf.authorized_keys[0])
+		akeys = conf.authorized_keys;
+	if (akeys) {
+		if (keyfile_open(&k, akeys)) {
+			keyfile_close(&k);
+			return 1;
+		}
+		text = malloc(k.len + 1);
+		for (char *l = k.text; text && *l;) {
+			size_t n = strcspn(l, "\n");
+			char one[8192];
+
+			n += l[n] == '\n';
+			snprintf(one, sizeof(one), "%.*s", (int)n, l);
+			if (line_is_host(one, name))
+				removed++;
+			else {
+				memcpy(text + olen, l, n);
+				olen += n;
+			}
+			l += n;
+		}
+		if (!text)
+			rc = 1;
+		else if (removed)
+			rc = keyfile_write(&k, akeys, text, olen) ? 1 : 0;
+		keyfile_close(&k);
+		free(text);
+		if (rc)
+			return rc;
+		if (removed)
+			printf("removed %zu key line%s of %s from %s\n", removed,
+			       removed == 1 ? "" : "s", name, akeys);
+		else
+			printf("no key of %s in %s\n", name, akeys);
+	}
+	if (!purge) {
+		if (!akeys) {
+			fprintf(stderr,
+				"dockline: no authorized_keys file configured "
+				"(set authorized_keys in collector.conf or use "
+				"--authorized-keys)\n");
+			return 1;
+		}
+		return 0;
+	}
+	{
+		json_t *data = dl_cli_call(cli, json_pack("{s:s,s:s}", "op",
+							  "forget", "host",
+							  name));
+
+		if (!data)
+			return 1;
+		printf("purged the history of %s%s\n", name,
+		       json_is_true(json_object_get(data, "was_online"))
+			       ? " (its live session was closed)"
+			       : "");
+		json_decref(data);
+	}
 	return 0;
 }

@@ -34,8 +34,12 @@ static void usage(FILE *f)
 		"                                          Docker events, "
 		"oldest first\n"
 		"  enroll NAME --key FILE.pub|'ssh-ed25519 ...'\n"
-		"                                          print the "
-		"authorized_keys line for an agent\n"
+		"                                          bind an agent's "
+		"key to NAME (appends to\n"
+		"                                          authorized_keys "
+		"from collector.conf, or prints)\n"
+		"  forget NAME [--purge]                   remove NAME's key; "
+		"--purge also deletes its history\n"
 		"\n"
 		"exit codes: 0 ok, 1 error (message on stderr), 2 usage\n"
 		"default socket: %s (or admin_socket from %s)\n",
@@ -380,6 +384,11 @@ int main(int argc, char **argv)
 	argv += i;
 	if (!strcmp(cmd, "enroll"))
 		return dl_cli_enroll(&cli, argc, argv);
+	if (!strcmp(cmd, "forget")) {
+		if (resolve_socket(&cli, sock))
+			return 1;
+		return dl_cli_forget(&cli, argc, argv);
+	}
 	if (strcmp(cmd, "hosts") && strcmp(cmd, "ps") && strcmp(cmd, "events")) {
 		fprintf(stderr, "dockline: unknown command %s\n", cmd);
 		usage(stderr);
