@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/backoff.h"
+#include "common/base64.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -636,29 +637,6 @@ static void prefer_pinned_types(dl_tunnel_t *t)
 		DL_LOG_DEBUG(TAG, "host key preference %s", named);
 }
 
-static void b64(const uint8_t *in, size_t n, char *out, size_t cap)
-{
-	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				  "abcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t o = 0;
-
-	for (size_t i = 0; i < n && o + 5 < cap; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16;
-
-		if (i + 1 < n)
-			v |= (uint32_t)in[i + 1] << 8;
-		if (i + 2 < n)
-			v |= in[i + 2];
-		out[o++] = tab[(v >> 18) & 63];
-		out[o++] = tab[(v >> 12) & 63];
-		if (i + 1 < n) /* OpenSSH prints SHA256 without '=' padding */
-			out[o++] = tab[(v >> 6) & 63];
-		if (i + 2 < n)
-			out[o++] = tab[v & 63];
-	}
-	out[o] = '\0';
-}
-
 static int check_hostkey(dl_tunnel_t *t)
 {
 	const char *key, *tname, *hash;
@@ -676,7 +654,8 @@ static int check_hostkey(dl_tunnel_t *t)
 	hash = (const char *)libssh2_hostkey_hash(t->session,
 						  LIBSSH2_HOSTKEY_HASH_SHA256);
 	if (hash)
-		b64((const uint8_t *)hash, 32, fp + 7, sizeof(fp) - 7);
+		dl_base64_encode((const uint8_t *)hash, 32, false, fp + 7,
+				 sizeof(fp) - 7);
 	else
 		snprintf(fp, sizeof(fp), "(no SHA256 fingerprint)");
 	if (t->kh_problem[0]) {

@@ -17,56 +17,10 @@
 
 #include "collector/cli/cli.h"
 #include "collector/conf.h"
+#include "common/base64.h"
 #include "common/err.h"
 
 #define KEY_FILE_MAX 16384
-
-static int b64val(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* Decodes standard base64 (with padding) into out; returns length or -1. */
-static int b64decode(const char *s, size_t n, uint8_t *out, size_t outlen)
-{
-	size_t o = 0;
-	uint32_t acc = 0;
-	int bits = 0;
-
-	if (n % 4)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		int v;
-
-		if (s[i] == '=') {
-			if (i < n - 2)
-				return -1;
-			break;
-		}
-		v = b64val((unsigned char)s[i]);
-		if (v < 0)
-			return -1;
-		acc = acc << 6 | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (o == outlen)
-				return -1;
-			out[o++] = (uint8_t)(acc >> bits);
-		}
-	}
-	return (int)o;
-}
 
 int dl_cli_parse_ed25519(const char *line, char *out, size_t outlen,
 			 char *err, size_t errlen)
@@ -97,7 +51,7 @@ int dl_cli_parse_ed25519(const char *line, char *out, size_t outlen,
 	e = b;
 	while (*e && *e != ' ' && *e != '\t' && *e != '\n' && *e != '\r')
 		e++;
-	n = b64decode(b, (size_t)(e - b), blob, sizeof(blob));
+	n = dl_base64_decode(b, (size_t)(e - b), blob, sizeof(blob));
 	if (n != 51 || memcmp(blob, prefix, sizeof(prefix)) != 0) {
 		snprintf(err, errlen, "the ssh-ed25519 key data is not valid");
 		return DL_EINVAL;
