@@ -12,7 +12,8 @@ static const char *const known[] = {
 	"collector.address", "collector.user",	   "collector.identity",
 	"collector.known_hosts", "collector.command", "docker.socket",
 	"agent.state_dir",   "agent.stats_interval", "agent.ping_interval",
-	"agent.outbox_max",  "agent.log_level",	   NULL,
+	"agent.outbox_max",  "agent.log_level",	   "agent.stats_source",
+	NULL,
 };
 
 int dl_aconf_parse_address(const char *s, char *host, size_t hostlen,
@@ -69,10 +70,8 @@ int dl_aconf_load(dl_aconf_t *c, const char *path, char *err, size_t errlen)
 	int rc = DL_ECONFIG;
 
 	memset(c, 0, sizeof(*c));
-	if (!realpath(path, c->path)) {
-		snprintf(err, errlen, "cannot open %s: no such file", path);
+	if (dl_conf_abspath(path, c->path, sizeof(c->path), err, errlen))
 		return DL_ECONFIG;
-	}
 	f = dl_conf_load(c->path, err, errlen);
 	if (!f)
 		return DL_ECONFIG;
@@ -121,6 +120,18 @@ int dl_aconf_load(dl_aconf_t *c, const char *path, char *err, size_t errlen)
 			     errlen))
 		goto out;
 	c->stats_interval = (int)n;
+	v = dl_conf_str(f, "agent", "stats_source", "auto");
+	if (strcmp(v, "auto") == 0) {
+		c->stats_source = DL_STATS_SRC_AUTO;
+	} else if (strcmp(v, "cgroup") == 0) {
+		c->stats_source = DL_STATS_SRC_CGROUP;
+	} else if (strcmp(v, "api") == 0) {
+		c->stats_source = DL_STATS_SRC_API;
+	} else {
+		snprintf(err, errlen,
+			 "%s: stats_source must be auto, cgroup or api", file);
+		goto out;
+	}
 	if (dl_conf_duration(f, "agent", "ping_interval", 15, 1, 600, &n, err,
 			     errlen))
 		goto out;

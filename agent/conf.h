@@ -9,6 +9,10 @@
 #define DL_AGENT_CONF_DEFAULT "/etc/dockline/agent.conf"
 #define DL_APATH_MAX 1024
 
+/* [agent] stats_source: where container samples come from. auto reads
+ * cgroup files and falls back to the Docker stats API per container. */
+enum { DL_STATS_SRC_AUTO, DL_STATS_SRC_CGROUP, DL_STATS_SRC_API };
+
 typedef struct {
 	char path[DL_APATH_MAX];
 	char host[256]; /* collector host (name, IPv4, or IPv6 without []) */
@@ -20,6 +24,7 @@ typedef struct {
 	char docker_socket[DL_APATH_MAX];
 	char state_dir[DL_APATH_MAX];
 	int stats_interval; /* seconds, 1..3600 (used by stats sampling) */
+	int stats_source;   /* DL_STATS_SRC_*, default auto */
 	int ping_interval;  /* seconds; collector silent 3x this = dead */
 	size_t outbox_max;  /* bytes */
 	int log_level;

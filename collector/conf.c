@@ -93,10 +93,8 @@ int dl_cconf_load(dl_cconf_t *c, const char *path, char *err, size_t errlen)
 	c->ping_interval = 15;
 	if (!path)
 		return 0;
-	if (!realpath(path, c->path)) {
-		snprintf(err, errlen, "cannot open %s: no such file", path);
+	if (dl_conf_abspath(path, c->path, sizeof(c->path), err, errlen))
 		return DL_ECONFIG;
-	}
 	f = dl_conf_load(c->path, err, errlen);
 	if (!f)
 		return DL_ECONFIG;

@@ -205,6 +205,28 @@ const char *dl_conf_str(const dl_conf_t *c, const char *sect, const char *key,
 	return e ? e->val : def;
 }
 
+int dl_conf_abspath(const char *path, char *out, size_t outlen, char *err,
+		    size_t errlen)
+{
+	/* realpath(p, buf) may write PATH_MAX bytes: let it allocate. */
+	char *abs = realpath(path, NULL);
+
+	if (!abs) {
+		snprintf(err, errlen, "cannot open %s: %s", path,
+			 strerror(errno));
+		return DL_ECONFIG;
+	}
+	if (strlen(abs) >= outlen) {
+		snprintf(err, errlen, "%s: path longer than %zu bytes", path,
+			 outlen - 1);
+		free(abs);
+		return DL_ECONFIG;
+	}
+	memcpy(out, abs, strlen(abs) + 1);
+	free(abs);
+	return 0;
+}
+
 int dl_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
 {
 	char *end;

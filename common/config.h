@@ -39,6 +39,11 @@ int dl_conf_duration(const dl_conf_t *c, const char *sect, const char *key,
 /* Path of the file loaded; owned by c. */
 const char *dl_conf_path(const dl_conf_t *c);
 
+/* Canonical absolute path of an existing file into out (outlen bytes).
+ * 0, or DL_ECONFIG with a sentence ("cannot open X: ..."). */
+int dl_conf_abspath(const char *path, char *out, size_t outlen, char *err,
+		    size_t errlen);
+
 /* Parses a strictly decimal integer in [min, max]. 0 or DL_EINVAL. */
 int dl_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
 
