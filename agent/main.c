@@ -6,12 +6,16 @@
 #include <string.h>
 
 #include "agent/agent.h"
+#include "agent/enroll.h"
 #include "common/log.h"
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: dockline-agent [-c FILE]   (default %s)\n"
-		   "       dockline-agent --version\n",
+	fprintf(f,
+		"usage: dockline-agent [-c FILE]          run (default %s)\n"
+		"       dockline-agent enroll --collector ssh://HOST[:PORT] ...\n"
+		"       dockline-agent check [-c FILE]    say what is wrong\n"
+		"       dockline-agent --version\n",
 		DL_AGENT_CONF_DEFAULT);
 }
 
@@ -22,6 +26,10 @@ int main(int argc, char **argv)
 	dl_aconf_t conf;
 	int rc;
 
+	if (argc > 1 && !strcmp(argv[1], "enroll"))
+		return dl_enroll_main(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "check"))
+		return dl_check_main(argc - 1, argv + 1);
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--version")) {
 			printf("dockline-agent %s\n", DL_VERSION);
