@@ -25,22 +25,9 @@
 #include "proto/msg.h"
 
 #define TAG "store"
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 1
 #define RETRY_SLEEP_MS 200
 #define CLOSE_RETRIES 3 /* failed COMMITs tolerated while closing */
-
-/* Rollup tiers share one shape: sums and counts (so partial buckets
- * merge by addition), maxima, and the newest sample's counters and
- * gauges ("last"), keyed by (owner, bucket start). For hosts, mem_* is
- * mem_used and mem_limit is mem_total. */
-#define ROLLUP_COLS(owner)                                                     \
-	"k " owner " NOT NULL, bucket INTEGER NOT NULL,"                      \
-	" n INTEGER NOT NULL, cpu_sum REAL NOT NULL, cpu_n INTEGER NOT NULL,"  \
-	" cpu_max REAL, mem_sum REAL NOT NULL, mem_n INTEGER NOT NULL,"       \
-	" mem_max INTEGER, last_ts INTEGER NOT NULL, mem_limit INTEGER,"      \
-	" net_rx INTEGER, net_tx INTEGER, blk_read INTEGER,"                  \
-	" blk_write INTEGER, pids INTEGER,"                                   \
-	" PRIMARY KEY (k, bucket)) WITHOUT ROWID"
 
 /* Migrations: entry i takes the schema from user_version i to i + 1. */
 static const char *const migrations[SCHEMA_VERSION] = {
@@ -72,36 +59,6 @@ static const char *const migrations[SCHEMA_VERSION] = {
 	" UNIQUE (host, epoch, seq));"
 	"CREATE INDEX events_host_time ON events(host, time_ns);"
 	"CREATE INDEX events_time ON events(time_ns);",
-
-	/* v2: stats. Samples key containers by a compact integer (cid) that
-	 * outlives the containers row, so history of a removed container
-	 * stays readable until retention drops it. Times are unix ns;
-	 * rollup buckets are the bucket's start. */
-	"ALTER TABLE containers ADD COLUMN idx INTEGER;"
-	"CREATE INDEX containers_idx ON containers(host, idx);"
-	"CREATE TABLE container_keys ("
-	" cid INTEGER PRIMARY KEY, host TEXT NOT NULL, id TEXT NOT NULL,"
-	" name TEXT, UNIQUE (host, id));"
-	"INSERT INTO container_keys(host, id, name)"
-	" SELECT host, id, name FROM containers;"
-	"CREATE TABLE container_samples ("
-	" cid INTEGER NOT NULL, ts INTEGER NOT NULL, cpu_ns INTEGER,"
-	" cpu_percent REAL, mem_usage INTEGER, mem_limit INTEGER,"
-	" net_rx INTEGER, net_tx INTEGER, blk_read INTEGER,"
-	" blk_write INTEGER, pids INTEGER,"
-	" PRIMARY KEY (cid, ts)) WITHOUT ROWID;"
-	"CREATE TABLE container_1m (" ROLLUP_COLS("cid INTEGER") ");"
-	"CREATE TABLE container_1h (" ROLLUP_COLS("cid INTEGER") ");"
-	"CREATE TABLE host_samples ("
-	" host TEXT NOT NULL, ts INTEGER NOT NULL, cpu_percent REAL,"
-	" mem_used INTEGER, mem_total INTEGER, mem_available INTEGER,"
-	" swap_used INTEGER, swap_total INTEGER,"
-	" load1 REAL, load5 REAL, load15 REAL,"
-	" disk_used INTEGER, disk_total INTEGER,"
-	" net_rx INTEGER, net_tx INTEGER,"
-	" PRIMARY KEY (host, ts)) WITHOUT ROWID;"
-	"CREATE TABLE host_1m (" ROLLUP_COLS("host TEXT") ");"
-	"CREATE TABLE host_1h (" ROLLUP_COLS("host TEXT") ");",
 };
 
 enum {
@@ -122,62 +79,8 @@ enum {
 	ST_CT_DELETE,
 	ST_CT_PRUNE,
 	ST_EVENT,
-	ST_KEY_UPSERT,
-	ST_IDX_CID,
-	ST_CS_INSERT,
-	ST_C1M,
-	ST_C1H,
-	ST_HS_INSERT,
-	ST_H1M,
-	ST_H1H,
-	ST_RET_CIDS,
-	ST_RET_HOSTS,
-	ST_DEL_CS,
-	ST_DEL_C1M,
-	ST_DEL_C1H,
-	ST_DEL_HS,
-	ST_DEL_H1M,
-	ST_DEL_H1H,
 	ST_COUNT
 };
-
-/* Merges a partial bucket (?1 key, ?2 bucket, ?3 n, ?4 cpu_sum, ?5 cpu_n,
- * ?6 cpu_max, ?7 mem_sum, ?8 mem_n, ?9 mem_max, ?10 last_ts, ?11..?16
- * last values) into a rollup row: sums add, maxima max (NULL = none), the
- * newer sample's last values win. */
-#define ROLLUP_UPSERT(t)                                                       \
-	"INSERT INTO " t "(k, bucket, n, cpu_sum, cpu_n, cpu_max, mem_sum, "   \
-	"mem_n, mem_max, last_ts, mem_limit, net_rx, net_tx, blk_read, "       \
-	"blk_write, pids) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "    \
-	"?11, ?12, ?13, ?14, ?15, ?16) ON CONFLICT(k, bucket) DO UPDATE SET "  \
-	"n = n + excluded.n, cpu_sum = cpu_sum + excluded.cpu_sum, "           \
-	"cpu_n = cpu_n + excluded.cpu_n, "                                     \
-	"cpu_max = CASE WHEN cpu_max IS NULL OR excluded.cpu_max > cpu_max "   \
-	"THEN coalesce(excluded.cpu_max, cpu_max) ELSE cpu_max END, "          \
-	"mem_sum = mem_sum + excluded.mem_sum, "                               \
-	"mem_n = mem_n + excluded.mem_n, "                                     \
-	"mem_max = CASE WHEN mem_max IS NULL OR excluded.mem_max > mem_max "   \
-	"THEN coalesce(excluded.mem_max, mem_max) ELSE mem_max END, "          \
-	"mem_limit = CASE WHEN excluded.last_ts >= last_ts "                   \
-	"THEN excluded.mem_limit ELSE mem_limit END, "                         \
-	"net_rx = CASE WHEN excluded.last_ts >= last_ts "                      \
-	"THEN excluded.net_rx ELSE net_rx END, "                               \
-	"net_tx = CASE WHEN excluded.last_ts >= last_ts "                      \
-	"THEN excluded.net_tx ELSE net_tx END, "                               \
-	"blk_read = CASE WHEN excluded.last_ts >= last_ts "                    \
-	"THEN excluded.blk_read ELSE blk_read END, "                           \
-	"blk_write = CASE WHEN excluded.last_ts >= last_ts "                   \
-	"THEN excluded.blk_write ELSE blk_write END, "                         \
-	"pids = CASE WHEN excluded.last_ts >= last_ts "                        \
-	"THEN excluded.pids ELSE pids END, "                                   \
-	"last_ts = max(last_ts, excluded.last_ts)"
-
-/* Retention: the oldest rows of one key, at most ?3, all on the primary
- * key, so a step costs what it deletes and never scans the table. */
-#define RETENTION_DELETE(t, k, ts)                                             \
-	"DELETE FROM " t " WHERE " k " = ?1 AND " ts " IN (SELECT " ts        \
-	" FROM " t " WHERE " k " = ?1 AND " ts " < ?2 ORDER BY " ts           \
-	" LIMIT ?3)"
 
 static const char *const sql[ST_COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -222,9 +125,8 @@ static const char *const sql[ST_COUNT] = {
 		"updated_ns = excluded.updated_ns",
 	[ST_CT_UPSERT] =
 		"INSERT INTO containers(host, id, name, image, state, status, "
-		"health, created, updated_ns, idx) VALUES(?1, ?2, ?3, ?4, ?5, "
-		"?6, ?7, ?8, ?9, ?10) ON CONFLICT(host, id) DO UPDATE SET "
-		"idx = excluded.idx, "
+		"health, created, updated_ns) VALUES(?1, ?2, ?3, ?4, ?5, ?6, "
+		"?7, ?8, ?9) ON CONFLICT(host, id) DO UPDATE SET "
 		"name = excluded.name, image = excluded.image, "
 		"state = excluded.state, status = excluded.status, "
 		"health = excluded.health, created = excluded.created, "
@@ -238,35 +140,6 @@ static const char *const sql[ST_COUNT] = {
 	[ST_EVENT] = "INSERT OR IGNORE INTO events(host, time_ns, type, "
 		     "action, actor_id, name, attrs, epoch, seq) "
 		     "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-	[ST_KEY_UPSERT] =
-		"INSERT INTO container_keys(host, id, name) VALUES(?1, ?2, ?3) "
-		"ON CONFLICT(host, id) DO UPDATE SET name = excluded.name "
-		"WHERE name IS NOT excluded.name",
-	/* A stale row of an earlier session may still carry the idx until
-	 * the next INVENTORY prunes it: the newest row wins. */
-	[ST_IDX_CID] = "SELECT k.cid FROM containers c JOIN container_keys k "
-		       "ON k.host = c.host AND k.id = c.id WHERE c.host = ?1 "
-		       "AND c.idx = ?2 ORDER BY c.updated_ns DESC LIMIT 1",
-	/* OR IGNORE: a second sample at the same instant (an epoch replay)
-	 * keeps the first, and changes() tells the rollup to skip it. */
-	[ST_CS_INSERT] = "INSERT OR IGNORE INTO container_samples VALUES(?1, "
-			 "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-	[ST_C1M] = ROLLUP_UPSERT("container_1m"),
-	[ST_C1H] = ROLLUP_UPSERT("container_1h"),
-	[ST_HS_INSERT] = "INSERT OR IGNORE INTO host_samples VALUES(?1, ?2, "
-			 "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
-			 "?15)",
-	[ST_H1M] = ROLLUP_UPSERT("host_1m"),
-	[ST_H1H] = ROLLUP_UPSERT("host_1h"),
-	[ST_RET_CIDS] = "SELECT cid FROM container_keys WHERE cid > ?1 "
-			"ORDER BY cid LIMIT ?2",
-	[ST_RET_HOSTS] = "SELECT name FROM hosts",
-	[ST_DEL_CS] = RETENTION_DELETE("container_samples", "cid", "ts"),
-	[ST_DEL_C1M] = RETENTION_DELETE("container_1m", "k", "bucket"),
-	[ST_DEL_C1H] = RETENTION_DELETE("container_1h", "k", "bucket"),
-	[ST_DEL_HS] = RETENTION_DELETE("host_samples", "host", "ts"),
-	[ST_DEL_H1M] = RETENTION_DELETE("host_1m", "k", "bucket"),
-	[ST_DEL_H1H] = RETENTION_DELETE("host_1h", "k", "bucket"),
 };
 
 typedef enum { IT_DATA, IT_ONLINE, IT_OFFLINE, IT_FORGET } item_kind_t;
@@ -553,8 +426,7 @@ static int bind_container(sqlite3_stmt *st, const char *host,
 	    (rc = bind_str(st, 6, c->status)) ||
 	    (rc = bind_str(st, 7, c->health)) ||
 	    (rc = sqlite3_bind_int64(st, 8, c->created)) ||
-	    (rc = sqlite3_bind_int64(st, 9, (int64_t)stamp)) ||
-	    (rc = sqlite3_bind_int64(st, 10, c->idx)))
+	    (rc = sqlite3_bind_int64(st, 9, (int64_t)stamp)))
 		return rc;
 	return SQLITE_OK;
 }
