@@ -17,7 +17,11 @@ die() { echo "tests/run.sh: $*" >&2; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "run as root (the integration tests need dockerd, sshd and a system user)"
 
-DL_LIB_NO_INIT=1 DL_TEST_NAME=run.sh DL_SRC=$SRC . "$SRC/tests/integration/lib.sh"
+# Plain assignments: bash drops "VAR=x . file" prefixes after sourcing.
+DL_LIB_NO_INIT=1
+DL_TEST_NAME=run.sh
+DL_SRC=$SRC
+. "$SRC/tests/integration/lib.sh"
 set +e
 
 step "dependencies"
