@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# tests/bench/run.sh - every benchmark, one command, on a Release build of
+# its own (build-bench/). Each prints a table with its baseline measured in
+# the same run; nothing here asserts on time (the machine is shared).
+#
+#   tests/bench/run.sh            all of them (~15 minutes)
+#   tests/bench/run.sh NAME...    only those (proto store ingest history
+#                                 latency sampling wire agent_cost)
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+SRC=$(pwd)
+B=$SRC/build-bench
+cmake -S "$SRC" -B "$B" -DCMAKE_BUILD_TYPE=Release >/dev/null || exit 1
+cmake --build "$B" -j"${DL_JOBS:-2}" >/dev/null || exit 1
+export DL_BIN=$B/bin DL_SRC=$SRC DL_BENCH_DIR=$B/bench
+
+run() {
+	local name=$1
+	shift
+	printf '\n==== %s\n' "$name"
+	"$@" || echo "(bench $name failed)"
+}
+
+want=${*:-proto store ingest history latency sampling wire agent_cost}
+for w in $want; do
+	case $w in
+	proto) run proto "$B/bench/bench_proto" ;;
+	store) run store "$B/bench/bench_store" ;;
+	ingest) [ -x "$B/bench/bench_ingest" ] && run ingest "$B/bench/bench_ingest" ;;
+	history) [ -x "$B/bench/bench_history" ] && run history "$B/bench/bench_history" ;;
+	latency) run latency bash tests/bench/bench_event_latency.sh 200 ;;
+	sampling) DL_BENCH=$B/bench/bench_cgroup run sampling bash tests/bench/bench_sampling.sh 10 2 ;;
+	wire) [ -f tests/bench/bench_wire.sh ] && run wire bash tests/bench/bench_wire.sh ;;
+	agent_cost) [ -f tests/bench/bench_agent_cost.sh ] && run agent_cost bash tests/bench/bench_agent_cost.sh ;;
+	*) echo "unknown bench $w" >&2 ;;
+	esac
+done
