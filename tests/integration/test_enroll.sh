@@ -11,6 +11,7 @@
 
 dl_need_packages
 dl_need_dockerd
+dl_docker_lock_shared
 dl_need_user
 dl_check_bins
 dl_start_sshd
