@@ -63,6 +63,11 @@ dl_docker_ok() {
 # Makes sure dockerd answers. On a machine without systemd (a fresh CI box)
 # it is started directly, detached from this test so it outlives it.
 dl_need_dockerd() {
+	# A test that needs dockerd holds the shared lock first, so it waits
+	# while test_docker_restart (exclusive) has dockerd down instead of
+	# racing it with a second dockerd. tests/run.sh (DL_LIB_NO_INIT) must
+	# not hold it for the whole run.
+	[ -n "${DL_LIB_NO_INIT:-}" ] || dl_docker_lock_shared
 	dl_docker_ok && return 0
 	(
 		flock 8

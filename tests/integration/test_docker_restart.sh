@@ -59,8 +59,10 @@ else
 	pid=$(cat /var/run/docker.pid 2>/dev/null || true)
 	[ -n "$pid" ] || dl_fail "dockerd runs without systemd and without /var/run/docker.pid"
 	kill -TERM "$pid"
-	for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-	kill -0 "$pid" 2>/dev/null && dl_fail "dockerd $pid did not stop within 60 s"
+	# Gone, or a zombie (a container's PID 1 may never reap it).
+	gone() { ! kill -0 "$pid" 2>/dev/null || [ "$(cut -d' ' -f3 /proc/$pid/stat 2>/dev/null)" = Z ]; }
+	for _ in $(seq 1 300); do gone && break; sleep 0.2; done
+	gone || dl_fail "dockerd $pid did not stop within 60 s"
 fi
 dl_log "dockerd stopped (${restarted_by:-signal})"
 # Whatever happens below, bring dockerd back before leaving.
