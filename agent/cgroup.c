@@ -543,25 +543,29 @@ void dl_cgroup_close(dl_cgroup_t *cg)
 
 /* ------------------------------------------------------------------ reading */
 
-/* Reads slot i into cg->buf from offset 0; returns the length or -1. */
-static ssize_t read_slot(dl_cgroup_t *cg, int i, uint32_t *flags)
+ssize_t dl_cgroup_pread(int fd, char *buf, uint32_t *flags)
 {
 	ssize_t n;
 
-	if (cg->fd[i] < 0)
+	if (fd < 0)
 		return -1;
 	do
-		n = pread(cg->fd[i], cg->buf, sizeof(cg->buf), 0);
+		n = pread(fd, buf, DL_CGROUP_READ_MAX + 1, 0);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -1;
 	if ((size_t)n > DL_CGROUP_READ_MAX) {
-		const char *nl = memrchr(cg->buf, '\n', DL_CGROUP_READ_MAX);
+		const char *nl = memrchr(buf, '\n', DL_CGROUP_READ_MAX);
 
 		*flags |= DL_CGROUP_F_TRUNCATED;
-		n = nl ? nl - cg->buf + 1 : 0;
+		n = nl ? nl - buf + 1 : 0;
 	}
 	return n;
+}
+
+static ssize_t read_slot(dl_cgroup_t *cg, int i, uint32_t *flags)
+{
+	return dl_cgroup_pread(cg->fd[i], cg->buf, flags);
 }
 
 static void read_cpu(dl_cgroup_t *cg, dl_cgroup_sample_t *s)

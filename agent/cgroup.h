@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Largest part of one cgroup or /proc file that is looked at. Bigger files
  * are cut at the last whole line that fits and flagged truncated. */
@@ -148,5 +149,11 @@ typedef struct {
 /* /proc/<pid>/net/dev or /proc/net/dev: two header lines, then
  * "iface: 16 numbers"; summed over every interface but lo. */
 int dl_cgroup_parse_netdev(const char *buf, size_t len, dl_cgroup_net_t *out);
+
+/* Reads a kept-open /proc or cgroup file from offset 0 into buf (which
+ * holds DL_CGROUP_READ_MAX + 1 bytes). A file that does not fit is cut at
+ * its last whole line and DL_CGROUP_F_TRUNCATED set in *flags. Returns
+ * the length, or -1 (fd < 0 or read error). */
+ssize_t dl_cgroup_pread(int fd, char *buf, uint32_t *flags);
 
 #endif

@@ -272,25 +272,9 @@ void dl_hostmetrics_close(dl_hostmetrics_t *h)
 	free(h);
 }
 
-/* pread from 0 into h->buf; cut at a line end when the file did not fit. */
 static ssize_t read_slot(dl_hostmetrics_t *h, int i, uint32_t *flags)
 {
-	ssize_t n;
-
-	if (h->fd[i] < 0)
-		return -1;
-	do
-		n = pread(h->fd[i], h->buf, sizeof(h->buf), 0);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -1;
-	if ((size_t)n > DL_CGROUP_READ_MAX) {
-		const char *nl = memrchr(h->buf, '\n', DL_CGROUP_READ_MAX);
-
-		*flags |= DL_CGROUP_F_TRUNCATED;
-		n = nl ? nl - h->buf + 1 : 0;
-	}
-	return n;
+	return dl_cgroup_pread(h->fd[i], h->buf, flags);
 }
 
 int dl_hostmetrics_system_cpu_ns(dl_hostmetrics_t *h, uint64_t *ns,
