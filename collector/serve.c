@@ -173,8 +173,9 @@ int dl_serve_run(const dl_cconf_t *conf)
 	uv_loop_t loop;
 
 	signal(SIGPIPE, SIG_IGN);
-	/* The database holds the fleet's history: not world-readable. */
-	umask(027);
+	/* The database holds the fleet's history: never world-readable, and
+	 * only ever tighten what the service manager set (UMask=0077). */
+	umask(umask(027) | 027);
 	uv_loop_init(&loop);
 	srv.loop = &loop;
 	srv.conf = conf;

@@ -2,8 +2,10 @@
 # install_test.sh - install the .deb packages in a clean Debian 12
 # container and check what the maintainer scripts do: users, groups,
 # directories, the agent's key, file modes; the collector serving the CLI
-# with the packaged config and modes; a real agent session through sshd
-# with the packaged authorized_keys / forced command; reinstall keeping
+# with the packaged config and modes; enrollment as docs/INSTALL.md says
+# (dockline-agent enroll, dockline enroll into the packaged
+# authorized_keys, dockline-agent check, the agent unit's ExecStart through
+# the container's own sshd, dockline forget --purge); reinstall keeping
 # config and data; purge removing users and data. Then the rpm %post /
 # %preun / %postun scriptlets run for real in a second clean container.
 #   tests/packaging/install_test.sh [BUILD_DIR]   (default: build-pkg)
@@ -139,10 +141,14 @@ run_in "/var/lib/dockline 0750, .ssh 0700, authorized_keys 0600, owned by dockli
 	test \"\$(stat -c '%a %U' /var/lib/dockline/.ssh/authorized_keys)\" = '600 dockline'"
 # What the unit does: RuntimeDirectory=dockline (0750, User:Group), then
 # serve as User=dockline Group=dockline-admin with UMask=0077.
+# The database must stay 0600 even though its group is dockline-admin:
+# admins use the CLI, they do not read the database.
 run_in "collector serves as dockline:dockline-admin with the packaged config" "
 	install -d -m 0750 -o dockline -g dockline-admin /run/dockline
 	(umask 0077; exec runuser -u dockline -g dockline-admin -- dockline-collector serve -c /etc/dockline/collector.conf >/var/log/collector.log 2>&1) &
 	for i in \$(seq 50); do [ -S /run/dockline/admin.sock ] && break; sleep 0.1; done
+	ls -l /run/dockline /var/lib/dockline
+	cat /var/log/collector.log
 	test -S /run/dockline/admin.sock
 	test \"\$(stat -c '%a %U %G' /run/dockline/admin.sock)\" = '660 dockline dockline-admin'
 	test \"\$(stat -c '%a %U' /var/lib/dockline/dockline.db)\" = '600 dockline'"
@@ -158,26 +164,87 @@ run_in "dockline hosts: refused for a non-member, works for a dockline-admin mem
 	test \$rc -eq 1 && grep -q 'permission denied' /tmp/err
 	runuser -u admin1 -- dockline hosts | grep -q '^NAME'"
 
-# --- one real agent session through sshd, as packaged ----------------------
+# --- enrollment, exactly as docs/INSTALL.md says --------------------------
+# This container is both the collector host (sshd from the container's own
+# openssh-server with its packaged host keys, on a private port of its
+# loopback) and the Docker host (the host's docker.sock is mounted).
 if [ -n "$sockgid" ]; then
-	run_in "enrol this container's agent through a private sshd (port 2222)" "
+	# With --network host the container's loopback is this machine's.
+	port=2222
+	[ -z "$net" ] || port=$(shuf -i 20000-60000 -n 1)
+	run_in "collector host: openssh-server installed and sshd listening on 127.0.0.1:$port" "
 		export DEBIAN_FRONTEND=noninteractive
 		apt-get install -y -q --no-install-recommends openssh-server >/dev/null
+		test -s /etc/ssh/ssh_host_ed25519_key.pub
 		mkdir -p /run/sshd
-		printf 'Port 2222\nListenAddress 127.0.0.1\nUsePAM no\nPasswordAuthentication no\nHostKey /etc/ssh/ssh_host_ed25519_key\n' >/etc/ssh/sshd_dockline
-		/usr/sbin/sshd -f /etc/ssh/sshd_dockline
-		dockline enroll pkgtest --key /var/lib/dockline-agent/id_ed25519.pub >>/var/lib/dockline/.ssh/authorized_keys
-		grep -q '^restrict,command=\"/usr/bin/dockline-collector attach --host=pkgtest -c /etc/dockline/collector.conf\" ssh-ed25519 ' /var/lib/dockline/.ssh/authorized_keys
-		for i in \$(seq 50); do out=\$(ssh-keyscan -t ed25519 -p 2222 127.0.0.1 2>/dev/null) && [ -n \"\$out\" ] && break; sleep 0.1; done
-		echo \"\$out\" >/var/lib/dockline-agent/known_hosts
-		chown dockline-agent: /var/lib/dockline-agent/known_hosts
-		sed -i 's/^#address = .*/address = 127.0.0.1:2222/' /etc/dockline/agent.conf
-		(exec runuser -u dockline-agent -- dockline-agent -c /etc/dockline/agent.conf >/var/log/agent.log 2>&1) &
-		for i in \$(seq 100); do dockline hosts | grep -q '^pkgtest  *online' && break; sleep 0.2; done
+		/usr/sbin/sshd -p $port -o ListenAddress=127.0.0.1
+		for i in \$(seq 50); do ssh-keyscan -p $port 127.0.0.1 >/dev/null 2>&1 && exit 0; sleep 0.1; done
+		exit 1"
+	run_in "collector host: collector.conf names the packaged authorized_keys and sshd's host key" "
+		grep -qx 'authorized_keys = /var/lib/dockline/.ssh/authorized_keys' /etc/dockline/collector.conf
+		grep -qx 'host_key = /etc/ssh/ssh_host_ed25519_key.pub' /etc/dockline/collector.conf"
+	# The fingerprint the administrator reads on the collector host.
+	fp=$(docker exec "$cur" ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub | awk '{print $2}')
+	run_in "Docker host: enroll --trust with a wrong fingerprint pins nothing" "
+		set +e
+		dockline-agent enroll --collector ssh://dockline@127.0.0.1:$port --name pkg-host \
+			--trust SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA >/tmp/out 2>&1
+		rc=\$?
+		set -e
+		cat /tmp/out
+		test \$rc -eq 1 && grep -q 'refusing to pin' /tmp/out
+		test ! -e /var/lib/dockline-agent/known_hosts
+		! grep -q '^address' /etc/dockline/agent.conf"
+	run_in "Docker host: dockline-agent enroll --collector ssh://dockline@127.0.0.1:$port --name pkg-host --trust $fp" "
+		md5sum /var/lib/dockline-agent/id_ed25519 >/tmp/key.sum
+		dockline-agent enroll --collector ssh://dockline@127.0.0.1:$port --name pkg-host --trust '$fp' >/tmp/enroll.out
+		cat /tmp/enroll.out
+		grep -qF '$fp' /tmp/enroll.out
+		pub=\$(cut -d' ' -f1,2 /var/lib/dockline-agent/id_ed25519.pub)
+		grep -qF \"dockline enroll pkg-host --key '\$pub\" /tmp/enroll.out
+		md5sum -c --quiet /tmp/key.sum
+		grep -qx 'address = 127.0.0.1:$port' /etc/dockline/agent.conf
+		test -s /etc/dockline/agent.conf.bak
+		grep -q '^\[127.0.0.1\]:$port ssh-ed25519 ' /var/lib/dockline-agent/known_hosts
+		test \"\$(stat -c '%a %U %G' /etc/dockline/agent.conf)\" = '640 root dockline-agent'
+		runuser -u dockline-agent -- test -r /var/lib/dockline-agent/known_hosts
+		test \"\$(stat -c '%a %U' /var/lib/dockline-agent)\" = '750 dockline-agent'"
+	run_in "Docker host: check fails before the collector knows the key" "
+		set +e
+		dockline-agent check >/tmp/out 2>&1
+		rc=\$?
+		set -e
+		cat /tmp/out
+		test \$rc -eq 1 && grep -q 'rejected key' /tmp/out"
+	run_in "collector host: dockline enroll pkg-host --key \"\$(cat .../id_ed25519.pub)\" appends to the packaged authorized_keys" "
+		dockline enroll pkg-host --key \"\$(cat /var/lib/dockline-agent/id_ed25519.pub)\" >/tmp/out
+		cat /tmp/out
+		grep -q '^enrolled pkg-host' /tmp/out
+		grep -qF -e \"--host-key '\$(cut -d' ' -f1,2 /etc/ssh/ssh_host_ed25519_key.pub)'\" /tmp/out
+		test \"\$(grep -c ' dockline:pkg-host\$' /var/lib/dockline/.ssh/authorized_keys)\" = 1
+		grep -q '^restrict,command=\"/usr/bin/dockline-collector attach --host=pkg-host -c /etc/dockline/collector.conf\" ssh-ed25519 ' /var/lib/dockline/.ssh/authorized_keys
+		test \"\$(stat -c '%a %U %G' /var/lib/dockline/.ssh/authorized_keys)\" = '600 dockline dockline'
+		dockline enroll pkg-host --key /var/lib/dockline-agent/id_ed25519.pub | grep -q 'already enrolled'
+		test \"\$(grep -c ' dockline:pkg-host\$' /var/lib/dockline/.ssh/authorized_keys)\" = 1"
+	run_in "Docker host: dockline-agent check says all good (as root and as dockline-agent)" "
+		dockline-agent check >/tmp/out 2>&1 || { cat /tmp/out; exit 1; }
+		cat /tmp/out
+		tail -1 /tmp/out | grep -qx 'dockline-agent check: all good'
+		grep -q 'accepts this host as \"pkg-host\"' /tmp/out
+		runuser -u dockline-agent -- dockline-agent check >/tmp/out2 2>&1 || { cat /tmp/out2; exit 1; }"
+	# What the unit runs: ExecStart= as User=dockline-agent with
+	# SupplementaryGroups=docker.
+	run_in "Docker host: the unit's ExecStart as dockline-agent; dockline hosts shows pkg-host online" "
+		cmd=\$(sed -n 's/^ExecStart=//p' /lib/systemd/system/dockline-agent.service)
+		(exec runuser -u dockline-agent -g dockline-agent -G docker -- \$cmd >/var/log/agent.log 2>&1) &
+		t0=\$(date +%s)
+		for i in \$(seq 100); do dockline hosts | grep -q '^pkg-host  *online' && break; sleep 0.2; done
 		dockline hosts
-		dockline hosts | grep -q '^pkgtest  *online' || { tail -20 /var/log/agent.log /var/log/collector.log /var/log/auth.log 2>/dev/null; exit 1; }"
+		dockline hosts | grep -q '^pkg-host  *online' || { tail -20 /var/log/agent.log /var/log/collector.log; exit 1; }
+		echo \"online after \$((\$(date +%s) - t0)) s\""
+	grep '^online after' "$tmp/out" | sed 's/^/     /'
 else
-	echo "skip agent session: no /var/run/docker.sock on this host"
+	echo "skip enrollment: no /var/run/docker.sock on this host"
 fi
 
 # --- reinstall (upgrade path): config and data stay ------------------------
@@ -193,8 +260,25 @@ run_in "dpkg -i again keeps the edited agent.conf, its mode, the key, the databa
 	test -s /var/lib/dockline/dockline.db
 	getent passwd dockline-agent dockline >/dev/null"
 if [ -n "$sockgid" ]; then
-	run_in "after reinstall the collector still knows host pkgtest" \
-		"dockline hosts | grep -q '^pkgtest '"
+	run_in "after reinstall the collector still knows host pkg-host" \
+		"dockline hosts | grep -q '^pkg-host '"
+	run_in "collector host: dockline forget pkg-host --purge removes the key, closes the session, deletes the history" "
+		dockline forget pkg-host --purge >/tmp/out
+		cat /tmp/out
+		grep -q '^removed 1 key line of pkg-host' /tmp/out
+		grep -q '^purged the history of pkg-host' /tmp/out
+		! grep -q 'dockline:pkg-host' /var/lib/dockline/.ssh/authorized_keys || exit 1
+		test \"\$(stat -c '%a %U' /var/lib/dockline/.ssh/authorized_keys)\" = '600 dockline'
+		for i in \$(seq 50); do dockline hosts | grep -q '^pkg-host ' || break; sleep 0.2; done
+		! dockline hosts | grep -q '^pkg-host ' || exit 1
+		# the agent keeps retrying, and is refused
+		sleep 5
+		! dockline hosts | grep -q '^pkg-host ' || exit 1
+		set +e
+		dockline-agent check >/tmp/out 2>&1
+		rc=\$?
+		set -e
+		test \$rc -eq 1 && grep -q 'rejected key' /tmp/out"
 fi
 
 # --- purge -----------------------------------------------------------------
