@@ -24,6 +24,9 @@ DL_SRC=$SRC
 . "$SRC/tests/integration/lib.sh"
 set +e
 
+step "lint (banned functions, shell syntax)"
+bash "$SRC/tests/lint.sh" || die "lint failed"
+
 step "dependencies"
 dl_need_packages || die "installing packages failed"
 step "dockerd"

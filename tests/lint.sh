@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# tests/lint.sh - source checks that need no build: functions STYLE.md bans
+# (unbounded or unchecked: sprintf strcpy strcat strncpy strtok atoi gets)
+# and shell scripts that do not parse. Exits 1 with file:line on a hit.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+status=0
+hits=$(git grep -nE '\b(sprintf|vsprintf|strcpy|strcat|strncpy|strtok|atoi|atol|gets)[[:space:]]*\(' \
+	-- '*.c' '*.h' | grep -vE '\b(snprintf|vsnprintf)\b' || true)
+if [ -n "$hits" ]; then
+	echo "banned functions (see STYLE.md: use snprintf, explicit lengths, strtol with checks):"
+	echo "$hits"
+	status=1
+fi
+for f in $(git ls-files '*.sh' .ci/run); do
+	bash -n "$f" || { echo "$f: does not parse"; status=1; }
+done
+[ "$status" = 0 ] && echo "lint: ok"
+exit "$status"
