@@ -51,6 +51,12 @@ UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
 step "all tests (unit + integration) on the Release build"
 ctest --test-dir "$SRC/build" --output-on-failure -j"$JOBS" || status=1
 
+step "packages: deb + rpm contents, lintian, rpmlint, systemd-analyze verify"
+bash "$SRC/tests/packaging/check.sh" || status=1
+
+step "packages: install, enroll, upgrade, purge in a clean Debian 12 container"
+bash "$SRC/tests/packaging/install_test.sh" || status=1
+
 if [ "$status" = 0 ]; then
 	step "all test steps passed"
 else
