@@ -406,6 +406,106 @@ static void test_event_docker(void)
 	dl_msg_release(&d);
 }
 
+static void test_stats(void)
+{
+	static dl_sample_t v[DL_MAX_SAMPLES];
+	dl_msg_t m = {.type = DL_MSG_STATS, .epoch = 9, .seq = 10,
+		      .time_ns = 1700000000000000000ull},
+		 d;
+	dl_buf_t b;
+
+	for (uint32_t i = 0; i < 100; i++) {
+		v[i] = (dl_sample_t){.idx = i + 1,
+				     .valid = (uint32_t)(i % 64),
+				     .cpu_ns = rnd(),
+				     .mem_usage = rnd() >> (i % 64),
+				     .mem_limit = i ? 0 : UINT64_MAX,
+				     .net_rx_bytes = rnd(),
+				     .net_tx_bytes = rnd() >> 3,
+				     .net_rx_packets = i,
+				     .net_tx_packets = 1ull << (i % 64),
+				     .blk_read_bytes = rnd(),
+				     .blk_write_bytes = 0,
+				     .pids = i * 7};
+	}
+	m.u.stats.system_cpu_ns = UINT64_MAX;
+	m.u.stats.online_cpus = 64;
+	m.u.stats.n = 100;
+	m.u.stats.v = v;
+	round_trip(&m, &d);
+	ASSERT_EQ(d.epoch, 9);
+	ASSERT_EQ(d.seq, 10);
+	ASSERT(d.time_ns == 1700000000000000000ull);
+	ASSERT(d.u.stats.system_cpu_ns == UINT64_MAX);
+	ASSERT_EQ(d.u.stats.online_cpus, 64);
+	ASSERT_EQ(d.u.stats.n, 100);
+	ASSERT(memcmp(d.u.stats.v, v, 100 * sizeof(v[0])) == 0);
+	dl_msg_release(&d);
+
+	/* empty batch */
+	m.u.stats.n = 0;
+	m.u.stats.v = NULL;
+	round_trip(&m, &d);
+	ASSERT_EQ(d.u.stats.n, 0);
+	dl_msg_release(&d);
+
+	/* small values take one byte each: 1 (array) + 12 */
+	v[0] = (dl_sample_t){.idx = 1, .valid = 63, .pids = 1};
+	m.u.stats.n = 1;
+	m.u.stats.v = v;
+	m.u.stats.system_cpu_ns = 0;
+	encode(&b, &m);
+	/* hdr 4 + [21,9,10,time(9),0,64] 1+1+1+1+9+1+1 + samples 1 + 13 */
+	ASSERT_EQ(dl_buf_used(&b), 4 + 15 + 1 + 13);
+	dl_buf_free(&b);
+
+	/* refusals: over the count, and a batch over the frame cap */
+	m.u.stats.n = DL_MAX_SAMPLES + 1;
+	dl_buf_init(&b, 64u * 1024 * 1024);
+	ASSERT_EQ(dl_msg_encode(&b, &m), DL_EINVAL);
+	ASSERT_EQ(dl_buf_used(&b), 0);
+	m.u.stats.n = 2;
+	m.u.stats.v = NULL;
+	ASSERT_EQ(dl_msg_encode(&b, &m), DL_EINVAL);
+	for (uint32_t i = 0; i < DL_MAX_SAMPLES; i++) {
+		memset(&v[i], 0xff, sizeof(v[i]));
+		v[i].idx = i;
+	}
+	m.u.stats.n = DL_MAX_SAMPLES;
+	m.u.stats.v = v;
+	ASSERT_EQ(dl_msg_encode(&b, &m), DL_ETOOBIG);
+	ASSERT_EQ(dl_buf_used(&b), 0);
+	dl_buf_free(&b);
+}
+
+static void test_hoststats(void)
+{
+	dl_msg_t m = {.type = DL_MSG_HOSTSTATS, .epoch = 1, .seq = 2,
+		      .time_ns = 3},
+		 d;
+	dl_hoststats_t *h = &m.u.hoststats;
+
+	*h = (dl_hoststats_t){.cpu_total_ns = 123456789012345ull,
+			      .cpu_idle_ns = 100000000000ull,
+			      .online_cpus = 8,
+			      .mem_total = 16ull << 30,
+			      .mem_used = 5ull << 30,
+			      .mem_available = 11ull << 30,
+			      .swap_total = UINT64_MAX,
+			      .swap_used = 0,
+			      .load1_x100 = 123,
+			      .load5_x100 = UINT32_MAX,
+			      .load15_x100 = 1,
+			      .disk_used = 1ull << 40,
+			      .disk_total = 2ull << 40,
+			      .net_rx_bytes = 42,
+			      .net_tx_bytes = 43};
+	round_trip(&m, &d);
+	ASSERT_EQ(d.seq, 2);
+	ASSERT(memcmp(&d.u.hoststats, h, sizeof(*h)) == 0);
+	dl_msg_release(&d);
+}
+
 static void test_str_helpers(void)
 {
 	char out[4];
@@ -550,6 +650,41 @@ static const struct {
 	 "DOCKER: element 4 (up) is not a boolean"},
 	{"[20, -1, 2, 3, 4, 5]", DL_EPROTO, "DROPPED: element 1 (epoch)"},
 	{"[32, 7]", DL_EPROTO, "ATTACH: element 1 (host) is not a string"},
+	/* STATS / HOSTSTATS */
+	{"[21, 1, 2, 3, 4, 5, []]", 0, ""},
+	{"[21, 1, 2, 3, 4, 5]", DL_EPROTO,
+	 "STATS: array has 6 elements, expected at least 7"},
+	{"[21, 1, 2, 3, 4, 5, [[1, 63, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]]]", 0,
+	 ""},
+	{"[21, 1, 2, 3, 4, 5, [[1, 63, 1, 2, 3, 4, 5, 6, 7, 8, 9]]]", DL_EPROTO,
+	 "STATS: sample 0 has 11 elements, expected at least 12"},
+	{"[21, 1, 2, 3, 4, 5, [[1, 63, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1]]]",
+	 DL_EPROTO, "STATS: sample 0 element 11 (pids) is not a non-negative"},
+	{"[21, 1, 2, 3, 4, 5, [[4294967296, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0]]]",
+	 DL_EPROTO, "STATS: sample 0 element 0 (idx) is out of range"},
+	{"[21, 1, 2, 3, 4, 5, [[1, 0, d, 2, 3, 4, 5, 6, 7, 8, 9, 0]]]",
+	 DL_EPROTO, "STATS: sample 0 element 2 (cpu_ns) is not a non-negative"},
+	{"[21, 1, 2, 3, 4, 5, [7]]", DL_EPROTO,
+	 "STATS: samples element 0 (sample) is not an array"},
+	{"[21, 1, 2, 3, 4, 5, m]", DL_EPROTO,
+	 "STATS: element 6 (samples) is not an array"},
+	{"[21, 1, 2, 3, 4, 4294967296, []]", DL_EPROTO,
+	 "STATS: element 5 (online_cpus) is out of range"},
+	{"[21, 1, 2, 3, \"4\", 5, []]", DL_EPROTO,
+	 "STATS: element 4 (system_cpu_ns) is not a non-negative"},
+	{"[21, 1, 2, 3, 4, 5, [*20001n]]", DL_EPROTO,
+	 "STATS: element 6 (samples) has more than 20000"},
+	{"[21, 1, 2, 3, 4, 5, [[1, 63, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]], 0]",
+	 0, ""},
+	{"[22, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18]",
+	 0, ""},
+	{"[22, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17]",
+	 DL_EPROTO, "HOSTSTATS: array has 18 elements, expected at least 19"},
+	{"[22, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 4294967296, 13, 14, 15, 16, "
+	 "17, 18]",
+	 DL_EPROTO, "HOSTSTATS: element 12 (load1_x100) is out of range"},
+	{"[22, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, t]",
+	 DL_EPROTO, "HOSTSTATS: element 18 (net_tx_bytes) is not a non-neg"},
 	/* integer ranges */
 	{"[2, 2147483648, \"x\"]", DL_EPROTO, "ERROR: element 1 (code) is out"},
 	{"[2, -2147483649, \"x\"]", DL_EPROTO, "ERROR: element 1 (code) is out"},
@@ -790,6 +925,8 @@ int main(void)
 	RUN(test_small);
 	RUN(test_inventory);
 	RUN(test_event_docker);
+	RUN(test_stats);
+	RUN(test_hoststats);
 	RUN(test_str_helpers);
 	RUN(test_encode_refusals);
 	RUN(test_malformed_table);
