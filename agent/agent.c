@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "agent/outbox.h"
+#include "agent/stats.h"
 #include "agent/tunnel.h"
 #include "agent/watch.h"
 #include "common/clock.h"
@@ -24,6 +25,7 @@ typedef struct {
 	const dl_aconf_t *conf;
 	dl_tunnel_t *tunnel;
 	dl_watch_t *watch;
+	dl_sampler_t *sampler;
 	dl_outbox_t *outbox;
 	dl_frame_reader_t rd;
 	uint64_t epoch;
@@ -86,7 +88,9 @@ static void report_drops(agent_t *a)
 	push_data(a, &m);
 }
 
-/* Stamps (epoch, seq, time), encodes once, queues until acked. */
+/* Stamps (epoch, seq, time), encodes once, queues until acked. A time
+ * set by the producer (the sample time of a stats batch, shared by all
+ * its frames) is kept. */
 static void push_data(agent_t *a, dl_msg_t *m)
 {
 	dl_buf_t b;
@@ -95,7 +99,8 @@ static void push_data(agent_t *a, dl_msg_t *m)
 
 	m->epoch = a->epoch;
 	m->seq = a->next_seq;
-	m->time_ns = dl_clock_wall_ns();
+	if (!m->time_ns)
+		m->time_ns = dl_clock_wall_ns();
 	dl_buf_init(&b, DL_FRAME_MAX + DL_FRAME_HDR);
 	rc = dl_msg_encode(&b, m);
 	if (rc) {
@@ -134,6 +139,7 @@ static void on_inventory(void *ud, const dl_container_t *v, uint32_t n)
 	m.u.inventory.n = n;
 	m.u.inventory.v = (dl_container_t *)v;
 	push_data(a, &m);
+	dl_sampler_inventory(a->sampler, v, n);
 }
 
 static void on_container(void *ud, bool removed, const dl_container_t *c)
@@ -144,6 +150,16 @@ static void on_container(void *ud, bool removed, const dl_container_t *c)
 	m.u.container.removed = removed;
 	m.u.container.c = *c;
 	push_data(a, &m);
+	dl_sampler_container(a->sampler, removed, c);
+}
+
+static void on_stats(void *ud, dl_msg_t *m)
+{
+	agent_t *a = ud;
+
+	if (m->type == DL_MSG_STATS)
+		DL_LOG_DEBUG(TAG, "STATS: %u samples", m->u.stats.n);
+	push_data(a, m);
 }
 
 static void on_event(void *ud, const dl_event_t *ev, uint64_t time_ns)
@@ -161,13 +177,14 @@ static void on_event(void *ud, const dl_event_t *ev, uint64_t time_ns)
 static void send_hello(agent_t *a)
 {
 	dl_msg_t m = {.type = DL_MSG_HELLO};
-	static const char *caps[] = {"ack", "ping", "inventory", "events"};
+	static const char *caps[] = {"ack", "ping", "inventory", "events",
+				     "stats"};
 
 	m.u.hello.proto_version = DL_PROTO_VERSION;
 	m.u.hello.software = DL_STR("dockline-agent " DL_VERSION);
 	m.u.hello.epoch = a->epoch;
-	m.u.hello.ncaps = 4;
-	for (int i = 0; i < 4; i++)
+	m.u.hello.ncaps = 5;
+	for (int i = 0; i < 5; i++)
 		m.u.hello.caps[i] = DL_STR(caps[i]);
 	m.u.hello.host = DL_STR("");
 	send_now(a, &m);
@@ -351,10 +368,12 @@ static void on_signal(uv_signal_t *h, int signum)
 		return;
 	DL_LOG_INFO(TAG, "signal %d: stopping (%zu unacked frames dropped)",
 		    signum, dl_outbox_count(a->outbox));
-	a->closing = 2;
+	a->closing = 3;
 	uv_timer_stop(&a->ping);
 	uv_signal_stop(&a->sigterm);
 	uv_signal_stop(&a->sigint);
+	/* Before the watcher: its Docker client carries our requests. */
+	dl_sampler_close(a->sampler, on_closed_part, a);
 	dl_watch_close(a->watch, on_closed_part, a);
 	dl_tunnel_close(a->tunnel, on_closed_part, a);
 }
@@ -373,6 +392,10 @@ int dl_agent_run(const dl_aconf_t *conf)
 		.known_hosts = conf->known_hosts,
 		.command = conf->command,
 	};
+	dl_sampler_opts_t sopts = {
+		.interval_s = conf->stats_interval,
+		.source = conf->stats_source,
+	};
 	agent_t a = {0};
 	uv_loop_t loop;
 	uint64_t tick = (uint64_t)conf->ping_interval * 1000u;
@@ -388,7 +411,10 @@ int dl_agent_run(const dl_aconf_t *conf)
 	a.outbox = dl_outbox_new(conf->outbox_max);
 	a.tunnel = dl_tunnel_new(&loop, &topts, &tcbs, &a);
 	a.watch = dl_watch_new(&loop, conf->docker_socket, &wcbs, &a);
-	if (!a.outbox || !a.tunnel || !a.watch) {
+	a.sampler = a.watch ? dl_sampler_new(&loop, a.watch, &sopts, on_stats,
+					     &a)
+			    : NULL;
+	if (!a.outbox || !a.tunnel || !a.watch || !a.sampler) {
 		DL_LOG_ERROR(TAG, "out of memory at start");
 		return 1;
 	}
@@ -405,6 +431,7 @@ int dl_agent_run(const dl_aconf_t *conf)
 		    DL_VERSION, conf->user, conf->host, conf->port,
 		    conf->docker_socket);
 	dl_watch_start(a.watch);
+	dl_sampler_start(a.sampler);
 	dl_tunnel_start(a.tunnel);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	/* Close what is left (timer, signals) and let callbacks finish. */

@@ -7,7 +7,11 @@
  * layouts) once, keeps the files open and pread()s them on every sample.
  * It never writes to a cgroup file, never allocates per sample and never
  * trusts a file's content: anything it cannot parse is reported as unknown
- * through the valid mask, not guessed. */
+ * through the valid mask, not guessed.
+ *
+ * Not thread-safe: all handles share one read buffer (the agent samples
+ * on its single loop thread).
+ */
 #ifndef DL_AGENT_CGROUP_H
 #define DL_AGENT_CGROUP_H
 

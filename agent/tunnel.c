@@ -714,6 +714,17 @@ static int start_session(dl_tunnel_t *t)
 	 * restart. */
 	load_known_hosts(t);
 	prefer_pinned_types(t);
+	/* Stats frames are mostly counters whose high bytes repeat from
+	 * frame to frame: SSH's zlib stream cuts them from ~48 to ~18 bytes
+	 * per container-sample (tests/bench/bench_wire.c). OpenSSH only
+	 * offers the delayed zlib@openssh.com; none stays acceptable. */
+	libssh2_session_flag(t->session, LIBSSH2_FLAG_COMPRESS, 1);
+	if (libssh2_session_method_pref(t->session, LIBSSH2_METHOD_COMP_CS,
+					"zlib@openssh.com,zlib,none") ||
+	    libssh2_session_method_pref(t->session, LIBSSH2_METHOD_COMP_SC,
+					"zlib@openssh.com,zlib,none"))
+		DL_LOG_DEBUG(TAG, "SSH compression not available: %s",
+			     ssh_msg(t));
 	t->state = ST_HANDSHAKE;
 	return 0;
 }

@@ -98,6 +98,7 @@ struct dl_watch {
 	char kernel[DL_MAX_NAME + 1];
 	uint32_t ncpu;
 	uint64_t mem_total;
+	char root_dir[1024]; /* DockerRootDir, for the stats sampler */
 	cent_t *buckets[NBUCKETS];
 	uint32_t ncont;
 	uint32_t next_idx;
@@ -683,6 +684,12 @@ static void on_info(void *ud, int err, long status, const char *body,
 	if (!w->kernel[0])
 		copy_fixed(w->kernel, sizeof(w->kernel),
 			   json_object_get(root, "KernelVersion"));
+	v = json_object_get(root, "DockerRootDir");
+	/* Only an absolute path that fits: it is statvfs()ed later. */
+	if (json_is_string(v) && json_string_length(v) > 1 &&
+	    json_string_length(v) < sizeof(w->root_dir) &&
+	    json_string_value(v)[0] == '/')
+		copy_fixed(w->root_dir, sizeof(w->root_dir), v);
 	json_decref(root);
 
 	/* Stream first, then list: see the comment at the top. */
@@ -1179,6 +1186,21 @@ dl_watch_t *dl_watch_new(uv_loop_t *loop, const char *socket_path,
 	uv_timer_init(loop, &w->fin);
 	w->retry.data = w->settle.data = w->fin.data = w;
 	return w;
+}
+
+dl_docker_t *dl_watch_docker(dl_watch_t *w)
+{
+	return w && w->st != ST_CLOSED ? w->docker : NULL;
+}
+
+const char *dl_watch_api(const dl_watch_t *w)
+{
+	return w ? w->api : DL_DOCKER_API;
+}
+
+const char *dl_watch_root_dir(const dl_watch_t *w)
+{
+	return w ? w->root_dir : "";
 }
 
 int dl_watch_start(dl_watch_t *w)

@@ -40,6 +40,15 @@ int dl_watch_start(dl_watch_t *w);
 /* Stops requests and timers; done(arg) after handles are closed. */
 void dl_watch_close(dl_watch_t *w, void (*done)(void *), void *arg);
 
+/* For the stats sampler, which sends its own requests on the watcher's
+ * Docker client rather than opening a second one. The client is NULL
+ * after dl_watch_close() (which cancels every request on it). api: the
+ * negotiated prefix ("/v1.41"). root_dir: /info's DockerRootDir, "" until
+ * known. All valid until dl_watch_close(). */
+dl_docker_t *dl_watch_docker(dl_watch_t *w);
+const char *dl_watch_api(const dl_watch_t *w);
+const char *dl_watch_root_dir(const dl_watch_t *w);
+
 /* Parsers, exposed for unit tests on captured Docker JSON. They validate
  * types and sizes and skip (with a reason) entries that do not fit.
  * dl_watch_parse_containers: body of /containers/json; fills *out
