@@ -27,10 +27,10 @@ typedef struct {
 	json_t *resp; /* built on the worker thread */
 } admin_conn_t;
 
-static __thread dl_query_t *tq;
+static __thread dl_query_t *tq; /* one read-only connection per worker */
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
-static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf); /* one read-only connection per worker */
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
 
 static void on_closed(uv_handle_t *h)
 {
@@ -63,6 +63,49 @@ static json_t *ok(json_t *data)
 	return json_pack("{s:b,s:o}", "ok", 1, "data", data);
 }
 
+/* "stats" {host?, container?} and "history" {host, container, since_ns,
+ * until_ns, tier?, points?}: tier defaults to the one dl_query_tier picks for the
+ * span. Errors are sentences in err. */
+static json_t *run_stats(const char *op, const char *host, json_t *req,
+			 char *err, size_t errlen)
+{
+	const char *ctr = json_string_value(json_object_get(req, "container"));
+	json_t *jt = json_object_get(req, "tier");
+	json_int_t since, until, tier, points;
+
+	if (ctr && (!ctr[0] || strlen(ctr) > DL_QUERY_CTR_MAX)) {
+		snprintf(err, errlen, "invalid container name or id");
+		return NULL;
+	}
+	if (!strcmp(op, "stats")) {
+		if (ctr && !host) {
+			snprintf(err, errlen, "stats: a container needs its "
+					      "host (HOST/CONTAINER)");
+			return NULL;
+		}
+		return dl_query_stats(tq, host, ctr, err, errlen);
+	}
+	since = json_integer_value(json_object_get(req, "since_ns"));
+	until = json_integer_value(json_object_get(req, "until_ns"));
+	if (!host || !ctr) {
+		snprintf(err, errlen, "history wants HOST/CONTAINER");
+		return NULL;
+	}
+	if (since < 0 || until <= since) {
+		snprintf(err, errlen, "history: since_ns/until_ns out of range");
+		return NULL;
+	}
+	tier = jt ? json_integer_value(jt)
+		  : dl_query_tier((until - since) / 1000000000);
+	points = json_integer_value(json_object_get(req, "points"));
+	if (points < 0 || points > DL_QUERY_POINTS_MAX) {
+		snprintf(err, errlen, "history: points out of range");
+		return NULL;
+	}
+	return dl_query_history(tq, host, ctr, since, until, (int)tier,
+				(int)points, err, errlen);
+}
+
 static json_t *run_query(const char *db, json_t *req)
 {
 	const char *op = json_string_value(json_object_get(req, "op"));
@@ -92,6 +135,8 @@ static json_t *run_query(const char *db, json_t *req)
 				    "range%s", "");
 		data = dl_query_events(tq, host, (uint64_t)since, after,
 				       (int)limit, err, sizeof(err));
+	} else if (!strcmp(op, "stats") || !strcmp(op, "history")) {
+		data = run_stats(op, host, req, err, sizeof(err));
 	} else if (!strcmp(op, "ping")) {
 		data = json_pack("{s:s}", "version", DL_VERSION);
 	} else {

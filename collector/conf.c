@@ -15,6 +15,7 @@ static const char *const known[] = {
 	"collector.log_level",	  "collector.ping_interval",
 	"collector.authorized_keys", "collector.host_key",
 	"collector.public_address",
+	"retention.raw", "retention.minute", "retention.hour",
 	NULL,
 };
 
@@ -91,6 +92,9 @@ int dl_cconf_load(dl_cconf_t *c, const char *path, char *err, size_t errlen)
 	snprintf(c->host_key, sizeof(c->host_key), "%s", DL_HOST_KEY_DEFAULT);
 	c->log_level = DL_LOG_LEVEL_INFO;
 	c->ping_interval = 15;
+	c->retention_raw = 48 * 3600;
+	c->retention_minute = 30 * 86400;
+	c->retention_hour = 365 * 86400;
 	if (!path)
 		return 0;
 	if (dl_conf_abspath(path, c->path, sizeof(c->path), err, errlen))
@@ -143,6 +147,16 @@ int dl_cconf_load(dl_cconf_t *c, const char *path, char *err, size_t errlen)
 			     &ping, err, errlen))
 		goto out;
 	c->ping_interval = (int)ping;
+	/* At least an hour each: shorter would delete what a query of the
+	 * tier's own span is about to read. */
+	if (dl_conf_duration(f, "retention", "raw", c->retention_raw, 3600,
+			     3650 * 86400, &c->retention_raw, err, errlen) ||
+	    dl_conf_duration(f, "retention", "minute", c->retention_minute,
+			     3600, 3650 * 86400, &c->retention_minute, err,
+			     errlen) ||
+	    dl_conf_duration(f, "retention", "hour", c->retention_hour, 3600,
+			     3650 * 86400, &c->retention_hour, err, errlen))
+		goto out;
 	rc = 0;
 out:
 	dl_conf_free(f);

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #define DL_COLLECTOR_CONF_DEFAULT "/etc/dockline/collector.conf"
@@ -31,6 +32,8 @@ typedef struct {
 	size_t nattach;
 	int log_level;
 	int ping_interval; /* seconds; a session silent 3x this is dead */
+	/* [retention] raw, minute, hour: seconds each stats tier is kept */
+	int64_t retention_raw, retention_minute, retention_hour;
 } dl_cconf_t;
 
 /* Fills defaults, then reads path if not NULL. 0 or DL_ECONFIG + err. */

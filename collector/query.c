@@ -27,8 +27,54 @@ enum {
 	Q_PS_HOST,
 	Q_EVENTS_ALL,
 	Q_EVENTS_HOST,
+	Q_STATS_ALL,
+	Q_STATS_HOST,
+	Q_STATS_CID,
+	Q_RESOLVE,
+	Q_HIST_RAW,
+	Q_HIST_1M,
+	Q_HIST_1H,
+	Q_HIST_RAW_N,
+	Q_HIST_1M_N,
+	Q_HIST_1H_N,
 	Q_COUNT
 };
+
+/* Latest sample of each current container: max(ts) per cid is one
+ * primary-key probe. */
+#define STATS_COLS                                                             \
+	"SELECT c.host, c.name, c.id, s.ts, s.cpu_percent, s.mem_usage, "      \
+	"s.mem_limit, s.net_rx, s.net_tx, s.blk_read, s.blk_write, s.pids "    \
+	"FROM containers c JOIN container_keys k ON k.host = c.host AND "      \
+	"k.id = c.id JOIN container_samples s ON s.cid = k.cid AND s.ts = "    \
+	"(SELECT max(ts) FROM container_samples WHERE cid = k.cid) "
+/* A rollup row in the raw sample's shape, plus the maxima. */
+#define HIST_ROLLUP(t)                                                         \
+	"SELECT bucket, CASE WHEN cpu_n > 0 THEN cpu_sum / cpu_n END, "        \
+	"CASE WHEN mem_n > 0 THEN CAST(round(mem_sum / mem_n) AS INTEGER) "    \
+	"END, mem_limit, net_rx, net_tx, blk_read, blk_write, pids, cpu_max, " \
+	"mem_max FROM " t " WHERE k = ?1 AND bucket >= ?2 AND bucket <= ?3 "   \
+	"ORDER BY bucket"
+/* The same rows averaged into buckets of ?4 ns from ?2 (a chart needs
+ * 60 points, not 8640): cpu and mem averaged, cumulative counters and
+ * gauges at their maximum (the newest unless a counter reset), maxima
+ * kept. */
+#define HIST_RAW_IN                                                            \
+	"SELECT ts AS t, cpu_percent AS c, mem_usage AS m, mem_limit AS ml, "  \
+	"net_rx AS rx, net_tx AS tx, blk_read AS br, blk_write AS bw, "        \
+	"pids AS p, cpu_percent AS cx, mem_usage AS mx FROM "                  \
+	"container_samples WHERE cid = ?1 AND ts >= ?2 AND ts <= ?3"
+#define HIST_ROLLUP_IN(t)                                                      \
+	"SELECT bucket AS t, CASE WHEN cpu_n > 0 THEN cpu_sum / cpu_n END "    \
+	"AS c, CASE WHEN mem_n > 0 THEN mem_sum / mem_n END AS m, "            \
+	"mem_limit AS ml, net_rx AS rx, net_tx AS tx, blk_read AS br, "        \
+	"blk_write AS bw, pids AS p, cpu_max AS cx, mem_max AS mx FROM " t     \
+	" WHERE k = ?1 AND bucket >= ?2 AND bucket <= ?3"
+#define HIST_DOWN(in)                                                          \
+	"SELECT ?2 + ((t - ?2) / ?4) * ?4, avg(c), "                           \
+	"CAST(round(avg(m)) AS INTEGER), max(ml), max(rx), max(tx), max(br), " \
+	"max(bw), max(p), max(cx), max(mx) FROM (" in ") "                     \
+	"GROUP BY (t - ?2) / ?4 ORDER BY 1"
 
 #define EVENT_COLS                                                             \
 	"SELECT id, host, time_ns, type, action, actor_id, name, attrs "      \
@@ -42,7 +88,11 @@ static const char *const sql[Q_COUNT] = {
 		    "h.docker_version, h.peer, h.software, "
 		    "(SELECT count(*) FROM containers c WHERE c.host = h.name), "
 		    "(SELECT count(*) FROM containers c WHERE c.host = h.name "
-		    "AND c.state = 'running') FROM hosts h ORDER BY h.name",
+		    "AND c.state = 'running'), s.cpu_percent, s.mem_used, "
+		    "s.mem_total, s.load1, s.disk_used, s.disk_total "
+		    "FROM hosts h LEFT JOIN host_samples s ON s.host = h.name "
+		    "AND s.ts = (SELECT max(ts) FROM host_samples "
+		    "WHERE host = h.name) ORDER BY h.name",
 	[Q_HOST] = "SELECT online, last_seen FROM hosts WHERE name = ?1",
 	[Q_PS_ALL] = "SELECT host, id, name, image, state, status, health, "
 		     "created FROM containers WHERE ?2 OR state = 'running' "
@@ -55,6 +105,26 @@ static const char *const sql[Q_COUNT] = {
 	[Q_EVENTS_HOST] = "SELECT * FROM (" EVENT_COLS
 			  "WHERE host = ?1 AND time_ns >= ?2 AND id > ?3"
 			  EVENT_ORDER,
+	[Q_STATS_ALL] = STATS_COLS "ORDER BY c.host, c.name, c.id",
+	[Q_STATS_HOST] = STATS_COLS "WHERE c.host = ?1 ORDER BY c.name, c.id",
+	[Q_STATS_CID] = STATS_COLS "WHERE k.cid = ?1",
+	/* Live containers first: a name reused by a new container names
+	 * the new one, an old one only when nothing live matches. */
+	[Q_RESOLVE] = "SELECT k.cid, k.name, k.id, c.id IS NOT NULL AS live "
+		      "FROM container_keys k LEFT JOIN containers c ON "
+		      "c.host = k.host AND c.id = k.id WHERE k.host = ?1 AND "
+		      "(k.name = ?2 OR substr(k.id, 1, length(?2)) = ?2) "
+		      "ORDER BY live DESC, k.name = ?2 DESC, k.cid DESC "
+		      "LIMIT 20",
+	[Q_HIST_RAW] = "SELECT ts, cpu_percent, mem_usage, mem_limit, net_rx, "
+		       "net_tx, blk_read, blk_write, pids FROM "
+		       "container_samples WHERE cid = ?1 AND ts >= ?2 AND "
+		       "ts <= ?3 ORDER BY ts",
+	[Q_HIST_1M] = HIST_ROLLUP("container_1m"),
+	[Q_HIST_1H] = HIST_ROLLUP("container_1h"),
+	[Q_HIST_RAW_N] = HIST_DOWN(HIST_RAW_IN),
+	[Q_HIST_1M_N] = HIST_DOWN(HIST_ROLLUP_IN("container_1m")),
+	[Q_HIST_1H_N] = HIST_DOWN(HIST_ROLLUP_IN("container_1h")),
 };
 
 struct dl_query {
@@ -137,12 +207,33 @@ static bool push(json_t *arr, json_t *obj)
 	return obj && json_array_append_new(arr, obj) == 0;
 }
 
+/* Column as a JSON number, or null when SQL NULL. */
+static json_t *col_num(sqlite3_stmt *st, int i)
+{
+	switch (sqlite3_column_type(st, i)) {
+	case SQLITE_NULL: return json_null();
+	case SQLITE_FLOAT: {
+		/* two decimals are all a percentage or a load needs */
+		double v = sqlite3_column_double(st, i);
+
+		return json_real((double)(int64_t)(v * 100.0 + 0.5) / 100.0);
+	}
+	default: return json_integer(sqlite3_column_int64(st, i));
+	}
+}
+
 static json_t *host_row(sqlite3_stmt *st, int64_t now_s)
 {
 	int64_t last_s = sqlite3_column_int64(st, 2) / 1000000000;
 	int64_t ago = now_s > last_s ? now_s - last_s : 0;
 
-	return json_pack("{s:o,s:b,s:I,s:I,s:b,s:o,s:I,s:I,s:o,s:o}", "name",
+	return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:b,s:I,s:I,s:b,s:o,"
+			 "s:I,s:I,s:o,s:o}",
+			 "cpu_percent", col_num(st, 9), "mem_used_bytes",
+			 col_num(st, 10), "mem_total_bytes", col_num(st, 11),
+			 "load1", col_num(st, 12), "disk_used_bytes",
+			 col_num(st, 13), "disk_total_bytes", col_num(st, 14),
+			 "name",
 			 col_str(st, 0), "online",
 			 sqlite3_column_int(st, 1) != 0, "last_seen",
 			 (json_int_t)last_s, "last_seen_ago", (json_int_t)ago,
@@ -316,4 +407,218 @@ nomem:
 	sqlite3_clear_bindings(st);
 	json_decref(arr);
 	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Stats                                                               */
+
+/* The value keys shared by `stats` rows and `history` samples, from
+ * columns i.. (cpu_percent, mem, mem_limit, net rx/tx, blk r/w, pids). */
+static int set_values(json_t *o, sqlite3_stmt *st, int i)
+{
+	static const char *const keys[] = {
+		"cpu_percent",	  "mem_bytes",	     "mem_limit",
+		"net_rx_bytes",	  "net_tx_bytes",    "blk_read_bytes",
+		"blk_write_bytes", "pids",
+	};
+
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+		if (json_object_set_new(o, keys[k], col_num(st, i + (int)k)))
+			return -1;
+	return 0;
+}
+
+static json_t *stats_row(sqlite3_stmt *st)
+{
+	int64_t ns = sqlite3_column_int64(st, 3);
+	char stamp[48];
+	json_t *o;
+
+	rfc3339(ns, stamp, sizeof(stamp));
+	o = json_pack("{s:o,s:o,s:o,s:s,s:I}", "host", col_str(st, 0), "name",
+		      col_str(st, 1), "id", col_str(st, 2), "time", stamp,
+		      "time_ns", (json_int_t)ns);
+	if (o && set_values(o, st, 4)) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* Runs a bound statement into an array of row(st); resets it. */
+static json_t *collect(dl_query_t *q, sqlite3_stmt *st,
+		       json_t *(*row)(sqlite3_stmt *), const char *what,
+		       char *err, size_t errlen)
+{
+	json_t *arr = json_array();
+	int rc;
+
+	if (!arr)
+		goto nomem;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (!push(arr, row(st)))
+			goto nomem;
+	if (rc != SQLITE_DONE)
+		return step_fail(q, st, arr, what, err, errlen);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return arr;
+nomem:
+	snprintf(err, errlen, "out of memory");
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	json_decref(arr);
+	return NULL;
+}
+
+int dl_query_resolve(dl_query_t *q, const char *host, const char *ctr,
+		     dl_ctr_ref_t *out, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = q->st[Q_RESOLVE];
+	char list[768] = "";
+	size_t used = 0;
+	int n = 0, live = 0, rc;
+	bool online;
+	int64_t seen;
+
+	if (!dl_query_host(q, host, &online, &seen)) {
+		snprintf(err, errlen, "no host named %s", host);
+		return DL_ENOENT;
+	}
+	if (!ctr[0] || strlen(ctr) > DL_QUERY_CTR_MAX) {
+		snprintf(err, errlen, "invalid container name or id \"%.64s\"",
+			 ctr);
+		return DL_EINVAL;
+	}
+	if (sqlite3_bind_text(st, 1, host, -1, SQLITE_STATIC) ||
+	    sqlite3_bind_text(st, 2, ctr, -1, SQLITE_STATIC))
+		goto dberr;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 1);
+		const char *id = (const char *)sqlite3_column_text(st, 2);
+		bool is_live = sqlite3_column_int(st, 3) != 0;
+		int w;
+
+		/* The dead are candidates only when nothing live matches. */
+		if (!is_live && live)
+			break;
+		live += is_live;
+		if (n++ == 0) {
+			out->cid = sqlite3_column_int64(st, 0);
+			snprintf(out->name, sizeof(out->name), "%s",
+				 name ? name : "");
+			snprintf(out->id, sizeof(out->id), "%s", id ? id : "");
+		}
+		w = snprintf(list + used, sizeof(list) - used, "%s%s (%.12s)",
+			     n > 1 ? ", " : "", name ? name : "", id ? id : "");
+		if (w > 0 && (size_t)w < sizeof(list) - used)
+			used += (size_t)w;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		goto dberr;
+	if (n == 0) {
+		snprintf(err, errlen, "no container %s on %s", ctr, host);
+		return DL_ENOENT;
+	}
+	if (n > 1) {
+		snprintf(err, errlen, "%s matches %d containers on %s: %s", ctr,
+			 n, host, list);
+		return DL_EINVAL;
+	}
+	return 0;
+dberr:
+	snprintf(err, errlen, "container lookup failed: %s",
+		 sqlite3_errmsg(q->db));
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return DL_EDB;
+}
+
+json_t *dl_query_stats(dl_query_t *q, const char *host, const char *ctr,
+		       char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	dl_ctr_ref_t ref;
+	bool online;
+	int64_t seen;
+
+	if (host && ctr) {
+		if (dl_query_resolve(q, host, ctr, &ref, err, errlen))
+			return NULL;
+		st = q->st[Q_STATS_CID];
+		if (sqlite3_bind_int64(st, 1, ref.cid))
+			return step_fail(q, st, NULL, "stats", err, errlen);
+	} else if (host) {
+		if (!dl_query_host(q, host, &online, &seen)) {
+			snprintf(err, errlen, "no host named %s", host);
+			return NULL;
+		}
+		st = q->st[Q_STATS_HOST];
+		if (sqlite3_bind_text(st, 1, host, -1, SQLITE_STATIC))
+			return step_fail(q, st, NULL, "stats", err, errlen);
+	} else {
+		st = q->st[Q_STATS_ALL];
+	}
+	return collect(q, st, stats_row, "stats", err, errlen);
+}
+
+int dl_query_tier(int64_t span_s)
+{
+	if (span_s <= 6 * 3600)
+		return DL_TIER_RAW;
+	return span_s <= 7 * 86400 ? DL_TIER_MINUTE : DL_TIER_HOUR;
+}
+
+static json_t *hist_row(sqlite3_stmt *st)
+{
+	int64_t ns = sqlite3_column_int64(st, 0);
+	char stamp[48];
+	json_t *o;
+
+	rfc3339(ns, stamp, sizeof(stamp));
+	o = json_pack("{s:s,s:I}", "time", stamp, "time_ns", (json_int_t)ns);
+	if (!o || set_values(o, st, 1))
+		goto fail;
+	/* Rollups: the bucket's maxima next to its averages. */
+	if (sqlite3_column_count(st) > 9 &&
+	    (json_object_set_new(o, "cpu_percent_max", col_num(st, 9)) ||
+	     json_object_set_new(o, "mem_bytes_max", col_num(st, 10))))
+		goto fail;
+	return o;
+fail:
+	json_decref(o);
+	return NULL;
+}
+
+json_t *dl_query_history(dl_query_t *q, const char *host, const char *ctr,
+			 int64_t since_ns, int64_t until_ns, int tier,
+			 int points, char *err, size_t errlen)
+{
+	static const int which[] = {Q_HIST_RAW, Q_HIST_1M, Q_HIST_1H};
+	static const int down[] = {Q_HIST_RAW_N, Q_HIST_1M_N, Q_HIST_1H_N};
+	sqlite3_stmt *st;
+	dl_ctr_ref_t ref;
+	int64_t width;
+
+	if (tier < DL_TIER_RAW || tier > DL_TIER_HOUR) {
+		snprintf(err, errlen, "unknown history tier %d", tier);
+		return NULL;
+	}
+	if (dl_query_resolve(q, host, ctr, &ref, err, errlen))
+		return NULL;
+	if (points < 0 || points > DL_QUERY_POINTS_MAX || since_ns < 0 ||
+	    until_ns < since_ns) {
+		snprintf(err, errlen, "history: span or points out of range");
+		return NULL;
+	}
+	st = q->st[points ? down[tier] : which[tier]];
+	width = points ? (until_ns - since_ns) / points + 1 : 0;
+	if (sqlite3_bind_int64(st, 1, ref.cid) ||
+	    sqlite3_bind_int64(st, 2, since_ns) ||
+	    sqlite3_bind_int64(st, 3, until_ns) ||
+	    (points && sqlite3_bind_int64(st, 4, width)))
+		return step_fail(q, st, NULL, "history", err, errlen);
+	return collect(q, st, hist_row, "history", err, errlen);
 }

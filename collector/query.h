@@ -1,4 +1,5 @@
-/* query.h - read-only queries behind `dockline hosts|ps|events`.
+/* query.h - read-only queries behind `dockline hosts|ps|events|stats|
+ * top|history`.
  *
  * Each call opens (or reuses, per thread) a read-only connection to the
  * database, so queries never stall the writer. Results are jansson arrays
@@ -34,6 +35,52 @@ json_t *dl_query_ps(dl_query_t *q, const char *host, bool all, char *err,
  * newest ones when more match). */
 json_t *dl_query_events(dl_query_t *q, const char *host, uint64_t since_ns,
 			int64_t after_id, int limit, char *err, size_t errlen);
+
+/* hosts rows also carry the latest host sample: cpu_percent,
+ * mem_used_bytes, mem_total_bytes, load1, disk_used_bytes,
+ * disk_total_bytes (null before the first HOSTSTATS). */
+
+#define DL_QUERY_CTR_MAX 128 /* a container name or id prefix */
+
+/* A container as HOST/CONTAINER names it. */
+typedef struct {
+	int64_t cid; /* container_keys.cid */
+	char name[256];
+	char id[129];
+} dl_ctr_ref_t;
+
+/* Resolves ctr (a name, or a unique id prefix) on host; live containers
+ * win over removed ones that still have history. 0, or a negative code
+ * with a sentence: "no host named X", "web matches 2 containers on
+ * app-01: web-1 (3f2a...), web-2 (9c1b...)". */
+int dl_query_resolve(dl_query_t *q, const char *host, const char *ctr,
+		     dl_ctr_ref_t *out, char *err, size_t errlen);
+
+/* Latest sample of each current container: [{host, name, id, time,
+ * time_ns, cpu_percent, mem_bytes, mem_limit, net_rx_bytes, net_tx_bytes,
+ * blk_read_bytes, blk_write_bytes, pids}] (null = not measured). host
+ * NULL = all hosts; ctr (needs host) narrows to one container. */
+json_t *dl_query_stats(dl_query_t *q, const char *host, const char *ctr,
+		       char *err, size_t errlen);
+
+enum { DL_TIER_RAW, DL_TIER_MINUTE, DL_TIER_HOUR };
+
+/* The tier a span of span_s seconds is read from: <= 6 h raw, <= 7 d
+ * minute rollups, else hour rollups. */
+int dl_query_tier(int64_t span_s);
+
+#define DL_QUERY_POINTS_MAX 10000
+
+/* Samples of one container with since_ns <= time <= until_ns, oldest
+ * first: [{time, time_ns, <the stats value keys>}]; from rollups the
+ * values are bucket averages (cpu_percent, mem_bytes) and last values
+ * (the rest), plus cpu_percent_max and mem_bytes_max. Rollup tiers hold
+ * closed buckets only (a minute appears once the container's next
+ * minute starts). points > 0 averages the span into at most that many
+ * equal buckets (time = bucket start), for charts; 0 = every row. */
+json_t *dl_query_history(dl_query_t *q, const char *host, const char *ctr,
+			 int64_t since_ns, int64_t until_ns, int tier,
+			 int points, char *err, size_t errlen);
 
 /* Looks up a host: 1 found (online, last_seen filled), 0 not found. */
 int dl_query_host(dl_query_t *q, const char *host, bool *online,

@@ -25,9 +25,22 @@
 #include "proto/msg.h"
 
 #define TAG "store"
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define RETRY_SLEEP_MS 200
 #define CLOSE_RETRIES 3 /* failed COMMITs tolerated while closing */
+
+/* Rollup tiers share one shape: sums and counts (so partial buckets
+ * merge by addition), maxima, and the newest sample's counters and
+ * gauges ("last"), keyed by (owner, bucket start). For hosts, mem_* is
+ * mem_used and mem_limit is mem_total. */
+#define ROLLUP_COLS(owner)                                                     \
+	"k " owner " NOT NULL, bucket INTEGER NOT NULL,"                      \
+	" n INTEGER NOT NULL, cpu_sum REAL NOT NULL, cpu_n INTEGER NOT NULL,"  \
+	" cpu_max REAL, mem_sum REAL NOT NULL, mem_n INTEGER NOT NULL,"       \
+	" mem_max INTEGER, last_ts INTEGER NOT NULL, mem_limit INTEGER,"      \
+	" net_rx INTEGER, net_tx INTEGER, blk_read INTEGER,"                  \
+	" blk_write INTEGER, pids INTEGER,"                                   \
+	" PRIMARY KEY (k, bucket)"
 
 /* Migrations: entry i takes the schema from user_version i to i + 1. */
 static const char *const migrations[SCHEMA_VERSION] = {
@@ -59,6 +72,36 @@ static const char *const migrations[SCHEMA_VERSION] = {
 	" UNIQUE (host, epoch, seq));"
 	"CREATE INDEX events_host_time ON events(host, time_ns);"
 	"CREATE INDEX events_time ON events(time_ns);",
+
+	/* v2: stats. Samples key containers by a compact integer (cid) that
+	 * outlives the containers row, so history of a removed container
+	 * stays readable until retention drops it. Times are unix ns;
+	 * rollup buckets are the bucket's start. */
+	"ALTER TABLE containers ADD COLUMN idx INTEGER;"
+	"CREATE INDEX containers_idx ON containers(host, idx);"
+	"CREATE TABLE container_keys ("
+	" cid INTEGER PRIMARY KEY, host TEXT NOT NULL, id TEXT NOT NULL,"
+	" name TEXT, UNIQUE (host, id));"
+	"INSERT INTO container_keys(host, id, name)"
+	" SELECT host, id, name FROM containers;"
+	"CREATE TABLE container_samples ("
+	" cid INTEGER NOT NULL, ts INTEGER NOT NULL, cpu_ns INTEGER,"
+	" cpu_percent REAL, mem_usage INTEGER, mem_limit INTEGER,"
+	" net_rx INTEGER, net_tx INTEGER, blk_read INTEGER,"
+	" blk_write INTEGER, pids INTEGER,"
+	" PRIMARY KEY (cid, ts)) WITHOUT ROWID;"
+	"CREATE TABLE container_1m (" ROLLUP_COLS("INTEGER") ") WITHOUT ROWID;"
+	"CREATE TABLE container_1h (" ROLLUP_COLS("INTEGER") ") WITHOUT ROWID;"
+	"CREATE TABLE host_samples ("
+	" host TEXT NOT NULL, ts INTEGER NOT NULL, cpu_percent REAL,"
+	" mem_used INTEGER, mem_total INTEGER, mem_available INTEGER,"
+	" swap_used INTEGER, swap_total INTEGER,"
+	" load1 REAL, load5 REAL, load15 REAL,"
+	" disk_used INTEGER, disk_total INTEGER,"
+	" net_rx INTEGER, net_tx INTEGER,"
+	" PRIMARY KEY (host, ts)) WITHOUT ROWID;"
+	"CREATE TABLE host_1m (" ROLLUP_COLS("TEXT") ") WITHOUT ROWID;"
+	"CREATE TABLE host_1h (" ROLLUP_COLS("TEXT") ") WITHOUT ROWID;",
 };
 
 enum {
@@ -79,8 +122,83 @@ enum {
 	ST_CT_DELETE,
 	ST_CT_PRUNE,
 	ST_EVENT,
+	ST_KEY_UPSERT,
+	ST_IDX_CID,
+	ST_IDX_ALL,
+	ST_CS_INSERT,
+	ST_PREV_TS,
+	ST_CLOSE_1M,
+	ST_CLOSE_1H,
+	ST_HS_INSERT,
+	ST_H1M,
+	ST_H1H,
+	ST_RET_CIDS,
+	ST_RET_HOSTS,
+	ST_DEL_CS,
+	ST_DEL_C1M,
+	ST_DEL_C1H,
+	ST_DEL_HS,
+	ST_DEL_H1M,
+	ST_DEL_H1H,
 	ST_COUNT
 };
+
+/* Merges a partial bucket (?1 key, ?2 bucket, ?3 n, ?4 cpu_sum, ?5 cpu_n,
+ * ?6 cpu_max, ?7 mem_sum, ?8 mem_n, ?9 mem_max, ?10 last_ts, ?11..?16
+ * last values) into a rollup row: sums add, maxima max (NULL = none), the
+ * newer sample's last values win. */
+#define ROLLUP_UPSERT(t)                                                       \
+	"INSERT INTO " t "(k, bucket, n, cpu_sum, cpu_n, cpu_max, mem_sum, "   \
+	"mem_n, mem_max, last_ts, mem_limit, net_rx, net_tx, blk_read, "       \
+	"blk_write, pids) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "    \
+	"?11, ?12, ?13, ?14, ?15, ?16) ON CONFLICT(k, bucket) DO UPDATE SET "  \
+	"n = n + excluded.n, cpu_sum = cpu_sum + excluded.cpu_sum, "           \
+	"cpu_n = cpu_n + excluded.cpu_n, "                                     \
+	"cpu_max = CASE WHEN cpu_max IS NULL OR excluded.cpu_max > cpu_max "   \
+	"THEN coalesce(excluded.cpu_max, cpu_max) ELSE cpu_max END, "          \
+	"mem_sum = mem_sum + excluded.mem_sum, "                               \
+	"mem_n = mem_n + excluded.mem_n, "                                     \
+	"mem_max = CASE WHEN mem_max IS NULL OR excluded.mem_max > mem_max "   \
+	"THEN coalesce(excluded.mem_max, mem_max) ELSE mem_max END, "          \
+	"mem_limit = CASE WHEN excluded.last_ts >= last_ts "                   \
+	"THEN excluded.mem_limit ELSE mem_limit END, "                         \
+	"net_rx = CASE WHEN excluded.last_ts >= last_ts "                      \
+	"THEN excluded.net_rx ELSE net_rx END, "                               \
+	"net_tx = CASE WHEN excluded.last_ts >= last_ts "                      \
+	"THEN excluded.net_tx ELSE net_tx END, "                               \
+	"blk_read = CASE WHEN excluded.last_ts >= last_ts "                    \
+	"THEN excluded.blk_read ELSE blk_read END, "                           \
+	"blk_write = CASE WHEN excluded.last_ts >= last_ts "                   \
+	"THEN excluded.blk_write ELSE blk_write END, "                         \
+	"pids = CASE WHEN excluded.last_ts >= last_ts "                        \
+	"THEN excluded.pids ELSE pids END, "                                   \
+	"last_ts = max(last_ts, excluded.last_ts)"
+
+/* Container rollups are computed when a bucket closes (the container's
+ * first sample in a later bucket): the minute from its raw samples, the
+ * hour from its minutes, each one primary-key range read and one write,
+ * so ingest pays about 1/6 of a write per sample for both tiers instead
+ * of two upserts. Idempotent (INSERT OR REPLACE over a recomputation), so
+ * closing a bucket twice, or again after a late sample, is harmless.
+ * ?1 key, ?2 bucket start, ?3 bucket width; the "last" values come from
+ * the newest source row, found by its key. */
+#define CLOSE_BUCKET(src, k, ts, n, cs, cn, cm, ms, mn, mm, last, dst)         \
+	"INSERT OR REPLACE INTO " dst "(k, bucket, n, cpu_sum, cpu_n, "        \
+	"cpu_max, mem_sum, mem_n, mem_max, last_ts, mem_limit, net_rx, "       \
+	"net_tx, blk_read, blk_write, pids) SELECT ?1, ?2, a.n, a.cs, a.cn, "   \
+	"a.cm, a.ms, a.mn, a.mm, a.last, l.mem_limit, l.net_rx, l.net_tx, "     \
+	"l.blk_read, l.blk_write, l.pids FROM (SELECT " n " AS n, " cs          \
+	" AS cs, " cn " AS cn, " cm " AS cm, " ms " AS ms, " mn " AS mn, " mm   \
+	" AS mm, " last " AS last, max(" ts ") AS lk FROM " src " WHERE " k     \
+	" = ?1 AND " ts " >= ?2 AND " ts " < ?2 + ?3) a JOIN " src " l ON l." k \
+	" = ?1 AND l." ts " = a.lk"
+
+/* Retention: the oldest rows of one key, at most ?3, all on the primary
+ * key, so a step costs what it deletes and never scans the table. */
+#define RETENTION_DELETE(t, k, ts)                                             \
+	"DELETE FROM " t " WHERE " k " = ?1 AND " ts " IN (SELECT " ts        \
+	" FROM " t " WHERE " k " = ?1 AND " ts " < ?2 ORDER BY " ts           \
+	" LIMIT ?3)"
 
 static const char *const sql[ST_COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -125,8 +243,9 @@ static const char *const sql[ST_COUNT] = {
 		"updated_ns = excluded.updated_ns",
 	[ST_CT_UPSERT] =
 		"INSERT INTO containers(host, id, name, image, state, status, "
-		"health, created, updated_ns) VALUES(?1, ?2, ?3, ?4, ?5, ?6, "
-		"?7, ?8, ?9) ON CONFLICT(host, id) DO UPDATE SET "
+		"health, created, updated_ns, idx) VALUES(?1, ?2, ?3, ?4, ?5, "
+		"?6, ?7, ?8, ?9, ?10) ON CONFLICT(host, id) DO UPDATE SET "
+		"idx = excluded.idx, "
 		"name = excluded.name, image = excluded.image, "
 		"state = excluded.state, status = excluded.status, "
 		"health = excluded.health, created = excluded.created, "
@@ -140,6 +259,52 @@ static const char *const sql[ST_COUNT] = {
 	[ST_EVENT] = "INSERT OR IGNORE INTO events(host, time_ns, type, "
 		     "action, actor_id, name, attrs, epoch, seq) "
 		     "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[ST_KEY_UPSERT] =
+		"INSERT INTO container_keys(host, id, name) VALUES(?1, ?2, ?3) "
+		"ON CONFLICT(host, id) DO UPDATE SET name = excluded.name "
+		"WHERE name IS NOT excluded.name",
+	/* A stale row of an earlier session may still carry the idx until
+	 * the next INVENTORY prunes it: the newest row wins. */
+	[ST_IDX_CID] = "SELECT k.cid FROM containers c JOIN container_keys k "
+		       "ON k.host = c.host AND k.id = c.id WHERE c.host = ?1 "
+		       "AND c.idx = ?2 ORDER BY c.updated_ns DESC LIMIT 1",
+	/* OR IGNORE: a second sample at the same instant (an epoch replay)
+	 * keeps the first, and changes() tells the rollup to skip it. */
+	/* The whole host's map in one statement (older rows first, so the
+	 * newest wins when a stale one shares an idx). */
+	[ST_IDX_ALL] = "SELECT c.idx, k.cid FROM containers c JOIN "
+		       "container_keys k ON k.host = c.host AND k.id = c.id "
+		       "WHERE c.host = ?1 AND c.idx IS NOT NULL ORDER BY "
+		       "c.updated_ns",
+	[ST_CS_INSERT] = "INSERT OR IGNORE INTO container_samples VALUES(?1, "
+			 "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	[ST_PREV_TS] = "SELECT max(ts) FROM container_samples WHERE cid = ?1 "
+		       "AND ts < ?2",
+	[ST_CLOSE_1M] = CLOSE_BUCKET("container_samples", "cid", "ts",
+				     "count(*)", "coalesce(sum(cpu_percent), 0)",
+				     "count(cpu_percent)", "max(cpu_percent)",
+				     "coalesce(sum(mem_usage), 0)",
+				     "count(mem_usage)", "max(mem_usage)",
+				     "max(ts)", "container_1m"),
+	[ST_CLOSE_1H] = CLOSE_BUCKET("container_1m", "k", "bucket", "sum(n)",
+				     "sum(cpu_sum)", "sum(cpu_n)",
+				     "max(cpu_max)", "sum(mem_sum)",
+				     "sum(mem_n)", "max(mem_max)",
+				     "max(last_ts)", "container_1h"),
+	[ST_HS_INSERT] = "INSERT OR IGNORE INTO host_samples VALUES(?1, ?2, "
+			 "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
+			 "?15)",
+	[ST_H1M] = ROLLUP_UPSERT("host_1m"),
+	[ST_H1H] = ROLLUP_UPSERT("host_1h"),
+	[ST_RET_CIDS] = "SELECT cid FROM container_keys WHERE cid > ?1 "
+			"ORDER BY cid LIMIT ?2",
+	[ST_RET_HOSTS] = "SELECT name FROM hosts",
+	[ST_DEL_CS] = RETENTION_DELETE("container_samples", "cid", "ts"),
+	[ST_DEL_C1M] = RETENTION_DELETE("container_1m", "k", "bucket"),
+	[ST_DEL_C1H] = RETENTION_DELETE("container_1h", "k", "bucket"),
+	[ST_DEL_HS] = RETENTION_DELETE("host_samples", "host", "ts"),
+	[ST_DEL_H1M] = RETENTION_DELETE("host_1m", "k", "bucket"),
+	[ST_DEL_H1H] = RETENTION_DELETE("host_1h", "k", "bucket"),
 };
 
 typedef enum { IT_DATA, IT_ONLINE, IT_OFFLINE, IT_FORGET } item_kind_t;
@@ -180,6 +345,48 @@ typedef struct {
 	size_t n, cap, size;
 } vec_t;
 
+#define MINUTE_NS 60000000000ll
+#define HOUR_NS 3600000000000ll
+#define IDX_CACHE_MAX (1u << 20) /* idx beyond this: looked up, not cached */
+#define RET_STEP_ROWS 5000       /* rows one retention step may delete */
+#define RET_STEP_KEYS 256        /* containers one retention step visits */
+#define RET_PERIOD_NS 1000000000ull
+
+enum { TIER_MIN, TIER_HOUR, TIERS };
+
+/* A rollup bucket being filled in writer memory; merged into its row
+ * (ROLLUP_UPSERT) once per batch or when the bucket changes. */
+typedef struct {
+	int64_t bucket; /* -1: nothing yet */
+	int64_t n, cpu_n, mem_n;
+	double cpu_sum, cpu_max, mem_sum;
+	uint64_t mem_max;
+	bool cpu_any, mem_any;
+	int64_t last_ts;
+	dl_sample_t last;
+} acc_t;
+
+/* Per container (cid): the previous CPU reading for cpu_percent, and
+ * the open minute and hour (-1 before the first sample this run). Open
+ * addressing on cid; cid 0 = free. */
+typedef struct {
+	int64_t cid;
+	bool have_prev;
+	uint64_t prev_ts, prev_cpu, prev_sys;
+	int64_t open[TIERS];
+} cstate_t;
+
+/* Per host: the agent's idx -> cid map (0 unknown, -1 no such container)
+ * for this session's numbering, and the previous CPU totals. */
+typedef struct {
+	char host[DL_HOST_MAX + 1];
+	int64_t *cid_by_idx;
+	size_t nidx;
+	bool loaded; /* cid_by_idx filled from the database since forgotten */
+	bool have_prev;
+	uint64_t prev_ts, prev_total, prev_idle;
+} hstate_t;
+
 struct dl_store {
 	uv_loop_t *loop;
 	uv_async_t async;
@@ -195,6 +402,13 @@ struct dl_store {
 	uint64_t stamp;  /* last containers.updated_ns handed out */
 	vec_t b_acks;    /* ack_t per session, this batch */
 	vec_t b_hosts;   /* bhost_t per host seen, this batch */
+	cstate_t *ctab;  /* stats state per container, ccap slots */
+	size_t ccap, cn;
+	vec_t hstates;   /* hstate_t sorted by host */
+	int64_t ret_cursor;  /* retention: next cid after this one */
+	uint64_t ret_next;   /* retention: next step, monotonic ns */
+	int64_t ret_ns[3];   /* raw, minute, hour windows (under mu) */
+	bool ret_kick;       /* run a step now (under mu) */
 
 	/* Queue, under mu. */
 	pthread_mutex_t mu;
@@ -426,7 +640,8 @@ static int bind_container(sqlite3_stmt *st, const char *host,
 	    (rc = bind_str(st, 6, c->status)) ||
 	    (rc = bind_str(st, 7, c->health)) ||
 	    (rc = sqlite3_bind_int64(st, 8, c->created)) ||
-	    (rc = sqlite3_bind_int64(st, 9, (int64_t)stamp)))
+	    (rc = sqlite3_bind_int64(st, 9, (int64_t)stamp)) ||
+	    (rc = sqlite3_bind_int64(st, 10, c->idx)))
 		return rc;
 	return SQLITE_OK;
 }
@@ -439,16 +654,34 @@ static uint64_t next_stamp(dl_store_t *s, uint64_t now)
 	return s->stamp;
 }
 
+static void idx_forget(dl_store_t *s, const char *host);
+
+/* The containers row, and the container's lasting sample key. */
+static int upsert_container(dl_store_t *s, const char *host,
+			    const dl_container_t *c, uint64_t stamp)
+{
+	sqlite3_stmt *st = s->st[ST_KEY_UPSERT];
+	int rc;
+
+	if ((rc = bind_container(s->st[ST_CT_UPSERT], host, c, stamp)) ||
+	    (rc = run(s, ST_CT_UPSERT)))
+		return rc;
+	if ((rc = bind_cstr(st, 1, host)) || (rc = bind_str(st, 2, c->id)) ||
+	    (rc = bind_str(st, 3, c->name)))
+		return rc;
+	return run(s, ST_KEY_UPSERT);
+}
+
 static int apply_inventory(dl_store_t *s, const item_t *it, const dl_msg_t *m)
 {
 	uint64_t stamp = next_stamp(s, it->time_ns);
 	sqlite3_stmt *st;
 	int rc;
 
+	idx_forget(s, it->host);
 	for (uint32_t i = 0; i < m->u.inventory.n; i++) {
-		if ((rc = bind_container(s->st[ST_CT_UPSERT], it->host,
-					 &m->u.inventory.v[i], stamp)) ||
-		    (rc = run(s, ST_CT_UPSERT)))
+		if ((rc = upsert_container(s, it->host, &m->u.inventory.v[i],
+					   stamp)))
 			return rc;
 	}
 	st = s->st[ST_CT_PRUNE];
@@ -464,17 +697,15 @@ static int apply_container(dl_store_t *s, const item_t *it,
 	sqlite3_stmt *st = s->st[ST_CT_DELETE];
 	int rc;
 
+	idx_forget(s, it->host);
 	if (m->u.container.removed) {
 		if ((rc = bind_cstr(st, 1, it->host)) ||
 		    (rc = bind_str(st, 2, m->u.container.c.id)))
 			return rc;
 		return run(s, ST_CT_DELETE);
 	}
-	if ((rc = bind_container(s->st[ST_CT_UPSERT], it->host,
-				 &m->u.container.c,
-				 next_stamp(s, it->time_ns))))
-		return rc;
-	return run(s, ST_CT_UPSERT);
+	return upsert_container(s, it->host, &m->u.container.c,
+				next_stamp(s, it->time_ns));
 }
 
 /* The attributes as a compact JSON object text; caller frees. */
@@ -556,6 +787,484 @@ static int apply_dropped(dl_store_t *s, const item_t *it, const dl_msg_t *m)
 	return run(s, ST_HOST_DROPPED);
 }
 
+/* ------------------------------------------------------------------ */
+/* Stats (writer thread)                                               */
+
+/* The host's state, created on first sight; NULL when out of memory. */
+static hstate_t *hstate_get(dl_store_t *s, const char *host)
+{
+	size_t lo = 0, hi = s->hstates.n;
+	hstate_t *h;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(((hstate_t *)vec_at(&s->hstates, mid))->host,
+			       host);
+
+		if (c == 0)
+			return vec_at(&s->hstates, mid);
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!vec_push(&s->hstates))
+		return NULL;
+	memmove(vec_at(&s->hstates, lo + 1), vec_at(&s->hstates, lo),
+		(s->hstates.n - 1 - lo) * sizeof(hstate_t));
+	h = vec_at(&s->hstates, lo);
+	memset(h, 0, sizeof(*h));
+	snprintf(h->host, sizeof(h->host), "%s", host);
+	return h;
+}
+
+/* The agent numbers containers per session: any INVENTORY, CONTAINER or
+ * reconnect may renumber, so the map is dropped and rebuilt lazily. */
+static void idx_forget(dl_store_t *s, const char *host)
+{
+	hstate_t *h = hstate_get(s, host);
+
+	if (h)
+		h->loaded = false;
+	if (h && h->nidx)
+		memset(h->cid_by_idx, 0, h->nidx * sizeof(int64_t));
+}
+
+/* Grows h's map to hold idx; false when idx is too large to cache or
+ * memory is short (lookups then go to SQL each time, still correct). */
+static bool idx_room(hstate_t *h, uint32_t idx)
+{
+	size_t n = h->nidx ? h->nidx : 64;
+	int64_t *v;
+
+	if (idx < h->nidx)
+		return true;
+	if (idx >= IDX_CACHE_MAX)
+		return false;
+	while (n <= idx)
+		n *= 2;
+	if (!(v = realloc(h->cid_by_idx, n * sizeof(*v))))
+		return false;
+	memset(v + h->nidx, 0, (n - h->nidx) * sizeof(*v));
+	h->cid_by_idx = v;
+	h->nidx = n;
+	return true;
+}
+
+/* Loads the host's whole idx -> cid map: one statement instead of one
+ * per container after every (re)connect. */
+static int idx_load(dl_store_t *s, hstate_t *h)
+{
+	sqlite3_stmt *st = s->st[ST_IDX_ALL];
+	int rc;
+
+	if ((rc = bind_cstr(st, 1, h->host)))
+		return rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t idx = sqlite3_column_int64(st, 0);
+
+		if (idx >= 0 && idx < IDX_CACHE_MAX &&
+		    idx_room(h, (uint32_t)idx))
+			h->cid_by_idx[idx] = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* The cid of the container the agent calls idx, or <= 0 if none. */
+static int idx_cid(dl_store_t *s, hstate_t *h, uint32_t idx, int64_t *cid)
+{
+	sqlite3_stmt *st = s->st[ST_IDX_CID];
+	int rc;
+
+	if (idx < h->nidx && h->cid_by_idx[idx]) {
+		*cid = h->cid_by_idx[idx];
+		return SQLITE_OK;
+	}
+	if (!h->loaded) {
+		h->loaded = true;
+		if ((rc = idx_load(s, h)))
+			return rc;
+		if (idx < h->nidx && h->cid_by_idx[idx]) {
+			*cid = h->cid_by_idx[idx];
+			return SQLITE_OK;
+		}
+	}
+	if ((rc = bind_cstr(st, 1, h->host)) ||
+	    (rc = sqlite3_bind_int64(st, 2, idx)))
+		return rc;
+	rc = sqlite3_step(st);
+	*cid = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return rc;
+	if (idx_room(h, idx))
+		h->cid_by_idx[idx] = *cid;
+	return SQLITE_OK;
+}
+
+static size_t cslot(int64_t cid, size_t cap)
+{
+	return (size_t)((uint64_t)cid * 0x9e3779b97f4a7c15ull) & (cap - 1);
+}
+
+static void acc_reset(acc_t *a, int64_t bucket)
+{
+	memset(a, 0, sizeof(*a));
+	a->bucket = bucket;
+}
+
+/* The container's state, created on first sight; NULL when out of
+ * memory. Kept at most half full. */
+static cstate_t *cstate_get(dl_store_t *s, int64_t cid)
+{
+	size_t i;
+
+	if (2 * (s->cn + 1) > s->ccap) {
+		size_t cap = s->ccap ? 2 * s->ccap : 1024;
+		cstate_t *t = calloc(cap, sizeof(*t));
+
+		if (!t)
+			return NULL;
+		for (size_t k = 0; k < s->ccap; k++) {
+			if (!s->ctab[k].cid)
+				continue;
+			for (i = cslot(s->ctab[k].cid, cap); t[i].cid;
+			     i = (i + 1) & (cap - 1))
+				;
+			t[i] = s->ctab[k];
+		}
+		free(s->ctab);
+		s->ctab = t;
+		s->ccap = cap;
+	}
+	for (i = cslot(cid, s->ccap); s->ctab[i].cid;
+	     i = (i + 1) & (s->ccap - 1))
+		if (s->ctab[i].cid == cid)
+			return &s->ctab[i];
+	memset(&s->ctab[i], 0, sizeof(s->ctab[i]));
+	s->ctab[i].cid = cid;
+	for (int t = 0; t < TIERS; t++)
+		s->ctab[i].open[t] = -1;
+	s->cn++;
+	return &s->ctab[i];
+}
+
+/* After a failed transaction memory no longer matches the database:
+ * forget it all. The cost is one unknown cpu_percent per container. */
+static void stats_forget(dl_store_t *s)
+{
+	free(s->ctab);
+	s->ctab = NULL;
+	s->ccap = s->cn = 0;
+	for (size_t i = 0; i < s->hstates.n; i++) {
+		hstate_t *h = vec_at(&s->hstates, i);
+
+		h->have_prev = false;
+		h->loaded = false;
+		if (h->nidx)
+			memset(h->cid_by_idx, 0, h->nidx * sizeof(int64_t));
+	}
+}
+
+static int bind_opt_u64(sqlite3_stmt *st, int i, bool valid, uint64_t v)
+{
+	if (!valid)
+		return sqlite3_bind_null(st, i);
+	return sqlite3_bind_int64(st, i, v > INT64_MAX ? INT64_MAX : (int64_t)v);
+}
+
+static int bind_opt_f(sqlite3_stmt *st, int i, bool valid, double v)
+{
+	return valid ? sqlite3_bind_double(st, i, v) : sqlite3_bind_null(st, i);
+}
+
+/* Merges a filled bucket into its rollup row. The key is a cid (host
+ * NULL) or a host name. */
+static int acc_flush(dl_store_t *s, int which, int64_t cid, const char *host,
+		     const acc_t *a)
+{
+	sqlite3_stmt *st = s->st[which];
+	uint32_t v = a->last.valid;
+	int rc;
+
+	if (a->n == 0)
+		return SQLITE_OK;
+	if ((rc = host ? bind_cstr(st, 1, host)
+		       : sqlite3_bind_int64(st, 1, cid)) ||
+	    (rc = sqlite3_bind_int64(st, 2, a->bucket)) ||
+	    (rc = sqlite3_bind_int64(st, 3, a->n)) ||
+	    (rc = sqlite3_bind_double(st, 4, a->cpu_sum)) ||
+	    (rc = sqlite3_bind_int64(st, 5, a->cpu_n)) ||
+	    (rc = bind_opt_f(st, 6, a->cpu_any, a->cpu_max)) ||
+	    (rc = sqlite3_bind_double(st, 7, a->mem_sum)) ||
+	    (rc = sqlite3_bind_int64(st, 8, a->mem_n)) ||
+	    (rc = bind_opt_u64(st, 9, a->mem_any, a->mem_max)) ||
+	    (rc = sqlite3_bind_int64(st, 10, a->last_ts)) ||
+	    (rc = bind_opt_u64(st, 11, v & DL_SV_MEMLIMIT, a->last.mem_limit)) ||
+	    (rc = bind_opt_u64(st, 12, v & DL_SV_NET, a->last.net_rx_bytes)) ||
+	    (rc = bind_opt_u64(st, 13, v & DL_SV_NET, a->last.net_tx_bytes)) ||
+	    (rc = bind_opt_u64(st, 14, v & DL_SV_BLK, a->last.blk_read_bytes)) ||
+	    (rc = bind_opt_u64(st, 15, v & DL_SV_BLK,
+			       a->last.blk_write_bytes)) ||
+	    (rc = bind_opt_u64(st, 16, v & DL_SV_PIDS, a->last.pids)))
+		return rc;
+	return run(s, which);
+}
+
+/* Adds one sample (pct < 0: unknown) to a bucket. */
+static void acc_add(acc_t *a, int64_t ts, const dl_sample_t *v, double pct)
+{
+	a->n++;
+	if (pct >= 0) {
+		a->cpu_sum += pct;
+		a->cpu_n++;
+		if (!a->cpu_any || pct > a->cpu_max)
+			a->cpu_max = pct;
+		a->cpu_any = true;
+	}
+	if (v->valid & DL_SV_MEM) {
+		a->mem_sum += (double)v->mem_usage;
+		a->mem_n++;
+		if (!a->mem_any || v->mem_usage > a->mem_max)
+			a->mem_max = v->mem_usage;
+		a->mem_any = true;
+	}
+	if (ts >= a->last_ts) {
+		a->last_ts = ts;
+		a->last = *v;
+	}
+}
+
+static const int64_t tier_ns[TIERS] = {MINUTE_NS, HOUR_NS};
+
+static int close_bucket(dl_store_t *s, int tier, int64_t cid, int64_t b)
+{
+	int which = tier == TIER_MIN ? ST_CLOSE_1M : ST_CLOSE_1H;
+	sqlite3_stmt *st = s->st[which];
+	int rc;
+
+	if ((rc = sqlite3_bind_int64(st, 1, cid)) ||
+	    (rc = sqlite3_bind_int64(st, 2, b)) ||
+	    (rc = sqlite3_bind_int64(st, 3, tier_ns[tier])))
+		return rc;
+	return run(s, which);
+}
+
+/* Closes the minute, then the hour, that the sample at ts leaves behind.
+ * On first sight this run, the container's newest earlier sample tells
+ * which buckets a previous run (or crash) may have left open. A late
+ * sample re-closes its own buckets. */
+static int roll(dl_store_t *s, cstate_t *c, int64_t ts)
+{
+	int64_t b[TIERS], prev = -1;
+	int rc;
+
+	for (int t = 0; t < TIERS; t++)
+		b[t] = ts - ts % tier_ns[t];
+	if (c->open[TIER_MIN] < 0) {
+		sqlite3_stmt *st = s->st[ST_PREV_TS];
+
+		if ((rc = sqlite3_bind_int64(st, 1, c->cid)) ||
+		    (rc = sqlite3_bind_int64(st, 2, b[TIER_MIN])))
+			return rc;
+		if (sqlite3_step(st) == SQLITE_ROW &&
+		    sqlite3_column_type(st, 0) != SQLITE_NULL)
+			prev = sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		for (int t = 0; t < TIERS; t++)
+			c->open[t] = prev >= 0 ? prev - prev % tier_ns[t] : b[t];
+	}
+	for (int t = 0; t < TIERS; t++) {
+		if (b[t] < c->open[t]) {
+			if ((rc = close_bucket(s, t, c->cid, b[t])))
+				return rc;
+		} else if (b[t] > c->open[t]) {
+			if ((rc = close_bucket(s, t, c->cid, c->open[t])))
+				return rc;
+			c->open[t] = b[t];
+		}
+	}
+	return SQLITE_OK;
+}
+
+/* docker stats' formula: the container's share of all CPU time since the
+ * previous sample, times the CPUs online. -1 (stored NULL) without a
+ * previous sample or when a counter went backwards (restart, agent
+ * change), so a reset never shows as a negative or huge percentage. */
+double dl_store_cpu_percent(uint64_t prev_cpu, uint64_t prev_sys,
+			    uint64_t cpu, uint64_t sys, uint32_t online)
+{
+	double pct;
+
+	if (cpu < prev_cpu || sys <= prev_sys || online == 0)
+		return -1;
+	pct = (double)(cpu - prev_cpu) / (double)(sys - prev_sys) * online *
+	      100.0;
+	/* More than every CPU busy: the two counters do not belong
+	 * together (e.g. a host counter reset). */
+	return pct > online * 100.0 * 1.05 ? -1 : pct;
+}
+
+static int insert_sample(dl_store_t *s, int64_t cid, int64_t ts,
+			 const dl_sample_t *v, double pct)
+{
+	sqlite3_stmt *st = s->st[ST_CS_INSERT];
+	uint32_t f = v->valid;
+	int rc;
+
+	if ((rc = sqlite3_bind_int64(st, 1, cid)) ||
+	    (rc = sqlite3_bind_int64(st, 2, ts)) ||
+	    (rc = bind_opt_u64(st, 3, f & DL_SV_CPU, v->cpu_ns)) ||
+	    (rc = bind_opt_f(st, 4, pct >= 0, pct)) ||
+	    (rc = bind_opt_u64(st, 5, f & DL_SV_MEM, v->mem_usage)) ||
+	    (rc = bind_opt_u64(st, 6, f & DL_SV_MEMLIMIT, v->mem_limit)) ||
+	    (rc = bind_opt_u64(st, 7, f & DL_SV_NET, v->net_rx_bytes)) ||
+	    (rc = bind_opt_u64(st, 8, f & DL_SV_NET, v->net_tx_bytes)) ||
+	    (rc = bind_opt_u64(st, 9, f & DL_SV_BLK, v->blk_read_bytes)) ||
+	    (rc = bind_opt_u64(st, 10, f & DL_SV_BLK, v->blk_write_bytes)) ||
+	    (rc = bind_opt_u64(st, 11, f & DL_SV_PIDS, v->pids)))
+		return rc;
+	return run(s, ST_CS_INSERT);
+}
+
+static int apply_sample(dl_store_t *s, hstate_t *h, const dl_msg_t *m,
+			const dl_sample_t *v)
+{
+	const dl_stats_t *b = &m->u.stats;
+	int64_t ts = (int64_t)m->time_ns, cid;
+	double pct = -1;
+	cstate_t *c;
+	int rc;
+
+	if ((rc = idx_cid(s, h, v->idx, &cid)))
+		return rc;
+	if (cid <= 0) {
+		DL_LOG_RL(DL_LOG_LEVEL_DEBUG, TAG,
+			  "%s: STATS for unknown container #%u skipped",
+			  h->host, v->idx);
+		return SQLITE_OK;
+	}
+	if (!(c = cstate_get(s, cid)))
+		return SQLITE_NOMEM;
+	if (v->valid & DL_SV_CPU) {
+		if (c->have_prev && m->time_ns > c->prev_ts)
+			pct = dl_store_cpu_percent(c->prev_cpu, c->prev_sys,
+						   v->cpu_ns, b->system_cpu_ns,
+						   b->online_cpus);
+		if (!c->have_prev || m->time_ns > c->prev_ts) {
+			c->have_prev = true;
+			c->prev_ts = m->time_ns;
+			c->prev_cpu = v->cpu_ns;
+			c->prev_sys = b->system_cpu_ns;
+		}
+	}
+	if ((rc = insert_sample(s, cid, ts, v, pct)))
+		return rc;
+	if (sqlite3_changes(s->db) == 0)
+		return SQLITE_OK; /* this instant is stored already */
+	return roll(s, c, ts);
+}
+
+static int apply_stats(dl_store_t *s, const item_t *it, const dl_msg_t *m)
+{
+	hstate_t *h = hstate_get(s, it->host);
+	int rc;
+
+	if (!h)
+		return SQLITE_NOMEM;
+	if (m->time_ns > (uint64_t)INT64_MAX)
+		return SQLITE_OK;
+	for (uint32_t i = 0; i < m->u.stats.n; i++)
+		if ((rc = apply_sample(s, h, m, &m->u.stats.v[i])))
+			return rc;
+	return SQLITE_OK;
+}
+
+/* Host CPU busy percent from cumulative total and idle time; -1 when
+ * unknown (first sample, counters reset). */
+double dl_store_host_cpu_percent(uint64_t prev_total, uint64_t prev_idle,
+				 uint64_t total, uint64_t idle)
+{
+	uint64_t dt, di;
+
+	if (total <= prev_total || idle < prev_idle)
+		return -1;
+	dt = total - prev_total;
+	di = idle - prev_idle;
+	return di > dt ? -1 : 100.0 * (double)(dt - di) / (double)dt;
+}
+
+static int insert_host_sample(dl_store_t *s, const char *host, int64_t ts,
+			      const dl_hoststats_t *v, double pct)
+{
+	sqlite3_stmt *st = s->st[ST_HS_INSERT];
+	int rc;
+
+	if ((rc = bind_cstr(st, 1, host)) ||
+	    (rc = sqlite3_bind_int64(st, 2, ts)) ||
+	    (rc = bind_opt_f(st, 3, pct >= 0, pct)) ||
+	    (rc = bind_opt_u64(st, 4, true, v->mem_used)) ||
+	    (rc = bind_opt_u64(st, 5, true, v->mem_total)) ||
+	    (rc = bind_opt_u64(st, 6, true, v->mem_available)) ||
+	    (rc = bind_opt_u64(st, 7, true, v->swap_used)) ||
+	    (rc = bind_opt_u64(st, 8, true, v->swap_total)) ||
+	    (rc = sqlite3_bind_double(st, 9, v->load1_x100 / 100.0)) ||
+	    (rc = sqlite3_bind_double(st, 10, v->load5_x100 / 100.0)) ||
+	    (rc = sqlite3_bind_double(st, 11, v->load15_x100 / 100.0)) ||
+	    (rc = bind_opt_u64(st, 12, true, v->disk_used)) ||
+	    (rc = bind_opt_u64(st, 13, true, v->disk_total)) ||
+	    (rc = bind_opt_u64(st, 14, true, v->net_rx_bytes)) ||
+	    (rc = bind_opt_u64(st, 15, true, v->net_tx_bytes)))
+		return rc;
+	return run(s, ST_HS_INSERT);
+}
+
+/* Hosts send one sample per interval, so their rollups are merged
+ * straight away instead of being accumulated. */
+static int apply_hoststats(dl_store_t *s, const item_t *it, const dl_msg_t *m)
+{
+	const dl_hoststats_t *v = &m->u.hoststats;
+	hstate_t *h = hstate_get(s, it->host);
+	int64_t ts = (int64_t)m->time_ns;
+	dl_sample_t as = {0};
+	double pct = -1;
+	acc_t a;
+	int rc;
+
+	if (!h)
+		return SQLITE_NOMEM;
+	if (m->time_ns > (uint64_t)INT64_MAX)
+		return SQLITE_OK;
+	if (h->have_prev && m->time_ns > h->prev_ts)
+		pct = dl_store_host_cpu_percent(h->prev_total, h->prev_idle,
+						v->cpu_total_ns, v->cpu_idle_ns);
+	if (!h->have_prev || m->time_ns > h->prev_ts) {
+		h->have_prev = true;
+		h->prev_ts = m->time_ns;
+		h->prev_total = v->cpu_total_ns;
+		h->prev_idle = v->cpu_idle_ns;
+	}
+	if ((rc = insert_host_sample(s, it->host, ts, v, pct)))
+		return rc;
+	if (sqlite3_changes(s->db) == 0)
+		return SQLITE_OK;
+	as.valid = DL_SV_MEM | DL_SV_MEMLIMIT | DL_SV_NET;
+	as.mem_usage = v->mem_used;
+	as.mem_limit = v->mem_total;
+	as.net_rx_bytes = v->net_rx_bytes;
+	as.net_tx_bytes = v->net_tx_bytes;
+	acc_reset(&a, ts - ts % MINUTE_NS);
+	acc_add(&a, ts, &as, pct);
+	if ((rc = acc_flush(s, ST_H1M, 0, it->host, &a)))
+		return rc;
+	a.bucket = ts - ts % HOUR_NS;
+	return acc_flush(s, ST_H1H, 0, it->host, &a);
+}
+
 static int apply_msg(dl_store_t *s, const item_t *it, const dl_msg_t *m)
 {
 	switch (m->type) {
@@ -564,6 +1273,8 @@ static int apply_msg(dl_store_t *s, const item_t *it, const dl_msg_t *m)
 	case DL_MSG_EVENT: return apply_event(s, it, m);
 	case DL_MSG_DOCKER: return apply_docker(s, it, m);
 	case DL_MSG_DROPPED: return apply_dropped(s, it, m);
+	case DL_MSG_STATS: return apply_stats(s, it, m);
+	case DL_MSG_HOSTSTATS: return apply_hoststats(s, it, m);
 	default: return SQLITE_OK; /* a data type this version ignores */
 	}
 }
@@ -753,6 +1464,8 @@ static int apply_host(dl_store_t *s, const item_t *it)
 	sqlite3_stmt *st = s->st[which];
 	int rc;
 
+	idx_forget(s, it->host); /* a new session numbers afresh */
+
 	if ((rc = bind_cstr(st, 1, it->host)) ||
 	    (rc = sqlite3_bind_int64(st, 2, (int64_t)it->time_ns)))
 		return rc;
@@ -771,12 +1484,21 @@ static int apply_host(dl_store_t *s, const item_t *it)
  * prepared on the spot. */
 static int apply_forget(dl_store_t *s, const item_t *it)
 {
+#define CIDS "(SELECT cid FROM container_keys WHERE host = ?1)"
 	static const char *const q[] = {
+		"DELETE FROM container_samples WHERE cid IN " CIDS,
+		"DELETE FROM container_1m WHERE k IN " CIDS,
+		"DELETE FROM container_1h WHERE k IN " CIDS,
+		"DELETE FROM container_keys WHERE host = ?1",
+		"DELETE FROM host_samples WHERE host = ?1",
+		"DELETE FROM host_1m WHERE k = ?1",
+		"DELETE FROM host_1h WHERE k = ?1",
 		"DELETE FROM events WHERE host = ?1",
 		"DELETE FROM containers WHERE host = ?1",
 		"DELETE FROM delivery WHERE host = ?1",
 		"DELETE FROM hosts WHERE name = ?1",
 	};
+#undef CIDS
 	int rc = SQLITE_OK;
 
 	for (size_t i = 0; i < sizeof(q) / sizeof(q[0]) && rc == SQLITE_OK;
@@ -828,6 +1550,7 @@ static int commit_batch(dl_store_t *s, const item_t *batch, size_t n)
 		goto fail;
 	return SQLITE_OK;
 fail:
+	stats_forget(s);
 	DL_LOG_RL(DL_LOG_LEVEL_ERROR, TAG,
 		  "%s: batch of %zu items not committed (%s: %s); nothing "
 		  "acked, retrying",
@@ -873,6 +1596,155 @@ static void publish(dl_store_t *s)
 }
 
 /* ------------------------------------------------------------------ */
+/* Retention (writer thread, between batches)                          */
+
+/* Deletes at most what is left of *budget of key's rows older than
+ * cutoff in table `which`. */
+static int ret_delete(dl_store_t *s, int which, int64_t cid,
+		      const char *host, int64_t cutoff, int64_t *budget)
+{
+	sqlite3_stmt *st = s->st[which];
+	int rc;
+
+	if (*budget <= 0)
+		return SQLITE_OK;
+	if ((rc = host ? bind_cstr(st, 1, host)
+		       : sqlite3_bind_int64(st, 1, cid)) ||
+	    (rc = sqlite3_bind_int64(st, 2, cutoff)) ||
+	    (rc = sqlite3_bind_int64(st, 3, *budget)) || (rc = run(s, which)))
+		return rc;
+	*budget -= sqlite3_changes(s->db);
+	return SQLITE_OK;
+}
+
+/* Host tiers, all hosts (there are few, and they have few rows each). */
+static int ret_hosts(dl_store_t *s, const int64_t cut[3], int64_t *budget)
+{
+	sqlite3_stmt *st = s->st[ST_RET_HOSTS];
+	vec_t names = {.size = DL_HOST_MAX + 1};
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *h = (const char *)sqlite3_column_text(st, 0);
+		char *slot;
+
+		if (!h || strlen(h) > DL_HOST_MAX)
+			continue;
+		if (!(slot = vec_push(&names))) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		snprintf(slot, DL_HOST_MAX + 1, "%s", h);
+	}
+	sqlite3_reset(st);
+	rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+	for (size_t i = 0; i < names.n && !rc; i++) {
+		const char *h = vec_at(&names, i);
+
+		if ((rc = ret_delete(s, ST_DEL_HS, 0, h, cut[0], budget)) ||
+		    (rc = ret_delete(s, ST_DEL_H1M, 0, h, cut[1], budget)))
+			break;
+		rc = ret_delete(s, ST_DEL_H1H, 0, h, cut[2], budget);
+	}
+	free(names.v);
+	return rc;
+}
+
+/* One step: the next RET_STEP_KEYS containers after the cursor, at most
+ * RET_STEP_ROWS rows in all, in one short transaction; after the last
+ * container, the hosts, then from the start again. Only rows older than
+ * their tier's window go. */
+static int retention_step(dl_store_t *s, int64_t *deleted)
+{
+	sqlite3_stmt *st = s->st[ST_RET_CIDS];
+	int64_t cids[RET_STEP_KEYS], cut[3], budget = RET_STEP_ROWS;
+	int64_t now = (int64_t)dl_clock_wall_ns();
+	size_t n = 0;
+	int rc;
+
+	pthread_mutex_lock(&s->mu);
+	for (int i = 0; i < 3; i++)
+		cut[i] = now - s->ret_ns[i];
+	pthread_mutex_unlock(&s->mu);
+	if ((rc = run(s, ST_BEGIN)))
+		return rc;
+	if ((rc = sqlite3_bind_int64(st, 1, s->ret_cursor)) ||
+	    (rc = sqlite3_bind_int(st, 2, RET_STEP_KEYS)))
+		goto fail;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < RET_STEP_KEYS)
+		cids[n++] = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		goto fail;
+	rc = SQLITE_OK;
+	for (size_t i = 0; i < n && budget > 0; i++) {
+		if ((rc = ret_delete(s, ST_DEL_CS, cids[i], NULL, cut[0],
+				     &budget)) ||
+		    (rc = ret_delete(s, ST_DEL_C1M, cids[i], NULL, cut[1],
+				     &budget)) ||
+		    (rc = ret_delete(s, ST_DEL_C1H, cids[i], NULL, cut[2],
+				     &budget)))
+			goto fail;
+		/* A container with more old rows than the budget is
+		 * visited again next step. */
+		if (budget > 0)
+			s->ret_cursor = cids[i];
+	}
+	if (n < RET_STEP_KEYS && budget > 0) {
+		if ((rc = ret_hosts(s, cut, &budget)))
+			goto fail;
+		if (budget > 0)
+			s->ret_cursor = 0;
+	}
+	if ((rc = run(s, ST_COMMIT)))
+		goto fail;
+	*deleted = RET_STEP_ROWS - budget;
+	return SQLITE_OK;
+fail:
+	DL_LOG_RL(DL_LOG_LEVEL_ERROR, TAG, "%s: retention step failed: %s",
+		  s->path, sqlite3_errmsg(s->db));
+	if (!sqlite3_get_autocommit(s->db))
+		run(s, ST_ROLLBACK);
+	return rc;
+}
+
+/* Holding mu: whether a retention step is due. */
+static bool retention_due(dl_store_t *s)
+{
+	return s->ret_kick || dl_clock_mono_ns() >= s->ret_next;
+}
+
+/* Called holding mu; drops it while the step runs. A step that used
+ * its whole budget leaves a backlog (ingest of 10k samples/s expires
+ * 10k rows/s): the next one is due at once, still one step between two
+ * batches, so deleting keeps pace without holding ingest up. */
+static void retention_run(dl_store_t *s)
+{
+	int64_t deleted = 0;
+
+	s->ret_kick = false;
+	pthread_mutex_unlock(&s->mu);
+	retention_step(s, &deleted);
+	pthread_mutex_lock(&s->mu);
+	s->ret_next = dl_clock_mono_ns() +
+		      (deleted >= RET_STEP_ROWS ? 0 : RET_PERIOD_NS);
+}
+
+void dl_store_set_retention(dl_store_t *s, int64_t raw_s, int64_t minute_s,
+			    int64_t hour_s)
+{
+	const int64_t w[3] = {raw_s, minute_s, hour_s};
+
+	pthread_mutex_lock(&s->mu);
+	for (int i = 0; i < 3; i++)
+		if (w[i] > 0 && w[i] < INT64_MAX / 1000000000)
+			s->ret_ns[i] = w[i] * 1000000000;
+	s->ret_kick = true;
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* ------------------------------------------------------------------ */
 /* Writer thread                                                       */
 
 /* Waits (holding mu) for work. Group commit: a batch is whatever queued
@@ -881,8 +1753,18 @@ static void publish(dl_store_t *s)
  * in large batches, with no timer adding latency. false = stop. */
 static bool wait_batch(dl_store_t *s)
 {
-	while (!s->head && !s->stopping)
-		pthread_cond_wait(&s->cv, &s->mu);
+	for (;;) {
+		struct timespec ts;
+
+		/* Retention runs only in the gaps between batches. */
+		if (!s->head && !s->stopping && retention_due(s))
+			retention_run(s);
+		if (s->head || s->stopping)
+			break;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+	}
 	return s->head != NULL;
 }
 
@@ -955,6 +1837,10 @@ static void *writer_main(void *arg)
 		pthread_mutex_lock(&s->mu);
 		s->inflight = 0;
 		s->qbytes -= bytes;
+		/* Under sustained load the queue is never empty: a step
+		 * still runs once per period, between two batches. */
+		if (s->head && retention_due(s))
+			retention_run(s);
 	}
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
@@ -1060,7 +1946,11 @@ static int setup_db(dl_store_t *s, char *err, size_t errlen)
 	}
 	sqlite3_finalize(st);
 	if (exec_sql(s->db,
-		     "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON",
+		     "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
+		     /* 64 MiB: the hot right edge of every container's
+		      * samples stays cached (the 2 MiB default made ingest
+		      * re-read pages). */
+		     "PRAGMA cache_size = -65536",
 		     s->path, err, errlen) ||
 	    migrate(s->db, s->path, err, errlen))
 		return DL_EDB;
@@ -1140,6 +2030,10 @@ static void store_free(dl_store_t *s)
 	free_items(s->head);
 	free(s->b_acks.v);
 	free(s->b_hosts.v);
+	free(s->ctab);
+	for (size_t i = 0; i < s->hstates.n; i++)
+		free(((hstate_t *)vec_at(&s->hstates, i))->cid_by_idx);
+	free(s->hstates.v);
 	free(s->acks.v);
 	free(s->cache.v);
 	pthread_mutex_destroy(&s->mu);
@@ -1172,6 +2066,11 @@ dl_store_t *dl_store_open(uv_loop_t *loop, const char *path,
 	s->b_acks.size = s->acks.size = sizeof(ack_t);
 	s->b_hosts.size = sizeof(bhost_t);
 	s->cache.size = sizeof(deliv_t);
+	s->hstates.size = sizeof(hstate_t);
+	s->ret_ns[0] = DL_STORE_RAW_DEFAULT * 1000000000ll;
+	s->ret_ns[1] = DL_STORE_MINUTE_DEFAULT * 1000000000ll;
+	s->ret_ns[2] = DL_STORE_HOUR_DEFAULT * 1000000000ll;
+	s->ret_next = dl_clock_mono_ns() + RET_PERIOD_NS;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_init(&s->ack_mu, NULL);
 	pthread_mutex_init(&s->cache_mu, NULL);

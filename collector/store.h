@@ -7,7 +7,10 @@
  * the highest (epoch, seq) that the commit made durable, through the
  * commit callback, which runs on the libuv loop thread (uv_async). Data
  * frames at or below a host's committed (epoch, seq) are skipped, so a
- * resend after reconnect is stored exactly once. Readers never use the
+ * resend after reconnect is stored exactly once. STATS and HOSTSTATS
+ * become raw samples plus minute/hour rollups, and the writer expires old
+ * samples in small steps between batches (docs/ARCHITECTURE.md, "Stats").
+ * Readers never use the
  * write connection: see query.h. The store never blocks the loop thread
  * for more than a mutex hold. */
 #ifndef DL_COLLECTOR_STORE_H
@@ -62,6 +65,26 @@ int dl_store_host_offline(dl_store_t *s, const char *host, uint64_t time_ns);
  * in order with data already queued. The caller closes its session
  * first. */
 int dl_store_forget(dl_store_t *s, const char *host);
+
+/* Stats retention per tier, in seconds (collector.conf [retention]).
+ * The writer deletes what is older in steps of at most a few thousand
+ * rows between batches, once a second, so ingest never waits long. A
+ * call also runs a step soon. Values <= 0 keep the current window. */
+#define DL_STORE_RAW_DEFAULT (48 * 3600)
+#define DL_STORE_MINUTE_DEFAULT (30 * 86400)
+#define DL_STORE_HOUR_DEFAULT (365 * 86400)
+void dl_store_set_retention(dl_store_t *s, int64_t raw_s, int64_t minute_s,
+			    int64_t hour_s);
+
+/* CPU percent as docker stats computes it, from two cumulative readings
+ * of container and host CPU time; -1 when it cannot be known (no
+ * interval, a counter went backwards). Exposed for tests. */
+double dl_store_cpu_percent(uint64_t prev_cpu, uint64_t prev_sys,
+			    uint64_t cpu, uint64_t sys, uint32_t online);
+/* Host busy percent from cumulative total and idle CPU time; -1 when
+ * unknown. */
+double dl_store_host_cpu_percent(uint64_t prev_total, uint64_t prev_idle,
+				 uint64_t total, uint64_t idle);
 
 /* Items queued but not yet committed (for tests and metrics). */
 size_t dl_store_pending(dl_store_t *s);

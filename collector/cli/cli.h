@@ -16,6 +16,9 @@ typedef struct {
 json_t *dl_cli_call(const dl_cli_t *cli, json_t *req);
 
 int dl_cli_enroll(const dl_cli_t *cli, int argc, char **argv);
+
+/* `stats`, `top` and `history` (argv[0] names which); exit code. */
+int dl_cli_stats(const dl_cli_t *cli, int argc, char **argv);
 int dl_cli_forget(const dl_cli_t *cli, int argc, char **argv);
 
 /* Validates an OpenSSH "ssh-ed25519 BASE64 [comment]" line; on success

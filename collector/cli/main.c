@@ -33,6 +33,14 @@ static void usage(FILE *f)
 		"  events [--host H] [--since 10m] [--limit N] [-f] [--json]\n"
 		"                                          Docker events, "
 		"oldest first\n"
+		"  stats [HOST[/CONTAINER]] [--json]      latest CPU, memory, "
+		"network, block I/O\n"
+		"  top [--host H] [--sort cpu|mem]         live view, every 2 s "
+		"(Ctrl-C ends)\n"
+		"  history HOST/CONTAINER [--since 24h] [--metric "
+		"cpu|mem|net|blk] [--json]\n"
+		"                                          chart of stored "
+		"samples\n"
 		"  enroll NAME --key FILE.pub|'ssh-ed25519 ...'\n"
 		"                                          bind an agent's "
 		"key to NAME (appends to\n"
@@ -384,6 +392,10 @@ int main(int argc, char **argv)
 	argv += i;
 	if (!strcmp(cmd, "enroll"))
 		return dl_cli_enroll(&cli, argc, argv);
+	if (!strcmp(cmd, "stats") || !strcmp(cmd, "top") ||
+	    !strcmp(cmd, "history"))
+		return resolve_socket(&cli, sock) ? 1
+						  : dl_cli_stats(&cli, argc, argv);
 	if (!strcmp(cmd, "forget")) {
 		if (resolve_socket(&cli, sock))
 			return 1;

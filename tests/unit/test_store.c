@@ -425,14 +425,14 @@ static void test_reopen_and_migrations(void)
 		ASSERT_EQ(e, E2);
 		ASSERT_EQ(q, 77);
 		close_store(s);
-		ASSERT_EQ(sql_int("PRAGMA user_version", NULL), 1);
+		ASSERT_EQ(sql_int("PRAGMA user_version", NULL), 2);
 		ASSERT_EQ(sql_int("SELECT count(*) FROM events", NULL), 11);
 		/* a restarted collector has no sessions */
 		ASSERT_EQ(sql_int("SELECT sum(online) FROM hosts", NULL), 0);
 		ASSERT_EQ(sql_int("SELECT count(*) FROM sqlite_master WHERE "
 				  "type = 'table'",
 				  NULL),
-			  4);
+			  11); /* v1's 4, v2's keys, samples, rollups */
 	}
 	{
 		char mode[16];
@@ -582,7 +582,10 @@ static void test_queries(void)
 	ASSERT_GE(jint(h, "last_seen_ago"), 0);
 	ASSERT_STR_EQ(jstr(h, "peer"), "uid 7");
 	ASSERT_STR_EQ(jstr(h, "software"), "dockline-agent 0.1.0");
-	ASSERT_EQ(json_object_size(h), 10);
+	/* + the latest host sample's six keys, null before any HOSTSTATS */
+	ASSERT_EQ(json_object_size(h), 16);
+	ASSERT(json_is_null(json_object_get(h, "cpu_percent")));
+	ASSERT(json_is_null(json_object_get(h, "disk_total_bytes")));
 	json_decref(arr);
 
 	ASSERT_EQ(dl_query_host(q, "web-01", &online, &seen), 1);
