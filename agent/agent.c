@@ -56,7 +56,8 @@ static void pump(agent_t *a)
 	size_t n;
 	uint64_t seq;
 
-	while (a->link == LINK_LIVE && dl_outbox_peek(a->outbox, &p, &n, &seq)) {
+	while (a->link == LINK_LIVE &&
+	       dl_outbox_peek(a->outbox, &p, &n, &seq)) {
 		int rc = dl_tunnel_write(a->tunnel, p, n);
 
 		if (rc == DL_EFULL)
@@ -104,8 +105,7 @@ static void push_data(agent_t *a, dl_msg_t *m)
 	dl_buf_init(&b, DL_FRAME_MAX + DL_FRAME_HDR);
 	rc = dl_msg_encode(&b, m);
 	if (rc) {
-		DL_LOG_RL(DL_LOG_LEVEL_ERROR, TAG,
-			  "cannot encode %s frame: %s",
+		DL_LOG_RL(DL_LOG_LEVEL_ERROR, TAG, "cannot encode %s frame: %s",
 			  dl_msg_type_name(m->type), dl_strerror(rc));
 		dl_buf_free(&b);
 		return;
@@ -240,8 +240,9 @@ static int on_frame(agent_t *a, const dl_msg_t *m, char *why, size_t whylen)
 	}
 	if (a->link == LINK_HELLO) {
 		if (m->type != DL_MSG_HELLO) {
-			snprintf(why, whylen, "expected HELLO from collector, "
-					      "got %s",
+			snprintf(why, whylen,
+				 "expected HELLO from collector, "
+				 "got %s",
 				 dl_msg_type_name(m->type));
 			return DL_EPROTO;
 		}
@@ -261,8 +262,7 @@ static int on_frame(agent_t *a, const dl_msg_t *m, char *why, size_t whylen)
 		r.u.nonce = m->u.nonce;
 		send_now(a, &r);
 		return 0;
-	case DL_MSG_PONG:
-		return 0;
+	case DL_MSG_PONG: return 0;
 	default:
 		snprintf(why, whylen, "unexpected %s from collector",
 			 dl_msg_type_name(m->type));
@@ -332,7 +332,8 @@ static void on_drain(void *ud)
 static void on_ping(uv_timer_t *t)
 {
 	agent_t *a = t->data;
-	uint64_t limit = 3ull * (uint64_t)a->conf->ping_interval * 1000000000ull;
+	uint64_t limit =
+		3ull * (uint64_t)a->conf->ping_interval * 1000000000ull;
 	dl_msg_t m = {.type = DL_MSG_PING};
 	char why[128];
 
@@ -382,8 +383,7 @@ int dl_agent_run(const dl_aconf_t *conf)
 {
 	static const dl_watch_cbs_t wcbs = {on_docker, on_inventory,
 					    on_container, on_event};
-	static const dl_tunnel_cbs_t tcbs = {on_up, on_data, on_down,
-					     on_drain};
+	static const dl_tunnel_cbs_t tcbs = {on_up, on_data, on_down, on_drain};
 	dl_tunnel_opts_t topts = {
 		.host = conf->host,
 		.port = conf->port,
@@ -411,9 +411,9 @@ int dl_agent_run(const dl_aconf_t *conf)
 	a.outbox = dl_outbox_new(conf->outbox_max);
 	a.tunnel = dl_tunnel_new(&loop, &topts, &tcbs, &a);
 	a.watch = dl_watch_new(&loop, conf->docker_socket, &wcbs, &a);
-	a.sampler = a.watch ? dl_sampler_new(&loop, a.watch, &sopts, on_stats,
-					     &a)
-			    : NULL;
+	a.sampler =
+		a.watch ? dl_sampler_new(&loop, a.watch, &sopts, on_stats, &a)
+			: NULL;
 	if (!a.outbox || !a.tunnel || !a.watch || !a.sampler) {
 		DL_LOG_ERROR(TAG, "out of memory at start");
 		return 1;

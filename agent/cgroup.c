@@ -11,18 +11,18 @@
 #include "common/err.h"
 #include "common/log.h"
 
-#define TAG "cgroup"
+#define TAG    "cgroup"
 #define ID_MAX 128
 
 /* The files sampled; for v2 the same slots hold the unified files. */
 enum {
-	F_CPU,       /* v1 cpuacct.usage      v2 cpu.stat */
+	F_CPU,	     /* v1 cpuacct.usage      v2 cpu.stat */
 	F_MEM_USAGE, /* v1 memory.usage_in_bytes  v2 memory.current */
 	F_MEM_STAT,  /* memory.stat (both) */
 	F_MEM_LIMIT, /* v1 memory.limit_in_bytes  v2 memory.max */
-	F_BLKIO,     /* v1 blkio.throttle.io_service_bytes[_recursive]  v2 io.stat */
-	F_PIDS,      /* pids.current (both) */
-	F_NET,       /* <proc>/<pid>/net/dev */
+	F_BLKIO, /* v1 blkio.throttle.io_service_bytes[_recursive]  v2 io.stat */
+	F_PIDS,	 /* pids.current (both) */
+	F_NET,	 /* <proc>/<pid>/net/dev */
 	F_COUNT
 };
 
@@ -269,7 +269,7 @@ static int iostat_line(const char *l, size_t ln, uint64_t *rd, uint64_t *wr)
 		if (!eq)
 			return DL_EPROTO;
 		size_t kn = (size_t)(eq - t), vn = n - kn - 1;
-		uint64_t *acc = tok_is(t, kn, "rbytes")   ? rd
+		uint64_t *acc = tok_is(t, kn, "rbytes")	  ? rd
 				: tok_is(t, kn, "wbytes") ? wr
 							  : NULL;
 		if (!acc)
@@ -379,8 +379,7 @@ static int valid_id(const char *id)
 }
 
 /* Opens root/sub/<layout> for the first layout that exists; -1 if none. */
-static int open_container_dir(const char *root, const char *sub,
-			      const char *id)
+static int open_container_dir(const char *root, const char *sub, const char *id)
 {
 	char path[PATH_MAX];
 	int n, fd;
@@ -490,9 +489,8 @@ static void open_net(dl_cgroup_t *cg, int pid, const char *proc_root)
 			     strerror(errno));
 }
 
-dl_cgroup_t *dl_cgroup_open(const char *root, const char *container_id,
-			    int pid, const char *proc_root, char *err,
-			    size_t errlen)
+dl_cgroup_t *dl_cgroup_open(const char *root, const char *container_id, int pid,
+			    const char *proc_root, char *err, size_t errlen)
 {
 	dl_cgroup_t *cg = NULL;
 	int any = 0;
@@ -607,8 +605,8 @@ static void read_mem(dl_cgroup_t *cg, dl_cgroup_sample_t *s)
 		}
 	}
 	n = read_slot(cg, F_MEM_LIMIT, &s->flags);
-	if (n >= 0 && dl_cgroup_parse_limit(cg->buf, (size_t)n,
-					    &s->mem_limit) == 0)
+	if (n >= 0 &&
+	    dl_cgroup_parse_limit(cg->buf, (size_t)n, &s->mem_limit) == 0)
 		s->valid |= DL_CGROUP_HAVE_MEM_LIMIT;
 }
 

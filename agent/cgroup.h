@@ -26,12 +26,12 @@
 /* Bits of dl_cgroup_sample_t.valid: a field is meaningful only when its
  * bit is set. */
 enum {
-	DL_CGROUP_HAVE_CPU = 1u << 0,       /* cpu_ns */
-	DL_CGROUP_HAVE_MEM = 1u << 1,       /* mem_usage */
+	DL_CGROUP_HAVE_CPU = 1u << 0,	    /* cpu_ns */
+	DL_CGROUP_HAVE_MEM = 1u << 1,	    /* mem_usage */
 	DL_CGROUP_HAVE_MEM_LIMIT = 1u << 2, /* mem_limit */
-	DL_CGROUP_HAVE_BLKIO = 1u << 3,     /* blk_read/write_bytes */
-	DL_CGROUP_HAVE_PIDS = 1u << 4,      /* pids */
-	DL_CGROUP_HAVE_NET = 1u << 5,       /* net_* */
+	DL_CGROUP_HAVE_BLKIO = 1u << 3,	    /* blk_read/write_bytes */
+	DL_CGROUP_HAVE_PIDS = 1u << 4,	    /* pids */
+	DL_CGROUP_HAVE_NET = 1u << 5,	    /* net_* */
 };
 
 /* Bits of dl_cgroup_sample_t.flags. */
@@ -44,10 +44,11 @@ enum {
 /* One sample. Counters are cumulative since the container started, so a
  * lost or repeated sample never corrupts a rate. */
 typedef struct {
-	uint32_t valid; /* DL_CGROUP_HAVE_* */
-	uint32_t flags; /* DL_CGROUP_F_* */
-	uint64_t cpu_ns;    /* CPU time used, all CPUs, ns */
-	uint64_t mem_usage; /* bytes, Docker CLI formula (usage - inactive file) */
+	uint32_t valid;	 /* DL_CGROUP_HAVE_* */
+	uint32_t flags;	 /* DL_CGROUP_F_* */
+	uint64_t cpu_ns; /* CPU time used, all CPUs, ns */
+	uint64_t
+		mem_usage; /* bytes, Docker CLI formula (usage - inactive file) */
 	uint64_t mem_limit; /* bytes; 0 = no limit set */
 	uint64_t blk_read_bytes;
 	uint64_t blk_write_bytes;
@@ -71,9 +72,8 @@ typedef struct dl_cgroup dl_cgroup_t;
  * [A-Za-z0-9_-]. Returns NULL with a sentence in err when the id is bad or
  * no cgroup file of the container could be opened. Caller owns the result
  * and frees it with dl_cgroup_close(). */
-dl_cgroup_t *dl_cgroup_open(const char *root, const char *container_id,
-			    int pid, const char *proc_root, char *err,
-			    size_t errlen);
+dl_cgroup_t *dl_cgroup_open(const char *root, const char *container_id, int pid,
+			    const char *proc_root, char *err, size_t errlen);
 
 /* Reads every open file once. out is always fully written. Returns 0 when
  * at least one cgroup field is valid, DL_EIO (and valid = 0) when none is:

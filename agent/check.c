@@ -162,8 +162,9 @@ static int check_docker(const dl_aconf_t *conf)
 	else
 		snprintf(text, sizeof(text), "cannot reach Docker at %s: %s",
 			 conf->docker_socket,
-			 rc != CURLE_OK ? (errbuf[0] ? errbuf : curl_easy_strerror(rc))
-					: "unexpected HTTP status");
+			 rc != CURLE_OK
+				 ? (errbuf[0] ? errbuf : curl_easy_strerror(rc))
+				 : "unexpected HTTP status");
 	report("docker", 0, text);
 	return 1;
 }
@@ -175,10 +176,11 @@ static int check_files(const dl_aconf_t *conf)
 	int found = 0;
 
 	if (access(conf->identity, R_OK) != 0) {
-		snprintf(text, sizeof(text),
-			 "cannot read the key %s (run dockline-agent enroll, or "
-			 "check its owner)",
-			 conf->identity);
+		snprintf(
+			text, sizeof(text),
+			"cannot read the key %s (run dockline-agent enroll, or "
+			"check its owner)",
+			conf->identity);
 		report("key", 0, text);
 		return 1;
 	}
@@ -186,7 +188,8 @@ static int check_files(const dl_aconf_t *conf)
 	if (conf->port == 22)
 		snprintf(want, sizeof(want), "%s ", conf->host);
 	else
-		snprintf(want, sizeof(want), "[%s]:%u ", conf->host, conf->port);
+		snprintf(want, sizeof(want), "[%s]:%u ", conf->host,
+			 conf->port);
 	f = fopen(conf->known_hosts, "r");
 	while (f && fgets(line, sizeof(line), f))
 		if (!strncmp(line, want, strlen(want)) || line[0] == '|')
@@ -217,7 +220,8 @@ int dl_check_main(int argc, char **argv)
 		if (!strcmp(argv[i], "-c") && i + 1 < argc) {
 			path = argv[++i];
 		} else {
-			fprintf(stderr, "usage: dockline-agent check [-c FILE]\n");
+			fprintf(stderr,
+				"usage: dockline-agent check [-c FILE]\n");
 			return 2;
 		}
 	}
@@ -228,8 +232,8 @@ int dl_check_main(int argc, char **argv)
 	report("config", 1, conf.path);
 	/* Failures are reported once, as sentences, below; module logs only
 	 * when the config asks for debug. */
-	dl_log_level = conf.log_level == DL_LOG_LEVEL_DEBUG ? DL_LOG_LEVEL_DEBUG
-							    : -1;
+	dl_log_level =
+		conf.log_level == DL_LOG_LEVEL_DEBUG ? DL_LOG_LEVEL_DEBUG : -1;
 	curl_global_init(CURL_GLOBAL_NOTHING);
 	libssh2_init(0);
 	bad |= check_files(&conf);

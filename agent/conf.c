@@ -9,10 +9,18 @@
 #include "common/log.h"
 
 static const char *const known[] = {
-	"collector.address", "collector.user",	   "collector.identity",
-	"collector.known_hosts", "collector.command", "docker.socket",
-	"agent.state_dir",   "agent.stats_interval", "agent.ping_interval",
-	"agent.outbox_max",  "agent.log_level",	   "agent.stats_source",
+	"collector.address",
+	"collector.user",
+	"collector.identity",
+	"collector.known_hosts",
+	"collector.command",
+	"docker.socket",
+	"agent.state_dir",
+	"agent.stats_interval",
+	"agent.ping_interval",
+	"agent.outbox_max",
+	"agent.log_level",
+	"agent.stats_source",
 	NULL,
 };
 
@@ -93,7 +101,8 @@ int dl_aconf_load(dl_aconf_t *c, const char *path, char *err, size_t errlen)
 		goto out;
 	}
 	if (copy(c->state_dir, sizeof(c->state_dir),
-		 dl_conf_str(f, "agent", "state_dir", "/var/lib/dockline-agent"),
+		 dl_conf_str(f, "agent", "state_dir",
+			     "/var/lib/dockline-agent"),
 		 "state_dir", 1, file, err, errlen))
 		goto out;
 	snprintf(def, sizeof(def), "%s/id_ed25519", c->state_dir);
@@ -103,8 +112,8 @@ int dl_aconf_load(dl_aconf_t *c, const char *path, char *err, size_t errlen)
 		goto out;
 	snprintf(def, sizeof(def), "%s/known_hosts", c->state_dir);
 	if (copy(c->known_hosts, sizeof(c->known_hosts),
-		 dl_conf_str(f, "collector", "known_hosts", def),
-		 "known_hosts", 1, file, err, errlen) ||
+		 dl_conf_str(f, "collector", "known_hosts", def), "known_hosts",
+		 1, file, err, errlen) ||
 	    copy(c->user, sizeof(c->user),
 		 dl_conf_str(f, "collector", "user", "dockline"), "user", 0,
 		 file, err, errlen) ||
@@ -136,8 +145,8 @@ int dl_aconf_load(dl_aconf_t *c, const char *path, char *err, size_t errlen)
 			     errlen))
 		goto out;
 	c->ping_interval = (int)n;
-	if (dl_conf_int(f, "agent", "outbox_max", 16 * 1024 * 1024,
-			1024 * 1024, 1024LL * 1024 * 1024, &n, err, errlen))
+	if (dl_conf_int(f, "agent", "outbox_max", 16 * 1024 * 1024, 1024 * 1024,
+			1024LL * 1024 * 1024, &n, err, errlen))
 		goto out;
 	c->outbox_max = (size_t)n;
 	if (dl_log_parse_level(dl_conf_str(f, "agent", "log_level", "info"),

@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #define DL_AGENT_CONF_DEFAULT "/etc/dockline/agent.conf"
-#define DL_APATH_MAX 1024
+#define DL_APATH_MAX	      1024
 
 /* [agent] stats_source: where container samples come from. auto reads
  * cgroup files and falls back to the Docker stats API per container. */

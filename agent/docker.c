@@ -21,11 +21,11 @@
 #include "common/err.h"
 #include "common/log.h"
 
-#define TAG "docker"
+#define TAG	 "docker"
 #define MAX_PATH 4096
 /* Error body of a stream answered with an HTTP error, kept for the log. */
 #define MAX_STREAM_ERR_BODY (64u * 1024u)
-#define CONNECT_TIMEOUT_MS 5000L
+#define CONNECT_TIMEOUT_MS  5000L
 
 typedef struct sock_ctx {
 	uv_poll_t poll; /* first: the close callback frees the whole ctx */
@@ -41,8 +41,8 @@ struct dl_docker {
 	char *sock_path;
 	dl_docker_req_t *reqs;
 	sock_ctx_t *socks;
-	unsigned depth;    /* > 0 while user code may run above us */
-	bool in_curl;      /* inside curl_multi_socket_action */
+	unsigned depth;	   /* > 0 while user code may run above us */
+	bool in_curl;	   /* inside curl_multi_socket_action */
 	bool free_pending; /* dl_docker_free called, runs at depth 0 */
 	char last_error[1024];
 };
@@ -54,11 +54,11 @@ struct dl_docker_req {
 	dl_buf_t buf; /* body, or the current line of a stream */
 	size_t max_body;
 	bool stream;
-	bool added;     /* inside the multi handle */
-	bool finished;  /* done has run (or is running) */
-	bool dropping;  /* discarding the rest of an over-long line */
-	int status_ok;  /* stream: -1 not known yet, 0 HTTP error, 1 2xx */
-	int err;        /* set by the write callback to abort */
+	bool added;    /* inside the multi handle */
+	bool finished; /* done has run (or is running) */
+	bool dropping; /* discarding the rest of an over-long line */
+	int status_ok; /* stream: -1 not known yet, 0 HTTP error, 1 2xx */
+	int err;       /* set by the write callback to abort */
 	dl_docker_line_cb on_line;
 	dl_docker_done_cb done;
 	void *ud;
@@ -208,8 +208,8 @@ static void deliver_line(dl_docker_req_t *req)
 		/* NUL after the line; fits: the cap is MAX_LINE + 1. */
 		req->buf.len = req->buf.off + n;
 		if (dl_buf_append(&req->buf, "", 1) == 0)
-			req->on_line(req->ud, (const char *)dl_buf_head(&req->buf),
-				     n);
+			req->on_line(req->ud,
+				     (const char *)dl_buf_head(&req->buf), n);
 	}
 	dl_buf_reset(&req->buf);
 }
@@ -291,7 +291,8 @@ static int map_curl(dl_docker_req_t *req, CURLcode rc)
 		err = req->err;
 	} else if (rc == CURLE_COULDNT_CONNECT) {
 		snprintf(d->last_error, sizeof(d->last_error),
-			 "cannot connect to Docker at %s: %s", d->sock_path, why);
+			 "cannot connect to Docker at %s: %s", d->sock_path,
+			 why);
 		err = DL_ECONNREFUSED;
 	} else {
 		switch (rc) {
@@ -324,8 +325,8 @@ static void complete(dl_docker_req_t *req, CURLcode rc)
 	curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &status);
 	if (rc != CURLE_OK || req->err)
 		err = map_curl(req, rc);
-	if (err == 0 && req->stream && req->status_ok == 1 &&
-	    !req->dropping && dl_buf_used(&req->buf) > 0)
+	if (err == 0 && req->stream && req->status_ok == 1 && !req->dropping &&
+	    dl_buf_used(&req->buf) > 0)
 		deliver_line(req); /* last line without a newline */
 	if (err == 0 && req->stream && req->status_ok != 1 &&
 	    dl_buf_append(&req->buf, "", 1) == 0)

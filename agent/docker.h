@@ -13,7 +13,7 @@
 
 #define DL_DOCKER_MAX_BODY (16u * 1024u * 1024u)
 #define DL_DOCKER_MAX_LINE (256u * 1024u)
-#define DL_DOCKER_API "/v1.41"
+#define DL_DOCKER_API	   "/v1.41"
 
 typedef struct dl_docker dl_docker_t;
 typedef struct dl_docker_req dl_docker_req_t;

@@ -20,15 +20,15 @@
 #include "common/err.h"
 
 #define HOSTKEY_MAX 1024 /* base64 of a host key blob */
-#define AGENT_USER "dockline-agent"
+#define AGENT_USER  "dockline-agent"
 
 typedef struct {
 	char user[64];
 	char host[256];
 	uint16_t port;
-	char type[64];		 /* host key type */
-	char key[HOSTKEY_MAX];	 /* host key, base64 */
-	char fp[64];		 /* SHA256:... */
+	char type[64];	       /* host key type */
+	char key[HOSTKEY_MAX]; /* host key, base64 */
+	char fp[64];	       /* SHA256:... */
 } target_t;
 
 /* ssh://[user@]host[:port] */
@@ -101,8 +101,8 @@ static int tcp_connect(const char *host, uint16_t port, char *err,
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
 		if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
 			break;
-		snprintf(err, errlen, "cannot connect to %s:%u: %s", host,
-			 port, strerror(errno));
+		snprintf(err, errlen, "cannot connect to %s:%u: %s", host, port,
+			 strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		fd = -1;
@@ -135,19 +135,22 @@ static int fetch_host_key(target_t *t, char *err, size_t errlen)
 		goto out;
 	}
 	key = libssh2_session_hostkey(s, &len, &type);
-	hash = (const char *)libssh2_hostkey_hash(s, LIBSSH2_HOSTKEY_HASH_SHA256);
-	if (!key || !hash || dl_base64_encode((const uint8_t *)key, len, true,
-					      t->key, sizeof(t->key)) < 0) {
+	hash = (const char *)libssh2_hostkey_hash(s,
+						  LIBSSH2_HOSTKEY_HASH_SHA256);
+	if (!key || !hash ||
+	    dl_base64_encode((const uint8_t *)key, len, true, t->key,
+			     sizeof(t->key)) < 0) {
 		snprintf(err, errlen, "%s:%u presented no usable host key",
 			 t->host, t->port);
 		goto out;
 	}
-	snprintf(t->type, sizeof(t->type), "%s",
-		 type == LIBSSH2_HOSTKEY_TYPE_ED25519	  ? "ssh-ed25519"
-		 : type == LIBSSH2_HOSTKEY_TYPE_ECDSA_256 ? "ecdsa-sha2-nistp256"
-		 : type == LIBSSH2_HOSTKEY_TYPE_ECDSA_384 ? "ecdsa-sha2-nistp384"
-		 : type == LIBSSH2_HOSTKEY_TYPE_ECDSA_521 ? "ecdsa-sha2-nistp521"
-							  : "unsupported");
+	snprintf(
+		t->type, sizeof(t->type), "%s",
+		type == LIBSSH2_HOSTKEY_TYPE_ED25519	 ? "ssh-ed25519"
+		: type == LIBSSH2_HOSTKEY_TYPE_ECDSA_256 ? "ecdsa-sha2-nistp256"
+		: type == LIBSSH2_HOSTKEY_TYPE_ECDSA_384 ? "ecdsa-sha2-nistp384"
+		: type == LIBSSH2_HOSTKEY_TYPE_ECDSA_521 ? "ecdsa-sha2-nistp521"
+							 : "unsupported");
 	if (!key_type_ok(t->type)) {
 		snprintf(err, errlen,
 			 "%s:%u offers no ed25519 or ECDSA host key", t->host,
@@ -188,9 +191,11 @@ static int confirm(const target_t *t, const char *trust)
 	if (!tty) {
 		fprintf(stderr,
 			"dockline-agent: no terminal to confirm it. Compare it "
-			"with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` "
+			"with `ssh-keygen -lf "
+			"/etc/ssh/ssh_host_ed25519_key.pub` "
 			"on the collector host, then rerun with --trust %s "
-			"(or pass --host-key as printed by `dockline enroll`)\n",
+			"(or pass --host-key as printed by `dockline "
+			"enroll`)\n",
 			t->fp);
 		return DL_EHOSTKEY;
 	}
@@ -217,8 +222,8 @@ static int write_file(const char *path, const char *text, mode_t mode,
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	if (fd < 0 || write(fd, text, len) != (ssize_t)len || fchmod(fd, mode) ||
-	    fsync(fd) || close(fd)) {
+	if (fd < 0 || write(fd, text, len) != (ssize_t)len ||
+	    fchmod(fd, mode) || fsync(fd) || close(fd)) {
 		fprintf(stderr, "dockline-agent: cannot write %s: %s\n", path,
 			strerror(errno));
 		if (fd >= 0)
@@ -321,11 +326,13 @@ static void default_name(char *out, size_t outlen)
 static void usage_enroll(FILE *f)
 {
 	fprintf(f,
-		"usage: dockline-agent enroll --collector ssh://[USER@]HOST[:PORT]\n"
+		"usage: dockline-agent enroll --collector "
+		"ssh://[USER@]HOST[:PORT]\n"
 		"         [--name NAME] [--host-key 'ssh-ed25519 AAAA...' | "
 		"--trust SHA256:...]\n"
 		"         [-c FILE] [--state-dir DIR] [--docker-socket PATH]\n"
-		"Writes agent.conf (default %s), pins the collector's host key\n"
+		"Writes agent.conf (default %s), pins the collector's host "
+		"key\n"
 		"and prints the command to run on the collector host.\n",
 		DL_AGENT_CONF_DEFAULT);
 }
@@ -374,8 +381,9 @@ int dl_enroll_main(int argc, char **argv)
 		return 2;
 	}
 	if (parse_url(url, &t) != 0) {
-		fprintf(stderr, "dockline-agent: --collector wants "
-				"ssh://[USER@]HOST[:PORT], got \"%s\"\n",
+		fprintf(stderr,
+			"dockline-agent: --collector wants "
+			"ssh://[USER@]HOST[:PORT], got \"%s\"\n",
 			url);
 		return 2;
 	}
@@ -384,7 +392,8 @@ int dl_enroll_main(int argc, char **argv)
 	if (hostkey) {
 		if (parse_host_key(hostkey, &t) != 0) {
 			fprintf(stderr,
-				"dockline-agent: --host-key wants \"ssh-ed25519 "
+				"dockline-agent: --host-key wants "
+				"\"ssh-ed25519 "
 				"AAAA...\" (or an ecdsa-sha2-nistp* key)\n");
 			return 2;
 		}
@@ -404,7 +413,8 @@ int dl_enroll_main(int argc, char **argv)
 	}
 	snprintf(identity, sizeof(identity), "%s/id_ed25519", state);
 	snprintf(kh, sizeof(kh), "%s/known_hosts", state);
-	if (make_identity(identity, name) || read_pub(identity, pub, sizeof(pub)))
+	if (make_identity(identity, name) ||
+	    read_pub(identity, pub, sizeof(pub)))
 		return 1;
 	give_to_agent_user(identity, 0600, true);
 	give_to_agent_user(state, 0750, true);

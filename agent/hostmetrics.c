@@ -242,7 +242,8 @@ dl_hostmetrics_t *dl_hostmetrics_open(const char *proc_root,
 		}
 	}
 	for (int i = 0; i < H_COUNT; i++) {
-		n = snprintf(path, sizeof(path), "%s/%s", proc_root, h_files[i]);
+		n = snprintf(path, sizeof(path), "%s/%s", proc_root,
+			     h_files[i]);
 		if (n < 0 || (size_t)n >= sizeof(path))
 			continue;
 		h->fd[i] = open(path, O_RDONLY | O_CLOEXEC);
@@ -251,8 +252,10 @@ dl_hostmetrics_t *dl_hostmetrics_open(const char *proc_root,
 		any |= h->fd[i] >= 0;
 	}
 	if (!any) {
-		snprintf(err, errlen, "none of stat, meminfo, loadavg, net/dev "
-				      "could be opened under %s", proc_root);
+		snprintf(err, errlen,
+			 "none of stat, meminfo, loadavg, net/dev "
+			 "could be opened under %s",
+			 proc_root);
 		goto fail;
 	}
 	return h;

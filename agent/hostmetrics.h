@@ -30,8 +30,9 @@ typedef struct {
 	 * does), the divisor of dl_cgroup_cpu_percent() */
 	uint64_t system_cpu_ns;
 	unsigned online_cpus; /* "cpuN" lines of /proc/stat */
-	uint64_t mem_total, mem_available, mem_used; /* bytes; used = total-avail */
-	uint64_t swap_total, swap_free;              /* bytes */
+	uint64_t mem_total, mem_available,
+		mem_used;		/* bytes; used = total-avail */
+	uint64_t swap_total, swap_free; /* bytes */
 	double load1, load5, load15;
 	uint64_t disk_total, disk_used; /* bytes, of Docker's root dir fs */
 	uint64_t net_rx_bytes, net_tx_bytes; /* all interfaces but lo */

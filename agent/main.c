@@ -13,7 +13,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: dockline-agent [-c FILE]          run (default %s)\n"
-		"       dockline-agent enroll --collector ssh://HOST[:PORT] ...\n"
+		"       dockline-agent enroll --collector ssh://HOST[:PORT] "
+		"...\n"
 		"       dockline-agent check [-c FILE]    say what is wrong\n"
 		"       dockline-agent --version\n",
 		DL_AGENT_CONF_DEFAULT);
@@ -34,7 +35,8 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[i], "--version")) {
 			printf("dockline-agent %s\n", DL_VERSION);
 			return 0;
-		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+		} else if (!strcmp(argv[i], "-h") ||
+			   !strcmp(argv[i], "--help")) {
 			usage(stdout);
 			return 0;
 		} else if (!strcmp(argv[i], "-c") && i + 1 < argc) {
@@ -49,8 +51,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	dl_log_set_level((dl_log_level_t)conf.log_level);
-	if (curl_global_init(CURL_GLOBAL_NOTHING) != 0 || libssh2_init(0) != 0) {
-		fprintf(stderr, "dockline-agent: library initialisation failed\n");
+	if (curl_global_init(CURL_GLOBAL_NOTHING) != 0 ||
+	    libssh2_init(0) != 0) {
+		fprintf(stderr,
+			"dockline-agent: library initialisation failed\n");
 		return 1;
 	}
 	rc = dl_agent_run(&conf);

@@ -131,8 +131,7 @@ size_t dl_outbox_count(const dl_outbox_t *o)
 	return o->count;
 }
 
-void dl_outbox_dropped(const dl_outbox_t *o, uint64_t *frames,
-		       uint64_t *bytes)
+void dl_outbox_dropped(const dl_outbox_t *o, uint64_t *frames, uint64_t *bytes)
 {
 	*frames = o->dropped_frames;
 	*bytes = o->dropped_bytes;

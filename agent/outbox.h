@@ -38,7 +38,6 @@ void dl_outbox_sent(dl_outbox_t *o);
 size_t dl_outbox_bytes(const dl_outbox_t *o);
 size_t dl_outbox_count(const dl_outbox_t *o);
 /* Totals since start of frames/bytes dropped for lack of space. */
-void dl_outbox_dropped(const dl_outbox_t *o, uint64_t *frames,
-		       uint64_t *bytes);
+void dl_outbox_dropped(const dl_outbox_t *o, uint64_t *frames, uint64_t *bytes);
 
 #endif

@@ -25,25 +25,25 @@
 #include "common/err.h"
 #include "common/log.h"
 
-#define TAG "stats"
+#define TAG		   "stats"
 #define INSPECT_TIMEOUT_MS 10000L
-#define INSPECT_MAX_BODY (1024u * 1024u)
-#define API_TIMEOUT_MS 20000L
-#define API_MAX_BODY (256u * 1024u)
-#define DEFAULT_ROOT_DIR "/var/lib/docker"
-#define ID_MAX 64 /* full hex id: the only thing put into a URL */
-#define NBUCKETS 1024
+#define INSPECT_MAX_BODY   (1024u * 1024u)
+#define API_TIMEOUT_MS	   20000L
+#define API_MAX_BODY	   (256u * 1024u)
+#define DEFAULT_ROOT_DIR   "/var/lib/docker"
+#define ID_MAX		   64 /* full hex id: the only thing put into a URL */
+#define NBUCKETS	   1024
 
 typedef enum { C_NEW, C_INSPECTING, C_CGROUP, C_API, C_OFF } cmode_t;
 
 typedef struct cont {
 	dl_sampler_t *s;
 	struct cont *next; /* hash chain */
-	uint32_t pos;      /* in s->v */
+	uint32_t pos;	   /* in s->v */
 	uint32_t idx;
 	cmode_t mode;
-	bool seen;       /* in the latest inventory */
-	bool have_api;   /* api holds an answer not yet sent */
+	bool seen;	      /* in the latest inventory */
+	bool have_api;	      /* api holds an answer not yet sent */
 	dl_docker_req_t *req; /* inspect or stats in flight */
 	dl_cgroup_t *cg;
 	dl_sample_t api;
@@ -60,8 +60,8 @@ struct dl_sampler {
 	dl_sampler_emit_cb emit;
 	void *ud;
 	dl_hostmetrics_t *host;
-	char host_root[1024]; /* root dir host was opened with */
-	cont_t **v;           /* running containers */
+	char host_root[1024];	   /* root dir host was opened with */
+	cont_t **v;		   /* running containers */
 	cont_t *buckets[NBUCKETS]; /* by id: inventories stay O(n) */
 	uint32_t n, cap;
 	dl_sample_t *batch; /* reused every tick */
@@ -97,7 +97,8 @@ static void parse_blkio(json_t *blk, dl_sample_t *out)
 	/* null (cgroup v2, no I/O yet) or [] both mean nothing read yet. */
 	if (a && !json_is_array(a) && !json_is_null(a))
 		return;
-	json_array_foreach(a, i, e) {
+	json_array_foreach(a, i, e)
+	{
 		const char *op = json_string_value(json_object_get(e, "op"));
 		uint64_t val;
 
@@ -154,7 +155,8 @@ int dl_stats_parse_api(const char *json, size_t len, dl_sample_t *out,
 	}
 	nets = json_object_get(root, "networks");
 	if (json_is_object(nets)) {
-		json_object_foreach(nets, key, nv) {
+		json_object_foreach(nets, key, nv)
+		{
 			if (get_u64(nv, "rx_bytes", &u))
 				out->net_rx_bytes += u;
 			if (get_u64(nv, "tx_bytes", &u))
@@ -167,8 +169,7 @@ int dl_stats_parse_api(const char *json, size_t len, dl_sample_t *out,
 		out->valid |= DL_SV_NET;
 	}
 	parse_blkio(json_object_get(root, "blkio_stats"), out);
-	if (get_u64(json_object_get(root, "pids_stats"), "current",
-		    &out->pids))
+	if (get_u64(json_object_get(root, "pids_stats"), "current", &out->pids))
 		out->valid |= DL_SV_PIDS;
 	rc = 0;
 out:
@@ -335,8 +336,7 @@ static bool is_running(const dl_container_t *c)
 	return dl_str_eq(c->state, "running");
 }
 
-void dl_sampler_inventory(dl_sampler_t *s, const dl_container_t *v,
-			  uint32_t n)
+void dl_sampler_inventory(dl_sampler_t *s, const dl_container_t *v, uint32_t n)
 {
 	uint32_t i;
 	cont_t *c;
@@ -464,8 +464,8 @@ static void inspect_done(cont_t *c, int err, long status, const char *body,
 	}
 	s->ncg++;
 	c->mode = C_CGROUP;
-	DL_LOG_DEBUG(TAG, "container %.12s (idx %u, pid %d): cgroup v%d",
-		     c->id, c->idx, pid, dl_cgroup_version(c->cg));
+	DL_LOG_DEBUG(TAG, "container %.12s (idx %u, pid %d): cgroup v%d", c->id,
+		     c->idx, pid, dl_cgroup_version(c->cg));
 }
 
 static void start_inspect(cont_t *c)
@@ -492,8 +492,7 @@ static void start_inspect(cont_t *c)
 static void pump_inspects(dl_sampler_t *s)
 {
 	while (s->pump_from < s->n &&
-	       s->inspect_inflight < DL_STATS_INSPECT_INFLIGHT &&
-	       !s->closing) {
+	       s->inspect_inflight < DL_STATS_INSPECT_INFLIGHT && !s->closing) {
 		cont_t *c = s->v[s->pump_from];
 
 		if (c->mode == C_NEW) {
@@ -547,8 +546,7 @@ static void start_api(cont_t *c)
 
 /* ---- the tick --------------------------------------------------------- */
 
-static void to_sample(const dl_cgroup_sample_t *g, uint32_t idx,
-		      dl_sample_t *o)
+static void to_sample(const dl_cgroup_sample_t *g, uint32_t idx, dl_sample_t *o)
 {
 	static const struct {
 		uint32_t from, to;
@@ -686,8 +684,7 @@ static void on_tick(uv_timer_t *t)
 		cont_t *c = s->v[i];
 
 		switch (c->mode) {
-		case C_NEW: /* pump_inspects below */
-			break;
+		case C_NEW: /* pump_inspects below */ break;
 		case C_CGROUP:
 			if (dl_cgroup_read(c->cg, &g) == 0) {
 				to_sample(&g, c->idx, &s->batch[k++]);
@@ -714,8 +711,7 @@ static void on_tick(uv_timer_t *t)
 			start_api(c);
 			break;
 		case C_INSPECTING:
-		case C_OFF:
-			break;
+		case C_OFF: break;
 		}
 	}
 	s->pump_from = 0; /* retry what failed since: one scan per tick */

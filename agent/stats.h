@@ -19,7 +19,7 @@
 #include "agent/watch.h"
 #include "proto/msg.h"
 
-#define DL_STATS_API_INFLIGHT 4
+#define DL_STATS_API_INFLIGHT	  4
 #define DL_STATS_INSPECT_INFLIGHT 8
 
 /* Worst-case msgpack size of one sample: array header, idx and valid as
@@ -32,10 +32,10 @@
 typedef struct dl_sampler dl_sampler_t;
 
 typedef struct {
-	int interval_s;          /* 1..3600 */
-	int source;              /* DL_STATS_SRC_* (agent/conf.h) */
+	int interval_s;		 /* 1..3600 */
+	int source;		 /* DL_STATS_SRC_* (agent/conf.h) */
 	const char *cgroup_root; /* NULL = "/sys/fs/cgroup" */
-	const char *proc_root;   /* NULL = "/proc" */
+	const char *proc_root;	 /* NULL = "/proc" */
 } dl_sampler_opts_t;
 
 /* One frame to send: STATS or HOSTSTATS, with time_ns set (the sample
@@ -50,8 +50,7 @@ dl_sampler_t *dl_sampler_new(uv_loop_t *loop, dl_watch_t *watch,
 			     dl_sampler_emit_cb emit, void *ud);
 int dl_sampler_start(dl_sampler_t *s);
 /* Feed the watcher's callbacks through: which containers run, with idx. */
-void dl_sampler_inventory(dl_sampler_t *s, const dl_container_t *v,
-			  uint32_t n);
+void dl_sampler_inventory(dl_sampler_t *s, const dl_container_t *v, uint32_t n);
 void dl_sampler_container(dl_sampler_t *s, bool removed,
 			  const dl_container_t *c);
 /* Cancels requests, closes every fd; done(arg) once the timer closed. */
@@ -66,8 +65,7 @@ uint32_t dl_sampler_count(const dl_sampler_t *s);
  * system_cpu_ns and online_cpus; an empty batch still makes one frame.
  * Returns the number of frames. */
 uint32_t dl_stats_split(const dl_stats_t *batch, uint64_t time_ns,
-			uint32_t per_frame, dl_sampler_emit_cb emit,
-			void *ud);
+			uint32_t per_frame, dl_sampler_emit_cb emit, void *ud);
 
 /* Parses a /containers/<id>/stats?stream=false&one-shot=true body into
  * out (idx left 0) and Docker's system_cpu_usage (0 when absent).

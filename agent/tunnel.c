@@ -23,18 +23,18 @@
 
 #define TAG "tunnel"
 
-#define DEADLINE_MS 30000u   /* resolve + connect + handshake + auth + exec */
-#define KEEPALIVE_S 30       /* NAT keep-state only, see keepalive_cb */
-#define READ_CHUNK (32u * 1024u)
-#define READ_BUDGET (64u)    /* chunks per loop turn before yielding */
-#define WRITE_CHUNK (256u * 1024u)
-#define KH_LINE_MAX 8192     /* longer known_hosts lines are ignored */
-#define KH_LINES_MAX 100000  /* bound on the file, not on real use */
-#define REASON_MAX 512
-#define STABLE_MS 10000u     /* up this long = healthy, backoff restarts */
+#define DEADLINE_MS  30000u /* resolve + connect + handshake + auth + exec */
+#define KEEPALIVE_S  30	    /* NAT keep-state only, see keepalive_cb */
+#define READ_CHUNK   (32u * 1024u)
+#define READ_BUDGET  (64u) /* chunks per loop turn before yielding */
+#define WRITE_CHUNK  (256u * 1024u)
+#define KH_LINE_MAX  8192   /* longer known_hosts lines are ignored */
+#define KH_LINES_MAX 100000 /* bound on the file, not on real use */
+#define REASON_MAX   512
+#define STABLE_MS    10000u /* up this long = healthy, backoff restarts */
 
 enum state {
-	ST_IDLE,      /* not started, or waiting for the retry timer */
+	ST_IDLE, /* not started, or waiting for the retry timer */
 	ST_RESOLVING,
 	ST_CONNECTING,
 	ST_HANDSHAKE,
@@ -42,7 +42,7 @@ enum state {
 	ST_OPEN,
 	ST_EXEC,
 	ST_UP,
-	ST_CLOSED,    /* dl_tunnel_close called */
+	ST_CLOSED, /* dl_tunnel_close called */
 };
 
 /* A libssh2 call that returned EAGAIN after writing part of a packet must
@@ -88,14 +88,14 @@ struct dl_tunnel {
 	LIBSSH2_SESSION *session;
 	LIBSSH2_CHANNEL *channel;
 	LIBSSH2_KNOWNHOSTS *kh;
-	char kh_name[300];   /* "[host]:port" or "host", as OpenSSH writes */
+	char kh_name[300];    /* "[host]:port" or "host", as OpenSSH writes */
 	char kh_problem[256]; /* why the pinned file gave no usable key */
 	int kh_entries;
 
 	dl_buf_t sendq;
 	int was_full;
 	enum pend pend;
-	int ev; /* events the poll handle currently waits for */
+	int ev;		/* events the poll handle currently waits for */
 	uint64_t up_ms; /* uv_now when the channel came up */
 	uint8_t rbuf[READ_CHUNK];
 	char why[REASON_MAX];
@@ -381,7 +381,8 @@ static int connect_next(dl_tunnel_t *t)
 		/* Frames are small and often answer each other (PING/PONG,
 		 * control replies): Nagle plus delayed ACK would add 40 ms
 		 * stalls. */
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1},
+			   sizeof(int));
 		rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
 		if (rc < 0 && errno != EINPROGRESS) {
 			t->last_errno = errno;
@@ -522,9 +523,7 @@ static int hostkey_to_kh(int type, const char **name)
 	case LIBSSH2_HOSTKEY_TYPE_DSS:
 		*name = "ssh-dss";
 		return LIBSSH2_KNOWNHOST_KEY_SSHDSS;
-	default:
-		*name = "unknown";
-		return LIBSSH2_KNOWNHOST_KEY_UNKNOWN;
+	default: *name = "unknown"; return LIBSSH2_KNOWNHOST_KEY_UNKNOWN;
 	}
 }
 
@@ -562,9 +561,11 @@ static void load_known_hosts(dl_tunnel_t *t)
 			p++;
 		if (*p == '#' || *p == '\n' || *p == '\r' || *p == '\0')
 			continue;
-		if (libssh2_knownhost_readline(t->kh, p, strlen(p),
-					       LIBSSH2_KNOWNHOST_FILE_OPENSSH)) {
-			DL_LOG_WARN(TAG, "%s line %d is not a known_hosts line "
+		if (libssh2_knownhost_readline(
+			    t->kh, p, strlen(p),
+			    LIBSSH2_KNOWNHOST_FILE_OPENSSH)) {
+			DL_LOG_WARN(TAG,
+				    "%s line %d is not a known_hosts line "
 				    "libssh2 can use, ignored",
 				    t->known_hosts, lineno);
 			continue;
@@ -659,9 +660,10 @@ static int check_hostkey(dl_tunnel_t *t)
 	else
 		snprintf(fp, sizeof(fp), "(no SHA256 fingerprint)");
 	if (t->kh_problem[0]) {
-		set_why(t, "collector host key for %s cannot be verified: %s "
-			"(presented %s %s)", t->kh_name, t->kh_problem, tname,
-			fp);
+		set_why(t,
+			"collector host key for %s cannot be verified: %s "
+			"(presented %s %s)",
+			t->kh_name, t->kh_problem, tname, fp);
 		return DL_EHOSTKEY;
 	}
 	/* Port -1: kh_name already has OpenSSH's "[host]:port" form, and a
@@ -677,19 +679,22 @@ static int check_hostkey(dl_tunnel_t *t)
 			     t->kh_name, t->known_hosts);
 		return 0;
 	case LIBSSH2_KNOWNHOST_CHECK_MISMATCH:
-		set_why(t, "collector host key for %s does not match the one "
-			"pinned in %s (presented %s %s)", t->kh_name,
-			t->known_hosts, tname, fp);
+		set_why(t,
+			"collector host key for %s does not match the one "
+			"pinned in %s (presented %s %s)",
+			t->kh_name, t->known_hosts, tname, fp);
 		return DL_EHOSTKEY;
 	case LIBSSH2_KNOWNHOST_CHECK_NOTFOUND:
-		set_why(t, "collector host key for %s is not pinned in %s "
+		set_why(t,
+			"collector host key for %s is not pinned in %s "
 			"(presented %s %s; add it there if it is right)",
 			t->kh_name, t->known_hosts, tname, fp);
 		return DL_EHOSTKEY;
 	default:
-		set_why(t, "cannot check the collector host key for %s against "
-			"%s: %s (presented %s %s)", t->kh_name, t->known_hosts,
-			ssh_msg(t), tname, fp);
+		set_why(t,
+			"cannot check the collector host key for %s against "
+			"%s: %s (presented %s %s)",
+			t->kh_name, t->known_hosts, ssh_msg(t), tname, fp);
 		return DL_EHOSTKEY;
 	}
 }
@@ -759,13 +764,13 @@ static int do_auth(dl_tunnel_t *t)
 	if (rc == LIBSSH2_ERROR_EAGAIN)
 		return DL_EAGAIN;
 	switch (rc) {
-	case 0:
-		t->state = ST_OPEN;
-		return 0;
+	case 0: t->state = ST_OPEN; return 0;
 	case LIBSSH2_ERROR_AUTHENTICATION_FAILED:
 	case LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED:
-		set_why(t, "collector rejected key %s for user %s (is it "
-			"enrolled?)", t->identity, t->user);
+		set_why(t,
+			"collector rejected key %s for user %s (is it "
+			"enrolled?)",
+			t->identity, t->user);
 		return DL_EAUTH;
 	case LIBSSH2_ERROR_FILE:
 		set_why(t, "cannot load the private key %s: %s", t->identity,
@@ -836,7 +841,8 @@ static int io_error(dl_tunnel_t *t, int rc, int syserr, const char *what)
 		set_why(t, "collector %s closed the connection", t->peer);
 		return DL_ECLOSED;
 	}
-	if (rc == LIBSSH2_ERROR_SOCKET_RECV || rc == LIBSSH2_ERROR_SOCKET_SEND) {
+	if (rc == LIBSSH2_ERROR_SOCKET_RECV ||
+	    rc == LIBSSH2_ERROR_SOCKET_SEND) {
 		set_why(t, "connection to collector %s lost while %s: %s",
 			t->peer, what,
 			syserr && syserr != EAGAIN ? strerror(syserr)
@@ -862,9 +868,8 @@ static int flush(dl_tunnel_t *t)
 		if (n > WRITE_CHUNK)
 			n = WRITE_CHUNK;
 		errno = 0;
-		rc = libssh2_channel_write(t->channel,
-					   (const char *)dl_buf_head(&t->sendq),
-					   n);
+		rc = libssh2_channel_write(
+			t->channel, (const char *)dl_buf_head(&t->sendq), n);
 		if (rc > 0) {
 			t->pend = PEND_NONE;
 			dl_buf_consume(&t->sendq, (size_t)rc);
@@ -910,8 +915,7 @@ static int read_stream(dl_tunnel_t *t, int stream)
 
 		errno = 0;
 		rc = libssh2_channel_read_ex(t->channel, stream,
-						     (char *)t->rbuf,
-						     sizeof(t->rbuf));
+					     (char *)t->rbuf, sizeof(t->rbuf));
 
 		if (rc > 0) {
 			t->pend = PEND_NONE;
@@ -950,8 +954,9 @@ static int pump(dl_tunnel_t *t)
 
 	for (;;) {
 		if (t->pend == PEND_READ || t->pend == PEND_READ_ERR) {
-			rc = read_stream(t, t->pend == PEND_READ ? 0 :
-				SSH_EXTENDED_DATA_STDERR);
+			rc = read_stream(t, t->pend == PEND_READ
+						    ? 0
+						    : SSH_EXTENDED_DATA_STDERR);
 			if (rc < 0 || t->pend)
 				return rc < 0 ? rc : DL_EAGAIN;
 		}
@@ -981,8 +986,10 @@ static int pump(dl_tunnel_t *t)
 		int status = libssh2_channel_get_exit_status(t->channel);
 
 		if (status)
-			set_why(t, "collector closed the session (exit "
-				"status %d)", status);
+			set_why(t,
+				"collector closed the session (exit "
+				"status %d)",
+				status);
 		else
 			set_why(t, "collector closed the session");
 		return DL_ECLOSED;
@@ -1041,8 +1048,10 @@ static void keepalive_cb(uv_timer_t *h)
 		return;
 	}
 	if (ssh_blocked_out(t)) {
-		set_why(t, "keepalive to collector %s went out in part; "
-			"reconnecting", t->peer);
+		set_why(t,
+			"keepalive to collector %s went out in part; "
+			"reconnecting",
+			t->peer);
 		fail(t, DL_ESSH);
 	}
 }

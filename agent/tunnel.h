@@ -20,12 +20,13 @@
 typedef struct dl_tunnel dl_tunnel_t;
 
 typedef struct {
-	const char *host;        /* collector host name or address */
-	uint16_t port;           /* 22 by default */
-	const char *user;        /* ssh user on the collector host */
-	const char *identity;    /* ed25519 private key file */
+	const char *host;	 /* collector host name or address */
+	uint16_t port;		 /* 22 by default */
+	const char *user;	 /* ssh user on the collector host */
+	const char *identity;	 /* ed25519 private key file */
 	const char *known_hosts; /* pinned host key(s), OpenSSH format */
-	const char *command;     /* exec request, e.g. "dockline-collector attach" */
+	const char
+		*command; /* exec request, e.g. "dockline-collector attach" */
 	uint64_t backoff_min_ms; /* 0 = 1000 */
 	uint64_t backoff_max_ms; /* 0 = 60000 */
 } dl_tunnel_opts_t;

@@ -27,23 +27,23 @@
 #include "common/err.h"
 #include "common/log.h"
 
-#define TAG "watch"
-#define PING_TIMEOUT_MS 10000L
-#define INFO_TIMEOUT_MS 20000L
-#define LIST_TIMEOUT_MS 60000L
+#define TAG		   "watch"
+#define PING_TIMEOUT_MS	   10000L
+#define INFO_TIMEOUT_MS	   20000L
+#define LIST_TIMEOUT_MS	   60000L
 #define REFRESH_TIMEOUT_MS 20000L
-#define BACKOFF_MIN_MS 1000
-#define BACKOFF_MAX_MS 30000
-#define MAX_DEFERRED 256
-#define NBUCKETS 4096
-#define MAX_DOCKER_ID 64 /* full hex id; refresh URLs take nothing else */
+#define BACKOFF_MIN_MS	   1000
+#define BACKOFF_MAX_MS	   30000
+#define MAX_DEFERRED	   256
+#define NBUCKETS	   4096
+#define MAX_DOCKER_ID	   64 /* full hex id; refresh URLs take nothing else */
 /* dockerd 20.10 logs "die" before /containers/json shows the exit (the
  * list is served from a view updated afterwards), so a refresh right
  * after "die" often still says running. Such a container is refreshed
  * again every SETTLE_MS, up to SETTLE_TRIES times. */
-#define SETTLE_MS 100
+#define SETTLE_MS    100
 #define SETTLE_TRIES 10
-#define MAX_SETTLE 64
+#define MAX_SETTLE   64
 
 typedef enum {
 	ST_IDLE,
@@ -61,9 +61,9 @@ typedef struct cent {
 	dl_watch_t *w;
 	dl_docker_req_t *refresh;
 	uint32_t idx;
-	bool seen;     /* in the latest list */
-	bool reported; /* the consumer has been told about it */
-	bool dirty;    /* another event came during the refresh */
+	bool seen;	     /* in the latest list */
+	bool reported;	     /* the consumer has been told about it */
+	bool dirty;	     /* another event came during the refresh */
 	bool expect_stopped; /* "die" seen: running is a stale answer */
 	uint8_t settle_tries;
 	char id[DL_MAX_ID + 1];
@@ -77,9 +77,9 @@ typedef struct {
 } deferred_t;
 
 struct dl_watch {
-	uv_timer_t retry; /* WAIT state */
+	uv_timer_t retry;  /* WAIT state */
 	uv_timer_t settle; /* re-refresh after a stale "die" answer */
-	uv_timer_t fin;   /* closed last; its close callback frees w */
+	uv_timer_t fin;	   /* closed last; its close callback frees w */
 	uv_loop_t *loop;
 	char *sock;
 	dl_docker_t *docker;
@@ -89,9 +89,9 @@ struct dl_watch {
 	state_t st;
 	int up; /* -1 nothing reported yet, 0 down, 1 up */
 	bool cancelling;
-	dl_docker_req_t *req;    /* discovery request in flight */
+	dl_docker_req_t *req;	 /* discovery request in flight */
 	dl_docker_req_t *events; /* the /events stream */
-	char api[16];            /* "/v1.41" or lower after negotiation */
+	char api[16];		 /* "/v1.41" or lower after negotiation */
 	char version[DL_MAX_NAME + 1];
 	char api_version[DL_MAX_NAME + 1];
 	char os[DL_MAX_NAME + 1];
@@ -202,7 +202,8 @@ static int pick_name(json_t *names, dl_str_t *out, bool *cut)
 	json_t *v;
 
 	if (json_is_array(names)) {
-		json_array_foreach(names, i, v) {
+		json_array_foreach(names, i, v)
+		{
 			const char *s = json_string_value(v);
 			size_t n = json_string_length(v);
 
@@ -312,17 +313,19 @@ int dl_watch_parse_containers(const char *json, size_t len,
 	}
 	count = json_array_size(root);
 	if (count > DL_MAX_CONTAINERS)
-		DL_LOG_WARN(TAG, "%zu containers, only the first %u are watched",
+		DL_LOG_WARN(TAG,
+			    "%zu containers, only the first %u are watched",
 			    count, DL_MAX_CONTAINERS);
-	v = calloc(count ? (count < DL_MAX_CONTAINERS ? count
-						      : DL_MAX_CONTAINERS)
-			 : 1,
-		   sizeof(*v));
+	v = calloc(
+		count ? (count < DL_MAX_CONTAINERS ? count : DL_MAX_CONTAINERS)
+		      : 1,
+		sizeof(*v));
 	if (!v) {
 		rc = DL_ENOMEM;
 		goto fail;
 	}
-	json_array_foreach(root, i, item) {
+	json_array_foreach(root, i, item)
+	{
 		const char *why = "";
 
 		if (k == DL_MAX_CONTAINERS)
@@ -368,11 +371,12 @@ static int parse_attrs(json_t *attrs, dl_event_t *ev)
 
 	if (!json_is_object(attrs) || n == 0)
 		return 0;
-	ev->attrs = calloc(n < DL_MAX_ATTRS ? n : DL_MAX_ATTRS,
-			   sizeof(*ev->attrs));
+	ev->attrs =
+		calloc(n < DL_MAX_ATTRS ? n : DL_MAX_ATTRS, sizeof(*ev->attrs));
 	if (!ev->attrs)
 		return DL_ENOMEM;
-	json_object_foreach(attrs, key, val) {
+	json_object_foreach(attrs, key, val)
+	{
 		dl_attr_t *a = &ev->attrs[ev->nattrs];
 		size_t klen = strlen(key);
 
@@ -433,8 +437,8 @@ static int parse_event_obj(json_t *root, dl_event_t *ev, uint64_t *time_ns)
 		t = json_object_get(root, "time");
 		if (json_is_integer(t) && json_integer_value(t) > 0 &&
 		    json_integer_value(t) < INT64_MAX / 1000000000)
-			*time_ns = (uint64_t)json_integer_value(t) *
-				   1000000000u;
+			*time_ns =
+				(uint64_t)json_integer_value(t) * 1000000000u;
 	}
 	return 0;
 }
@@ -694,8 +698,7 @@ static void on_info(void *ud, int err, long status, const char *body,
 
 	/* Stream first, then list: see the comment at the top. */
 	since = dl_clock_wall_ns() / 1000000000u - 1;
-	snprintf(path, sizeof(path), "%s/events?since=%" PRIu64, w->api,
-		 since);
+	snprintf(path, sizeof(path), "%s/events?since=%" PRIu64, w->api, since);
 	w->events = dl_docker_stream(w->docker, path, on_event_line,
 				     on_events_done, w);
 	if (!w->events) {
@@ -919,9 +922,8 @@ static bool id_ok(const char *id)
 	size_t i;
 
 	for (i = 0; id[i]; i++)
-		if (i >= MAX_DOCKER_ID ||
-		    !((id[i] >= '0' && id[i] <= '9') ||
-		      (id[i] >= 'a' && id[i] <= 'f')))
+		if (i >= MAX_DOCKER_ID || !((id[i] >= '0' && id[i] <= '9') ||
+					    (id[i] >= 'a' && id[i] <= 'f')))
 			return false;
 	return i > 0;
 }
@@ -1069,9 +1071,9 @@ static void apply_event(dl_watch_t *w, const char *id, const char *name,
 static bool action_refreshes(const dl_str_t *a)
 {
 	static const char *const acts[] = {
-		"create", "start", "die", "stop", "kill", "pause", "unpause",
-		"rename", "destroy", "health_status", "oom", "restart",
-		"update"};
+		"create", "start",   "die",    "stop",	  "kill",
+		"pause",  "unpause", "rename", "destroy", "health_status",
+		"oom",	  "restart", "update"};
 	const char *colon = memchr(a->p, ':', a->n);
 	size_t n = colon ? (size_t)(colon - a->p) : a->n;
 	size_t i;
@@ -1097,8 +1099,7 @@ static void defer_event(dl_watch_t *w, const dl_event_t *ev, int kind)
 		w->relist = true; /* too much churn: list again instead */
 		return;
 	}
-	snprintf(w->deferred[i].id, sizeof(w->deferred[i].id), "%s",
-		 ev->id.p);
+	snprintf(w->deferred[i].id, sizeof(w->deferred[i].id), "%s", ev->id.p);
 	snprintf(w->deferred[i].name, sizeof(w->deferred[i].name), "%s",
 		 ev->name.p);
 	w->deferred[i].kind = kind;
@@ -1124,7 +1125,7 @@ static void on_event_line(void *ud, const char *line, size_t len)
 		kind = str_is(ev.action, "destroy") ? EV_DESTROY
 		       : str_is(ev.action, "die")   ? EV_DIE
 		       : str_is(ev.action, "start") ? EV_START
-						     : EV_OTHER;
+						    : EV_OTHER;
 		if (w->st == ST_LIST)
 			defer_event(w, &ev, kind);
 		else

@@ -10,12 +10,18 @@
 #include "common/log.h"
 
 static const char *const known[] = {
-	"collector.database",	  "collector.agent_socket",
-	"collector.admin_socket", "collector.attach_users",
-	"collector.log_level",	  "collector.ping_interval",
-	"collector.authorized_keys", "collector.host_key",
+	"collector.database",
+	"collector.agent_socket",
+	"collector.admin_socket",
+	"collector.attach_users",
+	"collector.log_level",
+	"collector.ping_interval",
+	"collector.authorized_keys",
+	"collector.host_key",
 	"collector.public_address",
-	"retention.raw", "retention.minute", "retention.hour",
+	"retention.raw",
+	"retention.minute",
+	"retention.hour",
 	NULL,
 };
 
@@ -27,7 +33,8 @@ bool dl_host_name_valid(const char *name)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		char ch = name[i];
-		bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+		bool alnum =
+			(ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
 
 		if (!alnum && (i == 0 || (ch != '.' && ch != '-')))
 			return false;
@@ -143,8 +150,8 @@ int dl_cconf_load(dl_cconf_t *c, const char *path, char *err, size_t errlen)
 		goto out;
 	}
 	c->log_level = (int)lvl;
-	if (dl_conf_duration(f, "collector", "ping_interval", 15, 1, 600,
-			     &ping, err, errlen))
+	if (dl_conf_duration(f, "collector", "ping_interval", 15, 1, 600, &ping,
+			     err, errlen))
 		goto out;
 	c->ping_interval = (int)ping;
 	/* At least an hour each: shorter would delete what a query of the

@@ -10,12 +10,12 @@
 #include <sys/types.h>
 
 #define DL_COLLECTOR_CONF_DEFAULT "/etc/dockline/collector.conf"
-#define DL_ADMIN_SOCKET_DEFAULT "/run/dockline/admin.sock"
-#define DL_AGENT_SOCKET_DEFAULT "/run/dockline/agent.sock"
-#define DL_DATABASE_DEFAULT "/var/lib/dockline/dockline.db"
-#define DL_HOST_KEY_DEFAULT "/etc/ssh/ssh_host_ed25519_key.pub"
-#define DL_MAX_ATTACH_USERS 16
-#define DL_PATH_MAX 1024
+#define DL_ADMIN_SOCKET_DEFAULT	  "/run/dockline/admin.sock"
+#define DL_AGENT_SOCKET_DEFAULT	  "/run/dockline/agent.sock"
+#define DL_DATABASE_DEFAULT	  "/var/lib/dockline/dockline.db"
+#define DL_HOST_KEY_DEFAULT	  "/etc/ssh/ssh_host_ed25519_key.pub"
+#define DL_MAX_ATTACH_USERS	  16
+#define DL_PATH_MAX		  1024
 
 typedef struct {
 	char path[DL_PATH_MAX]; /* absolute path of the file loaded, or "" */

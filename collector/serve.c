@@ -81,8 +81,8 @@ static void mkdir_parent(const char *path)
 	mkdir(dir, 0755);
 }
 
-int dl_serve_listen_unix(uv_pipe_t *pipe, const char *path, int mode,
-			 char *err, size_t errlen)
+int dl_serve_listen_unix(uv_pipe_t *pipe, const char *path, int mode, char *err,
+			 size_t errlen)
 {
 	int rc;
 
@@ -96,7 +96,9 @@ int dl_serve_listen_unix(uv_pipe_t *pipe, const char *path, int mode,
 		return rc;
 	rc = uv_pipe_bind(pipe, path);
 	if (rc == 0)
-		rc = chmod(path, (mode_t)mode) == 0 ? 0 : uv_translate_sys_error(errno);
+		rc = chmod(path, (mode_t)mode) == 0
+			     ? 0
+			     : uv_translate_sys_error(errno);
 	if (rc) {
 		snprintf(err, errlen, "cannot listen on %s: %s", path,
 			 uv_strerror(rc));

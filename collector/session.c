@@ -17,9 +17,9 @@
 #include "common/log.h"
 #include "proto/msg.h"
 
-#define TAG "session"
+#define TAG	   "session"
 #define READ_CHUNK 65536
-#define RETRY_MS 20
+#define RETRY_MS   20
 
 typedef enum { S_ATTACH, S_HELLO, S_LIVE, S_CLOSING } state_t;
 
@@ -79,8 +79,7 @@ static void session_close(dl_session_t *s, const char *why)
 		return;
 	if (s->state == S_LIVE) {
 		DL_LOG_INFO(TAG, "%s disconnected: %s (%llu frames)",
-			    name_of(s), why,
-			    (unsigned long long)s->frames_in);
+			    name_of(s), why, (unsigned long long)s->frames_in);
 		if (s->srv->store)
 			dl_store_host_offline(s->srv->store, s->host,
 					      dl_clock_wall_ns());
@@ -239,15 +238,13 @@ static int on_live(dl_session_t *s, const dl_msg_t *m, const uint8_t *p,
 		r.type = DL_MSG_PONG;
 		r.u.nonce = m->u.nonce;
 		return send_msg(s, &r) == 0 ? 0 : DL_EIO;
-	case DL_MSG_PONG:
-		return 0;
+	case DL_MSG_PONG: return 0;
 	case DL_MSG_ERROR:
 		snprintf(why, whylen, "agent reported error %d: %.*s",
 			 m->u.error.code, (int)m->u.error.message.n,
 			 m->u.error.message.p);
 		return DL_ECLOSED;
-	default:
-		break;
+	default: break;
 	}
 	if (!dl_msg_is_data(m->type)) {
 		snprintf(why, whylen, "unexpected %s in a live session",
@@ -257,8 +254,8 @@ static int on_live(dl_session_t *s, const dl_msg_t *m, const uint8_t *p,
 	return dl_store_submit(s->srv->store, s->sid, s->host, p, n);
 }
 
-static int handle_frame(dl_session_t *s, const uint8_t *p, size_t n,
-			char *why, size_t whylen)
+static int handle_frame(dl_session_t *s, const uint8_t *p, size_t n, char *why,
+			size_t whylen)
 {
 	dl_msg_t m;
 	char reason[256];
@@ -338,7 +335,8 @@ static void process(dl_session_t *s)
 						 len, DL_FRAME_MAX);
 				else
 					snprintf(why, sizeof(why),
-						 "invalid frame length %u", len);
+						 "invalid frame length %u",
+						 len);
 				session_close(s, why);
 				return;
 			}
@@ -366,8 +364,8 @@ static void on_timer(uv_timer_t *t)
 {
 	dl_session_t *s = t->data;
 	uint64_t idle = dl_clock_mono_ns() - s->last_rx_ns;
-	uint64_t limit = 3ull * (uint64_t)s->srv->conf->ping_interval *
-			 1000000000ull;
+	uint64_t limit =
+		3ull * (uint64_t)s->srv->conf->ping_interval * 1000000000ull;
 	char why[128];
 	dl_msg_t m = {.type = DL_MSG_PING};
 

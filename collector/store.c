@@ -24,22 +24,22 @@
 #include "common/log.h"
 #include "proto/msg.h"
 
-#define TAG "store"
+#define TAG	       "store"
 #define SCHEMA_VERSION 2
 #define RETRY_SLEEP_MS 200
-#define CLOSE_RETRIES 3 /* failed COMMITs tolerated while closing */
+#define CLOSE_RETRIES  3 /* failed COMMITs tolerated while closing */
 
 /* Rollup tiers share one shape: sums and counts (so partial buckets
  * merge by addition), maxima, and the newest sample's counters and
  * gauges ("last"), keyed by (owner, bucket start). For hosts, mem_* is
  * mem_used and mem_limit is mem_total. */
 #define ROLLUP_COLS(owner)                                                     \
-	"k " owner " NOT NULL, bucket INTEGER NOT NULL,"                      \
+	"k " owner " NOT NULL, bucket INTEGER NOT NULL,"                       \
 	" n INTEGER NOT NULL, cpu_sum REAL NOT NULL, cpu_n INTEGER NOT NULL,"  \
-	" cpu_max REAL, mem_sum REAL NOT NULL, mem_n INTEGER NOT NULL,"       \
-	" mem_max INTEGER, last_ts INTEGER NOT NULL, mem_limit INTEGER,"      \
-	" net_rx INTEGER, net_tx INTEGER, blk_read INTEGER,"                  \
-	" blk_write INTEGER, pids INTEGER,"                                   \
+	" cpu_max REAL, mem_sum REAL NOT NULL, mem_n INTEGER NOT NULL,"        \
+	" mem_max INTEGER, last_ts INTEGER NOT NULL, mem_limit INTEGER,"       \
+	" net_rx INTEGER, net_tx INTEGER, blk_read INTEGER,"                   \
+	" blk_write INTEGER, pids INTEGER,"                                    \
 	" PRIMARY KEY (k, bucket)"
 
 /* Migrations: entry i takes the schema from user_version i to i + 1. */
@@ -90,18 +90,31 @@ static const char *const migrations[SCHEMA_VERSION] = {
 	" net_rx INTEGER, net_tx INTEGER, blk_read INTEGER,"
 	" blk_write INTEGER, pids INTEGER,"
 	" PRIMARY KEY (cid, ts)) WITHOUT ROWID;"
-	"CREATE TABLE container_1m (" ROLLUP_COLS("INTEGER") ") WITHOUT ROWID;"
-	"CREATE TABLE container_1h (" ROLLUP_COLS("INTEGER") ") WITHOUT ROWID;"
-	"CREATE TABLE host_samples ("
-	" host TEXT NOT NULL, ts INTEGER NOT NULL, cpu_percent REAL,"
-	" mem_used INTEGER, mem_total INTEGER, mem_available INTEGER,"
-	" swap_used INTEGER, swap_total INTEGER,"
-	" load1 REAL, load5 REAL, load15 REAL,"
-	" disk_used INTEGER, disk_total INTEGER,"
-	" net_rx INTEGER, net_tx INTEGER,"
-	" PRIMARY KEY (host, ts)) WITHOUT ROWID;"
-	"CREATE TABLE host_1m (" ROLLUP_COLS("TEXT") ") WITHOUT ROWID;"
-	"CREATE TABLE host_1h (" ROLLUP_COLS("TEXT") ") WITHOUT ROWID;",
+	"CREATE TABLE container_1m (" ROLLUP_COLS(
+		"INTEGER") ") WITHOUT ROWID;"
+			   "CREATE TABLE container_1h (" ROLLUP_COLS(
+				   "INTEGER") ") WITHOUT ROWID;"
+					      "CREATE TABLE host_samples ("
+					      " host TEXT NOT NULL, ts INTEGER "
+					      "NOT NULL, cpu_percent REAL,"
+					      " mem_used INTEGER, mem_total "
+					      "INTEGER, mem_available INTEGER,"
+					      " swap_used INTEGER, swap_total "
+					      "INTEGER,"
+					      " load1 REAL, load5 REAL, load15 "
+					      "REAL,"
+					      " disk_used INTEGER, disk_total "
+					      "INTEGER,"
+					      " net_rx INTEGER, net_tx INTEGER,"
+					      " PRIMARY KEY (host, ts)) "
+					      "WITHOUT ROWID;"
+					      "CREATE TABLE host_1m "
+					      "(" ROLLUP_COLS(
+						      "TEXT") ") WITHOUT ROWID;"
+							      "CREATE TABLE "
+							      "host_1h "
+							      "(" ROLLUP_COLS(
+								      "TEXT") ") WITHOUT ROWID;",
 };
 
 enum {
@@ -185,19 +198,19 @@ enum {
 #define CLOSE_BUCKET(src, k, ts, n, cs, cn, cm, ms, mn, mm, last, dst)         \
 	"INSERT OR REPLACE INTO " dst "(k, bucket, n, cpu_sum, cpu_n, "        \
 	"cpu_max, mem_sum, mem_n, mem_max, last_ts, mem_limit, net_rx, "       \
-	"net_tx, blk_read, blk_write, pids) SELECT ?1, ?2, a.n, a.cs, a.cn, "   \
-	"a.cm, a.ms, a.mn, a.mm, a.last, l.mem_limit, l.net_rx, l.net_tx, "     \
-	"l.blk_read, l.blk_write, l.pids FROM (SELECT " n " AS n, " cs          \
-	" AS cs, " cn " AS cn, " cm " AS cm, " ms " AS ms, " mn " AS mn, " mm   \
-	" AS mm, " last " AS last, max(" ts ") AS lk FROM " src " WHERE " k     \
-	" = ?1 AND " ts " >= ?2 AND " ts " < ?2 + ?3) a JOIN " src " l ON l." k \
-	" = ?1 AND l." ts " = a.lk"
+	"net_tx, blk_read, blk_write, pids) SELECT ?1, ?2, a.n, a.cs, a.cn, "  \
+	"a.cm, a.ms, a.mn, a.mm, a.last, l.mem_limit, l.net_rx, l.net_tx, "    \
+	"l.blk_read, l.blk_write, l.pids FROM (SELECT " n " AS n, " cs         \
+	" AS cs, " cn " AS cn, " cm " AS cm, " ms " AS ms, " mn " AS mn, " mm  \
+	" AS mm, " last " AS last, max(" ts ") AS lk FROM " src " WHERE " k    \
+	" = ?1 AND " ts " >= ?2 AND " ts " < ?2 + ?3) a JOIN " src             \
+	" l ON l." k " = ?1 AND l." ts " = a.lk"
 
 /* Retention: the oldest rows of one key, at most ?3, all on the primary
  * key, so a step costs what it deletes and never scans the table. */
 #define RETENTION_DELETE(t, k, ts)                                             \
-	"DELETE FROM " t " WHERE " k " = ?1 AND " ts " IN (SELECT " ts        \
-	" FROM " t " WHERE " k " = ?1 AND " ts " < ?2 ORDER BY " ts           \
+	"DELETE FROM " t " WHERE " k " = ?1 AND " ts " IN (SELECT " ts         \
+	" FROM " t " WHERE " k " = ?1 AND " ts " < ?2 ORDER BY " ts            \
 	" LIMIT ?3)"
 
 static const char *const sql[ST_COUNT] = {
@@ -224,7 +237,8 @@ static const char *const sql[ST_COUNT] = {
 	 * which version went away. */
 	[ST_HOST_DOCKER] =
 		"UPDATE hosts SET docker_up = ?2,"
-		" docker_version = CASE WHEN ?2 THEN ?3 ELSE docker_version END,"
+		" docker_version = CASE WHEN ?2 THEN ?3 ELSE docker_version "
+		"END,"
 		" docker_api_version = CASE WHEN ?2 THEN ?4"
 		" ELSE docker_api_version END,"
 		" os = CASE WHEN ?2 THEN ?5 ELSE os END,"
@@ -280,17 +294,16 @@ static const char *const sql[ST_COUNT] = {
 			 "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
 	[ST_PREV_TS] = "SELECT max(ts) FROM container_samples WHERE cid = ?1 "
 		       "AND ts < ?2",
-	[ST_CLOSE_1M] = CLOSE_BUCKET("container_samples", "cid", "ts",
-				     "count(*)", "coalesce(sum(cpu_percent), 0)",
-				     "count(cpu_percent)", "max(cpu_percent)",
-				     "coalesce(sum(mem_usage), 0)",
-				     "count(mem_usage)", "max(mem_usage)",
-				     "max(ts)", "container_1m"),
-	[ST_CLOSE_1H] = CLOSE_BUCKET("container_1m", "k", "bucket", "sum(n)",
-				     "sum(cpu_sum)", "sum(cpu_n)",
-				     "max(cpu_max)", "sum(mem_sum)",
-				     "sum(mem_n)", "max(mem_max)",
-				     "max(last_ts)", "container_1h"),
+	[ST_CLOSE_1M] =
+		CLOSE_BUCKET("container_samples", "cid", "ts", "count(*)",
+			     "coalesce(sum(cpu_percent), 0)",
+			     "count(cpu_percent)", "max(cpu_percent)",
+			     "coalesce(sum(mem_usage), 0)", "count(mem_usage)",
+			     "max(mem_usage)", "max(ts)", "container_1m"),
+	[ST_CLOSE_1H] = CLOSE_BUCKET(
+		"container_1m", "k", "bucket", "sum(n)", "sum(cpu_sum)",
+		"sum(cpu_n)", "max(cpu_max)", "sum(mem_sum)", "sum(mem_n)",
+		"max(mem_max)", "max(last_ts)", "container_1h"),
 	[ST_HS_INSERT] = "INSERT OR IGNORE INTO host_samples VALUES(?1, ?2, "
 			 "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
 			 "?15)",
@@ -333,7 +346,7 @@ typedef struct {
 /* A host as the current batch sees it. */
 typedef struct {
 	char host[DL_HOST_MAX + 1];
-	bool have, dirty;  /* delivery row exists / advanced this batch */
+	bool have, dirty; /* delivery row exists / advanced this batch */
 	uint64_t epoch, seq;
 	uint64_t touched_ns; /* last_seen written at first sight */
 	uint64_t last_ns;    /* newest item time in the batch */
@@ -345,11 +358,11 @@ typedef struct {
 	size_t n, cap, size;
 } vec_t;
 
-#define MINUTE_NS 60000000000ll
-#define HOUR_NS 3600000000000ll
+#define MINUTE_NS     60000000000ll
+#define HOUR_NS	      3600000000000ll
 #define IDX_CACHE_MAX (1u << 20) /* idx beyond this: looked up, not cached */
-#define RET_STEP_ROWS 5000       /* rows one retention step may delete */
-#define RET_STEP_KEYS 256        /* containers one retention step visits */
+#define RET_STEP_ROWS 5000	 /* rows one retention step may delete */
+#define RET_STEP_KEYS 256	 /* containers one retention step visits */
 #define RET_PERIOD_NS 1000000000ull
 
 enum { TIER_MIN, TIER_HOUR, TIERS };
@@ -399,16 +412,16 @@ struct dl_store {
 	sqlite3_stmt *st[ST_COUNT];
 	pthread_t thread;
 	bool thread_started;
-	uint64_t stamp;  /* last containers.updated_ns handed out */
-	vec_t b_acks;    /* ack_t per session, this batch */
-	vec_t b_hosts;   /* bhost_t per host seen, this batch */
-	cstate_t *ctab;  /* stats state per container, ccap slots */
+	uint64_t stamp; /* last containers.updated_ns handed out */
+	vec_t b_acks;	/* ack_t per session, this batch */
+	vec_t b_hosts;	/* bhost_t per host seen, this batch */
+	cstate_t *ctab; /* stats state per container, ccap slots */
 	size_t ccap, cn;
-	vec_t hstates;   /* hstate_t sorted by host */
-	int64_t ret_cursor;  /* retention: next cid after this one */
-	uint64_t ret_next;   /* retention: next step, monotonic ns */
-	int64_t ret_ns[3];   /* raw, minute, hour windows (under mu) */
-	bool ret_kick;       /* run a step now (under mu) */
+	vec_t hstates;	    /* hstate_t sorted by host */
+	int64_t ret_cursor; /* retention: next cid after this one */
+	uint64_t ret_next;  /* retention: next step, monotonic ns */
+	int64_t ret_ns[3];  /* raw, minute, hour windows (under mu) */
+	bool ret_kick;	    /* run a step now (under mu) */
 
 	/* Queue, under mu. */
 	pthread_mutex_t mu;
@@ -416,7 +429,7 @@ struct dl_store {
 	item_t *head, *tail;
 	size_t nitems;
 	size_t inflight; /* taken by the writer, not yet committed */
-	size_t qbytes;   /* payload bytes queued or in flight */
+	size_t qbytes;	 /* payload bytes queued or in flight */
 	bool stopping;
 
 	/* Acks for the loop thread, under ack_mu. */
@@ -691,8 +704,7 @@ static int apply_inventory(dl_store_t *s, const item_t *it, const dl_msg_t *m)
 	return run(s, ST_CT_PRUNE);
 }
 
-static int apply_container(dl_store_t *s, const item_t *it,
-			   const dl_msg_t *m)
+static int apply_container(dl_store_t *s, const item_t *it, const dl_msg_t *m)
 {
 	sqlite3_stmt *st = s->st[ST_CT_DELETE];
 	int rc;
@@ -747,7 +759,8 @@ static int apply_event(dl_store_t *s, const item_t *it, const dl_msg_t *m)
 	    (rc = sqlite3_bind_int64(st, 2, (int64_t)m->time_ns)) ||
 	    (rc = bind_str(st, 3, ev->type)) ||
 	    (rc = bind_str(st, 4, ev->action)) ||
-	    (rc = bind_str(st, 5, ev->id)) || (rc = bind_str(st, 6, ev->name)) ||
+	    (rc = bind_str(st, 5, ev->id)) ||
+	    (rc = bind_str(st, 6, ev->name)) ||
 	    (rc = sqlite3_bind_text(st, 7, attrs, -1, free)) ||
 	    (rc = sqlite3_bind_int64(st, 8, (int64_t)m->epoch)) ||
 	    (rc = sqlite3_bind_int64(st, 9, (int64_t)m->seq))) {
@@ -767,7 +780,8 @@ static int apply_docker(dl_store_t *s, const item_t *it, const dl_msg_t *m)
 	    (rc = sqlite3_bind_int(st, 2, d->up ? 1 : 0)) ||
 	    (rc = bind_str(st, 3, d->version)) ||
 	    (rc = bind_str(st, 4, d->api_version)) ||
-	    (rc = bind_str(st, 5, d->os)) || (rc = bind_str(st, 6, d->kernel)) ||
+	    (rc = bind_str(st, 5, d->os)) ||
+	    (rc = bind_str(st, 6, d->kernel)) ||
 	    (rc = sqlite3_bind_int64(st, 7, d->ncpu)) ||
 	    (rc = sqlite3_bind_int64(st, 8, (int64_t)d->mem_total)) ||
 	    (rc = bind_str(st, 9, d->reason)))
@@ -973,7 +987,8 @@ static int bind_opt_u64(sqlite3_stmt *st, int i, bool valid, uint64_t v)
 {
 	if (!valid)
 		return sqlite3_bind_null(st, i);
-	return sqlite3_bind_int64(st, i, v > INT64_MAX ? INT64_MAX : (int64_t)v);
+	return sqlite3_bind_int64(st, i,
+				  v > INT64_MAX ? INT64_MAX : (int64_t)v);
 }
 
 static int bind_opt_f(sqlite3_stmt *st, int i, bool valid, double v)
@@ -1003,10 +1018,12 @@ static int acc_flush(dl_store_t *s, int which, int64_t cid, const char *host,
 	    (rc = sqlite3_bind_int64(st, 8, a->mem_n)) ||
 	    (rc = bind_opt_u64(st, 9, a->mem_any, a->mem_max)) ||
 	    (rc = sqlite3_bind_int64(st, 10, a->last_ts)) ||
-	    (rc = bind_opt_u64(st, 11, v & DL_SV_MEMLIMIT, a->last.mem_limit)) ||
+	    (rc = bind_opt_u64(st, 11, v & DL_SV_MEMLIMIT,
+			       a->last.mem_limit)) ||
 	    (rc = bind_opt_u64(st, 12, v & DL_SV_NET, a->last.net_rx_bytes)) ||
 	    (rc = bind_opt_u64(st, 13, v & DL_SV_NET, a->last.net_tx_bytes)) ||
-	    (rc = bind_opt_u64(st, 14, v & DL_SV_BLK, a->last.blk_read_bytes)) ||
+	    (rc = bind_opt_u64(st, 14, v & DL_SV_BLK,
+			       a->last.blk_read_bytes)) ||
 	    (rc = bind_opt_u64(st, 15, v & DL_SV_BLK,
 			       a->last.blk_write_bytes)) ||
 	    (rc = bind_opt_u64(st, 16, v & DL_SV_PIDS, a->last.pids)))
@@ -1076,7 +1093,8 @@ static int roll(dl_store_t *s, cstate_t *c, int64_t ts)
 		sqlite3_reset(st);
 		sqlite3_clear_bindings(st);
 		for (int t = 0; t < TIERS; t++)
-			c->open[t] = prev >= 0 ? prev - prev % tier_ns[t] : b[t];
+			c->open[t] =
+				prev >= 0 ? prev - prev % tier_ns[t] : b[t];
 	}
 	for (int t = 0; t < TIERS; t++) {
 		if (b[t] < c->open[t]) {
@@ -1095,8 +1113,8 @@ static int roll(dl_store_t *s, cstate_t *c, int64_t ts)
  * previous sample, times the CPUs online. -1 (stored NULL) without a
  * previous sample or when a counter went backwards (restart, agent
  * change), so a reset never shows as a negative or huge percentage. */
-double dl_store_cpu_percent(uint64_t prev_cpu, uint64_t prev_sys,
-			    uint64_t cpu, uint64_t sys, uint32_t online)
+double dl_store_cpu_percent(uint64_t prev_cpu, uint64_t prev_sys, uint64_t cpu,
+			    uint64_t sys, uint32_t online)
 {
 	double pct;
 
@@ -1241,7 +1259,8 @@ static int apply_hoststats(dl_store_t *s, const item_t *it, const dl_msg_t *m)
 		return SQLITE_OK;
 	if (h->have_prev && m->time_ns > h->prev_ts)
 		pct = dl_store_host_cpu_percent(h->prev_total, h->prev_idle,
-						v->cpu_total_ns, v->cpu_idle_ns);
+						v->cpu_total_ns,
+						v->cpu_idle_ns);
 	if (!h->have_prev || m->time_ns > h->prev_ts) {
 		h->have_prev = true;
 		h->prev_ts = m->time_ns;
@@ -1397,10 +1416,8 @@ static bool item_fault(int rc)
 	case SQLITE_CONSTRAINT:
 	case SQLITE_MISMATCH:
 	case SQLITE_TOOBIG:
-	case SQLITE_RANGE:
-		return true;
-	default:
-		return false;
+	case SQLITE_RANGE: return true;
+	default: return false;
 	}
 }
 
@@ -1442,8 +1459,7 @@ static int apply_data(dl_store_t *s, const item_t *it)
 			goto fail;
 		DL_LOG_RL(DL_LOG_LEVEL_ERROR, TAG,
 			  "%s: %s %llu/%llu not stored: %s", it->host,
-			  dl_msg_type_name(m.type),
-			  (unsigned long long)m.epoch,
+			  dl_msg_type_name(m.type), (unsigned long long)m.epoch,
 			  (unsigned long long)m.seq, sqlite3_errstr(rc));
 	}
 	if (multi && (rc = run(s, ST_RELEASE)))
@@ -1473,7 +1489,8 @@ static int apply_host(dl_store_t *s, const item_t *it)
 		const char *peer = (const char *)it->data;
 		const char *sw = peer + strlen(peer) + 1;
 
-		if ((rc = bind_cstr(st, 3, peer)) || (rc = bind_cstr(st, 4, sw)))
+		if ((rc = bind_cstr(st, 3, peer)) ||
+		    (rc = bind_cstr(st, 4, sw)))
 			return rc;
 	}
 	return run(s, which);
@@ -1581,7 +1598,8 @@ static void publish(dl_store_t *s)
 				a = vec_at(&s->acks, k);
 		if (!a) {
 			if (!(a = vec_push(&s->acks))) {
-				DL_LOG_ERROR(TAG, "out of memory queueing an ack");
+				DL_LOG_ERROR(TAG,
+					     "out of memory queueing an ack");
 				continue;
 			}
 			*a = *b;
@@ -1600,8 +1618,8 @@ static void publish(dl_store_t *s)
 
 /* Deletes at most what is left of *budget of key's rows older than
  * cutoff in table `which`. */
-static int ret_delete(dl_store_t *s, int which, int64_t cid,
-		      const char *host, int64_t cutoff, int64_t *budget)
+static int ret_delete(dl_store_t *s, int which, int64_t cid, const char *host,
+		      int64_t cutoff, int64_t *budget)
 {
 	sqlite3_stmt *st = s->st[which];
 	int rc;

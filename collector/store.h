@@ -22,7 +22,7 @@
 
 #define DL_STORE_BATCH_MAX 5000
 #define DL_STORE_QUEUE_MAX (64u * 1024u * 1024u) /* bytes queued to writer */
-#define DL_HOST_MAX 63
+#define DL_HOST_MAX	   63
 
 typedef struct dl_store dl_store_t;
 
@@ -70,17 +70,17 @@ int dl_store_forget(dl_store_t *s, const char *host);
  * The writer deletes what is older in steps of at most a few thousand
  * rows between batches, once a second, so ingest never waits long. A
  * call also runs a step soon. Values <= 0 keep the current window. */
-#define DL_STORE_RAW_DEFAULT (48 * 3600)
+#define DL_STORE_RAW_DEFAULT	(48 * 3600)
 #define DL_STORE_MINUTE_DEFAULT (30 * 86400)
-#define DL_STORE_HOUR_DEFAULT (365 * 86400)
+#define DL_STORE_HOUR_DEFAULT	(365 * 86400)
 void dl_store_set_retention(dl_store_t *s, int64_t raw_s, int64_t minute_s,
 			    int64_t hour_s);
 
 /* CPU percent as docker stats computes it, from two cumulative readings
  * of container and host CPU time; -1 when it cannot be known (no
  * interval, a counter went backwards). Exposed for tests. */
-double dl_store_cpu_percent(uint64_t prev_cpu, uint64_t prev_sys,
-			    uint64_t cpu, uint64_t sys, uint32_t online);
+double dl_store_cpu_percent(uint64_t prev_cpu, uint64_t prev_sys, uint64_t cpu,
+			    uint64_t sys, uint32_t online);
 /* Host busy percent from cumulative total and idle CPU time; -1 when
  * unknown. */
 double dl_store_host_cpu_percent(uint64_t prev_total, uint64_t prev_idle,

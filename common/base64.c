@@ -12,7 +12,8 @@ int dl_base64_encode(const uint8_t *in, size_t n, bool pad, char *out,
 		return -1;
 	for (size_t i = 0; i < n; i += 3) {
 		uint32_t v = (uint32_t)in[i] << 16;
-		size_t k = n - i >= 3 ? 4 : n - i + 1; /* chars that carry data */
+		size_t k =
+			n - i >= 3 ? 4 : n - i + 1; /* chars that carry data */
 
 		if (o + 5 > cap) {
 			out[0] = '\0';

@@ -20,8 +20,14 @@ void dl_buf_init(dl_buf_t *b, size_t cap);
 void dl_buf_free(dl_buf_t *b);
 void dl_buf_reset(dl_buf_t *b);
 /* Unread bytes. */
-static inline size_t dl_buf_used(const dl_buf_t *b) { return b->len - b->off; }
-static inline uint8_t *dl_buf_head(const dl_buf_t *b) { return b->data + b->off; }
+static inline size_t dl_buf_used(const dl_buf_t *b)
+{
+	return b->len - b->off;
+}
+static inline uint8_t *dl_buf_head(const dl_buf_t *b)
+{
+	return b->data + b->off;
+}
 int dl_buf_append(dl_buf_t *b, const void *p, size_t n);
 /* Makes room for n more bytes; returns a pointer to write at or NULL
  * (cap or memory). Call dl_buf_commit(b, k) after writing k <= n bytes. */

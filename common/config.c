@@ -175,8 +175,8 @@ static const entry_t *find(const dl_conf_t *c, const char *sect,
 	return NULL;
 }
 
-int dl_conf_check_known(const dl_conf_t *c, const char *const *known,
-			char *err, size_t errlen)
+int dl_conf_check_known(const dl_conf_t *c, const char *const *known, char *err,
+			size_t errlen)
 {
 	char name[256];
 

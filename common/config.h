@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DL_CONF_MAX_FILE (256 * 1024)
+#define DL_CONF_MAX_FILE    (256 * 1024)
 #define DL_CONF_MAX_ENTRIES 256
 /* libinih (Debian) reads lines of at most 198 characters. */
 #define DL_CONF_MAX_VALUE 1024
@@ -22,8 +22,8 @@ void dl_conf_free(dl_conf_t *c);
 
 /* "section.key" names allowed, NULL-terminated. Returns 0 or DL_ECONFIG
  * with the first unknown entry described in err. */
-int dl_conf_check_known(const dl_conf_t *c, const char *const *known,
-			char *err, size_t errlen);
+int dl_conf_check_known(const dl_conf_t *c, const char *const *known, char *err,
+			size_t errlen);
 
 /* Value or def when absent. The pointer is owned by c. */
 const char *dl_conf_str(const dl_conf_t *c, const char *sect, const char *key,

@@ -38,8 +38,8 @@ int dl_log_rl_pass(dl_log_rl_t *rl, unsigned burst, unsigned interval_ms,
 			dl_log_write((lvl), (tag), __VA_ARGS__);               \
 	} while (0)
 #define DL_LOG_ERROR(tag, ...) DL_LOG_(DL_LOG_LEVEL_ERROR, tag, __VA_ARGS__)
-#define DL_LOG_WARN(tag, ...) DL_LOG_(DL_LOG_LEVEL_WARN, tag, __VA_ARGS__)
-#define DL_LOG_INFO(tag, ...) DL_LOG_(DL_LOG_LEVEL_INFO, tag, __VA_ARGS__)
+#define DL_LOG_WARN(tag, ...)  DL_LOG_(DL_LOG_LEVEL_WARN, tag, __VA_ARGS__)
+#define DL_LOG_INFO(tag, ...)  DL_LOG_(DL_LOG_LEVEL_INFO, tag, __VA_ARGS__)
 #define DL_LOG_DEBUG(tag, ...) DL_LOG_(DL_LOG_LEVEL_DEBUG, tag, __VA_ARGS__)
 
 /* Rate-limited: 10 lines per 10 s per call site. */

@@ -14,7 +14,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#define DL_ADMIN_REQ_MAX (64u * 1024u)
+#define DL_ADMIN_REQ_MAX  (64u * 1024u)
 #define DL_ADMIN_RESP_MAX (64u * 1024u * 1024u)
 
 /* Connects to the admin socket at path. Returns fd or a negative DL_E*

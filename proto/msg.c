@@ -501,17 +501,17 @@ static uint64_t be_read(const uint8_t *p, unsigned n)
 static const char *prescan(const uint8_t *p, size_t len)
 {
 	uint64_t left[MAX_DEPTH + 1]; /* values still to read per level */
-	uint64_t pending = 1;         /* their sum */
+	uint64_t pending = 1;	      /* their sum */
 	size_t pos = 0;
 	int depth = 0;
 
 	left[0] = 1;
 	while (pending > 0) {
 		uint8_t t;
-		unsigned lenb = 0;  /* size of a length/count field */
-		uint64_t skip = 0;  /* fixed bytes after the type byte */
-		uint64_t nval = 0;  /* nested values announced */
-		int kind = 0;       /* 0 scalar, 1 str/bin/ext, 2 arr, 3 map */
+		unsigned lenb = 0; /* size of a length/count field */
+		uint64_t skip = 0; /* fixed bytes after the type byte */
+		uint64_t nval = 0; /* nested values announced */
+		int kind = 0;	   /* 0 scalar, 1 str/bin/ext, 2 arr, 3 map */
 
 		if (left[depth] == 0) {
 			depth--;
@@ -532,6 +532,8 @@ static const char *prescan(const uint8_t *p, size_t len)
 		} else if (t <= 0xbf) {
 			skip = t & 0x1fu;
 		} else {
+			/* One line per msgpack type byte. */
+			/* clang-format off */
 			switch (t) {
 			case 0xc4: case 0xd9: lenb = 1; kind = 1; break;
 			case 0xc5: case 0xda: lenb = 2; kind = 1; break;
@@ -554,6 +556,7 @@ static const char *prescan(const uint8_t *p, size_t len)
 			case 0xdf: lenb = 4; kind = 3; break;
 			default: return "invalid msgpack type byte 0xc1";
 			}
+			/* clang-format on */
 		}
 		if (lenb) {
 			uint64_t n;
@@ -588,9 +591,9 @@ static const char *prescan(const uint8_t *p, size_t len)
 /* Decoding                                                            */
 
 typedef struct {
-	const char *what;      /* "EVENT" */
-	const char *sub;       /* "container", "attr" or NULL at top level */
-	uint32_t subi;         /* index of the nested thing */
+	const char *what; /* "EVENT" */
+	const char *sub;  /* "container", "attr" or NULL at top level */
+	uint32_t subi;	  /* index of the nested thing */
 	const msgpack_object *el;
 	uint32_t n;
 	msgpack_zone *z;
@@ -598,8 +601,8 @@ typedef struct {
 	size_t whylen;
 } dec_t;
 
-static int dfail(const dec_t *d, uint32_t i, const char *name,
-		 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int dfail(const dec_t *d, uint32_t i, const char *name, const char *fmt,
+		 ...) __attribute__((format(printf, 4, 5)));
 
 #define NO_IDX UINT32_MAX
 
@@ -617,8 +620,8 @@ static void where(const dec_t *d, char *out, size_t outlen)
 
 /* "EVENT: element 5 (action) is not a string", or inside a nested array
  * "INVENTORY: container 3 element 2 (name) is not a string". */
-static int dfail(const dec_t *d, uint32_t i, const char *name,
-		 const char *fmt, ...)
+static int dfail(const dec_t *d, uint32_t i, const char *name, const char *fmt,
+		 ...)
 {
 	char at[64], tail[96];
 	va_list ap;
@@ -629,8 +632,7 @@ static int dfail(const dec_t *d, uint32_t i, const char *name,
 	vsnprintf(tail, sizeof(tail), fmt, ap);
 	va_end(ap);
 	where(d, at, sizeof(at));
-	snprintf(d->why, d->whylen, "%s element %u (%s) %s", at, i, name,
-		 tail);
+	snprintf(d->why, d->whylen, "%s element %u (%s) %s", at, i, name, tail);
 	return DL_EPROTO;
 }
 
@@ -649,8 +651,8 @@ static int need(const dec_t *d, uint32_t n)
 	return DL_EPROTO;
 }
 
-static int get_uint(const dec_t *d, uint32_t i, const char *name,
-		    uint64_t max, uint64_t *out)
+static int get_uint(const dec_t *d, uint32_t i, const char *name, uint64_t max,
+		    uint64_t *out)
 {
 	const msgpack_object *o = &d->el[i];
 
@@ -662,14 +664,12 @@ static int get_uint(const dec_t *d, uint32_t i, const char *name,
 	return 0;
 }
 
-static int get_u64(const dec_t *d, uint32_t i, const char *name,
-		   uint64_t *out)
+static int get_u64(const dec_t *d, uint32_t i, const char *name, uint64_t *out)
 {
 	return get_uint(d, i, name, UINT64_MAX, out);
 }
 
-static int get_u32(const dec_t *d, uint32_t i, const char *name,
-		   uint32_t *out)
+static int get_u32(const dec_t *d, uint32_t i, const char *name, uint32_t *out)
 {
 	uint64_t v = 0;
 	int rc = get_uint(d, i, name, UINT32_MAX, &v);
@@ -706,8 +706,8 @@ static int get_bool(const dec_t *d, uint32_t i, const char *name, bool *out)
 	return 0;
 }
 
-static int get_str(const dec_t *d, uint32_t i, const char *name,
-		   uint32_t max, dl_str_t *out)
+static int get_str(const dec_t *d, uint32_t i, const char *name, uint32_t max,
+		   dl_str_t *out)
 {
 	const msgpack_object *o = &d->el[i];
 
@@ -721,8 +721,8 @@ static int get_str(const dec_t *d, uint32_t i, const char *name,
 }
 
 /* Element i as a nested array of at most max elements. */
-static int get_arr(const dec_t *d, uint32_t i, const char *name,
-		   uint32_t max, const msgpack_object_array **out)
+static int get_arr(const dec_t *d, uint32_t i, const char *name, uint32_t max,
+		   const msgpack_object_array **out)
 {
 	const msgpack_object *o = &d->el[i];
 
@@ -735,8 +735,8 @@ static int get_arr(const dec_t *d, uint32_t i, const char *name,
 }
 
 /* A dec_t over a nested array, errors prefixed "<sub> <subi>". */
-static dec_t dec_sub(const dec_t *d, const msgpack_object *o,
-		     const char *sub, uint32_t subi)
+static dec_t dec_sub(const dec_t *d, const msgpack_object *o, const char *sub,
+		     uint32_t subi)
 {
 	dec_t s = *d;
 
@@ -752,8 +752,8 @@ static int dec_hello(const dec_t *d, dl_hello_t *h)
 	const msgpack_object_array *caps = NULL;
 	int rc;
 
-	if ((rc = need(d, 8)) || (rc = get_u32(d, 1, "proto_version",
-					       &h->proto_version)) ||
+	if ((rc = need(d, 8)) ||
+	    (rc = get_u32(d, 1, "proto_version", &h->proto_version)) ||
 	    (rc = get_str(d, 2, "software", DL_MAX_TEXT, &h->software)) ||
 	    (rc = get_u64(d, 3, "epoch", &h->epoch)) ||
 	    (rc = get_arr(d, 4, "caps", DL_MAX_CAPS, &caps)))
@@ -912,8 +912,7 @@ static int dec_docker(const dec_t *d, dl_msg_t *m)
 	if ((rc = dec_data_head(d, m, 12)) ||
 	    (rc = get_bool(d, 4, "up", &k->up)) ||
 	    (rc = get_str(d, 5, "version", DL_MAX_TEXT, &k->version)) ||
-	    (rc = get_str(d, 6, "api_version", DL_MAX_TEXT,
-			  &k->api_version)) ||
+	    (rc = get_str(d, 6, "api_version", DL_MAX_TEXT, &k->api_version)) ||
 	    (rc = get_str(d, 7, "os", DL_MAX_TEXT, &k->os)) ||
 	    (rc = get_str(d, 8, "kernel", DL_MAX_TEXT, &k->kernel)) ||
 	    (rc = get_u32(d, 9, "ncpu", &k->ncpu)) ||
@@ -1073,8 +1072,8 @@ static int unpack_copy(dl_msg_t *m, const uint8_t *payload, size_t len,
 	return 0;
 }
 
-int dl_msg_decode(dl_msg_t *m, const uint8_t *payload, size_t len,
-		  char *why, size_t whylen)
+int dl_msg_decode(dl_msg_t *m, const uint8_t *payload, size_t len, char *why,
+		  size_t whylen)
 {
 	const msgpack_object *root;
 	const char *bad;
@@ -1123,7 +1122,7 @@ int dl_msg_decode(dl_msg_t *m, const uint8_t *payload, size_t len,
 	}
 	type = d.el[0].via.u64;
 	d.what = dl_msg_type_name(type <= DL_MSG_ATTACH ? (dl_msg_type_t)type
-						       : (dl_msg_type_t)0);
+							: (dl_msg_type_t)0);
 	if ((rc = dec_body(&d, m, type)))
 		goto fail;
 	m->type = (dl_msg_type_t)type;

@@ -21,12 +21,12 @@
 #define DL_PROTO_VERSION 1
 
 /* Hard maxima checked on decode (bytes / counts). */
-#define DL_MAX_ID 128
-#define DL_MAX_NAME 256
-#define DL_MAX_TEXT 1024
+#define DL_MAX_ID	  128
+#define DL_MAX_NAME	  256
+#define DL_MAX_TEXT	  1024
 #define DL_MAX_CONTAINERS 20000
-#define DL_MAX_ATTRS 64
-#define DL_MAX_CAPS 32
+#define DL_MAX_ATTRS	  64
+#define DL_MAX_CAPS	  32
 
 typedef enum {
 	DL_MSG_HELLO = 1,
@@ -57,7 +57,7 @@ typedef struct {
 typedef struct {
 	uint32_t proto_version;
 	dl_str_t software; /* "dockline-agent 0.1.0" */
-	uint64_t epoch;    /* agent: its epoch; collector: echo of last_epoch */
+	uint64_t epoch;	   /* agent: its epoch; collector: echo of last_epoch */
 	uint32_t ncaps;
 	dl_str_t caps[DL_MAX_CAPS];
 	/* collector -> agent: last committed (epoch, seq) for this host;
@@ -77,7 +77,7 @@ typedef struct {
 	dl_str_t id;
 	dl_str_t name;
 	dl_str_t image;
-	dl_str_t state;  /* created|running|paused|restarting|exited|dead|... */
+	dl_str_t state;	 /* created|running|paused|restarting|exited|dead|... */
 	dl_str_t status; /* "Up 3 minutes" */
 	dl_str_t health; /* ""|starting|healthy|unhealthy */
 	int64_t created; /* unix seconds */
@@ -89,7 +89,7 @@ typedef struct {
 } dl_attr_t;
 
 typedef struct {
-	dl_str_t type;   /* container|image|network|volume|daemon|... */
+	dl_str_t type;	 /* container|image|network|volume|daemon|... */
 	dl_str_t action; /* start|die|destroy|rename|health_status: healthy */
 	dl_str_t id;
 	dl_str_t name;
@@ -105,7 +105,8 @@ typedef struct {
 	dl_str_t kernel;
 	uint32_t ncpu;
 	uint64_t mem_total;
-	dl_str_t reason; /* why down: "cannot connect to /var/run/docker.sock" */
+	dl_str_t
+		reason; /* why down: "cannot connect to /var/run/docker.sock" */
 } dl_dockerinfo_t;
 
 typedef struct {
@@ -208,8 +209,8 @@ int dl_msg_encode(dl_buf_t *out, const dl_msg_t *m);
  * dl_msg_release(m) when done. On failure returns DL_EPROTO (DL_ENOMEM when
  * memory runs out) and, if why is
  * given, a short reason ("EVENT: action longer than 1024 bytes"). */
-int dl_msg_decode(dl_msg_t *m, const uint8_t *payload, size_t len,
-		  char *why, size_t whylen);
+int dl_msg_decode(dl_msg_t *m, const uint8_t *payload, size_t len, char *why,
+		  size_t whylen);
 void dl_msg_release(dl_msg_t *m);
 
 const char *dl_msg_type_name(dl_msg_type_t t);

@@ -24,7 +24,7 @@ int dl_cli_forget(const dl_cli_t *cli, int argc, char **argv);
 /* Validates an OpenSSH "ssh-ed25519 BASE64 [comment]" line; on success
  * writes "ssh-ed25519 BASE64" into out. 0 or a negative code with a
  * sentence in err. */
-int dl_cli_parse_ed25519(const char *line, char *out, size_t outlen,
-			 char *err, size_t errlen);
+int dl_cli_parse_ed25519(const char *line, char *out, size_t outlen, char *err,
+			 size_t errlen);
 
 #endif

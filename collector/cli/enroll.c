@@ -22,14 +22,14 @@
 
 #define KEY_FILE_MAX 16384
 
-int dl_cli_parse_ed25519(const char *line, char *out, size_t outlen,
-			 char *err, size_t errlen)
+int dl_cli_parse_ed25519(const char *line, char *out, size_t outlen, char *err,
+			 size_t errlen)
 {
 	/* Blob: string "ssh-ed25519" + string(32-byte key), each u32-BE
 	 * length prefixed: 4 + 11 + 4 + 32 = 51 bytes. */
-	static const uint8_t prefix[] = {0, 0, 0, 11, 's', 's', 'h', '-',
-					 'e', 'd', '2', '5', '5', '1', '9',
-					 0, 0, 0, 32};
+	static const uint8_t prefix[] = {0,   0,   0,	11,  's', 's', 'h',
+					 '-', 'e', 'd', '2', '5', '5', '1',
+					 '9', 0,   0,	0,   32};
 	uint8_t blob[128];
 	const char *b, *e;
 	int n;
@@ -220,8 +220,9 @@ static void print_host_key(const dl_cconf_t *conf, const char *name)
 	       "  dockline-agent enroll --collector ssh://%s --name %s "
 	       "--host-key '%s'\n"
 	       "  systemctl restart dockline-agent\n",
-	       name, conf->public_address[0] ? conf->public_address
-					     : "THIS-COLLECTOR:22",
+	       name,
+	       conf->public_address[0] ? conf->public_address
+				       : "THIS-COLLECTOR:22",
 	       name, pub);
 }
 
@@ -235,15 +236,17 @@ static int append_key(const dl_cconf_t *conf, const char *path,
 
 	if ((rc = keyfile_open(&k, path)))
 		goto out;
-	for (char *l = k.text; *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1
-						    : l + strlen(l)) {
+	for (char *l = k.text; *l;
+	     l = strchr(l, '\n') ? strchr(l, '\n') + 1 : l + strlen(l)) {
 		size_t n = strcspn(l, "\n");
 		char one[8192];
 
 		snprintf(one, sizeof(one), "%.*s", (int)n, l);
-		if (strstr(one, pub + 12) && line_name(one, other, sizeof(other))) {
+		if (strstr(one, pub + 12) &&
+		    line_name(one, other, sizeof(other))) {
 			if (!strcmp(other, name)) {
-				printf("%s is already enrolled with this key in "
+				printf("%s is already enrolled with this key "
+				       "in "
 				       "%s\n",
 				       name, path);
 				print_host_key(conf, name);
@@ -277,7 +280,8 @@ static int append_key(const dl_cconf_t *conf, const char *path,
 	memcpy(text + k.len, line, strlen(line));
 	rc = keyfile_write(&k, path, text, k.len + strlen(line));
 	if (rc == 0) {
-		printf("enrolled %s: its key may now run only `dockline-collector "
+		printf("enrolled %s: its key may now run only "
+		       "`dockline-collector "
 		       "attach --host=%s` (%s)\n",
 		       name, name, path);
 		print_host_key(conf, name);
@@ -344,8 +348,9 @@ int dl_cli_enroll(const dl_cli_t *cli, int argc, char **argv)
 	}
 	if (conf.path[0]) {
 		if (strpbrk(conf.path, "\" \\")) {
-			fprintf(stderr, "dockline: config path %s must not "
-					"contain spaces, quotes or backslashes\n",
+			fprintf(stderr,
+				"dockline: config path %s must not "
+				"contain spaces, quotes or backslashes\n",
 				conf.path);
 			return 1;
 		}
@@ -355,10 +360,11 @@ int dl_cli_enroll(const dl_cli_t *cli, int argc, char **argv)
 		fprintf(stderr, "dockline: cannot find my own directory\n");
 		return 1;
 	}
-	snprintf(out, sizeof(out),
-		 "restrict,command=\"%s/dockline-collector attach --host=%s%s\" "
-		 "%s dockline:%s\n",
-		 dir, name, confarg, pub, name);
+	snprintf(
+		out, sizeof(out),
+		"restrict,command=\"%s/dockline-collector attach --host=%s%s\" "
+		"%s dockline:%s\n",
+		dir, name, confarg, pub, name);
 	if (!akeys && conf.authorized_keys[0])
 		akeys = conf.authorized_keys;
 	if (print_only || !akeys) {
@@ -437,8 +443,8 @@ int dl_cli_forget(const dl_cli_t *cli, int argc, char **argv)
 		if (rc)
 			return rc;
 		if (removed)
-			printf("removed %zu key line%s of %s from %s\n", removed,
-			       removed == 1 ? "" : "s", name, akeys);
+			printf("removed %zu key line%s of %s from %s\n",
+			       removed, removed == 1 ? "" : "s", name, akeys);
 		else
 			printf("no key of %s in %s\n", name, akeys);
 	}
@@ -453,9 +459,9 @@ int dl_cli_forget(const dl_cli_t *cli, int argc, char **argv)
 		return 0;
 	}
 	{
-		json_t *data = dl_cli_call(cli, json_pack("{s:s,s:s}", "op",
-							  "forget", "host",
-							  name));
+		json_t *data =
+			dl_cli_call(cli, json_pack("{s:s,s:s}", "op", "forget",
+						   "host", name));
 
 		if (!data)
 			return 1;

@@ -26,7 +26,8 @@ static void usage(FILE *f)
 		"[ARGS]\n"
 		"\n"
 		"commands:\n"
-		"  hosts [--json]                          hosts, online state, "
+		"  hosts [--json]                          hosts, online "
+		"state, "
 		"Docker version\n"
 		"  ps [--host H] [-a] [--json]             containers across "
 		"the fleet\n"
@@ -35,7 +36,8 @@ static void usage(FILE *f)
 		"oldest first\n"
 		"  stats [HOST[/CONTAINER]] [--json]      latest CPU, memory, "
 		"network, block I/O\n"
-		"  top [--host H] [--sort cpu|mem]         live view, every 2 s "
+		"  top [--host H] [--sort cpu|mem]         live view, every 2 "
+		"s "
 		"(Ctrl-C ends)\n"
 		"  history HOST/CONTAINER [--since 24h] [--metric "
 		"cpu|mem|net|blk] [--json]\n"
@@ -93,7 +95,8 @@ json_t *dl_cli_call(const dl_cli_t *cli, json_t *req)
 		return NULL;
 	}
 	if (!json_is_true(json_object_get(resp, "ok"))) {
-		const char *e = json_string_value(json_object_get(resp, "error"));
+		const char *e =
+			json_string_value(json_object_get(resp, "error"));
 
 		fprintf(stderr, "dockline: %s\n", e ? e : "request failed");
 		json_decref(resp);
@@ -148,7 +151,8 @@ static int cmd_hosts(const dl_cli_t *cli, bool json)
 	}
 	printf("%-24s %-8s %-10s %-14s %-10s %s\n", "NAME", "STATUS",
 	       "LAST SEEN", "DOCKER", "CONTAINERS", "RUNNING");
-	json_array_foreach(data, i, h) {
+	json_array_foreach(data, i, h)
+	{
 		char seen[32];
 		bool online = json_is_true(json_object_get(h, "online"));
 		bool dup = json_is_true(json_object_get(h, "docker_up"));
@@ -187,7 +191,8 @@ static int cmd_ps(const dl_cli_t *cli, const char *host, bool all, bool json)
 	}
 	printf("%-20s %-12s %-24s %-24s %-10s %s\n", "HOST", "CONTAINER ID",
 	       "NAME", "IMAGE", "STATE", "STATUS");
-	json_array_foreach(data, i, c) {
+	json_array_foreach(data, i, c)
+	{
 		printf("%-20s %-12.12s %-24s %-24s %-10s %s\n", str(c, "host"),
 		       str(c, "id"), str(c, "name"), str(c, "image"),
 		       str(c, "state"), str(c, "status"));
@@ -236,10 +241,10 @@ static int cmd_events(const dl_cli_t *cli, const char *host, int64_t since_s,
 	signal(SIGINT, on_sigint);
 	signal(SIGPIPE, SIG_DFL);
 	do {
-		json_t *req = json_pack("{s:s,s:I,s:I,s:i}", "op", "events",
-					"since_ns", (json_int_t)since_ns,
-					"after", after, "limit",
-					first ? limit : 100000);
+		json_t *req =
+			json_pack("{s:s,s:I,s:I,s:i}", "op", "events",
+				  "since_ns", (json_int_t)since_ns, "after",
+				  after, "limit", first ? limit : 100000);
 		json_t *data, *e;
 		size_t i;
 
@@ -255,13 +260,15 @@ static int cmd_events(const dl_cli_t *cli, const char *host, int64_t since_s,
 				printf("%-19s  %-20s %-9s %-24s %-12s %s\n",
 				       "TIME", "HOST", "TYPE", "ACTION", "ID",
 				       "NAME");
-			json_array_foreach(data, i, e) {
+			json_array_foreach(data, i, e)
+			{
 				print_event(e, json);
 			}
 		}
-		json_array_foreach(data, i, e) {
-			json_int_t seq = json_integer_value(
-				json_object_get(e, "seq"));
+		json_array_foreach(data, i, e)
+		{
+			json_int_t seq =
+				json_integer_value(json_object_get(e, "seq"));
 
 			if (seq > after)
 				after = seq;
@@ -275,9 +282,9 @@ static int cmd_events(const dl_cli_t *cli, const char *host, int64_t since_s,
 	return 0;
 }
 
-static int parse_cmd_opts(int argc, char **argv, const char **host,
-			  bool *all, bool *json, bool *follow,
-			  int64_t *since_s, int *limit)
+static int parse_cmd_opts(int argc, char **argv, const char **host, bool *all,
+			  bool *json, bool *follow, int64_t *since_s,
+			  int *limit)
 {
 	static const struct option opts[] = {
 		{"host", required_argument, NULL, 'H'},
@@ -394,14 +401,16 @@ int main(int argc, char **argv)
 		return dl_cli_enroll(&cli, argc, argv);
 	if (!strcmp(cmd, "stats") || !strcmp(cmd, "top") ||
 	    !strcmp(cmd, "history"))
-		return resolve_socket(&cli, sock) ? 1
-						  : dl_cli_stats(&cli, argc, argv);
+		return resolve_socket(&cli, sock)
+			       ? 1
+			       : dl_cli_stats(&cli, argc, argv);
 	if (!strcmp(cmd, "forget")) {
 		if (resolve_socket(&cli, sock))
 			return 1;
 		return dl_cli_forget(&cli, argc, argv);
 	}
-	if (strcmp(cmd, "hosts") && strcmp(cmd, "ps") && strcmp(cmd, "events")) {
+	if (strcmp(cmd, "hosts") && strcmp(cmd, "ps") &&
+	    strcmp(cmd, "events")) {
 		fprintf(stderr, "dockline: unknown command %s\n", cmd);
 		usage(stderr);
 		return 2;

@@ -47,8 +47,9 @@ static long parse_long(const char *s, long lo, long hi)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: bench_cgroup [-n READS] [-i MS] [-r CGROUP_ROOT] "
-			"[-p PROC_ROOT] ID[:PID]...\n");
+	fprintf(stderr,
+		"usage: bench_cgroup [-n READS] [-i MS] [-r CGROUP_ROOT] "
+		"[-p PROC_ROOT] ID[:PID]...\n");
 	exit(2);
 }
 
@@ -75,7 +76,8 @@ int main(int argc, char **argv)
 		usage();
 	for (int i = optind; i < argc; i++, nc++) {
 		const char *colon = strchr(argv[i], ':');
-		size_t idlen = colon ? (size_t)(colon - argv[i]) : strlen(argv[i]);
+		size_t idlen =
+			colon ? (size_t)(colon - argv[i]) : strlen(argv[i]);
 		int pid = colon ? (int)parse_long(colon + 1, 0, 1 << 30) : 0;
 
 		if (idlen >= sizeof(ids[0]))
@@ -119,16 +121,16 @@ int main(int argc, char **argv)
 		int rc = dl_cgroup_read(cg[i], &s);
 		double pct = -1;
 
-		if (interval_ms > 0 && (s.valid & s0[i].valid & DL_CGROUP_HAVE_CPU))
-			pct = dl_cgroup_cpu_percent(s0[i].cpu_ns, s.cpu_ns, sys0,
-						    sys1, cpus);
+		if (interval_ms > 0 &&
+		    (s.valid & s0[i].valid & DL_CGROUP_HAVE_CPU))
+			pct = dl_cgroup_cpu_percent(s0[i].cpu_ns, s.cpu_ns,
+						    sys0, sys1, cpus);
 		printf("id=%.12s rc=%d version=%d valid=0x%02x flags=%u "
 		       "cpu_ns=%" PRIu64 " cpu_pct=%.2f mem_usage=%" PRIu64
 		       " mem_limit=%" PRIu64 " blk_read=%" PRIu64
-		       " blk_write=%" PRIu64 " pids=%" PRIu64
-		       " net_rx=%" PRIu64 " net_tx=%" PRIu64
-		       " net_rx_packets=%" PRIu64 " net_tx_packets=%" PRIu64
-		       "\n",
+		       " blk_write=%" PRIu64 " pids=%" PRIu64 " net_rx=%" PRIu64
+		       " net_tx=%" PRIu64 " net_rx_packets=%" PRIu64
+		       " net_tx_packets=%" PRIu64 "\n",
 		       ids[i], rc, dl_cgroup_version(cg[i]), s.valid, s.flags,
 		       s.cpu_ns, pct, s.mem_usage, s.mem_limit,
 		       s.blk_read_bytes, s.blk_write_bytes, s.pids,

@@ -26,8 +26,8 @@ static int cmp_u64(const void *a, const void *b)
 static json_t *query(const char *sock, const char *host, json_int_t after,
 		     uint64_t since_ns)
 {
-	json_t *req = json_pack("{s:s,s:s,s:I,s:I,s:i}", "op", "events",
-				"host", host, "after", after, "since_ns",
+	json_t *req = json_pack("{s:s,s:s,s:I,s:I,s:i}", "op", "events", "host",
+				host, "after", after, "since_ns",
 				(json_int_t)since_ns, "limit", 100000);
 	json_t *resp = NULL;
 	int fd = dl_admin_connect(sock);
@@ -52,8 +52,9 @@ int main(int argc, char **argv)
 
 	if (argc != 6 || dl_parse_int(argv[4], 1, 1000000, &count) ||
 	    dl_parse_int(argv[5], 1, 3600, &timeout_s)) {
-		fprintf(stderr, "usage: %s ADMIN_SOCKET HOST NAME_PREFIX COUNT "
-				"TIMEOUT_S\n",
+		fprintf(stderr,
+			"usage: %s ADMIN_SOCKET HOST NAME_PREFIX COUNT "
+			"TIMEOUT_S\n",
 			argv[0]);
 		return 2;
 	}
@@ -65,13 +66,14 @@ int main(int argc, char **argv)
 		uint64_t now = dl_clock_wall_ns();
 		size_t i;
 
-		json_array_foreach(data, i, e) {
-			const char *name = json_string_value(
-				json_object_get(e, "name"));
+		json_array_foreach(data, i, e)
+		{
+			const char *name =
+				json_string_value(json_object_get(e, "name"));
 			json_int_t t = json_integer_value(
 				json_object_get(e, "time_ns"));
-			json_int_t seq = json_integer_value(
-				json_object_get(e, "seq"));
+			json_int_t seq =
+				json_integer_value(json_object_get(e, "seq"));
 
 			if (seq > after)
 				after = seq;

@@ -24,7 +24,7 @@
 #include "proto/frame.h"
 #include "proto/msg.h"
 
-#define SEC 1000000000ull
+#define SEC  1000000000ull
 #define RUNS 3
 
 /* Completion is "nothing pending" (every frame committed and acked). */
@@ -59,8 +59,10 @@ static void cid_hex(char *out, uint32_t h, uint32_t c)
 static void encode_inventory(dl_buf_t *b, uint32_t h)
 {
 	dl_container_t *v = calloc(C, sizeof(*v));
-	char (*ids)[65] = calloc(C, 65), (*names)[32] = calloc(C, 32);
-	dl_msg_t m = {.type = DL_MSG_INVENTORY, .epoch = 1, .seq = 1,
+	char(*ids)[65] = calloc(C, 65), (*names)[32] = calloc(C, 32);
+	dl_msg_t m = {.type = DL_MSG_INVENTORY,
+		      .epoch = 1,
+		      .seq = 1,
 		      .time_ns = t0_ns};
 
 	if (!v || !ids || !names)
@@ -68,12 +70,14 @@ static void encode_inventory(dl_buf_t *b, uint32_t h)
 	for (uint32_t c = 0; c < C; c++) {
 		cid_hex(ids[c], h, c);
 		snprintf(names[c], 32, "svc-%u", c);
-		v[c] = (dl_container_t){.idx = c + 1, .id = DL_STR(ids[c]),
+		v[c] = (dl_container_t){.idx = c + 1,
+					.id = DL_STR(ids[c]),
 					.name = DL_STR(names[c]),
 					.image = DL_STR("app:1"),
 					.state = DL_STR("running"),
 					.status = DL_STR("Up"),
-					.health = DL_STR(""), .created = 1};
+					.health = DL_STR(""),
+					.created = 1};
 	}
 	m.u.inventory.n = C;
 	m.u.inventory.v = v;
@@ -87,25 +91,28 @@ static void encode_inventory(dl_buf_t *b, uint32_t h)
 
 static dl_sample_t sample(uint32_t h, uint32_t c, uint32_t r)
 {
-	return (dl_sample_t){
-		.idx = c + 1,
-		.valid = DL_SV_CPU | DL_SV_MEM | DL_SV_MEMLIMIT | DL_SV_NET |
-			 DL_SV_BLK | DL_SV_PIDS,
-		.cpu_ns = (uint64_t)r * (c + 1) * 10000000ull,
-		.mem_usage = (uint64_t)(c + 1) * 1048576 + r * 4096 + h,
-		.mem_limit = 1ull << 31,
-		.net_rx_bytes = (uint64_t)r * 150000,
-		.net_tx_bytes = (uint64_t)r * 90000,
-		.net_rx_packets = r * 100u, .net_tx_packets = r * 90u,
-		.blk_read_bytes = (uint64_t)r * 4096,
-		.blk_write_bytes = (uint64_t)r * 8192,
-		.pids = 3 + c % 7};
+	return (dl_sample_t){.idx = c + 1,
+			     .valid = DL_SV_CPU | DL_SV_MEM | DL_SV_MEMLIMIT |
+				      DL_SV_NET | DL_SV_BLK | DL_SV_PIDS,
+			     .cpu_ns = (uint64_t)r * (c + 1) * 10000000ull,
+			     .mem_usage =
+				     (uint64_t)(c + 1) * 1048576 + r * 4096 + h,
+			     .mem_limit = 1ull << 31,
+			     .net_rx_bytes = (uint64_t)r * 150000,
+			     .net_tx_bytes = (uint64_t)r * 90000,
+			     .net_rx_packets = r * 100u,
+			     .net_tx_packets = r * 90u,
+			     .blk_read_bytes = (uint64_t)r * 4096,
+			     .blk_write_bytes = (uint64_t)r * 8192,
+			     .pids = 3 + c % 7};
 }
 
 static void encode_stats(dl_buf_t *b, uint32_t h, uint32_t r)
 {
 	dl_sample_t *v = calloc(C, sizeof(*v));
-	dl_msg_t m = {.type = DL_MSG_STATS, .epoch = 1, .seq = 2 + r,
+	dl_msg_t m = {.type = DL_MSG_STATS,
+		      .epoch = 1,
+		      .seq = 2 + r,
 		      .time_ns = t0_ns + r * 10 * SEC};
 
 	if (!v)
@@ -243,8 +250,7 @@ static double run_raw(const char *path)
 				sqlite3_bind_int64(st, 1,
 						   (int64_t)h * C + c + 1);
 				sqlite3_bind_int64(
-					st, 2,
-					(int64_t)(t0_ns + r * 10 * SEC));
+					st, 2, (int64_t)(t0_ns + r * 10 * SEC));
 				sqlite3_bind_int64(st, 3, (int64_t)v.cpu_ns);
 				sqlite3_bind_double(st, 4, 12.5);
 				sqlite3_bind_int64(st, 5, (int64_t)v.mem_usage);

@@ -11,7 +11,7 @@
 #include "proto/frame.h"
 #include "proto/msg.h"
 
-#define RUNS 5
+#define RUNS   5
 #define RUN_NS 500000000ull
 
 typedef struct {
@@ -30,8 +30,10 @@ static dl_attr_t ev_attrs[] = {
 
 static void make_event(dl_msg_t *m)
 {
-	*m = (dl_msg_t){.type = DL_MSG_EVENT, .epoch = 1700000000000000000ull,
-			.seq = 123456, .time_ns = 1700000000123456789ull};
+	*m = (dl_msg_t){.type = DL_MSG_EVENT,
+			.epoch = 1700000000000000000ull,
+			.seq = 123456,
+			.time_ns = 1700000000123456789ull};
 	m->u.event.type = DL_STR("container");
 	m->u.event.action = DL_STR("die");
 	m->u.event.id = DL_STR("4f3c2b1a0e9d8c7b6a5f4e3d2c1b0a9f"
@@ -54,15 +56,16 @@ static void make_inventory(dl_msg_t *m)
 			.id = DL_STR("4f3c2b1a0e9d8c7b6a5f4e3d2c1b0a9f"
 				     "8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b"),
 			.name = DL_STR(inv_names[i]),
-			.image = DL_STR("registry.example.com/shop/worker:2.14.1"),
+			.image = DL_STR(
+				"registry.example.com/shop/worker:2.14.1"),
 			.state = DL_STR("running"),
 			.status = DL_STR("Up 3 days (healthy)"),
 			.health = DL_STR("healthy"),
 			.created = 1700000000 + i,
 		};
 	}
-	*m = (dl_msg_t){.type = DL_MSG_INVENTORY, .epoch = 1, .seq = 2,
-			.time_ns = 3};
+	*m = (dl_msg_t){
+		.type = DL_MSG_INVENTORY, .epoch = 1, .seq = 2, .time_ns = 3};
 	m->u.inventory.n = 100;
 	m->u.inventory.v = inv;
 }

@@ -33,11 +33,13 @@ static void on_tick(uv_timer_t *t)
 /* One encoded EVENT payload like the agent sends for `docker start`. */
 static void encode_event(dl_buf_t *b, uint64_t seq)
 {
-	dl_attr_t attrs[3] = {{DL_STR("name"), DL_STR("web-7")},
-			      {DL_STR("image"), DL_STR("nginx:1.25")},
-			      {DL_STR("com.docker.compose.project"),
-			       DL_STR("shop")}};
-	dl_msg_t m = {.type = DL_MSG_EVENT, .epoch = 1, .seq = seq,
+	dl_attr_t attrs[3] = {
+		{DL_STR("name"), DL_STR("web-7")},
+		{DL_STR("image"), DL_STR("nginx:1.25")},
+		{DL_STR("com.docker.compose.project"), DL_STR("shop")}};
+	dl_msg_t m = {.type = DL_MSG_EVENT,
+		      .epoch = 1,
+		      .seq = seq,
 		      .time_ns = 1700000000000000000ull + seq};
 
 	m.u.event.type = DL_STR("container");
@@ -115,8 +117,7 @@ static double run_raw(const char *path, uint64_t n)
 	uint64_t t0;
 
 	check(sqlite3_open(path, &db), db, "open");
-	check(sqlite3_exec(db, "PRAGMA synchronous = NORMAL", NULL, NULL,
-			   NULL),
+	check(sqlite3_exec(db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL),
 	      db, "pragma");
 	check(sqlite3_prepare_v2(db,
 				 "INSERT INTO events(host, time_ns, type, "
@@ -130,7 +131,8 @@ static double run_raw(const char *path, uint64_t n)
 		if (i % DL_STORE_BATCH_MAX == 1)
 			check(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), db,
 			      "begin");
-		sqlite3_bind_int64(st, 1, (int64_t)(1700000000000000000ull + i));
+		sqlite3_bind_int64(st, 1,
+				   (int64_t)(1700000000000000000ull + i));
 		sqlite3_bind_text(st, 2, attrs, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 3, (int64_t)i);
 		check(sqlite3_step(st), db, "insert");

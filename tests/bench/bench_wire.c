@@ -25,9 +25,9 @@
 #include "proto/frame.h"
 #include "proto/msg.h"
 
-#define NCONT 100
-#define TICKS 360
-#define MEASURE 300
+#define NCONT	   100
+#define TICKS	   360
+#define MEASURE	   300
 #define INTERVAL_S 10
 
 typedef int (*deflate_init2_fn)(z_streamp, int, int, int, int, int,
@@ -54,8 +54,8 @@ static int load_zlib(void)
 static int zopen(z_stream *z)
 {
 	memset(z, 0, sizeof(*z));
-	return z_init(z, 6, Z_DEFLATED, 15, 8, Z_DEFAULT_STRATEGY,
-		      ZLIB_VERSION, (int)sizeof(*z));
+	return z_init(z, 6, Z_DEFLATED, 15, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION,
+		      (int)sizeof(*z));
 }
 
 /* Compressed size of p[0..n) through z, flushed with flush. */
@@ -93,9 +93,9 @@ static uint64_t between(uint64_t lo, uint64_t hi)
 
 typedef struct {
 	bool busy;
-	uint64_t cpu_rate;  /* ns of CPU per s */
-	uint64_t net_rate;  /* bytes/s */
-	uint64_t blk_rate;  /* bytes/s written */
+	uint64_t cpu_rate; /* ns of CPU per s */
+	uint64_t net_rate; /* bytes/s */
+	uint64_t blk_rate; /* bytes/s written */
 	uint64_t mem_base;
 } model_t;
 
@@ -108,8 +108,7 @@ static void init(dl_sample_t *s, model_t *m, uint32_t i)
 	m->busy = i < NCONT / 5;
 	m->cpu_rate = m->busy ? between(50000000, 800000000)
 			      : between(10000, 2000000);
-	m->net_rate = m->busy ? between(50 * 1024, 500 * 1024)
-			      : between(0, 50);
+	m->net_rate = m->busy ? between(50 * 1024, 500 * 1024) : between(0, 50);
 	m->blk_rate = m->busy ? between(0, 200 * 1024) : 0;
 	m->mem_base = m->busy ? between(100u << 20, 2000u << 20)
 			      : between(2u << 20, 60u << 20);
@@ -140,8 +139,8 @@ static void advance(dl_sample_t *s, const model_t *m)
 	s->net_rx_packets += net / 800 + (net ? 1 : 0);
 	s->net_tx_packets += net / 1200 + (net ? 1 : 0);
 	if (m->blk_rate)
-		s->blk_write_bytes += between(0, 2 * m->blk_rate * INTERVAL_S) &
-				      ~4095ull;
+		s->blk_write_bytes +=
+			between(0, 2 * m->blk_rate * INTERVAL_S) & ~4095ull;
 	/* page-granular memory that moves a little every tick */
 	s->mem_usage = m->mem_base + (m->busy ? between(0, 12800) * 4096
 					      : between(0, 64) * 4096);
@@ -228,24 +227,26 @@ int main(void)
 	}
 	zssh = ssh.total_out - zssh;
 	{
-		dl_msg_t m = {.type = DL_MSG_HOSTSTATS, .epoch = 1, .seq = 1,
+		dl_msg_t m = {.type = DL_MSG_HOSTSTATS,
+			      .epoch = 1,
+			      .seq = 1,
 			      .time_ns = t};
 
-		m.u.hoststats = (dl_hoststats_t){
-			.cpu_total_ns = 5336160000000ull,
-			.cpu_idle_ns = 4336160000000ull,
-			.online_cpus = 8,
-			.mem_total = 16ull << 30,
-			.mem_used = 5ull << 30,
-			.mem_available = 11ull << 30,
-			.swap_total = 2ull << 30,
-			.load1_x100 = 123,
-			.load5_x100 = 99,
-			.load15_x100 = 87,
-			.disk_used = 180ull << 30,
-			.disk_total = 500ull << 30,
-			.net_rx_bytes = 490944036000ull,
-			.net_tx_bytes = 286866219000ull};
+		m.u.hoststats =
+			(dl_hoststats_t){.cpu_total_ns = 5336160000000ull,
+					 .cpu_idle_ns = 4336160000000ull,
+					 .online_cpus = 8,
+					 .mem_total = 16ull << 30,
+					 .mem_used = 5ull << 30,
+					 .mem_available = 11ull << 30,
+					 .swap_total = 2ull << 30,
+					 .load1_x100 = 123,
+					 .load5_x100 = 99,
+					 .load15_x100 = 87,
+					 .disk_used = 180ull << 30,
+					 .disk_total = 500ull << 30,
+					 .net_rx_bytes = 490944036000ull,
+					 .net_tx_bytes = 286866219000ull};
 		dl_buf_reset(&b);
 		dl_msg_encode(&b, &m);
 		host = dl_buf_used(&b);

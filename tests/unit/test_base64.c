@@ -41,8 +41,8 @@ static void test_bad_input(void)
 {
 	uint8_t dec[8];
 	char out[4];
-	static const char *bad[] = {"Zg=", "Z===", "Zg=a", "Zm9v!A==",
-				    "=Zm9", "Zm 9"};
+	static const char *bad[] = {"Zg=",	"Z===", "Zg=a",
+				    "Zm9v!A==", "=Zm9", "Zm 9"};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		ASSERT_EQ(dl_base64_decode(bad[i], strlen(bad[i]), dec,

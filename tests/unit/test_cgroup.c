@@ -14,11 +14,16 @@
 #include "test.h"
 
 #define V1_ID "e5628725a57cc915583d97d52cb5be9c8b42bfcc54ea8d5de66e48e95dfae0f7"
-#define V1S_ID "5d1f0c0f6f4bd4c6f0a2b9bc04ab1b3b1a2f3e4d5c6b7a8990a1b2c3d4e5f607"
-#define V2S_ID "ab12cd34ef56ab12cd34ef56ab12cd34ef56ab12cd34ef56ab12cd34ef56ab12"
-#define V2D_ID "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-#define ODD_PARTIAL "1111111111111111111111111111111111111111111111111111111111111111"
-#define ODD_HUGE "2222222222222222222222222222222222222222222222222222222222222222"
+#define V1S_ID                                                                 \
+	"5d1f0c0f6f4bd4c6f0a2b9bc04ab1b3b1a2f3e4d5c6b7a8990a1b2c3d4e5f607"
+#define V2S_ID                                                                 \
+	"ab12cd34ef56ab12cd34ef56ab12cd34ef56ab12cd34ef56ab12cd34ef56ab12"
+#define V2D_ID                                                                 \
+	"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define ODD_PARTIAL                                                            \
+	"1111111111111111111111111111111111111111111111111111111111111111"
+#define ODD_HUGE                                                               \
+	"2222222222222222222222222222222222222222222222222222222222222222"
 #define NET_PID 11755
 
 static const char *fixtures(void)
@@ -122,11 +127,13 @@ static void test_memory_stat(void)
 	const char *b;
 
 	b = slurp("cgroup/v1/systemd/memory/system.slice/docker-" V1S_ID
-		  ".scope/memory.stat", &n);
+		  ".scope/memory.stat",
+		  &n);
 	ASSERT_EQ(dl_cgroup_parse_memory_stat(b, n, &v), 0);
 	ASSERT_EQ(v, 1933312);
 	b = slurp("cgroup/v2/systemd/system.slice/docker-" V2S_ID
-		  ".scope/memory.stat", &n);
+		  ".scope/memory.stat",
+		  &n);
 	ASSERT_EQ(dl_cgroup_parse_memory_stat(b, n, &v), 0);
 	ASSERT_EQ(v, 3538944);
 	/* total_* wins over the non-hierarchical key, wherever it is */
@@ -171,7 +178,8 @@ static void test_cpustat(void)
 	uint64_t v = 0;
 	size_t n;
 	const char *b = slurp("cgroup/v2/systemd/system.slice/docker-" V2S_ID
-			      ".scope/cpu.stat", &n);
+			      ".scope/cpu.stat",
+			      &n);
 
 	ASSERT_EQ(dl_cgroup_parse_cpustat(b, n, &v), 0);
 	ASSERT_EQ(v, 3464921000ull);
@@ -208,8 +216,8 @@ static void test_blkio(void)
 		{"8:0 Read 5\n8:0 Wri", DL_EPROTO, 0, 0},
 		{"8:0 Read 18446744073709551615\n8:16 Read 1\n", DL_EPROTO, 0,
 		 0},
-		{"8:0 Read 18446744073709551615\n8:16 Write 1\n", 0,
-		 UINT64_MAX, 1},
+		{"8:0 Read 18446744073709551615\n8:16 Write 1\n", 0, UINT64_MAX,
+		 1},
 		{"\n\n", 0, 0, 0},
 	};
 
@@ -229,8 +237,10 @@ static void test_blkio(void)
 
 	size_t n;
 	uint64_t rd, wr;
-	const char *b = slurp("cgroup/v1/systemd/blkio/system.slice/docker-" V1S_ID
-			      ".scope/blkio.throttle.io_service_bytes", &n);
+	const char *b =
+		slurp("cgroup/v1/systemd/blkio/system.slice/docker-" V1S_ID
+		      ".scope/blkio.throttle.io_service_bytes",
+		      &n);
 	ASSERT_EQ(dl_cgroup_parse_blkio(b, n, &rd, &wr), 0);
 	ASSERT_EQ(rd, 1459200 + 4096);
 	ASSERT_EQ(wr, 314773504 + 8192);
@@ -249,8 +259,8 @@ static void test_iostat(void)
 		{"8:0 rbytes=1 wbytes=2\n8:16 rbytes=10 wbytes=20\n", 0, 11,
 		 22},
 		/* iocost prints decimals in keys we do not read */
-		{"8:0 rbytes=1 wbytes=2 cost.vrate=135.04 cost.usage=3\n", 0,
-		 1, 2},
+		{"8:0 rbytes=1 wbytes=2 cost.vrate=135.04 cost.usage=3\n", 0, 1,
+		 2},
 		{"8:0\n", 0, 0, 0},
 		{"8:0 rbytes=x wbytes=2\n", DL_EPROTO, 0, 0},
 		{"8:0 rbytes= wbytes=2\n", DL_EPROTO, 0, 0},
@@ -277,7 +287,8 @@ static void test_iostat(void)
 	size_t n;
 	uint64_t rd, wr;
 	const char *b = slurp("cgroup/v2/systemd/system.slice/docker-" V2S_ID
-			      ".scope/io.stat", &n);
+			      ".scope/io.stat",
+			      &n);
 	ASSERT_EQ(dl_cgroup_parse_iostat(b, n, &rd, &wr), 0);
 	ASSERT_EQ(rd, 1459200 + 90430464);
 	ASSERT_EQ(wr, 314773504 + 299008000);
@@ -318,21 +329,25 @@ static void test_netdev(void)
 			  &net),
 		  DL_EPROTO);
 	/* 15 numbers, 17 numbers, garbage, nameless, cut short */
+	ASSERT_EQ(
+		dl_cgroup_parse_netdev(
+			S(NETHDR "eth0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15\n"),
+			&net),
+		DL_EPROTO);
+	ASSERT_EQ(
+		dl_cgroup_parse_netdev(
+			S(NETHDR
+			  "eth0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17\n"),
+			&net),
+		DL_EPROTO);
 	ASSERT_EQ(dl_cgroup_parse_netdev(
-			  S(NETHDR "eth0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15\n"),
+			  S(NETHDR
+			    "eth0: 1 2 3 4 5 6 7 8 x 10 11 12 13 14 15 16\n"),
 			  &net),
 		  DL_EPROTO);
 	ASSERT_EQ(dl_cgroup_parse_netdev(
 			  S(NETHDR
-			    "eth0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17\n"),
-			  &net),
-		  DL_EPROTO);
-	ASSERT_EQ(dl_cgroup_parse_netdev(
-			  S(NETHDR "eth0: 1 2 3 4 5 6 7 8 x 10 11 12 13 14 15 16\n"),
-			  &net),
-		  DL_EPROTO);
-	ASSERT_EQ(dl_cgroup_parse_netdev(
-			  S(NETHDR "   : 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n"),
+			    "   : 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n"),
 			  &net),
 		  DL_EPROTO);
 	ASSERT_EQ(dl_cgroup_parse_netdev(S(NETHDR "eth0: 1 2 3 4 5 6 7 8 9 1"),
@@ -341,17 +356,16 @@ static void test_netdev(void)
 	ASSERT_EQ(dl_cgroup_parse_netdev(S(NETHDR "garbage\n"), &net),
 		  DL_EPROTO);
 	ASSERT_EQ(dl_cgroup_parse_netdev(
-			  S(NETHDR
-			    "a: 18446744073709551615 1 0 0 0 0 0 0 0 1 0 0 0 0 0 0\n"
-			    "b: 1 1 0 0 0 0 0 0 0 1 0 0 0 0 0 0\n"),
+			  S(NETHDR "a: 18446744073709551615 1 0 0 0 0 0 0 0 1 "
+				   "0 0 0 0 0 0\n"
+				   "b: 1 1 0 0 0 0 0 0 0 1 0 0 0 0 0 0\n"),
 			  &net),
 		  DL_EPROTO);
 	/* "lo" only as a whole name: "lo0" and "vlo" count */
 	ASSERT_EQ(dl_cgroup_parse_netdev(
-			  S(NETHDR
-			    "lo: 100 1 0 0 0 0 0 0 100 1 0 0 0 0 0 0\n"
-			    "lo0: 5 1 0 0 0 0 0 0 6 1 0 0 0 0 0 0\n"
-			    "vlo: 7 1 0 0 0 0 0 0 8 1 0 0 0 0 0 0\n"),
+			  S(NETHDR "lo: 100 1 0 0 0 0 0 0 100 1 0 0 0 0 0 0\n"
+				   "lo0: 5 1 0 0 0 0 0 0 6 1 0 0 0 0 0 0\n"
+				   "vlo: 7 1 0 0 0 0 0 0 8 1 0 0 0 0 0 0\n"),
 			  &net),
 		  0);
 	ASSERT_EQ(net.rx_bytes, 12);
@@ -387,9 +401,8 @@ static void test_parsers_survive_garbage(void)
 		(void)dl_cgroup_parse_blkio(buf, len, &a, &b);
 		(void)dl_cgroup_parse_iostat(buf, len, &a, &b);
 		(void)dl_cgroup_parse_netdev(buf, len, &net);
-		(void)dl_cgroup_parse_netdev(copy,
-					     (size_t)rand_r(&seed) % (n + 1),
-					     &net);
+		(void)dl_cgroup_parse_netdev(
+			copy, (size_t)rand_r(&seed) % (n + 1), &net);
 	}
 }
 
@@ -558,8 +571,8 @@ static void test_kept_open_and_truncation(void)
 	write_file(p, S("1000\n"));
 	n += (size_t)snprintf(big, sizeof(big), "total_inactive_file 400\n");
 	while (n + 32 < sizeof(big))
-		n += (size_t)snprintf(big + n, sizeof(big) - n,
-				      "pad_%zu 1\n", n);
+		n += (size_t)snprintf(big + n, sizeof(big) - n, "pad_%zu 1\n",
+				      n);
 	ASSERT_GT(n, DL_CGROUP_READ_MAX);
 	snprintf(p, sizeof(p), "%s/memory/docker/abc/memory.stat", dir);
 	write_file(p, big, n);
@@ -601,14 +614,12 @@ static void test_cpu_percent(void)
 {
 	/* 1 s of CPU in 2 s of system time on 2 CPUs... system time is
 	 * summed over CPUs, so this is one CPU busy: 100 % */
-	ASSERT_EQ((int)(dl_cgroup_cpu_percent(0, 1000000000, 0, 2000000000,
-					      2) +
+	ASSERT_EQ((int)(dl_cgroup_cpu_percent(0, 1000000000, 0, 2000000000, 2) +
 			0.5),
 		  100);
-	ASSERT_EQ((int)(dl_cgroup_cpu_percent(500, 500 + 250000000,
-					      10000000000ull,
-					      10000000000ull + 4000000000ull,
-					      4) *
+	ASSERT_EQ((int)(dl_cgroup_cpu_percent(
+				500, 500 + 250000000, 10000000000ull,
+				10000000000ull + 4000000000ull, 4) *
 				10 +
 			0.5),
 		  250); /* 25.0 % */
@@ -621,10 +632,9 @@ static void test_cpu_percent(void)
 	ASSERT_EQ((int)dl_cgroup_cpu_percent(0, 10, 100, 100, 2), -1);
 	ASSERT_EQ((int)dl_cgroup_cpu_percent(0, 10, 0, 100, 0), -1);
 	/* huge counters keep precision well enough */
-	double p = dl_cgroup_cpu_percent(UINT64_MAX - 2000000000ull,
-					 UINT64_MAX - 1000000000ull,
-					 UINT64_MAX - 4000000000ull,
-					 UINT64_MAX, 2);
+	double p = dl_cgroup_cpu_percent(
+		UINT64_MAX - 2000000000ull, UINT64_MAX - 1000000000ull,
+		UINT64_MAX - 4000000000ull, UINT64_MAX, 2);
 	ASSERT(p > 49.9 && p < 50.1);
 }
 

@@ -29,22 +29,23 @@ static const char *write_conf(const char *name, const char *text)
 }
 
 static const char *const known[] = {
-	"agent.name", "agent.stats_interval", "collector.host",
-	"collector.port", "spool.max_age", NULL,
+	"agent.name",	  "agent.stats_interval", "collector.host",
+	"collector.port", "spool.max_age",	  NULL,
 };
 
 static void test_conf_good(void)
 {
-	const char *path = write_conf("good.conf", "# dockline agent\n"
-						   "[agent]\n"
-						   "name = web-01\n"
-						   "stats_interval = 10\n"
-						   "\n"
-						   "[collector]\n"
-						   "host = collector.example.com\n"
-						   "port = 22\n"
-						   "[spool]\n"
-						   "max_age = 2h\n");
+	const char *path =
+		write_conf("good.conf", "# dockline agent\n"
+					"[agent]\n"
+					"name = web-01\n"
+					"stats_interval = 10\n"
+					"\n"
+					"[collector]\n"
+					"host = collector.example.com\n"
+					"port = 22\n"
+					"[spool]\n"
+					"max_age = 2h\n");
 	char err[256] = "";
 	dl_conf_t *c = dl_conf_load(path, err, sizeof(err));
 	int64_t v;
@@ -64,8 +65,8 @@ static void test_conf_good(void)
 			      sizeof(err)),
 		  0);
 	ASSERT_EQ(v, 77);
-	ASSERT_EQ(dl_conf_duration(c, "spool", "max_age", 60, 1, 86400, &v,
-				   err, sizeof(err)),
+	ASSERT_EQ(dl_conf_duration(c, "spool", "max_age", 60, 1, 86400, &v, err,
+				   sizeof(err)),
 		  0);
 	ASSERT_EQ(v, 7200);
 	/* In range as an integer, out of range as a duration. */
@@ -97,8 +98,8 @@ static void test_conf_unknown_key(void)
 
 static void test_conf_bad_int(void)
 {
-	static const char *const vals[] = {"ten", "10s", "", "99999", "-1",
-					   "1e3"};
+	static const char *const vals[] = {"ten",   "10s", "",
+					   "99999", "-1",  "1e3"};
 	char text[128], err[256];
 
 	for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
@@ -338,15 +339,16 @@ static void test_buf_cap(void)
 
 static void test_strerror(void)
 {
-	ASSERT_STR_EQ(dl_strerror(DL_EVERSION), "incompatible protocol version");
+	ASSERT_STR_EQ(dl_strerror(DL_EVERSION),
+		      "incompatible protocol version");
 	ASSERT_STR_EQ(dl_strerror(12345), "unknown error");
 }
 
 static void cleanup(void)
 {
 	static const char *const files[] = {
-		"good.conf", "unknown.conf", "badint.conf", "dup.conf",
-		"dup2.conf", "syntax.conf",
+		"good.conf", "unknown.conf", "badint.conf",
+		"dup.conf",  "dup2.conf",    "syntax.conf",
 	};
 	char path[128];
 

@@ -7,8 +7,9 @@
 
 static void test_header(void)
 {
-	static const uint32_t v[] = {0, 1, 255, 256, 65535, 65536,
-				     DL_FRAME_MAX, 0x01020304u, 0xffffffffu};
+	static const uint32_t v[] = {
+		0,	     1,		 255, 256, 65535, 65536, DL_FRAME_MAX,
+		0x01020304u, 0xffffffffu};
 	uint8_t h[4];
 
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
@@ -32,8 +33,7 @@ static size_t make_frame(uint8_t *out, uint32_t n, uint8_t seed)
 	return DL_FRAME_HDR + n;
 }
 
-static void check_payload(const uint8_t *p, size_t n, size_t want,
-			  uint8_t seed)
+static void check_payload(const uint8_t *p, size_t n, size_t want, uint8_t seed)
 {
 	ASSERT_EQ(n, want);
 	for (size_t i = 0; i < n; i++)
@@ -94,7 +94,11 @@ static void test_two_in_one_feed(void)
 	check_payload(q, len2, 20, 50);
 	ASSERT_EQ(dl_frame_reader_next(&r, &p, &len), 0);
 	/* The rest of the third frame: header {0,0,0,3} + 3 bytes. */
-	ASSERT_EQ(dl_frame_reader_feed(&r, "\x00\x03" "abc", 5), 0);
+	ASSERT_EQ(dl_frame_reader_feed(&r,
+				       "\x00\x03"
+				       "abc",
+				       5),
+		  0);
 	ASSERT_EQ(dl_frame_reader_next(&r, &p, &len), 1);
 	ASSERT_EQ(len, 3);
 	ASSERT(memcmp(p, "abc", 3) == 0);

@@ -55,7 +55,8 @@ static void test_parse_stat(void)
 
 	/* steal is left out of the system counter, kept on its own */
 	ASSERT_EQ(dl_hostmetrics_parse_stat(
-			  S("cpu  1 2 3 4 5 6 7 8 9 10\ncpu0 1 2 3 4 5 6 7 8 9 10\n"
+			  S("cpu  1 2 3 4 5 6 7 8 9 10\ncpu0 1 2 3 4 5 6 7 8 9 "
+			    "10\n"
 			    "cpu1 0 0 0 0 0 0 0 0\ncpu3 0 0 0 0 0 0 0 0\n"
 			    "intr 1 2 3\nctxt 5\n"),
 			  250, &s),
@@ -72,13 +73,13 @@ static void test_parse_stat(void)
 	ASSERT_EQ(s.system_cpu_ns, 70000000);
 
 	static const char *const bad[] = {
-		"cpu 1 1 1 1 1 1\ncpu0 1\n",               /* six fields */
-		"cpu0 1 1 1 1 1 1 1 1\n",                  /* no total line */
-		"cpu 1 1 x 1 1 1 1 1\ncpu0 1\n",           /* garbage */
-		"cpu 1 1 1 1 1 1 1 1\n",                   /* no cpuN line */
-		"cpu 1 1 1 1 1 1 1 1\ncpu0 1",             /* cut short */
+		"cpu 1 1 1 1 1 1\ncpu0 1\n",	 /* six fields */
+		"cpu0 1 1 1 1 1 1 1 1\n",	 /* no total line */
+		"cpu 1 1 x 1 1 1 1 1\ncpu0 1\n", /* garbage */
+		"cpu 1 1 1 1 1 1 1 1\n",	 /* no cpuN line */
+		"cpu 1 1 1 1 1 1 1 1\ncpu0 1",	 /* cut short */
 		"cpu 18446744073709551615 1 1 1 1 1 1\ncpu0 1\n", /* overflow */
-		"cpu 184467440737095516 0 0 0 0 0 0\ncpu0 1\n",   /* ns overflow */
+		"cpu 184467440737095516 0 0 0 0 0 0\ncpu0 1\n", /* ns overflow */
 		"",
 		"\n",
 	};
@@ -108,7 +109,8 @@ static void test_parse_meminfo(void)
 	ASSERT_EQ(s.swap_free, 0);
 
 	ASSERT_EQ(dl_hostmetrics_parse_meminfo(
-			  S("MemTotal: 100 kB\nMemFree: 1 kB\nMemAvailable: 40 kB\n"
+			  S("MemTotal: 100 kB\nMemFree: 1 kB\nMemAvailable: 40 "
+			    "kB\n"
 			    "SwapTotal: 10 kB\nSwapFree: 4 kB\n"),
 			  &s),
 		  0);
@@ -117,9 +119,12 @@ static void test_parse_meminfo(void)
 	static const char *const bad[] = {
 		/* no MemAvailable (kernel < 3.14) */
 		"MemTotal: 100 kB\nSwapTotal: 0 kB\nSwapFree: 0 kB\n",
-		"MemTotal: x kB\nMemAvailable: 1 kB\nSwapTotal: 0 kB\nSwapFree: 0 kB\n",
-		"MemTotal: 100\nMemAvailable: 1 kB\nSwapTotal: 0 kB\nSwapFree: 0 kB\n",
-		"MemTotal: 100 kB\nMemAvailable: 1 kB\nSwapTotal: 0 kB\nSwapFree: 0",
+		"MemTotal: x kB\nMemAvailable: 1 kB\nSwapTotal: 0 "
+		"kB\nSwapFree: 0 kB\n",
+		"MemTotal: 100\nMemAvailable: 1 kB\nSwapTotal: 0 kB\nSwapFree: "
+		"0 kB\n",
+		"MemTotal: 100 kB\nMemAvailable: 1 kB\nSwapTotal: 0 "
+		"kB\nSwapFree: 0",
 		"MemTotal: 18446744073709551615 kB\nMemAvailable: 1 kB\n"
 		"SwapTotal: 0 kB\nSwapFree: 0 kB\n",
 		"",
@@ -130,7 +135,8 @@ static void test_parse_meminfo(void)
 			DL_FAIL_("meminfo case %zu accepted", i);
 	/* "MemTotalX:" is not MemTotal */
 	ASSERT_EQ(dl_hostmetrics_parse_meminfo(
-			  S("MemTotalX: 5 kB\nMemTotal: 100 kB\nMemAvailable: 1 kB\n"
+			  S("MemTotalX: 5 kB\nMemTotal: 100 kB\nMemAvailable: "
+			    "1 kB\n"
 			    "SwapTotal: 0 kB\nSwapFree: 0 kB\n"),
 			  &s),
 		  0);
@@ -148,8 +154,12 @@ static void test_parse_loadavg(void)
 	ASSERT_EQ((int)(s.load5 * 100 + 0.5), 66);
 	ASSERT_EQ((int)(s.load15 * 100 + 0.5), 29);
 	static const char *const bad[] = {
-		"nan nan nan 1/1 1\n", "inf 1 1 1/1 1\n", "-1.0 0 0 1/1 1\n",
-		"1.0 2.0\n",           "1.0 2.0 3.0\n",   "1.0x 2 3 1/1 1\n",
+		"nan nan nan 1/1 1\n",
+		"inf 1 1 1/1 1\n",
+		"-1.0 0 0 1/1 1\n",
+		"1.0 2.0\n",
+		"1.0 2.0 3.0\n",
+		"1.0x 2 3 1/1 1\n",
 		"",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -196,7 +206,8 @@ static void test_read_live_proc(void)
 {
 	char err[256];
 	dl_hostmetrics_sample_t a, b;
-	dl_hostmetrics_t *h = dl_hostmetrics_open("/proc", "/", err, sizeof(err));
+	dl_hostmetrics_t *h =
+		dl_hostmetrics_open("/proc", "/", err, sizeof(err));
 
 	if (!h)
 		DL_FAIL_("%s", err);

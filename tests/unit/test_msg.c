@@ -274,8 +274,8 @@ static void test_small(void)
 	ASSERT(!dl_msg_is_data(d.type));
 	dl_msg_release(&d);
 
-	m = (dl_msg_t){.type = DL_MSG_DROPPED, .epoch = 5, .seq = 6,
-		       .time_ns = 7};
+	m = (dl_msg_t){
+		.type = DL_MSG_DROPPED, .epoch = 5, .seq = 6, .time_ns = 7};
 	m.u.dropped.frames = 1234;
 	m.u.dropped.bytes = 1ull << 40;
 	round_trip(&m, &d);
@@ -293,7 +293,8 @@ static void fill_container(dl_container_t *c, uint32_t i, char *name,
 {
 	snprintf(name, namelen, "svc-%u", i);
 	c->idx = i;
-	c->id = DL_STR("4f3c2b1a0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b");
+	c->id = DL_STR("4f3c2b1a0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7"
+		       "f6e5d4c3b");
 	c->name = DL_STR(name);
 	c->image = DL_STR("registry.example.com/team/app:1.2.3");
 	c->state = DL_STR("running");
@@ -321,7 +322,9 @@ static void test_inventory(void)
 {
 	dl_container_t v[50];
 	char names[50][32];
-	dl_msg_t m = {.type = DL_MSG_INVENTORY, .epoch = 11, .seq = 12,
+	dl_msg_t m = {.type = DL_MSG_INVENTORY,
+		      .epoch = 11,
+		      .seq = 12,
 		      .time_ns = 13},
 		 d;
 
@@ -344,8 +347,8 @@ static void test_inventory(void)
 	ASSERT_EQ(d.u.inventory.n, 0);
 	dl_msg_release(&d);
 
-	m = (dl_msg_t){.type = DL_MSG_CONTAINER, .epoch = 1, .seq = 2,
-		       .time_ns = 3};
+	m = (dl_msg_t){
+		.type = DL_MSG_CONTAINER, .epoch = 1, .seq = 2, .time_ns = 3};
 	m.u.container.removed = true;
 	fill_container(&m.u.container.c, 7, names[0], sizeof(names[0]));
 	round_trip(&m, &d);
@@ -384,8 +387,8 @@ static void test_event_docker(void)
 	ASSERT_STR_IS(d.u.event.attrs[63].value, "137");
 	dl_msg_release(&d);
 
-	m = (dl_msg_t){.type = DL_MSG_DOCKER, .epoch = 4, .seq = 5,
-		       .time_ns = 6};
+	m = (dl_msg_t){
+		.type = DL_MSG_DOCKER, .epoch = 4, .seq = 5, .time_ns = 6};
 	m.u.docker.up = true;
 	m.u.docker.version = DL_STR("24.0.7");
 	m.u.docker.api_version = DL_STR("1.43");
@@ -409,7 +412,9 @@ static void test_event_docker(void)
 static void test_stats(void)
 {
 	static dl_sample_t v[DL_MAX_SAMPLES];
-	dl_msg_t m = {.type = DL_MSG_STATS, .epoch = 9, .seq = 10,
+	dl_msg_t m = {.type = DL_MSG_STATS,
+		      .epoch = 9,
+		      .seq = 10,
 		      .time_ns = 1700000000000000000ull},
 		 d;
 	dl_buf_t b;
@@ -480,7 +485,9 @@ static void test_stats(void)
 
 static void test_hoststats(void)
 {
-	dl_msg_t m = {.type = DL_MSG_HOSTSTATS, .epoch = 1, .seq = 2,
+	dl_msg_t m = {.type = DL_MSG_HOSTSTATS,
+		      .epoch = 1,
+		      .seq = 2,
 		      .time_ns = 3},
 		 d;
 	dl_hoststats_t *h = &m.u.hoststats;
@@ -611,7 +618,8 @@ static const struct {
 	/* too short */
 	{"[3]", DL_EPROTO, "PING: array has 1 elements, expected at least 2"},
 	{"[5, 1]", DL_EPROTO, "ACK: array has 2 elements, expected at least 3"},
-	{"[1, 1, \"a\", 1, [], 0, 0]", DL_EPROTO, "HELLO: array has 7 elements"},
+	{"[1, 1, \"a\", 1, [], 0, 0]", DL_EPROTO,
+	 "HELLO: array has 7 elements"},
 	{"[18, 1, 2, 3, \"container\", \"start\", \"id\", \"n\"]", DL_EPROTO,
 	 "EVENT: array has 8 elements, expected at least 9"},
 	{"[16, 1, 2, 3, [[1, \"id\", \"n\", \"i\", \"s\", \"st\", \"h\"]]]",
@@ -638,7 +646,8 @@ static const struct {
 	 "CONTAINER: element 5 (container) is not an array"},
 	{"[17, 1, 2, 3, t, [1, \"id\", \"n\", \"i\", \"s\", \"st\", \"h\", d]]",
 	 DL_EPROTO, "CONTAINER: container element 7 (created) is not an int"},
-	{"[16, 1, 2, 3, [[1, \"id\", \"n\", \"i\", \"s\", \"st\", \"h\", 0], 4]]",
+	{"[16, 1, 2, 3, [[1, \"id\", \"n\", \"i\", \"s\", \"st\", \"h\", 0], "
+	 "4]]",
 	 DL_EPROTO, "INVENTORY: containers element 1 (container) is not an"},
 	{"[16, 1, 2, 3, [[-1, \"id\", \"n\", \"i\", \"s\", \"st\", \"h\", 0]]]",
 	 DL_EPROTO, "INVENTORY: container 0 element 0 (idx) is not a non-neg"},
@@ -687,7 +696,8 @@ static const struct {
 	 DL_EPROTO, "HOSTSTATS: element 18 (net_tx_bytes) is not a non-neg"},
 	/* integer ranges */
 	{"[2, 2147483648, \"x\"]", DL_EPROTO, "ERROR: element 1 (code) is out"},
-	{"[2, -2147483649, \"x\"]", DL_EPROTO, "ERROR: element 1 (code) is out"},
+	{"[2, -2147483649, \"x\"]", DL_EPROTO,
+	 "ERROR: element 1 (code) is out"},
 	{"[2, -2147483648, \"x\"]", 0, ""},
 	{"[1, 4294967296, \"sw\", 1, [], 0, 0, \"\"]", DL_EPROTO,
 	 "HELLO: element 1 (proto_version) is out of range"},
@@ -698,14 +708,16 @@ static const struct {
 	 DL_EPROTO, "CONTAINER: container element 7 (created) is out of range"},
 	/* string and count limits */
 	{"[32, s256]", 0, ""},
-	{"[32, s257]", DL_EPROTO, "ATTACH: element 1 (host) is longer than 256"},
+	{"[32, s257]", DL_EPROTO,
+	 "ATTACH: element 1 (host) is longer than 256"},
 	{"[2, 1, s1024]", 0, ""},
 	{"[2, 1, s1025]", DL_EPROTO, "ERROR: element 2 (message) is longer"},
 	{"[18, 1, 2, 3, \"c\", \"a\", s129, \"n\", []]", DL_EPROTO,
 	 "EVENT: element 6 (id) is longer than 128 bytes"},
-	{"[18, 1, 2, 3, \"c\", \"a\", \"i\", \"n\", [[s257, \"v\"]]]", DL_EPROTO,
-	 "EVENT: attr 0 element 0 (key) is longer than 256"},
-	{"[18, 1, 2, 3, \"c\", \"a\", \"i\", \"n\", [*64[\"k\", \"v\"]]]", 0, ""},
+	{"[18, 1, 2, 3, \"c\", \"a\", \"i\", \"n\", [[s257, \"v\"]]]",
+	 DL_EPROTO, "EVENT: attr 0 element 0 (key) is longer than 256"},
+	{"[18, 1, 2, 3, \"c\", \"a\", \"i\", \"n\", [*64[\"k\", \"v\"]]]", 0,
+	 ""},
 	{"[18, 1, 2, 3, \"c\", \"a\", \"i\", \"n\", [*65[\"k\", \"v\"]]]",
 	 DL_EPROTO, "EVENT: element 8 (attrs) has more than 64 entries"},
 	{"[1, 1, \"sw\", 1, [*33\"c\"], 0, 0, \"\"]", DL_EPROTO,
@@ -716,7 +728,8 @@ static const struct {
 	 "INVENTORY: element 4 (containers) has more than 20000"},
 	/* forward compatibility: extra trailing elements are ignored */
 	{"[3, 1, \"future\", [1, 2], m]", 0, ""},
-	{"[16, 1, 2, 3, [[1, \"id\", \"n\", \"i\", \"s\", \"st\", \"h\", 0, 9]], "
+	{"[16, 1, 2, 3, [[1, \"id\", \"n\", \"i\", \"s\", \"st\", \"h\", 0, "
+	 "9]], "
 	 "\"x\"]",
 	 0, ""},
 	{"[18, 1, 2, 3, \"c\", \"a\", \"i\", \"n\", [[\"k\", \"v\", 3]], t]", 0,
@@ -747,10 +760,10 @@ static void test_malformed_bytes(void)
 	static const uint8_t trailing[] = {0x92, 0x03, 0x01, 0xc0};
 	/* array32 announcing 4 billion elements in a 5-byte payload. */
 	static const uint8_t huge_array[] = {0xdd, 0xff, 0xff, 0xff, 0xff};
-	static const uint8_t huge_str[] = {0x92, 0x20, 0xdb, 0xff, 0xff, 0xff,
-					   0xff, 'a'};
-	static const uint8_t huge_map[] = {0x92, 0x03, 0xdf, 0x7f, 0xff, 0xff,
-					   0xff, 0x01, 0x02};
+	static const uint8_t huge_str[] = {0x92, 0x20, 0xdb, 0xff,
+					   0xff, 0xff, 0xff, 'a'};
+	static const uint8_t huge_map[] = {0x92, 0x03, 0xdf, 0x7f, 0xff,
+					   0xff, 0xff, 0x01, 0x02};
 	static const uint8_t c1[] = {0x92, 0x03, 0xc1};
 	uint8_t deep[64];
 	char why[256];

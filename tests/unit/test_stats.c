@@ -74,21 +74,22 @@ static void test_parse_odd(void)
 
 	/* cgroup v2 style: inactive_file only, lowercase blkio ops, two
 	 * networks summed, several devices summed */
-	ASSERT_EQ(parse("{\"read\":\"2026-01-01T00:00:00Z\","
-			"\"memory_stats\":{\"usage\":1000,\"limit\":5,"
-			"\"stats\":{\"inactive_file\":300}},"
-			"\"networks\":{\"eth0\":{\"rx_bytes\":1,\"tx_bytes\":2,"
-			"\"rx_packets\":3,\"tx_packets\":4},"
-			"\"eth1\":{\"rx_bytes\":10,\"tx_bytes\":20,"
-			"\"rx_packets\":30,\"tx_packets\":40}},"
-			"\"blkio_stats\":{\"io_service_bytes_recursive\":["
-			"{\"major\":8,\"minor\":0,\"op\":\"read\",\"value\":5},"
-			"{\"major\":8,\"minor\":0,\"op\":\"write\",\"value\":6},"
-			"{\"major\":8,\"minor\":16,\"op\":\"Read\",\"value\":7},"
-			"{\"major\":8,\"minor\":16,\"op\":\"Total\",\"value\":9}"
-			"]}}",
-			&s, &sys),
-		  0);
+	ASSERT_EQ(
+		parse("{\"read\":\"2026-01-01T00:00:00Z\","
+		      "\"memory_stats\":{\"usage\":1000,\"limit\":5,"
+		      "\"stats\":{\"inactive_file\":300}},"
+		      "\"networks\":{\"eth0\":{\"rx_bytes\":1,\"tx_bytes\":2,"
+		      "\"rx_packets\":3,\"tx_packets\":4},"
+		      "\"eth1\":{\"rx_bytes\":10,\"tx_bytes\":20,"
+		      "\"rx_packets\":30,\"tx_packets\":40}},"
+		      "\"blkio_stats\":{\"io_service_bytes_recursive\":["
+		      "{\"major\":8,\"minor\":0,\"op\":\"read\",\"value\":5},"
+		      "{\"major\":8,\"minor\":0,\"op\":\"write\",\"value\":6},"
+		      "{\"major\":8,\"minor\":16,\"op\":\"Read\",\"value\":7},"
+		      "{\"major\":8,\"minor\":16,\"op\":\"Total\",\"value\":9}"
+		      "]}}",
+		      &s, &sys),
+		0);
 	ASSERT_EQ(sys, 0);
 	ASSERT_EQ(s.valid, DL_SV_MEM | DL_SV_MEMLIMIT | DL_SV_NET | DL_SV_BLK);
 	ASSERT_EQ(s.mem_usage, 700);
@@ -190,9 +191,8 @@ static void on_emit(void *ud, dl_msg_t *m)
 static void test_split(void)
 {
 	static dl_sample_t v[DL_MAX_SAMPLES];
-	dl_stats_t batch = {.system_cpu_ns = 123456789ull,
-			    .online_cpus = 16,
-			    .v = v};
+	dl_stats_t batch = {
+		.system_cpu_ns = 123456789ull, .online_cpus = 16, .v = v};
 	split_t sp;
 
 	/* The bound the split relies on. */
@@ -359,10 +359,10 @@ static void table(int source)
 	ASSERT(s != NULL);
 	for (uint32_t i = 0; i < 400; i++) {
 		set_id(ids, i);
-		v[i] = (dl_container_t){.idx = i + 1,
-					.id = DL_STR(ids[i]),
-					.state = DL_STR(i % 4 ? "running"
-							      : "exited")};
+		v[i] = (dl_container_t){
+			.idx = i + 1,
+			.id = DL_STR(ids[i]),
+			.state = DL_STR(i % 4 ? "running" : "exited")};
 	}
 	dl_sampler_inventory(s, v, 400);
 	ASSERT_EQ(dl_sampler_count(s), 300);
@@ -440,8 +440,8 @@ static void test_conf_source(void)
 	ASSERT_EQ(load_conf("", &c, err, sizeof(err)), 0);
 	ASSERT_EQ(c.stats_source, DL_STATS_SRC_AUTO);
 	ASSERT_EQ(c.stats_interval, 10);
-	ASSERT_EQ(load_conf("stats_source = api\nstats_interval = 1\n", &c,
-			    err, sizeof(err)),
+	ASSERT_EQ(load_conf("stats_source = api\nstats_interval = 1\n", &c, err,
+			    sizeof(err)),
 		  0);
 	ASSERT_EQ(c.stats_source, DL_STATS_SRC_API);
 	ASSERT_EQ(c.stats_interval, 1);

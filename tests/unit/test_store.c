@@ -45,8 +45,8 @@ static void fresh_db(const char *name)
 static dl_store_t *open_store(void)
 {
 	char err[256] = "";
-	dl_store_t *s = dl_store_open(&loop, dbpath, on_ack, &loop, err,
-				      sizeof(err));
+	dl_store_t *s =
+		dl_store_open(&loop, dbpath, on_ack, &loop, err, sizeof(err));
 
 	if (!s)
 		DL_FAIL_("dl_store_open: %s", err);
@@ -113,7 +113,9 @@ static void submit_event(dl_store_t *s, uint64_t sid, const char *host,
 {
 	dl_attr_t attrs[2] = {{DL_STR("name"), DL_STR("web")},
 			      {DL_STR("image"), DL_STR("nginx:1.25")}};
-	dl_msg_t m = {.type = DL_MSG_EVENT, .epoch = epoch, .seq = seq,
+	dl_msg_t m = {.type = DL_MSG_EVENT,
+		      .epoch = epoch,
+		      .seq = seq,
 		      .time_ns = time_ns};
 
 	m.u.event.type = DL_STR("container");
@@ -140,7 +142,9 @@ static void submit_inventory(dl_store_t *s, uint64_t sid, const char *host,
 			     uint64_t epoch, uint64_t seq, dl_container_t *v,
 			     uint32_t n)
 {
-	dl_msg_t m = {.type = DL_MSG_INVENTORY, .epoch = epoch, .seq = seq,
+	dl_msg_t m = {.type = DL_MSG_INVENTORY,
+		      .epoch = epoch,
+		      .seq = seq,
 		      .time_ns = 1};
 
 	m.u.inventory.n = n;
@@ -152,7 +156,9 @@ static void submit_container(dl_store_t *s, uint64_t sid, const char *host,
 			     uint64_t epoch, uint64_t seq, dl_container_t c,
 			     bool removed)
 {
-	dl_msg_t m = {.type = DL_MSG_CONTAINER, .epoch = epoch, .seq = seq,
+	dl_msg_t m = {.type = DL_MSG_CONTAINER,
+		      .epoch = epoch,
+		      .seq = seq,
 		      .time_ns = 1};
 
 	m.u.container.removed = removed;
@@ -217,7 +223,7 @@ static json_int_t jint(json_t *o, const char *k)
 /* ------------------------------------------------------------------ */
 /* Tests                                                               */
 
-#define N 40
+#define N  40
 #define E1 1700000000000000000ull
 #define E2 1700000099000000000ull
 
@@ -259,9 +265,9 @@ static void test_ingest_ack_replay_epoch(void)
 		 sizeof(txt));
 	ASSERT_STR_EQ(txt, "uid 1000 pid 42");
 	/* data bumps last_seen past the HELLO's time */
-	ASSERT_GT(sql_int("SELECT last_seen FROM hosts WHERE name = ?",
-			  "web-01"),
-		  5000000000ll);
+	ASSERT_GT(
+		sql_int("SELECT last_seen FROM hosts WHERE name = ?", "web-01"),
+		5000000000ll);
 	ASSERT_EQ(sql_int("SELECT first_seen FROM hosts WHERE name = ?",
 			  "web-01"),
 		  5000000000ll);
@@ -287,9 +293,9 @@ static void test_ingest_ack_replay_epoch(void)
 	submit_event(s, 4, "web-01", E2, 1, 99000, "die");
 	wait_ack(4, E2, 1);
 	ASSERT_EQ(sql_int("SELECT count(*) FROM events", NULL), N + 5);
-	ASSERT_EQ(sql_int("SELECT count(*) FROM events WHERE action = ?",
-			  "die"),
-		  1);
+	ASSERT_EQ(
+		sql_int("SELECT count(*) FROM events WHERE action = ?", "die"),
+		1);
 	dl_store_last(s, "web-01", &e, &q);
 	ASSERT_EQ(e, E2);
 	ASSERT_EQ(q, 1);
@@ -319,9 +325,9 @@ static void test_containers_docker_dropped(void)
 	submit_container(s, 1, "db-02", E1, 2, ctr("bbb", "db", ""), true);
 	wait_ack(1, E1, 2);
 	ASSERT_EQ(sql_int("SELECT count(*) FROM containers", NULL), 2);
-	ASSERT_EQ(sql_int("SELECT count(*) FROM containers WHERE id = ?",
-			  "bbb"),
-		  0);
+	ASSERT_EQ(
+		sql_int("SELECT count(*) FROM containers WHERE id = ?", "bbb"),
+		0);
 
 	submit_container(s, 1, "db-02", E1, 3, ctr("ddd", "worker", "created"),
 			 false);
@@ -360,18 +366,18 @@ static void test_containers_docker_dropped(void)
 	ASSERT_EQ(submit(s, 1, "db-02", &m), 0);
 	wait_ack(1, E1, 7);
 	ASSERT_EQ(sql_int("SELECT count(*) FROM containers", NULL), 2);
-	ASSERT_EQ(sql_int("SELECT count(*) FROM containers WHERE id = ?",
-			  "ccc"),
-		  0);
+	ASSERT_EQ(
+		sql_int("SELECT count(*) FROM containers WHERE id = ?", "ccc"),
+		0);
 	sql_text("SELECT state FROM containers WHERE id = ?", "aaa", txt,
 		 sizeof(txt));
 	ASSERT_STR_EQ(txt, "exited");
 	sql_text("SELECT docker_version FROM hosts WHERE name = ?", "db-02",
 		 txt, sizeof(txt));
 	ASSERT_STR_EQ(txt, "24.0.7");
-	ASSERT_EQ(sql_int("SELECT mem_total FROM hosts WHERE name = ?",
-			  "db-02"),
-		  16ll << 30);
+	ASSERT_EQ(
+		sql_int("SELECT mem_total FROM hosts WHERE name = ?", "db-02"),
+		16ll << 30);
 	ASSERT_EQ(sql_int("SELECT dropped_frames FROM hosts WHERE name = ?",
 			  "db-02"),
 		  12);
@@ -383,14 +389,14 @@ static void test_containers_docker_dropped(void)
 	/* An empty snapshot empties the host. */
 	submit_inventory(s, 1, "db-02", E1, 9, NULL, 0);
 	wait_ack(1, E1, 9);
-	ASSERT_EQ(sql_int("SELECT docker_up FROM hosts WHERE name = ?",
-			  "db-02"),
-		  0);
+	ASSERT_EQ(
+		sql_int("SELECT docker_up FROM hosts WHERE name = ?", "db-02"),
+		0);
 	sql_text("SELECT docker_version FROM hosts WHERE name = ?", "db-02",
 		 txt, sizeof(txt));
 	ASSERT_STR_EQ(txt, "24.0.7");
-	sql_text("SELECT docker_reason FROM hosts WHERE name = ?", "db-02",
-		 txt, sizeof(txt));
+	sql_text("SELECT docker_reason FROM hosts WHERE name = ?", "db-02", txt,
+		 sizeof(txt));
 	ASSERT_STR_EQ(txt, "cannot connect to /var/run/docker.sock");
 	ASSERT_EQ(sql_int("SELECT count(*) FROM containers", NULL), 0);
 	close_store(s);
@@ -452,8 +458,8 @@ static void test_reopen_and_migrations(void)
 		sqlite3_close(db);
 	}
 	uv_loop_init(&other);
-	ASSERT(dl_store_open(&other, dbpath, on_ack, &loop, err,
-			     sizeof(err)) == NULL);
+	ASSERT(dl_store_open(&other, dbpath, on_ack, &loop, err, sizeof(err)) ==
+	       NULL);
 	ASSERT(strstr(err, "newer") != NULL);
 	uv_loop_close(&other);
 
@@ -465,11 +471,11 @@ static void test_reopen_and_migrations(void)
 
 static void test_bad_input(void)
 {
-	static const char bad[] = "ab\xff\xfe" "c\0d";
+	static const char bad[] = "ab\xff\xfe"
+				  "c\0d";
 	dl_attr_t attrs[2] = {{DL_STR("k\"ey"), {bad, sizeof(bad) - 1}},
 			      {{"x\0y", 3}, DL_STR("');--")}};
-	dl_msg_t m = {.type = DL_MSG_EVENT, .epoch = 1, .seq = 1,
-		      .time_ns = 1};
+	dl_msg_t m = {.type = DL_MSG_EVENT, .epoch = 1, .seq = 1, .time_ns = 1};
 	char long_host[DL_HOST_MAX + 2];
 	char txt[256];
 	dl_store_t *s;
@@ -502,7 +508,9 @@ static void test_bad_input(void)
 	ASSERT_STR_EQ(txt, "container'; DROP TABLE events; --");
 	/* invalid bytes and NUL replaced, never stored raw */
 	sql_text("SELECT action FROM events", NULL, txt, sizeof(txt));
-	ASSERT_STR_EQ(txt, "ab\xef\xbf\xbd\xef\xbf\xbd" "c\xef\xbf\xbd" "d");
+	ASSERT_STR_EQ(txt, "ab\xef\xbf\xbd\xef\xbf\xbd"
+			   "c\xef\xbf\xbd"
+			   "d");
 	ASSERT_EQ(sql_int("SELECT json_valid(attrs) FROM events", NULL), 1);
 
 	q = dl_query_open(dbpath, txt, sizeof(txt));
@@ -512,7 +520,8 @@ static void test_bad_input(void)
 	ASSERT_EQ(json_array_size(arr), 1);
 	a = json_object_get(json_array_get(arr, 0), "attributes");
 	ASSERT_STR_EQ(jstr(a, "k\"ey"), "ab\xef\xbf\xbd\xef\xbf\xbd"
-					"c\xef\xbf\xbd" "d");
+					"c\xef\xbf\xbd"
+					"d");
 	ASSERT_STR_EQ(jstr(a, "x\xef\xbf\xbdy"), "');--");
 	ASSERT_STR_EQ(jstr(json_array_get(arr, 0), "name"), "\"><script>");
 	json_decref(arr);
@@ -536,10 +545,8 @@ static void test_queries(void)
 
 	fresh_db("queries");
 	s = open_store();
-	dl_store_host_online(s, "web-01", "uid 7", "dockline-agent 0.1.0",
-			     now);
-	dl_store_host_online(s, "app-02", "uid 8", "dockline-agent 0.1.0",
-			     now);
+	dl_store_host_online(s, "web-01", "uid 7", "dockline-agent 0.1.0", now);
+	dl_store_host_online(s, "app-02", "uid 8", "dockline-agent 0.1.0", now);
 	submit_inventory(s, 1, "web-01", E1, 1, v, 3);
 	m.u.docker = (dl_dockerinfo_t){.up = true,
 				       .version = DL_STR("24.0.7"),
@@ -737,8 +744,8 @@ static void *reader_main(void *arg)
 	while (!q && !__atomic_load_n(&readers_stop, __ATOMIC_SEQ_CST))
 		q = dl_query_open(dbpath, err, sizeof(err));
 	while (!__atomic_load_n(&readers_stop, __ATOMIC_SEQ_CST)) {
-		json_t *a = dl_query_events(q, NULL, 0, 0, 50, err,
-					    sizeof(err));
+		json_t *a =
+			dl_query_events(q, NULL, 0, 0, 50, err, sizeof(err));
 		json_t *h = dl_query_hosts(q, err, sizeof(err));
 
 		if (!a || !h) {

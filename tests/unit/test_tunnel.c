@@ -154,7 +154,8 @@ static void test_refused(void)
 	close(fd);
 	ASSERT_EQ(f.downs, 1);
 	ASSERT_EQ(f.err, DL_ECONNREFUSED);
-	snprintf(want, sizeof(want), "connection to 127.0.0.1:%d refused", port);
+	snprintf(want, sizeof(want), "connection to 127.0.0.1:%d refused",
+		 port);
 	ASSERT_STR_EQ(f.reason, want);
 	ASSERT_GE(f.delay, 200); /* jitter never goes below the minimum */
 	ASSERT_LE(f.delay, 400);

@@ -66,8 +66,7 @@ static void test_containers_fixture(void)
 	ASSERT_STR_EQ(c->health.p, "");
 	ASSERT_GT(c->created, 1700000000);
 	ASSERT_STR_EQ(by_name(v, n, "dl-fix-health")->health.p, "healthy");
-	ASSERT_STR_EQ(by_name(v, n, "dl-fix-unhealthy")->health.p,
-		      "unhealthy");
+	ASSERT_STR_EQ(by_name(v, n, "dl-fix-unhealthy")->health.p, "unhealthy");
 	ASSERT_STR_EQ(by_name(v, n, "dl-fix-paused")->state.p, "paused");
 	ASSERT_STR_EQ(by_name(v, n, "dl-fix-created")->state.p, "created");
 	c = by_name(v, n, "dl-fix-exited");
@@ -89,9 +88,9 @@ static void test_containers_odd(void)
 		{"", DL_EPROTO, 0},
 		{"not json", DL_EPROTO, 0},
 		{"{\"Id\":\"abc\"}", DL_EPROTO, 0}, /* object, not array */
-		{"[1, \"x\", null, []]", 0, 0},     /* entries skipped */
-		{"[{}]", 0, 0},                     /* no Id */
-		{"[{\"Id\":42}]", 0, 0},            /* Id wrong type */
+		{"[1, \"x\", null, []]", 0, 0},	    /* entries skipped */
+		{"[{}]", 0, 0},			    /* no Id */
+		{"[{\"Id\":42}]", 0, 0},	    /* Id wrong type */
 		{"[{\"Id\":\"\"}]", 0, 0},
 		{"[{\"Id\":\"ab\"},{\"Id\":\"cd\",\"Names\":7}]", 0, 2},
 		{"[{\"Id\":\"ab\"", DL_EPROTO, 0}, /* truncated */
@@ -100,8 +99,8 @@ static void test_containers_odd(void)
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		dl_container_t *v = NULL;
 		uint32_t n = 99;
-		int rc = dl_watch_parse_containers(t[i].json,
-						   strlen(t[i].json), &v, &n);
+		int rc = dl_watch_parse_containers(t[i].json, strlen(t[i].json),
+						   &v, &n);
 
 		if (rc != t[i].rc || (rc == 0 && n != t[i].n))
 			DL_FAIL_("case %zu (%s): rc %d n %u", i, t[i].json, rc,
@@ -142,12 +141,14 @@ static void test_containers_huge(void)
 	size_t k;
 
 	ASSERT(json != NULL);
-	k = (size_t)snprintf(json, 512, "[{\"Id\":\"%0200d\"},"
-				       "{\"Id\":\"beef\",\"Names\":[\"/",
+	k = (size_t)snprintf(json, 512,
+			     "[{\"Id\":\"%0200d\"},"
+			     "{\"Id\":\"beef\",\"Names\":[\"/",
 			     0);
 	memset(json + k, 'x', big);
 	k += big;
-	k += (size_t)snprintf(json + k, 512, "\"],\"Status\":\"Up (healthy)\"}]");
+	k += (size_t)snprintf(json + k, 512,
+			      "\"],\"Status\":\"Up (healthy)\"}]");
 	ASSERT_GT(k, big);
 	ASSERT_EQ(dl_watch_parse_containers(json, k, &v, &n), 0);
 	ASSERT_EQ(n, 1); /* 200-byte id skipped, huge name truncated */
@@ -157,9 +158,9 @@ static void test_containers_huge(void)
 	ASSERT_STR_EQ(v[0].health.p, "healthy");
 	dl_watch_free_containers(v, n);
 	/* Over the client's body cap: refused before parsing. */
-	ASSERT_EQ(dl_watch_parse_containers(json, DL_DOCKER_MAX_BODY + 1, &v,
-					    &n),
-		  DL_ETOOBIG);
+	ASSERT_EQ(
+		dl_watch_parse_containers(json, DL_DOCKER_MAX_BODY + 1, &v, &n),
+		DL_ETOOBIG);
 	free(json);
 }
 
@@ -233,8 +234,8 @@ static void test_events_odd(void)
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		dl_event_t ev;
 		uint64_t ts = 77;
-		int rc = dl_watch_parse_event(t[i].json, strlen(t[i].json),
-					      &ev, &ts);
+		int rc = dl_watch_parse_event(t[i].json, strlen(t[i].json), &ev,
+					      &ts);
 
 		if (rc != t[i].rc || (rc == 0 && ts != t[i].t))
 			DL_FAIL_("case %zu (%s): rc %d t %llu", i, t[i].json,
@@ -396,8 +397,7 @@ static void run_fake(const char *reply, size_t reply_len, bool stream,
 					r) != NULL);
 	else
 		ASSERT(dl_docker_request(d, "GET", "/v1.41/info", NULL,
-					 max_body, 5000, rec_done,
-					 r) != NULL);
+					 max_body, 5000, rec_done, r) != NULL);
 	while (!r->done)
 		uv_run(&loop, UV_RUN_ONCE);
 	dl_docker_free(d);
@@ -463,8 +463,8 @@ static void test_docker_refused(void)
 		uv_run(&loop, UV_RUN_ONCE);
 	ASSERT_EQ(r.err, DL_ECONNREFUSED);
 	ASSERT(strstr(dl_docker_last_error(d),
-		      "cannot connect to Docker at /tmp/dl-test-no-such.sock") !=
-	       NULL);
+		      "cannot connect to Docker at "
+		      "/tmp/dl-test-no-such.sock") != NULL);
 	/* A request cancelled by free gets its callback exactly once. */
 	memset(&r, 0, sizeof(r));
 	ASSERT(dl_docker_stream(d, "/events", rec_line, rec_done, &r) != NULL);
