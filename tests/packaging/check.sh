@@ -190,27 +190,27 @@ for p in agent collector; do
 	cp -a "$tmp/root-$p/lib/." "$tmp/sys/lib/"
 done
 libdir=$(readlink -f /lib)
-if unshare -m sh -c "mount -t overlay overlay -o lowerdir='$tmp/sys/usr':/usr /usr" 2>/dev/null; then
-	check "systemd-analyze verify dockline-agent.service dockline-collector.service" \
-		unshare -m sh -c "mount --make-rprivate / &&
-			mount -t overlay overlay -o lowerdir='$tmp/sys/usr':/usr /usr &&
-			mount -t overlay overlay -o lowerdir='$tmp/sys/lib':'$libdir' '$libdir' &&
-			out=\$(systemd-analyze verify dockline-agent.service dockline-collector.service 2>&1) &&
-			[ -z \"\$out\" ] || { echo \"\$out\"; exit 1; }"
-else
-	# Inside a container /usr may be an overlay that cannot be stacked
-	# again: verify copies whose ExecStart= points into the package tree
-	# (the paths themselves are checked by the file lists above).
+# Exit 3 = the overlays could not be set up (e.g. /usr is itself an
+# overlay inside a container); then verify copies instead, and say so.
+unshare -m sh -c "mount --make-rprivate / &&
+	mount -t overlay overlay -o lowerdir='$tmp/sys/usr':/usr /usr &&
+	mount -t overlay overlay -o lowerdir='$tmp/sys/lib':'$libdir' '$libdir' || exit 3
+	systemd-analyze verify dockline-agent.service dockline-collector.service" \
+	>"$tmp/verify.out" 2>&1
+rc=$?
+if [ "$rc" = 3 ]; then
 	echo "     (overlay mounts unavailable here: verifying unit copies with ExecStart= in the package tree)"
 	mkdir -p "$tmp/units"
 	for p in agent collector; do
 		sed -e "s|^ExecStart=/usr/bin/|ExecStart=$tmp/sys/usr/bin/|" -e '/^Documentation=/d' \
 			"$tmp/sys/lib/systemd/system/dockline-$p.service" >"$tmp/units/dockline-$p.service"
 	done
-	check "systemd-analyze verify dockline-agent.service dockline-collector.service" \
-		sh -c "out=\$(systemd-analyze verify '$tmp/units/dockline-agent.service' '$tmp/units/dockline-collector.service' 2>&1) &&
-			[ -z \"\$out\" ] || { echo \"\$out\"; exit 1; }"
+	systemd-analyze verify "$tmp/units/dockline-agent.service" \
+		"$tmp/units/dockline-collector.service" >"$tmp/verify.out" 2>&1
+	rc=$?
 fi
+check "systemd-analyze verify dockline-agent.service dockline-collector.service" \
+	sh -c "[ $rc = 0 ] && [ ! -s '$tmp/verify.out' ] || { cat '$tmp/verify.out'; exit 1; }"
 for p in agent collector; do
 	systemd-analyze security --offline=yes --no-pager \
 		"$tmp/root-$p/lib/systemd/system/dockline-$p.service" 2>/dev/null |
