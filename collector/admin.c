@@ -2,6 +2,7 @@
  * (proto/admin.h), answered from read-only connections on the libuv
  * threadpool so a slow query never stalls agent sessions. Who may connect
  * is decided by the socket file's mode; the peer uid is kept for audit. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,8 @@ typedef struct {
 	bool closing;
 	json_t *req;  /* owned while busy */
 	json_t *resp; /* built on the worker thread */
+	char *frame;  /* or a ready frame (history), same ownership */
+	size_t frame_len;
 } admin_conn_t;
 
 static __thread dl_query_t *tq; /* one read-only connection per worker */
@@ -63,47 +66,66 @@ static json_t *ok(json_t *data)
 	return json_pack("{s:b,s:o}", "ok", 1, "data", data);
 }
 
-/* "stats" {host?, container?} and "history" {host, container, since_ns,
- * until_ns, tier?, points?}: tier defaults to the one dl_query_tier picks for the
- * span. Errors are sentences in err. */
-static json_t *run_stats(const char *op, const char *host, json_t *req,
-			 char *err, size_t errlen)
+/* "stats" {host?, container?}. Errors are sentences in err. */
+static json_t *run_stats(const char *host, json_t *req, char *err,
+			 size_t errlen)
 {
 	const char *ctr = json_string_value(json_object_get(req, "container"));
-	json_t *jt = json_object_get(req, "tier");
-	json_int_t since, until, tier, points;
 
 	if (ctr && (!ctr[0] || strlen(ctr) > DL_QUERY_CTR_MAX)) {
 		snprintf(err, errlen, "invalid container name or id");
 		return NULL;
 	}
-	if (!strcmp(op, "stats")) {
-		if (ctr && !host) {
-			snprintf(err, errlen, "stats: a container needs its "
-					      "host (HOST/CONTAINER)");
-			return NULL;
-		}
-		return dl_query_stats(tq, host, ctr, err, errlen);
+	if (ctr && !host) {
+		snprintf(err, errlen,
+			 "stats: a container needs its "
+			 "host (HOST/CONTAINER)");
+		return NULL;
 	}
-	since = json_integer_value(json_object_get(req, "since_ns"));
-	until = json_integer_value(json_object_get(req, "until_ns"));
-	if (!host || !ctr) {
+	return dl_query_stats(tq, host, ctr, err, errlen);
+}
+
+typedef struct {
+	const char *ctr;
+	json_int_t since, until, tier, points;
+} hist_args_t;
+
+/* "history" {host, container, since_ns, until_ns, tier?, points?}: tier
+ * defaults to the one dl_query_tier picks for the span. 0, or -1 with a
+ * sentence in err. */
+static int history_args(const char *host, json_t *req, hist_args_t *a,
+			char *err, size_t errlen)
+{
+	json_t *jt = json_object_get(req, "tier");
+
+	a->ctr = json_string_value(json_object_get(req, "container"));
+	if (a->ctr && (!a->ctr[0] || strlen(a->ctr) > DL_QUERY_CTR_MAX)) {
+		snprintf(err, errlen, "invalid container name or id");
+		return -1;
+	}
+	a->since = json_integer_value(json_object_get(req, "since_ns"));
+	a->until = json_integer_value(json_object_get(req, "until_ns"));
+	if (!host || !a->ctr) {
 		snprintf(err, errlen, "history wants HOST/CONTAINER");
-		return NULL;
+		return -1;
 	}
-	if (since < 0 || until <= since) {
-		snprintf(err, errlen, "history: since_ns/until_ns out of range");
-		return NULL;
+	if (a->since < 0 || a->until <= a->since) {
+		snprintf(err, errlen,
+			 "history: since_ns/until_ns out of range");
+		return -1;
 	}
-	tier = jt ? json_integer_value(jt)
-		  : dl_query_tier((until - since) / 1000000000);
-	points = json_integer_value(json_object_get(req, "points"));
-	if (points < 0 || points > DL_QUERY_POINTS_MAX) {
+	a->tier = jt ? json_integer_value(jt)
+		     : dl_query_tier((a->until - a->since) / 1000000000);
+	/* dl_query_history_text words a bad tier; just no int truncation
+	 * that could turn one into a good one */
+	if (a->tier < INT_MIN || a->tier > INT_MAX)
+		a->tier = -1;
+	a->points = json_integer_value(json_object_get(req, "points"));
+	if (a->points < 0 || a->points > DL_QUERY_POINTS_MAX) {
 		snprintf(err, errlen, "history: points out of range");
-		return NULL;
+		return -1;
 	}
-	return dl_query_history(tq, host, ctr, since, until, (int)tier,
-				(int)points, err, errlen);
+	return 0;
 }
 
 static json_t *run_query(const char *db, json_t *req)
@@ -126,17 +148,21 @@ static json_t *run_query(const char *db, json_t *req)
 
 		data = dl_query_ps(tq, host, all, err, sizeof(err));
 	} else if (!strcmp(op, "events")) {
-		json_int_t since = json_integer_value(json_object_get(req, "since_ns"));
-		json_int_t after = json_integer_value(json_object_get(req, "after"));
-		json_int_t limit = json_integer_value(json_object_get(req, "limit"));
+		json_int_t since =
+			json_integer_value(json_object_get(req, "since_ns"));
+		json_int_t after =
+			json_integer_value(json_object_get(req, "after"));
+		json_int_t limit =
+			json_integer_value(json_object_get(req, "limit"));
 
 		if (since < 0 || after < 0 || limit < 1 || limit > 100000)
 			return fail("events: since, after or limit out of "
-				    "range%s", "");
+				    "range%s",
+				    "");
 		data = dl_query_events(tq, host, (uint64_t)since, after,
 				       (int)limit, err, sizeof(err));
-	} else if (!strcmp(op, "stats") || !strcmp(op, "history")) {
-		data = run_stats(op, host, req, err, sizeof(err));
+	} else if (!strcmp(op, "stats")) {
+		data = run_stats(host, req, err, sizeof(err));
 	} else if (!strcmp(op, "ping")) {
 		data = json_pack("{s:s}", "version", DL_VERSION);
 	} else {
@@ -145,13 +171,67 @@ static json_t *run_query(const char *db, json_t *req)
 	return data ? ok(data) : fail("%s", err[0] ? err : "query failed");
 }
 
+/* "history": a day of raw samples is ~2 MB of JSON; building it as text
+ * from the rows (no json_t per sample) is what keeps it fast. Errors go
+ * the json path like every other op. Returns the frame, or NULL with
+ * c->resp set. */
+static char *run_history(admin_conn_t *c, size_t *len)
+{
+	static const char head[] = "{\"ok\":true,\"data\":";
+	const char *host = json_string_value(json_object_get(c->req, "host"));
+	char err[512] = "";
+	hist_args_t a;
+	dl_buf_t b;
+
+	if (host && !dl_host_name_valid(host)) {
+		c->resp = fail("invalid host name \"%s\"", host);
+		return NULL;
+	}
+	if (!tq &&
+	    !(tq = dl_query_open(c->srv->conf->database, err, sizeof(err)))) {
+		c->resp = fail("%s", err);
+		return NULL;
+	}
+	if (history_args(host, c->req, &a, err, sizeof(err))) {
+		c->resp = fail("%s", err);
+		return NULL;
+	}
+	dl_buf_init(&b, DL_FRAME_HDR + DL_ADMIN_RESP_MAX);
+	if (dl_buf_append(&b, "\0\0\0\0", DL_FRAME_HDR) ||
+	    dl_buf_append(&b, head, sizeof(head) - 1)) {
+		snprintf(err, sizeof(err), "out of memory");
+		goto fail;
+	}
+	if (dl_query_history_text(tq, host, a.ctr, a.since, a.until,
+				  (int)a.tier, (int)a.points, &b, NULL, err,
+				  sizeof(err)) ||
+	    dl_buf_append(&b, "}", 1)) {
+		if (!err[0])
+			snprintf(err, sizeof(err),
+				 "response too large; narrow the query");
+		goto fail;
+	}
+	dl_frame_put_header(dl_buf_head(&b),
+			    (uint32_t)(dl_buf_used(&b) - DL_FRAME_HDR));
+	*len = dl_buf_used(&b);
+	return (char *)b.data; /* off is 0: nothing was consumed */
+fail:
+	dl_buf_free(&b);
+	c->resp = fail("%s", err);
+	return NULL;
+}
+
 static void work_cb(uv_work_t *w)
 {
 	admin_conn_t *c = w->data;
+	const char *op = json_string_value(json_object_get(c->req, "op"));
 
+	if (op && !strcmp(op, "history")) {
+		c->frame = run_history(c, &c->frame_len);
+		return;
+	}
 	c->resp = run_query(c->srv->conf->database, c->req);
 }
-
 
 static void on_written(uv_write_t *req, int status)
 {
@@ -163,13 +243,13 @@ static void on_written(uv_write_t *req, int status)
 		conn_close(c);
 }
 
+static void send_frame(admin_conn_t *c, char *frame, size_t len);
+
 /* Sends resp (consumed) and reads the next request. */
 static void respond(admin_conn_t *c, json_t *resp)
 {
 	size_t len = 0;
 	char *frame = NULL;
-	uv_write_t *req;
-	uv_buf_t ub;
 
 	if (resp)
 		frame = dl_admin_frame(resp, DL_ADMIN_RESP_MAX, &len);
@@ -180,6 +260,15 @@ static void respond(admin_conn_t *c, json_t *resp)
 		json_decref(e);
 	}
 	json_decref(resp);
+	send_frame(c, frame, len);
+}
+
+/* Sends a whole frame (consumed, may be NULL) and reads the next request. */
+static void send_frame(admin_conn_t *c, char *frame, size_t len)
+{
+	uv_write_t *req;
+	uv_buf_t ub;
+
 	if (c->closing) {
 		free(frame);
 		uv_close((uv_handle_t *)&c->pipe, on_closed);
@@ -205,12 +294,17 @@ static void after_work(uv_work_t *w, int status)
 {
 	admin_conn_t *c = w->data;
 	json_t *resp = c->resp;
+	char *frame = c->frame;
 
 	json_decref(c->req);
 	c->req = NULL;
 	c->resp = NULL;
+	c->frame = NULL;
 	c->busy = false;
-	respond(c, resp);
+	if (frame)
+		send_frame(c, frame, c->frame_len);
+	else
+		respond(c, resp);
 }
 
 /* Ops that change the collector's own state run on the loop thread. */
@@ -226,8 +320,7 @@ static json_t *run_local(admin_conn_t *c, const char *op, json_t *req)
 	live = dl_session_drop(c->srv, host, "host forgotten by an admin");
 	if (!c->srv->store || dl_store_forget(c->srv->store, host) != 0)
 		return fail("cannot purge %s: collector is stopping", host);
-	DL_LOG_INFO(TAG, "uid %d purged the history of %s", (int)c->uid,
-		    host);
+	DL_LOG_INFO(TAG, "uid %d purged the history of %s", (int)c->uid, host);
 	return ok(json_pack("{s:s,s:b}", "host", host, "was_online", live));
 }
 
@@ -259,8 +352,8 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 		return;
 	if (rc < 0) {
 		DL_LOG_RL(DL_LOG_LEVEL_WARN, TAG,
-			  "uid %d sent an invalid admin frame: %s",
-			  (int)c->uid, dl_strerror(rc));
+			  "uid %d sent an invalid admin frame: %s", (int)c->uid,
+			  dl_strerror(rc));
 		conn_close(c);
 		return;
 	}
@@ -277,7 +370,8 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	/* One request in flight per connection. */
 	uv_read_stop(st);
 	{
-		const char *op = json_string_value(json_object_get(c->req, "op"));
+		const char *op =
+			json_string_value(json_object_get(c->req, "op"));
 		json_t *resp = op ? run_local(c, op, c->req) : NULL;
 
 		if (resp) {

@@ -17,7 +17,7 @@
 #include "common/err.h"
 #include "common/log.h"
 
-#define TAG "query"
+#define TAG	   "query"
 #define EVENTS_CAP 100000
 
 enum {
@@ -77,22 +77,23 @@ enum {
 	"GROUP BY (t - ?2) / ?4 ORDER BY 1"
 
 #define EVENT_COLS                                                             \
-	"SELECT id, host, time_ns, type, action, actor_id, name, attrs "      \
+	"SELECT id, host, time_ns, type, action, actor_id, name, attrs "       \
 	"FROM events "
 /* The newest `limit` matches, handed out oldest first. */
 #define EVENT_ORDER                                                            \
 	" ORDER BY time_ns DESC, id DESC LIMIT ?4) ORDER BY time_ns, id"
 
 static const char *const sql[Q_COUNT] = {
-	[Q_HOSTS] = "SELECT h.name, h.online, h.last_seen, h.docker_up, "
-		    "h.docker_version, h.peer, h.software, "
-		    "(SELECT count(*) FROM containers c WHERE c.host = h.name), "
-		    "(SELECT count(*) FROM containers c WHERE c.host = h.name "
-		    "AND c.state = 'running'), s.cpu_percent, s.mem_used, "
-		    "s.mem_total, s.load1, s.disk_used, s.disk_total "
-		    "FROM hosts h LEFT JOIN host_samples s ON s.host = h.name "
-		    "AND s.ts = (SELECT max(ts) FROM host_samples "
-		    "WHERE host = h.name) ORDER BY h.name",
+	[Q_HOSTS] =
+		"SELECT h.name, h.online, h.last_seen, h.docker_up, "
+		"h.docker_version, h.peer, h.software, "
+		"(SELECT count(*) FROM containers c WHERE c.host = h.name), "
+		"(SELECT count(*) FROM containers c WHERE c.host = h.name "
+		"AND c.state = 'running'), s.cpu_percent, s.mem_used, "
+		"s.mem_total, s.load1, s.disk_used, s.disk_total "
+		"FROM hosts h LEFT JOIN host_samples s ON s.host = h.name "
+		"AND s.ts = (SELECT max(ts) FROM host_samples "
+		"WHERE host = h.name) ORDER BY h.name",
 	[Q_HOST] = "SELECT online, last_seen FROM hosts WHERE name = ?1",
 	[Q_PS_ALL] = "SELECT host, id, name, image, state, status, health, "
 		     "created FROM containers WHERE ?2 OR state = 'running' "
@@ -102,9 +103,9 @@ static const char *const sql[Q_COUNT] = {
 		      "(?2 OR state = 'running') ORDER BY name, id",
 	[Q_EVENTS_ALL] = "SELECT * FROM (" EVENT_COLS
 			 "WHERE time_ns >= ?2 AND id > ?3" EVENT_ORDER,
-	[Q_EVENTS_HOST] = "SELECT * FROM (" EVENT_COLS
-			  "WHERE host = ?1 AND time_ns >= ?2 AND id > ?3"
-			  EVENT_ORDER,
+	[Q_EVENTS_HOST] =
+		"SELECT * FROM (" EVENT_COLS
+		"WHERE host = ?1 AND time_ns >= ?2 AND id > ?3" EVENT_ORDER,
 	[Q_STATS_ALL] = STATS_COLS "ORDER BY c.host, c.name, c.id",
 	[Q_STATS_HOST] = STATS_COLS "WHERE c.host = ?1 ORDER BY c.name, c.id",
 	[Q_STATS_CID] = STATS_COLS "WHERE k.cid = ?1",
@@ -151,7 +152,11 @@ dl_query_t *dl_query_open(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	rc = sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READONLY, NULL);
+	/* NOMUTEX: a dl_query_t serves one thread at a time (admin.c keeps
+	 * one per worker), and the per-call mutex is a measurable share of
+	 * reading thousands of columns. */
+	rc = sqlite3_open_v2(path, &q->db,
+			     SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		snprintf(err, errlen, "cannot open database %s: %s", path,
 			 q->db ? sqlite3_errmsg(q->db) : sqlite3_errstr(rc));
@@ -233,8 +238,7 @@ static json_t *host_row(sqlite3_stmt *st, int64_t now_s)
 			 col_num(st, 10), "mem_total_bytes", col_num(st, 11),
 			 "load1", col_num(st, 12), "disk_used_bytes",
 			 col_num(st, 13), "disk_total_bytes", col_num(st, 14),
-			 "name",
-			 col_str(st, 0), "online",
+			 "name", col_str(st, 0), "online",
 			 sqlite3_column_int(st, 1) != 0, "last_seen",
 			 (json_int_t)last_s, "last_seen_ago", (json_int_t)ago,
 			 "docker_up", sqlite3_column_int(st, 3) != 0,
@@ -341,8 +345,7 @@ static void rfc3339(int64_t ns, char *out, size_t outlen)
 	secs = (time_t)(ns / 1000000000);
 	gmtime_r(&secs, &tm);
 	strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, outlen, "%s.%09lldZ", day,
-		 (long long)(ns % 1000000000));
+	snprintf(out, outlen, "%s.%09lldZ", day, (long long)(ns % 1000000000));
 }
 
 static json_t *attrs_obj(sqlite3_stmt *st, int i)
@@ -417,8 +420,8 @@ nomem:
 static int set_values(json_t *o, sqlite3_stmt *st, int i)
 {
 	static const char *const keys[] = {
-		"cpu_percent",	  "mem_bytes",	     "mem_limit",
-		"net_rx_bytes",	  "net_tx_bytes",    "blk_read_bytes",
+		"cpu_percent",	   "mem_bytes",	   "mem_limit",
+		"net_rx_bytes",	   "net_tx_bytes", "blk_read_bytes",
 		"blk_write_bytes", "pids",
 	};
 
@@ -592,9 +595,11 @@ fail:
 	return NULL;
 }
 
-json_t *dl_query_history(dl_query_t *q, const char *host, const char *ctr,
-			 int64_t since_ns, int64_t until_ns, int tier,
-			 int points, char *err, size_t errlen)
+/* Resolves ctr and binds the history statement; NULL + err on failure. */
+static sqlite3_stmt *hist_prepare(dl_query_t *q, const char *host,
+				  const char *ctr, int64_t since_ns,
+				  int64_t until_ns, int tier, int points,
+				  char *err, size_t errlen)
 {
 	static const int which[] = {Q_HIST_RAW, Q_HIST_1M, Q_HIST_1H};
 	static const int down[] = {Q_HIST_RAW_N, Q_HIST_1M_N, Q_HIST_1H_N};
@@ -618,7 +623,231 @@ json_t *dl_query_history(dl_query_t *q, const char *host, const char *ctr,
 	if (sqlite3_bind_int64(st, 1, ref.cid) ||
 	    sqlite3_bind_int64(st, 2, since_ns) ||
 	    sqlite3_bind_int64(st, 3, until_ns) ||
-	    (points && sqlite3_bind_int64(st, 4, width)))
-		return step_fail(q, st, NULL, "history", err, errlen);
+	    (points && sqlite3_bind_int64(st, 4, width))) {
+		step_fail(q, st, NULL, "history", err, errlen);
+		return NULL;
+	}
+	return st;
+}
+
+json_t *dl_query_history(dl_query_t *q, const char *host, const char *ctr,
+			 int64_t since_ns, int64_t until_ns, int tier,
+			 int points, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = hist_prepare(q, host, ctr, since_ns, until_ns, tier,
+					points, err, errlen);
+
+	if (!st)
+		return NULL;
 	return collect(q, st, hist_row, "history", err, errlen);
+}
+
+/* ------------------------------------------------------------------ */
+/* History as JSON text                                                */
+
+/* Building a json_t per sample and dumping it costs ~10x the SQLite read
+ * for a day of raw rows, so the admin socket's history answer is written
+ * as text straight from the columns. It must stay byte-for-byte the same
+ * document (keys, types, rounding) as hist_row() produces. */
+
+/* One row: 11 keys, numbers of at most 21 chars, a 30-char stamp. */
+#define HIST_ROW_MAX 640
+
+#define PUT(p, lit) (memcpy((p), (lit), sizeof(lit) - 1), (p) + sizeof(lit) - 1)
+
+static const char digits2[201] = "0001020304050607080910111213141516171819"
+				 "2021222324252627282930313233343536373839"
+				 "4041424344454647484950515253545556575859"
+				 "6061626364656667686970717273747576777879"
+				 "8081828384858687888990919293949596979899";
+
+/* Two digits per division: most values here are 8-12 digits long. */
+static char *put_u64(char *p, uint64_t v)
+{
+	char tmp[20];
+	int n = 20;
+
+	while (v >= 100) {
+		unsigned d = (unsigned)(v % 100) * 2;
+
+		v /= 100;
+		tmp[--n] = digits2[d + 1];
+		tmp[--n] = digits2[d];
+	}
+	if (v >= 10) {
+		tmp[--n] = digits2[v * 2 + 1];
+		tmp[--n] = digits2[v * 2];
+	} else {
+		tmp[--n] = (char)('0' + v);
+	}
+	memcpy(p, tmp + n, (size_t)(20 - n));
+	return p + (20 - n);
+}
+
+static char *put_i64(char *p, int64_t v)
+{
+	if (v < 0) {
+		*p++ = '-';
+		return put_u64(p, (uint64_t)0 - (uint64_t)v);
+	}
+	return put_u64(p, (uint64_t)v);
+}
+
+/* n as exactly `digits` decimal digits, zero padded. */
+static char *put_fixed(char *p, uint32_t n, int digits)
+{
+	for (int i = digits - 1; i >= 0; i--) {
+		p[i] = (char)('0' + n % 10);
+		n /= 10;
+	}
+	return p + digits;
+}
+
+/* col_num() as text: the same two-decimal rounding, so the parsed value
+ * is the very double json_real() would carry. */
+static char *put_num(char *p, sqlite3_stmt *st, int i)
+{
+	switch (sqlite3_column_type(st, i)) {
+	case SQLITE_NULL: return PUT(p, "null");
+	case SQLITE_FLOAT: {
+		double r = sqlite3_column_double(st, i) * 100.0 + 0.5;
+		int64_t k;
+		uint64_t a;
+
+		/* NaN and values past 2^53 have no exact two-decimal
+		 * form; never produced by the writer. */
+		if (!(r > -9e15 && r < 9e15))
+			return PUT(p, "null");
+		k = (int64_t)r;
+		if (k < 0)
+			*p++ = '-';
+		a = k < 0 ? (uint64_t)0 - (uint64_t)k : (uint64_t)k;
+		p = put_u64(p, a / 100);
+		*p++ = '.';
+		return put_fixed(p, (uint32_t)(a % 100), 2);
+	}
+	default: return put_i64(p, sqlite3_column_int64(st, i));
+	}
+}
+
+/* rfc3339() as text; the date part is cached per day since rows of one
+ * query mostly share it. */
+typedef struct {
+	int64_t day;
+	char ymd[16]; /* "2026-11-23T" */
+} day_cache_t;
+
+static char *put_stamp(char *p, int64_t ns, day_cache_t *dc)
+{
+	int64_t secs, day;
+	uint32_t sod;
+
+	if (ns < 0)
+		ns = 0;
+	secs = ns / 1000000000;
+	day = secs / 86400;
+	sod = (uint32_t)(secs % 86400);
+	if (day != dc->day) {
+		time_t t = (time_t)(day * 86400);
+		struct tm tm;
+
+		gmtime_r(&t, &tm);
+		strftime(dc->ymd, sizeof(dc->ymd), "%Y-%m-%dT", &tm);
+		dc->day = day;
+	}
+	for (const char *s = dc->ymd; *s; s++)
+		*p++ = *s;
+	p = put_fixed(p, sod / 3600, 2);
+	*p++ = ':';
+	p = put_fixed(p, sod / 60 % 60, 2);
+	*p++ = ':';
+	p = put_fixed(p, sod % 60, 2);
+	*p++ = '.';
+	p = put_fixed(p, (uint32_t)(ns % 1000000000), 9);
+	*p++ = 'Z';
+	return p;
+}
+
+static char *hist_row_text(char *p, sqlite3_stmt *st, bool maxima,
+			   day_cache_t *dc)
+{
+	static const struct {
+		const char *key;
+		size_t len;
+	} keys[] = {
+#define K(s) {s, sizeof(s) - 1}
+		K(",\"cpu_percent\":"),	    K(",\"mem_bytes\":"),
+		K(",\"mem_limit\":"),	    K(",\"net_rx_bytes\":"),
+		K(",\"net_tx_bytes\":"),    K(",\"blk_read_bytes\":"),
+		K(",\"blk_write_bytes\":"), K(",\"pids\":"),
+#undef K
+	};
+	int64_t ns = sqlite3_column_int64(st, 0);
+
+	p = PUT(p, "{\"time\":\"");
+	p = put_stamp(p, ns, dc);
+	p = PUT(p, "\",\"time_ns\":");
+	p = put_i64(p, ns);
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+		memcpy(p, keys[k].key, keys[k].len);
+		p = put_num(p + keys[k].len, st, 1 + (int)k);
+	}
+	if (maxima) {
+		p = PUT(p, ",\"cpu_percent_max\":");
+		p = put_num(p, st, 9);
+		p = PUT(p, ",\"mem_bytes_max\":");
+		p = put_num(p, st, 10);
+	}
+	*p++ = '}';
+	return p;
+}
+
+int dl_query_history_text(dl_query_t *q, const char *host, const char *ctr,
+			  int64_t since_ns, int64_t until_ns, int tier,
+			  int points, dl_buf_t *out, size_t *rows, char *err,
+			  size_t errlen)
+{
+	sqlite3_stmt *st = hist_prepare(q, host, ctr, since_ns, until_ns, tier,
+					points, err, errlen);
+	size_t start = dl_buf_used(out), n = 0;
+	day_cache_t dc = {.day = -1};
+	bool maxima;
+	int rc;
+
+	if (!st)
+		return DL_EINVAL;
+	maxima = sqlite3_column_count(st) > 9;
+	if (dl_buf_append(out, "[", 1))
+		goto toobig;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		char *p = (char *)dl_buf_reserve(out, HIST_ROW_MAX + 1);
+		char *e;
+
+		if (!p)
+			goto toobig;
+		e = p;
+		if (n++)
+			*e++ = ',';
+		e = hist_row_text(e, st, maxima, &dc);
+		dl_buf_commit(out, (size_t)(e - p));
+	}
+	if (rc != SQLITE_DONE) {
+		step_fail(q, st, NULL, "history", err, errlen);
+		out->len = out->off + start;
+		return DL_EDB;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (dl_buf_append(out, "]", 1))
+		goto toobig;
+	if (rows)
+		*rows = n;
+	return 0;
+toobig:
+	/* the buffer's cap, or memory: either way the answer is too big */
+	snprintf(err, errlen, "response too large; narrow the query");
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	out->len = out->off + start;
+	return DL_ETOOBIG;
 }

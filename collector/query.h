@@ -13,9 +13,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/buf.h"
+
 typedef struct dl_query dl_query_t;
 
-/* Opens a read-only connection to path. NULL + err on failure. */
+/* Opens a read-only connection to path. NULL + err on failure. A
+ * dl_query_t is used by one thread at a time (opened NOMUTEX). */
 dl_query_t *dl_query_open(const char *path, char *err, size_t errlen);
 void dl_query_close(dl_query_t *q);
 
@@ -81,6 +84,16 @@ int dl_query_tier(int64_t span_s);
 json_t *dl_query_history(dl_query_t *q, const char *host, const char *ctr,
 			 int64_t since_ns, int64_t until_ns, int tier,
 			 int points, char *err, size_t errlen);
+
+/* dl_query_history as compact JSON text appended to out: the same
+ * array, keys and values (the admin socket sends it without building a
+ * json_t). rows (may be NULL) gets the row count. 0, or a negative code
+ * with a sentence in err (DL_ETOOBIG when out's cap is reached); out is
+ * left as it was on failure. */
+int dl_query_history_text(dl_query_t *q, const char *host, const char *ctr,
+			  int64_t since_ns, int64_t until_ns, int tier,
+			  int points, dl_buf_t *out, size_t *rows, char *err,
+			  size_t errlen);
 
 /* Looks up a host: 1 found (online, last_seen filled), 0 not found. */
 int dl_query_host(dl_query_t *q, const char *host, bool *online,

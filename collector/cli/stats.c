@@ -18,10 +18,10 @@
 #include "common/config.h"
 #include "common/err.h"
 
-#define TARGET_MAX 200
-#define CHART_W 60
-#define CHART_H 10
-#define TOP_PERIOD_S 2
+#define TARGET_MAX	200
+#define CHART_W		60
+#define CHART_H		10
+#define TOP_PERIOD_S	2
 #define DEFAULT_SINCE_S (24 * 3600)
 
 typedef struct {
@@ -115,7 +115,8 @@ static int parse_opts(const char *cmd, int argc, char **argv, opts_t *o)
 			    o->since_s <= 0) {
 				fprintf(stderr,
 					"dockline: --since wants a duration "
-					"such as 90m, 24h or 30d (got \"%s\")\n",
+					"such as 90m, 24h or 30d (got "
+					"\"%s\")\n",
 					optarg);
 				return 2;
 			}
@@ -193,9 +194,10 @@ static void print_table(json_t *data)
 	size_t i;
 
 	printf("%-20s %-24s %7s %19s %6s %19s %19s %5s\n", "HOST", "NAME",
-	       "CPU %", "MEM / LIMIT", "MEM %", "NET RX / TX",
-	       "BLOCK R / W", "PIDS");
-	json_array_foreach(data, i, r) {
+	       "CPU %", "MEM / LIMIT", "MEM %", "NET RX / TX", "BLOCK R / W",
+	       "PIDS");
+	json_array_foreach(data, i, r)
+	{
 		char mu[16], ml[16], rx[16], tx[16], br[16], bw[16], mem[40],
 			net[40], blk[40], cpu[16], mp[16], pids[16];
 		double lim = num(r, "mem_limit"), m = num(r, "mem_bytes");
@@ -280,7 +282,8 @@ static int cmd_top(const dl_cli_t *cli, const opts_t *o)
 			fprintf(stderr, "dockline: out of memory\n");
 			return 1;
 		}
-		json_array_foreach(data, i, r) {
+		json_array_foreach(data, i, r)
+		{
 			v[i] = r;
 		}
 		qsort(v, n, sizeof(*v), by_key);
@@ -394,8 +397,9 @@ static void draw_chart(json_t *data, const char *metric, int64_t from,
 		for (int c = 0; c < CHART_W; c++) {
 			double h = isnan(col[c]) ? -1 : col[c] / max * CHART_H;
 
-			putchar(h >= r - 0.5 ? '#' : (h >= 0 && r == 1) ? '_'
-									  : ' ');
+			putchar(h >= r - 0.5	     ? '#'
+				: (h >= 0 && r == 1) ? '_'
+						     : ' ');
 		}
 		putchar('\n');
 	}
@@ -410,9 +414,8 @@ static void draw_chart(json_t *data, const char *metric, int64_t from,
 
 static int cmd_history(const dl_cli_t *cli, const opts_t *o)
 {
-	static const char *const tier_name[] = {"raw samples",
-						"1-minute averages",
-						"1-hour averages"};
+	static const char *const tier_name[] = {
+		"raw samples", "1-minute averages", "1-hour averages"};
 	int64_t to = (int64_t)dl_clock_wall_ns();
 	int64_t since = o->since_s ? o->since_s : DEFAULT_SINCE_S;
 	int64_t from = to - since * 1000000000ll;
@@ -422,9 +425,8 @@ static int cmd_history(const dl_cli_t *cli, const opts_t *o)
 	char span[32];
 
 	if (!o->has_ctr) {
-		fprintf(stderr,
-			"dockline: history wants HOST/CONTAINER (e.g. "
-			"app-01/web)\n");
+		fprintf(stderr, "dockline: history wants HOST/CONTAINER (e.g. "
+				"app-01/web)\n");
 		return 2;
 	}
 	/* The chart needs one point per column: the collector averages,

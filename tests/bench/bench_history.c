@@ -1,7 +1,9 @@
 /* bench_history.c - `dockline history` latency at the query boundary:
  * dl_query_resolve + dl_query_history + json_dumps of the answer (what
  * the admin socket sends), measured directly through query.c, without
- * the socket round trip. The data goes in through the real store: one
+ * the socket round trip; then the text path the admin socket uses
+ * (dl_query_history_text into a fresh buffer, no json_t), checked to be
+ * the same document. The data goes in through the real store: one
  * container sampled every 10 s for 30 days (raw beyond 48 h is deleted
  * by retention as in production; minute and hour rollups stay).
  *
@@ -21,8 +23,8 @@
 #include "proto/frame.h"
 #include "proto/msg.h"
 
-#define SEC 1000000000ll
-#define DAYS 30
+#define SEC    1000000000ll
+#define DAYS   30
 #define STEP_S 10
 
 static void die(const char *what)
@@ -47,11 +49,14 @@ static void fill(const char *path, int64_t now)
 	dl_container_t c = {.idx = 1,
 			    .id = DL_STR("4f66ad9a0b2e8c2f4a1b3f2c1d0e9f8a7b6c"
 					 "5d4e3f2a1b0c9d8e7f6a5b4c3d2e"),
-			    .name = DL_STR("web"), .image = DL_STR("nginx"),
-			    .state = DL_STR("running"), .status = DL_STR("Up"),
-			    .health = DL_STR(""), .created = 1};
-	dl_msg_t m = {.type = DL_MSG_INVENTORY, .epoch = 1, .seq = 1,
-		      .time_ns = 1};
+			    .name = DL_STR("web"),
+			    .image = DL_STR("nginx"),
+			    .state = DL_STR("running"),
+			    .status = DL_STR("Up"),
+			    .health = DL_STR(""),
+			    .created = 1};
+	dl_msg_t m = {
+		.type = DL_MSG_INVENTORY, .epoch = 1, .seq = 1, .time_ns = 1};
 	int64_t n = (int64_t)DAYS * 86400 / STEP_S;
 	char err[256];
 	uv_loop_t loop;
@@ -67,25 +72,25 @@ static void fill(const char *path, int64_t now)
 	m.u.inventory.v = &c;
 	submit(&loop, s, &m, &b);
 	for (int64_t i = 0; i < n; i++) {
-		dl_sample_t v = {.idx = 1,
-				 .valid = DL_SV_CPU | DL_SV_MEM |
-					  DL_SV_MEMLIMIT | DL_SV_NET |
-					  DL_SV_BLK | DL_SV_PIDS,
-				 /* cumulative: ~20% of 4 CPUs, wobbling */
-				 .cpu_ns = (uint64_t)i * 8 * (uint64_t)SEC +
-					   (uint64_t)(i % 7) * (uint64_t)SEC,
-				 .mem_usage = 100000000 + (uint64_t)(i % 360) *
-							  100000,
-				 .mem_limit = 1ull << 30,
-				 .net_rx_bytes = (uint64_t)i * 1000,
-				 .net_tx_bytes = (uint64_t)i * 500,
-				 .blk_read_bytes = (uint64_t)i * 10,
-				 .blk_write_bytes = (uint64_t)i * 20,
-				 .pids = 4};
-		dl_msg_t st = {.type = DL_MSG_STATS, .epoch = 1,
-			       .seq = 2 + (uint64_t)i,
-			       .time_ns = (uint64_t)(now - (n - i) * STEP_S *
-								   SEC)};
+		dl_sample_t v = {
+			.idx = 1,
+			.valid = DL_SV_CPU | DL_SV_MEM | DL_SV_MEMLIMIT |
+				 DL_SV_NET | DL_SV_BLK | DL_SV_PIDS,
+			/* cumulative: ~20% of 4 CPUs, wobbling */
+			.cpu_ns = (uint64_t)i * 8 * (uint64_t)SEC +
+				  (uint64_t)(i % 7) * (uint64_t)SEC,
+			.mem_usage = 100000000 + (uint64_t)(i % 360) * 100000,
+			.mem_limit = 1ull << 30,
+			.net_rx_bytes = (uint64_t)i * 1000,
+			.net_tx_bytes = (uint64_t)i * 500,
+			.blk_read_bytes = (uint64_t)i * 10,
+			.blk_write_bytes = (uint64_t)i * 20,
+			.pids = 4};
+		dl_msg_t st = {
+			.type = DL_MSG_STATS,
+			.epoch = 1,
+			.seq = 2 + (uint64_t)i,
+			.time_ns = (uint64_t)(now - (n - i) * STEP_S * SEC)};
 
 		st.u.stats.system_cpu_ns = (uint64_t)i * STEP_S * 4 * SEC;
 		st.u.stats.online_cpus = 4;
@@ -126,9 +131,9 @@ static void measure(dl_query_t *q, const char *label, int64_t now,
 		die("out of memory");
 	for (int r = 0; r < runs; r++) {
 		uint64_t t0 = dl_clock_mono_ns();
-		json_t *a = dl_query_history(q, "app-01", "web",
-					     now - span_s * SEC, now, tier,
-					     points, err, sizeof(err));
+		json_t *a =
+			dl_query_history(q, "app-01", "web", now - span_s * SEC,
+					 now, tier, points, err, sizeof(err));
 		char *txt;
 
 		if (!a)
@@ -139,6 +144,49 @@ static void measure(dl_query_t *q, const char *label, int64_t now,
 		bytes = txt ? strlen(txt) : 0;
 		free(txt);
 		json_decref(a);
+	}
+	qsort(ms, (size_t)runs, sizeof(double), cmp);
+	printf("%-26s %8zu %10zu %10.2f %10.2f\n", label, rows, bytes,
+	       ms[runs / 2], ms[(runs * 95) / 100]);
+	free(ms);
+}
+
+/* The admin socket's path: rows written as JSON text into a new buffer
+ * per request (growth included). The first run is parsed back and must
+ * json_equal the json_t path's answer. */
+static void measure_text(dl_query_t *q, const char *label, int64_t now,
+			 int64_t span_s, int tier, int points, int runs)
+{
+	double *ms = calloc((size_t)runs, sizeof(double));
+	size_t rows = 0, bytes = 0;
+	char err[512];
+
+	if (!ms)
+		die("out of memory");
+	for (int r = 0; r < runs; r++) {
+		uint64_t t0 = dl_clock_mono_ns();
+		dl_buf_t b;
+
+		dl_buf_init(&b, 64u << 20);
+		if (dl_query_history_text(q, "app-01", "web",
+					  now - span_s * SEC, now, tier, points,
+					  &b, &rows, err, sizeof(err)))
+			die(err);
+		ms[r] = (double)(dl_clock_mono_ns() - t0) / 1e6;
+		bytes = dl_buf_used(&b);
+		if (r == 0) {
+			json_t *a = dl_query_history(
+				q, "app-01", "web", now - span_s * SEC, now,
+				tier, points, err, sizeof(err));
+			json_t *t = json_loadb((const char *)dl_buf_head(&b),
+					       bytes, 0, NULL);
+
+			if (!a || !t || !json_equal(a, t))
+				die("text path differs from the json_t path");
+			json_decref(a);
+			json_decref(t);
+		}
+		dl_buf_free(&b);
 	}
 	qsort(ms, (size_t)runs, sizeof(double), cmp);
 	printf("%-26s %8zu %10zu %10.2f %10.2f\n", label, rows, bytes,
@@ -176,8 +224,25 @@ int main(int argc, char **argv)
 		runs);
 	measure(q, "30d hour, all (--json)", now, 30 * 86400, DL_TIER_HOUR, 0,
 		runs);
-	measure(q, "30d hour -> 60 pts (chart)", now, 30 * 86400,
-		DL_TIER_HOUR, 60, runs);
+	measure(q, "30d hour -> 60 pts (chart)", now, 30 * 86400, DL_TIER_HOUR,
+		60, runs);
+	printf("\n%-26s %8s %10s %10s %10s\n", "text path (admin socket)",
+	       "rows", "json B", "median ms", "p95 ms");
+	measure_text(q, "24h raw, all (--json)", now, 86400, DL_TIER_RAW, 0,
+		     runs);
+	measure_text(q, "24h raw -> 60 pts (chart)", now, 86400, DL_TIER_RAW,
+		     60, runs);
+	measure_text(q, "6h raw, all", now, 6 * 3600, DL_TIER_RAW, 0, runs);
+	measure_text(q, "24h minute, all (CLI tier)", now, 86400,
+		     DL_TIER_MINUTE, 0, runs);
+	measure_text(q, "24h minute -> 60 pts", now, 86400, DL_TIER_MINUTE, 60,
+		     runs);
+	measure_text(q, "7d minute -> 60 pts", now, 7 * 86400, DL_TIER_MINUTE,
+		     60, runs);
+	measure_text(q, "30d hour, all (--json)", now, 30 * 86400, DL_TIER_HOUR,
+		     0, runs);
+	measure_text(q, "30d hour -> 60 pts (chart)", now, 30 * 86400,
+		     DL_TIER_HOUR, 60, runs);
 	dl_query_close(q);
 	if (getenv("DL_BENCH_KEEP")) {
 		printf("kept %s\n", path);

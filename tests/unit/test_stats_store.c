@@ -73,25 +73,29 @@ static void submit(dl_store_t *s, const char *host, const dl_msg_t *m)
 
 static dl_container_t ctr(uint32_t idx, const char *id, const char *name)
 {
-	return (dl_container_t){.idx = idx, .id = DL_STR(id),
+	return (dl_container_t){.idx = idx,
+				.id = DL_STR(id),
 				.name = DL_STR(name),
 				.image = DL_STR("busybox"),
 				.state = DL_STR("running"),
-				.status = DL_STR("Up"), .health = DL_STR(""),
+				.status = DL_STR("Up"),
+				.health = DL_STR(""),
 				.created = 1700000000};
 }
 
-#define ID1 "3f2a00000000000000000000000000000000000000000000000000000000aaaa"
-#define ID2 "9c1b00000000000000000000000000000000000000000000000000000000bbbb"
-#define ID3 "3f2b00000000000000000000000000000000000000000000000000000000cccc"
+#define ID1   "3f2a00000000000000000000000000000000000000000000000000000000aaaa"
+#define ID2   "9c1b00000000000000000000000000000000000000000000000000000000bbbb"
+#define ID3   "3f2b00000000000000000000000000000000000000000000000000000000cccc"
 #define EPOCH 1700000000000000000ull
-#define SEC 1000000000ull
+#define SEC   1000000000ull
 
 static void inventory(dl_store_t *s, const char *host, uint64_t seq)
 {
 	dl_container_t v[3] = {ctr(1, ID1, "web-1"), ctr(2, ID2, "web-2"),
 			       ctr(3, ID3, "db")};
-	dl_msg_t m = {.type = DL_MSG_INVENTORY, .epoch = EPOCH, .seq = seq,
+	dl_msg_t m = {.type = DL_MSG_INVENTORY,
+		      .epoch = EPOCH,
+		      .seq = seq,
 		      .time_ns = 1};
 
 	m.u.inventory.n = 3;
@@ -101,19 +105,22 @@ static void inventory(dl_store_t *s, const char *host, uint64_t seq)
 
 /* One STATS frame with one sample for idx: cpu and mem as given,
  * counters derived from t. */
-static void stats1(dl_store_t *s, const char *host, uint64_t seq,
-		   uint64_t t, uint32_t idx, uint64_t cpu, uint64_t sys,
-		   uint64_t mem)
+static void stats1(dl_store_t *s, const char *host, uint64_t seq, uint64_t t,
+		   uint32_t idx, uint64_t cpu, uint64_t sys, uint64_t mem)
 {
 	dl_sample_t v = {.idx = idx,
 			 .valid = DL_SV_CPU | DL_SV_MEM | DL_SV_MEMLIMIT |
 				  DL_SV_NET | DL_SV_BLK | DL_SV_PIDS,
-			 .cpu_ns = cpu, .mem_usage = mem,
-			 .mem_limit = 1u << 30, .net_rx_bytes = t / SEC,
+			 .cpu_ns = cpu,
+			 .mem_usage = mem,
+			 .mem_limit = 1u << 30,
+			 .net_rx_bytes = t / SEC,
 			 .net_tx_bytes = 2 * (t / SEC),
-			 .blk_read_bytes = 3, .blk_write_bytes = 4, .pids = 5};
-	dl_msg_t m = {.type = DL_MSG_STATS, .epoch = EPOCH, .seq = seq,
-		      .time_ns = t};
+			 .blk_read_bytes = 3,
+			 .blk_write_bytes = 4,
+			 .pids = 5};
+	dl_msg_t m = {
+		.type = DL_MSG_STATS, .epoch = EPOCH, .seq = seq, .time_ns = t};
 
 	m.u.stats.system_cpu_ns = sys;
 	m.u.stats.online_cpus = 4;
@@ -161,9 +168,9 @@ static void test_cpu_math(void)
 {
 	/* 1 CPU-second of 4 CPUs x 1 s: one CPU busy = 100% of 4 CPUs' 400 */
 	ASSERT_NEAR(dl_store_cpu_percent(0, 0, SEC, 4 * SEC, 4), 100.0);
-	ASSERT_NEAR(dl_store_cpu_percent(SEC, 4 * SEC, SEC + SEC / 2,
-					 8 * SEC, 4),
-		    50.0);
+	ASSERT_NEAR(
+		dl_store_cpu_percent(SEC, 4 * SEC, SEC + SEC / 2, 8 * SEC, 4),
+		50.0);
 	/* container restart: counter backwards */
 	ASSERT_NEAR(dl_store_cpu_percent(5 * SEC, 4 * SEC, SEC, 8 * SEC, 4),
 		    -1);
@@ -195,8 +202,8 @@ static void test_percent_replay_reset(void)
 	stats1(s, "app-01", 3, t + 10 * SEC, 1, 12 * SEC, 140 * SEC, 1000);
 	/* restart: cumulative cpu drops to near zero */
 	stats1(s, "app-01", 4, t + 20 * SEC, 1, SEC / 10, 180 * SEC, 1000);
-	stats1(s, "app-01", 5, t + 30 * SEC, 1, SEC / 10 + 4 * SEC,
-	       220 * SEC, 1000);
+	stats1(s, "app-01", 5, t + 30 * SEC, 1, SEC / 10 + 4 * SEC, 220 * SEC,
+	       1000);
 	/* unknown idx: skipped, frame still acked */
 	stats1(s, "app-01", 6, t + 30 * SEC, 99, SEC, 220 * SEC, 1000);
 	wait_idle(s);
@@ -281,8 +288,8 @@ static void test_rollups(void)
  * about the tables, not the wire). */
 static void seed_ages(void)
 {
-	static const int64_t age_s[] = {3 * 86400, 3600, 40 * 86400, 60,
-					400 * 86400, 86400};
+	static const int64_t age_s[] = {3 * 86400, 3600,	40 * 86400,
+					60,	   400 * 86400, 86400};
 	int64_t now = (int64_t)dl_clock_wall_ns();
 	sqlite3 *db;
 	char q[256];
@@ -376,11 +383,14 @@ static void test_migrate_v1(void)
 		  2);
 	/* and the migrated store takes stats (new epoch: agent restart) */
 	{
-		dl_container_t v = ctr(4, "3f2a0000000000000000000000000000000"
-					  "000000000000000000000000000a1",
+		dl_container_t v = ctr(4,
+				       "3f2a0000000000000000000000000000000"
+				       "000000000000000000000000000a1",
 				       "web-1");
-		dl_msg_t m = {.type = DL_MSG_CONTAINER, .epoch = EPOCH,
-			      .seq = 1, .time_ns = 1};
+		dl_msg_t m = {.type = DL_MSG_CONTAINER,
+			      .epoch = EPOCH,
+			      .seq = 1,
+			      .time_ns = 1};
 
 		m.u.container.c = v;
 		submit(s, "app-01", &m);
@@ -394,10 +404,12 @@ static void test_migrate_v1(void)
 	close_store(s);
 }
 
-static void hoststats(dl_store_t *s, const char *host, uint64_t seq,
-		      uint64_t t, uint64_t total, uint64_t idle)
+static void hoststats(dl_store_t *s, const char *host, uint64_t seq, uint64_t t,
+		      uint64_t total, uint64_t idle)
 {
-	dl_msg_t m = {.type = DL_MSG_HOSTSTATS, .epoch = EPOCH, .seq = seq,
+	dl_msg_t m = {.type = DL_MSG_HOSTSTATS,
+		      .epoch = EPOCH,
+		      .seq = seq,
 		      .time_ns = t};
 	dl_hoststats_t *h = &m.u.hoststats;
 
@@ -411,6 +423,39 @@ static void hoststats(dl_store_t *s, const char *host, uint64_t seq,
 	h->disk_used = 10;
 	h->disk_total = 100;
 	submit(s, host, &m);
+}
+
+/* dl_query_history_text must be the same document as dl_query_history:
+ * parsed back, json_equal (keys, types, nulls, two-decimal reals). */
+static int history_text_same(dl_query_t *q, int64_t since, int64_t until,
+			     int tier, int points)
+{
+	char err[256] = "", err2[256] = "";
+	json_t *a = dl_query_history(q, "app-01", "web-1", since, until, tier,
+				     points, err, sizeof(err));
+	json_t *t;
+	json_error_t jerr;
+	dl_buf_t b;
+	size_t rows = 0;
+	int same;
+
+	dl_buf_init(&b, 1u << 20);
+	dl_buf_append(&b, "x", 1); /* appends after what is there */
+	if (!a ||
+	    dl_query_history_text(q, "app-01", "web-1", since, until, tier,
+				  points, &b, &rows, err2, sizeof(err2))) {
+		json_decref(a);
+		dl_buf_free(&b);
+		return 0;
+	}
+	t = json_loadb((const char *)dl_buf_head(&b) + 1, dl_buf_used(&b) - 1,
+		       0, &jerr);
+	same = t && json_array_size(a) > 0 && rows == json_array_size(a) &&
+	       json_equal(a, t);
+	json_decref(t);
+	json_decref(a);
+	dl_buf_free(&b);
+	return same;
 }
 
 static void test_queries(void)
@@ -454,11 +499,18 @@ static void test_queries(void)
 	ASSERT_EQ(json_array_size(a), 1);
 	o = json_array_get(a, 0);
 	{
-		static const char *const keys[] = {
-			"host", "name", "id", "time", "cpu_percent",
-			"mem_bytes", "mem_limit", "net_rx_bytes",
-			"net_tx_bytes", "blk_read_bytes", "blk_write_bytes",
-			"pids"};
+		static const char *const keys[] = {"host",
+						   "name",
+						   "id",
+						   "time",
+						   "cpu_percent",
+						   "mem_bytes",
+						   "mem_limit",
+						   "net_rx_bytes",
+						   "net_tx_bytes",
+						   "blk_read_bytes",
+						   "blk_write_bytes",
+						   "pids"};
 
 		for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
 			if (!json_object_get(o, keys[k]))
@@ -471,15 +523,14 @@ static void test_queries(void)
 	json_decref(a);
 
 	/* resolving: name, unique id prefix, ambiguity, unknown host */
-	ASSERT_EQ(dl_query_resolve(q, "app-01", "web-2", &ref, err,
-				   sizeof(err)),
-		  0);
+	ASSERT_EQ(
+		dl_query_resolve(q, "app-01", "web-2", &ref, err, sizeof(err)),
+		0);
 	ASSERT_STR_EQ(ref.id, ID2);
 	ASSERT_EQ(dl_query_resolve(q, "app-01", "9c", &ref, err, sizeof(err)),
 		  0);
 	ASSERT_STR_EQ(ref.name, "web-2");
-	ASSERT(dl_query_resolve(q, "app-01", "3f", &ref, err, sizeof(err)) <
-	       0);
+	ASSERT(dl_query_resolve(q, "app-01", "3f", &ref, err, sizeof(err)) < 0);
 	ASSERT_STR_EQ(err, "3f matches 2 containers on app-01: "
 			   "db (3f2b00000000), web-1 (3f2a00000000)");
 	ASSERT(dl_query_stats(q, "nope", NULL, err, sizeof(err)) == NULL);
@@ -492,11 +543,11 @@ static void test_queries(void)
 			     now, DL_TIER_RAW, 0, err, sizeof(err));
 	ASSERT(a != NULL);
 	ASSERT_EQ(json_array_size(a), 10);
-	ASSERT_EQ(json_integer_value(json_object_get(json_array_get(a, 9),
-						     "mem_bytes")),
+	ASSERT_EQ(json_integer_value(
+			  json_object_get(json_array_get(a, 9), "mem_bytes")),
 		  1009);
-	ASSERT(json_is_null(json_object_get(json_array_get(a, 0),
-					    "cpu_percent")));
+	ASSERT(json_is_null(
+		json_object_get(json_array_get(a, 0), "cpu_percent")));
 	ASSERT(json_object_get(json_array_get(a, 0), "time") != NULL);
 	json_decref(a);
 	a = dl_query_history(q, "app-01", "web-1", now - 3600 * (int64_t)SEC,
@@ -508,13 +559,13 @@ static void test_queries(void)
 	ASSERT(json_object_get(json_array_get(a, 0), "cpu_percent_max"));
 	json_decref(a);
 	/* downsampled: 10 samples 10 s apart into 3 buckets of 30 s+ */
-	a = dl_query_history(q, "app-01", "web-1", now - 90 * (int64_t)SEC,
-			     now, DL_TIER_RAW, 3, err, sizeof(err));
+	a = dl_query_history(q, "app-01", "web-1", now - 90 * (int64_t)SEC, now,
+			     DL_TIER_RAW, 3, err, sizeof(err));
 	ASSERT(a != NULL);
 	ASSERT_EQ(json_array_size(a), 3);
 	/* mem 1000..1009: the last bucket holds 1006..1009 (avg 1007.5) */
-	ASSERT_GE(json_integer_value(json_object_get(json_array_get(a, 2),
-						     "mem_bytes")),
+	ASSERT_GE(json_integer_value(
+			  json_object_get(json_array_get(a, 2), "mem_bytes")),
 		  1007);
 	ASSERT_EQ(json_integer_value(json_object_get(json_array_get(a, 2),
 						     "mem_bytes_max")),
@@ -523,6 +574,46 @@ static void test_queries(void)
 	ASSERT(dl_query_history(q, "app-01", "web-1", 0, 1, DL_TIER_RAW,
 				DL_QUERY_POINTS_MAX + 1, err,
 				sizeof(err)) == NULL);
+	/* the text path: same documents for every tier and downsampling */
+	ASSERT(history_text_same(q, now - 3600 * (int64_t)SEC, now, DL_TIER_RAW,
+				 0));
+	ASSERT(history_text_same(q, now - 3600 * (int64_t)SEC, now,
+				 DL_TIER_MINUTE, 0));
+	ASSERT(history_text_same(q, now - 90 * (int64_t)SEC, now, DL_TIER_RAW,
+				 3));
+	ASSERT(history_text_same(q, now - 3600 * (int64_t)SEC, now,
+				 DL_TIER_MINUTE, 2));
+	{
+		dl_buf_t tb;
+		size_t rows = 7;
+
+		/* over the cap: DL_ETOOBIG, buffer as it was */
+		dl_buf_init(&tb, 64);
+		ASSERT_EQ(dl_buf_append(&tb, "ab", 2), 0);
+		ASSERT_EQ(dl_query_history_text(q, "app-01", "web-1",
+						now - 3600 * (int64_t)SEC, now,
+						DL_TIER_RAW, 0, &tb, &rows, err,
+						sizeof(err)),
+			  DL_ETOOBIG);
+		ASSERT_EQ(dl_buf_used(&tb), 2);
+		ASSERT_EQ(rows, 7);
+		ASSERT(dl_query_history_text(q, "nope", "web-1", 0, 1,
+					     DL_TIER_RAW, 0, &tb, NULL, err,
+					     sizeof(err)) < 0);
+		ASSERT_STR_EQ(err, "no host named nope");
+		ASSERT(dl_query_history_text(q, "app-01", "web-1", 0, 1, 7, 0,
+					     &tb, NULL, err, sizeof(err)) < 0);
+		ASSERT_STR_EQ(err, "unknown history tier 7");
+		/* an empty span is an empty array */
+		ASSERT_EQ(dl_query_history_text(q, "app-01", "web-1", 0, 1,
+						DL_TIER_RAW, 0, &tb, &rows, err,
+						sizeof(err)),
+			  0);
+		ASSERT_EQ(rows, 0);
+		ASSERT_EQ(dl_buf_used(&tb), 4);
+		ASSERT(memcmp(dl_buf_head(&tb), "ab[]", 4) == 0);
+		dl_buf_free(&tb);
+	}
 	ASSERT_EQ(dl_query_tier(6 * 3600), DL_TIER_RAW);
 	ASSERT_EQ(dl_query_tier(24 * 3600), DL_TIER_MINUTE);
 	ASSERT_EQ(dl_query_tier(30 * 86400), DL_TIER_HOUR);
