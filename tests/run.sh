@@ -24,11 +24,11 @@ DL_SRC=$SRC
 . "$SRC/tests/integration/lib.sh"
 set +e
 
-step "lint (banned functions, shell syntax)"
-bash "$SRC/tests/lint.sh" || die "lint failed"
-
 step "dependencies"
 dl_need_packages || die "installing packages failed"
+
+step "lint (banned functions, clang-format, shell syntax)"
+bash "$SRC/tests/lint.sh" || die "lint failed"
 step "dockerd"
 dl_need_dockerd || die "dockerd is not available"
 dl_need_image || die "building the test image failed"
