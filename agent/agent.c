@@ -112,7 +112,10 @@ static void push_data(agent_t *a, dl_msg_t *m)
 	}
 	a->next_seq++;
 	dl_outbox_dropped(a->outbox, &frames_before, &bytes);
-	dl_outbox_push(a->outbox, m->seq, dl_buf_head(&b), dl_buf_used(&b));
+	dl_outbox_push(a->outbox, m->seq, dl_buf_head(&b), dl_buf_used(&b),
+		       m->type == DL_MSG_STATS || m->type == DL_MSG_HOSTSTATS
+			       ? DL_OUTBOX_STATS
+			       : DL_OUTBOX_KEEP);
 	dl_buf_free(&b);
 	dl_outbox_dropped(a->outbox, &frames_after, &bytes);
 	if (frames_after != frames_before && m->type != DL_MSG_DROPPED)

@@ -10,6 +10,7 @@ typedef struct entry {
 	struct entry *next;
 	uint64_t seq;
 	size_t len;
+	dl_outbox_class_t cls;
 	uint8_t data[];
 } entry_t;
 
@@ -19,6 +20,7 @@ struct dl_outbox {
 	entry_t *cursor; /* next to send; NULL = all sent */
 	size_t bytes;
 	size_t count;
+	size_t nstats; /* entries of class DL_OUTBOX_STATS */
 	size_t cap;
 	uint64_t dropped_frames;
 	uint64_t dropped_bytes;
@@ -33,18 +35,47 @@ dl_outbox_t *dl_outbox_new(size_t cap_bytes)
 	return o;
 }
 
-static void drop_head(dl_outbox_t *o)
+/* Unlinks e (prev is its predecessor, NULL for the head) and frees it. */
+static void unlink_entry(dl_outbox_t *o, entry_t *prev, entry_t *e)
 {
-	entry_t *e = o->head;
-
 	if (o->cursor == e)
 		o->cursor = e->next;
-	o->head = e->next;
-	if (!o->head)
-		o->tail = NULL;
+	if (prev)
+		prev->next = e->next;
+	else
+		o->head = e->next;
+	if (o->tail == e)
+		o->tail = prev;
 	o->bytes -= e->len;
 	o->count--;
+	if (e->cls == DL_OUTBOX_STATS)
+		o->nstats--;
 	free(e);
+}
+
+static void drop_head(dl_outbox_t *o)
+{
+	unlink_entry(o, NULL, o->head);
+}
+
+/* Makes room by dropping one frame: the oldest stats frame if any, else
+ * the oldest frame. */
+static void drop_one(dl_outbox_t *o)
+{
+	entry_t *prev = NULL, *e = o->head;
+
+	if (o->nstats)
+		while (e->cls != DL_OUTBOX_STATS) {
+			prev = e;
+			e = e->next;
+		}
+	o->dropped_frames++;
+	o->dropped_bytes += e->len;
+	DL_LOG_RL(DL_LOG_LEVEL_WARN, "outbox",
+		  "outbox full (%zu bytes): dropping %s frame %llu", o->bytes,
+		  e->cls == DL_OUTBOX_STATS ? "stats" : "data",
+		  (unsigned long long)e->seq);
+	unlink_entry(o, prev, e);
 }
 
 void dl_outbox_free(dl_outbox_t *o)
@@ -57,7 +88,7 @@ void dl_outbox_free(dl_outbox_t *o)
 }
 
 int dl_outbox_push(dl_outbox_t *o, uint64_t seq, const uint8_t *frame,
-		   size_t len)
+		   size_t len, dl_outbox_class_t cls)
 {
 	entry_t *e;
 
@@ -66,20 +97,15 @@ int dl_outbox_push(dl_outbox_t *o, uint64_t seq, const uint8_t *frame,
 		o->dropped_bytes += len;
 		return DL_ETOOBIG;
 	}
-	while (o->head && o->bytes + len > o->cap) {
-		o->dropped_frames++;
-		o->dropped_bytes += o->head->len;
-		DL_LOG_RL(DL_LOG_LEVEL_WARN, "outbox",
-			  "outbox full (%zu bytes): dropping frame %llu",
-			  o->bytes, (unsigned long long)o->head->seq);
-		drop_head(o);
-	}
+	while (o->head && o->bytes + len > o->cap)
+		drop_one(o);
 	e = malloc(sizeof(*e) + len);
 	if (!e)
 		return DL_ENOMEM;
 	e->next = NULL;
 	e->seq = seq;
 	e->len = len;
+	e->cls = cls;
 	memcpy(e->data, frame, len);
 	if (o->tail)
 		o->tail->next = e;
@@ -90,6 +116,8 @@ int dl_outbox_push(dl_outbox_t *o, uint64_t seq, const uint8_t *frame,
 		o->cursor = e;
 	o->bytes += len;
 	o->count++;
+	if (cls == DL_OUTBOX_STATS)
+		o->nstats++;
 	return 0;
 }
 

@@ -4,8 +4,9 @@
  * until the collector acks a seq >= its own, which the collector does only
  * after the SQLite COMMIT holding it. A reconnect rewinds the send cursor
  * so unacked frames are sent again. Memory is bounded by cap bytes: when a
- * push would pass it, the oldest frames are dropped and counted, never
- * silently. */
+ * push would pass it, frames are dropped and counted, never silently:
+ * the oldest stats frames first (a later sample carries the same
+ * cumulative counters), then the oldest of the rest. */
 #ifndef DL_AGENT_OUTBOX_H
 #define DL_AGENT_OUTBOX_H
 
@@ -19,11 +20,16 @@ typedef struct dl_outbox dl_outbox_t;
 dl_outbox_t *dl_outbox_new(size_t cap_bytes);
 void dl_outbox_free(dl_outbox_t *o);
 
+typedef enum {
+	DL_OUTBOX_KEEP = 0,  /* inventory, events: dropped last */
+	DL_OUTBOX_STATS = 1, /* samples: dropped first */
+} dl_outbox_class_t;
+
 /* Copies one whole frame. seq must increase from push to push. Returns 0,
  * DL_ETOOBIG (frame larger than the cap: not queued, counted as dropped)
  * or DL_ENOMEM. */
 int dl_outbox_push(dl_outbox_t *o, uint64_t seq, const uint8_t *frame,
-		   size_t len);
+		   size_t len, dl_outbox_class_t cls);
 /* Drops every frame with seq <= seq. */
 void dl_outbox_ack(dl_outbox_t *o, uint64_t seq);
 /* Next frame to send after a (re)connect is the oldest unacked one. */

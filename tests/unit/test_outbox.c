@@ -4,14 +4,20 @@
 #include "common/err.h"
 #include "test.h"
 
-static void push_n(dl_outbox_t *o, uint64_t from, uint64_t to, size_t len)
+static void push_cls(dl_outbox_t *o, uint64_t from, uint64_t to, size_t len,
+		     dl_outbox_class_t cls)
 {
 	uint8_t frame[4096];
 
 	for (uint64_t s = from; s <= to; s++) {
 		memset(frame, (int)(s & 0xff), len);
-		ASSERT_EQ(dl_outbox_push(o, s, frame, len), 0);
+		ASSERT_EQ(dl_outbox_push(o, s, frame, len, cls), 0);
 	}
+}
+
+static void push_n(dl_outbox_t *o, uint64_t from, uint64_t to, size_t len)
+{
+	push_cls(o, from, to, len, DL_OUTBOX_KEEP);
 }
 
 static uint64_t send_all(dl_outbox_t *o, uint64_t *first)
@@ -79,7 +85,9 @@ static void test_cap_drops_oldest(void)
 	{
 		static uint8_t big[2000];
 
-		ASSERT_EQ(dl_outbox_push(o, 14, big, sizeof(big)), DL_ETOOBIG);
+		ASSERT_EQ(
+			dl_outbox_push(o, 14, big, sizeof(big), DL_OUTBOX_KEEP),
+			DL_ETOOBIG);
 		dl_outbox_dropped(o, &frames, &bytes);
 		ASSERT_EQ(frames, 4);
 		ASSERT_EQ(dl_outbox_count(o), 10);
@@ -101,10 +109,54 @@ static void test_drop_moves_cursor(void)
 	dl_outbox_free(NULL);
 }
 
+/* Stats go first when the cap is hit: a later sample carries the same
+ * cumulative counters, a lost event is lost for good. */
+static void test_stats_dropped_first(void)
+{
+	dl_outbox_t *o = dl_outbox_new(1000);
+	const uint8_t *p;
+	size_t n;
+	uint64_t seq, frames, bytes, seen[16];
+	size_t k = 0;
+
+	push_cls(o, 1, 2, 100, DL_OUTBOX_KEEP);
+	push_cls(o, 3, 5, 100, DL_OUTBOX_STATS);
+	push_cls(o, 6, 10, 100, DL_OUTBOX_KEEP); /* full: 1000 bytes */
+	push_cls(o, 11, 12, 100, DL_OUTBOX_KEEP);
+	dl_outbox_dropped(o, &frames, &bytes);
+	ASSERT_EQ(frames, 2);
+	ASSERT_EQ(dl_outbox_bytes(o), 1000);
+	while (dl_outbox_peek(o, &p, &n, &seq)) {
+		seen[k++] = seq;
+		dl_outbox_sent(o);
+	}
+	/* Stats 3 and 4 went; event 1 and 2 stayed, order kept. */
+	ASSERT_EQ(k, 10);
+	ASSERT_EQ(seen[0], 1);
+	ASSERT_EQ(seen[1], 2);
+	ASSERT_EQ(seen[2], 5);
+	ASSERT_EQ(seen[3], 6);
+	ASSERT_EQ(seen[9], 12);
+	/* No stats left: the oldest frame of any kind goes. */
+	push_cls(o, 13, 14, 100, DL_OUTBOX_KEEP);
+	dl_outbox_rewind(o);
+	ASSERT(dl_outbox_peek(o, &p, &n, &seq));
+	ASSERT_EQ(seq, 2); /* 5 (stats) and 1 dropped */
+	dl_outbox_dropped(o, &frames, &bytes);
+	ASSERT_EQ(frames, 4);
+	/* Acks and pushes still work around the holes. */
+	dl_outbox_ack(o, 9);
+	ASSERT_EQ(dl_outbox_count(o), 5);
+	push_cls(o, 15, 15, 100, DL_OUTBOX_STATS);
+	ASSERT_EQ(dl_outbox_count(o), 6);
+	dl_outbox_free(o);
+}
+
 int main(void)
 {
 	RUN(test_order_ack_rewind);
 	RUN(test_cap_drops_oldest);
 	RUN(test_drop_moves_cursor);
+	RUN(test_stats_dropped_first);
 	return 0;
 }
