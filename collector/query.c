@@ -299,29 +299,21 @@ static json_t *ps_row(sqlite3_stmt *st)
 			 (json_int_t)sqlite3_column_int64(st, 7));
 }
 
-json_t *dl_query_ps(dl_query_t *q, const char *host, bool all, char *err,
-		    size_t errlen)
+/* Steps st to its end, one row() object per row; resets st either way. */
+static json_t *collect(dl_query_t *q, sqlite3_stmt *st,
+		       json_t *(*row)(sqlite3_stmt *), const char *what,
+		       char *err, size_t errlen)
 {
-	sqlite3_stmt *st = q->st[host ? Q_PS_HOST : Q_PS_ALL];
-	json_t *arr;
-	bool online;
-	int64_t seen;
+	json_t *arr = json_array();
 	int rc;
 
-	if (host && !dl_query_host(q, host, &online, &seen)) {
-		snprintf(err, errlen, "no host named %s", host);
-		return NULL;
-	}
-	if (!(arr = json_array()))
+	if (!arr)
 		goto nomem;
-	if ((host && sqlite3_bind_text(st, 1, host, -1, SQLITE_STATIC)) ||
-	    sqlite3_bind_int(st, 2, all ? 1 : 0))
-		return step_fail(q, st, arr, "ps", err, errlen);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		if (!push(arr, ps_row(st)))
+		if (!push(arr, row(st)))
 			goto nomem;
 	if (rc != SQLITE_DONE)
-		return step_fail(q, st, arr, "ps", err, errlen);
+		return step_fail(q, st, arr, what, err, errlen);
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	return arr;
@@ -331,6 +323,23 @@ nomem:
 	sqlite3_clear_bindings(st);
 	json_decref(arr);
 	return NULL;
+}
+
+json_t *dl_query_ps(dl_query_t *q, const char *host, bool all, char *err,
+		    size_t errlen)
+{
+	sqlite3_stmt *st = q->st[host ? Q_PS_HOST : Q_PS_ALL];
+	bool online;
+	int64_t seen;
+
+	if (host && !dl_query_host(q, host, &online, &seen)) {
+		snprintf(err, errlen, "no host named %s", host);
+		return NULL;
+	}
+	if ((host && sqlite3_bind_text(st, 1, host, -1, SQLITE_STATIC)) ||
+	    sqlite3_bind_int(st, 2, all ? 1 : 0))
+		return step_fail(q, st, NULL, "ps", err, errlen);
+	return collect(q, st, ps_row, "ps", err, errlen);
 }
 
 /* "2026-11-23T22:01:02.123456789Z" */
@@ -380,11 +389,7 @@ json_t *dl_query_events(dl_query_t *q, const char *host, uint64_t since_ns,
 			int64_t after_id, int limit, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = q->st[host ? Q_EVENTS_HOST : Q_EVENTS_ALL];
-	json_t *arr = json_array();
-	int rc;
 
-	if (!arr)
-		goto nomem;
 	if (limit <= 0 || limit > EVENTS_CAP)
 		limit = EVENTS_CAP;
 	if (since_ns > (uint64_t)INT64_MAX)
@@ -395,21 +400,8 @@ json_t *dl_query_events(dl_query_t *q, const char *host, uint64_t since_ns,
 	    sqlite3_bind_int64(st, 2, (int64_t)since_ns) ||
 	    sqlite3_bind_int64(st, 3, after_id) ||
 	    sqlite3_bind_int(st, 4, limit))
-		return step_fail(q, st, arr, "events", err, errlen);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		if (!push(arr, event_row(st)))
-			goto nomem;
-	if (rc != SQLITE_DONE)
-		return step_fail(q, st, arr, "events", err, errlen);
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return arr;
-nomem:
-	snprintf(err, errlen, "out of memory");
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	json_decref(arr);
-	return NULL;
+		return step_fail(q, st, NULL, "events", err, errlen);
+	return collect(q, st, event_row, "events", err, errlen);
 }
 
 /* ------------------------------------------------------------------ */
@@ -449,30 +441,6 @@ static json_t *stats_row(sqlite3_stmt *st)
 }
 
 /* Runs a bound statement into an array of row(st); resets it. */
-static json_t *collect(dl_query_t *q, sqlite3_stmt *st,
-		       json_t *(*row)(sqlite3_stmt *), const char *what,
-		       char *err, size_t errlen)
-{
-	json_t *arr = json_array();
-	int rc;
-
-	if (!arr)
-		goto nomem;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		if (!push(arr, row(st)))
-			goto nomem;
-	if (rc != SQLITE_DONE)
-		return step_fail(q, st, arr, what, err, errlen);
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return arr;
-nomem:
-	snprintf(err, errlen, "out of memory");
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	json_decref(arr);
-	return NULL;
-}
 
 int dl_query_resolve(dl_query_t *q, const char *host, const char *ctr,
 		     dl_ctr_ref_t *out, char *err, size_t errlen)
