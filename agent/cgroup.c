@@ -42,7 +42,7 @@ static char shared_buf[DL_CGROUP_READ_MAX + 1];
 
 /* Decimal digits only, no sign, no spaces, no overflow. strtoull would
  * accept "-1" (as 2^64-1), leading blanks and need a NUL terminator. */
-static int parse_dec(const char *p, size_t n, uint64_t *out)
+int dl_cgroup_parse_dec(const char *p, size_t n, uint64_t *out)
 {
 	uint64_t v = 0;
 
@@ -131,7 +131,7 @@ int dl_cgroup_parse_u64(const char *buf, size_t len, uint64_t *out)
 	for (const char *p = t + n; p < end; p++)
 		if (!is_blank(*p) && *p != '\n')
 			return DL_EPROTO;
-	if (parse_dec(t, n, &v) < 0)
+	if (dl_cgroup_parse_dec(t, n, &v) < 0)
 		return DL_EPROTO;
 	*out = v;
 	return 0;
@@ -166,7 +166,8 @@ int dl_cgroup_parse_keyed(const char *buf, size_t len, const char *key,
 
 		if (!next_tok(&lc, le, &t, &tn) || !tok_is(t, tn, key))
 			continue;
-		if (!next_tok(&lc, le, &t, &tn) || parse_dec(t, tn, &v) < 0)
+		if (!next_tok(&lc, le, &t, &tn) ||
+		    dl_cgroup_parse_dec(t, tn, &v) < 0)
 			return DL_EPROTO;
 		if (next_tok(&lc, le, &t, &tn))
 			return DL_EPROTO;
@@ -222,8 +223,9 @@ static int blkio_line(const char *l, size_t ln, uint64_t *rd, uint64_t *wr)
 	if (k == 0)
 		return 0;
 	if (k == 2 && tok_is(t[0], n[0], "Total"))
-		return parse_dec(t[1], n[1], &v);
-	if (k != 3 || !memchr(t[0], ':', n[0]) || parse_dec(t[2], n[2], &v) < 0)
+		return dl_cgroup_parse_dec(t[1], n[1], &v);
+	if (k != 3 || !memchr(t[0], ':', n[0]) ||
+	    dl_cgroup_parse_dec(t[2], n[2], &v) < 0)
 		return DL_EPROTO;
 	if (tok_is(t[1], n[1], "Read"))
 		return add_u64(rd, v);
@@ -274,7 +276,8 @@ static int iostat_line(const char *l, size_t ln, uint64_t *rd, uint64_t *wr)
 							  : NULL;
 		if (!acc)
 			continue;
-		if (parse_dec(eq + 1, vn, &v) < 0 || add_u64(acc, v) < 0)
+		if (dl_cgroup_parse_dec(eq + 1, vn, &v) < 0 ||
+		    add_u64(acc, v) < 0)
 			return DL_EPROTO;
 	}
 	return 0;
@@ -320,7 +323,7 @@ static int netdev_line(const char *l, size_t ln, dl_cgroup_net_t *acc)
 		return DL_EPROTO;
 	cur = colon + 1;
 	while (next_tok(&cur, end, &t, &n)) {
-		if (k == 16 || parse_dec(t, n, &f[k]) < 0)
+		if (k == 16 || dl_cgroup_parse_dec(t, n, &f[k]) < 0)
 			return DL_EPROTO;
 		k++;
 	}

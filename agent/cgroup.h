@@ -154,6 +154,10 @@ typedef struct {
  * "iface: 16 numbers"; summed over every interface but lo. */
 int dl_cgroup_parse_netdev(const char *buf, size_t len, dl_cgroup_net_t *out);
 
+/* Strict decimal u64 of exactly n bytes: digits only, no sign, no
+ * blanks, no overflow. 0 or DL_EPROTO. */
+int dl_cgroup_parse_dec(const char *p, size_t n, uint64_t *out);
+
 /* Reads a kept-open /proc or cgroup file from offset 0 into buf (which
  * holds DL_CGROUP_READ_MAX + 1 bytes). A file that does not fit is cut at
  * its last whole line and DL_CGROUP_F_TRUNCATED set in *flags. Returns

@@ -28,24 +28,6 @@ struct dl_hostmetrics {
 	char buf[DL_CGROUP_READ_MAX + 1];
 };
 
-/* Same rules as cgroup.c: digits only, no sign, no overflow. */
-static int parse_dec(const char *p, size_t n, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	if (n == 0 || n > 20)
-		return DL_EPROTO;
-	for (size_t i = 0; i < n; i++) {
-		if (p[i] < '0' || p[i] > '9')
-			return DL_EPROTO;
-		if (__builtin_mul_overflow(v, 10, &v) ||
-		    __builtin_add_overflow(v, (uint64_t)(p[i] - '0'), &v))
-			return DL_EPROTO;
-	}
-	*out = v;
-	return 0;
-}
-
 /* Splits [*cur, end) at the next blank run; newlines end a token too. */
 static int next_tok(const char **cur, const char *end, const char **tp,
 		    size_t *tn)
@@ -101,7 +83,7 @@ int dl_hostmetrics_parse_stat(const char *buf, size_t len, long clk_tck,
 	if (!next_tok(&cur, le, &t, &n) || n != 3 || memcmp(t, "cpu", 3))
 		return DL_EPROTO;
 	while (k < 8 && next_tok(&cur, le, &t, &n)) {
-		if (parse_dec(t, n, &f[k]) < 0)
+		if (dl_cgroup_parse_dec(t, n, &f[k]) < 0)
 			return DL_EPROTO;
 		k++;
 	}
@@ -152,7 +134,8 @@ static int meminfo_kb(const char *buf, size_t len, const char *key,
 		    cur[kl] != ':')
 			continue;
 		cur += kl + 1;
-		if (!next_tok(&cur, le, &t, &n) || parse_dec(t, n, &v) < 0)
+		if (!next_tok(&cur, le, &t, &n) ||
+		    dl_cgroup_parse_dec(t, n, &v) < 0)
 			return DL_EPROTO;
 		if (!next_tok(&cur, le, &t, &n) || n != 2 || memcmp(t, "kB", 2))
 			return DL_EPROTO;
