@@ -44,6 +44,34 @@
 				 b_);                                          \
 	} while (0)
 
+/* Reads tests/fixtures/<sub>/<name> (DL_FIXTURES overrides the root)
+ * whole, NUL-terminated; the caller frees. Fails the test if missing. */
+static inline char *dl_test_fixture(const char *sub, const char *name,
+				    size_t *len)
+{
+	const char *dir = getenv("DL_FIXTURES");
+	char path[512];
+	FILE *f;
+	char *p;
+	long n;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", dir ? dir : "tests/fixtures",
+		 sub, name);
+	f = fopen(path, "rb");
+	if (!f)
+		DL_FAIL_("cannot open %s", path);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	p = malloc((size_t)n + 1);
+	ASSERT(p != NULL);
+	ASSERT_EQ(fread(p, 1, (size_t)n, f), n);
+	p[n] = '\0';
+	fclose(f);
+	*len = (size_t)n;
+	return p;
+}
+
 /* Each test file: static void test_x(void) {...}; then
  * int main(void) { RUN(test_x); ...; return 0; } */
 #define RUN(fn)                                                                \

@@ -15,27 +15,7 @@
 
 static char *slurp(const char *name, size_t *len)
 {
-	const char *dir = getenv("DL_FIXTURES");
-	char path[512];
-	FILE *f;
-	char *p;
-	long n;
-
-	snprintf(path, sizeof(path), "%s/docker/%s",
-		 dir ? dir : "tests/fixtures", name);
-	f = fopen(path, "rb");
-	if (!f)
-		DL_FAIL_("cannot open %s", path);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	p = malloc((size_t)n + 1);
-	ASSERT(p != NULL);
-	ASSERT_EQ(fread(p, 1, (size_t)n, f), n);
-	p[n] = '\0';
-	fclose(f);
-	*len = (size_t)n;
-	return p;
+	return dl_test_fixture("docker", name, len);
 }
 
 static int parse(const char *json, dl_sample_t *s, uint64_t *sys)
