@@ -234,8 +234,11 @@ static int blkio_line(const char *l, size_t ln, uint64_t *rd, uint64_t *wr)
 	return 0;
 }
 
-int dl_cgroup_parse_blkio(const char *buf, size_t len, uint64_t *rd,
-			  uint64_t *wr)
+/* Sums read/write bytes over every line of an I/O file; *rd and *wr are
+ * set only when every line parses. */
+static int parse_io(const char *buf, size_t len,
+		    int (*line)(const char *, size_t, uint64_t *, uint64_t *),
+		    uint64_t *rd, uint64_t *wr)
 {
 	const char *cur = buf, *end = buf + len, *l;
 	size_t ln;
@@ -244,11 +247,17 @@ int dl_cgroup_parse_blkio(const char *buf, size_t len, uint64_t *rd,
 	if (!whole_lines(buf, len))
 		return DL_EPROTO;
 	while (next_line(&cur, end, &l, &ln))
-		if (blkio_line(l, ln, &r, &w) < 0)
+		if (line(l, ln, &r, &w) < 0)
 			return DL_EPROTO;
 	*rd = r;
 	*wr = w;
 	return 0;
+}
+
+int dl_cgroup_parse_blkio(const char *buf, size_t len, uint64_t *rd,
+			  uint64_t *wr)
+{
+	return parse_io(buf, len, blkio_line, rd, wr);
 }
 
 /* One io.stat line; only rbytes/wbytes are checked as numbers, other keys
@@ -286,18 +295,7 @@ static int iostat_line(const char *l, size_t ln, uint64_t *rd, uint64_t *wr)
 int dl_cgroup_parse_iostat(const char *buf, size_t len, uint64_t *rd,
 			   uint64_t *wr)
 {
-	const char *cur = buf, *end = buf + len, *l;
-	size_t ln;
-	uint64_t r = 0, w = 0;
-
-	if (!whole_lines(buf, len))
-		return DL_EPROTO;
-	while (next_line(&cur, end, &l, &ln))
-		if (iostat_line(l, ln, &r, &w) < 0)
-			return DL_EPROTO;
-	*rd = r;
-	*wr = w;
-	return 0;
+	return parse_io(buf, len, iostat_line, rd, wr);
 }
 
 /* One interface line of net/dev (the name may touch the colon:
