@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent/executor.h"
 #include "agent/outbox.h"
 #include "agent/stats.h"
 #include "agent/tunnel.h"
@@ -13,6 +14,7 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "proto/control.h"
 #include "proto/frame.h"
 #include "proto/msg.h"
 
@@ -27,6 +29,7 @@ typedef struct {
 	dl_watch_t *watch;
 	dl_sampler_t *sampler;
 	dl_outbox_t *outbox;
+	dl_executor_t *exec;
 	dl_frame_reader_t rd;
 	uint64_t epoch;
 	uint64_t next_seq;
@@ -48,6 +51,42 @@ static void send_now(agent_t *a, const dl_msg_t *m)
 	if (dl_msg_encode(&b, m) == 0)
 		dl_tunnel_write(a->tunnel, dl_buf_head(&b), dl_buf_used(&b));
 	dl_buf_free(&b);
+}
+
+/* ---- control executor I/O ---- */
+
+static int ctl_send(void *ud, const dl_msg_t *m)
+{
+	agent_t *a = ud;
+	dl_buf_t b;
+	int rc;
+
+	if (a->link != LINK_LIVE)
+		return DL_ECLOSED;
+	dl_buf_init(&b, DL_FRAME_MAX + DL_FRAME_HDR);
+	rc = dl_msg_encode(&b, m);
+	if (rc == 0)
+		rc = dl_tunnel_write(a->tunnel, dl_buf_head(&b),
+				     dl_buf_used(&b));
+	else
+		DL_LOG_RL(DL_LOG_LEVEL_ERROR, TAG, "cannot encode %s: %s",
+			  dl_msg_type_name(m->type), dl_strerror(rc));
+	dl_buf_free(&b);
+	return rc;
+}
+
+static size_t ctl_queued(void *ud)
+{
+	agent_t *a = ud;
+
+	return dl_tunnel_queued(a->tunnel);
+}
+
+static void ctl_want_drain(void *ud)
+{
+	agent_t *a = ud;
+
+	dl_tunnel_want_drain(a->tunnel);
 }
 
 static void pump(agent_t *a)
@@ -180,14 +219,14 @@ static void on_event(void *ud, const dl_event_t *ev, uint64_t time_ns)
 static void send_hello(agent_t *a)
 {
 	dl_msg_t m = {.type = DL_MSG_HELLO};
-	static const char *caps[] = {"ack", "ping", "inventory", "events",
-				     "stats"};
+	static const char *caps[] = {"ack",    "ping",	"inventory",
+				     "events", "stats", "control"};
 
 	m.u.hello.proto_version = DL_PROTO_VERSION;
 	m.u.hello.software = DL_STR("dockline-agent " DL_VERSION);
 	m.u.hello.epoch = a->epoch;
-	m.u.hello.ncaps = 5;
-	for (int i = 0; i < 5; i++)
+	m.u.hello.ncaps = 6;
+	for (int i = 0; i < 6; i++)
 		m.u.hello.caps[i] = DL_STR(caps[i]);
 	m.u.hello.host = DL_STR("");
 	send_now(a, &m);
@@ -266,6 +305,15 @@ static int on_frame(agent_t *a, const dl_msg_t *m, char *why, size_t whylen)
 		send_now(a, &r);
 		return 0;
 	case DL_MSG_PONG: return 0;
+	case DL_MSG_REQUEST:
+		dl_executor_request(a->exec, &m->u.request);
+		return 0;
+	case DL_MSG_CANCEL:
+		dl_executor_cancel(a->exec, m->u.credit.id);
+		return 0;
+	case DL_MSG_CREDIT:
+		dl_executor_credit(a->exec, m->u.credit.id, m->u.credit.bytes);
+		return 0;
 	default:
 		snprintf(why, whylen, "unexpected %s from collector",
 			 dl_msg_type_name(m->type));
@@ -319,6 +367,9 @@ static void on_down(void *ud, int err, const char *reason, uint64_t delay_ms)
 	agent_t *a = ud;
 
 	a->link = LINK_DOWN;
+	/* Never replayed: the collector tells its admins the outcome is
+	 * unknown. */
+	dl_executor_reset(a->exec);
 	DL_LOG_WARN(TAG,
 		    "collector link down: %s; retrying in %.1f s (%zu frames "
 		    "kept)",
@@ -329,7 +380,11 @@ static void on_down(void *ud, int err, const char *reason, uint64_t delay_ms)
 
 static void on_drain(void *ud)
 {
-	pump(ud);
+	agent_t *a = ud;
+
+	/* Streams first: the outbox would fill the queue again. */
+	dl_executor_drain(a->exec);
+	pump(a);
 }
 
 static void on_ping(uv_timer_t *t)
@@ -377,6 +432,8 @@ static void on_signal(uv_signal_t *h, int signum)
 	uv_signal_stop(&a->sigterm);
 	uv_signal_stop(&a->sigint);
 	/* Before the watcher: its Docker client carries our requests. */
+	dl_executor_free(a->exec);
+	a->exec = NULL;
 	dl_sampler_close(a->sampler, on_closed_part, a);
 	dl_watch_close(a->watch, on_closed_part, a);
 	dl_tunnel_close(a->tunnel, on_closed_part, a);
@@ -387,6 +444,9 @@ int dl_agent_run(const dl_aconf_t *conf)
 	static const dl_watch_cbs_t wcbs = {on_docker, on_inventory,
 					    on_container, on_event};
 	static const dl_tunnel_cbs_t tcbs = {on_up, on_data, on_down, on_drain};
+	static const dl_executor_io_t xio = {ctl_send, ctl_queued,
+					     ctl_want_drain};
+	char allow[64];
 	dl_tunnel_opts_t topts = {
 		.host = conf->host,
 		.port = conf->port,
@@ -417,7 +477,10 @@ int dl_agent_run(const dl_aconf_t *conf)
 	a.sampler =
 		a.watch ? dl_sampler_new(&loop, a.watch, &sopts, on_stats, &a)
 			: NULL;
-	if (!a.outbox || !a.tunnel || !a.watch || !a.sampler) {
+	a.exec = a.watch ? dl_executor_new(dl_watch_docker(a.watch),
+					   conf->control_allow, &xio, &a)
+			 : NULL;
+	if (!a.outbox || !a.tunnel || !a.watch || !a.sampler || !a.exec) {
 		DL_LOG_ERROR(TAG, "out of memory at start");
 		return 1;
 	}
@@ -429,10 +492,12 @@ int dl_agent_run(const dl_aconf_t *conf)
 	a.sigterm.data = a.sigint.data = &a;
 	uv_signal_start(&a.sigterm, on_signal, SIGTERM);
 	uv_signal_start(&a.sigint, on_signal, SIGINT);
+	dl_control_policy_str(conf->control_allow, allow, sizeof(allow));
 	DL_LOG_INFO(TAG,
-		    "dockline-agent %s starting: collector %s@%s:%u, docker %s",
+		    "dockline-agent %s starting: collector %s@%s:%u, docker "
+		    "%s, control allows %s",
 		    DL_VERSION, conf->user, conf->host, conf->port,
-		    conf->docker_socket);
+		    conf->docker_socket, allow);
 	dl_watch_start(a.watch);
 	dl_sampler_start(a.sampler);
 	dl_tunnel_start(a.tunnel);

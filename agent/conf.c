@@ -7,21 +7,16 @@
 #include "common/config.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "proto/control.h"
 
 static const char *const known[] = {
-	"collector.address",
-	"collector.user",
-	"collector.identity",
-	"collector.known_hosts",
-	"collector.command",
-	"docker.socket",
-	"agent.state_dir",
-	"agent.stats_interval",
-	"agent.ping_interval",
-	"agent.outbox_max",
-	"agent.log_level",
-	"agent.stats_source",
-	NULL,
+	"collector.address",   "collector.user",
+	"collector.identity",  "collector.known_hosts",
+	"collector.command",   "docker.socket",
+	"agent.state_dir",     "agent.stats_interval",
+	"agent.ping_interval", "agent.outbox_max",
+	"agent.log_level",     "agent.stats_source",
+	"control.allow",       NULL,
 };
 
 int dl_aconf_parse_address(const char *s, char *host, size_t hostlen,
@@ -76,6 +71,7 @@ int dl_aconf_load(dl_aconf_t *c, const char *path, char *err, size_t errlen)
 	dl_log_level_t lvl;
 	int64_t n;
 	int rc = DL_ECONFIG;
+	char why[256];
 
 	memset(c, 0, sizeof(*c));
 	if (dl_conf_abspath(path, c->path, sizeof(c->path), err, errlen))
@@ -157,6 +153,12 @@ int dl_aconf_load(dl_aconf_t *c, const char *path, char *err, size_t errlen)
 		goto out;
 	}
 	c->log_level = (int)lvl;
+	if (dl_control_policy_parse(
+		    dl_conf_str(f, "control", "allow", "read, lifecycle"),
+		    &c->control_allow, why, sizeof(why))) {
+		snprintf(err, errlen, "%s: [control] allow: %s", file, why);
+		goto out;
+	}
 	rc = 0;
 out:
 	dl_conf_free(f);

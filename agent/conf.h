@@ -28,6 +28,7 @@ typedef struct {
 	int ping_interval;  /* seconds; collector silent 3x this = dead */
 	size_t outbox_max;  /* bytes */
 	int log_level;
+	unsigned control_allow; /* DL_CLASS_* bits: what the collector may do */
 } dl_aconf_t;
 
 int dl_aconf_load(dl_aconf_t *c, const char *path, char *err, size_t errlen);

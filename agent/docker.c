@@ -54,12 +54,15 @@ struct dl_docker_req {
 	dl_buf_t buf; /* body, or the current line of a stream */
 	size_t max_body;
 	bool stream;
+	bool raw;      /* body bytes go to on_data as they come */
+	bool paused;   /* on_data said DL_EFULL: curl holds the bytes */
 	bool added;    /* inside the multi handle */
 	bool finished; /* done has run (or is running) */
 	bool dropping; /* discarding the rest of an over-long line */
 	int status_ok; /* stream: -1 not known yet, 0 HTTP error, 1 2xx */
 	int err;       /* set by the write callback to abort */
 	dl_docker_line_cb on_line;
+	dl_docker_data_cb on_data;
 	dl_docker_done_cb done;
 	void *ud;
 	dl_docker_req_t *prev, *next;
@@ -246,19 +249,30 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *arg)
 
 	if (req->finished || req->d->free_pending)
 		return 0; /* aborts the transfer */
-	if (req->stream && req->status_ok < 0) {
+	if ((req->stream || req->raw) && req->status_ok < 0) {
 		long st = 0;
 
 		curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &st);
 		req->status_ok = st >= 200 && st < 300;
-		if (!req->status_ok)
+		if (!req->status_ok) {
+			dl_buf_free(&req->buf);
 			dl_buf_init(&req->buf, MAX_STREAM_ERR_BODY + 1);
+		}
+	}
+	if (req->raw && req->status_ok) {
+		/* All or nothing: a paused chunk comes again on resume. */
+		if (req->on_data(req->ud, p, n) == DL_EFULL && !req->finished) {
+			req->paused = true;
+			return CURL_WRITEFUNC_PAUSE;
+		}
+		return req->finished ? 0 : n;
 	}
 	if (req->stream && req->status_ok) {
 		feed_lines(req, p, n);
 		return req->finished ? 0 : n;
 	}
-	if (req->stream && dl_buf_used(&req->buf) + n > MAX_STREAM_ERR_BODY)
+	if ((req->stream || req->raw) &&
+	    dl_buf_used(&req->buf) + n > MAX_STREAM_ERR_BODY)
 		return n; /* error body of a stream: keep the start only */
 	if (dl_buf_used(&req->buf) + n > req->max_body) {
 		req->err = DL_ETOOBIG;
@@ -329,11 +343,13 @@ static void complete(dl_docker_req_t *req, CURLcode rc)
 	    dl_buf_used(&req->buf) > 0)
 		deliver_line(req); /* last line without a newline */
 	if (err == 0 && req->stream && req->status_ok != 1 &&
-	    dl_buf_append(&req->buf, "", 1) == 0)
+	    dl_buf_append(&req->buf, "", 1) == 0) {
 		DL_LOG_RL(DL_LOG_LEVEL_WARN, TAG,
 			  "Docker answered %ld to %s: %.300s", status,
 			  req->path, (const char *)dl_buf_head(&req->buf));
-	if (err == 0 && !req->stream) {
+		req->buf.len--; /* the NUL again below, for a raw error */
+	}
+	if (err == 0 && (!req->stream || req->status_ok == 0)) {
 		/* NUL-terminate: the cap is max_body + 1 for this byte. */
 		len = dl_buf_used(&req->buf);
 		if (dl_buf_append(&req->buf, "", 1) == 0)
@@ -653,5 +669,40 @@ void dl_docker_cancel(dl_docker_req_t *req)
 	enter(d);
 	req->finished = true;
 	req->done(req->ud, DL_ECLOSED, 0, NULL, 0);
+	leave(d);
+}
+
+dl_docker_req_t *dl_docker_raw(dl_docker_t *d, const char *method,
+			       const char *path, const char *json_body,
+			       long timeout_ms, dl_docker_data_cb on_data,
+			       dl_docker_done_cb done, void *ud)
+{
+	dl_docker_req_t *req;
+
+	if (!on_data)
+		return NULL;
+	/* The buffer only ever holds an error body. */
+	req = req_new(d, method, path, json_body, MAX_STREAM_ERR_BODY,
+		      timeout_ms, done, ud);
+	if (!req)
+		return NULL;
+	req->raw = true;
+	req->on_data = on_data;
+	/* exec start hijacks the connection; logs may be cut mid-body. */
+	curl_easy_setopt(req->easy, CURLOPT_FORBID_REUSE, 1L);
+	return req_start(d, req);
+}
+
+void dl_docker_resume(dl_docker_req_t *req)
+{
+	dl_docker_t *d;
+
+	if (!req || req->finished || !req->paused || !req->added)
+		return;
+	d = req->d;
+	req->paused = false;
+	/* curl may hand over the held bytes from inside this call. */
+	enter(d);
+	curl_easy_pause(req->easy, CURLPAUSE_CONT);
 	leave(d);
 }

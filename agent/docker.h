@@ -44,6 +44,21 @@ dl_docker_req_t *dl_docker_request(dl_docker_t *d, const char *method,
 dl_docker_req_t *dl_docker_stream(dl_docker_t *d, const char *path,
 				  dl_docker_line_cb on_line,
 				  dl_docker_done_cb done, void *ud);
+/* Raw body bytes as they arrive. Return 0 when all n bytes were taken,
+ * DL_EFULL to take none of them now: the transfer pauses (dockerd's
+ * socket is not read) until dl_docker_resume(req). */
+typedef int (*dl_docker_data_cb)(void *ud, const char *p, size_t n);
+
+/* A request whose 2xx body goes to on_data (logs, exec output). On an
+ * HTTP error, done gets the error body (capped at 64 KiB) as for
+ * dl_docker_request. timeout_ms 0 = none. */
+dl_docker_req_t *dl_docker_raw(dl_docker_t *d, const char *method,
+			       const char *path, const char *json_body,
+			       long timeout_ms, dl_docker_data_cb on_data,
+			       dl_docker_done_cb done, void *ud);
+/* Lets a paused raw request deliver again; no-op otherwise. Never call
+ * it from inside this request's own on_data. */
+void dl_docker_resume(dl_docker_req_t *req);
 /* Aborts req; its done callback runs with DL_ECLOSED before return. */
 void dl_docker_cancel(dl_docker_req_t *req);
 /* One sentence on the latest failed request ("cannot connect to Docker at

@@ -1210,3 +1210,8 @@ void dl_tunnel_close(dl_tunnel_t *t, void (*done)(void *), void *arg)
 	uv_close((uv_handle_t *)&t->keepalive, handle_closed);
 	uv_close((uv_handle_t *)&t->kick, handle_closed);
 }
+
+void dl_tunnel_want_drain(dl_tunnel_t *t)
+{
+	t->was_full = 1;
+}

@@ -58,6 +58,9 @@ int dl_tunnel_start(dl_tunnel_t *t);
  * included. */
 int dl_tunnel_write(dl_tunnel_t *t, const void *p, size_t n);
 size_t dl_tunnel_queued(const dl_tunnel_t *t);
+/* Asks for on_drain once the queue is below half its cap (for a writer
+ * that paused itself before the queue was full). */
+void dl_tunnel_want_drain(dl_tunnel_t *t);
 int dl_tunnel_is_up(const dl_tunnel_t *t);
 /* Drops the current connection (e.g. PING timeout, protocol error) and
  * schedules a reconnect; on_down is called with reason. */

@@ -12,6 +12,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "proto/admin.h"
+#include "proto/control.h"
 
 #define TAG "admin"
 
@@ -28,7 +29,21 @@ typedef struct {
 	json_t *resp; /* built on the worker thread */
 	char *frame;  /* or a ready frame (history), same ownership */
 	size_t frame_len;
+	/* A control request: resolved on the threadpool, then routed. */
+	bool ctl;
+	dl_call_req_t call;
+	char ctl_host[DL_HOST_MAX + 1];
+	char ctl_target[DL_CTL_NAME_MAX + 1];
+	char ctl_error[512];
+	uint32_t call_id; /* in flight, 0 = none */
 } admin_conn_t;
+
+typedef struct {
+	uv_write_t w;
+	dl_server_t *srv;
+	uint32_t call_id;
+	size_t n;
+} chunk_write_t;
 
 static __thread dl_query_t *tq; /* one read-only connection per worker */
 
@@ -48,6 +63,10 @@ static void conn_close(admin_conn_t *c)
 	if (c->closing)
 		return;
 	c->closing = true;
+	if (c->call_id) {
+		dl_call_cancel(c->srv, c->call_id);
+		c->call_id = 0;
+	}
 	/* A worker still holds c: after_work closes it. */
 	if (!c->busy)
 		uv_close((uv_handle_t *)&c->pipe, on_closed);
@@ -161,6 +180,17 @@ static json_t *run_query(const char *db, json_t *req)
 				    "");
 		data = dl_query_events(tq, host, (uint64_t)since, after,
 				       (int)limit, err, sizeof(err));
+	} else if (!strcmp(op, "audit")) {
+		json_int_t since =
+			json_integer_value(json_object_get(req, "since_ns"));
+		json_int_t limit =
+			json_integer_value(json_object_get(req, "limit"));
+
+		if (since < 0 || limit < 1 || limit > 100000)
+			return fail("audit: since_ns or limit out of range%s",
+				    "");
+		data = dl_query_audit(tq, host, (uint64_t)since, (int)limit,
+				      err, sizeof(err));
 	} else if (!strcmp(op, "stats")) {
 		data = run_stats(host, req, err, sizeof(err));
 	} else if (!strcmp(op, "ping")) {
@@ -221,10 +251,47 @@ fail:
 	return NULL;
 }
 
+/* Control, on the threadpool: does the host exist, and which container
+ * does the admin mean? A unique match travels as its full id; no match
+ * goes to Docker as typed (it may be brand new, and Docker's "No such
+ * container" is the answer the admin expects); several matches are an
+ * error listing them. */
+static void resolve_control(admin_conn_t *c)
+{
+	dl_call_req_t *r = &c->call;
+	char err[512] = "";
+	dl_ctr_ref_t ref;
+	bool online;
+	int rc;
+
+	if (!tq &&
+	    !(tq = dl_query_open(c->srv->conf->database, err, sizeof(err)))) {
+		snprintf(c->ctl_error, sizeof(c->ctl_error), "%s", err);
+		return;
+	}
+	if (!dl_query_host(tq, r->host, &online, &r->last_seen)) {
+		snprintf(c->ctl_error, sizeof(c->ctl_error), "no host named %s",
+			 r->host);
+		return;
+	}
+	if (!r->op->container)
+		return;
+	rc = dl_query_resolve(tq, r->host, r->target, &ref, err, sizeof(err));
+	if (rc == DL_EINVAL)
+		snprintf(c->ctl_error, sizeof(c->ctl_error), "%s", err);
+	else if (rc == 0 && dl_control_name_ok(ref.id))
+		json_object_set_new(r->args, "container", json_string(ref.id));
+}
+
 static void work_cb(uv_work_t *w)
 {
 	admin_conn_t *c = w->data;
 	const char *op = json_string_value(json_object_get(c->req, "op"));
+
+	if (c->ctl) {
+		resolve_control(c);
+		return;
+	}
 
 	if (op && !strcmp(op, "history")) {
 		c->frame = run_history(c, &c->frame_len);
@@ -290,11 +357,143 @@ static void send_frame(admin_conn_t *c, char *frame, size_t len)
 	uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
 }
 
+/* ---- control: the admin side of a call ---- */
+
+static void on_chunk_written(uv_write_t *w, int status)
+{
+	chunk_write_t *cw = (chunk_write_t *)w;
+	admin_conn_t *c = w->handle->data;
+
+	/* Credit only what reached the client: the agent's window. */
+	if (status == 0)
+		dl_call_delivered(cw->srv, cw->call_id, cw->n);
+	free(w->data);
+	free(cw);
+	if (status && !c->closing)
+		conn_close(c);
+}
+
+/* Stream output as a binary admin frame: [fd (1|2)] + bytes. */
+static void call_chunk(void *ud, uint32_t id, uint32_t fd, const uint8_t *p,
+		       size_t n)
+{
+	admin_conn_t *c = ud;
+	chunk_write_t *cw;
+	char *frame;
+	uv_buf_t ub;
+
+	if (c->closing)
+		return;
+	cw = malloc(sizeof(*cw));
+	frame = malloc(DL_FRAME_HDR + 1 + n);
+	if (!cw || !frame) {
+		free(cw);
+		free(frame);
+		conn_close(c);
+		return;
+	}
+	dl_frame_put_header((uint8_t *)frame, (uint32_t)(n + 1));
+	frame[DL_FRAME_HDR] = (char)fd;
+	memcpy(frame + DL_FRAME_HDR + 1, p, n);
+	cw->w.data = frame;
+	cw->srv = c->srv;
+	cw->call_id = id;
+	cw->n = n;
+	ub = uv_buf_init(frame, (unsigned)(DL_FRAME_HDR + 1 + n));
+	if (uv_write(&cw->w, (uv_stream_t *)&c->pipe, &ub, 1,
+		     on_chunk_written)) {
+		free(frame);
+		free(cw);
+		conn_close(c);
+	}
+}
+
+static void respond(admin_conn_t *c, json_t *resp);
+
+static void call_done(void *ud, json_t *resp)
+{
+	admin_conn_t *c = ud;
+
+	c->call_id = 0;
+	respond(c, resp);
+}
+
+static void start_call(admin_conn_t *c)
+{
+	static const dl_call_sink_t sink = {call_chunk, call_done};
+
+	c->ctl = false;
+	if (c->ctl_error[0]) {
+		c->call.error = c->ctl_error;
+		c->call.status = "error";
+	}
+	if (c->closing) {
+		/* The admin left while we resolved: nothing to route. */
+		json_decref(c->call.args);
+		uv_close((uv_handle_t *)&c->pipe, on_closed);
+		return;
+	}
+	c->call_id = dl_call_start(c->srv, &c->call, &sink, c);
+	json_decref(c->call.args);
+	c->call.args = NULL;
+	/* Reading on: EOF from the client is how a cancel arrives. */
+	if (c->call_id)
+		uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+}
+
+/* {"op":"control", "host", "action", "args": {...}, "timeout_ms"}.
+ * NULL when it may go on (resolution next), else the error answer.
+ * Argument errors are audited (the call starts with the error); a
+ * request naming no valid host or op is not. */
+static json_t *parse_control(admin_conn_t *c, json_t *req)
+{
+	const char *host = json_string_value(json_object_get(req, "host"));
+	const char *action = json_string_value(json_object_get(req, "action"));
+	json_t *args = json_object_get(req, "args");
+	json_t *jt = json_object_get(req, "timeout_ms");
+	dl_call_req_t *r = &c->call;
+	const char *target;
+
+	memset(r, 0, sizeof(*r));
+	c->ctl_error[0] = '\0';
+	if (!host || !dl_host_name_valid(host))
+		return fail("control: invalid host name \"%.64s\"",
+			    host ? host : "");
+	if (!(r->op = dl_control_op(action)))
+		return fail("unknown operation \"%.32s\"",
+			    action ? action : "");
+	if (!json_is_object(args))
+		return fail("control: args must be an object%s", "");
+	if (jt && (!json_is_integer(jt) || json_integer_value(jt) < 0 ||
+		   json_integer_value(jt) > 7 * 86400 * 1000LL))
+		return fail("control: timeout_ms out of range%s", "");
+	snprintf(c->ctl_host, sizeof(c->ctl_host), "%s", host);
+	target = json_string_value(json_object_get(args, "container"));
+	snprintf(c->ctl_target, sizeof(c->ctl_target), "%s",
+		 target ? target : "");
+	r->host = c->ctl_host;
+	r->target = c->ctl_target;
+	r->args = json_incref(args);
+	r->timeout_ms = (uint32_t)json_integer_value(jt);
+	r->uid = c->uid;
+	dl_control_validate(r->op, args, c->ctl_error, sizeof(c->ctl_error));
+	c->ctl = true;
+	return NULL;
+}
+
 static void after_work(uv_work_t *w, int status)
 {
 	admin_conn_t *c = w->data;
 	json_t *resp = c->resp;
 	char *frame = c->frame;
+
+	if (c->ctl) {
+		json_decref(c->req);
+		c->req = NULL;
+		c->busy = false;
+		start_call(c);
+		return;
+	}
 
 	json_decref(c->req);
 	c->req = NULL;
@@ -339,7 +538,8 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	json_error_t jerr;
 	int rc;
 
-	if (nread < 0) {
+	if (nread < 0 || c->call_id) {
+		/* EOF, or input during a call: either way the call ends. */
 		conn_close(c);
 		return;
 	}
@@ -372,7 +572,12 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	{
 		const char *op =
 			json_string_value(json_object_get(c->req, "op"));
-		json_t *resp = op ? run_local(c, op, c->req) : NULL;
+		json_t *resp = NULL;
+
+		if (op && !strcmp(op, "control"))
+			resp = parse_control(c, c->req);
+		else if (op)
+			resp = run_local(c, op, c->req);
 
 		if (resp) {
 			json_decref(c->req);

@@ -1,4 +1,4 @@
-/* query.c - read-only queries behind `dockline hosts|ps|events`.
+/* query.c - read-only queries behind `dockline hosts|ps|events|audit`.
  *
  * Every connection is SQLITE_OPEN_READONLY: WAL lets it read a consistent
  * snapshot while the writer commits, and it can never take the write lock
@@ -37,6 +37,8 @@ enum {
 	Q_HIST_RAW_N,
 	Q_HIST_1M_N,
 	Q_HIST_1H_N,
+	Q_AUDIT_ALL,
+	Q_AUDIT_HOST,
 	Q_COUNT
 };
 
@@ -83,6 +85,12 @@ enum {
 #define EVENT_ORDER                                                            \
 	" ORDER BY time_ns DESC, id DESC LIMIT ?4) ORDER BY time_ns, id"
 
+#define AUDIT_COLS                                                             \
+	"SELECT id, time_ns, user, uid, host, op, target, args, status, "      \
+	"message, exit_code, duration_ms FROM audit "
+#define AUDIT_ORDER                                                            \
+	" ORDER BY time_ns DESC, id DESC LIMIT ?3) ORDER BY time_ns, id"
+
 static const char *const sql[Q_COUNT] = {
 	[Q_HOSTS] =
 		"SELECT h.name, h.online, h.last_seen, h.docker_up, "
@@ -126,6 +134,10 @@ static const char *const sql[Q_COUNT] = {
 	[Q_HIST_RAW_N] = HIST_DOWN(HIST_RAW_IN),
 	[Q_HIST_1M_N] = HIST_DOWN(HIST_ROLLUP_IN("container_1m")),
 	[Q_HIST_1H_N] = HIST_DOWN(HIST_ROLLUP_IN("container_1h")),
+	[Q_AUDIT_ALL] =
+		"SELECT * FROM (" AUDIT_COLS "WHERE time_ns >= ?2" AUDIT_ORDER,
+	[Q_AUDIT_HOST] = "SELECT * FROM (" AUDIT_COLS
+			 "WHERE host = ?1 AND time_ns >= ?2" AUDIT_ORDER,
 };
 
 struct dl_query {
@@ -402,6 +414,38 @@ json_t *dl_query_events(dl_query_t *q, const char *host, uint64_t since_ns,
 	    sqlite3_bind_int(st, 4, limit))
 		return step_fail(q, st, NULL, "events", err, errlen);
 	return collect(q, st, event_row, "events", err, errlen);
+}
+
+static json_t *audit_row(sqlite3_stmt *st)
+{
+	int64_t ns = sqlite3_column_int64(st, 1);
+	char stamp[48];
+
+	rfc3339(ns, stamp, sizeof(stamp));
+	return json_pack("{s:s,s:I,s:o,s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
+			 "time", stamp, "time_ns", (json_int_t)ns, "user",
+			 col_str(st, 2), "uid",
+			 (json_int_t)sqlite3_column_int64(st, 3), "host",
+			 col_str(st, 4), "op", col_str(st, 5), "target",
+			 col_str(st, 6), "args", col_str(st, 7), "status",
+			 col_str(st, 8), "message", col_str(st, 9), "exit_code",
+			 col_num(st, 10), "duration_ms", col_num(st, 11));
+}
+
+json_t *dl_query_audit(dl_query_t *q, const char *host, uint64_t since_ns,
+		       int limit, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = q->st[host ? Q_AUDIT_HOST : Q_AUDIT_ALL];
+
+	if (limit <= 0 || limit > EVENTS_CAP)
+		limit = EVENTS_CAP;
+	if (since_ns > (uint64_t)INT64_MAX)
+		since_ns = (uint64_t)INT64_MAX;
+	if ((host && sqlite3_bind_text(st, 1, host, -1, SQLITE_STATIC)) ||
+	    sqlite3_bind_int64(st, 2, (int64_t)since_ns) ||
+	    sqlite3_bind_int(st, 3, limit))
+		return step_fail(q, st, NULL, "audit", err, errlen);
+	return collect(q, st, audit_row, "audit", err, errlen);
 }
 
 /* ------------------------------------------------------------------ */

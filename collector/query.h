@@ -1,5 +1,5 @@
 /* query.h - read-only queries behind `dockline hosts|ps|events|stats|
- * top|history`.
+ * top|history|audit`.
  *
  * Each call opens (or reuses, per thread) a read-only connection to the
  * database, so queries never stall the writer. Results are jansson arrays
@@ -38,6 +38,15 @@ json_t *dl_query_ps(dl_query_t *q, const char *host, bool all, char *err,
  * newest ones when more match). */
 json_t *dl_query_events(dl_query_t *q, const char *host, uint64_t since_ns,
 			int64_t after_id, int limit, char *err, size_t errlen);
+
+/* Control requests, oldest first: the newest `limit` rows with time_ns >=
+ * since_ns; host NULL = all hosts. An unknown host is not an error (rows
+ * outlive their host): the array is just empty. [{time (RFC3339 with ns),
+ * time_ns, user, uid, host, op, target, args (JSON text, possibly cut
+ * with "..."), status, message, exit_code (null if none), duration_ms
+ * (null while running)}]. limit outside 1..100000 means 100000. */
+json_t *dl_query_audit(dl_query_t *q, const char *host, uint64_t since_ns,
+		       int limit, char *err, size_t errlen);
 
 /* hosts rows also carry the latest host sample: cpu_percent,
  * mem_used_bytes, mem_total_bytes, load1, disk_used_bytes,

@@ -137,6 +137,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	srv->stopping = true;
 	DL_LOG_INFO(TAG, "signal %d: stopping", signum);
 	dl_session_close_all(srv, "collector is stopping");
+	dl_router_close(srv);
 	uv_close((uv_handle_t *)&srv->agent_listener, NULL);
 	uv_close((uv_handle_t *)&srv->admin_listener, NULL);
 	uv_close((uv_handle_t *)&srv->sigterm, NULL);
@@ -207,6 +208,7 @@ int dl_serve_run(const dl_cconf_t *conf)
 		uv_loop_close(&loop);
 		return 1;
 	}
+	dl_router_init(&srv);
 	uv_signal_init(&loop, &srv.sigterm);
 	uv_signal_init(&loop, &srv.sigint);
 	srv.sigterm.data = srv.sigint.data = &srv;

@@ -3,6 +3,7 @@
 #ifndef DL_COLLECTOR_SERVE_INT_H
 #define DL_COLLECTOR_SERVE_INT_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -10,9 +11,12 @@
 
 #include "collector/conf.h"
 #include "collector/store.h"
+#include "proto/control.h"
 #include "proto/frame.h"
+#include "proto/msg.h"
 
 typedef struct dl_session dl_session_t;
+typedef struct dl_call dl_call_t;
 
 typedef struct {
 	uv_loop_t *loop;
@@ -24,6 +28,10 @@ typedef struct {
 	uv_signal_t sigint;
 	dl_session_t *sessions; /* all live agent sessions */
 	uint64_t next_sid;
+	dl_call_t *calls; /* control requests in flight (router.c) */
+	uint32_t next_call_id;
+	uint64_t boot_ns; /* unix s at start: audit keys are boot-id */
+	uv_timer_t call_timer;
 	bool stopping;
 } dl_server_t;
 
@@ -35,6 +43,47 @@ void dl_session_close_all(dl_server_t *srv, const char *why);
 /* Closes host's live session, if any, without marking it offline (the
  * caller is about to purge it). Returns whether one was live. */
 bool dl_session_drop(dl_server_t *srv, const char *host, const char *why);
+
+/* The live session of host: its sid, or 0 when the host is offline. */
+uint64_t dl_session_live(dl_server_t *srv, const char *host);
+/* Sends m on session sid: 0, or DL_ECLOSED when it is gone. */
+int dl_session_send(dl_server_t *srv, uint64_t sid, const dl_msg_t *m);
+
+/* router.c: control requests (see the file's head comment). */
+typedef struct {
+	const char *host;
+	const dl_op_t *op;
+	const char *target;  /* as the admin named it; "" for host ops */
+	json_t *args;	     /* validated, container resolved; borrowed */
+	uint32_t timeout_ms; /* 0 = none */
+	uid_t uid;	     /* the admin (SO_PEERCRED) */
+	int64_t last_seen;   /* unix s, for the offline sentence; 0 never */
+	const char *error;   /* set: fail at once with this sentence */
+	const char *status;  /* and this audit status */
+} dl_call_req_t;
+
+typedef struct {
+	/* Stream output; the admin side calls dl_call_delivered(srv, id,
+	 * n) once the bytes are written to its client. */
+	void (*chunk)(void *ud, uint32_t id, uint32_t fd, const uint8_t *p,
+		      size_t n);
+	/* The outcome, {"ok": ..., "status": ...} (consumed). Runs once,
+	 * unless the admin cancels first. */
+	void (*done)(void *ud, json_t *resp);
+} dl_call_sink_t;
+
+/* Starts a call; returns its id, or 0 when it already ended (done has
+ * run: offline, invalid, ...). */
+uint32_t dl_call_start(dl_server_t *srv, const dl_call_req_t *req,
+		       const dl_call_sink_t *sink, void *ud);
+/* The admin went away: CANCEL to the agent, audited, done not called. */
+void dl_call_cancel(dl_server_t *srv, uint32_t id);
+void dl_call_delivered(dl_server_t *srv, uint32_t id, size_t n);
+/* session.c hands over RESPONSE, STREAM and END, and its end. */
+void dl_call_from_agent(dl_server_t *srv, uint64_t sid, const dl_msg_t *m);
+void dl_call_session_closed(dl_server_t *srv, uint64_t sid, const char *why);
+void dl_router_init(dl_server_t *srv);
+void dl_router_close(dl_server_t *srv);
 
 /* admin.c */
 void dl_admin_accept(dl_server_t *srv);

@@ -89,6 +89,7 @@ static void session_close(dl_session_t *s, const char *why)
 	}
 	s->state = S_CLOSING;
 	unlink_session(s);
+	dl_call_session_closed(s->srv, s->sid, why);
 	uv_close((uv_handle_t *)&s->pipe, on_handle_closed);
 	uv_close((uv_handle_t *)&s->timer, on_handle_closed);
 }
@@ -239,6 +240,9 @@ static int on_live(dl_session_t *s, const dl_msg_t *m, const uint8_t *p,
 		r.u.nonce = m->u.nonce;
 		return send_msg(s, &r) == 0 ? 0 : DL_EIO;
 	case DL_MSG_PONG: return 0;
+	case DL_MSG_RESPONSE:
+	case DL_MSG_STREAM:
+	case DL_MSG_END: dl_call_from_agent(s->srv, s->sid, m); return 0;
 	case DL_MSG_ERROR:
 		snprintf(why, whylen, "agent reported error %d: %.*s",
 			 m->u.error.code, (int)m->u.error.message.n,
@@ -479,4 +483,19 @@ bool dl_session_drop(dl_server_t *srv, const char *host, const char *why)
 	s->state = S_HELLO; /* no offline row for a host being purged */
 	session_close(s, why);
 	return live;
+}
+
+uint64_t dl_session_live(dl_server_t *srv, const char *host)
+{
+	dl_session_t *s = find_host(srv, host);
+
+	return s && s->state == S_LIVE ? s->sid : 0;
+}
+
+int dl_session_send(dl_server_t *srv, uint64_t sid, const dl_msg_t *m)
+{
+	for (dl_session_t *s = srv->sessions; s; s = s->next)
+		if (s->sid == sid)
+			return s->state == S_LIVE ? send_msg(s, m) : DL_ECLOSED;
+	return DL_ECLOSED;
 }

@@ -9,6 +9,7 @@
 #include "collector/store.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -25,7 +26,7 @@
 #include "proto/msg.h"
 
 #define TAG	       "store"
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 #define RETRY_SLEEP_MS 200
 #define CLOSE_RETRIES  3 /* failed COMMITs tolerated while closing */
 
@@ -115,6 +116,22 @@ static const char *const migrations[SCHEMA_VERSION] = {
 							      "host_1h "
 							      "(" ROLLUP_COLS(
 								      "TEXT") ") WITHOUT ROWID;",
+
+	/* v3: the audit log of control requests. No REFERENCES to hosts:
+	 * rows outlive `forget --purge` and may name hosts that never
+	 * existed (a request to "app-9" is audited too). */
+	"CREATE TABLE audit ("
+	" id INTEGER PRIMARY KEY,"
+	" req TEXT NOT NULL UNIQUE,"
+	" time_ns INTEGER NOT NULL,"
+	" uid INTEGER NOT NULL, user TEXT NOT NULL,"
+	" host TEXT NOT NULL, op TEXT NOT NULL,"
+	" target TEXT NOT NULL DEFAULT '', args TEXT NOT NULL DEFAULT '',"
+	" status TEXT NOT NULL,"
+	" message TEXT NOT NULL DEFAULT '',"
+	" exit_code INTEGER, duration_ms INTEGER);"
+	"CREATE INDEX audit_time ON audit(time_ns);"
+	"CREATE INDEX audit_host_time ON audit(host, time_ns);",
 };
 
 enum {
@@ -153,6 +170,8 @@ enum {
 	ST_DEL_HS,
 	ST_DEL_H1M,
 	ST_DEL_H1H,
+	ST_AUDIT_START,
+	ST_AUDIT_END,
 	ST_COUNT
 };
 
@@ -318,18 +337,41 @@ static const char *const sql[ST_COUNT] = {
 	[ST_DEL_HS] = RETENTION_DELETE("host_samples", "host", "ts"),
 	[ST_DEL_H1M] = RETENTION_DELETE("host_1m", "k", "bucket"),
 	[ST_DEL_H1H] = RETENTION_DELETE("host_1h", "k", "bucket"),
+	[ST_AUDIT_START] = "INSERT INTO audit(req, time_ns, uid, user, host, "
+			   "op, target, args, status) VALUES(?1, ?2, ?3, ?4, "
+			   "?5, ?6, ?7, ?8, 'running')",
+	/* Only a running row: an outcome, once written, is final. */
+	[ST_AUDIT_END] = "UPDATE audit SET status = ?2, message = ?3, "
+			 "exit_code = ?4, duration_ms = ?5 WHERE req = ?1 "
+			 "AND status = 'running'",
 };
 
-typedef enum { IT_DATA, IT_ONLINE, IT_OFFLINE, IT_FORGET } item_kind_t;
+typedef enum {
+	IT_DATA,
+	IT_ONLINE,
+	IT_OFFLINE,
+	IT_FORGET,
+	IT_AUDIT_START,
+	IT_AUDIT_END
+} item_kind_t;
 
 typedef struct item {
 	struct item *next;
 	item_kind_t kind;
 	uint64_t sid;
-	uint64_t time_ns; /* collector wall clock when queued */
-	char host[DL_HOST_MAX + 1];
+	uint64_t time_ns; /* collector wall clock when queued; audit: start */
+	char host[DL_HOST_MAX + 1]; /* "" for audit items (host in data) */
 	size_t len;
-	/* IT_DATA: the payload; IT_ONLINE: "peer\0software\0". */
+	union {
+		uint32_t uid; /* IT_AUDIT_START */
+		struct {
+			int exit_code; /* INT_MIN: none */
+			int64_t duration_ms;
+		} end; /* IT_AUDIT_END */
+	} au;
+	/* IT_DATA: the payload; IT_ONLINE: "peer\0software\0";
+	 * IT_AUDIT_START: "req\0user\0host\0op\0target\0args\0";
+	 * IT_AUDIT_END: "req\0status\0message\0". */
 	uint8_t data[];
 } item_t;
 
@@ -1498,7 +1540,8 @@ static int apply_host(dl_store_t *s, const item_t *it)
 
 /* `dockline forget --purge`: every row keyed by this host. Every table
  * that stores per-host data must be listed here. Rare, so statements are
- * prepared on the spot. */
+ * prepared on the spot. The audit table is left out on purpose: who did
+ * what to a host must stay on record after the host is gone. */
 static int apply_forget(dl_store_t *s, const item_t *it)
 {
 #define CIDS "(SELECT cid FROM container_keys WHERE host = ?1)"
@@ -1538,11 +1581,82 @@ static int apply_forget(dl_store_t *s, const item_t *it)
 	return rc;
 }
 
+/* The NUL-terminated string at *p; moves *p past it. */
+static const char *next_str(const char **p)
+{
+	const char *v = *p;
+
+	*p += strlen(v) + 1;
+	return v;
+}
+
+/* An audit row is the record of an admin's request, not agent data: one
+ * that cannot be written is logged and dropped, and the batch goes on
+ * (a failed statement undoes itself, so nothing else is lost). Only when
+ * SQLite gave up the whole transaction does the batch retry, audit
+ * items included. */
+static int audit_fail(dl_store_t *s, sqlite3_stmt *st, const char *req,
+		      const char *what, int rc)
+{
+	sqlite3_clear_bindings(st);
+	if (sqlite3_get_autocommit(s->db))
+		return rc;
+	DL_LOG_RL(DL_LOG_LEVEL_ERROR, TAG,
+		  "audit: %s of request %s not stored: %s", what, req,
+		  sqlite3_errstr(rc));
+	return SQLITE_OK;
+}
+
+static int apply_audit_start(dl_store_t *s, const item_t *it)
+{
+	sqlite3_stmt *st = s->st[ST_AUDIT_START];
+	const char *p = (const char *)it->data;
+	const char *req = next_str(&p), *user = next_str(&p);
+	const char *host = next_str(&p), *op = next_str(&p);
+	const char *target = next_str(&p), *args = next_str(&p);
+	int rc;
+
+	if ((rc = bind_cstr(st, 1, req)) ||
+	    (rc = sqlite3_bind_int64(st, 2, (int64_t)it->time_ns)) ||
+	    (rc = sqlite3_bind_int64(st, 3, it->au.uid)) ||
+	    (rc = bind_cstr(st, 4, user)) || (rc = bind_cstr(st, 5, host)) ||
+	    (rc = bind_cstr(st, 6, op)) || (rc = bind_cstr(st, 7, target)) ||
+	    (rc = bind_cstr(st, 8, args)) || (rc = run(s, ST_AUDIT_START)))
+		return audit_fail(s, st, req, "start", rc);
+	return SQLITE_OK;
+}
+
+static int apply_audit_end(dl_store_t *s, const item_t *it)
+{
+	sqlite3_stmt *st = s->st[ST_AUDIT_END];
+	const char *p = (const char *)it->data;
+	const char *req = next_str(&p), *status = next_str(&p);
+	const char *msg = next_str(&p);
+	int code = it->au.end.exit_code;
+	int rc;
+
+	if ((rc = bind_cstr(st, 1, req)) || (rc = bind_cstr(st, 2, status)) ||
+	    (rc = bind_cstr(st, 3, msg)) ||
+	    (rc = code == INT_MIN ? sqlite3_bind_null(st, 4)
+				  : sqlite3_bind_int(st, 4, code)) ||
+	    (rc = sqlite3_bind_int64(st, 5, it->au.end.duration_ms)) ||
+	    (rc = run(s, ST_AUDIT_END)))
+		return audit_fail(s, st, req, "outcome", rc);
+	if (sqlite3_changes(s->db) == 0)
+		DL_LOG_RL(DL_LOG_LEVEL_WARN, TAG,
+			  "audit: request %s is not running; outcome %s "
+			  "dropped",
+			  req, status);
+	return SQLITE_OK;
+}
+
 static int apply_item(dl_store_t *s, const item_t *it)
 {
 	switch (it->kind) {
 	case IT_DATA: return apply_data(s, it);
 	case IT_FORGET: return apply_forget(s, it);
+	case IT_AUDIT_START: return apply_audit_start(s, it);
+	case IT_AUDIT_END: return apply_audit_end(s, it);
 	default: return apply_host(s, it);
 	}
 }
@@ -1897,7 +2011,7 @@ static int user_version(sqlite3 *db, int *v)
 static int migrate(sqlite3 *db, const char *path, char *err, size_t errlen)
 {
 	char q[64];
-	int v;
+	int v, stale;
 
 	if (exec_sql(db, "BEGIN IMMEDIATE", "migration", err, errlen))
 		return DL_EDB;
@@ -1921,10 +2035,23 @@ static int migrate(sqlite3 *db, const char *path, char *err, size_t errlen)
 		DL_LOG_INFO(TAG, "%s: schema migrated to version %d", path,
 			    v + 1);
 	}
-	/* A restarted collector has no sessions yet. */
+	/* A restarted collector has no sessions yet, and no requests: one
+	 * still running was cut short by a crash or a stop, and how it
+	 * ended is not known. */
 	if (exec_sql(db, "UPDATE hosts SET online = 0", "reset hosts", err,
 		     errlen) ||
-	    exec_sql(db, "COMMIT", "migration commit", err, errlen))
+	    exec_sql(db,
+		     "UPDATE audit SET status = 'unknown', message = "
+		     "'collector stopped during the request' WHERE status = "
+		     "'running'",
+		     "closing interrupted requests", err, errlen))
+		goto fail;
+	if ((stale = sqlite3_changes(db)) > 0)
+		DL_LOG_WARN(TAG,
+			    "%s: the collector stopped during %d control "
+			    "request(s); marked unknown",
+			    path, stale);
+	if (exec_sql(db, "COMMIT", "migration commit", err, errlen))
 		goto fail;
 	return 0;
 fail:
@@ -2168,6 +2295,20 @@ static int enqueue(dl_store_t *s, item_t *it, bool capped)
 	return 0;
 }
 
+/* An item with room for len bytes of data and no host. */
+static item_t *item_alloc(item_kind_t kind, size_t len, uint64_t time_ns)
+{
+	item_t *it = malloc(sizeof(*it) + len);
+
+	if (!it)
+		return NULL;
+	memset(it, 0, sizeof(*it));
+	it->kind = kind;
+	it->time_ns = time_ns;
+	it->len = len;
+	return it;
+}
+
 static item_t *item_new(item_kind_t kind, uint64_t sid, const char *host,
 			size_t len, uint64_t time_ns)
 {
@@ -2176,14 +2317,10 @@ static item_t *item_new(item_kind_t kind, uint64_t sid, const char *host,
 
 	if (hl == 0 || hl > DL_HOST_MAX)
 		return NULL;
-	if (!(it = malloc(sizeof(*it) + len)))
+	if (!(it = item_alloc(kind, len, time_ns)))
 		return NULL;
-	it->next = NULL;
-	it->kind = kind;
 	it->sid = sid;
-	it->time_ns = time_ns;
 	memcpy(it->host, host, hl + 1);
-	it->len = len;
 	return it;
 }
 
@@ -2254,4 +2391,125 @@ size_t dl_store_pending(dl_store_t *s)
 	n = s->nitems + s->inflight;
 	pthread_mutex_unlock(&s->mu);
 	return n;
+}
+
+/* ------------------------------------------------------------------ */
+/* Audit (loop side)                                                   */
+
+/* Bytes of s to store under a cap of max: all of it, or (*cut) a prefix
+ * that ends on a UTF-8 character boundary with room for "...". Reads at
+ * most max + 1 bytes of s. */
+static size_t clip(const char *s, size_t max, bool *cut)
+{
+	size_t n = strnlen(s, max + 1);
+
+	*cut = n > max;
+	if (!*cut)
+		return n;
+	n = max - 3;
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	return n;
+}
+
+/* A required string: non-NULL, non-empty, at most max bytes. */
+static bool field_ok(const char *s, size_t max)
+{
+	return s && *s && strnlen(s, max + 1) <= max;
+}
+
+/* Appends s[0..n) and its NUL (and "..." before it when cut) at *p. */
+static void put_field(uint8_t **p, const char *s, size_t n, bool cut)
+{
+	memcpy(*p, s, n);
+	*p += n;
+	if (cut) {
+		memcpy(*p, "...", 3);
+		*p += 3;
+	}
+	*(*p)++ = '\0';
+}
+
+int dl_store_audit_start(dl_store_t *s, const dl_audit_t *a)
+{
+	const char *target, *args;
+	size_t lr, lu, lh, lo, lt, la;
+	bool cut;
+	uint8_t *p;
+	item_t *it;
+
+	if (!s || !a || !field_ok(a->req, DL_AUDIT_REQ_MAX) ||
+	    !field_ok(a->user, DL_AUDIT_USER_MAX) ||
+	    !field_ok(a->host, DL_AUDIT_HOST_MAX) ||
+	    !field_ok(a->op, DL_AUDIT_OP_MAX) ||
+	    a->time_ns > (uint64_t)INT64_MAX)
+		return DL_EINVAL;
+	target = a->target ? a->target : "";
+	args = a->args ? a->args : "";
+	if (strnlen(target, DL_AUDIT_TARGET_MAX + 1) > DL_AUDIT_TARGET_MAX)
+		return DL_EINVAL;
+	lr = strlen(a->req);
+	lu = strlen(a->user);
+	lh = strlen(a->host);
+	lo = strlen(a->op);
+	lt = strlen(target);
+	la = clip(args, DL_AUDIT_ARGS_MAX, &cut);
+	/* six strings, each NUL-terminated, args maybe ending in "..." */
+	it = item_alloc(IT_AUDIT_START,
+			lr + lu + lh + lo + lt + la + (cut ? 3 : 0) + 6,
+			a->time_ns);
+	if (!it)
+		return DL_ENOMEM;
+	it->au.uid = a->uid;
+	p = it->data;
+	put_field(&p, a->req, lr, false);
+	put_field(&p, a->user, lu, false);
+	put_field(&p, a->host, lh, false);
+	put_field(&p, a->op, lo, false);
+	put_field(&p, target, lt, false);
+	put_field(&p, args, la, cut);
+	return enqueue(s, it, false);
+}
+
+/* The outcomes a request can end with. */
+static bool status_ok(const char *status)
+{
+	static const char *const known[] = {
+		"ok",	   "error",	"refused", "offline",
+		"timeout", "cancelled", "unknown",
+	};
+
+	for (size_t i = 0; status && i < sizeof(known) / sizeof(known[0]); i++)
+		if (!strcmp(status, known[i]))
+			return true;
+	return false;
+}
+
+int dl_store_audit_end(dl_store_t *s, const char *req, const char *status,
+		       const char *message, int exit_code, int64_t duration_ms)
+{
+	size_t lr, ls, lm;
+	bool cut;
+	uint8_t *p;
+	item_t *it;
+
+	if (!s || !field_ok(req, DL_AUDIT_REQ_MAX) || !status_ok(status) ||
+	    duration_ms < 0)
+		return DL_EINVAL;
+	if (!message)
+		message = "";
+	lr = strlen(req);
+	ls = strlen(status);
+	lm = clip(message, DL_AUDIT_MESSAGE_MAX, &cut);
+	it = item_alloc(IT_AUDIT_END, lr + ls + lm + (cut ? 3 : 0) + 3,
+			dl_clock_wall_ns());
+	if (!it)
+		return DL_ENOMEM;
+	it->au.end.exit_code = exit_code;
+	it->au.end.duration_ms = duration_ms;
+	p = it->data;
+	put_field(&p, req, lr, false);
+	put_field(&p, status, ls, false);
+	put_field(&p, message, lm, cut);
+	return enqueue(s, it, false);
 }

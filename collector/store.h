@@ -10,6 +10,7 @@
  * resend after reconnect is stored exactly once. STATS and HOSTSTATS
  * become raw samples plus minute/hour rollups, and the writer expires old
  * samples in small steps between batches (docs/ARCHITECTURE.md, "Stats").
+ * Control requests are audited through the same queue (dl_store_audit_*).
  * Readers never use the
  * write connection: see query.h. The store never blocks the loop thread
  * for more than a mutex hold. */
@@ -65,6 +66,43 @@ int dl_store_host_offline(dl_store_t *s, const char *host, uint64_t time_ns);
  * in order with data already queued. The caller closes its session
  * first. */
 int dl_store_forget(dl_store_t *s, const char *host);
+
+/* The audit log of control requests: one row per request, written at
+ * its start (status "running") and completed at its end. Rows name the
+ * host as the request did, so they outlive dl_store_forget and may name
+ * hosts that never existed. Strings over these caps are refused, except
+ * args and message, which are cut to fit and end in "...". */
+#define DL_AUDIT_REQ_MAX     64
+#define DL_AUDIT_USER_MAX    64
+#define DL_AUDIT_HOST_MAX    255
+#define DL_AUDIT_OP_MAX	     32
+#define DL_AUDIT_TARGET_MAX  256
+#define DL_AUDIT_ARGS_MAX    4096
+#define DL_AUDIT_MESSAGE_MAX 1024
+
+typedef struct {
+	const char *req;    /* unique key, e.g. "1732412345-17" */
+	uint64_t time_ns;   /* start, wall clock */
+	uint32_t uid;	    /* admin's uid (SO_PEERCRED) */
+	const char *user;   /* its name, or "uid 1234" */
+	const char *host;   /* as the request named it */
+	const char *op;	    /* "stop", "logs", ... */
+	const char *target; /* "" (or NULL) for host-level ops */
+	const char *args;   /* JSON summary, secrets redacted; NULL = "" */
+} dl_audit_t;
+
+/* Records the start of a control request: a row with status "running",
+ * in order with data. Strings are copied. 0, DL_EINVAL (a required string
+ * NULL or empty, or over its cap), DL_ENOMEM or DL_ECLOSED. A row that
+ * the writer cannot store is logged, never a reason to hold back data. */
+int dl_store_audit_start(dl_store_t *s, const dl_audit_t *a);
+
+/* Completes row req, if it is still "running": status is one of ok,
+ * error, refused, offline, timeout, cancelled, unknown; message may be ""
+ * or NULL; exit_code INT_MIN = none (stored NULL); duration_ms >= 0.
+ * Returns like dl_store_audit_start. */
+int dl_store_audit_end(dl_store_t *s, const char *req, const char *status,
+		       const char *message, int exit_code, int64_t duration_ms);
 
 /* Stats retention per tier, in seconds (collector.conf [retention]).
  * The writer deletes what is older in steps of at most a few thousand

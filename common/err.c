@@ -24,6 +24,8 @@ const char *dl_strerror(int err)
 	case DL_EDB: return "database error";
 	case DL_EDOCKER: return "Docker Engine error";
 	case DL_ESSH: return "SSH error";
+	case DL_EPERM: return "not allowed by policy";
+	case DL_EBUSY: return "too many requests in flight";
 	}
 	return "unknown error";
 }

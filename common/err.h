@@ -26,6 +26,8 @@ enum {
 	DL_EDB = -18,	       /* database error */
 	DL_EDOCKER = -19,      /* Docker Engine API error */
 	DL_ESSH = -20,	       /* SSH transport error */
+	DL_EPERM = -21,	       /* not allowed by policy */
+	DL_EBUSY = -22,	       /* too many requests in flight */
 };
 
 /* Static string describing err; unknown codes get a generic text. */

@@ -108,12 +108,12 @@ static int read_full(int fd, void *p, size_t n, int timeout_ms)
 	return 0;
 }
 
-int dl_admin_recv(int fd, size_t max, int timeout_ms, json_t **out)
+int dl_admin_recv_frame(int fd, size_t max, int timeout_ms, char **out,
+			size_t *len)
 {
 	uint8_t hdr[DL_FRAME_HDR];
 	uint32_t n;
 	char *body;
-	json_error_t jerr;
 	int rc;
 
 	rc = read_full(fd, hdr, sizeof(hdr), timeout_ms);
@@ -126,14 +126,37 @@ int dl_admin_recv(int fd, size_t max, int timeout_ms, json_t **out)
 	if (!body)
 		return DL_ENOMEM;
 	rc = read_full(fd, body, n, timeout_ms);
-	if (rc == 0) {
-		*out = json_loadb(body, n, JSON_REJECT_DUPLICATES, &jerr);
-		if (!*out || !json_is_object(*out)) {
-			json_decref(*out);
-			*out = NULL;
-			rc = DL_EPROTO;
-		}
+	if (rc) {
+		free(body);
+		return rc;
 	}
+	*out = body;
+	*len = n;
+	return 0;
+}
+
+int dl_admin_parse(const char *p, size_t n, json_t **out)
+{
+	json_error_t jerr;
+
+	*out = json_loadb(p, n, JSON_REJECT_DUPLICATES, &jerr);
+	if (!*out || !json_is_object(*out)) {
+		json_decref(*out);
+		*out = NULL;
+		return DL_EPROTO;
+	}
+	return 0;
+}
+
+int dl_admin_recv(int fd, size_t max, int timeout_ms, json_t **out)
+{
+	char *body;
+	size_t n;
+	int rc = dl_admin_recv_frame(fd, max, timeout_ms, &body, &n);
+
+	if (rc)
+		return rc;
+	rc = dl_admin_parse(body, n, out);
 	free(body);
 	return rc;
 }

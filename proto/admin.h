@@ -26,6 +26,19 @@ int dl_admin_send(int fd, const json_t *obj, size_t max);
  * most timeout_ms, 0 = forever). The caller owns *out. */
 int dl_admin_recv(int fd, size_t max, int timeout_ms, json_t **out);
 
+/* Control streams (logs, exec) answer with binary frames before the
+ * final JSON one: payload[0] is 1 (stdout) or 2 (stderr), the rest the
+ * bytes. A JSON payload always starts with '{'. */
+#define DL_ADMIN_STDOUT 1
+#define DL_ADMIN_STDERR 2
+
+/* Receives one whole frame payload, whatever it holds (blocking, like
+ * dl_admin_recv). The caller frees *out. */
+int dl_admin_recv_frame(int fd, size_t max, int timeout_ms, char **out,
+			size_t *len);
+/* Parses a payload as one JSON object: 0 or DL_EPROTO. */
+int dl_admin_parse(const char *p, size_t n, json_t **out);
+
 /* Encodes obj as a whole frame into a malloc'ed buffer (*len bytes). */
 char *dl_admin_frame(const json_t *obj, size_t max, size_t *len);
 

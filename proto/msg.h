@@ -17,6 +17,7 @@
 #include <msgpack.h>
 
 #include "common/buf.h"
+#include "proto/frame.h"
 
 #define DL_PROTO_VERSION 1
 
@@ -27,6 +28,11 @@
 #define DL_MAX_CONTAINERS 20000
 #define DL_MAX_ATTRS	  64
 #define DL_MAX_CAPS	  32
+#define DL_MAX_OP	  32
+#define DL_MAX_ARGS	  (64u * 1024u) /* REQUEST args, JSON text */
+#define DL_MAX_CHUNK	  (64u * 1024u) /* STREAM data */
+/* RESPONSE body: what fits one frame with room for the header fields. */
+#define DL_MAX_BODY (DL_FRAME_MAX - 64u)
 
 typedef enum {
 	DL_MSG_HELLO = 1,
@@ -44,7 +50,16 @@ typedef enum {
 	DL_MSG_HOSTSTATS = 22, /* host metrics */
 	/* Local only: attach -> serve preamble naming the sshd-bound host. */
 	DL_MSG_ATTACH = 32,
+	/* Control: never queued in the outbox, never replayed. */
+	DL_MSG_REQUEST = 48,  /* collector -> agent */
+	DL_MSG_RESPONSE = 49, /* agent -> collector: the whole answer */
+	DL_MSG_STREAM = 50,   /* agent -> collector: logs/exec output */
+	DL_MSG_END = 51,      /* agent -> collector: a stream's outcome */
+	DL_MSG_CANCEL = 52,   /* collector -> agent */
+	DL_MSG_CREDIT = 53,   /* collector -> agent: stream bytes delivered */
 } dl_msg_type_t;
+
+#define DL_MSG_TYPE_MAX DL_MSG_CREDIT
 
 /* Borrowed string: not NUL-terminated on decode. */
 typedef struct {
@@ -163,6 +178,38 @@ typedef struct {
 	uint64_t net_rx_bytes, net_tx_bytes;
 } dl_hoststats_t;
 
+/* Control. A request's id is the collector's, unique per session. */
+typedef struct {
+	uint32_t id;
+	uint32_t timeout_ms; /* the agent gives up after this; 0 = none */
+	dl_str_t op;	     /* "stop", "logs", ... (proto/control.h) */
+	dl_str_t args;	     /* one JSON object, at most DL_MAX_ARGS */
+} dl_request_t;
+
+typedef struct {
+	uint32_t id;
+	int32_t status; /* 0, or a DL_E* code */
+	dl_str_t body;	/* status 0: JSON text; else a sentence */
+} dl_response_t;
+
+typedef struct {
+	uint32_t id;
+	uint32_t fd;   /* 1 stdout, 2 stderr */
+	dl_str_t data; /* binary, at most DL_MAX_CHUNK */
+} dl_chunk_t;
+
+typedef struct {
+	uint32_t id;
+	int32_t status;	   /* 0, or a DL_E* code */
+	int32_t exit_code; /* exec: the command's; else 0 */
+	dl_str_t message;  /* status != 0: a sentence */
+} dl_end_t;
+
+typedef struct {
+	uint32_t id;
+	uint32_t bytes; /* CREDIT only */
+} dl_credit_t;
+
 typedef struct {
 	dl_msg_type_t type;
 	/* Data frames only. */
@@ -190,6 +237,11 @@ typedef struct {
 		dl_stats_t stats;
 		dl_hoststats_t hoststats;
 		dl_str_t attach_host;
+		dl_request_t request;
+		dl_response_t response;
+		dl_chunk_t stream;
+		dl_end_t end;
+		dl_credit_t credit; /* CANCEL uses id only */
 	} u;
 	/* decode storage */
 	msgpack_unpacked up_;

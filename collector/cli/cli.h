@@ -11,6 +11,27 @@ typedef struct {
 	const char *conf_path; /* collector.conf, may be NULL */
 } dl_cli_t;
 
+/* Exit codes of every command (documented in usage and README). exec
+ * exits with the command's own code, and with DL_CLI_EXIT_EXEC when
+ * dockline itself failed. */
+enum {
+	DL_CLI_EXIT_OK = 0,
+	DL_CLI_EXIT_FAIL = 1,	 /* the request failed (message on stderr) */
+	DL_CLI_EXIT_USAGE = 2,	 /* bad command line */
+	DL_CLI_EXIT_OFFLINE = 3, /* host offline, or no collector running */
+	DL_CLI_EXIT_UNKNOWN = 4, /* no answer in time or link lost: the
+				    outcome is unknown */
+	DL_CLI_EXIT_REFUSED = 5, /* the host's policy refused */
+	DL_CLI_EXIT_EXEC = 125,
+};
+
+/* Connects to the admin socket: fd, or -1 after printing why. */
+int dl_cli_connect(const dl_cli_t *cli);
+
+/* Control ops (start, stop, logs, exec, images, ...): argv[0] names it. */
+bool dl_cli_is_control(const char *cmd);
+int dl_cli_control(const dl_cli_t *cli, int argc, char **argv);
+
 /* Sends req (stolen) and returns the "data" member (caller owns), or
  * NULL after printing a sentence to stderr. */
 json_t *dl_cli_call(const dl_cli_t *cli, json_t *req);
@@ -19,6 +40,7 @@ int dl_cli_enroll(const dl_cli_t *cli, int argc, char **argv);
 
 /* `stats`, `top` and `history` (argv[0] names which); exit code. */
 int dl_cli_stats(const dl_cli_t *cli, int argc, char **argv);
+int dl_cli_audit(const dl_cli_t *cli, int argc, char **argv);
 int dl_cli_forget(const dl_cli_t *cli, int argc, char **argv);
 
 /* Validates an OpenSSH "ssh-ed25519 BASE64 [comment]" line; on success

@@ -50,37 +50,74 @@ static void usage(FILE *f)
 		"from collector.conf, or prints)\n"
 		"  forget NAME [--purge]                   remove NAME's key; "
 		"--purge also deletes its history\n"
+		"  audit [--host H] [--since 24h] [--limit N] [--json]\n"
+		"                                          control requests: "
+		"who, what, outcome\n"
 		"\n"
-		"exit codes: 0 ok, 1 error (message on stderr), 2 usage\n"
+		"control (through the host's agent; [--timeout 30s] "
+		"[--json]):\n"
+		"  start|pause|unpause|inspect HOST/CONTAINER\n"
+		"  top HOST/CONTAINER                      its processes\n"
+		"  stop|restart HOST/CONTAINER [-t SECONDS]\n"
+		"  kill HOST/CONTAINER [-s SIGNAL]\n"
+		"  rename HOST/CONTAINER NEWNAME\n"
+		"  rm HOST/CONTAINER [-f] [-v]\n"
+		"  logs HOST/CONTAINER [-f] [--tail N] [--since 10m] "
+		"[-t|--timestamps]\n"
+		"  exec [-e K=V] [-w DIR] [-u USER] HOST/CONTAINER [--] CMD "
+		"[ARG...]\n"
+		"  images|networks|volumes|info|version|df HOST\n"
+		"  prune HOST containers|images\n"
+		"  CONTAINER is a name or a unique id prefix. What a host "
+		"allows is\n"
+		"  its own choice: agent.conf [control] allow.\n"
+		"\n"
+		"exit codes: 0 ok, 1 the request failed (message on stderr), "
+		"2 usage,\n"
+		"  3 host offline or collector not running, 4 outcome unknown "
+		"(no\n"
+		"  answer in time, connection lost), 5 refused by the host's "
+		"policy;\n"
+		"  exec exits with the command's code, or 125 when dockline "
+		"failed\n"
 		"default socket: %s (or admin_socket from %s)\n",
 		DL_ADMIN_SOCKET_DEFAULT, DL_COLLECTOR_CONF_DEFAULT);
+}
+
+int dl_cli_connect(const dl_cli_t *cli)
+{
+	int fd = dl_admin_connect(cli->socket);
+
+	if (fd >= 0)
+		return fd;
+	if (fd == DL_ENOENT)
+		fprintf(stderr,
+			"dockline: collector is not running (no socket at "
+			"%s)\n",
+			cli->socket);
+	else if (fd == DL_ECONNREFUSED)
+		fprintf(stderr,
+			"dockline: collector is not running (nothing listens "
+			"on %s)\n",
+			cli->socket);
+	else if (fd == DL_EAUTH)
+		fprintf(stderr,
+			"dockline: permission denied on %s (are you in the "
+			"dockline-admin group?)\n",
+			cli->socket);
+	else
+		fprintf(stderr, "dockline: cannot connect to %s: %s\n",
+			cli->socket, dl_strerror(fd));
+	return -1;
 }
 
 json_t *dl_cli_call(const dl_cli_t *cli, json_t *req)
 {
 	json_t *resp = NULL, *data = NULL;
-	int fd = dl_admin_connect(cli->socket);
+	int fd = dl_cli_connect(cli);
 	int rc;
 
 	if (fd < 0) {
-		if (fd == DL_ENOENT)
-			fprintf(stderr,
-				"dockline: collector is not running (no socket "
-				"at %s)\n",
-				cli->socket);
-		else if (fd == DL_ECONNREFUSED)
-			fprintf(stderr,
-				"dockline: collector is not running (nothing "
-				"listens on %s)\n",
-				cli->socket);
-		else if (fd == DL_EAUTH)
-			fprintf(stderr,
-				"dockline: permission denied on %s (are you in "
-				"the dockline-admin group?)\n",
-				cli->socket);
-		else
-			fprintf(stderr, "dockline: cannot connect to %s: %s\n",
-				cli->socket, dl_strerror(fd));
 		json_decref(req);
 		return NULL;
 	}
@@ -363,6 +400,15 @@ static int resolve_socket(dl_cli_t *cli, const char *sock_opt)
 	return 0;
 }
 
+/* Any argument (not an option) of the form HOST/CONTAINER. */
+static bool names_container(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (argv[i][0] != '-' && strchr(argv[i], '/'))
+			return true;
+	return false;
+}
+
 int main(int argc, char **argv)
 {
 	dl_cli_t cli = {0};
@@ -399,6 +445,11 @@ int main(int argc, char **argv)
 	argv += i;
 	if (!strcmp(cmd, "enroll"))
 		return dl_cli_enroll(&cli, argc, argv);
+	/* `top HOST/CONTAINER` lists processes; `top` is the live view. */
+	if (!strcmp(cmd, "top") && names_container(argc, argv))
+		return resolve_socket(&cli, sock)
+			       ? DL_CLI_EXIT_FAIL
+			       : dl_cli_control(&cli, argc, argv);
 	if (!strcmp(cmd, "stats") || !strcmp(cmd, "top") ||
 	    !strcmp(cmd, "history"))
 		return resolve_socket(&cli, sock)
@@ -409,6 +460,14 @@ int main(int argc, char **argv)
 			return 1;
 		return dl_cli_forget(&cli, argc, argv);
 	}
+	if (!strcmp(cmd, "audit"))
+		return resolve_socket(&cli, sock)
+			       ? 1
+			       : dl_cli_audit(&cli, argc, argv);
+	if (dl_cli_is_control(cmd))
+		return resolve_socket(&cli, sock)
+			       ? DL_CLI_EXIT_FAIL
+			       : dl_cli_control(&cli, argc, argv);
 	if (strcmp(cmd, "hosts") && strcmp(cmd, "ps") &&
 	    strcmp(cmd, "events")) {
 		fprintf(stderr, "dockline: unknown command %s\n", cmd);

@@ -443,6 +443,10 @@ stats_interval = ${DL_STATS_INTERVAL:-10}
 log_level = ${DL_AGENT_LOG_LEVEL:-info}
 ping_interval = ${DL_PING_INTERVAL:-15}
 EOF
+	# Unset: the packaged default policy (read, lifecycle).
+	if [ -n "${DL_CONTROL_ALLOW:-}" ]; then
+		printf '\n[control]\nallow = %s\n' "$DL_CONTROL_ALLOW" >>"$T/agent-$name.conf"
+	fi
 	echo "=== $(date '+%F %T') starting agent $name" >>"$T/agent-$name.log"
 	dl_spawn "$T/agent-$name.log" "$DL_BIN/dockline-agent" -c "$T/agent-$name.conf"
 	eval "DL_AGENT_PID_${name//[.-]/_}=$DL_LAST_PID"

@@ -1,0 +1,583 @@
+/* control.c - `dockline start|stop|...|logs|exec|images|prune ...`: control
+ * requests through the collector to one host's agent.
+ *
+ * Arguments are checked here with the same rules the collector and the
+ * agent apply (proto/control.h), so a typo fails fast with a usage error.
+ * logs and exec print the host's output as it streams in, stdout to
+ * stdout and stderr to stderr. Ctrl-C simply ends this process: the
+ * collector sees the connection close and cancels the request on the
+ * agent. Exit codes: see DL_CLI_EXIT_* in cli.h. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "collector/cli/cli.h"
+#include "collector/conf.h"
+#include "collector/store.h"
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/err.h"
+#include "proto/admin.h"
+#include "proto/control.h"
+
+#define DEFAULT_TIMEOUT_S 30
+
+typedef struct {
+	const dl_op_t *op;
+	char host[DL_HOST_MAX + 1];
+	json_t *args;
+	bool json;
+	int64_t timeout_s; /* -1: the op's default */
+} req_t;
+
+static int usage_error(const char *fmt, const char *a)
+{
+	fprintf(stderr, "dockline: ");
+	fprintf(stderr, fmt, a);
+	fprintf(stderr, "\n");
+	return DL_CLI_EXIT_USAGE;
+}
+
+/* HOST/CONTAINER for container ops, HOST for host ops. */
+static int parse_target(req_t *r, const char *arg)
+{
+	const char *slash = strchr(arg, '/');
+	size_t hl = slash ? (size_t)(slash - arg) : strlen(arg);
+
+	if (hl == 0 || hl > DL_HOST_MAX)
+		return usage_error("invalid host in \"%s\"", arg);
+	memcpy(r->host, arg, hl);
+	r->host[hl] = '\0';
+	if (!dl_host_name_valid(r->host))
+		return usage_error("invalid host name \"%s\"", r->host);
+	if (r->op->container != (slash != NULL))
+		return usage_error(r->op->container ? "%s wants HOST/CONTAINER"
+						    : "%s wants a HOST, not "
+						      "HOST/CONTAINER",
+				   r->op->name);
+	if (slash)
+		json_object_set_new(r->args, "container",
+				    json_string(slash + 1));
+	return 0;
+}
+
+static int set_int(req_t *r, const char *key, const char *v, int64_t max)
+{
+	int64_t n;
+
+	if (dl_parse_int(v, 0, max, &n))
+		return usage_error("invalid number \"%s\"", v);
+	json_object_set_new(r->args, key, json_integer(n));
+	return 0;
+}
+
+/* --since: a duration back from now (10m, 24h) or unix seconds. */
+static int set_since(req_t *r, const char *v)
+{
+	int64_t s;
+
+	if (dl_duration_parse(v, &s) == 0 && s < 1000000000)
+		s = (int64_t)(dl_clock_wall_ns() / 1000000000ull) - s;
+	else if (dl_parse_int(v, 0, INT64_C(1) << 40, &s))
+		return usage_error("invalid --since \"%s\" (10m, 24h or unix "
+				   "seconds)",
+				   v);
+	json_object_set_new(r->args, "since", json_integer(s < 0 ? 0 : s));
+	return 0;
+}
+
+static int add_string(req_t *r, const char *key, const char *v)
+{
+	json_t *a = json_object_get(r->args, key);
+
+	if (!a) {
+		a = json_array();
+		json_object_set_new(r->args, key, a);
+	}
+	return json_array_append_new(a, json_string(v)) ? DL_CLI_EXIT_FAIL : 0;
+}
+
+static int parse_opt(req_t *r, int ch, const char *arg)
+{
+	int64_t s;
+
+	switch (ch) {
+	case 'j': r->json = true; return 0;
+	case 'T':
+		if (dl_duration_parse(arg, &s) || s > 7 * 86400)
+			return usage_error("invalid --timeout \"%s\" (30s, 5m; "
+					   "0 = none)",
+					   arg);
+		r->timeout_s = s;
+		return 0;
+	case 't':
+		if (!strcmp(r->op->name, "logs")) {
+			json_object_set_new(r->args, "timestamps", json_true());
+			return 0;
+		}
+		return set_int(r, "t", arg, DL_CTL_TIMEOUT_MAX);
+	case 's':
+		json_object_set_new(r->args, "signal", json_string(arg));
+		return 0;
+	case 'f':
+		json_object_set_new(
+			r->args, strcmp(r->op->name, "rm") ? "follow" : "force",
+			json_true());
+		return 0;
+	case 'v':
+		json_object_set_new(r->args, "volumes", json_true());
+		return 0;
+	case 'n': return set_int(r, "tail", arg, 100000000);
+	case 'S': return set_since(r, arg);
+	case 'e': return add_string(r, "env", arg);
+	case 'w':
+		json_object_set_new(r->args, "workdir", json_string(arg));
+		return 0;
+	case 'u':
+		json_object_set_new(r->args, "user", json_string(arg));
+		return 0;
+	default: return DL_CLI_EXIT_USAGE;
+	}
+}
+
+/* Which short options each op takes (getopt syntax). */
+static const char *optstring(const dl_op_t *op)
+{
+	const char *n = op->name;
+
+	if (!strcmp(n, "stop") || !strcmp(n, "restart"))
+		return "t:";
+	if (!strcmp(n, "kill"))
+		return "s:";
+	if (!strcmp(n, "rm"))
+		return "fv";
+	if (!strcmp(n, "logs"))
+		return "ftn:";
+	if (!strcmp(n, "exec"))
+		return "+e:w:u:";
+	return "";
+}
+
+static int parse_args(req_t *r, int argc, char **argv, int *rest)
+{
+	static const struct option longs[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"timeout", required_argument, NULL, 'T'},
+		{"tail", required_argument, NULL, 'n'},
+		{"since", required_argument, NULL, 'S'},
+		{"timestamps", no_argument, NULL, 't'},
+		{"follow", no_argument, NULL, 'f'},
+		{"force", no_argument, NULL, 'f'},
+		{"volumes", no_argument, NULL, 'v'},
+		{"signal", required_argument, NULL, 's'},
+		{"time", required_argument, NULL, 't'},
+		{"env", required_argument, NULL, 'e'},
+		{"workdir", required_argument, NULL, 'w'},
+		{"user", required_argument, NULL, 'u'},
+		{NULL, 0, NULL, 0},
+	};
+	int ch, rc;
+
+	optind = 0; /* glibc: full reset */
+	opterr = 1;
+	while ((ch = getopt_long(argc, argv, optstring(r->op), longs, NULL)) !=
+	       -1) {
+		if (ch == '?' || (rc = parse_opt(r, ch, optarg)))
+			return ch == '?' ? DL_CLI_EXIT_USAGE : rc;
+	}
+	*rest = optind;
+	return 0;
+}
+
+/* Positional arguments after HOST[/CONTAINER]. */
+static int parse_rest(req_t *r, int n, char **v)
+{
+	const char *op = r->op->name;
+
+	if (!strcmp(op, "rename")) {
+		if (n != 1)
+			return usage_error("%s wants HOST/CONTAINER NEWNAME",
+					   op);
+		json_object_set_new(r->args, "name", json_string(v[0]));
+		return 0;
+	}
+	if (!strcmp(op, "prune")) {
+		if (n != 1)
+			return usage_error("%s wants HOST containers|images",
+					   op);
+		json_object_set_new(r->args, "what", json_string(v[0]));
+		return 0;
+	}
+	if (!strcmp(op, "exec")) {
+		if (n > 0 && !strcmp(v[0], "--")) {
+			n--;
+			v++;
+		}
+		if (n == 0)
+			return usage_error("%s wants a command after "
+					   "HOST/CONTAINER",
+					   op);
+		for (int i = 0; i < n; i++)
+			if (add_string(r, "cmd", v[i]))
+				return DL_CLI_EXIT_FAIL;
+		return 0;
+	}
+	if (n)
+		return usage_error("unexpected argument \"%s\"", v[0]);
+	return 0;
+}
+
+/* ---- output -------------------------------------------------------- */
+
+static const char *jstr(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+
+	return s ? s : "";
+}
+
+static void human_bytes(double b, char *out, size_t outlen)
+{
+	const char *u[] = {"B", "kB", "MB", "GB", "TB"};
+	int i = 0;
+
+	while (b >= 1000 && i < 4) {
+		b /= 1000;
+		i++;
+	}
+	snprintf(out, outlen, i ? "%.1f%s" : "%.0f%s", b, u[i]);
+}
+
+static void print_top(json_t *d)
+{
+	json_t *titles = json_object_get(d, "Titles"), *procs, *row, *v;
+	size_t i, j;
+
+	json_array_foreach(titles, i, v)
+		printf("%s%s", i ? "\t" : "", json_string_value(v));
+	printf("\n");
+	procs = json_object_get(d, "Processes");
+	json_array_foreach(procs, i, row)
+	{
+		json_array_foreach(row, j, v)
+			printf("%s%s", j ? "\t" : "", json_string_value(v));
+		printf("\n");
+	}
+}
+
+static void print_images(json_t *d)
+{
+	json_t *img, *tags;
+	size_t i;
+	char size[32];
+
+	printf("%-40s %-12s %10s\n", "REPOSITORY:TAG", "IMAGE ID", "SIZE");
+	json_array_foreach(d, i, img)
+	{
+		const char *id = jstr(img, "Id");
+
+		tags = json_object_get(img, "RepoTags");
+		human_bytes((double)json_integer_value(
+				    json_object_get(img, "Size")),
+			    size, sizeof(size));
+		if (!strncmp(id, "sha256:", 7))
+			id += 7;
+		printf("%-40s %-12.12s %10s\n",
+		       json_array_size(tags)
+			       ? json_string_value(json_array_get(tags, 0))
+			       : "<none>",
+		       id, size);
+	}
+}
+
+static void print_networks(json_t *d)
+{
+	json_t *n;
+	size_t i;
+
+	printf("%-12s %-24s %-10s %s\n", "NETWORK ID", "NAME", "DRIVER",
+	       "SCOPE");
+	json_array_foreach(d, i, n)
+		printf("%-12.12s %-24s %-10s %s\n", jstr(n, "Id"),
+		       jstr(n, "Name"), jstr(n, "Driver"), jstr(n, "Scope"));
+}
+
+static void print_volumes(json_t *d)
+{
+	json_t *v;
+	size_t i;
+
+	printf("%-10s %s\n", "DRIVER", "VOLUME NAME");
+	json_array_foreach(json_object_get(d, "Volumes"), i, v)
+		printf("%-10s %s\n", jstr(v, "Driver"), jstr(v, "Name"));
+}
+
+/* info and version: the lines an administrator looks for first. */
+static void print_keys(json_t *d, const char *const *keys)
+{
+	for (; *keys; keys++) {
+		json_t *v = json_object_get(d, *keys);
+		char *txt;
+
+		if (!v)
+			continue;
+		txt = json_is_string(v)
+			      ? NULL
+			      : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+		printf("%-18s %s\n", *keys, txt ? txt : json_string_value(v));
+		free(txt);
+	}
+}
+
+static void print_df(json_t *d)
+{
+	static const char *const parts[][2] = {{"Images", "Size"},
+					       {"Containers", "SizeRw"},
+					       {"Volumes", NULL}};
+	char size[32];
+
+	printf("%-12s %8s %12s\n", "TYPE", "TOTAL", "SIZE");
+	for (size_t p = 0; p < 3; p++) {
+		json_t *arr = json_object_get(d, parts[p][0]), *e;
+		double total = 0;
+		size_t i;
+
+		json_array_foreach(arr, i, e)
+		{
+			json_t *sz = parts[p][1]
+					     ? json_object_get(e, parts[p][1])
+					     : json_object_get(
+						       json_object_get(
+							       e, "UsageData"),
+						       "Size");
+
+			if (json_integer_value(sz) > 0)
+				total += (double)json_integer_value(sz);
+		}
+		human_bytes(total, size, sizeof(size));
+		printf("%-12s %8zu %12s\n", parts[p][0], json_array_size(arr),
+		       size);
+	}
+	human_bytes(
+		(double)json_integer_value(json_object_get(d, "LayersSize")),
+		size, sizeof(size));
+	printf("%-12s %8s %12s\n", "Layers", "", size);
+}
+
+static void print_prune(json_t *d, const char *what)
+{
+	json_t *del = json_object_get(d, !strcmp(what, "images")
+						 ? "ImagesDeleted"
+						 : "ContainersDeleted");
+	char size[32];
+
+	human_bytes((double)json_integer_value(
+			    json_object_get(d, "SpaceReclaimed")),
+		    size, sizeof(size));
+	printf("deleted %zu %s, reclaimed %s\n", json_array_size(del), what,
+	       size);
+}
+
+static void print_result(const req_t *r, json_t *d)
+{
+	static const char *const info_keys[] = {
+		"Name",
+		"ServerVersion",
+		"Containers",
+		"ContainersRunning",
+		"Images",
+		"OperatingSystem",
+		"KernelVersion",
+		"NCPU",
+		"MemTotal",
+		"Driver",
+		"CgroupVersion",
+		"DockerRootDir",
+		NULL,
+	};
+	static const char *const version_keys[] = {
+		"Version",   "ApiVersion",    "MinAPIVersion",
+		"GitCommit", "GoVersion",     "Os",
+		"Arch",	     "KernelVersion", NULL,
+	};
+	const char *op = r->op->name;
+	char *txt;
+
+	if (r->json || !strcmp(op, "inspect")) {
+		txt = json_dumps(d, JSON_INDENT(2) | JSON_ENCODE_ANY);
+		if (txt)
+			printf("%s\n", txt);
+		free(txt);
+	} else if (r->op->container && strcmp(op, "top")) {
+		/* Lifecycle ops echo the container, as docker does. */
+		printf("%s\n", jstr(r->args, "container"));
+	} else if (!strcmp(op, "top")) {
+		print_top(d);
+	} else if (!strcmp(op, "images")) {
+		print_images(d);
+	} else if (!strcmp(op, "networks")) {
+		print_networks(d);
+	} else if (!strcmp(op, "volumes")) {
+		print_volumes(d);
+	} else if (!strcmp(op, "info")) {
+		print_keys(d, info_keys);
+	} else if (!strcmp(op, "version")) {
+		print_keys(d, version_keys);
+	} else if (!strcmp(op, "df")) {
+		print_df(d);
+	} else if (!strcmp(op, "prune")) {
+		print_prune(d, jstr(r->args, "what"));
+	}
+}
+
+/* ---- the call ------------------------------------------------------ */
+
+static int exit_for(const req_t *r, const char *status)
+{
+	int code = DL_CLI_EXIT_FAIL;
+
+	if (!strcmp(status, "offline"))
+		code = DL_CLI_EXIT_OFFLINE;
+	else if (!strcmp(status, "timeout") || !strcmp(status, "unknown"))
+		code = DL_CLI_EXIT_UNKNOWN;
+	else if (!strcmp(status, "refused"))
+		code = DL_CLI_EXIT_REFUSED;
+	/* exec's own codes belong to the command: ours move out of the way. */
+	return !strcmp(r->op->name, "exec") ? DL_CLI_EXIT_EXEC : code;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Reads frames until the final JSON one; stream bytes go to 1 and 2. */
+static int receive(const req_t *r, int fd)
+{
+	json_t *resp = NULL;
+	const char *status;
+	char *p;
+	size_t n;
+	int rc;
+
+	for (;;) {
+		rc = dl_admin_recv_frame(fd, DL_ADMIN_RESP_MAX, 0, &p, &n);
+		if (rc) {
+			fprintf(stderr,
+				"dockline: lost the collector during %s: %s; "
+				"the outcome is unknown\n",
+				r->op->name, dl_strerror(rc));
+			return exit_for(r, "unknown");
+		}
+		if (p[0] == DL_ADMIN_STDOUT || p[0] == DL_ADMIN_STDERR) {
+			if (write_all(p[0], p + 1, n - 1)) {
+				free(p); /* our reader went away */
+				return DL_CLI_EXIT_FAIL;
+			}
+			free(p);
+			continue;
+		}
+		rc = dl_admin_parse(p, n, &resp);
+		free(p);
+		break;
+	}
+	if (rc) {
+		fprintf(stderr, "dockline: the collector sent an invalid "
+				"answer\n");
+		return DL_CLI_EXIT_FAIL;
+	}
+	status = jstr(resp, "status");
+	if (!json_is_true(json_object_get(resp, "ok"))) {
+		fprintf(stderr, "dockline: %s\n", jstr(resp, "error"));
+		rc = exit_for(r, status);
+	} else if (r->op->kind == DL_OPK_STREAM) {
+		rc = (int)json_integer_value(json_object_get(
+			json_object_get(resp, "data"), "exit_code"));
+		rc = rc < 0 || rc > 255 ? DL_CLI_EXIT_EXEC : rc;
+	} else {
+		print_result(r, json_object_get(resp, "data"));
+		rc = 0;
+	}
+	json_decref(resp);
+	return rc;
+}
+
+static int run(const dl_cli_t *cli, req_t *r)
+{
+	json_t *req;
+	int64_t t = r->timeout_s;
+	int fd, rc;
+
+	if (t < 0) {
+		/* Following has no natural end; everything else does. */
+		t = json_is_true(json_object_get(r->args, "follow"))
+			    ? 0
+			    : DEFAULT_TIMEOUT_S;
+		/* stop -t 60 must not be cut off at 30 s */
+		t += json_integer_value(json_object_get(r->args, "t"));
+	}
+	req = json_pack("{s:s,s:s,s:s,s:O,s:I}", "op", "control", "host",
+			r->host, "action", r->op->name, "args", r->args,
+			"timeout_ms", (json_int_t)(t * 1000));
+	fd = dl_cli_connect(cli);
+	if (fd < 0) {
+		json_decref(req);
+		return DL_CLI_EXIT_OFFLINE;
+	}
+	rc = req ? dl_admin_send(fd, req, DL_ADMIN_REQ_MAX) : DL_ENOMEM;
+	json_decref(req);
+	if (rc) {
+		fprintf(stderr, "dockline: cannot send the request: %s\n",
+			dl_strerror(rc));
+		close(fd);
+		return DL_CLI_EXIT_FAIL;
+	}
+	rc = receive(r, fd);
+	close(fd);
+	return rc;
+}
+
+bool dl_cli_is_control(const char *cmd)
+{
+	return dl_control_op(cmd) != NULL;
+}
+
+int dl_cli_control(const dl_cli_t *cli, int argc, char **argv)
+{
+	req_t r = {.op = dl_control_op(argv[0]), .timeout_s = -1};
+	char err[512];
+	int rc, rest;
+
+	if (!r.op)
+		return usage_error("unknown command \"%s\"", argv[0]);
+	r.args = json_object();
+	if (!r.args)
+		return DL_CLI_EXIT_FAIL;
+	rc = parse_args(&r, argc, argv, &rest);
+	if (rc == 0 && rest >= argc)
+		rc = usage_error(r.op->container ? "%s wants HOST/CONTAINER"
+						 : "%s wants a HOST",
+				 r.op->name);
+	if (rc == 0)
+		rc = parse_target(&r, argv[rest]);
+	if (rc == 0)
+		rc = parse_rest(&r, argc - rest - 1, argv + rest + 1);
+	if (rc == 0 && dl_control_validate(r.op, r.args, err, sizeof(err)))
+		rc = usage_error("%s", err);
+	if (rc == 0)
+		rc = run(cli, &r);
+	json_decref(r.args);
+	return rc;
+}

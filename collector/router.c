@@ -1,0 +1,373 @@
+/* router.c - the control router: admin request -> the host's live session
+ * -> REQUEST; RESPONSE, or STREAM... + END, back to the admin.
+ *
+ * Calls are known by a 32-bit id unique in this collector process; an
+ * answer counts only on the session the request went down, so one agent
+ * can never answer for another host. Every call is audited at start and
+ * at its end. A call ends exactly once: answer, deadline, the admin going
+ * away (CANCEL to the agent) or the session dropping (outcome unknown:
+ * requests are never replayed). Stream bytes are credited back to the
+ * agent only after the admin connection has written them, so a slow
+ * reader holds at most DL_CONTROL_WINDOW bytes per stream here. */
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collector/serve_int.h"
+#include "common/clock.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "proto/control.h"
+
+#define TAG "control"
+/* The agent enforces the deadline itself; this much later we stop
+ * waiting for its answer. */
+#define GRACE_MS 5000
+#define TICK_MS	 250
+
+struct dl_call {
+	dl_call_t *next;
+	uint32_t id;
+	uint64_t sid;
+	char host[DL_HOST_MAX + 1];
+	char op[DL_MAX_OP + 1];
+	char key[64]; /* audit row */
+	dl_call_sink_t sink;
+	void *ud;
+	uint64_t start_ns;    /* monotonic */
+	uint64_t deadline_ns; /* monotonic, 0 = none */
+	uint32_t timeout_ms;
+};
+
+static dl_call_t *find(dl_server_t *srv, uint32_t id)
+{
+	for (dl_call_t *c = srv->calls; c; c = c->next)
+		if (c->id == id)
+			return c;
+	return NULL;
+}
+
+static void unlink_call(dl_server_t *srv, dl_call_t *call)
+{
+	for (dl_call_t **pp = &srv->calls; *pp; pp = &(*pp)->next) {
+		if (*pp == call) {
+			*pp = call->next;
+			return;
+		}
+	}
+}
+
+static int64_t elapsed_ms(uint64_t start_ns)
+{
+	return (int64_t)((dl_clock_mono_ns() - start_ns) / 1000000);
+}
+
+static json_t *error_json(const char *status, const char *text)
+{
+	return json_pack("{s:b,s:s,s:s}", "ok", 0, "status", status, "error",
+			 text);
+}
+
+/* Ends call: audit row, answer to the admin (resp consumed; NULL = the
+ * admin is gone), free. */
+static void finish(dl_server_t *srv, dl_call_t *call, const char *status,
+		   const char *message, int exit_code, json_t *resp)
+{
+	unlink_call(srv, call);
+	if (srv->store)
+		dl_store_audit_end(srv->store, call->key, status, message,
+				   exit_code, elapsed_ms(call->start_ns));
+	DL_LOG_INFO(TAG, "%s %s on %s: %s%s%s (%lld ms)", call->key, call->op,
+		    call->host, status, message[0] ? ": " : "", message,
+		    (long long)elapsed_ms(call->start_ns));
+	if (resp)
+		call->sink.done(call->ud, resp);
+	free(call);
+}
+
+static void finish_error(dl_server_t *srv, dl_call_t *call, const char *status,
+			 const char *text)
+{
+	finish(srv, call, status, text, INT_MIN, error_json(status, text));
+}
+
+static void user_name(uid_t uid, char *out, size_t outlen)
+{
+	struct passwd pw, *res = NULL;
+	char buf[1024];
+
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res)
+		snprintf(out, outlen, "%s", pw.pw_name);
+	else
+		snprintf(out, outlen, "uid %u", (unsigned)uid);
+}
+
+/* "3m ago", "2h ago", "never". */
+static void ago(int64_t last_seen, char *out, size_t outlen)
+{
+	int64_t d = (int64_t)(dl_clock_wall_ns() / 1000000000ull) - last_seen;
+
+	if (last_seen <= 0)
+		snprintf(out, outlen, "never seen");
+	else if (d < 120)
+		snprintf(out, outlen, "last seen %llds ago", (long long)d);
+	else if (d < 7200)
+		snprintf(out, outlen, "last seen %lldm ago",
+			 (long long)(d / 60));
+	else if (d < 172800)
+		snprintf(out, outlen, "last seen %lldh ago",
+			 (long long)(d / 3600));
+	else
+		snprintf(out, outlen, "last seen %lldd ago",
+			 (long long)(d / 86400));
+}
+
+static int send_request(dl_server_t *srv, dl_call_t *call, const char *args)
+{
+	dl_msg_t m = {.type = DL_MSG_REQUEST};
+
+	m.u.request.id = call->id;
+	m.u.request.timeout_ms = call->timeout_ms;
+	m.u.request.op = DL_STR(call->op);
+	m.u.request.args = DL_STR(args);
+	return dl_session_send(srv, call->sid, &m);
+}
+
+static void audit_start(dl_server_t *srv, dl_call_t *call,
+			const dl_call_req_t *req)
+{
+	json_t *red = req->args ? dl_control_redact(req->op, req->args) : NULL;
+	char *args =
+		red ? json_dumps(red, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	char user[128];
+	dl_audit_t a = {0};
+
+	user_name(req->uid, user, sizeof(user));
+	a.req = call->key;
+	a.time_ns = dl_clock_wall_ns();
+	a.uid = (uint32_t)req->uid;
+	a.user = user;
+	a.host = call->host;
+	a.op = call->op;
+	a.target = req->target ? req->target : "";
+	a.args = args ? args : "";
+	if (srv->store)
+		dl_store_audit_start(srv->store, &a);
+	free(args);
+	json_decref(red);
+}
+
+uint32_t dl_call_start(dl_server_t *srv, const dl_call_req_t *req,
+		       const dl_call_sink_t *sink, void *ud)
+{
+	dl_call_t *call = calloc(1, sizeof(*call));
+	char *args = NULL, text[512], seen[64];
+
+	if (!call) {
+		sink->done(ud, error_json("error", "collector out of memory"));
+		return 0;
+	}
+	if (++srv->next_call_id == 0)
+		srv->next_call_id = 1;
+	call->id = srv->next_call_id;
+	snprintf(call->host, sizeof(call->host), "%s", req->host);
+	snprintf(call->op, sizeof(call->op), "%s", req->op->name);
+	snprintf(call->key, sizeof(call->key), "%llu-%u",
+		 (unsigned long long)srv->boot_ns, call->id);
+	call->sink = *sink;
+	call->ud = ud;
+	call->start_ns = dl_clock_mono_ns();
+	call->timeout_ms = req->timeout_ms;
+	if (req->timeout_ms)
+		call->deadline_ns =
+			call->start_ns +
+			((uint64_t)req->timeout_ms + GRACE_MS) * 1000000ull;
+	call->next = srv->calls;
+	srv->calls = call;
+	audit_start(srv, call, req);
+	if (req->error) {
+		finish_error(srv, call, req->status, req->error);
+		return 0;
+	}
+	call->sid = dl_session_live(srv, req->host);
+	if (!call->sid) {
+		ago(req->last_seen, seen, sizeof(seen));
+		snprintf(text, sizeof(text), "%s is offline (%s)", req->host,
+			 seen);
+		finish_error(srv, call, "offline", text);
+		return 0;
+	}
+	args = json_dumps(req->args, JSON_COMPACT);
+	if (!args || strlen(args) > DL_MAX_ARGS ||
+	    send_request(srv, call, args) != 0) {
+		snprintf(text, sizeof(text),
+			 "cannot send the request to %s (session closing)",
+			 req->host);
+		free(args);
+		finish_error(srv, call, "error", text);
+		return 0;
+	}
+	free(args);
+	return call->id;
+}
+
+static void send_id_msg(dl_server_t *srv, dl_call_t *call, dl_msg_type_t t,
+			uint32_t bytes)
+{
+	dl_msg_t m = {.type = t};
+
+	m.u.credit.id = call->id;
+	m.u.credit.bytes = bytes;
+	dl_session_send(srv, call->sid, &m);
+}
+
+void dl_call_cancel(dl_server_t *srv, uint32_t id)
+{
+	dl_call_t *call = find(srv, id);
+
+	if (!call)
+		return;
+	send_id_msg(srv, call, DL_MSG_CANCEL, 0);
+	finish(srv, call, "cancelled", "the admin client went away", INT_MIN,
+	       NULL);
+}
+
+void dl_call_delivered(dl_server_t *srv, uint32_t id, size_t n)
+{
+	dl_call_t *call = find(srv, id);
+
+	if (call && n)
+		send_id_msg(srv, call, DL_MSG_CREDIT, (uint32_t)n);
+}
+
+/* An agent's failure, worded for the admin: policy refusals read
+ * "app-01 policy does not allow rm (...)", Docker's own messages
+ * "app-01: No such container: web". */
+static void agent_error(dl_server_t *srv, dl_call_t *call, int status,
+			dl_str_t msg)
+{
+	char text[1200];
+
+	snprintf(text, sizeof(text), "%s%s%.*s", call->host,
+		 status == DL_EPERM ? " " : ": ",
+		 (int)(msg.n > 1024 ? 1024 : msg.n), msg.p);
+	/* The agent gave up waiting for Docker, which may still act. */
+	finish_error(srv, call,
+		     status == DL_EPERM	      ? "refused"
+		     : status == DL_ETIMEDOUT ? "timeout"
+					      : "error",
+		     text);
+}
+
+static void on_response(dl_server_t *srv, dl_call_t *call,
+			const dl_response_t *r)
+{
+	json_t *body;
+	char text[256];
+
+	if (r->status) {
+		agent_error(srv, call, r->status, r->body);
+		return;
+	}
+	body = json_loadb(r->body.p, r->body.n, 0, NULL);
+	if (!body) {
+		snprintf(text, sizeof(text),
+			 "%s answered %s with something that is not JSON",
+			 call->host, call->op);
+		finish_error(srv, call, "error", text);
+		return;
+	}
+	finish(srv, call, "ok", "", INT_MIN,
+	       json_pack("{s:b,s:s,s:o}", "ok", 1, "status", "ok", "data",
+			 body));
+}
+
+static void on_end(dl_server_t *srv, dl_call_t *call, const dl_end_t *e)
+{
+	char text[64] = "";
+
+	if (e->status) {
+		agent_error(srv, call, e->status, e->message);
+		return;
+	}
+	if (!strcmp(call->op, "exec"))
+		snprintf(text, sizeof(text), "exit code %d", e->exit_code);
+	finish(srv, call, "ok", text, e->exit_code,
+	       json_pack("{s:b,s:s,s:{s:i}}", "ok", 1, "status", "ok", "data",
+			 "exit_code", e->exit_code));
+}
+
+void dl_call_from_agent(dl_server_t *srv, uint64_t sid, const dl_msg_t *m)
+{
+	/* RESPONSE, STREAM and END all start with the id. */
+	uint32_t id = m->type == DL_MSG_RESPONSE ? m->u.response.id
+		      : m->type == DL_MSG_STREAM ? m->u.stream.id
+						 : m->u.end.id;
+	dl_call_t *call = find(srv, id);
+
+	/* Gone (cancelled, timed out) or not this session's: dropped. */
+	if (!call || call->sid != sid)
+		return;
+	switch (m->type) {
+	case DL_MSG_RESPONSE: on_response(srv, call, &m->u.response); break;
+	case DL_MSG_END: on_end(srv, call, &m->u.end); break;
+	default:
+		call->sink.chunk(call->ud, id, m->u.stream.fd,
+				 (const uint8_t *)m->u.stream.data.p,
+				 m->u.stream.data.n);
+		break;
+	}
+}
+
+void dl_call_session_closed(dl_server_t *srv, uint64_t sid, const char *why)
+{
+	dl_call_t *call, *next;
+	char text[512];
+
+	for (call = srv->calls; call; call = next) {
+		next = call->next;
+		if (call->sid != sid)
+			continue;
+		snprintf(text, sizeof(text),
+			 "the connection to %s was lost during %s (%s); the "
+			 "outcome is unknown",
+			 call->host, call->op, why);
+		finish_error(srv, call, "unknown", text);
+	}
+}
+
+static void on_tick(uv_timer_t *t)
+{
+	dl_server_t *srv = t->data;
+	uint64_t now = dl_clock_mono_ns();
+	dl_call_t *call, *next;
+	char text[512];
+
+	for (call = srv->calls; call; call = next) {
+		next = call->next;
+		if (!call->deadline_ns || now < call->deadline_ns)
+			continue;
+		send_id_msg(srv, call, DL_MSG_CANCEL, 0);
+		snprintf(text, sizeof(text),
+			 "%s did not answer %s within %.1f s; the outcome is "
+			 "unknown",
+			 call->host, call->op,
+			 (double)call->timeout_ms / 1000.0);
+		finish_error(srv, call, "timeout", text);
+	}
+}
+
+void dl_router_init(dl_server_t *srv)
+{
+	srv->boot_ns = dl_clock_wall_ns() / 1000000000ull;
+	uv_timer_init(srv->loop, &srv->call_timer);
+	srv->call_timer.data = srv;
+	uv_timer_start(&srv->call_timer, on_tick, TICK_MS, TICK_MS);
+}
+
+void dl_router_close(dl_server_t *srv)
+{
+	uv_close((uv_handle_t *)&srv->call_timer, NULL);
+}
