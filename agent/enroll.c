@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include "agent/conf.h"
+#include "common/config.h"
+#include "proto/control.h"
 #include "common/base64.h"
 #include "common/err.h"
 
@@ -213,6 +215,25 @@ static int confirm(const target_t *t, const char *trust)
 	return 0;
 }
 
+/* The [control] allow of the agent.conf being replaced, so re-enrolling
+ * never widens or narrows what the host owner chose; the default when
+ * there is none (or it does not parse). */
+static void kept_policy(const char *conf, char *out, size_t outlen)
+{
+	char err[256];
+	unsigned mask = DL_CLASS_DEFAULT;
+	dl_conf_t *old = access(conf, F_OK) == 0
+				 ? dl_conf_load(conf, err, sizeof(err))
+				 : NULL;
+
+	if (old && dl_control_policy_parse(dl_conf_str(old, "control", "allow",
+						       "read, lifecycle"),
+					   &mask, err, sizeof(err)) != 0)
+		mask = DL_CLASS_DEFAULT;
+	dl_conf_free(old);
+	dl_control_policy_str(mask, out, outlen);
+}
+
 static int write_file(const char *path, const char *text, mode_t mode,
 		      bool backup)
 {
@@ -356,7 +377,7 @@ int dl_enroll_main(int argc, char **argv)
 	const char *sock = "/var/run/docker.sock";
 	char name[64] = "", err[512], identity[DL_APATH_MAX + 16];
 	char kh[DL_APATH_MAX + 16], pub[512], text[4096], khline[2048];
-	char addr[300];
+	char addr[300], allow[64];
 	target_t t = {0};
 	int ch;
 
@@ -430,6 +451,7 @@ int dl_enroll_main(int argc, char **argv)
 		snprintf(addr, sizeof(addr), "[%s]:%u", t.host, t.port);
 	else
 		snprintf(addr, sizeof(addr), "%s:%u", t.host, t.port);
+	kept_policy(conf, allow, sizeof(allow));
 	snprintf(text, sizeof(text),
 		 "# Written by `dockline-agent enroll` for host %s.\n"
 		 "[collector]\n"
@@ -441,8 +463,12 @@ int dl_enroll_main(int argc, char **argv)
 		 "socket = %s\n"
 		 "\n[agent]\n"
 		 "state_dir = %s\n"
-		 "stats_interval = 10\n",
-		 name, addr, t.user, identity, kh, sock, state);
+		 "stats_interval = 10\n"
+		 "\n[control]\n"
+		 "# What the collector may do on this host: read, lifecycle,\n"
+		 "# exec, destructive (or all, none). See dockline-agent(8).\n"
+		 "allow = %s\n",
+		 name, addr, t.user, identity, kh, sock, state, allow);
 	if (write_file(conf, text, 0640, true))
 		return 1;
 	give_to_agent_user(conf, 0640, false);

@@ -35,6 +35,7 @@ typedef struct ereq {
 	const dl_op_t *op;
 	json_t *args;
 	uint64_t deadline_ns; /* 0 = none */
+	uint32_t timeout_ms;
 	dl_docker_req_t *dreq;
 	phase_t phase;
 	char ctr[DL_CTL_NAME_MAX + 1]; /* as given; the full id after inspect */
@@ -175,8 +176,10 @@ static void docker_error(const ereq_t *r, int err, long status,
 	const char *msg;
 
 	if (err == DL_ETIMEDOUT) {
-		snprintf(out, outlen, "Docker did not finish %s in time",
-			 r->op->name);
+		snprintf(out, outlen,
+			 "Docker did not finish %s within %.1f s; it may still "
+			 "complete",
+			 r->op->name, (double)r->timeout_ms / 1000.0);
 		return;
 	}
 	if (err == DL_ETOOBIG) {
@@ -674,6 +677,7 @@ void dl_executor_request(dl_executor_t *x, const dl_request_t *q)
 	r->next = x->reqs;
 	x->reqs = r;
 	x->n++;
+	r->timeout_ms = q->timeout_ms;
 	if (q->timeout_ms)
 		r->deadline_ns = dl_clock_mono_ns() +
 				 (uint64_t)q->timeout_ms * 1000000ull;

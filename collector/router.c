@@ -76,9 +76,12 @@ static void finish(dl_server_t *srv, dl_call_t *call, const char *status,
 		   const char *message, int exit_code, json_t *resp)
 {
 	unlink_call(srv, call);
-	if (srv->store)
-		dl_store_audit_end(srv->store, call->key, status, message,
-				   exit_code, elapsed_ms(call->start_ns));
+	if (srv->store &&
+	    dl_store_audit_end(srv->store, call->key, status, message,
+			       exit_code, elapsed_ms(call->start_ns)) != 0)
+		DL_LOG_ERROR(TAG,
+			     "%s: cannot record the outcome in the audit log",
+			     call->key);
 	DL_LOG_INFO(TAG, "%s %s on %s: %s%s%s (%lld ms)", call->key, call->op,
 		    call->host, status, message[0] ? ": " : "", message,
 		    (long long)elapsed_ms(call->start_ns));
@@ -141,7 +144,7 @@ static void audit_start(dl_server_t *srv, dl_call_t *call,
 	json_t *red = req->args ? dl_control_redact(req->op, req->args) : NULL;
 	char *args =
 		red ? json_dumps(red, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	char user[128];
+	char user[DL_AUDIT_USER_MAX + 1];
 	dl_audit_t a = {0};
 
 	user_name(req->uid, user, sizeof(user));
@@ -153,8 +156,9 @@ static void audit_start(dl_server_t *srv, dl_call_t *call,
 	a.op = call->op;
 	a.target = req->target ? req->target : "";
 	a.args = args ? args : "";
-	if (srv->store)
-		dl_store_audit_start(srv->store, &a);
+	if (srv->store && dl_store_audit_start(srv->store, &a) != 0)
+		DL_LOG_ERROR(TAG, "%s: cannot record %s on %s in the audit log",
+			     call->key, call->op, call->host);
 	free(args);
 	json_decref(red);
 }

@@ -204,3 +204,10 @@ dl_wait_for '! dl_host_online ctl2' 20 "ctl2 offline"
 dl_ctl 3 stop "ctl2/$pfx-web"
 dl_assert_match "offline sentence" '^dockline: ctl2 is offline \(last seen [0-9]+s ago\)$' "$err"
 dl_assert_eq "web untouched" running "$(state "$web")"
+
+# ---- a deadline shorter than the work: the outcome is unknown (exit 4);
+# sh as PID 1 ignores SIGTERM, so Docker waits the full -t before killing.
+dl_ctl 4 stop "ctl1/$pfx-web" -t 10 --timeout 1s
+dl_assert_match "deadline sentence" '^dockline: ctl1: Docker did not finish stop within 1.0 s; it may still complete$' "$err"
+dl_assert_eq "deadline audited as timeout" timeout \
+	"$(dl_items audit --host ctl1 --limit 1 | jq -r .status)"

@@ -56,6 +56,13 @@ contains "enroll prints the collector command" "dockline enroll en1 --key '$pub1
 dl_assert_match "known_hosts pins the ed25519 key" \
 	"^\[127.0.0.1\]:$DL_SSH_PORT ssh-ed25519 " "$(cat "$T/st-en1/known_hosts")"
 
+dl_assert_match "enroll writes the default control policy" '^allow = read, lifecycle$' "$(cat "$T/en1.conf")"
+# Enrolling again keeps what the host owner chose.
+sed -i 's/^allow = .*/allow = read, exec/' "$T/en1.conf"
+out=$(agent enroll --collector "$url" --name en1 -c "$T/en1.conf" \
+	--state-dir "$T/st-en1" --trust "$fp") || dl_fail "agent re-enroll failed: $out"
+dl_assert_match "re-enroll keeps the control policy" '^allow = read, exec$' "$(cat "$T/en1.conf")"
+
 # Not enrolled yet: check names the problem.
 out=$(agent check -c "$T/en1.conf" 2>&1) && dl_fail "check passed before enrollment: $out"
 dl_assert_match "check before enroll" "collector +FAIL +collector rejected key" "$out"
