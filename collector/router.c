@@ -168,6 +168,7 @@ uint32_t dl_call_start(dl_server_t *srv, const dl_call_req_t *req,
 {
 	dl_call_t *call = calloc(1, sizeof(*call));
 	char *args = NULL, text[512], seen[64];
+	const char *old = NULL;
 
 	if (!call) {
 		sink->done(ud, error_json("error", "collector out of memory"));
@@ -195,7 +196,15 @@ uint32_t dl_call_start(dl_server_t *srv, const dl_call_req_t *req,
 		finish_error(srv, call, req->status, req->error);
 		return 0;
 	}
-	call->sid = dl_session_live(srv, req->host);
+	call->sid = dl_session_live(srv, req->host, &old);
+	if (call->sid && old) {
+		snprintf(text, sizeof(text),
+			 "%s runs %s, which cannot take control requests; "
+			 "upgrade its agent",
+			 req->host, old);
+		finish_error(srv, call, "error", text);
+		return 0;
+	}
 	if (!call->sid) {
 		ago(req->last_seen, seen, sizeof(seen));
 		snprintf(text, sizeof(text), "%s is offline (%s)", req->host,

@@ -44,8 +44,11 @@ void dl_session_close_all(dl_server_t *srv, const char *why);
  * caller is about to purge it). Returns whether one was live. */
 bool dl_session_drop(dl_server_t *srv, const char *host, const char *why);
 
-/* The live session of host: its sid, or 0 when the host is offline. */
-uint64_t dl_session_live(dl_server_t *srv, const char *host);
+/* The live session of host: its sid, or 0 when the host is offline.
+ * *software is NULL, or the agent's version when it predates control
+ * (its HELLO caps lack "control": it must not be sent REQUESTs). */
+uint64_t dl_session_live(dl_server_t *srv, const char *host,
+			 const char **software);
 /* Sends m on session sid: 0, or DL_ECLOSED when it is gone. */
 int dl_session_send(dl_server_t *srv, uint64_t sid, const dl_msg_t *m);
 

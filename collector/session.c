@@ -35,6 +35,7 @@ struct dl_session {
 	pid_t pid;
 	char host[DL_HOST_MAX + 1];
 	char software[DL_MAX_NAME + 1];
+	bool control; /* HELLO caps announce "control" */
 	dl_frame_reader_t rd;
 	uint64_t last_rx_ns;
 	uint64_t nonce;
@@ -197,6 +198,9 @@ static int on_hello(dl_session_t *s, const dl_msg_t *m, char *why,
 		return DL_EPROTO;
 	}
 	dl_str_copy(s->software, sizeof(s->software), h->software);
+	for (uint32_t i = 0; i < h->ncaps; i++)
+		if (dl_str_eq(h->caps[i], "control"))
+			s->control = true;
 	if (h->proto_version != DL_PROTO_VERSION) {
 		snprintf(text, sizeof(text),
 			 "collector speaks protocol version %d, agent %s (%s) "
@@ -485,11 +489,15 @@ bool dl_session_drop(dl_server_t *srv, const char *host, const char *why)
 	return live;
 }
 
-uint64_t dl_session_live(dl_server_t *srv, const char *host)
+uint64_t dl_session_live(dl_server_t *srv, const char *host,
+			 const char **software)
 {
 	dl_session_t *s = find_host(srv, host);
 
-	return s && s->state == S_LIVE ? s->sid : 0;
+	if (!s || s->state != S_LIVE)
+		return 0;
+	*software = s->control ? NULL : s->software;
+	return s->sid;
 }
 
 int dl_session_send(dl_server_t *srv, uint64_t sid, const dl_msg_t *m)
