@@ -50,6 +50,11 @@ typedef struct ereq {
 	unsigned hdr_n;
 	uint32_t left; /* payload bytes left in the current demux frame */
 	uint32_t fd;
+	/* Docker frames a non-TTY stream line by line; bytes of one fd are
+	 * gathered here so a STREAM carries up to CHUNK, not one line. */
+	char *out;
+	size_t out_n;
+	uint32_t out_fd;
 	/* An answer the tunnel could not take yet (DL_EFULL). */
 	dl_msg_t held;
 	char *held_text;
@@ -80,6 +85,7 @@ static void req_free(ereq_t *r)
 	}
 	json_decref(r->args);
 	free(r->held_text);
+	free(r->out);
 	free(r);
 }
 
@@ -354,6 +360,35 @@ static int send_chunk(ereq_t *r, uint32_t fd, const char *p, size_t n)
 	return 0;
 }
 
+static int flush_out(ereq_t *r)
+{
+	int rc = r->out_n ? send_chunk(r, r->out_fd, r->out, r->out_n) : 0;
+
+	r->out_n = 0;
+	return rc;
+}
+
+/* Queues n bytes of fd behind what is gathered, sending full chunks. */
+static int gather(ereq_t *r, uint32_t fd, const char *p, size_t n)
+{
+	int rc;
+
+	if (r->out_n && r->out_fd != fd && (rc = flush_out(r)))
+		return rc;
+	r->out_fd = fd;
+	while (n > 0) {
+		size_t k = CHUNK - r->out_n < n ? CHUNK - r->out_n : n;
+
+		memcpy(r->out + r->out_n, p, k);
+		r->out_n += k;
+		p += k;
+		n -= k;
+		if (r->out_n == CHUNK && (rc = flush_out(r)))
+			return rc;
+	}
+	return 0;
+}
+
 /* Splits Docker's multiplexed stream into STREAM frames per fd. */
 static int demux(ereq_t *r, const char *p, size_t n)
 {
@@ -379,7 +414,7 @@ static int demux(ereq_t *r, const char *p, size_t n)
 			continue;
 		}
 		k = r->left < n ? r->left : n;
-		if ((rc = send_chunk(r, r->fd, p, k)))
+		if ((rc = gather(r, r->fd, p, k)))
 			return rc;
 		r->left -= (uint32_t)k;
 		p += k;
@@ -403,7 +438,12 @@ static int on_stream_data(void *ud, const char *p, size_t n)
 		x->io.want_drain(x->ud);
 		return DL_EFULL;
 	}
-	rc = r->tty ? send_chunk(r, 1, p, n) : demux(r, p, n);
+	if (!r->tty && !r->out && !(r->out = malloc(CHUNK)))
+		rc = DL_ENOMEM;
+	else
+		rc = r->tty ? send_chunk(r, 1, p, n) : demux(r, p, n);
+	if (rc == 0)
+		rc = flush_out(r);
 	if (rc) {
 		/* Cannot happen below half the queue with 16 KiB reads;
 		 * if it does, the stream is cut rather than corrupted. */

@@ -521,10 +521,9 @@ static int run(const dl_cli_t *cli, req_t *r)
 	int fd, rc;
 
 	if (t < 0) {
-		/* Following has no natural end; everything else does. */
-		t = json_is_true(json_object_get(r->args, "follow"))
-			    ? 0
-			    : DEFAULT_TIMEOUT_S;
+		/* A log or a command runs as long as it runs (Ctrl-C ends
+		 * it); everything else has a natural end. */
+		t = r->op->kind == DL_OPK_STREAM ? 0 : DEFAULT_TIMEOUT_S;
 		/* stop -t 60 must not be cut off at 30 s */
 		t += json_integer_value(json_object_get(r->args, "t"));
 	}
