@@ -269,7 +269,9 @@ static int check_value(const dl_op_t *op, const arg_t *a, const json_t *v,
 			       : bad(err, errlen, op, a->key,
 				     "must be user[:group] (names or ids)");
 	case A_PRUNE:
-		return s && (!strcmp(s, "containers") || !strcmp(s, "images"))
+		return s && strlen(s) == n &&
+				       (!strcmp(s, "containers") ||
+					!strcmp(s, "images"))
 			       ? 0
 			       : bad(err, errlen, op, a->key,
 				     "must be containers or images");

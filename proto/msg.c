@@ -482,7 +482,8 @@ static void enc_response(enc_t *e, const dl_response_t *r)
  *   +----+-----+----------+---------+ */
 static void enc_stream(enc_t *e, const dl_chunk_t *c)
 {
-	if (c->data.n > DL_MAX_CHUNK || (c->fd != 1 && c->fd != 2)) {
+	if (c->data.n > DL_MAX_CHUNK || (c->fd != 1 && c->fd != 2) ||
+	    (c->data.n > 0 && !c->data.p)) {
 		e->err = DL_EINVAL;
 		return;
 	}

@@ -599,6 +599,272 @@ static void test_encode_refusals(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* Control messages                                                    */
+
+static void test_control_round_trip(void)
+{
+	static char big[DL_MAX_BODY];
+	static const char bin[] = {'a', 0, 'b', 0, 0, (char)0xff, '\n', 0};
+	dl_msg_t m, d;
+	dl_buf_t b;
+
+	memset(big, 'j', sizeof(big));
+
+	m = (dl_msg_t){.type = DL_MSG_REQUEST};
+	m.u.request.id = UINT32_MAX;
+	m.u.request.timeout_ms = 30000;
+	m.u.request.op = DL_STR("stop");
+	m.u.request.args = DL_STR("{\"container\":\"web\",\"t\":5}");
+	round_trip(&m, &d);
+	ASSERT(!dl_msg_is_data(d.type));
+	ASSERT(d.u.request.id == UINT32_MAX);
+	ASSERT_EQ(d.u.request.timeout_ms, 30000);
+	ASSERT_STR_IS(d.u.request.op, "stop");
+	ASSERT_STR_IS(d.u.request.args, "{\"container\":\"web\",\"t\":5}");
+	dl_msg_release(&d);
+	/* at the maxima */
+	m.u.request.timeout_ms = UINT32_MAX;
+	m.u.request.op = (dl_str_t){big, DL_MAX_OP};
+	m.u.request.args = (dl_str_t){big, DL_MAX_ARGS};
+	round_trip(&m, &d);
+	ASSERT(d.u.request.timeout_ms == UINT32_MAX);
+	ASSERT_EQ(d.u.request.op.n, DL_MAX_OP);
+	ASSERT_EQ(d.u.request.args.n, DL_MAX_ARGS);
+	ASSERT(memcmp(d.u.request.args.p, big, DL_MAX_ARGS) == 0);
+	dl_msg_release(&d);
+
+	m = (dl_msg_t){.type = DL_MSG_RESPONSE};
+	m.u.response.id = 7;
+	m.u.response.body = DL_STR("{\"Id\":\"abc\",\"State\":{}}");
+	round_trip(&m, &d);
+	ASSERT_EQ(d.u.response.id, 7);
+	ASSERT_EQ(d.u.response.status, 0);
+	ASSERT_STR_IS(d.u.response.body, "{\"Id\":\"abc\",\"State\":{}}");
+	dl_msg_release(&d);
+	m.u.response.status = DL_ENOENT;
+	m.u.response.body = DL_STR("stop: no such container: web");
+	round_trip(&m, &d);
+	ASSERT_EQ(d.u.response.status, DL_ENOENT);
+	ASSERT_STR_IS(d.u.response.body, "stop: no such container: web");
+	dl_msg_release(&d);
+	m.u.response.status = INT32_MIN;
+	m.u.response.body = (dl_str_t){NULL, 0};
+	round_trip(&m, &d);
+	ASSERT_EQ(d.u.response.status, INT32_MIN);
+	ASSERT_EQ(d.u.response.body.n, 0);
+	ASSERT(d.u.response.body.p != NULL);
+	dl_msg_release(&d);
+	m.u.response.status = 0;
+	m.u.response.body = (dl_str_t){big, DL_MAX_BODY};
+	round_trip(&m, &d);
+	ASSERT_EQ(d.u.response.body.n, DL_MAX_BODY);
+	ASSERT(memcmp(d.u.response.body.p, big, DL_MAX_BODY) == 0);
+	dl_msg_release(&d);
+
+	/* STREAM data is binary: zero bytes survive, fd 1 and 2. */
+	for (uint32_t fd = 1; fd <= 2; fd++) {
+		m = (dl_msg_t){.type = DL_MSG_STREAM};
+		m.u.stream.id = 99;
+		m.u.stream.fd = fd;
+		m.u.stream.data = (dl_str_t){bin, sizeof(bin)};
+		round_trip(&m, &d);
+		ASSERT_EQ(d.u.stream.id, 99);
+		ASSERT_EQ(d.u.stream.fd, fd);
+		ASSERT_EQ(d.u.stream.data.n, sizeof(bin));
+		ASSERT(memcmp(d.u.stream.data.p, bin, sizeof(bin)) == 0);
+		dl_msg_release(&d);
+	}
+	/* the bytes on the wire: [50, 99, 2, bin8 8 ...] */
+	encode(&b, &m);
+	ASSERT_EQ(dl_buf_used(&b), DL_FRAME_HDR + 4 + 2 + sizeof(bin));
+	ASSERT(memcmp(dl_buf_head(&b) + DL_FRAME_HDR,
+		      "\x94\x32\x63\x02\xc4\x08", 6) == 0);
+	dl_buf_free(&b);
+	m.u.stream.data = (dl_str_t){NULL, 0};
+	round_trip(&m, &d);
+	ASSERT_EQ(d.u.stream.data.n, 0);
+	ASSERT(d.u.stream.data.p != NULL);
+	dl_msg_release(&d);
+	m.u.stream.data = (dl_str_t){big, DL_MAX_CHUNK};
+	round_trip(&m, &d);
+	ASSERT_EQ(d.u.stream.data.n, DL_MAX_CHUNK);
+	ASSERT(memcmp(d.u.stream.data.p, big, DL_MAX_CHUNK) == 0);
+	dl_msg_release(&d);
+
+	m = (dl_msg_t){.type = DL_MSG_END};
+	m.u.end.id = 12;
+	m.u.end.status = DL_EDOCKER;
+	m.u.end.exit_code = 137;
+	m.u.end.message = DL_STR("exec: the container stopped");
+	round_trip(&m, &d);
+	ASSERT_EQ(d.u.end.id, 12);
+	ASSERT_EQ(d.u.end.status, DL_EDOCKER);
+	ASSERT_EQ(d.u.end.exit_code, 137);
+	ASSERT_STR_IS(d.u.end.message, "exec: the container stopped");
+	dl_msg_release(&d);
+	m.u.end.status = 0;
+	m.u.end.exit_code = INT32_MIN;
+	m.u.end.message = (dl_str_t){big, DL_MAX_TEXT};
+	round_trip(&m, &d);
+	ASSERT_EQ(d.u.end.status, 0);
+	ASSERT_EQ(d.u.end.exit_code, INT32_MIN);
+	ASSERT_EQ(d.u.end.message.n, DL_MAX_TEXT);
+	dl_msg_release(&d);
+	m.u.end.status = INT32_MIN;
+	m.u.end.exit_code = -1;
+	m.u.end.message = (dl_str_t){NULL, 0};
+	round_trip(&m, &d);
+	ASSERT_EQ(d.u.end.status, INT32_MIN);
+	ASSERT_EQ(d.u.end.exit_code, -1);
+	ASSERT_EQ(d.u.end.message.n, 0);
+	dl_msg_release(&d);
+
+	/* CANCEL is [52, id]; CREDIT [53, id, bytes]. */
+	m = (dl_msg_t){.type = DL_MSG_CANCEL};
+	m.u.credit.id = 5;
+	m.u.credit.bytes = 77; /* not sent */
+	round_trip(&m, &d);
+	ASSERT_EQ(d.u.credit.id, 5);
+	ASSERT_EQ(d.u.credit.bytes, 0);
+	dl_msg_release(&d);
+	encode(&b, &m);
+	ASSERT_EQ(dl_buf_used(&b), DL_FRAME_HDR + 3);
+	ASSERT(memcmp(dl_buf_head(&b) + DL_FRAME_HDR, "\x92\x34\x05", 3) == 0);
+	dl_buf_free(&b);
+	m = (dl_msg_t){.type = DL_MSG_CREDIT};
+	m.u.credit.id = UINT32_MAX;
+	m.u.credit.bytes = 512u * 1024u;
+	round_trip(&m, &d);
+	ASSERT(d.u.credit.id == UINT32_MAX);
+	ASSERT_EQ(d.u.credit.bytes, 512u * 1024u);
+	dl_msg_release(&d);
+	m.u.credit.bytes = UINT32_MAX;
+	round_trip(&m, &d);
+	ASSERT(d.u.credit.bytes == UINT32_MAX);
+	dl_msg_release(&d);
+
+	ASSERT_STR_EQ(dl_msg_type_name(DL_MSG_REQUEST), "REQUEST");
+	ASSERT_STR_EQ(dl_msg_type_name(DL_MSG_RESPONSE), "RESPONSE");
+	ASSERT_STR_EQ(dl_msg_type_name(DL_MSG_STREAM), "STREAM");
+	ASSERT_STR_EQ(dl_msg_type_name(DL_MSG_END), "END");
+	ASSERT_STR_EQ(dl_msg_type_name(DL_MSG_CANCEL), "CANCEL");
+	ASSERT_STR_EQ(dl_msg_type_name(DL_MSG_CREDIT), "CREDIT");
+	ASSERT(!dl_msg_is_data(DL_MSG_CANCEL));
+	ASSERT(!dl_msg_is_data(DL_MSG_CREDIT));
+}
+
+/* Encodes m expecting rc; a refusal leaves the buffer as it was. */
+static void refuse(dl_buf_t *b, const dl_msg_t *m, int rc)
+{
+	size_t before = dl_buf_used(b);
+
+	ASSERT_EQ(dl_msg_encode(b, m), rc);
+	if (rc != 0)
+		ASSERT_EQ(dl_buf_used(b), before);
+	else
+		ASSERT_GT(dl_buf_used(b), before);
+}
+
+static void test_control_refusals(void)
+{
+	static char big[DL_MAX_BODY + 1];
+	dl_msg_t m;
+	dl_buf_t b;
+
+	memset(big, 'r', sizeof(big));
+	dl_buf_init(&b, 8u * 1024 * 1024);
+	ASSERT_EQ(dl_buf_append(&b, "0123456789", 10), 0);
+	dl_buf_consume(&b, 3);
+
+	m = (dl_msg_t){.type = DL_MSG_STREAM};
+	m.u.stream.id = 1;
+	m.u.stream.data = DL_STR("x");
+	for (uint32_t fd = 0; fd < 5; fd++) {
+		m.u.stream.fd = fd;
+		refuse(&b, &m, fd == 1 || fd == 2 ? 0 : DL_EINVAL);
+	}
+	m.u.stream.fd = 1;
+	m.u.stream.data = (dl_str_t){big, DL_MAX_CHUNK + 1};
+	refuse(&b, &m, DL_EINVAL);
+	m.u.stream.fd = 3;
+	m.u.stream.data = (dl_str_t){big, DL_MAX_CHUNK};
+	refuse(&b, &m, DL_EINVAL);
+	m.u.stream.fd = 1;
+	m.u.stream.data = (dl_str_t){NULL, 100}; /* a length without bytes */
+	refuse(&b, &m, DL_EINVAL);
+
+	m = (dl_msg_t){.type = DL_MSG_RESPONSE};
+	m.u.response.body = (dl_str_t){big, DL_MAX_BODY + 1};
+	refuse(&b, &m, DL_EINVAL);
+	m.u.response.body = (dl_str_t){NULL, 1};
+	refuse(&b, &m, DL_EINVAL);
+
+	m = (dl_msg_t){.type = DL_MSG_REQUEST};
+	m.u.request.op = (dl_str_t){big, DL_MAX_OP + 1};
+	m.u.request.args = DL_STR("{}");
+	refuse(&b, &m, DL_EINVAL);
+	m.u.request.op = DL_STR("stop");
+	m.u.request.args = (dl_str_t){big, DL_MAX_ARGS + 1};
+	refuse(&b, &m, DL_EINVAL);
+
+	m = (dl_msg_t){.type = DL_MSG_END};
+	m.u.end.message = (dl_str_t){big, DL_MAX_TEXT + 1};
+	refuse(&b, &m, DL_EINVAL);
+
+	ASSERT(memcmp(dl_buf_head(&b), "3456789", 7) == 0);
+	dl_buf_free(&b);
+}
+
+/* Every strict prefix of every control message is refused. */
+static void test_truncated_control(void)
+{
+	static const char bin[] = {0, 1, 0, 2};
+	dl_msg_t ms[7] = {
+		{.type = DL_MSG_REQUEST}, {.type = DL_MSG_RESPONSE},
+		{.type = DL_MSG_STREAM},  {.type = DL_MSG_STREAM},
+		{.type = DL_MSG_END},	  {.type = DL_MSG_CANCEL},
+		{.type = DL_MSG_CREDIT},
+	};
+	char why[256];
+
+	ms[0].u.request = (dl_request_t){70000, 1000, DL_STR("logs"),
+					 DL_STR("{\"container\":\"web\"}")};
+	ms[1].u.response = (dl_response_t){70000, -2, DL_STR("bad args")};
+	ms[2].u.stream = (dl_chunk_t){3, 1, (dl_str_t){bin, sizeof(bin)}};
+	ms[3].u.stream = (dl_chunk_t){3, 2, (dl_str_t){bin, 0}};
+	ms[4].u.end = (dl_end_t){3, -19, 255, DL_STR("gone")};
+	ms[5].u.credit = (dl_credit_t){300, 0};
+	ms[6].u.credit = (dl_credit_t){300, 65536};
+	for (size_t i = 0; i < sizeof(ms) / sizeof(ms[0]); i++) {
+		dl_buf_t b;
+		dl_msg_t d;
+		const uint8_t *p;
+		size_t n;
+
+		encode(&b, &ms[i]);
+		p = dl_buf_head(&b) + DL_FRAME_HDR;
+		n = dl_buf_used(&b) - DL_FRAME_HDR;
+		for (size_t k = 0; k < n; k++) {
+			uint8_t *cut = malloc(k ? k : 1);
+
+			ASSERT(cut);
+			memcpy(cut, p, k);
+			if (dl_msg_decode(&d, cut, k, why, sizeof(why)) !=
+			    DL_EPROTO)
+				DL_FAIL_("message %zu cut at %zu decoded", i,
+					 k);
+			ASSERT(why[0] != '\0');
+			dl_msg_release(&d);
+			free(cut);
+		}
+		ASSERT_EQ(dl_msg_decode(&d, p, n, why, sizeof(why)), 0);
+		ASSERT_EQ(d.type, ms[i].type);
+		dl_msg_release(&d);
+		dl_buf_free(&b);
+	}
+}
+
+/* ------------------------------------------------------------------ */
 /* Malformed payloads                                                  */
 
 static const struct {
@@ -726,6 +992,82 @@ static const struct {
 	 "HELLO: caps element 0 (cap) is longer than 256"},
 	{"[16, 1, 2, 3, [*20001n]]", DL_EPROTO,
 	 "INVENTORY: element 4 (containers) has more than 20000"},
+	/* control: REQUEST */
+	{"[48, 1, 0, \"stop\", \"{}\"]", 0, ""},
+	{"[48, 1, 0, s32, s65536]", 0, ""},
+	{"[48, 1, 0, s33, \"{}\"]", DL_EPROTO,
+	 "REQUEST: element 3 (op) is longer than 32 bytes"},
+	{"[48, 1, 0, \"stop\", s65537]", DL_EPROTO,
+	 "REQUEST: element 4 (args) is longer than 65536 bytes"},
+	{"[48, 1, 0, \"stop\"]", DL_EPROTO,
+	 "REQUEST: array has 4 elements, expected at least 5"},
+	{"[48]", DL_EPROTO,
+	 "REQUEST: array has 1 elements, expected at least 5"},
+	{"[48, 4294967296, 0, \"stop\", \"{}\"]", DL_EPROTO,
+	 "REQUEST: element 1 (id) is out of range"},
+	{"[48, 1, -1, \"stop\", \"{}\"]", DL_EPROTO,
+	 "REQUEST: element 2 (timeout_ms) is not a non-negative integer"},
+	{"[48, 1, 0, b4, \"{}\"]", DL_EPROTO,
+	 "REQUEST: element 3 (op) is not a string"},
+	{"[48, 1, 0, \"stop\", b2]", DL_EPROTO,
+	 "REQUEST: element 4 (args) is not a string"},
+	{"[48, 1, 0, \"stop\", m]", DL_EPROTO,
+	 "REQUEST: element 4 (args) is not a string"},
+	/* control: RESPONSE */
+	{"[49, 1, -2147483648, \"x\"]", 0, ""},
+	{"[49, 1, 0, s1048512]", 0, ""},
+	{"[49, 1, 0, s1048513]", DL_EPROTO,
+	 "RESPONSE: element 3 (body) is longer than 1048512 bytes"},
+	{"[49, 1, 0]", DL_EPROTO,
+	 "RESPONSE: array has 3 elements, expected at least 4"},
+	{"[49, 1, 2147483648, \"x\"]", DL_EPROTO,
+	 "RESPONSE: element 2 (status) is out of range"},
+	{"[49, 1, d, \"x\"]", DL_EPROTO,
+	 "RESPONSE: element 2 (status) is not an integer"},
+	{"[49, 1, 0, b2]", DL_EPROTO,
+	 "RESPONSE: element 3 (body) is not a string"},
+	/* control: STREAM */
+	{"[50, 1, 1, b0]", 0, ""},
+	{"[50, 1, 2, b65536]", 0, ""},
+	{"[50, 1, 0, b3]", DL_EPROTO, "STREAM: element 2 (fd) is not 1 or 2"},
+	{"[50, 1, 3, b3]", DL_EPROTO, "STREAM: element 2 (fd) is not 1 or 2"},
+	{"[50, 1, 4294967297, b3]", DL_EPROTO,
+	 "STREAM: element 2 (fd) is out of range"},
+	{"[50, 1, -1, b3]", DL_EPROTO,
+	 "STREAM: element 2 (fd) is not a non-negative integer"},
+	{"[50, 1, 1, \"abc\"]", DL_EPROTO,
+	 "STREAM: element 3 (data) is not binary"},
+	{"[50, 1, 1, n]", DL_EPROTO, "STREAM: element 3 (data) is not binary"},
+	{"[50, 1, 1, b65537]", DL_EPROTO,
+	 "STREAM: element 3 (data) is longer than 65536 bytes"},
+	{"[50, 1, 1]", DL_EPROTO,
+	 "STREAM: array has 3 elements, expected at least 4"},
+	/* control: END */
+	{"[51, 1, -19, -1, \"x\"]", 0, ""},
+	{"[51, 1, 0, 0]", DL_EPROTO,
+	 "END: array has 4 elements, expected at least 5"},
+	{"[51, 1, -2147483649, 0, \"\"]", DL_EPROTO,
+	 "END: element 2 (status) is out of range"},
+	{"[51, 1, 0, 2147483648, \"\"]", DL_EPROTO,
+	 "END: element 3 (exit_code) is out of range"},
+	{"[51, 1, 0, t, \"\"]", DL_EPROTO,
+	 "END: element 3 (exit_code) is not an integer"},
+	{"[51, 1, 0, 0, s1025]", DL_EPROTO,
+	 "END: element 4 (message) is longer than 1024 bytes"},
+	/* control: CANCEL, CREDIT */
+	{"[52, 4294967295]", 0, ""},
+	{"[52]", DL_EPROTO,
+	 "CANCEL: array has 1 elements, expected at least 2"},
+	{"[52, \"1\"]", DL_EPROTO,
+	 "CANCEL: element 1 (id) is not a non-negative integer"},
+	{"[53, 1, 4294967295]", 0, ""},
+	{"[53, 1]", DL_EPROTO,
+	 "CREDIT: array has 2 elements, expected at least 3"},
+	{"[53, 1, -1]", DL_EPROTO,
+	 "CREDIT: element 2 (bytes) is not a non-negative integer"},
+	{"[53, 1, 4294967296]", DL_EPROTO,
+	 "CREDIT: element 2 (bytes) is out of range"},
+	{"[54, 1, 2]", DL_EPROTO, "unknown message type 54"},
 	/* forward compatibility: extra trailing elements are ignored */
 	{"[3, 1, \"future\", [1, 2], m]", 0, ""},
 	{"[16, 1, 2, 3, [[1, \"id\", \"n\", \"i\", \"s\", \"st\", \"h\", 0, "
@@ -734,6 +1076,8 @@ static const struct {
 	 0, ""},
 	{"[18, 1, 2, 3, \"c\", \"a\", \"i\", \"n\", [[\"k\", \"v\", 3]], t]", 0,
 	 ""},
+	{"[50, 1, 2, b1, 9]", 0, ""},
+	{"[52, 1, \"future\"]", 0, ""},
 };
 
 static void test_malformed_table(void)
@@ -841,7 +1185,14 @@ static void test_garbage(void)
 		{0x93, 0x05, 0x01, 0x02},
 		{0x99, 0x12, 0x01, 0x02, 0x03, 0xa1, 'c', 0xa1, 'a', 0xa1, 'i',
 		 0xa1, 'n', 0x91, 0x92, 0xa1, 'k'},
+		/* control: STREAM, REQUEST, END, CREDIT */
+		{0x94, 0x32, 0x01, 0x02, 0xc4, 0x03, 0x00, 'x', 0x00},
+		{0x95, 0x30, 0x01, 0x00, 0xa4, 's', 't', 'o', 'p', 0xa2, '{',
+		 '}'},
+		{0x95, 0x33, 0x01, 0xed, 0xff, 0xa1, 'x'},
+		{0x93, 0x35, 0x01, 0xcd, 0x10, 0x00},
 	};
+	const size_t nseeds = sizeof(seeds) / sizeof(seeds[0]);
 	dl_attr_t at[3] = {{DL_STR("a"), DL_STR("1")},
 			   {DL_STR("bb"), DL_STR("22")},
 			   {DL_STR("ccc"), DL_STR("333")}};
@@ -876,7 +1227,7 @@ static void test_garbage(void)
 			break;
 		default: /* a short seed with noise appended */
 			n = sizeof(seeds[0]);
-			memcpy(buf, seeds[rnd() % 3], n);
+			memcpy(buf, seeds[rnd() % nseeds], n);
 			buf[rnd() % n] = (uint8_t)rnd();
 			n = rnd() % n + 1;
 			break;
@@ -942,9 +1293,12 @@ int main(void)
 	RUN(test_hoststats);
 	RUN(test_str_helpers);
 	RUN(test_encode_refusals);
+	RUN(test_control_round_trip);
+	RUN(test_control_refusals);
 	RUN(test_malformed_table);
 	RUN(test_malformed_bytes);
 	RUN(test_truncated_inventory);
+	RUN(test_truncated_control);
 	RUN(test_garbage);
 	RUN(test_through_reader);
 	return 0;
