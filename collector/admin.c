@@ -538,6 +538,8 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	json_error_t jerr;
 	int rc;
 
+	if (nread == 0)
+		return; /* EAGAIN */
 	if (nread < 0 || c->call_id) {
 		/* EOF, or input during a call: either way the call ends. */
 		conn_close(c);

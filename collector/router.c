@@ -189,8 +189,6 @@ uint32_t dl_call_start(dl_server_t *srv, const dl_call_req_t *req,
 		call->deadline_ns =
 			call->start_ns +
 			((uint64_t)req->timeout_ms + GRACE_MS) * 1000000ull;
-	call->next = srv->calls;
-	srv->calls = call;
 	audit_start(srv, call, req);
 	if (req->error) {
 		finish_error(srv, call, req->status, req->error);
@@ -212,6 +210,8 @@ uint32_t dl_call_start(dl_server_t *srv, const dl_call_req_t *req,
 		finish_error(srv, call, "offline", text);
 		return 0;
 	}
+	/* Listed only once sent: a send can close the session, which ends
+	 * every listed call of it. */
 	args = json_dumps(req->args, JSON_COMPACT);
 	if (!args || strlen(args) > DL_MAX_ARGS ||
 	    send_request(srv, call, args) != 0) {
@@ -223,6 +223,8 @@ uint32_t dl_call_start(dl_server_t *srv, const dl_call_req_t *req,
 		return 0;
 	}
 	free(args);
+	call->next = srv->calls;
+	srv->calls = call;
 	return call->id;
 }
 
@@ -242,6 +244,8 @@ void dl_call_cancel(dl_server_t *srv, uint32_t id)
 
 	if (!call)
 		return;
+	/* Off the list first: the send may end the session's calls. */
+	unlink_call(srv, call);
 	send_id_msg(srv, call, DL_MSG_CANCEL, 0);
 	finish(srv, call, "cancelled", "the admin client went away", INT_MIN,
 	       NULL);
@@ -355,13 +359,15 @@ static void on_tick(uv_timer_t *t)
 {
 	dl_server_t *srv = t->data;
 	uint64_t now = dl_clock_mono_ns();
-	dl_call_t *call, *next;
+	dl_call_t *call;
 	char text[512];
 
-	for (call = srv->calls; call; call = next) {
-		next = call->next;
+again:
+	for (call = srv->calls; call; call = call->next) {
 		if (!call->deadline_ns || now < call->deadline_ns)
 			continue;
+		/* The send may end other calls: rescan afterwards. */
+		unlink_call(srv, call);
 		send_id_msg(srv, call, DL_MSG_CANCEL, 0);
 		snprintf(text, sizeof(text),
 			 "%s did not answer %s within %.1f s; the outcome is "
@@ -369,6 +375,7 @@ static void on_tick(uv_timer_t *t)
 			 call->host, call->op,
 			 (double)call->timeout_ms / 1000.0);
 		finish_error(srv, call, "timeout", text);
+		goto again;
 	}
 }
 

@@ -211,3 +211,10 @@ dl_ctl 4 stop "ctl1/$pfx-web" -t 10 --timeout 1s
 dl_assert_match "deadline sentence" '^dockline: ctl1: Docker did not finish stop within 1.0 s; it may still complete$' "$err"
 dl_assert_eq "deadline audited as timeout" timeout \
 	"$(dl_items audit --host ctl1 --limit 1 | jq -r .status)"
+
+# ---- an agent that stops answering: the collector's own deadline
+# (timeout + 5 s grace) ends the call.
+kill -STOP "$DL_AGENT_PID_ctl1"
+dl_ctl 4 inspect "ctl1/$pfx-web" --timeout 1s
+kill -CONT "$DL_AGENT_PID_ctl1"
+dl_assert_match "collector deadline sentence" '^dockline: ctl1 did not answer inspect within 1.0 s; the outcome is unknown$' "$err"
