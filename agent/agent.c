@@ -477,7 +477,7 @@ int dl_agent_run(const dl_aconf_t *conf)
 	a.sampler =
 		a.watch ? dl_sampler_new(&loop, a.watch, &sopts, on_stats, &a)
 			: NULL;
-	a.exec = a.watch ? dl_executor_new(dl_watch_docker(a.watch),
+	a.exec = a.watch ? dl_executor_new(&loop, dl_watch_docker(a.watch),
 					   conf->control_allow, &xio, &a)
 			 : NULL;
 	if (!a.outbox || !a.tunnel || !a.watch || !a.sampler || !a.exec) {

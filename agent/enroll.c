@@ -217,8 +217,9 @@ static int confirm(const target_t *t, const char *trust)
 
 /* The [control] allow of the agent.conf being replaced, so re-enrolling
  * never widens or narrows what the host owner chose; the default when
- * there is none (or it does not parse). */
-static void kept_policy(const char *conf, char *out, size_t outlen)
+ * there is none. One that does not parse stops the enrollment: guessing
+ * could widen it. 0 or -1 after a sentence on stderr. */
+static int kept_policy(const char *conf, char *out, size_t outlen)
 {
 	char err[256];
 	unsigned mask = DL_CLASS_DEFAULT;
@@ -228,10 +229,17 @@ static void kept_policy(const char *conf, char *out, size_t outlen)
 
 	if (old && dl_control_policy_parse(dl_conf_str(old, "control", "allow",
 						       "read, lifecycle"),
-					   &mask, err, sizeof(err)) != 0)
-		mask = DL_CLASS_DEFAULT;
+					   &mask, err, sizeof(err)) != 0) {
+		fprintf(stderr,
+			"dockline-agent: %s: [control] allow: %s; fix it "
+			"first (enrollment keeps it)\n",
+			conf, err);
+		dl_conf_free(old);
+		return -1;
+	}
 	dl_conf_free(old);
 	dl_control_policy_str(mask, out, outlen);
+	return 0;
 }
 
 static int write_file(const char *path, const char *text, mode_t mode,
@@ -451,7 +459,8 @@ int dl_enroll_main(int argc, char **argv)
 		snprintf(addr, sizeof(addr), "[%s]:%u", t.host, t.port);
 	else
 		snprintf(addr, sizeof(addr), "%s:%u", t.host, t.port);
-	kept_policy(conf, allow, sizeof(allow));
+	if (kept_policy(conf, allow, sizeof(allow)))
+		return 1;
 	snprintf(text, sizeof(text),
 		 "# Written by `dockline-agent enroll` for host %s.\n"
 		 "[collector]\n"

@@ -24,6 +24,7 @@
 /* One STREAM frame carries at most this much: small enough to interleave
  * with stats and events, big enough to keep framing overhead low. */
 #define CHUNK	  (32u * 1024u)
+#define FLUSH_MS  2 /* gathered output waits at most this long */
 #define PATH_MAX_ (DL_CTL_NAME_MAX * 2 + 256)
 
 typedef enum { P_FIRST, P_MAIN, P_EXIT } phase_t;
@@ -55,6 +56,10 @@ typedef struct ereq {
 	char *out;
 	size_t out_n;
 	uint32_t out_fd;
+	/* END waiting for gathered output the tunnel could not take. */
+	bool ending;
+	int32_t end_status, end_code;
+	char end_text[DL_MAX_TEXT + 1];
 	/* An answer the tunnel could not take yet (DL_EFULL). */
 	dl_msg_t held;
 	char *held_text;
@@ -63,6 +68,7 @@ typedef struct ereq {
 
 struct dl_executor {
 	dl_docker_t *docker;
+	uv_timer_t *flush; /* own allocation: freed in its close callback */
 	unsigned allow;
 	dl_executor_io_t io;
 	void *ud;
@@ -138,10 +144,23 @@ static void respond_text(ereq_t *r, int status, const char *text)
 }
 
 /* The outcome of a stream: END for logs and exec, whatever phase. */
+static int flush_out(ereq_t *r);
+
 static void end(ereq_t *r, int status, int exit_code, const char *text)
 {
 	dl_msg_t m = {.type = DL_MSG_END};
 
+	/* Gathered output goes first; if the tunnel cannot take it now,
+	 * the END waits with it for the next drain. */
+	if (flush_out(r) == DL_EFULL) {
+		r->ending = true;
+		r->end_status = status;
+		r->end_code = exit_code;
+		if (text != r->end_text)
+			snprintf(r->end_text, sizeof(r->end_text), "%s", text);
+		r->x->io.want_drain(r->x->ud);
+		return;
+	}
 	m.u.end.id = r->id;
 	m.u.end.status = status;
 	m.u.end.exit_code = exit_code;
@@ -192,6 +211,14 @@ static void docker_error(const ereq_t *r, int err, long status,
 		snprintf(out, outlen,
 			 "the answer to %s is larger than %u bytes",
 			 r->op->name, DL_MAX_BODY);
+		return;
+	}
+	if (err == DL_ECLOSED) {
+		/* Our own cancel (output could not be queued): the client's
+		 * last error belongs to some other request. */
+		snprintf(out, outlen,
+			 "%s was stopped: its output could not be sent",
+			 r->op->name);
 		return;
 	}
 	if (err) {
@@ -360,15 +387,19 @@ static int send_chunk(ereq_t *r, uint32_t fd, const char *p, size_t n)
 	return 0;
 }
 
+/* Sends what is gathered. On DL_EFULL the bytes stay for a retry; any
+ * other failure (link gone) drops them. */
 static int flush_out(ereq_t *r)
 {
 	int rc = r->out_n ? send_chunk(r, r->out_fd, r->out, r->out_n) : 0;
 
-	r->out_n = 0;
+	if (rc != DL_EFULL)
+		r->out_n = 0;
 	return rc;
 }
 
-/* Queues n bytes of fd behind what is gathered, sending full chunks. */
+/* Queues n bytes of fd behind what is gathered, sending a chunk only
+ * when it needs the room. */
 static int gather(ereq_t *r, uint32_t fd, const char *p, size_t n)
 {
 	int rc;
@@ -377,16 +408,29 @@ static int gather(ereq_t *r, uint32_t fd, const char *p, size_t n)
 		return rc;
 	r->out_fd = fd;
 	while (n > 0) {
-		size_t k = CHUNK - r->out_n < n ? CHUNK - r->out_n : n;
+		size_t k;
 
+		if (r->out_n == CHUNK && (rc = flush_out(r)))
+			return rc;
+		k = CHUNK - r->out_n < n ? CHUNK - r->out_n : n;
 		memcpy(r->out + r->out_n, p, k);
 		r->out_n += k;
 		p += k;
 		n -= k;
-		if (r->out_n == CHUNK && (rc = flush_out(r)))
-			return rc;
 	}
 	return 0;
+}
+
+static void on_flush(uv_timer_t *t)
+{
+	dl_executor_t *x = t->data;
+
+	for (ereq_t *r = x->reqs; r; r = r->next) {
+		if (r->out_n && !r->ending && flush_out(r) == DL_EFULL) {
+			x->io.want_drain(x->ud);
+			return;
+		}
+	}
 }
 
 /* Splits Docker's multiplexed stream into STREAM frames per fd. */
@@ -438,12 +482,20 @@ static int on_stream_data(void *ud, const char *p, size_t n)
 		x->io.want_drain(x->ud);
 		return DL_EFULL;
 	}
-	if (!r->tty && !r->out && !(r->out = malloc(CHUNK)))
+	/* Room for all n bytes without a send that could fail midway. */
+	if (r->out_n + n > CHUNK && flush_out(r) == DL_EFULL) {
+		r->wait_drain = true;
+		x->io.want_drain(x->ud);
+		return DL_EFULL;
+	}
+	if (!r->out && !(r->out = malloc(CHUNK)))
 		rc = DL_ENOMEM;
 	else
-		rc = r->tty ? send_chunk(r, 1, p, n) : demux(r, p, n);
-	if (rc == 0)
-		rc = flush_out(r);
+		rc = r->tty ? gather(r, 1, p, n) : demux(r, p, n);
+	/* dockerd writes a log line at a time: a short delay lets a STREAM
+	 * carry many lines instead of one. */
+	if (rc == 0 && r->out_n && !uv_is_active((uv_handle_t *)x->flush))
+		uv_timer_start(x->flush, on_flush, FLUSH_MS, 0);
 	if (rc) {
 		/* Cannot happen below half the queue with 16 KiB reads;
 		 * if it does, the stream is cut rather than corrupted. */
@@ -642,13 +694,18 @@ static void start(ereq_t *r)
 
 /* ---- public -------------------------------------------------------- */
 
-dl_executor_t *dl_executor_new(dl_docker_t *docker, unsigned allow,
-			       const dl_executor_io_t *io, void *ud)
+dl_executor_t *dl_executor_new(uv_loop_t *loop, dl_docker_t *docker,
+			       unsigned allow, const dl_executor_io_t *io,
+			       void *ud)
 {
 	dl_executor_t *x = calloc(1, sizeof(*x));
 
-	if (!x)
+	if (!x || !(x->flush = malloc(sizeof(*x->flush)))) {
+		free(x);
 		return NULL;
+	}
+	uv_timer_init(loop, x->flush);
+	x->flush->data = x;
 	x->docker = docker;
 	x->allow = allow;
 	x->io = *io;
@@ -787,6 +844,17 @@ void dl_executor_drain(dl_executor_t *x)
 				return;
 			}
 			req_free(r);
+		} else if (r->ending) {
+			uint32_t id = r->id;
+
+			r->ending = false;
+			/* Frees r, or waits again (want_drain). */
+			end(r, r->end_status, r->end_code, r->end_text);
+			if ((r = find(x, id)) && r->ending)
+				return;
+		} else if (r->out_n && flush_out(r) == DL_EFULL) {
+			x->io.want_drain(x->ud);
+			return;
 		} else if (r->wait_drain && r->dreq) {
 			r->wait_drain = false;
 			/* May answer and free r: next was read first. */
@@ -814,11 +882,17 @@ size_t dl_executor_count(const dl_executor_t *x)
 	return x ? x->n : 0;
 }
 
+static void free_handle(uv_handle_t *h)
+{
+	free(h);
+}
+
 void dl_executor_free(dl_executor_t *x)
 {
 	if (!x)
 		return;
 	while (x->reqs)
 		drop(x->reqs);
+	uv_close((uv_handle_t *)x->flush, free_handle);
 	free(x);
 }

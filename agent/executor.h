@@ -33,8 +33,9 @@ typedef struct {
 
 /* docker is borrowed and must outlive the executor; allow is the
  * DL_CLASS_* mask from agent.conf. NULL on allocation failure. */
-dl_executor_t *dl_executor_new(dl_docker_t *docker, unsigned allow,
-			       const dl_executor_io_t *io, void *ud);
+dl_executor_t *dl_executor_new(uv_loop_t *loop, dl_docker_t *docker,
+			       unsigned allow, const dl_executor_io_t *io,
+			       void *ud);
 /* Cancels every request (nothing is sent) and frees. */
 void dl_executor_free(dl_executor_t *x);
 

@@ -3,6 +3,7 @@
  * threadpool so a slow query never stalls agent sessions. Who may connect
  * is decided by the socket file's mode; the peer uid is kept for audit. */
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,7 @@ typedef struct {
 	char ctl_host[DL_HOST_MAX + 1];
 	char ctl_target[DL_CTL_NAME_MAX + 1];
 	char ctl_error[512];
+	char ctl_user[DL_AUDIT_USER_MAX + 1];
 	uint32_t call_id; /* in flight, 0 = none */
 } admin_conn_t;
 
@@ -63,6 +65,7 @@ static void conn_close(admin_conn_t *c)
 	if (c->closing)
 		return;
 	c->closing = true;
+	uv_read_stop((uv_stream_t *)&c->pipe);
 	if (c->call_id) {
 		dl_call_cancel(c->srv, c->call_id);
 		c->call_id = 0;
@@ -263,6 +266,12 @@ static void resolve_control(admin_conn_t *c)
 	dl_ctr_ref_t ref;
 	bool online;
 	int rc;
+	struct passwd pw, *res = NULL;
+	char pwbuf[1024];
+
+	/* NSS may ask LDAP: never on the loop thread. */
+	if (getpwuid_r(c->uid, &pw, pwbuf, sizeof(pwbuf), &res) == 0 && res)
+		snprintf(c->ctl_user, sizeof(c->ctl_user), "%s", pw.pw_name);
 
 	if (!tq &&
 	    !(tq = dl_query_open(c->srv->conf->database, err, sizeof(err)))) {
@@ -276,10 +285,13 @@ static void resolve_control(admin_conn_t *c)
 	}
 	if (!r->op->container)
 		return;
+	/* Only current containers count: a removed one's history must not
+	 * turn "web" into an id Docker has never heard of. */
+	memset(&ref, 0, sizeof(ref));
 	rc = dl_query_resolve(tq, r->host, r->target, &ref, err, sizeof(err));
-	if (rc == DL_EINVAL)
+	if (rc == DL_EINVAL && ref.live)
 		snprintf(c->ctl_error, sizeof(c->ctl_error), "%s", err);
-	else if (rc == 0 && dl_control_name_ok(ref.id))
+	else if (rc == 0 && ref.live && dl_control_name_ok(ref.id))
 		json_object_set_new(r->args, "container", json_string(ref.id));
 }
 
@@ -476,6 +488,8 @@ static json_t *parse_control(admin_conn_t *c, json_t *req)
 	r->args = json_incref(args);
 	r->timeout_ms = (uint32_t)json_integer_value(jt);
 	r->uid = c->uid;
+	snprintf(c->ctl_user, sizeof(c->ctl_user), "uid %u", (unsigned)c->uid);
+	r->user = c->ctl_user;
 	dl_control_validate(r->op, args, c->ctl_error, sizeof(c->ctl_error));
 	c->ctl = true;
 	return NULL;
@@ -540,7 +554,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 
 	if (nread == 0)
 		return; /* EAGAIN */
-	if (nread < 0 || c->call_id) {
+	if (nread < 0 || c->call_id || c->ctl) {
 		/* EOF, or input during a call: either way the call ends. */
 		conn_close(c);
 		return;
@@ -591,6 +605,9 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	c->busy = true;
 	c->work.data = c;
 	uv_queue_work(c->srv->loop, &c->work, work_cb, after_work);
+	/* A control request is cancelled by EOF even while it resolves. */
+	if (c->ctl)
+		uv_read_start(st, on_alloc, on_read);
 }
 
 void dl_admin_accept(dl_server_t *srv)

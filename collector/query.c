@@ -519,6 +519,7 @@ int dl_query_resolve(dl_query_t *q, const char *host, const char *ctr,
 			break;
 		live += is_live;
 		if (n++ == 0) {
+			out->live = is_live;
 			out->cid = sqlite3_column_int64(st, 0);
 			snprintf(out->name, sizeof(out->name), "%s",
 				 name ? name : "");

@@ -59,6 +59,7 @@ typedef struct {
 	int64_t cid; /* container_keys.cid */
 	char name[256];
 	char id[129];
+	bool live; /* a current container, not only history */
 } dl_ctr_ref_t;
 
 /* Resolves ctr (a name, or a unique id prefix) on host; live containers

@@ -10,7 +10,6 @@
  * agent only after the admin connection has written them, so a slow
  * reader holds at most DL_CONTROL_WINDOW bytes per stream here. */
 #include <limits.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/utf8.h"
 #include "proto/control.h"
 
 #define TAG "control"
@@ -39,6 +39,8 @@ struct dl_call {
 	uint64_t start_ns;    /* monotonic */
 	uint64_t deadline_ns; /* monotonic, 0 = none */
 	uint32_t timeout_ms;
+	dl_op_kind_t op_kind;
+	size_t inflight; /* STREAM bytes not yet written to the admin */
 };
 
 static dl_call_t *find(dl_server_t *srv, uint32_t id)
@@ -70,11 +72,21 @@ static json_t *error_json(const char *status, const char *text)
 			 text);
 }
 
-/* Ends call: audit row, answer to the admin (resp consumed; NULL = the
- * admin is gone), free. */
+/* Ends call: audit row, answer to the admin unless it cancelled (resp
+ * consumed; NULL = it could not be built: a fixed sentence instead),
+ * free. msg may carry bytes from the agent: made valid UTF-8 here for
+ * the audit row and the JSON answer. */
 static void finish(dl_server_t *srv, dl_call_t *call, const char *status,
-		   const char *message, int exit_code, json_t *resp)
+		   const char *msg, int exit_code, json_t *resp, bool cancelled)
 {
+	char message[1300];
+
+	snprintf(message, sizeof(message), "%s", msg);
+	dl_utf8_fix(message);
+	if (!resp && !cancelled)
+		resp = error_json(status, message);
+	if (!resp && !cancelled)
+		resp = error_json("error", "collector out of memory");
 	unlink_call(srv, call);
 	if (srv->store &&
 	    dl_store_audit_end(srv->store, call->key, status, message,
@@ -85,7 +97,7 @@ static void finish(dl_server_t *srv, dl_call_t *call, const char *status,
 	DL_LOG_INFO(TAG, "%s %s on %s: %s%s%s (%lld ms)", call->key, call->op,
 		    call->host, status, message[0] ? ": " : "", message,
 		    (long long)elapsed_ms(call->start_ns));
-	if (resp)
+	if (!cancelled)
 		call->sink.done(call->ud, resp);
 	free(call);
 }
@@ -93,18 +105,7 @@ static void finish(dl_server_t *srv, dl_call_t *call, const char *status,
 static void finish_error(dl_server_t *srv, dl_call_t *call, const char *status,
 			 const char *text)
 {
-	finish(srv, call, status, text, INT_MIN, error_json(status, text));
-}
-
-static void user_name(uid_t uid, char *out, size_t outlen)
-{
-	struct passwd pw, *res = NULL;
-	char buf[1024];
-
-	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res)
-		snprintf(out, outlen, "%s", pw.pw_name);
-	else
-		snprintf(out, outlen, "uid %u", (unsigned)uid);
+	finish(srv, call, status, text, INT_MIN, NULL, false);
 }
 
 /* "3m ago", "2h ago", "never". */
@@ -138,16 +139,35 @@ static int send_request(dl_server_t *srv, dl_call_t *call, const char *args)
 	return dl_session_send(srv, call->sid, &m);
 }
 
+/* The arguments as audited: redacted, or for a request that failed its
+ * checks (whose values may be anything, secrets in the wrong place
+ * included) only the names of its keys. */
+static json_t *audit_args(const dl_call_req_t *req)
+{
+	json_t *keys, *v;
+	const char *k;
+
+	if (!req->args)
+		return NULL;
+	if (!req->error)
+		return dl_control_redact(req->op, req->args);
+	if (!(keys = json_array()))
+		return NULL;
+	json_object_foreach(req->args, k, v)
+		json_array_append_new(keys, json_string(k));
+	return json_pack("{s:o}", "invalid_keys", keys);
+}
+
 static void audit_start(dl_server_t *srv, dl_call_t *call,
 			const dl_call_req_t *req)
 {
-	json_t *red = req->args ? dl_control_redact(req->op, req->args) : NULL;
+	json_t *red = audit_args(req);
 	char *args =
 		red ? json_dumps(red, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	char user[DL_AUDIT_USER_MAX + 1];
 	dl_audit_t a = {0};
 
-	user_name(req->uid, user, sizeof(user));
+	snprintf(user, sizeof(user), "%s", req->user ? req->user : "?");
 	a.req = call->key;
 	a.time_ns = dl_clock_wall_ns();
 	a.uid = (uint32_t)req->uid;
@@ -179,6 +199,7 @@ uint32_t dl_call_start(dl_server_t *srv, const dl_call_req_t *req,
 	call->id = srv->next_call_id;
 	snprintf(call->host, sizeof(call->host), "%s", req->host);
 	snprintf(call->op, sizeof(call->op), "%s", req->op->name);
+	call->op_kind = req->op->kind;
 	snprintf(call->key, sizeof(call->key), "%llu-%u",
 		 (unsigned long long)srv->boot_ns, call->id);
 	call->sink = *sink;
@@ -248,15 +269,17 @@ void dl_call_cancel(dl_server_t *srv, uint32_t id)
 	unlink_call(srv, call);
 	send_id_msg(srv, call, DL_MSG_CANCEL, 0);
 	finish(srv, call, "cancelled", "the admin client went away", INT_MIN,
-	       NULL);
+	       NULL, true);
 }
 
 void dl_call_delivered(dl_server_t *srv, uint32_t id, size_t n)
 {
 	dl_call_t *call = find(srv, id);
 
-	if (call && n)
-		send_id_msg(srv, call, DL_MSG_CREDIT, (uint32_t)n);
+	if (!call || !n)
+		return;
+	call->inflight -= n < call->inflight ? n : call->inflight;
+	send_id_msg(srv, call, DL_MSG_CREDIT, (uint32_t)n);
 }
 
 /* An agent's failure, worded for the admin: policy refusals read
@@ -298,7 +321,8 @@ static void on_response(dl_server_t *srv, dl_call_t *call,
 	}
 	finish(srv, call, "ok", "", INT_MIN,
 	       json_pack("{s:b,s:s,s:o}", "ok", 1, "status", "ok", "data",
-			 body));
+			 body),
+	       false);
 }
 
 static void on_end(dl_server_t *srv, dl_call_t *call, const dl_end_t *e)
@@ -313,10 +337,12 @@ static void on_end(dl_server_t *srv, dl_call_t *call, const dl_end_t *e)
 		snprintf(text, sizeof(text), "exit code %d", e->exit_code);
 	finish(srv, call, "ok", text, e->exit_code,
 	       json_pack("{s:b,s:s,s:{s:i}}", "ok", 1, "status", "ok", "data",
-			 "exit_code", e->exit_code));
+			 "exit_code", e->exit_code),
+	       false);
 }
 
-void dl_call_from_agent(dl_server_t *srv, uint64_t sid, const dl_msg_t *m)
+int dl_call_from_agent(dl_server_t *srv, uint64_t sid, const dl_msg_t *m,
+		       char *why, size_t whylen)
 {
 	/* RESPONSE, STREAM and END all start with the id. */
 	uint32_t id = m->type == DL_MSG_RESPONSE ? m->u.response.id
@@ -326,16 +352,28 @@ void dl_call_from_agent(dl_server_t *srv, uint64_t sid, const dl_msg_t *m)
 
 	/* Gone (cancelled, timed out) or not this session's: dropped. */
 	if (!call || call->sid != sid)
-		return;
+		return 0;
 	switch (m->type) {
-	case DL_MSG_RESPONSE: on_response(srv, call, &m->u.response); break;
-	case DL_MSG_END: on_end(srv, call, &m->u.end); break;
-	default:
-		call->sink.chunk(call->ud, id, m->u.stream.fd,
-				 (const uint8_t *)m->u.stream.data.p,
-				 m->u.stream.data.n);
-		break;
+	case DL_MSG_RESPONSE: on_response(srv, call, &m->u.response); return 0;
+	case DL_MSG_END: on_end(srv, call, &m->u.end); return 0;
+	default: break;
 	}
+	/* The agent's side of flow control is checked, not trusted: a
+	 * stream past its window, or output for a plain op, ends the
+	 * session. */
+	call->inflight += m->u.stream.data.n;
+	if (call->op_kind != DL_OPK_STREAM ||
+	    call->inflight > DL_CONTROL_WINDOW + DL_MAX_CHUNK) {
+		snprintf(why, whylen,
+			 "%s sent %s output beyond its flow-control window",
+			 call->host, call->op);
+		finish_error(srv, call, "error", why);
+		return DL_EPROTO;
+	}
+	call->sink.chunk(call->ud, id, m->u.stream.fd,
+			 (const uint8_t *)m->u.stream.data.p,
+			 m->u.stream.data.n);
+	return 0;
 }
 
 void dl_call_session_closed(dl_server_t *srv, uint64_t sid, const char *why)
@@ -381,7 +419,7 @@ again:
 
 void dl_router_init(dl_server_t *srv)
 {
-	srv->boot_ns = dl_clock_wall_ns() / 1000000000ull;
+	srv->boot_ns = dl_clock_wall_ns();
 	uv_timer_init(srv->loop, &srv->call_timer);
 	srv->call_timer.data = srv;
 	uv_timer_start(&srv->call_timer, on_tick, TICK_MS, TICK_MS);

@@ -30,7 +30,7 @@ typedef struct {
 	uint64_t next_sid;
 	dl_call_t *calls; /* control requests in flight (router.c) */
 	uint32_t next_call_id;
-	uint64_t boot_ns; /* unix s at start: audit keys are boot-id */
+	uint64_t boot_ns; /* unix ns at start: audit keys are boot-id */
 	uv_timer_t call_timer;
 	bool stopping;
 } dl_server_t;
@@ -60,6 +60,7 @@ typedef struct {
 	json_t *args;	     /* validated, container resolved; borrowed */
 	uint32_t timeout_ms; /* 0 = none */
 	uid_t uid;	     /* the admin (SO_PEERCRED) */
+	const char *user;    /* its name, or "uid N" */
 	int64_t last_seen;   /* unix s, for the offline sentence; 0 never */
 	const char *error;   /* set: fail at once with this sentence */
 	const char *status;  /* and this audit status */
@@ -83,7 +84,10 @@ uint32_t dl_call_start(dl_server_t *srv, const dl_call_req_t *req,
 void dl_call_cancel(dl_server_t *srv, uint32_t id);
 void dl_call_delivered(dl_server_t *srv, uint32_t id, size_t n);
 /* session.c hands over RESPONSE, STREAM and END, and its end. */
-void dl_call_from_agent(dl_server_t *srv, uint64_t sid, const dl_msg_t *m);
+/* 0, or DL_EPROTO with why: the session must close (the agent broke
+ * the protocol). */
+int dl_call_from_agent(dl_server_t *srv, uint64_t sid, const dl_msg_t *m,
+		       char *why, size_t whylen);
 void dl_call_session_closed(dl_server_t *srv, uint64_t sid, const char *why);
 void dl_router_init(dl_server_t *srv);
 void dl_router_close(dl_server_t *srv);

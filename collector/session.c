@@ -246,7 +246,8 @@ static int on_live(dl_session_t *s, const dl_msg_t *m, const uint8_t *p,
 	case DL_MSG_PONG: return 0;
 	case DL_MSG_RESPONSE:
 	case DL_MSG_STREAM:
-	case DL_MSG_END: dl_call_from_agent(s->srv, s->sid, m); return 0;
+	case DL_MSG_END:
+		return dl_call_from_agent(s->srv, s->sid, m, why, whylen);
 	case DL_MSG_ERROR:
 		snprintf(why, whylen, "agent reported error %d: %.*s",
 			 m->u.error.code, (int)m->u.error.message.n,

@@ -23,6 +23,7 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/utf8.h"
 #include "proto/msg.h"
 
 #define TAG	       "store"
@@ -505,69 +506,6 @@ static void *vec_at(const vec_t *a, size_t i)
 	return (char *)a->v + i * a->size;
 }
 
-/* Length of the valid UTF-8 sequence at p (1-4), or 0 if it is not one.
- * NUL counts as invalid: stored text must stay usable as a C string. */
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-	unsigned c = p[0];
-	size_t len;
-	uint32_t cp;
-
-	if (c >= 0x01 && c <= 0x7f)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2, cp = c & 0x1f;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3, cp = c & 0x0f;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4, cp = c & 0x07;
-	else
-		return 0;
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
-static bool utf8_clean(const char *p, size_t n)
-{
-	for (size_t i = 0, k; i < n; i += k)
-		if (!(k = utf8_seq((const unsigned char *)p + i, n - i)))
-			return false;
-	return true;
-}
-
-/* NUL-terminated copy of p[0..n) with every byte that is not part of
- * valid UTF-8 (and every NUL) replaced by U+FFFD. Caller frees. */
-static char *utf8_dup(const char *p, size_t n)
-{
-	char *out = malloc(3 * n + 1);
-	size_t o = 0;
-
-	if (!out)
-		return NULL;
-	for (size_t i = 0, k; i < n; i += k) {
-		k = utf8_seq((const unsigned char *)p + i, n - i);
-		if (k) {
-			memcpy(out + o, p + i, k);
-			o += k;
-		} else {
-			memcpy(out + o, "\xef\xbf\xbd", 3);
-			o += 3;
-			k = 1;
-		}
-	}
-	out[o] = '\0';
-	return out;
-}
-
 /* Binds text as is when it is clean UTF-8 (the common case, no copy: the
  * item outlives the step), else a repaired copy, so what is stored is
  * always valid UTF-8 that the JSON side can hand out. */
@@ -575,10 +513,10 @@ static int bind_str(sqlite3_stmt *st, int i, dl_str_t s)
 {
 	char *c;
 
-	if (utf8_clean(s.p, s.n))
+	if (dl_utf8_valid(s.p, s.n))
 		return sqlite3_bind_text(st, i, s.n ? s.p : "", (int)s.n,
 					 SQLITE_STATIC);
-	if (!(c = utf8_dup(s.p, s.n)))
+	if (!(c = dl_utf8_dup(s.p, s.n)))
 		return SQLITE_NOMEM;
 	return sqlite3_bind_text(st, i, c, -1, free);
 }
@@ -771,8 +709,9 @@ static char *attrs_json(const dl_event_t *ev)
 	if (!o)
 		return NULL;
 	for (uint32_t i = 0; i < ev->nattrs; i++) {
-		char *k = utf8_dup(ev->attrs[i].key.p, ev->attrs[i].key.n);
-		char *v = utf8_dup(ev->attrs[i].value.p, ev->attrs[i].value.n);
+		char *k = dl_utf8_dup(ev->attrs[i].key.p, ev->attrs[i].key.n);
+		char *v =
+			dl_utf8_dup(ev->attrs[i].value.p, ev->attrs[i].value.n);
 		int rc = -1;
 
 		if (k && v)

@@ -252,19 +252,26 @@ static void human_bytes(double b, char *out, size_t outlen)
 	snprintf(out, outlen, i ? "%.1f%s" : "%.0f%s", b, u[i]);
 }
 
+/* A string member of a row, "" when the data has another shape. */
+static const char *sv(json_t *v)
+{
+	const char *s = json_string_value(v);
+
+	return s ? s : "";
+}
+
 static void print_top(json_t *d)
 {
 	json_t *titles = json_object_get(d, "Titles"), *procs, *row, *v;
 	size_t i, j;
 
-	json_array_foreach(titles, i, v)
-		printf("%s%s", i ? "\t" : "", json_string_value(v));
+	json_array_foreach(titles, i, v) printf("%s%s", i ? "\t" : "", sv(v));
 	printf("\n");
 	procs = json_object_get(d, "Processes");
 	json_array_foreach(procs, i, row)
 	{
 		json_array_foreach(row, j, v)
-			printf("%s%s", j ? "\t" : "", json_string_value(v));
+			printf("%s%s", j ? "\t" : "", sv(v));
 		printf("\n");
 	}
 }
@@ -287,9 +294,8 @@ static void print_images(json_t *d)
 		if (!strncmp(id, "sha256:", 7))
 			id += 7;
 		printf("%-40s %-12.12s %10s\n",
-		       json_array_size(tags)
-			       ? json_string_value(json_array_get(tags, 0))
-			       : "<none>",
+		       json_array_size(tags) ? sv(json_array_get(tags, 0))
+					     : "<none>",
 		       id, size);
 	}
 }
@@ -328,7 +334,7 @@ static void print_keys(json_t *d, const char *const *keys)
 		txt = json_is_string(v)
 			      ? NULL
 			      : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-		printf("%-18s %s\n", *keys, txt ? txt : json_string_value(v));
+		printf("%-18s %s\n", *keys, txt ? txt : sv(v));
 		free(txt);
 	}
 }

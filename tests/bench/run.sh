@@ -5,7 +5,7 @@
 #
 #   tests/bench/run.sh            all of them (~15 minutes)
 #   tests/bench/run.sh NAME...    only those (proto store ingest history
-#                                 latency sampling wire agent_cost)
+#                                 latency sampling wire agent_cost control)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 SRC=$(pwd)
@@ -21,7 +21,7 @@ run() {
 	"$@" || echo "(bench $name failed)"
 }
 
-want=${*:-proto store ingest history latency sampling wire agent_cost}
+want=${*:-proto store ingest history latency sampling wire agent_cost control}
 for w in $want; do
 	case $w in
 	proto) run proto "$B/bench/bench_proto" ;;
@@ -32,6 +32,7 @@ for w in $want; do
 	sampling) DL_BENCH=$B/bench/bench_cgroup run sampling bash tests/bench/bench_sampling.sh 10 2 ;;
 	wire) [ -f tests/bench/bench_wire.sh ] && run wire bash tests/bench/bench_wire.sh ;;
 	agent_cost) [ -f tests/bench/bench_agent_cost.sh ] && run agent_cost bash tests/bench/bench_agent_cost.sh ;;
+	control) [ -f tests/bench/bench_control.sh ] && run control bash tests/bench/bench_control.sh ;;
 	*) echo "unknown bench $w" >&2 ;;
 	esac
 done

@@ -62,6 +62,13 @@ sed -i 's/^allow = .*/allow = read, exec/' "$T/en1.conf"
 out=$(agent enroll --collector "$url" --name en1 -c "$T/en1.conf" \
 	--state-dir "$T/st-en1" --trust "$fp") || dl_fail "agent re-enroll failed: $out"
 dl_assert_match "re-enroll keeps the control policy" '^allow = read, exec$' "$(cat "$T/en1.conf")"
+# A policy that does not parse is not guessed at.
+sed -i 's/^allow = .*/allow = reed/' "$T/en1.conf"
+out=$(agent enroll --collector "$url" --name en1 -c "$T/en1.conf" \
+	--state-dir "$T/st-en1" --trust "$fp" 2>&1) && dl_fail "enroll replaced an unparseable policy: $out"
+dl_assert_match "unparseable policy stops enroll" 'unknown control class "reed"' "$out"
+dl_assert_match "and the file is left as it was" '^allow = reed$' "$(cat "$T/en1.conf")"
+sed -i 's/^allow = .*/allow = read, lifecycle/' "$T/en1.conf"
 
 # Not enrolled yet: check names the problem.
 out=$(agent check -c "$T/en1.conf" 2>&1) && dl_fail "check passed before enrollment: $out"

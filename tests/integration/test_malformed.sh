@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A peer that sends garbage through the attach relay (an absurd frame length;
 # a sane length with a non-msgpack payload; valid msgpack that is not a
-# HELLO) is cut off by the collector with a logged reason, without waiting
-# for it to hang up, and without disturbing other hosts.
+# HELLO; an agent that floods stream output past its flow-control window)
+# is cut off by the collector with a logged reason, without waiting for it
+# to hang up, and without disturbing other hosts.
 . "$(dirname "$0")/lib.sh"
 
 dl_need_packages
@@ -61,3 +62,31 @@ dl_wait_for 'dl_host_online hosta' 5 "hosta still online"
 id=$(dl_run_container after true)
 dl_wait_for "[ \$(dl_event_count $id die --host hosta) -ge 1 ]" 20 "a new event from hosta arrives after the garbage"
 dl_assert_eq "hosta's event count for the new container (die)" 1 "$(dl_event_count "$id" die --host hosta)"
+
+# 4. An agent that ignores flow control: HELLO, then (once a `logs`
+# request is on its way, id 1 as the first call of this collector) 100
+# STREAM chunks of 16 KiB without waiting for a CREDIT, while the admin
+# client reads nothing. The collector must cut the session instead of
+# buffering it all.
+dl_enroll hostc
+{
+	# [1, 1, "x", 0, ["control"], 0, 0, ""]
+	printf '\x00\x00\x00\x12\x98\x01\x01\xa1x\x00\x91\xa7control\x00\x00\xa0'
+	sleep 4
+	for _ in $(seq 100); do
+		# [50, 1, 1, bin16(16384)]
+		printf '\x00\x00\x40\x07\x94\x32\x01\x01\xc5\x40\x00'
+		head -c 16384 /dev/zero | tr '\0' 'z'
+	done
+	sleep 12
+} | { timeout 40 "$T/ssh" hostc -T dltest@127.0.0.1 >/dev/null 2>&1 || true; } &
+flood=$!
+dl_wait_for 'dl_host_online hostc' 10 "the flooding peer is online as hostc"
+# The reader is stuck: dockline's stdout is a pipe nobody drains.
+("$DL_BIN/dockline" -s "$T/admin.sock" logs hostc/x --timeout 60s | sleep 30) >/dev/null 2>&1 &
+dl_wait_for "grep -q 'hostc sent logs output beyond its flow-control window' '$T/collector.log'" 20 \
+	"the collector refuses stream data past the window"
+dl_wait_for '! dl_host_online hostc' 10 "and closes that session"
+kill -0 "$DL_COLLECTOR_PID" 2>/dev/null || dl_fail "the collector died"
+dl_wait_for 'dl_host_online hosta' 5 "hosta still online"
+wait "$flood" 2>/dev/null || true

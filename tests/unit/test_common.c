@@ -7,6 +7,7 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/err.h"
+#include "common/utf8.h"
 #include "test.h"
 
 /* ------------------------------------------------------------------ */
@@ -359,6 +360,34 @@ static void cleanup(void)
 	rmdir(tmpdir);
 }
 
+/* dl_utf8_fix: invalid bytes become '?', valid text is untouched; a
+ * character cut by a byte-count truncation is the case it is for. */
+static void test_utf8_fix(void)
+{
+	static const struct {
+		const char *in, *out;
+	} t[] = {
+		{"plain ascii", "plain ascii"},
+		{"caf\xc3\xa9", "caf\xc3\xa9"},
+		{"cut \xc3", "cut ?"},
+		{"cut \xe2\x82", "cut ??"},
+		{"\xff\xfe", "??"},
+		{"surrogate \xed\xa0\x80", "surrogate ???"},
+		{"overlong \xc0\xaf", "overlong ??"},
+		{"", ""},
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		char buf[64];
+
+		snprintf(buf, sizeof(buf), "%s", t[i].in);
+		dl_utf8_fix(buf);
+		ASSERT_STR_EQ(buf, t[i].out);
+		ASSERT(dl_utf8_valid(buf, strlen(buf)));
+	}
+	ASSERT(!dl_utf8_valid("a\0b", 3)); /* NUL counts as invalid */
+}
+
 int main(void)
 {
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/dl-test-common.XXXXXX");
@@ -375,5 +404,6 @@ int main(void)
 	RUN(test_backoff);
 	RUN(test_buf_cap);
 	RUN(test_strerror);
+	RUN(test_utf8_fix);
 	return 0;
 }
