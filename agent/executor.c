@@ -27,8 +27,6 @@
 #define FLUSH_MS  2 /* gathered output waits at most this long */
 #define PATH_MAX_ (DL_CTL_NAME_MAX * 2 + 256)
 
-typedef enum { P_FIRST, P_MAIN, P_EXIT } phase_t;
-
 typedef struct ereq {
 	dl_executor_t *x;
 	struct ereq *next;
@@ -38,7 +36,6 @@ typedef struct ereq {
 	uint64_t deadline_ns; /* 0 = none */
 	uint32_t timeout_ms;
 	dl_docker_req_t *dreq;
-	phase_t phase;
 	char ctr[DL_CTL_NAME_MAX + 1]; /* as given; the full id after inspect */
 	char exec_id[80];
 	bool tty;
@@ -143,7 +140,7 @@ static void respond_text(ereq_t *r, int status, const char *text)
 	respond(r, status, text, strlen(text));
 }
 
-/* The outcome of a stream: END for logs and exec, whatever phase. */
+/* The outcome of a stream: END for logs and exec, at any step. */
 static int flush_out(ereq_t *r);
 
 static void end(ereq_t *r, int status, int exit_code, const char *text)
@@ -548,7 +545,6 @@ static void on_stream_done(void *ud, int err, long status, const char *body,
 		end(r, 0, 0, "");
 		return;
 	}
-	r->phase = P_EXIT;
 	snprintf(path, sizeof(path), DL_DOCKER_API "/exec/%s/json", r->exec_id);
 	r->dreq = dl_docker_request(r->x->docker, "GET", path, NULL, 65536,
 				    remaining_ms(r) ? remaining_ms(r) : 30000,
@@ -617,7 +613,6 @@ static void on_first(void *ud, int err, long status, const char *body,
 		end(r, DL_EDOCKER, 0, "Docker's answer has no valid Id");
 		return;
 	}
-	r->phase = P_MAIN;
 	if (!strcmp(r->op->name, "exec")) {
 		snprintf(r->exec_id, sizeof(r->exec_id), "%s", id);
 		json_decref(j);
