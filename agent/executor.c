@@ -330,8 +330,15 @@ static int plain_call(const ereq_t *r, const char **method, char *path,
 			 DL_DOCKER_API "/containers/%s?force=%d&v=%d", c,
 			 b_arg(r, "force"), b_arg(r, "volumes"));
 	} else if (!strcmp(op, "prune")) {
-		snprintf(path, pathlen, DL_DOCKER_API "/%s/prune",
-			 s_arg(r, "what"));
+		/* filters={"label":["L"]}, URL-encoded; L is [\w.:/=-]. */
+		if (s_arg(r, "label"))
+			snprintf(path, pathlen,
+				 DL_DOCKER_API "/%s/prune?filters=%%7B%%22label"
+					       "%%22%%3A%%5B%%22%s%%22%%5D%%7D",
+				 s_arg(r, "what"), s_arg(r, "label"));
+		else
+			snprintf(path, pathlen, DL_DOCKER_API "/%s/prune",
+				 s_arg(r, "what"));
 	} else {
 		static const char *const gets[][2] = {
 			{"inspect", "/containers/%s/json"},

@@ -17,6 +17,7 @@ typedef enum {
 	A_PATH,	  /* absolute path */
 	A_USER,	  /* user[:group], names or numbers */
 	A_PRUNE,  /* containers | images */
+	A_LABEL,  /* key or key=value, for prune filters */
 } atype_t;
 
 typedef struct {
@@ -67,7 +68,11 @@ static const arg_t exec_args[] = {
 	{"env", A_ENV, false, 0, 0},	   {"workdir", A_PATH, false, 0, 0},
 	{"user", A_USER, false, 0, 0},	   END_ARGS,
 };
-static const arg_t prune_args[] = {{"what", A_PRUNE, true, 0, 0}, END_ARGS};
+static const arg_t prune_args[] = {
+	{"what", A_PRUNE, true, 0, 0},
+	{"label", A_LABEL, false, 0, 0},
+	END_ARGS,
+};
 
 typedef struct {
 	dl_op_t op;
@@ -268,6 +273,12 @@ static int check_value(const dl_op_t *op, const arg_t *a, const json_t *v,
 			       ? 0
 			       : bad(err, errlen, op, a->key,
 				     "must be user[:group] (names or ids)");
+	case A_LABEL:
+		return s && strlen(s) == n && word_ok(s, "_.:/=-", 256)
+			       ? 0
+			       : bad(err, errlen, op, a->key,
+				     "must be key or key=value (letters, "
+				     "digits and _.:/=-)");
 	case A_PRUNE:
 		return s && strlen(s) == n &&
 				       (!strcmp(s, "containers") ||

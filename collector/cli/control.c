@@ -140,6 +140,9 @@ static int parse_opt(req_t *r, int ch, const char *arg)
 	case 'u':
 		json_object_set_new(r->args, "user", json_string(arg));
 		return 0;
+	case 'l':
+		json_object_set_new(r->args, "label", json_string(arg));
+		return 0;
 	default: return DL_CLI_EXIT_USAGE;
 	}
 }
@@ -178,6 +181,7 @@ static int parse_args(req_t *r, int argc, char **argv, int *rest)
 		{"env", required_argument, NULL, 'e'},
 		{"workdir", required_argument, NULL, 'w'},
 		{"user", required_argument, NULL, 'u'},
+		{"label", required_argument, NULL, 'l'},
 		{NULL, 0, NULL, 0},
 	};
 	int ch, rc;

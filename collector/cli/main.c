@@ -67,7 +67,7 @@ static void usage(FILE *f)
 		"  exec [-e K=V] [-w DIR] [-u USER] HOST/CONTAINER [--] CMD "
 		"[ARG...]\n"
 		"  images|networks|volumes|info|version|df HOST\n"
-		"  prune HOST containers|images\n"
+		"  prune HOST containers|images [--label K[=V]]\n"
 		"  CONTAINER is a name or a unique id prefix. What a host "
 		"allows is\n"
 		"  its own choice: agent.conf [control] allow.\n"

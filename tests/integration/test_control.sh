@@ -93,6 +93,10 @@ dl_ctl 0 logs --tail 1 "ctl1/$pfx-web"
 dl_assert_eq "--tail 1 gives one line" 1 "$(wc -l <<<"$out")"
 dl_ctl 0 logs -t --tail 2 "ctl1/$pfx-web"
 dl_assert_match "--timestamps" '^20[0-9-]+T[0-9:.]+Z tick-' "$out"
+dl_ctl 0 logs --since 10m "ctl1/$pfx-web"
+dl_assert_match "--since 10m includes the first line" '^out-1$' "$out"
+dl_ctl 0 logs --since "$(($(date +%s) + 3600))" "ctl1/$pfx-web"
+dl_assert_eq "--since in the future gives nothing" "" "$out$err"
 
 # logs -f follows new lines; killing the CLI cancels on the agent, which
 # closes its connection to dockerd.
@@ -125,6 +129,14 @@ dl_assert_eq "last line intact" "line 19999 of the big output" "$(tail -n 1 "$T/
 other=$(dl_run_container other sleep 3600)
 dl_ctl 0 rm -f "ctl2/$pfx-other"
 dl_wait_for "! docker inspect $other" 10 "rm -f removed the container"
+# prune, limited to this test's label: the shared dockerd (and a quick
+# start beside us) keeps its own stopped containers.
+done1=$(dl_run_container done1 true)
+dl_wait_for "[ \"\$(state $done1)\" = exited ]" 10 "a stopped container to prune"
+dl_ctl 0 prune ctl2 containers --label "dockline.test=$T"
+dl_assert_match "prune reports what it deleted" '^deleted [1-9][0-9]* containers' "$out"
+dl_wait_for "! docker inspect $done1" 10 "prune removed the labelled stopped container"
+dl_assert_eq "prune left running containers alone" running "$(state "$web")"
 
 # ---- host-level reads
 dl_ctl 0 images ctl1 --json
