@@ -221,13 +221,19 @@ static void send_hello(agent_t *a)
 	dl_msg_t m = {.type = DL_MSG_HELLO};
 	static const char *caps[] = {"ack",    "ping",	"inventory",
 				     "events", "stats", "control"};
+	char allow[80];
 
 	m.u.hello.proto_version = DL_PROTO_VERSION;
 	m.u.hello.software = DL_STR("dockline-agent " DL_VERSION);
 	m.u.hello.epoch = a->epoch;
-	m.u.hello.ncaps = 6;
+	m.u.hello.ncaps = 7;
 	for (int i = 0; i < 6; i++)
 		m.u.hello.caps[i] = DL_STR(caps[i]);
+	/* Shown by `dockline hosts`; the agent enforces it either way. */
+	memcpy(allow, "allow=", 6);
+	dl_control_policy_str(a->conf->control_allow, allow + 6,
+			      sizeof(allow) - 6);
+	m.u.hello.caps[6] = DL_STR(allow);
 	m.u.hello.host = DL_STR("");
 	send_now(a, &m);
 }

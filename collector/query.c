@@ -98,7 +98,7 @@ static const char *const sql[Q_COUNT] = {
 		"(SELECT count(*) FROM containers c WHERE c.host = h.name), "
 		"(SELECT count(*) FROM containers c WHERE c.host = h.name "
 		"AND c.state = 'running'), s.cpu_percent, s.mem_used, "
-		"s.mem_total, s.load1, s.disk_used, s.disk_total "
+		"s.mem_total, s.load1, s.disk_used, s.disk_total, h.control "
 		"FROM hosts h LEFT JOIN host_samples s ON s.host = h.name "
 		"AND s.ts = (SELECT max(ts) FROM host_samples "
 		"WHERE host = h.name) ORDER BY h.name",
@@ -244,20 +244,23 @@ static json_t *host_row(sqlite3_stmt *st, int64_t now_s)
 	int64_t last_s = sqlite3_column_int64(st, 2) / 1000000000;
 	int64_t ago = now_s > last_s ? now_s - last_s : 0;
 
-	return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:b,s:I,s:I,s:b,s:o,"
-			 "s:I,s:I,s:o,s:o}",
-			 "cpu_percent", col_num(st, 9), "mem_used_bytes",
-			 col_num(st, 10), "mem_total_bytes", col_num(st, 11),
-			 "load1", col_num(st, 12), "disk_used_bytes",
-			 col_num(st, 13), "disk_total_bytes", col_num(st, 14),
-			 "name", col_str(st, 0), "online",
-			 sqlite3_column_int(st, 1) != 0, "last_seen",
-			 (json_int_t)last_s, "last_seen_ago", (json_int_t)ago,
-			 "docker_up", sqlite3_column_int(st, 3) != 0,
-			 "docker_version", col_str(st, 4), "containers",
-			 (json_int_t)sqlite3_column_int64(st, 7), "running",
-			 (json_int_t)sqlite3_column_int64(st, 8), "peer",
-			 col_str(st, 5), "software", col_str(st, 6));
+	return json_pack(
+		"{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:b,s:I,s:I,s:b,s:o,"
+		"s:I,s:I,s:o,s:o}",
+		"control",
+		sqlite3_column_type(st, 15) == SQLITE_NULL ? json_null()
+							   : col_str(st, 15),
+		"cpu_percent", col_num(st, 9), "mem_used_bytes",
+		col_num(st, 10), "mem_total_bytes", col_num(st, 11), "load1",
+		col_num(st, 12), "disk_used_bytes", col_num(st, 13),
+		"disk_total_bytes", col_num(st, 14), "name", col_str(st, 0),
+		"online", sqlite3_column_int(st, 1) != 0, "last_seen",
+		(json_int_t)last_s, "last_seen_ago", (json_int_t)ago,
+		"docker_up", sqlite3_column_int(st, 3) != 0, "docker_version",
+		col_str(st, 4), "containers",
+		(json_int_t)sqlite3_column_int64(st, 7), "running",
+		(json_int_t)sqlite3_column_int64(st, 8), "peer", col_str(st, 5),
+		"software", col_str(st, 6));
 }
 
 json_t *dl_query_hosts(dl_query_t *q, char *err, size_t errlen)

@@ -23,7 +23,9 @@ dl_query_t *dl_query_open(const char *path, char *err, size_t errlen);
 void dl_query_close(dl_query_t *q);
 
 /* [{name, online, last_seen (unix s), last_seen_ago (s), docker_up,
- *   docker_version, containers (count), running (count), peer, software}] */
+ *   docker_version, containers (count), running (count), peer, software,
+ *   control (what its agent allows: "read, lifecycle"; null before
+ *   control)}] */
 json_t *dl_query_hosts(dl_query_t *q, char *err, size_t errlen);
 
 /* [{host, id, name, image, state, status, health, created}]; all=false

@@ -15,6 +15,7 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/utf8.h"
 #include "proto/msg.h"
 
 #define TAG	   "session"
@@ -35,7 +36,8 @@ struct dl_session {
 	pid_t pid;
 	char host[DL_HOST_MAX + 1];
 	char software[DL_MAX_NAME + 1];
-	bool control; /* HELLO caps announce "control" */
+	bool control;	/* HELLO caps announce "control" */
+	char allow[64]; /* and "allow=CLASSES": the agent's policy */
 	dl_frame_reader_t rd;
 	uint64_t last_rx_ns;
 	uint64_t nonce;
@@ -201,6 +203,11 @@ static int on_hello(dl_session_t *s, const dl_msg_t *m, char *why,
 	for (uint32_t i = 0; i < h->ncaps; i++)
 		if (dl_str_eq(h->caps[i], "control"))
 			s->control = true;
+		else if (h->caps[i].n > 6 && h->caps[i].n < sizeof(s->allow) &&
+			 !memcmp(h->caps[i].p, "allow=", 6))
+			dl_str_copy(
+				s->allow, sizeof(s->allow),
+				(dl_str_t){h->caps[i].p + 6, h->caps[i].n - 6});
 	if (h->proto_version != DL_PROTO_VERSION) {
 		snprintf(text, sizeof(text),
 			 "collector speaks protocol version %d, agent %s (%s) "
@@ -221,8 +228,9 @@ static int on_hello(dl_session_t *s, const dl_msg_t *m, char *why,
 	r.u.hello.caps[1] = DL_STR(caps[1]);
 	r.u.hello.host = DL_STR(s->host);
 	snprintf(text, sizeof(text), "uid %d pid %d", (int)s->uid, (int)s->pid);
+	dl_utf8_fix(s->allow);
 	dl_store_host_online(s->srv->store, s->host, text, s->software,
-			     dl_clock_wall_ns());
+			     s->control ? s->allow : NULL, dl_clock_wall_ns());
 	s->state = S_LIVE;
 	DL_LOG_INFO(TAG,
 		    "%s connected (%s, epoch %llu); last committed %llu/%llu",

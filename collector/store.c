@@ -132,7 +132,10 @@ static const char *const migrations[SCHEMA_VERSION] = {
 	" message TEXT NOT NULL DEFAULT '',"
 	" exit_code INTEGER, duration_ms INTEGER);"
 	"CREATE INDEX audit_time ON audit(time_ns);"
-	"CREATE INDEX audit_host_time ON audit(host, time_ns);",
+	"CREATE INDEX audit_host_time ON audit(host, time_ns);"
+	/* What the host's agent allows the collector to do, from its
+	 * HELLO; NULL: an agent without control. */
+	"ALTER TABLE hosts ADD COLUMN control TEXT;",
 };
 
 enum {
@@ -246,9 +249,10 @@ static const char *const sql[ST_COUNT] = {
 		"last_seen = max(coalesce(last_seen, 0), excluded.last_seen)",
 	[ST_HOST_ONLINE] =
 		"INSERT INTO hosts(name, online, first_seen, last_seen, peer, "
-		"software) VALUES(?1, 1, ?2, ?2, ?3, ?4) ON CONFLICT(name) DO "
-		"UPDATE SET online = 1, last_seen = excluded.last_seen, "
-		"peer = excluded.peer, software = excluded.software",
+		"software, control) VALUES(?1, 1, ?2, ?2, ?3, ?4, ?5) ON "
+		"CONFLICT(name) DO UPDATE SET online = 1, last_seen = "
+		"excluded.last_seen, peer = excluded.peer, software = "
+		"excluded.software, control = excluded.control",
 	[ST_HOST_OFFLINE] =
 		"INSERT INTO hosts(name, online, first_seen, last_seen) "
 		"VALUES(?1, 0, ?2, ?2) ON CONFLICT(name) DO UPDATE SET "
@@ -370,7 +374,7 @@ typedef struct item {
 			int64_t duration_ms;
 		} end; /* IT_AUDIT_END */
 	} au;
-	/* IT_DATA: the payload; IT_ONLINE: "peer\0software\0";
+	/* IT_DATA: the payload; IT_ONLINE: "peer\0software\0control\0";
 	 * IT_AUDIT_START: "req\0user\0host\0op\0target\0args\0";
 	 * IT_AUDIT_END: "req\0status\0message\0". */
 	uint8_t data[];
@@ -1469,9 +1473,12 @@ static int apply_host(dl_store_t *s, const item_t *it)
 	if (it->kind == IT_ONLINE) {
 		const char *peer = (const char *)it->data;
 		const char *sw = peer + strlen(peer) + 1;
+		const char *ctl = sw + strlen(sw) + 1;
 
 		if ((rc = bind_cstr(st, 3, peer)) ||
-		    (rc = bind_cstr(st, 4, sw)))
+		    (rc = bind_cstr(st, 4, sw)) ||
+		    (rc = ctl[0] ? bind_cstr(st, 5, ctl)
+				 : sqlite3_bind_null(st, 5)))
 			return rc;
 	}
 	return run(s, which);
@@ -2278,25 +2285,31 @@ int dl_store_submit(dl_store_t *s, uint64_t sid, const char *host,
 }
 
 int dl_store_host_online(dl_store_t *s, const char *host, const char *peer,
-			 const char *software, uint64_t time_ns)
+			 const char *software, const char *control,
+			 uint64_t time_ns)
 {
-	size_t pl, sl;
+	size_t pl, sl, cl;
 	item_t *it;
 
 	if (!peer)
 		peer = "";
 	if (!software)
 		software = "";
+	if (!control)
+		control = "";
 	pl = strnlen(peer, DL_MAX_TEXT);
 	sl = strnlen(software, DL_MAX_TEXT);
+	cl = strnlen(control, DL_MAX_NAME);
 	if (!s || !host || !*host || strlen(host) > DL_HOST_MAX)
 		return DL_EINVAL;
-	if (!(it = item_new(IT_ONLINE, 0, host, pl + sl + 2, time_ns)))
+	if (!(it = item_new(IT_ONLINE, 0, host, pl + sl + cl + 3, time_ns)))
 		return DL_ENOMEM;
 	memcpy(it->data, peer, pl);
 	it->data[pl] = '\0';
 	memcpy(it->data + pl + 1, software, sl);
 	it->data[pl + 1 + sl] = '\0';
+	memcpy(it->data + pl + sl + 2, control, cl);
+	it->data[pl + sl + 2 + cl] = '\0';
 	return enqueue(s, it, false);
 }
 

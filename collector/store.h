@@ -58,8 +58,11 @@ int dl_store_submit(dl_store_t *s, uint64_t sid, const char *host,
 		    const uint8_t *payload, size_t len);
 
 /* Host session state changes, applied in order with data. */
+/* control: what the agent allows ("read, lifecycle"), NULL for an agent
+ * without control. */
 int dl_store_host_online(dl_store_t *s, const char *host, const char *peer,
-			 const char *software, uint64_t time_ns);
+			 const char *software, const char *control,
+			 uint64_t time_ns);
 int dl_store_host_offline(dl_store_t *s, const char *host, uint64_t time_ns);
 
 /* Deletes every row of host (history, containers, delivery state),

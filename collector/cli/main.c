@@ -186,8 +186,8 @@ static int cmd_hosts(const dl_cli_t *cli, bool json)
 		json_decref(data);
 		return 0;
 	}
-	printf("%-24s %-8s %-10s %-14s %-10s %s\n", "NAME", "STATUS",
-	       "LAST SEEN", "DOCKER", "CONTAINERS", "RUNNING");
+	printf("%-24s %-8s %-10s %-14s %-10s %-7s %s\n", "NAME", "STATUS",
+	       "LAST SEEN", "DOCKER", "CONTAINERS", "RUNNING", "CONTROL");
 	json_array_foreach(data, i, h)
 	{
 		char seen[32];
@@ -196,15 +196,19 @@ static int cmd_hosts(const dl_cli_t *cli, bool json)
 
 		ago(json_integer_value(json_object_get(h, "last_seen")), seen,
 		    sizeof(seen));
-		printf("%-24s %-8s %-10s %-14s %-10lld %lld\n", str(h, "name"),
-		       online ? "online" : "offline", online ? "now" : seen,
+		printf("%-24s %-8s %-10s %-14s %-10lld %-7lld %s\n",
+		       str(h, "name"), online ? "online" : "offline",
+		       online ? "now" : seen,
 		       !online ? str(h, "docker_version")
 		       : dup   ? str(h, "docker_version")
 			       : "down",
 		       (long long)json_integer_value(
 			       json_object_get(h, "containers")),
 		       (long long)json_integer_value(
-			       json_object_get(h, "running")));
+			       json_object_get(h, "running")),
+		       json_is_string(json_object_get(h, "control"))
+			       ? str(h, "control")
+			       : "-");
 	}
 	json_decref(data);
 	return 0;

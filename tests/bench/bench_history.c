@@ -67,7 +67,7 @@ static void fill(const char *path, int64_t now)
 	if (!(s = dl_store_open(&loop, path, NULL, NULL, err, sizeof(err))))
 		die(err);
 	dl_buf_init(&b, 1u << 20);
-	dl_store_host_online(s, "app-01", "p", "sw", 1);
+	dl_store_host_online(s, "app-01", "p", "sw", NULL, 1);
 	m.u.inventory.n = 1;
 	m.u.inventory.v = &c;
 	submit(&loop, s, &m, &b);

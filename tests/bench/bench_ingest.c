@@ -162,7 +162,7 @@ static dl_store_t *setup(uv_loop_t *loop, const char *path)
 	dl_buf_init(&b, 8u << 20);
 	for (uint32_t h = 0; h < H; h++) {
 		hostname(host, sizeof(host), h);
-		dl_store_host_online(s, host, "p", "sw", 1);
+		dl_store_host_online(s, host, "p", "sw", NULL, 1);
 		encode_inventory(&b, h);
 		submit(loop, s, h, &b);
 	}

@@ -72,7 +72,7 @@ static double run_store(const char *path, uint64_t n, size_t *bytes)
 		fprintf(stderr, "%s\n", err);
 		exit(1);
 	}
-	dl_store_host_online(s, "bench", "p", "sw", 1);
+	dl_store_host_online(s, "bench", "p", "sw", NULL, 1);
 	dl_buf_init(&b, 1u << 20);
 	uv_timer_init(&loop, &t);
 	uv_timer_start(&t, on_tick, 1, 1);
@@ -171,7 +171,7 @@ int main(int argc, char **argv)
 		s = dl_store_open(&loop, b, NULL, NULL, err, sizeof(err));
 		if (!s)
 			return 1;
-		dl_store_host_online(s, "bench", "p", "sw", 1);
+		dl_store_host_online(s, "bench", "p", "sw", NULL, 1);
 		dl_store_close(s);
 		uv_run(&loop, UV_RUN_DEFAULT);
 		uv_loop_close(&loop);

@@ -379,9 +379,9 @@ static void test_forget_keeps_audit(void)
 	dl_audit_t b = req("f-2", "app-01", T0 + 1);
 	json_t *rows;
 
-	ASSERT_EQ(
-		dl_store_host_online(s, "app-01", "10.0.0.1", "agent 0.1", T0),
-		0);
+	ASSERT_EQ(dl_store_host_online(s, "app-01", "10.0.0.1", "agent 0.1",
+				       NULL, T0),
+		  0);
 	submit_event(s, "app-01", 1);
 	ASSERT_EQ(dl_store_audit_start(s, &a), 0);
 	ASSERT_EQ(dl_store_audit_end(s, "f-1", "ok", "", INT_MIN, 3), 0);

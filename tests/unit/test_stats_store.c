@@ -192,7 +192,7 @@ static void test_percent_replay_reset(void)
 	dl_store_t *s = open_store("pct");
 	uint64_t t = T0;
 
-	dl_store_host_online(s, "app-01", "p", "sw", 1);
+	dl_store_host_online(s, "app-01", "p", "sw", NULL, 1);
 	inventory(s, "app-01", 1);
 	stats1(s, "app-01", 2, t, 1, 10 * SEC, 100 * SEC, 1000);
 	/* 2 CPU-seconds of 4 CPUs x 10 s: 20% (of 400) */
@@ -241,7 +241,7 @@ static void test_rollups(void)
 	uint64_t b = T0 - 40 * SEC + 60 * SEC; /* next minute start */
 	int64_t cid;
 
-	dl_store_host_online(s, "h", "p", "sw", 1);
+	dl_store_host_online(s, "h", "p", "sw", NULL, 1);
 	inventory(s, "h", 1);
 	/* minute b: pct NULL, 10, 30 (cpu deltas 1 s, 3 s of 4 x 10 s);
 	 * mem 100, 300, 200; then one sample in the next minute. */
@@ -334,7 +334,7 @@ static void test_retention(void)
 	dl_store_t *s = open_store("retention");
 	uint64_t end;
 
-	dl_store_host_online(s, "h", "p", "sw", 1);
+	dl_store_host_online(s, "h", "p", "sw", NULL, 1);
 	inventory(s, "h", 1); /* cid 1 exists */
 	wait_idle(s);
 	seed_ages();
@@ -467,7 +467,7 @@ static void test_queries(void)
 	dl_ctr_ref_t ref;
 	int64_t now = (int64_t)dl_clock_wall_ns();
 
-	dl_store_host_online(s, "app-01", "p", "sw", 1);
+	dl_store_host_online(s, "app-01", "p", "sw", NULL, 1);
 	inventory(s, "app-01", 1);
 	for (int i = 0; i < 10; i++)
 		stats1(s, "app-01", 2 + (uint64_t)i,

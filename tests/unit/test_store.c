@@ -238,7 +238,8 @@ static void test_ingest_ack_replay_epoch(void)
 	fresh_db("ingest");
 	s = open_store();
 	ASSERT_EQ(dl_store_host_online(s, "web-01", "uid 1000 pid 42",
-				       "dockline-agent 0.1.0", 5000000000ull),
+				       "dockline-agent 0.1.0", NULL,
+				       5000000000ull),
 		  0);
 	submit_inventory(s, 1, "web-01", E1, 1, v, 2);
 	for (uint64_t i = 2; i <= N; i++)
@@ -320,7 +321,7 @@ static void test_containers_docker_dropped(void)
 
 	fresh_db("containers");
 	s = open_store();
-	dl_store_host_online(s, "db-02", "p", "sw", 1);
+	dl_store_host_online(s, "db-02", "p", "sw", NULL, 1);
 	submit_inventory(s, 1, "db-02", E1, 1, v, 3);
 	submit_container(s, 1, "db-02", E1, 2, ctr("bbb", "db", ""), true);
 	wait_ack(1, E1, 2);
@@ -411,8 +412,8 @@ static void test_reopen_and_migrations(void)
 
 	fresh_db("reopen");
 	s = open_store();
-	dl_store_host_online(s, "a", "p", "sw", 1);
-	dl_store_host_online(s, "b", "p", "sw", 1);
+	dl_store_host_online(s, "a", "p", "sw", NULL, 1);
+	dl_store_host_online(s, "b", "p", "sw", NULL, 1);
 	for (uint64_t i = 1; i <= 10; i++)
 		submit_event(s, 1, "a", E1, i, i, "start");
 	submit_event(s, 2, "b", E2, 77, 1, "stop");
@@ -490,7 +491,8 @@ static void test_bad_input(void)
 	long_host[sizeof(long_host) - 1] = '\0';
 	ASSERT_EQ(dl_store_submit(s, 1, long_host, junk, 3), DL_EINVAL);
 	ASSERT_EQ(dl_store_submit(s, 1, "", junk, 3), DL_EINVAL);
-	ASSERT_EQ(dl_store_host_online(s, long_host, "", "", 1), DL_EINVAL);
+	ASSERT_EQ(dl_store_host_online(s, long_host, "", "", NULL, 1),
+		  DL_EINVAL);
 	/* Not a decodable frame: logged, dropped, the next one still flows. */
 	ASSERT_EQ(dl_store_submit(s, 1, "evil", junk, 3), 0);
 
@@ -546,8 +548,10 @@ static void test_queries(void)
 
 	fresh_db("queries");
 	s = open_store();
-	dl_store_host_online(s, "web-01", "uid 7", "dockline-agent 0.1.0", now);
-	dl_store_host_online(s, "app-02", "uid 8", "dockline-agent 0.1.0", now);
+	dl_store_host_online(s, "web-01", "uid 7", "dockline-agent 0.1.0",
+			     "read, lifecycle", now);
+	dl_store_host_online(s, "app-02", "uid 8", "dockline-agent 0.1.0", NULL,
+			     now);
 	submit_inventory(s, 1, "web-01", E1, 1, v, 3);
 	m.u.docker = (dl_dockerinfo_t){.up = true,
 				       .version = DL_STR("24.0.7"),
@@ -590,8 +594,11 @@ static void test_queries(void)
 	ASSERT_GE(jint(h, "last_seen_ago"), 0);
 	ASSERT_STR_EQ(jstr(h, "peer"), "uid 7");
 	ASSERT_STR_EQ(jstr(h, "software"), "dockline-agent 0.1.0");
+	ASSERT_STR_EQ(jstr(h, "control"), "read, lifecycle");
+	ASSERT(json_is_null(json_object_get(json_array_get(arr, 0),
+					    "control"))); /* app-02: none */
 	/* + the latest host sample's six keys, null before any HOSTSTATS */
-	ASSERT_EQ(json_object_size(h), 16);
+	ASSERT_EQ(json_object_size(h), 17);
 	ASSERT(json_is_null(json_object_get(h, "cpu_percent")));
 	ASSERT(json_is_null(json_object_get(h, "disk_total_bytes")));
 	json_decref(arr);
@@ -770,7 +777,7 @@ static void test_readers_during_commits(void)
 
 	fresh_db("wal");
 	s = open_store();
-	dl_store_host_online(s, "busy", "p", "sw", 1);
+	dl_store_host_online(s, "busy", "p", "sw", NULL, 1);
 	wait_idle(s);
 	__atomic_store_n(&readers_stop, 0, __ATOMIC_SEQ_CST);
 	for (int i = 0; i < 2; i++)
