@@ -10,19 +10,13 @@
 #include "common/log.h"
 
 static const char *const known[] = {
-	"collector.database",
-	"collector.agent_socket",
-	"collector.admin_socket",
-	"collector.attach_users",
-	"collector.log_level",
-	"collector.ping_interval",
-	"collector.authorized_keys",
-	"collector.host_key",
-	"collector.public_address",
-	"retention.raw",
-	"retention.minute",
-	"retention.hour",
-	NULL,
+	"collector.database",	     "collector.agent_socket",
+	"collector.admin_socket",    "collector.attach_users",
+	"collector.log_level",	     "collector.ping_interval",
+	"collector.authorized_keys", "collector.host_key",
+	"collector.public_address",  "retention.raw",
+	"retention.minute",	     "retention.hour",
+	"retention.audit",	     NULL,
 };
 
 bool dl_host_name_valid(const char *name)
@@ -102,6 +96,7 @@ int dl_cconf_load(dl_cconf_t *c, const char *path, char *err, size_t errlen)
 	c->retention_raw = 48 * 3600;
 	c->retention_minute = 30 * 86400;
 	c->retention_hour = 365 * 86400;
+	c->retention_audit = 400 * 86400;
 	if (!path)
 		return 0;
 	if (dl_conf_abspath(path, c->path, sizeof(c->path), err, errlen))
@@ -162,7 +157,9 @@ int dl_cconf_load(dl_cconf_t *c, const char *path, char *err, size_t errlen)
 			     3600, 3650 * 86400, &c->retention_minute, err,
 			     errlen) ||
 	    dl_conf_duration(f, "retention", "hour", c->retention_hour, 3600,
-			     3650 * 86400, &c->retention_hour, err, errlen))
+			     3650 * 86400, &c->retention_hour, err, errlen) ||
+	    dl_conf_duration(f, "retention", "audit", c->retention_audit, 86400,
+			     3650 * 86400, &c->retention_audit, err, errlen))
 		goto out;
 	rc = 0;
 out:

@@ -34,6 +34,7 @@ typedef struct {
 	int ping_interval; /* seconds; a session silent 3x this is dead */
 	/* [retention] raw, minute, hour: seconds each stats tier is kept */
 	int64_t retention_raw, retention_minute, retention_hour;
+	int64_t retention_audit; /* [retention] audit: control requests */
 } dl_cconf_t;
 
 /* Fills defaults, then reads path if not NULL. 0 or DL_ECONFIG + err. */

@@ -191,6 +191,7 @@ int dl_serve_run(const dl_cconf_t *conf)
 		uv_loop_close(&loop);
 		return 1;
 	}
+	dl_store_set_audit_retention(srv.store, conf->retention_audit);
 	dl_store_set_retention(srv.store, conf->retention_raw,
 			       conf->retention_minute, conf->retention_hour);
 	/* The agent socket is reachable by attach processes of other uids

@@ -174,6 +174,7 @@ enum {
 	ST_DEL_HS,
 	ST_DEL_H1M,
 	ST_DEL_H1H,
+	ST_DEL_AUDIT,
 	ST_AUDIT_START,
 	ST_AUDIT_END,
 	ST_COUNT
@@ -342,6 +343,10 @@ static const char *const sql[ST_COUNT] = {
 	[ST_DEL_HS] = RETENTION_DELETE("host_samples", "host", "ts"),
 	[ST_DEL_H1M] = RETENTION_DELETE("host_1m", "k", "bucket"),
 	[ST_DEL_H1H] = RETENTION_DELETE("host_1h", "k", "bucket"),
+	/* ret_delete's shape: ?1 is a key audit rows do not have. */
+	[ST_DEL_AUDIT] = "DELETE FROM audit WHERE id IN (SELECT id FROM audit "
+			 "WHERE ?1 IS NOT NULL AND time_ns < ?2 AND status <> "
+			 "'running' ORDER BY time_ns LIMIT ?3)",
 	[ST_AUDIT_START] = "INSERT INTO audit(req, time_ns, uid, user, host, "
 			   "op, target, args, status) VALUES(?1, ?2, ?3, ?4, "
 			   "?5, ?6, ?7, ?8, 'running')",
@@ -464,11 +469,12 @@ struct dl_store {
 	vec_t b_hosts;	/* bhost_t per host seen, this batch */
 	cstate_t *ctab; /* stats state per container, ccap slots */
 	size_t ccap, cn;
-	vec_t hstates;	    /* hstate_t sorted by host */
-	int64_t ret_cursor; /* retention: next cid after this one */
-	uint64_t ret_next;  /* retention: next step, monotonic ns */
-	int64_t ret_ns[3];  /* raw, minute, hour windows (under mu) */
-	bool ret_kick;	    /* run a step now (under mu) */
+	vec_t hstates;	      /* hstate_t sorted by host */
+	int64_t ret_cursor;   /* retention: next cid after this one */
+	uint64_t ret_next;    /* retention: next step, monotonic ns */
+	int64_t ret_ns[3];    /* raw, minute, hour windows (under mu) */
+	int64_t ret_audit_ns; /* audit rows kept (under mu) */
+	bool ret_kick;	      /* run a step now (under mu) */
 
 	/* Queue, under mu. */
 	pthread_mutex_t mu;
@@ -1735,7 +1741,7 @@ static int ret_hosts(dl_store_t *s, const int64_t cut[3], int64_t *budget)
 static int retention_step(dl_store_t *s, int64_t *deleted)
 {
 	sqlite3_stmt *st = s->st[ST_RET_CIDS];
-	int64_t cids[RET_STEP_KEYS], cut[3], budget = RET_STEP_ROWS;
+	int64_t cids[RET_STEP_KEYS], cut[3], audit_cut, budget = RET_STEP_ROWS;
 	int64_t now = (int64_t)dl_clock_wall_ns();
 	size_t n = 0;
 	int rc;
@@ -1743,6 +1749,7 @@ static int retention_step(dl_store_t *s, int64_t *deleted)
 	pthread_mutex_lock(&s->mu);
 	for (int i = 0; i < 3; i++)
 		cut[i] = now - s->ret_ns[i];
+	audit_cut = now - s->ret_audit_ns;
 	pthread_mutex_unlock(&s->mu);
 	if ((rc = run(s, ST_BEGIN)))
 		return rc;
@@ -1769,7 +1776,9 @@ static int retention_step(dl_store_t *s, int64_t *deleted)
 			s->ret_cursor = cids[i];
 	}
 	if (n < RET_STEP_KEYS && budget > 0) {
-		if ((rc = ret_hosts(s, cut, &budget)))
+		if ((rc = ret_hosts(s, cut, &budget)) ||
+		    (rc = ret_delete(s, ST_DEL_AUDIT, 0, NULL, audit_cut,
+				     &budget)))
 			goto fail;
 		if (budget > 0)
 			s->ret_cursor = 0;
@@ -1806,6 +1815,16 @@ static void retention_run(dl_store_t *s)
 	pthread_mutex_lock(&s->mu);
 	s->ret_next = dl_clock_mono_ns() +
 		      (deleted >= RET_STEP_ROWS ? 0 : RET_PERIOD_NS);
+}
+
+void dl_store_set_audit_retention(dl_store_t *s, int64_t seconds)
+{
+	pthread_mutex_lock(&s->mu);
+	if (seconds > 0 && seconds < INT64_MAX / 1000000000)
+		s->ret_audit_ns = seconds * 1000000000;
+	s->ret_kick = true;
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
 }
 
 void dl_store_set_retention(dl_store_t *s, int64_t raw_s, int64_t minute_s,
@@ -2161,6 +2180,7 @@ dl_store_t *dl_store_open(uv_loop_t *loop, const char *path,
 	s->ret_ns[0] = DL_STORE_RAW_DEFAULT * 1000000000ll;
 	s->ret_ns[1] = DL_STORE_MINUTE_DEFAULT * 1000000000ll;
 	s->ret_ns[2] = DL_STORE_HOUR_DEFAULT * 1000000000ll;
+	s->ret_audit_ns = DL_STORE_AUDIT_DEFAULT * 1000000000ll;
 	s->ret_next = dl_clock_mono_ns() + RET_PERIOD_NS;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_init(&s->ack_mu, NULL);

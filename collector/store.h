@@ -116,6 +116,10 @@ int dl_store_audit_end(dl_store_t *s, const char *req, const char *status,
 #define DL_STORE_HOUR_DEFAULT	(365 * 86400)
 void dl_store_set_retention(dl_store_t *s, int64_t raw_s, int64_t minute_s,
 			    int64_t hour_s);
+/* Audit rows older than this many seconds go the same way (finished
+ * ones only; collector.conf [retention] audit). */
+#define DL_STORE_AUDIT_DEFAULT (400 * 86400)
+void dl_store_set_audit_retention(dl_store_t *s, int64_t seconds);
 
 /* CPU percent as docker stats computes it, from two cumulative readings
  * of container and host CPU time; -1 when it cannot be known (no

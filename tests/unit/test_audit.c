@@ -482,6 +482,35 @@ static void test_bad_input(void)
 	close_store(s);
 }
 
+/* [retention] audit: finished rows older than the window go, recent
+ * ones and old ones still running stay. */
+static void test_retention(void)
+{
+	dl_store_t *s = open_store("retention");
+	uint64_t now = dl_clock_wall_ns(), day = 86400ull * 1000000000ull;
+	dl_audit_t old = req("old", "app-01", now - 3 * day);
+	dl_audit_t run = req("run", "app-01", now - 3 * day);
+	dl_audit_t fresh = req("fresh", "app-01", now - 3600ull * 1000000000);
+	uint64_t end;
+
+	ASSERT_EQ(dl_store_audit_start(s, &old), 0);
+	ASSERT_EQ(dl_store_audit_end(s, "old", "ok", "", INT_MIN, 5), 0);
+	ASSERT_EQ(dl_store_audit_start(s, &run), 0);
+	ASSERT_EQ(dl_store_audit_start(s, &fresh), 0);
+	ASSERT_EQ(dl_store_audit_end(s, "fresh", "ok", "", INT_MIN, 5), 0);
+	wait_idle(s);
+	ASSERT_EQ(sql_int("SELECT count(*) FROM audit"), 3);
+	dl_store_set_audit_retention(s, 2 * 86400);
+	end = dl_clock_mono_ns() + 5000000000ull;
+	while (sql_int("SELECT count(*) FROM audit") != 2 &&
+	       dl_clock_mono_ns() < end)
+		usleep(10000);
+	ASSERT_EQ(sql_int("SELECT count(*) FROM audit WHERE req = 'old'"), 0);
+	ASSERT_EQ(sql_int("SELECT count(*) FROM audit WHERE req = 'run'"), 1);
+	ASSERT_EQ(sql_int("SELECT count(*) FROM audit WHERE req = 'fresh'"), 1);
+	close_store(s);
+}
+
 int main(void)
 {
 	char tmpl[] = "/tmp/dl-test-audit-XXXXXX";
@@ -497,6 +526,7 @@ int main(void)
 	RUN(test_forget_keeps_audit);
 	RUN(test_audit_fault_keeps_batch);
 	RUN(test_bad_input);
+	RUN(test_retention);
 	ASSERT_EQ(uv_loop_close(&loop), 0);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	ASSERT_EQ(system(cmd), 0);
