@@ -295,6 +295,9 @@ Try:
   $BUILD/bin/dockline ps -a
   $BUILD/bin/dockline events --since 10m
   $BUILD/bin/dockline events -f          (follow; Ctrl-C to stop)
+  $BUILD/bin/dockline info $NAME         (through the agent: Docker's own info)
+  $BUILD/bin/dockline logs $NAME/CONTAINER --tail 20
+  $BUILD/bin/dockline audit              (every control request and how it ended)
 
 Stop it all:  $SRC/scripts/quickstart.sh stop
 EOF
