@@ -242,20 +242,31 @@ static bool http_ok(long status)
 	return (status >= 200 && status < 300) || status == 304;
 }
 
-static void on_plain(void *ud, int err, long status, const char *body,
-		     size_t len)
+/* The common head of every Docker completion: r's call is over. True
+ * when nothing is left to do: cancelled (drop() frees r), or a failure,
+ * answered here with Docker's words. */
+static bool settled(ereq_t *r, int err, long status, const char *body,
+		    size_t len)
 {
-	ereq_t *r = ud;
 	char why[1024];
 
 	r->dreq = NULL;
 	if (r->cancelled)
-		return; /* drop() frees r */
-	if (err || !http_ok(status)) {
-		docker_error(r, err, status, body, len, why, sizeof(why));
-		respond_text(r, err ? err : status_code(status), why);
+		return true;
+	if (!err && http_ok(status))
+		return false;
+	docker_error(r, err, status, body, len, why, sizeof(why));
+	fail(r, err ? err : status_code(status), why);
+	return true;
+}
+
+static void on_plain(void *ud, int err, long status, const char *body,
+		     size_t len)
+{
+	ereq_t *r = ud;
+
+	if (settled(r, err, status, body, len))
 		return;
-	}
 	/* start/stop/... answer 204 or 304 with no body. */
 	if (len == 0)
 		respond_text(r, 0,
@@ -515,16 +526,9 @@ static void on_exit_code(void *ud, int err, long status, const char *body,
 {
 	ereq_t *r = ud;
 	json_t *j, *code;
-	char why[1024];
 
-	r->dreq = NULL;
-	if (r->cancelled)
-		return; /* drop() frees r */
-	if (err || !http_ok(status)) {
-		docker_error(r, err, status, body, len, why, sizeof(why));
-		end(r, err ? err : status_code(status), 0, why);
+	if (settled(r, err, status, body, len))
 		return;
-	}
 	j = json_loadb(body, len, 0, NULL);
 	code = json_object_get(j, "ExitCode");
 	if (json_is_integer(code))
@@ -538,16 +542,10 @@ static void on_stream_done(void *ud, int err, long status, const char *body,
 			   size_t len)
 {
 	ereq_t *r = ud;
-	char path[PATH_MAX_], why[1024];
+	char path[PATH_MAX_];
 
-	r->dreq = NULL;
-	if (r->cancelled)
-		return; /* drop() frees r */
-	if (err || !http_ok(status)) {
-		docker_error(r, err, status, body, len, why, sizeof(why));
-		end(r, err ? err : status_code(status), 0, why);
+	if (settled(r, err, status, body, len))
 		return;
-	}
 	if (strcmp(r->op->name, "exec")) {
 		end(r, 0, 0, "");
 		return;
@@ -602,16 +600,9 @@ static void on_first(void *ud, int err, long status, const char *body,
 	ereq_t *r = ud;
 	json_t *j;
 	const char *id;
-	char why[1024];
 
-	r->dreq = NULL;
-	if (r->cancelled)
-		return; /* drop() frees r */
-	if (err || !http_ok(status)) {
-		docker_error(r, err, status, body, len, why, sizeof(why));
-		end(r, err ? err : status_code(status), 0, why);
+	if (settled(r, err, status, body, len))
 		return;
-	}
 	j = json_loadb(body, len, 0, NULL);
 	id = json_string_value(json_object_get(j, "Id"));
 	if (!id || strlen(id) >= sizeof(r->exec_id) ||

@@ -87,22 +87,6 @@ static int parse_opts(int argc, char **argv, opts_t *o)
 	return 0;
 }
 
-static const char *str(json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-
-	return s ? s : "";
-}
-
-static void print_json(json_t *v)
-{
-	char *txt = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY);
-
-	if (txt)
-		printf("%s\n", txt);
-	free(txt);
-}
-
 /* s for one table cell of at most max bytes (max >= 4): control
  * characters become spaces (a message may hold a newline), and a longer
  * s is cut on a UTF-8 boundary and ends in "...". */
@@ -181,15 +165,15 @@ static void print_row(json_t *r, size_t msg_w)
 	char when[32], user[16], host[24], op[16], target[28], status[16],
 		dur[24], msg[MSG_BUF], text[MSG_BUF];
 	json_t *code = json_object_get(r, "exit_code");
-	const char *m = str(r, "message");
+	const char *m = dl_cli_str(r, "message");
 
 	local_time(json_object_get(r, "time_ns"), when, sizeof(when));
-	cell(str(r, "user"), 12, user, sizeof(user));
-	cell(str(r, "host"), 20, host, sizeof(host));
-	cell(str(r, "op"), 10, op, sizeof(op));
-	cell(*str(r, "target") ? str(r, "target") : "-", 24, target,
-	     sizeof(target));
-	cell(str(r, "status"), 9, status, sizeof(status));
+	cell(dl_cli_str(r, "user"), 12, user, sizeof(user));
+	cell(dl_cli_str(r, "host"), 20, host, sizeof(host));
+	cell(dl_cli_str(r, "op"), 10, op, sizeof(op));
+	cell(*dl_cli_str(r, "target") ? dl_cli_str(r, "target") : "-", 24,
+	     target, sizeof(target));
+	cell(dl_cli_str(r, "status"), 9, status, sizeof(status));
 	duration(json_object_get(r, "duration_ms"), dur, sizeof(dur));
 	/* A command's non-zero exit is part of the outcome. */
 	if (json_is_integer(code) && json_integer_value(code) != 0)
@@ -250,7 +234,7 @@ int dl_cli_audit(const dl_cli_t *cli, int argc, char **argv)
 		return 1;
 	signal(SIGPIPE, SIG_DFL);
 	if (o.json)
-		print_json(data);
+		dl_cli_print_json(data);
 	else
 		print_table(data, &o);
 	json_decref(data);

@@ -32,6 +32,11 @@ int dl_cli_connect(const dl_cli_t *cli);
 bool dl_cli_is_control(const char *cmd);
 int dl_cli_control(const dl_cli_t *cli, int argc, char **argv);
 
+/* o[k] as a string, "" when absent or not a string. */
+const char *dl_cli_str(json_t *o, const char *k);
+/* v as indented JSON on stdout. */
+void dl_cli_print_json(json_t *v);
+
 /* Sends req (stolen) and returns the "data" member (caller owns), or
  * NULL after printing a sentence to stderr. */
 json_t *dl_cli_call(const dl_cli_t *cli, json_t *req);

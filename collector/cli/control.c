@@ -237,13 +237,6 @@ static int parse_rest(req_t *r, int n, char **v)
 
 /* ---- output -------------------------------------------------------- */
 
-static const char *jstr(json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-
-	return s ? s : "";
-}
-
 static void human_bytes(double b, char *out, size_t outlen)
 {
 	const char *u[] = {"B", "kB", "MB", "GB", "TB"};
@@ -289,7 +282,7 @@ static void print_images(json_t *d)
 	printf("%-40s %-12s %10s\n", "REPOSITORY:TAG", "IMAGE ID", "SIZE");
 	json_array_foreach(d, i, img)
 	{
-		const char *id = jstr(img, "Id");
+		const char *id = dl_cli_str(img, "Id");
 
 		tags = json_object_get(img, "RepoTags");
 		human_bytes((double)json_integer_value(
@@ -312,8 +305,9 @@ static void print_networks(json_t *d)
 	printf("%-12s %-24s %-10s %s\n", "NETWORK ID", "NAME", "DRIVER",
 	       "SCOPE");
 	json_array_foreach(d, i, n)
-		printf("%-12.12s %-24s %-10s %s\n", jstr(n, "Id"),
-		       jstr(n, "Name"), jstr(n, "Driver"), jstr(n, "Scope"));
+		printf("%-12.12s %-24s %-10s %s\n", dl_cli_str(n, "Id"),
+		       dl_cli_str(n, "Name"), dl_cli_str(n, "Driver"),
+		       dl_cli_str(n, "Scope"));
 }
 
 static void print_volumes(json_t *d)
@@ -322,8 +316,8 @@ static void print_volumes(json_t *d)
 	size_t i;
 
 	printf("%-10s %s\n", "DRIVER", "VOLUME NAME");
-	json_array_foreach(json_object_get(d, "Volumes"), i, v)
-		printf("%-10s %s\n", jstr(v, "Driver"), jstr(v, "Name"));
+	json_array_foreach(json_object_get(d, "Volumes"), i, v) printf(
+		"%-10s %s\n", dl_cli_str(v, "Driver"), dl_cli_str(v, "Name"));
 }
 
 /* info and version: the lines an administrator looks for first. */
@@ -415,16 +409,12 @@ static void print_result(const req_t *r, json_t *d)
 		"Arch",	     "KernelVersion", NULL,
 	};
 	const char *op = r->op->name;
-	char *txt;
 
 	if (r->json || !strcmp(op, "inspect")) {
-		txt = json_dumps(d, JSON_INDENT(2) | JSON_ENCODE_ANY);
-		if (txt)
-			printf("%s\n", txt);
-		free(txt);
+		dl_cli_print_json(d);
 	} else if (r->op->container && strcmp(op, "top")) {
 		/* Lifecycle ops echo the container, as docker does. */
-		printf("%s\n", jstr(r->args, "container"));
+		printf("%s\n", dl_cli_str(r->args, "container"));
 	} else if (!strcmp(op, "top")) {
 		print_top(d);
 	} else if (!strcmp(op, "images")) {
@@ -440,7 +430,7 @@ static void print_result(const req_t *r, json_t *d)
 	} else if (!strcmp(op, "df")) {
 		print_df(d);
 	} else if (!strcmp(op, "prune")) {
-		print_prune(d, jstr(r->args, "what"));
+		print_prune(d, dl_cli_str(r->args, "what"));
 	}
 }
 
@@ -508,9 +498,9 @@ static int receive(const req_t *r, int fd)
 				"answer\n");
 		return DL_CLI_EXIT_FAIL;
 	}
-	status = jstr(resp, "status");
+	status = dl_cli_str(resp, "status");
 	if (!json_is_true(json_object_get(resp, "ok"))) {
-		fprintf(stderr, "dockline: %s\n", jstr(resp, "error"));
+		fprintf(stderr, "dockline: %s\n", dl_cli_str(resp, "error"));
 		rc = exit_for(r, status);
 	} else if (r->op->kind == DL_OPK_STREAM) {
 		rc = (int)json_integer_value(json_object_get(

@@ -144,14 +144,14 @@ json_t *dl_cli_call(const dl_cli_t *cli, json_t *req)
 	return data;
 }
 
-static const char *str(json_t *o, const char *k)
+const char *dl_cli_str(json_t *o, const char *k)
 {
 	const char *s = json_string_value(json_object_get(o, k));
 
 	return s ? s : "";
 }
 
-static void print_json(json_t *v)
+void dl_cli_print_json(json_t *v)
 {
 	char *txt = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY);
 
@@ -182,7 +182,7 @@ static int cmd_hosts(const dl_cli_t *cli, bool json)
 	if (!data)
 		return 1;
 	if (json) {
-		print_json(data);
+		dl_cli_print_json(data);
 		json_decref(data);
 		return 0;
 	}
@@ -197,17 +197,17 @@ static int cmd_hosts(const dl_cli_t *cli, bool json)
 		ago(json_integer_value(json_object_get(h, "last_seen")), seen,
 		    sizeof(seen));
 		printf("%-24s %-8s %-10s %-14s %-10lld %-7lld %s\n",
-		       str(h, "name"), online ? "online" : "offline",
+		       dl_cli_str(h, "name"), online ? "online" : "offline",
 		       online ? "now" : seen,
-		       !online ? str(h, "docker_version")
-		       : dup   ? str(h, "docker_version")
+		       !online ? dl_cli_str(h, "docker_version")
+		       : dup   ? dl_cli_str(h, "docker_version")
 			       : "down",
 		       (long long)json_integer_value(
 			       json_object_get(h, "containers")),
 		       (long long)json_integer_value(
 			       json_object_get(h, "running")),
 		       json_is_string(json_object_get(h, "control"))
-			       ? str(h, "control")
+			       ? dl_cli_str(h, "control")
 			       : "-");
 	}
 	json_decref(data);
@@ -226,7 +226,7 @@ static int cmd_ps(const dl_cli_t *cli, const char *host, bool all, bool json)
 	if (!data)
 		return 1;
 	if (json) {
-		print_json(data);
+		dl_cli_print_json(data);
 		json_decref(data);
 		return 0;
 	}
@@ -234,9 +234,10 @@ static int cmd_ps(const dl_cli_t *cli, const char *host, bool all, bool json)
 	       "NAME", "IMAGE", "STATE", "STATUS");
 	json_array_foreach(data, i, c)
 	{
-		printf("%-20s %-12.12s %-24s %-24s %-10s %s\n", str(c, "host"),
-		       str(c, "id"), str(c, "name"), str(c, "image"),
-		       str(c, "state"), str(c, "status"));
+		printf("%-20s %-12.12s %-24s %-24s %-10s %s\n",
+		       dl_cli_str(c, "host"), dl_cli_str(c, "id"),
+		       dl_cli_str(c, "name"), dl_cli_str(c, "image"),
+		       dl_cli_str(c, "state"), dl_cli_str(c, "status"));
 	}
 	json_decref(data);
 	return 0;
@@ -259,8 +260,10 @@ static void print_event(json_t *e, bool json)
 	}
 	localtime_r(&secs, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
-	printf("%s  %-20s %-9s %-24s %-12.12s %s\n", stamp, str(e, "host"),
-	       str(e, "type"), str(e, "action"), str(e, "id"), str(e, "name"));
+	printf("%s  %-20s %-9s %-24s %-12.12s %s\n", stamp,
+	       dl_cli_str(e, "host"), dl_cli_str(e, "type"),
+	       dl_cli_str(e, "action"), dl_cli_str(e, "id"),
+	       dl_cli_str(e, "name"));
 }
 
 static volatile sig_atomic_t interrupted;
@@ -295,7 +298,7 @@ static int cmd_events(const dl_cli_t *cli, const char *host, int64_t since_s,
 		if (!data)
 			return 1;
 		if (json && !follow) {
-			print_json(data);
+			dl_cli_print_json(data);
 		} else {
 			if (first && !json)
 				printf("%-19s  %-20s %-9s %-24s %-12s %s\n",

@@ -136,13 +136,6 @@ static int parse_opts(const char *cmd, int argc, char **argv, opts_t *o)
 	return 0;
 }
 
-static const char *str(json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-
-	return s ? s : "";
-}
-
 /* A JSON number as double; NAN for null or absent. */
 static double num(json_t *o, const char *k)
 {
@@ -166,15 +159,6 @@ static void human_bytes(double v, char *out, size_t n)
 		u++;
 	}
 	snprintf(out, n, u ? "%.1f%s" : "%.0f%s", v, unit[u]);
-}
-
-static void print_json(json_t *v)
-{
-	char *txt = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY);
-
-	if (txt)
-		printf("%s\n", txt);
-	free(txt);
 }
 
 static json_t *fetch_stats(const dl_cli_t *cli, const opts_t *o)
@@ -225,8 +209,8 @@ static void print_table(json_t *data)
 		else
 			snprintf(pids, sizeof(pids), "%.0f", num(r, "pids"));
 		printf("%-20s %-24.24s %7s %19s %6s %19s %19s %5s\n",
-		       str(r, "host"), str(r, "name"), cpu, mem, mp, net, blk,
-		       pids);
+		       dl_cli_str(r, "host"), dl_cli_str(r, "name"), cpu, mem,
+		       mp, net, blk, pids);
 	}
 }
 
@@ -237,7 +221,7 @@ static int cmd_stats(const dl_cli_t *cli, const opts_t *o)
 	if (!data)
 		return 1;
 	if (o->json)
-		print_json(data);
+		dl_cli_print_json(data);
 	else
 		print_table(data);
 	json_decref(data);
@@ -438,7 +422,7 @@ static int cmd_history(const dl_cli_t *cli, const opts_t *o)
 	if (!(data = dl_cli_call(cli, req)))
 		return 1;
 	if (o->json) {
-		print_json(data);
+		dl_cli_print_json(data);
 		json_decref(data);
 		return 0;
 	}
