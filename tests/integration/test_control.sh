@@ -101,6 +101,12 @@ dl_assert_match "--since 10m includes the first line" '^out-1$' "$out"
 dl_ctl 0 logs --since "$(($(date +%s) + 3600))" "ctl1/$pfx-web"
 dl_assert_eq "--since in the future gives nothing" "" "$out$err"
 
+# A TTY container's log is one raw stream (no multiplexing to undo).
+tty=$(docker run -d -t --label "dockline.test=$T" --name "$pfx-tty" "$DL_IMAGE" sh -c 'echo tty-line; exec sleep 3600')
+dl_wait_for "docker logs $tty 2>&1 | grep -q tty-line" 10 "the TTY container wrote its line"
+dl_ctl 0 logs "ctl1/$pfx-tty"
+dl_assert_match "logs of a TTY container" '^tty-line' "$out"
+
 # logs -f follows new lines; killing the CLI cancels on the agent, which
 # closes its connection to dockerd.
 agent1=$DL_AGENT_PID_ctl1
