@@ -15,49 +15,8 @@
 #include "common/err.h"
 #include "proto/frame.h"
 #include "proto/msg.h"
+#include "store_fixture.h"
 #include "test.h"
-
-static uv_loop_t loop;
-static char dir[64];
-static char dbpath[128];
-static uint64_t acked_seq;
-
-static void on_ack(void *ud, uint64_t sid, uint64_t epoch, uint64_t seq)
-{
-	acked_seq = seq;
-}
-
-static dl_store_t *open_store(const char *name)
-{
-	char err[256] = "";
-	dl_store_t *s;
-
-	if (name)
-		snprintf(dbpath, sizeof(dbpath), "%s/%s.db", dir, name);
-	acked_seq = 0;
-	s = dl_store_open(&loop, dbpath, on_ack, NULL, err, sizeof(err));
-	if (!s)
-		DL_FAIL_("dl_store_open: %s", err);
-	return s;
-}
-
-static void close_store(dl_store_t *s)
-{
-	dl_store_close(s);
-	ASSERT_EQ(uv_run(&loop, UV_RUN_DEFAULT), 0);
-}
-
-static void wait_idle(dl_store_t *s)
-{
-	uint64_t end = dl_clock_mono_ns() + 10000000000ull;
-
-	while (dl_store_pending(s) && dl_clock_mono_ns() < end) {
-		uv_run(&loop, UV_RUN_NOWAIT);
-		usleep(1000);
-	}
-	uv_run(&loop, UV_RUN_NOWAIT);
-	ASSERT_EQ(dl_store_pending(s), 0);
-}
 
 static void submit(dl_store_t *s, const char *host, const dl_msg_t *m)
 {
