@@ -16,7 +16,6 @@
 #include "common/config.h"
 
 #define HOST_MAX	255 /* audit rows keep any name a request used */
-#define LIMIT_MAX	100000
 #define DEFAULT_LIMIT	100
 #define DEFAULT_SINCE_S (24 * 3600)
 #define MSG_MIN		20  /* message column, at the least */
@@ -39,7 +38,6 @@ static int parse_opts(int argc, char **argv, opts_t *o)
 		{"json", no_argument, NULL, 'j'},
 		{NULL, 0, NULL, 0},
 	};
-	int64_t v;
 	int ch;
 
 	optind = 1;
@@ -56,24 +54,12 @@ static int parse_opts(int argc, char **argv, opts_t *o)
 			o->host = optarg;
 			break;
 		case 'S':
-			if (dl_duration_parse(optarg, &o->since_s) != 0 ||
-			    o->since_s <= 0) {
-				fprintf(stderr,
-					"dockline: --since wants a duration "
-					"such as 10m, 24h or 7d (got \"%s\")\n",
-					optarg);
+			if (dl_cli_opt_since(optarg, false, &o->since_s))
 				return 2;
-			}
 			break;
 		case 'n':
-			if (dl_parse_int(optarg, 1, LIMIT_MAX, &v) != 0) {
-				fprintf(stderr,
-					"dockline: --limit wants a number from "
-					"1 to %d (got \"%s\")\n",
-					LIMIT_MAX, optarg);
+			if (dl_cli_opt_limit(optarg, &o->limit))
 				return 2;
-			}
-			o->limit = (int)v;
 			break;
 		case 'j': o->json = true; break;
 		default: return 2;

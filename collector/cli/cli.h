@@ -32,6 +32,13 @@ int dl_cli_connect(const dl_cli_t *cli);
 bool dl_cli_is_control(const char *cmd);
 int dl_cli_control(const dl_cli_t *cli, int argc, char **argv);
 
+/* Option values shared by several commands: 0, or 2 (usage) after a
+ * sentence on stderr. --since: a duration (10m, 24h, 7d), above zero
+ * unless zero_ok. --limit: 1 to DL_CLI_LIMIT_MAX. */
+#define DL_CLI_LIMIT_MAX 100000
+int dl_cli_opt_since(const char *arg, bool zero_ok, int64_t *out);
+int dl_cli_opt_limit(const char *arg, int *out);
+
 /* o[k] as a string, "" when absent or not a string. */
 const char *dl_cli_str(json_t *o, const char *k);
 /* v as indented JSON on stdout. */

@@ -144,6 +144,31 @@ json_t *dl_cli_call(const dl_cli_t *cli, json_t *req)
 	return data;
 }
 
+int dl_cli_opt_since(const char *arg, bool zero_ok, int64_t *out)
+{
+	if (dl_duration_parse(arg, out) == 0 && (zero_ok || *out > 0))
+		return 0;
+	fprintf(stderr,
+		"dockline: --since wants a duration such as 90s, 10m, 24h or "
+		"7d (got \"%s\")\n",
+		arg);
+	return 2;
+}
+
+int dl_cli_opt_limit(const char *arg, int *out)
+{
+	int64_t v;
+
+	if (dl_parse_int(arg, 1, DL_CLI_LIMIT_MAX, &v) == 0) {
+		*out = (int)v;
+		return 0;
+	}
+	fprintf(stderr,
+		"dockline: --limit wants a number from 1 to %d (got \"%s\")\n",
+		DL_CLI_LIMIT_MAX, arg);
+	return 2;
+}
+
 const char *dl_cli_str(json_t *o, const char *k)
 {
 	const char *s = json_string_value(json_object_get(o, k));
@@ -339,7 +364,6 @@ static int parse_cmd_opts(int argc, char **argv, const char **host, bool *all,
 		{"limit", required_argument, NULL, 'n'},
 		{NULL, 0, NULL, 0},
 	};
-	int64_t v;
 	int ch;
 
 	optind = 1;
@@ -358,24 +382,12 @@ static int parse_cmd_opts(int argc, char **argv, const char **host, bool *all,
 		case 'j': *json = true; break;
 		case 'f': *follow = true; break;
 		case 'S':
-			if (dl_duration_parse(optarg, since_s) != 0) {
-				fprintf(stderr,
-					"dockline: --since wants a duration "
-					"such as 90s, 10m, 2h or 7d (got "
-					"\"%s\")\n",
-					optarg);
+			if (dl_cli_opt_since(optarg, true, since_s))
 				return 2;
-			}
 			break;
 		case 'n':
-			if (dl_parse_int(optarg, 1, 100000, &v) != 0) {
-				fprintf(stderr,
-					"dockline: --limit wants a number from "
-					"1 to 100000 (got \"%s\")\n",
-					optarg);
+			if (dl_cli_opt_limit(optarg, limit))
 				return 2;
-			}
-			*limit = (int)v;
 			break;
 		default: return 2;
 		}

@@ -111,15 +111,8 @@ static int parse_opts(const char *cmd, int argc, char **argv, opts_t *o)
 			o->metric = optarg;
 			break;
 		case 'S':
-			if (dl_duration_parse(optarg, &o->since_s) != 0 ||
-			    o->since_s <= 0) {
-				fprintf(stderr,
-					"dockline: --since wants a duration "
-					"such as 90m, 24h or 30d (got "
-					"\"%s\")\n",
-					optarg);
+			if (dl_cli_opt_since(optarg, false, &o->since_s))
 				return 2;
-			}
 			break;
 		default: return 2;
 		}
