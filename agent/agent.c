@@ -42,27 +42,14 @@ typedef struct {
 	int closing;
 } agent_t;
 
-/* Control frames bypass the outbox: they are never replayed. */
-static void send_now(agent_t *a, const dl_msg_t *m)
+/* Session and control frames bypass the outbox: they are never
+ * replayed. 0, or DL_EFULL / DL_ECLOSED from the tunnel, or the
+ * encoder's error (logged). */
+static int send_now(agent_t *a, const dl_msg_t *m)
 {
-	dl_buf_t b;
-
-	dl_buf_init(&b, DL_FRAME_MAX + DL_FRAME_HDR);
-	if (dl_msg_encode(&b, m) == 0)
-		dl_tunnel_write(a->tunnel, dl_buf_head(&b), dl_buf_used(&b));
-	dl_buf_free(&b);
-}
-
-/* ---- control executor I/O ---- */
-
-static int ctl_send(void *ud, const dl_msg_t *m)
-{
-	agent_t *a = ud;
 	dl_buf_t b;
 	int rc;
 
-	if (a->link != LINK_LIVE)
-		return DL_ECLOSED;
 	dl_buf_init(&b, DL_FRAME_MAX + DL_FRAME_HDR);
 	rc = dl_msg_encode(&b, m);
 	if (rc == 0)
@@ -73,6 +60,15 @@ static int ctl_send(void *ud, const dl_msg_t *m)
 			  dl_msg_type_name(m->type), dl_strerror(rc));
 	dl_buf_free(&b);
 	return rc;
+}
+
+/* ---- control executor I/O ---- */
+
+static int ctl_send(void *ud, const dl_msg_t *m)
+{
+	agent_t *a = ud;
+
+	return a->link == LINK_LIVE ? send_now(a, m) : DL_ECLOSED;
 }
 
 static size_t ctl_queued(void *ud)
