@@ -183,6 +183,8 @@ static void audit_start(dl_server_t *srv, dl_call_t *call,
 	json_decref(red);
 }
 
+static void on_tick(uv_timer_t *t);
+
 uint32_t dl_call_start(dl_server_t *srv, const dl_call_req_t *req,
 		       const dl_call_sink_t *sink, void *ud)
 {
@@ -246,6 +248,10 @@ uint32_t dl_call_start(dl_server_t *srv, const dl_call_req_t *req,
 	free(args);
 	call->next = srv->calls;
 	srv->calls = call;
+	/* Ticks only while some call has a deadline: an idle collector
+	 * does not wake for nothing. */
+	if (call->deadline_ns && !uv_is_active((uv_handle_t *)&srv->call_timer))
+		uv_timer_start(&srv->call_timer, on_tick, TICK_MS, TICK_MS);
 	return call->id;
 }
 
@@ -415,6 +421,10 @@ again:
 		finish_error(srv, call, "timeout", text);
 		goto again;
 	}
+	for (call = srv->calls; call; call = call->next)
+		if (call->deadline_ns)
+			return;
+	uv_timer_stop(t);
 }
 
 void dl_router_init(dl_server_t *srv)
@@ -422,7 +432,6 @@ void dl_router_init(dl_server_t *srv)
 	srv->boot_ns = dl_clock_wall_ns();
 	uv_timer_init(srv->loop, &srv->call_timer);
 	srv->call_timer.data = srv;
-	uv_timer_start(&srv->call_timer, on_tick, TICK_MS, TICK_MS);
 }
 
 void dl_router_close(dl_server_t *srv)
