@@ -469,15 +469,9 @@ void dl_session_ack(dl_server_t *srv, uint64_t sid, uint64_t epoch,
 {
 	dl_msg_t m = {.type = DL_MSG_ACK};
 
-	for (dl_session_t *s = srv->sessions; s; s = s->next) {
-		if (s->sid != sid)
-			continue;
-		m.u.ack.epoch = epoch;
-		m.u.ack.seq = seq;
-		if (s->state == S_LIVE)
-			send_msg(s, &m);
-		return;
-	}
+	m.u.ack.epoch = epoch;
+	m.u.ack.seq = seq;
+	dl_session_send(srv, sid, &m);
 }
 
 void dl_session_close_all(dl_server_t *srv, const char *why)
