@@ -10,13 +10,32 @@
 #include "common/log.h"
 
 static const char *const known[] = {
-	"collector.database",	     "collector.agent_socket",
-	"collector.admin_socket",    "collector.attach_users",
-	"collector.log_level",	     "collector.ping_interval",
-	"collector.authorized_keys", "collector.host_key",
-	"collector.public_address",  "retention.raw",
-	"retention.minute",	     "retention.hour",
-	"retention.audit",	     NULL,
+	"collector.database",
+	"collector.agent_socket",
+	"collector.admin_socket",
+	"collector.attach_users",
+	"collector.log_level",
+	"collector.ping_interval",
+	"collector.authorized_keys",
+	"collector.host_key",
+	"collector.public_address",
+	"retention.raw",
+	"retention.minute",
+	"retention.hour",
+	"retention.audit",
+	"http.listen",
+	"http.tls",
+	"http.tls_cert",
+	"http.tls_key",
+	"http.user",
+	"http.metrics_auth",
+	"http.max_connections",
+	"http.header_max",
+	"http.body_max",
+	"http.idle_timeout",
+	"http.header_timeout",
+	"http.client_buffer",
+	NULL,
 };
 
 bool dl_host_name_valid(const char *name)
@@ -76,6 +95,161 @@ static int parse_users(dl_cconf_t *c, const char *list, const char *file,
 	return 0;
 }
 
+/* "HOST:PORT" or "[V6]:PORT" into h. */
+static int parse_listen(dl_http_conf_t *h, const char *v, const char *file,
+			char *err, size_t errlen)
+{
+	const char *colon = strrchr(v, ':');
+	const char *host = v;
+	size_t hlen;
+	int64_t port;
+
+	if (!colon || dl_parse_int(colon + 1, 1, 65535, &port))
+		goto bad;
+	hlen = (size_t)(colon - v);
+	if (v[0] == '[') {
+		if (hlen < 3 || v[hlen - 1] != ']')
+			goto bad;
+		host = v + 1;
+		hlen -= 2;
+	}
+	if (hlen == 0 || hlen >= sizeof(h->listen_host) ||
+	    memchr(host, ' ', hlen))
+		goto bad;
+	memcpy(h->listen_host, host, hlen);
+	h->listen_host[hlen] = '\0';
+	h->listen_port = (int)port;
+	h->loopback = !strncmp(h->listen_host, "127.", 4) ||
+		      !strcmp(h->listen_host, "::1") ||
+		      !strcmp(h->listen_host, "localhost");
+	return 0;
+bad:
+	snprintf(err, errlen,
+		 "%s: [http] listen must be HOST:PORT or [V6]:PORT, not "
+		 "\"%.64s\"",
+		 file, v);
+	return DL_ECONFIG;
+}
+
+static void http_defaults(dl_http_conf_t *h)
+{
+	parse_listen(h, DL_HTTP_LISTEN_DEFAULT, "", NULL, 0);
+	h->tls = DL_HTTP_TLS_AUTO;
+	snprintf(h->user, sizeof(h->user), "%s", DL_HTTP_USER_DEFAULT);
+	h->metrics_auth = true;
+	h->max_connections = 1024;
+	h->header_max = 8192;
+	h->body_max = 64 * 1024;
+	h->idle_timeout = 60;
+	h->header_timeout = 10;
+	h->client_buffer = 1024 * 1024;
+}
+
+static int parse_word(const char *v, const char *const *words, int *out)
+{
+	for (int i = 0; words[i]; i++) {
+		if (!strcmp(v, words[i])) {
+			*out = i;
+			return 0;
+		}
+	}
+	return DL_EINVAL;
+}
+
+static int parse_http(dl_http_conf_t *h, dl_conf_t *f, const char *file,
+		      char *err, size_t errlen)
+{
+	static const char *const tls_words[] = {"auto", "on", "off", NULL};
+	static const char *const auth_words[] = {"none", "token", NULL};
+	const char *v;
+	int64_t n;
+	int w;
+
+	if (parse_listen(
+		    h, dl_conf_str(f, "http", "listen", DL_HTTP_LISTEN_DEFAULT),
+		    file, err, errlen))
+		return DL_ECONFIG;
+	if (parse_word(dl_conf_str(f, "http", "tls", "auto"), tls_words,
+		       &h->tls)) {
+		snprintf(err, errlen, "%s: [http] tls must be auto, on or off",
+			 file);
+		return DL_ECONFIG;
+	}
+	v = dl_conf_str(f, "http", "tls_cert", NULL);
+	if (v && copy_path(h->tls_cert, v, "tls_cert", file, err, errlen))
+		return DL_ECONFIG;
+	v = dl_conf_str(f, "http", "tls_key", NULL);
+	if (v && copy_path(h->tls_key, v, "tls_key", file, err, errlen))
+		return DL_ECONFIG;
+	if (!h->tls_cert[0] != !h->tls_key[0]) {
+		snprintf(err, errlen,
+			 "%s: [http] tls_cert and tls_key go together", file);
+		return DL_ECONFIG;
+	}
+	if (h->tls == DL_HTTP_TLS_ON && !h->tls_cert[0]) {
+		snprintf(err, errlen,
+			 "%s: [http] tls = on needs tls_cert and tls_key",
+			 file);
+		return DL_ECONFIG;
+	}
+	if (h->tls == DL_HTTP_TLS_AUTO)
+		h->tls = h->tls_cert[0] ? DL_HTTP_TLS_ON : DL_HTTP_TLS_OFF;
+	else if (h->tls == DL_HTTP_TLS_OFF)
+		h->tls_cert[0] = h->tls_key[0] = '\0';
+	v = dl_conf_str(f, "http", "user", DL_HTTP_USER_DEFAULT);
+	if (!v[0] || strlen(v) >= sizeof(h->user)) {
+		snprintf(err, errlen, "%s: [http] user is not a user name",
+			 file);
+		return DL_ECONFIG;
+	}
+	snprintf(h->user, sizeof(h->user), "%s", v);
+	if (!strcmp(v, "root")) {
+		snprintf(err, errlen,
+			 "%s: [http] user must not be root: the gateway "
+			 "parses network input and runs unprivileged",
+			 file);
+		return DL_ECONFIG;
+	}
+	if (parse_word(dl_conf_str(f, "http", "metrics_auth", "token"),
+		       auth_words, &w)) {
+		snprintf(err, errlen,
+			 "%s: [http] metrics_auth must be token or none", file);
+		return DL_ECONFIG;
+	}
+	h->metrics_auth = w == 1;
+	if (dl_conf_int(f, "http", "max_connections", h->max_connections, 1,
+			100000, &n, err, errlen))
+		return DL_ECONFIG;
+	h->max_connections = (int)n;
+	if (dl_conf_int(f, "http", "header_max", h->header_max, 1024, 65536,
+			&h->header_max, err, errlen) ||
+	    dl_conf_int(f, "http", "body_max", h->body_max, 1024, 1024 * 1024,
+			&h->body_max, err, errlen) ||
+	    dl_conf_int(f, "http", "client_buffer", h->client_buffer, 64 * 1024,
+			64 * 1024 * 1024, &h->client_buffer, err, errlen))
+		return DL_ECONFIG;
+	if (dl_conf_duration(f, "http", "idle_timeout", h->idle_timeout, 1,
+			     86400, &n, err, errlen))
+		return DL_ECONFIG;
+	h->idle_timeout = (int)n;
+	if (dl_conf_duration(f, "http", "header_timeout", h->header_timeout, 1,
+			     600, &n, err, errlen))
+		return DL_ECONFIG;
+	h->header_timeout = (int)n;
+	return 0;
+}
+
+/* The gateway's uid, when its user exists here: requests from it must
+ * carry a token. Looked up after the file, so a default user that is
+ * not installed (a collector without the gateway) costs nothing. */
+static void http_uid(dl_http_conf_t *h)
+{
+	struct passwd *pw = getpwnam(h->user);
+
+	h->have_uid = pw != NULL;
+	h->uid = pw ? pw->pw_uid : 0;
+}
+
 int dl_cconf_load(dl_cconf_t *c, const char *path, char *err, size_t errlen)
 {
 	dl_conf_t *f;
@@ -97,8 +271,11 @@ int dl_cconf_load(dl_cconf_t *c, const char *path, char *err, size_t errlen)
 	c->retention_minute = 30 * 86400;
 	c->retention_hour = 365 * 86400;
 	c->retention_audit = 400 * 86400;
-	if (!path)
+	http_defaults(&c->http);
+	if (!path) {
+		http_uid(&c->http);
 		return 0;
+	}
 	if (dl_conf_abspath(path, c->path, sizeof(c->path), err, errlen))
 		return DL_ECONFIG;
 	f = dl_conf_load(c->path, err, errlen);
@@ -161,6 +338,9 @@ int dl_cconf_load(dl_cconf_t *c, const char *path, char *err, size_t errlen)
 	    dl_conf_duration(f, "retention", "audit", c->retention_audit, 86400,
 			     3650 * 86400, &c->retention_audit, err, errlen))
 		goto out;
+	if (parse_http(&c->http, f, file, err, errlen))
+		goto out;
+	http_uid(&c->http);
 	rc = 0;
 out:
 	dl_conf_free(f);

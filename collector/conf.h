@@ -17,6 +17,32 @@
 #define DL_MAX_ATTACH_USERS	  16
 #define DL_PATH_MAX		  1024
 
+#define DL_HTTP_LISTEN_DEFAULT "127.0.0.1:9810"
+#define DL_HTTP_USER_DEFAULT   "dockline-http"
+
+/* [http]: the gateway (`dockline-collector http`). serve reads `user`
+ * only: requests from that uid must carry a valid token. */
+typedef struct {
+	char listen_host[256]; /* "127.0.0.1", "::1", "0.0.0.0", a name */
+	int listen_port;
+	bool loopback; /* listen_host is a loopback address */
+	int tls;       /* DL_HTTP_TLS_* */
+	char tls_cert[DL_PATH_MAX];
+	char tls_key[DL_PATH_MAX];
+	char user[64];	   /* the gateway's system user */
+	bool have_uid;	   /* user exists on this host */
+	uid_t uid;	   /* its uid (requests need a token) */
+	bool metrics_auth; /* /metrics needs a read token (default) */
+	int max_connections;
+	int64_t header_max;    /* bytes of request headers */
+	int64_t body_max;      /* bytes of a request body */
+	int idle_timeout;      /* seconds a connection may stay silent */
+	int header_timeout;    /* seconds to send the request head */
+	int64_t client_buffer; /* bytes queued for one slow client */
+} dl_http_conf_t;
+
+enum { DL_HTTP_TLS_AUTO, DL_HTTP_TLS_ON, DL_HTTP_TLS_OFF };
+
 typedef struct {
 	char path[DL_PATH_MAX]; /* absolute path of the file loaded, or "" */
 	char database[DL_PATH_MAX];
@@ -35,6 +61,7 @@ typedef struct {
 	/* [retention] raw, minute, hour: seconds each stats tier is kept */
 	int64_t retention_raw, retention_minute, retention_hour;
 	int64_t retention_audit; /* [retention] audit: control requests */
+	dl_http_conf_t http;
 } dl_cconf_t;
 
 /* Fills defaults, then reads path if not NULL. 0 or DL_ECONFIG + err. */

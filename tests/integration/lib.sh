@@ -21,7 +21,9 @@ DL_USER=dltest
 DL_LOCK_DIR=/var/lock
 DL_PACKAGES="docker.io openssh-server openssh-client busybox-static jq sqlite3
 curl procps libssh2-1-dev libcurl4-openssl-dev libmsgpack-dev libsqlite3-dev
-libuv1-dev libinih-dev libjansson-dev pkg-config cmake make gcc clang-format"
+libuv1-dev libinih-dev libjansson-dev pkg-config cmake make gcc clang-format
+libssl-dev libwebsockets-dev libwebsockets-evlib-uv python3-websockets
+prometheus wrk"
 
 DL_PIDS=()
 
