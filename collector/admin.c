@@ -112,13 +112,15 @@ typedef struct {
 	json_int_t since, until, tier, points;
 } hist_args_t;
 
-/* "history" {host, container, since_ns, until_ns, tier?, points?}: tier
- * defaults to the one dl_query_tier picks for the span. 0, or -1 with a
- * sentence in err. */
+/* "history" {host, container?, since_ns, until_ns, tier?, points?}: no
+ * container = the host's own metrics. tier defaults to the one the span
+ * (and, for a chart, the points) call for. 0, or -1 with a sentence in
+ * err. */
 static int history_args(const char *host, json_t *req, hist_args_t *a,
 			char *err, size_t errlen)
 {
 	json_t *jt = json_object_get(req, "tier");
+	int64_t span_s;
 
 	a->ctr = json_string_value(json_object_get(req, "container"));
 	if (a->ctr && (!a->ctr[0] || strlen(a->ctr) > DL_QUERY_CTR_MAX)) {
@@ -127,8 +129,8 @@ static int history_args(const char *host, json_t *req, hist_args_t *a,
 	}
 	a->since = json_integer_value(json_object_get(req, "since_ns"));
 	a->until = json_integer_value(json_object_get(req, "until_ns"));
-	if (!host || !a->ctr) {
-		snprintf(err, errlen, "history wants HOST/CONTAINER");
+	if (!host) {
+		snprintf(err, errlen, "history wants HOST or HOST/CONTAINER");
 		return -1;
 	}
 	if (a->since < 0 || a->until <= a->since) {
@@ -136,17 +138,18 @@ static int history_args(const char *host, json_t *req, hist_args_t *a,
 			 "history: since_ns/until_ns out of range");
 		return -1;
 	}
-	a->tier = jt ? json_integer_value(jt)
-		     : dl_query_tier((a->until - a->since) / 1000000000);
-	/* dl_query_history_text words a bad tier; just no int truncation
-	 * that could turn one into a good one */
-	if (a->tier < INT_MIN || a->tier > INT_MAX)
-		a->tier = -1;
 	a->points = json_integer_value(json_object_get(req, "points"));
 	if (a->points < 0 || a->points > DL_QUERY_POINTS_MAX) {
 		snprintf(err, errlen, "history: points out of range");
 		return -1;
 	}
+	span_s = (a->until - a->since) / 1000000000;
+	a->tier = jt ? json_integer_value(jt)
+		     : dl_query_tier_points(span_s, (int)a->points);
+	/* dl_query_history_text words a bad tier; just no int truncation
+	 * that could turn one into a good one */
+	if (a->tier < INT_MIN || a->tier > INT_MAX)
+		a->tier = -1;
 	return 0;
 }
 

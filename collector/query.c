@@ -5,6 +5,7 @@
  * the writer thread depends on. Statements are prepared once per
  * connection; parameters are always bound. */
 #include "collector/query.h"
+#include "collector/query_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,12 +32,6 @@ enum {
 	Q_STATS_HOST,
 	Q_STATS_CID,
 	Q_RESOLVE,
-	Q_HIST_RAW,
-	Q_HIST_1M,
-	Q_HIST_1H,
-	Q_HIST_RAW_N,
-	Q_HIST_1M_N,
-	Q_HIST_1H_N,
 	Q_AUDIT_ALL,
 	Q_AUDIT_HOST,
 	Q_COUNT
@@ -50,34 +45,6 @@ enum {
 	"FROM containers c JOIN container_keys k ON k.host = c.host AND "      \
 	"k.id = c.id JOIN container_samples s ON s.cid = k.cid AND s.ts = "    \
 	"(SELECT max(ts) FROM container_samples WHERE cid = k.cid) "
-/* A rollup row in the raw sample's shape, plus the maxima. */
-#define HIST_ROLLUP(t)                                                         \
-	"SELECT bucket, CASE WHEN cpu_n > 0 THEN cpu_sum / cpu_n END, "        \
-	"CASE WHEN mem_n > 0 THEN CAST(round(mem_sum / mem_n) AS INTEGER) "    \
-	"END, mem_limit, net_rx, net_tx, blk_read, blk_write, pids, cpu_max, " \
-	"mem_max FROM " t " WHERE k = ?1 AND bucket >= ?2 AND bucket <= ?3 "   \
-	"ORDER BY bucket"
-/* The same rows averaged into buckets of ?4 ns from ?2 (a chart needs
- * 60 points, not 8640): cpu and mem averaged, cumulative counters and
- * gauges at their maximum (the newest unless a counter reset), maxima
- * kept. */
-#define HIST_RAW_IN                                                            \
-	"SELECT ts AS t, cpu_percent AS c, mem_usage AS m, mem_limit AS ml, "  \
-	"net_rx AS rx, net_tx AS tx, blk_read AS br, blk_write AS bw, "        \
-	"pids AS p, cpu_percent AS cx, mem_usage AS mx FROM "                  \
-	"container_samples WHERE cid = ?1 AND ts >= ?2 AND ts <= ?3"
-#define HIST_ROLLUP_IN(t)                                                      \
-	"SELECT bucket AS t, CASE WHEN cpu_n > 0 THEN cpu_sum / cpu_n END "    \
-	"AS c, CASE WHEN mem_n > 0 THEN mem_sum / mem_n END AS m, "            \
-	"mem_limit AS ml, net_rx AS rx, net_tx AS tx, blk_read AS br, "        \
-	"blk_write AS bw, pids AS p, cpu_max AS cx, mem_max AS mx FROM " t     \
-	" WHERE k = ?1 AND bucket >= ?2 AND bucket <= ?3"
-#define HIST_DOWN(in)                                                          \
-	"SELECT ?2 + ((t - ?2) / ?4) * ?4, avg(c), "                           \
-	"CAST(round(avg(m)) AS INTEGER), max(ml), max(rx), max(tx), max(br), " \
-	"max(bw), max(p), max(cx), max(mx) FROM (" in ") "                     \
-	"GROUP BY (t - ?2) / ?4 ORDER BY 1"
-
 #define EVENT_COLS                                                             \
 	"SELECT id, host, time_ns, type, action, actor_id, name, attrs "       \
 	"FROM events "
@@ -125,15 +92,6 @@ static const char *const sql[Q_COUNT] = {
 		      "(k.name = ?2 OR substr(k.id, 1, length(?2)) = ?2) "
 		      "ORDER BY live DESC, k.name = ?2 DESC, k.cid DESC "
 		      "LIMIT 20",
-	[Q_HIST_RAW] = "SELECT ts, cpu_percent, mem_usage, mem_limit, net_rx, "
-		       "net_tx, blk_read, blk_write, pids FROM "
-		       "container_samples WHERE cid = ?1 AND ts >= ?2 AND "
-		       "ts <= ?3 ORDER BY ts",
-	[Q_HIST_1M] = HIST_ROLLUP("container_1m"),
-	[Q_HIST_1H] = HIST_ROLLUP("container_1h"),
-	[Q_HIST_RAW_N] = HIST_DOWN(HIST_RAW_IN),
-	[Q_HIST_1M_N] = HIST_DOWN(HIST_ROLLUP_IN("container_1m")),
-	[Q_HIST_1H_N] = HIST_DOWN(HIST_ROLLUP_IN("container_1h")),
 	[Q_AUDIT_ALL] =
 		"SELECT * FROM (" AUDIT_COLS "WHERE time_ns >= ?2" AUDIT_ORDER,
 	[Q_AUDIT_HOST] = "SELECT * FROM (" AUDIT_COLS
@@ -143,6 +101,7 @@ static const char *const sql[Q_COUNT] = {
 struct dl_query {
 	sqlite3 *db;
 	sqlite3_stmt *st[Q_COUNT];
+	sqlite3_stmt *slot[DL_QSLOT_MAX]; /* query_int.h */
 };
 
 void dl_query_close(dl_query_t *q)
@@ -151,6 +110,8 @@ void dl_query_close(dl_query_t *q)
 		return;
 	for (int i = 0; i < Q_COUNT; i++)
 		sqlite3_finalize(q->st[i]);
+	for (int i = 0; i < DL_QSLOT_MAX; i++)
+		sqlite3_finalize(q->slot[i]);
 	sqlite3_close(q->db);
 	free(q);
 }
@@ -190,6 +151,28 @@ dl_query_t *dl_query_open(const char *path, char *err, size_t errlen)
 fail:
 	dl_query_close(q);
 	return NULL;
+}
+
+sqlite3_stmt *dl_query_slot(dl_query_t *q, int slot, const char *text,
+			    char *err, size_t errlen)
+{
+	if (slot < 0 || slot >= DL_QSLOT_MAX) {
+		snprintf(err, errlen, "no query slot %d", slot);
+		return NULL;
+	}
+	if (!q->slot[slot] &&
+	    sqlite3_prepare_v3(q->db, text, -1, SQLITE_PREPARE_PERSISTENT,
+			       &q->slot[slot], NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot prepare a query: %s",
+			 sqlite3_errmsg(q->db));
+		return NULL;
+	}
+	return q->slot[slot];
+}
+
+sqlite3 *dl_query_db(dl_query_t *q)
+{
+	return q->db;
 }
 
 /* Column as a JSON string; NULL becomes "". The writer stores only valid
@@ -581,289 +564,4 @@ json_t *dl_query_stats(dl_query_t *q, const char *host, const char *ctr,
 		st = q->st[Q_STATS_ALL];
 	}
 	return collect(q, st, stats_row, "stats", err, errlen);
-}
-
-int dl_query_tier(int64_t span_s)
-{
-	if (span_s <= 6 * 3600)
-		return DL_TIER_RAW;
-	return span_s <= 7 * 86400 ? DL_TIER_MINUTE : DL_TIER_HOUR;
-}
-
-static json_t *hist_row(sqlite3_stmt *st)
-{
-	int64_t ns = sqlite3_column_int64(st, 0);
-	char stamp[48];
-	json_t *o;
-
-	rfc3339(ns, stamp, sizeof(stamp));
-	o = json_pack("{s:s,s:I}", "time", stamp, "time_ns", (json_int_t)ns);
-	if (!o || set_values(o, st, 1))
-		goto fail;
-	/* Rollups: the bucket's maxima next to its averages. */
-	if (sqlite3_column_count(st) > 9 &&
-	    (json_object_set_new(o, "cpu_percent_max", col_num(st, 9)) ||
-	     json_object_set_new(o, "mem_bytes_max", col_num(st, 10))))
-		goto fail;
-	return o;
-fail:
-	json_decref(o);
-	return NULL;
-}
-
-/* Resolves ctr and binds the history statement; NULL + err on failure. */
-static sqlite3_stmt *hist_prepare(dl_query_t *q, const char *host,
-				  const char *ctr, int64_t since_ns,
-				  int64_t until_ns, int tier, int points,
-				  char *err, size_t errlen)
-{
-	static const int which[] = {Q_HIST_RAW, Q_HIST_1M, Q_HIST_1H};
-	static const int down[] = {Q_HIST_RAW_N, Q_HIST_1M_N, Q_HIST_1H_N};
-	sqlite3_stmt *st;
-	dl_ctr_ref_t ref;
-	int64_t width;
-
-	if (tier < DL_TIER_RAW || tier > DL_TIER_HOUR) {
-		snprintf(err, errlen, "unknown history tier %d", tier);
-		return NULL;
-	}
-	if (dl_query_resolve(q, host, ctr, &ref, err, errlen))
-		return NULL;
-	if (points < 0 || points > DL_QUERY_POINTS_MAX || since_ns < 0 ||
-	    until_ns < since_ns) {
-		snprintf(err, errlen, "history: span or points out of range");
-		return NULL;
-	}
-	st = q->st[points ? down[tier] : which[tier]];
-	width = points ? (until_ns - since_ns) / points + 1 : 0;
-	if (sqlite3_bind_int64(st, 1, ref.cid) ||
-	    sqlite3_bind_int64(st, 2, since_ns) ||
-	    sqlite3_bind_int64(st, 3, until_ns) ||
-	    (points && sqlite3_bind_int64(st, 4, width))) {
-		step_fail(q, st, NULL, "history", err, errlen);
-		return NULL;
-	}
-	return st;
-}
-
-json_t *dl_query_history(dl_query_t *q, const char *host, const char *ctr,
-			 int64_t since_ns, int64_t until_ns, int tier,
-			 int points, char *err, size_t errlen)
-{
-	sqlite3_stmt *st = hist_prepare(q, host, ctr, since_ns, until_ns, tier,
-					points, err, errlen);
-
-	if (!st)
-		return NULL;
-	return collect(q, st, hist_row, "history", err, errlen);
-}
-
-/* ------------------------------------------------------------------ */
-/* History as JSON text                                                */
-
-/* Building a json_t per sample and dumping it costs ~10x the SQLite read
- * for a day of raw rows, so the admin socket's history answer is written
- * as text straight from the columns. It must stay byte-for-byte the same
- * document (keys, types, rounding) as hist_row() produces. */
-
-/* One row: 11 keys, numbers of at most 21 chars, a 30-char stamp. */
-#define HIST_ROW_MAX 640
-
-#define PUT(p, lit) (memcpy((p), (lit), sizeof(lit) - 1), (p) + sizeof(lit) - 1)
-
-static const char digits2[201] = "0001020304050607080910111213141516171819"
-				 "2021222324252627282930313233343536373839"
-				 "4041424344454647484950515253545556575859"
-				 "6061626364656667686970717273747576777879"
-				 "8081828384858687888990919293949596979899";
-
-/* Two digits per division: most values here are 8-12 digits long. */
-static char *put_u64(char *p, uint64_t v)
-{
-	char tmp[20];
-	int n = 20;
-
-	while (v >= 100) {
-		unsigned d = (unsigned)(v % 100) * 2;
-
-		v /= 100;
-		tmp[--n] = digits2[d + 1];
-		tmp[--n] = digits2[d];
-	}
-	if (v >= 10) {
-		tmp[--n] = digits2[v * 2 + 1];
-		tmp[--n] = digits2[v * 2];
-	} else {
-		tmp[--n] = (char)('0' + v);
-	}
-	memcpy(p, tmp + n, (size_t)(20 - n));
-	return p + (20 - n);
-}
-
-static char *put_i64(char *p, int64_t v)
-{
-	if (v < 0) {
-		*p++ = '-';
-		return put_u64(p, (uint64_t)0 - (uint64_t)v);
-	}
-	return put_u64(p, (uint64_t)v);
-}
-
-/* n as exactly `digits` decimal digits, zero padded. */
-static char *put_fixed(char *p, uint32_t n, int digits)
-{
-	for (int i = digits - 1; i >= 0; i--) {
-		p[i] = (char)('0' + n % 10);
-		n /= 10;
-	}
-	return p + digits;
-}
-
-/* col_num() as text: the same two-decimal rounding, so the parsed value
- * is the very double json_real() would carry. */
-static char *put_num(char *p, sqlite3_stmt *st, int i)
-{
-	switch (sqlite3_column_type(st, i)) {
-	case SQLITE_NULL: return PUT(p, "null");
-	case SQLITE_FLOAT: {
-		double r = sqlite3_column_double(st, i) * 100.0 + 0.5;
-		int64_t k;
-		uint64_t a;
-
-		/* NaN and values past 2^53 have no exact two-decimal
-		 * form; never produced by the writer. */
-		if (!(r > -9e15 && r < 9e15))
-			return PUT(p, "null");
-		k = (int64_t)r;
-		if (k < 0)
-			*p++ = '-';
-		a = k < 0 ? (uint64_t)0 - (uint64_t)k : (uint64_t)k;
-		p = put_u64(p, a / 100);
-		*p++ = '.';
-		return put_fixed(p, (uint32_t)(a % 100), 2);
-	}
-	default: return put_i64(p, sqlite3_column_int64(st, i));
-	}
-}
-
-/* rfc3339() as text; the date part is cached per day since rows of one
- * query mostly share it. */
-typedef struct {
-	int64_t day;
-	char ymd[16]; /* "2026-11-23T" */
-} day_cache_t;
-
-static char *put_stamp(char *p, int64_t ns, day_cache_t *dc)
-{
-	int64_t secs, day;
-	uint32_t sod;
-
-	if (ns < 0)
-		ns = 0;
-	secs = ns / 1000000000;
-	day = secs / 86400;
-	sod = (uint32_t)(secs % 86400);
-	if (day != dc->day) {
-		time_t t = (time_t)(day * 86400);
-		struct tm tm;
-
-		gmtime_r(&t, &tm);
-		strftime(dc->ymd, sizeof(dc->ymd), "%Y-%m-%dT", &tm);
-		dc->day = day;
-	}
-	for (const char *s = dc->ymd; *s; s++)
-		*p++ = *s;
-	p = put_fixed(p, sod / 3600, 2);
-	*p++ = ':';
-	p = put_fixed(p, sod / 60 % 60, 2);
-	*p++ = ':';
-	p = put_fixed(p, sod % 60, 2);
-	*p++ = '.';
-	p = put_fixed(p, (uint32_t)(ns % 1000000000), 9);
-	*p++ = 'Z';
-	return p;
-}
-
-static char *hist_row_text(char *p, sqlite3_stmt *st, bool maxima,
-			   day_cache_t *dc)
-{
-	static const struct {
-		const char *key;
-		size_t len;
-	} keys[] = {
-#define K(s) {s, sizeof(s) - 1}
-		K(",\"cpu_percent\":"),	    K(",\"mem_bytes\":"),
-		K(",\"mem_limit\":"),	    K(",\"net_rx_bytes\":"),
-		K(",\"net_tx_bytes\":"),    K(",\"blk_read_bytes\":"),
-		K(",\"blk_write_bytes\":"), K(",\"pids\":"),
-#undef K
-	};
-	int64_t ns = sqlite3_column_int64(st, 0);
-
-	p = PUT(p, "{\"time\":\"");
-	p = put_stamp(p, ns, dc);
-	p = PUT(p, "\",\"time_ns\":");
-	p = put_i64(p, ns);
-	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
-		memcpy(p, keys[k].key, keys[k].len);
-		p = put_num(p + keys[k].len, st, 1 + (int)k);
-	}
-	if (maxima) {
-		p = PUT(p, ",\"cpu_percent_max\":");
-		p = put_num(p, st, 9);
-		p = PUT(p, ",\"mem_bytes_max\":");
-		p = put_num(p, st, 10);
-	}
-	*p++ = '}';
-	return p;
-}
-
-int dl_query_history_text(dl_query_t *q, const char *host, const char *ctr,
-			  int64_t since_ns, int64_t until_ns, int tier,
-			  int points, dl_buf_t *out, size_t *rows, char *err,
-			  size_t errlen)
-{
-	sqlite3_stmt *st = hist_prepare(q, host, ctr, since_ns, until_ns, tier,
-					points, err, errlen);
-	size_t start = dl_buf_used(out), n = 0;
-	day_cache_t dc = {.day = -1};
-	bool maxima;
-	int rc;
-
-	if (!st)
-		return DL_EINVAL;
-	maxima = sqlite3_column_count(st) > 9;
-	if (dl_buf_append(out, "[", 1))
-		goto toobig;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		char *p = (char *)dl_buf_reserve(out, HIST_ROW_MAX + 1);
-		char *e;
-
-		if (!p)
-			goto toobig;
-		e = p;
-		if (n++)
-			*e++ = ',';
-		e = hist_row_text(e, st, maxima, &dc);
-		dl_buf_commit(out, (size_t)(e - p));
-	}
-	if (rc != SQLITE_DONE) {
-		step_fail(q, st, NULL, "history", err, errlen);
-		out->len = out->off + start;
-		return DL_EDB;
-	}
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	if (dl_buf_append(out, "]", 1))
-		goto toobig;
-	if (rows)
-		*rows = n;
-	return 0;
-toobig:
-	/* the buffer's cap, or memory: either way the answer is too big */
-	snprintf(err, errlen, "response too large; narrow the query");
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	out->len = out->off + start;
-	return DL_ETOOBIG;
 }

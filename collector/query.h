@@ -80,28 +80,42 @@ json_t *dl_query_stats(dl_query_t *q, const char *host, const char *ctr,
 
 enum { DL_TIER_RAW, DL_TIER_MINUTE, DL_TIER_HOUR };
 
-/* The tier a span of span_s seconds is read from: <= 6 h raw, <= 7 d
- * minute rollups, else hour rollups. */
+/* history.c */
+
+/* The tier a span of span_s seconds is read from when every row is
+ * wanted: <= 6 h raw, <= 7 d minute rollups, else hour rollups. */
 int dl_query_tier(int64_t span_s);
+/* The tier for a chart of `points` points (0 = dl_query_tier): the
+ * finest that stays within ~1,500 rows (raw up to 4 h, minutes up to
+ * 25 h), so any range answers in about a millisecond. */
+int dl_query_tier_points(int64_t span_s, int points);
 
-#define DL_QUERY_POINTS_MAX 10000
+#define DL_QUERY_POINTS_MAX  10000
+#define DL_QUERY_HISTORY_MAX (64u * 1024u * 1024u)
 
-/* Samples of one container with since_ns <= time <= until_ns, oldest
- * first: [{time, time_ns, <the stats value keys>}]; from rollups the
- * values are bucket averages (cpu_percent, mem_bytes) and last values
- * (the rest), plus cpu_percent_max and mem_bytes_max. Rollup tiers hold
- * closed buckets only (a minute appears once the container's next
- * minute starts). points > 0 averages the span into at most that many
- * equal buckets (time = bucket start), for charts; 0 = every row. */
+/* Samples with since_ns <= time <= until_ns, oldest first, of container
+ * ctr on host, or of the host itself when ctr is NULL. Container rows:
+ * {time, time_ns, cpu_percent, mem_bytes, mem_limit, net_rx_bytes,
+ * net_tx_bytes, blk_read_bytes, blk_write_bytes, pids}; host rows: {time,
+ * time_ns, cpu_percent, mem_used_bytes, mem_total_bytes,
+ * mem_available_bytes, load1, disk_used_bytes, disk_total_bytes,
+ * net_rx_bytes, net_tx_bytes} (host rollups keep CPU, memory and network:
+ * the rest is null there). From rollups the values are bucket averages
+ * (cpu, memory) and last values (the rest), plus cpu_percent_max and
+ * mem_bytes_max (host: mem_used_bytes_max). Rollup tiers hold closed
+ * buckets only (a minute appears once the next one starts). points > 0
+ * averages the span into at most that many equal buckets (time = bucket
+ * start, maxima kept, counters and gauges at their maximum), for charts;
+ * 0 = every row. Errors: NULL with a sentence ("no host named X"). */
 json_t *dl_query_history(dl_query_t *q, const char *host, const char *ctr,
 			 int64_t since_ns, int64_t until_ns, int tier,
 			 int points, char *err, size_t errlen);
 
-/* dl_query_history as compact JSON text appended to out: the same
- * array, keys and values (the admin socket sends it without building a
- * json_t). rows (may be NULL) gets the row count. 0, or a negative code
- * with a sentence in err (DL_ETOOBIG when out's cap is reached); out is
- * left as it was on failure. */
+/* dl_query_history as compact JSON text appended to out (what the admin
+ * socket sends; no json_t per row). rows (may be NULL) gets the row
+ * count. 0, or a negative code with a sentence in err (DL_ENOENT unknown
+ * host or container, DL_EINVAL bad arguments, DL_ETOOBIG when out's cap
+ * is reached); out is left as it was on failure. */
 int dl_query_history_text(dl_query_t *q, const char *host, const char *ctr,
 			  int64_t since_ns, int64_t until_ns, int tier,
 			  int points, dl_buf_t *out, size_t *rows, char *err,

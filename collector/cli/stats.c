@@ -14,6 +14,7 @@
 
 #include "collector/cli/cli.h"
 #include "collector/conf.h"
+#include "collector/query.h"
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/err.h"
@@ -294,7 +295,9 @@ static double metric_at(json_t *data, size_t i, const char *metric)
 	if (!strcmp(metric, "cpu"))
 		return num(cur, "cpu_percent");
 	if (!strcmp(metric, "mem"))
-		return num(cur, "mem_bytes");
+		return json_object_get(cur, "mem_bytes")
+			       ? num(cur, "mem_bytes")
+			       : num(cur, "mem_used_bytes");
 	if (i == 0)
 		return NAN;
 	k = !strcmp(metric, "net") ? 0 : 1;
@@ -397,21 +400,29 @@ static int cmd_history(const dl_cli_t *cli, const opts_t *o)
 	int64_t since = o->since_s ? o->since_s : DEFAULT_SINCE_S;
 	int64_t from = to - since * 1000000000ll;
 	const char *metric = o->metric ? o->metric : "cpu";
-	int tier = since <= 6 * 3600 ? 0 : since <= 7 * 86400 ? 1 : 2;
+	int points = o->json ? 0 : CHART_W;
+	int tier = dl_query_tier_points(since, points);
 	json_t *req, *data;
 	char span[32];
 
-	if (!o->has_ctr) {
-		fprintf(stderr, "dockline: history wants HOST/CONTAINER (e.g. "
-				"app-01/web)\n");
+	if (!o->has_host) {
+		fprintf(stderr,
+			"dockline: history wants HOST or HOST/CONTAINER "
+			"(e.g. app-01 or app-01/web)\n");
+		return 2;
+	}
+	if (!o->has_ctr && !strcmp(metric, "blk")) {
+		fprintf(stderr, "dockline: a host's history has cpu, mem and "
+				"net, not blk\n");
 		return 2;
 	}
 	/* The chart needs one point per column: the collector averages,
-	 * so 24 h of raw samples cross the socket as 60 rows. */
-	req = json_pack("{s:s,s:s,s:s,s:I,s:I,s:i,s:i}", "op", "history",
-			"host", o->host, "container", o->ctr, "since_ns",
-			(json_int_t)from, "until_ns", (json_int_t)to, "tier",
-			tier, "points", o->json ? 0 : CHART_W);
+	 * so 24 h of samples cross the socket as 60 rows. */
+	req = json_pack("{s:s,s:s,s:I,s:I,s:i,s:i}", "op", "history", "host",
+			o->host, "since_ns", (json_int_t)from, "until_ns",
+			(json_int_t)to, "tier", tier, "points", points);
+	if (req && o->has_ctr)
+		json_object_set_new(req, "container", json_string(o->ctr));
 	if (!(data = dl_cli_call(cli, req)))
 		return 1;
 	if (o->json) {
@@ -420,7 +431,8 @@ static int cmd_history(const dl_cli_t *cli, const opts_t *o)
 		return 0;
 	}
 	dl_duration_format(since, span, sizeof(span));
-	printf("%s/%s %s, last %s (%s, %zu points)\n", o->host, o->ctr,
+	printf("%s%s%s %s, last %s (%s, %zu points)\n", o->host,
+	       o->has_ctr ? "/" : "", o->ctr,
 	       !strcmp(metric, "cpu")	? "CPU %"
 	       : !strcmp(metric, "mem") ? "memory"
 	       : !strcmp(metric, "net") ? "network rx+tx"

@@ -1,11 +1,12 @@
 /* bench_history.c - `dockline history` latency at the query boundary:
- * dl_query_resolve + dl_query_history + json_dumps of the answer (what
- * the admin socket sends), measured directly through query.c, without
- * the socket round trip; then the text path the admin socket uses
- * (dl_query_history_text into a fresh buffer, no json_t), checked to be
- * the same document. The data goes in through the real store: one
- * container sampled every 10 s for 30 days (raw beyond 48 h is deleted
- * by retention as in production; minute and hour rollups stay).
+ * the text path the admin socket uses (dl_query_history_text into a
+ * fresh buffer), measured directly through history.c, without the socket
+ * round trip. Baseline in the same run: every row of a tier (--json).
+ * Then charts (60 and 500 points over 1 h ... 30 d, container and host)
+ * with the tier dl_query_tier_points picks, downsampled in one pass. The
+ * data goes in through the real store: one container and its host
+ * sampled every 10 s for 30 days (raw beyond 48 h is deleted by
+ * retention as in production; minute and hour rollups stay).
  *
  *   bench_history [runs]   (default 50; prints median and p95) */
 #include "collector/query.h"
@@ -89,14 +90,31 @@ static void fill(const char *path, int64_t now)
 		dl_msg_t st = {
 			.type = DL_MSG_STATS,
 			.epoch = 1,
-			.seq = 2 + (uint64_t)i,
+			.seq = 2 + 2 * (uint64_t)i,
 			.time_ns = (uint64_t)(now - (n - i) * STEP_S * SEC)};
+
+		dl_msg_t hs = {.type = DL_MSG_HOSTSTATS,
+			       .epoch = 1,
+			       .seq = 3 + 2 * (uint64_t)i,
+			       .time_ns = st.time_ns};
 
 		st.u.stats.system_cpu_ns = (uint64_t)i * STEP_S * 4 * SEC;
 		st.u.stats.online_cpus = 4;
 		st.u.stats.n = 1;
 		st.u.stats.v = &v;
 		submit(&loop, s, &st, &b);
+		hs.u.hoststats.cpu_total_ns = (uint64_t)i * STEP_S * 4 * SEC;
+		hs.u.hoststats.cpu_idle_ns = (uint64_t)i * STEP_S * 3 * SEC;
+		hs.u.hoststats.online_cpus = 4;
+		hs.u.hoststats.mem_total = 8ull << 30;
+		hs.u.hoststats.mem_used = (2ull << 30) + (uint64_t)(i % 60);
+		hs.u.hoststats.mem_available = 6ull << 30;
+		hs.u.hoststats.load1_x100 = (uint32_t)(i % 400);
+		hs.u.hoststats.disk_used = 10ull << 30;
+		hs.u.hoststats.disk_total = 100ull << 30;
+		hs.u.hoststats.net_rx_bytes = (uint64_t)i * 4000;
+		hs.u.hoststats.net_tx_bytes = (uint64_t)i * 2000;
+		submit(&loop, s, &hs, &b);
 		if (i % 1000 == 0)
 			uv_run(&loop, UV_RUN_NOWAIT);
 	}
@@ -120,77 +138,37 @@ static int cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static void measure(dl_query_t *q, const char *label, int64_t now,
-		    int64_t span_s, int tier, int points, int runs)
-{
-	double *ms = calloc((size_t)runs, sizeof(double));
-	size_t rows = 0, bytes = 0;
-	char err[512];
-
-	if (!ms)
-		die("out of memory");
-	for (int r = 0; r < runs; r++) {
-		uint64_t t0 = dl_clock_mono_ns();
-		json_t *a =
-			dl_query_history(q, "app-01", "web", now - span_s * SEC,
-					 now, tier, points, err, sizeof(err));
-		char *txt;
-
-		if (!a)
-			die(err);
-		txt = json_dumps(a, JSON_COMPACT);
-		ms[r] = (double)(dl_clock_mono_ns() - t0) / 1e6;
-		rows = json_array_size(a);
-		bytes = txt ? strlen(txt) : 0;
-		free(txt);
-		json_decref(a);
-	}
-	qsort(ms, (size_t)runs, sizeof(double), cmp);
-	printf("%-26s %8zu %10zu %10.2f %10.2f\n", label, rows, bytes,
-	       ms[runs / 2], ms[(runs * 95) / 100]);
-	free(ms);
-}
-
 /* The admin socket's path: rows written as JSON text into a new buffer
- * per request (growth included). The first run is parsed back and must
- * json_equal the json_t path's answer. */
-static void measure_text(dl_query_t *q, const char *label, int64_t now,
-			 int64_t span_s, int tier, int points, int runs)
+ * per request (growth included). ctr NULL: the host's own series. tier
+ * -1: the one dl_query_tier_points picks. */
+static void measure(dl_query_t *q, const char *label, const char *ctr,
+		    int64_t now, int64_t span_s, int tier, int points, int runs)
 {
+	static const char *const tier_name[] = {"raw", "minute", "hour"};
 	double *ms = calloc((size_t)runs, sizeof(double));
 	size_t rows = 0, bytes = 0;
 	char err[512];
 
 	if (!ms)
 		die("out of memory");
+	if (tier < 0)
+		tier = dl_query_tier_points(span_s, points);
 	for (int r = 0; r < runs; r++) {
 		uint64_t t0 = dl_clock_mono_ns();
 		dl_buf_t b;
 
 		dl_buf_init(&b, 64u << 20);
-		if (dl_query_history_text(q, "app-01", "web",
-					  now - span_s * SEC, now, tier, points,
-					  &b, &rows, err, sizeof(err)))
+		if (dl_query_history_text(q, "app-01", ctr, now - span_s * SEC,
+					  now, tier, points, &b, &rows, err,
+					  sizeof(err)))
 			die(err);
 		ms[r] = (double)(dl_clock_mono_ns() - t0) / 1e6;
 		bytes = dl_buf_used(&b);
-		if (r == 0) {
-			json_t *a = dl_query_history(
-				q, "app-01", "web", now - span_s * SEC, now,
-				tier, points, err, sizeof(err));
-			json_t *t = json_loadb((const char *)dl_buf_head(&b),
-					       bytes, 0, NULL);
-
-			if (!a || !t || !json_equal(a, t))
-				die("text path differs from the json_t path");
-			json_decref(a);
-			json_decref(t);
-		}
 		dl_buf_free(&b);
 	}
 	qsort(ms, (size_t)runs, sizeof(double), cmp);
-	printf("%-26s %8zu %10zu %10.2f %10.2f\n", label, rows, bytes,
-	       ms[runs / 2], ms[(runs * 95) / 100]);
+	printf("%-28s %-7s %7zu %10zu %10.2f %10.2f\n", label, tier_name[tier],
+	       rows, bytes, ms[runs / 2], ms[(runs * 95) / 100]);
 	free(ms);
 }
 
@@ -209,40 +187,52 @@ int main(int argc, char **argv)
 	fill(path, now);
 	if (!(q = dl_query_open(path, err, sizeof(err))))
 		die(err);
-	printf("%-26s %8s %10s %10s %10s\n", "query (via query.c)", "rows",
-	       "json B", "median ms", "p95 ms");
-	/* --json: every row; the chart: 60 points averaged in SQL */
-	measure(q, "24h raw, all (--json)", now, 86400, DL_TIER_RAW, 0, runs);
-	measure(q, "24h raw -> 60 pts (chart)", now, 86400, DL_TIER_RAW, 60,
+	printf("%-28s %-7s %7s %10s %10s %10s\n", "every row (baseline)",
+	       "tier", "rows", "json B", "median ms", "p95 ms");
+	measure(q, "24h raw, all (--json)", "web", now, 86400, DL_TIER_RAW, 0,
 		runs);
-	measure(q, "6h raw, all", now, 6 * 3600, DL_TIER_RAW, 0, runs);
-	measure(q, "24h minute, all (CLI tier)", now, 86400, DL_TIER_MINUTE, 0,
+	measure(q, "6h raw, all", "web", now, 6 * 3600, DL_TIER_RAW, 0, runs);
+	measure(q, "24h minute, all", "web", now, 86400, DL_TIER_MINUTE, 0,
 		runs);
-	measure(q, "24h minute -> 60 pts", now, 86400, DL_TIER_MINUTE, 60,
-		runs);
-	measure(q, "7d minute -> 60 pts", now, 7 * 86400, DL_TIER_MINUTE, 60,
-		runs);
-	measure(q, "30d hour, all (--json)", now, 30 * 86400, DL_TIER_HOUR, 0,
-		runs);
-	measure(q, "30d hour -> 60 pts (chart)", now, 30 * 86400, DL_TIER_HOUR,
+	measure(q, "7d minute, all (--json)", "web", now, 7 * 86400,
+		DL_TIER_MINUTE, 0, runs);
+	measure(q, "30d hour, all (--json)", "web", now, 30 * 86400,
+		DL_TIER_HOUR, 0, runs);
+	printf("\n%-28s %-7s %7s %10s %10s %10s\n", "chart (tier by points)",
+	       "tier", "rows", "json B", "median ms", "p95 ms");
+	{
+		static const struct {
+			const char *label;
+			int64_t span_s;
+		} spans[] = {{"1h", 3600},
+			     {"6h", 6 * 3600},
+			     {"24h", 86400},
+			     {"7d", 7 * 86400},
+			     {"30d", 30 * 86400}};
+		static const int pts[] = {60, 500};
+		char label[64];
+
+		for (int who = 0; who < 2; who++)
+			for (size_t i = 0; i < sizeof(spans) / sizeof(spans[0]);
+			     i++)
+				for (int p = 0; p < 2; p++) {
+					snprintf(label, sizeof(label),
+						 "%s %s -> %d pts",
+						 who ? "host" : "container",
+						 spans[i].label, pts[p]);
+					measure(q, label, who ? NULL : "web",
+						now, spans[i].span_s, -1,
+						pts[p], runs);
+				}
+	}
+	/* the same chart read from the tier `every row` would use */
+	printf("\n%-28s %-7s %7s %10s %10s %10s\n",
+	       "chart from the --json tier", "tier", "rows", "json B",
+	       "median ms", "p95 ms");
+	measure(q, "container 24h -> 60 pts", "web", now, 86400, DL_TIER_RAW,
 		60, runs);
-	printf("\n%-26s %8s %10s %10s %10s\n", "text path (admin socket)",
-	       "rows", "json B", "median ms", "p95 ms");
-	measure_text(q, "24h raw, all (--json)", now, 86400, DL_TIER_RAW, 0,
-		     runs);
-	measure_text(q, "24h raw -> 60 pts (chart)", now, 86400, DL_TIER_RAW,
-		     60, runs);
-	measure_text(q, "6h raw, all", now, 6 * 3600, DL_TIER_RAW, 0, runs);
-	measure_text(q, "24h minute, all (CLI tier)", now, 86400,
-		     DL_TIER_MINUTE, 0, runs);
-	measure_text(q, "24h minute -> 60 pts", now, 86400, DL_TIER_MINUTE, 60,
-		     runs);
-	measure_text(q, "7d minute -> 60 pts", now, 7 * 86400, DL_TIER_MINUTE,
-		     60, runs);
-	measure_text(q, "30d hour, all (--json)", now, 30 * 86400, DL_TIER_HOUR,
-		     0, runs);
-	measure_text(q, "30d hour -> 60 pts (chart)", now, 30 * 86400,
-		     DL_TIER_HOUR, 60, runs);
+	measure(q, "container 7d -> 60 pts", "web", now, 7 * 86400,
+		DL_TIER_MINUTE, 60, runs);
 	dl_query_close(q);
 	if (getenv("DL_BENCH_KEEP")) {
 		printf("kept %s\n", path);

@@ -384,37 +384,80 @@ static void hoststats(dl_store_t *s, const char *host, uint64_t seq, uint64_t t,
 	submit(s, host, &m);
 }
 
-/* dl_query_history_text must be the same document as dl_query_history:
- * parsed back, json_equal (keys, types, nulls, two-decimal reals). */
-static int history_text_same(dl_query_t *q, int64_t since, int64_t until,
-			     int tier, int points)
+/* The downsampled answer must equal what SQL's GROUP BY computes over the
+ * same rows (the implementation before the single-pass one): per bucket
+ * of width w from since, cpu and memory averaged, counters, gauges and
+ * maxima at their maximum. tier: the container's raw or minute rows. */
+#define REF_IN_RAW                                                             \
+	"SELECT ts AS t, cpu_percent AS c, mem_usage AS m, mem_limit AS ml, "  \
+	"net_rx AS rx, net_tx AS tx, blk_read AS br, blk_write AS bw, "        \
+	"pids AS p, cpu_percent AS cx, mem_usage AS mx FROM "                  \
+	"container_samples WHERE cid = ?1 AND ts >= ?2 AND ts <= ?3"
+#define REF_IN_1M                                                              \
+	"SELECT bucket AS t, CASE WHEN cpu_n > 0 THEN cpu_sum / cpu_n END "    \
+	"AS c, CASE WHEN mem_n > 0 THEN mem_sum / mem_n END AS m, "            \
+	"mem_limit AS ml, net_rx AS rx, net_tx AS tx, blk_read AS br, "        \
+	"blk_write AS bw, pids AS p, cpu_max AS cx, mem_max AS mx FROM "       \
+	"container_1m WHERE k = ?1 AND bucket >= ?2 AND bucket <= ?3"
+#define REF_DOWN(in)                                                           \
+	"SELECT ?2 + ((t - ?2) / ?4) * ?4, avg(c), "                           \
+	"CAST(round(avg(m)) AS INTEGER), max(ml), max(rx), max(tx), max(br), " \
+	"max(bw), max(p), max(cx), max(mx) FROM (" in ") "                     \
+	"GROUP BY (t - ?2) / ?4 ORDER BY 1"
+
+static int history_matches_sql(dl_query_t *q, int64_t since, int64_t until,
+			       int tier, int points)
 {
-	char err[256] = "", err2[256] = "";
+	static const char *const keys[] = {
+		"time_ns",	   "cpu_percent",     "mem_bytes",
+		"mem_limit",	   "net_rx_bytes",    "net_tx_bytes",
+		"blk_read_bytes",  "blk_write_bytes", "pids",
+		"cpu_percent_max", "mem_bytes_max"};
+	char err[256] = "";
 	json_t *a = dl_query_history(q, "app-01", "web-1", since, until, tier,
 				     points, err, sizeof(err));
-	json_t *t;
-	json_error_t jerr;
-	dl_buf_t b;
-	size_t rows = 0;
-	int same;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	dl_ctr_ref_t ref;
+	size_t row = 0;
+	int ok = a != NULL && json_array_size(a) > 0;
 
-	dl_buf_init(&b, 1u << 20);
-	dl_buf_append(&b, "x", 1); /* appends after what is there */
-	if (!a ||
-	    dl_query_history_text(q, "app-01", "web-1", since, until, tier,
-				  points, &b, &rows, err2, sizeof(err2))) {
-		json_decref(a);
-		dl_buf_free(&b);
-		return 0;
+	ok = ok && dl_query_resolve(q, "app-01", "web-1", &ref, err,
+				    sizeof(err)) == 0;
+	ok = ok && sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL) ==
+			   SQLITE_OK;
+	ok = ok && sqlite3_prepare_v2(db,
+				      tier == DL_TIER_RAW ? REF_DOWN(REF_IN_RAW)
+							  : REF_DOWN(REF_IN_1M),
+				      -1, &st, NULL) == SQLITE_OK;
+	ok = ok && !sqlite3_bind_int64(st, 1, ref.cid) &&
+	     !sqlite3_bind_int64(st, 2, since) &&
+	     !sqlite3_bind_int64(st, 3, until) &&
+	     !sqlite3_bind_int64(st, 4, (until - since) / points + 1);
+	while (ok && sqlite3_step(st) == SQLITE_ROW) {
+		json_t *o = json_array_get(a, row++);
+
+		for (int k = 0; ok && k < 11; k++) {
+			json_t *v = json_object_get(o, keys[k]);
+
+			if (sqlite3_column_type(st, k) == SQLITE_NULL)
+				ok = json_is_null(v);
+			else if (k == 1 || k == 9)
+				ok = fabs(json_number_value(v) -
+					  sqlite3_column_double(st, k)) < 0.006;
+			else
+				ok = json_integer_value(v) ==
+				     sqlite3_column_int64(st, k);
+			if (!ok)
+				fprintf(stderr, "row %zu %s differs\n", row,
+					keys[k]);
+		}
 	}
-	t = json_loadb((const char *)dl_buf_head(&b) + 1, dl_buf_used(&b) - 1,
-		       0, &jerr);
-	same = t && json_array_size(a) > 0 && rows == json_array_size(a) &&
-	       json_equal(a, t);
-	json_decref(t);
+	ok = ok && row == json_array_size(a);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
 	json_decref(a);
-	dl_buf_free(&b);
-	return same;
+	return ok;
 }
 
 static void test_queries(void)
@@ -533,15 +576,43 @@ static void test_queries(void)
 	ASSERT(dl_query_history(q, "app-01", "web-1", 0, 1, DL_TIER_RAW,
 				DL_QUERY_POINTS_MAX + 1, err,
 				sizeof(err)) == NULL);
-	/* the text path: same documents for every tier and downsampling */
-	ASSERT(history_text_same(q, now - 3600 * (int64_t)SEC, now, DL_TIER_RAW,
-				 0));
-	ASSERT(history_text_same(q, now - 3600 * (int64_t)SEC, now,
-				 DL_TIER_MINUTE, 0));
-	ASSERT(history_text_same(q, now - 90 * (int64_t)SEC, now, DL_TIER_RAW,
-				 3));
-	ASSERT(history_text_same(q, now - 3600 * (int64_t)SEC, now,
-				 DL_TIER_MINUTE, 2));
+	/* single-pass buckets = SQL's GROUP BY, raw and rollup rows */
+	ASSERT(history_matches_sql(q, now - 90 * (int64_t)SEC, now, DL_TIER_RAW,
+				   3));
+	ASSERT(history_matches_sql(q, now - 95 * (int64_t)SEC, now, DL_TIER_RAW,
+				   7));
+	ASSERT(history_matches_sql(q, now - 3600 * (int64_t)SEC, now,
+				   DL_TIER_MINUTE, 2));
+	/* host history: raw rows with every gauge; unknown host */
+	a = dl_query_history(q, "app-01", NULL, now - 3600 * (int64_t)SEC, now,
+			     DL_TIER_RAW, 0, err, sizeof(err));
+	ASSERT(a != NULL);
+	ASSERT_EQ(json_array_size(a), 2);
+	o = json_array_get(a, 1);
+	ASSERT_NEAR(json_real_value(json_object_get(o, "cpu_percent")), 75.0);
+	ASSERT_EQ(json_integer_value(json_object_get(o, "mem_used_bytes")),
+		  2000);
+	ASSERT_EQ(json_integer_value(json_object_get(o, "mem_available_bytes")),
+		  6000);
+	ASSERT_NEAR(json_real_value(json_object_get(o, "load1")), 1.5);
+	ASSERT_EQ(json_integer_value(json_object_get(o, "disk_total_bytes")),
+		  100);
+	ASSERT(json_object_get(o, "mem_used_bytes_max") == NULL);
+	json_decref(a);
+	/* both host samples in one bucket: averaged, maxima kept */
+	a = dl_query_history(q, "app-01", NULL, now - 20 * (int64_t)SEC, now,
+			     DL_TIER_RAW, 1, err, sizeof(err));
+	ASSERT(a != NULL);
+	ASSERT_EQ(json_array_size(a), 1);
+	o = json_array_get(a, 0);
+	ASSERT_EQ(json_integer_value(json_object_get(o, "mem_used_bytes_max")),
+		  2000);
+	ASSERT_NEAR(json_real_value(json_object_get(o, "cpu_percent_max")),
+		    75.0);
+	json_decref(a);
+	ASSERT(dl_query_history(q, "nope", NULL, 0, 1, DL_TIER_RAW, 0, err,
+				sizeof(err)) == NULL);
+	ASSERT_STR_EQ(err, "no host named nope");
 	{
 		dl_buf_t tb;
 		size_t rows = 7;
@@ -576,6 +647,13 @@ static void test_queries(void)
 	ASSERT_EQ(dl_query_tier(6 * 3600), DL_TIER_RAW);
 	ASSERT_EQ(dl_query_tier(24 * 3600), DL_TIER_MINUTE);
 	ASSERT_EQ(dl_query_tier(30 * 86400), DL_TIER_HOUR);
+	/* charts: the finest tier within ~1,500 rows */
+	ASSERT_EQ(dl_query_tier_points(3600, 60), DL_TIER_RAW);
+	ASSERT_EQ(dl_query_tier_points(4 * 3600, 500), DL_TIER_RAW);
+	ASSERT_EQ(dl_query_tier_points(6 * 3600, 500), DL_TIER_MINUTE);
+	ASSERT_EQ(dl_query_tier_points(24 * 3600, 60), DL_TIER_MINUTE);
+	ASSERT_EQ(dl_query_tier_points(7 * 86400, 500), DL_TIER_HOUR);
+	ASSERT_EQ(dl_query_tier_points(7 * 86400, 0), DL_TIER_MINUTE);
 	dl_query_close(q);
 	close_store(s);
 }

@@ -1,0 +1,26 @@
+/* query_int.h - what the query modules (query.c, history.c, ...) share
+ * about a read-only connection. Private to the collector. */
+#ifndef DL_COLLECTOR_QUERY_INT_H
+#define DL_COLLECTOR_QUERY_INT_H
+
+#include <stddef.h>
+
+#include <sqlite3.h>
+
+#include "collector/query.h"
+
+/* Statement slots for modules outside query.c, prepared on first use and
+ * kept with the connection. */
+enum {
+	DL_QSLOT_HISTORY = 0, /* 6: container and host, per tier */
+	DL_QSLOT_MAX = 32,
+};
+
+/* The statement in slot, prepared from sql the first time (a slot always
+ * holds the same sql). NULL + err when it cannot be prepared. Owned by
+ * q; the caller resets it after use. */
+sqlite3_stmt *dl_query_slot(dl_query_t *q, int slot, const char *sql, char *err,
+			    size_t errlen);
+sqlite3 *dl_query_db(dl_query_t *q);
+
+#endif
