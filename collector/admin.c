@@ -153,6 +153,88 @@ static int history_args(const char *host, json_t *req, hist_args_t *a,
 	return 0;
 }
 
+/* An optional string field of at most max bytes: 0 (absent: *out NULL),
+ * or -1 with a sentence. */
+static int opt_str(json_t *req, const char *key, size_t max, const char **out,
+		   char *err, size_t errlen)
+{
+	json_t *v = json_object_get(req, key);
+
+	*out = NULL;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_string(v) || !json_string_length(v) ||
+	    json_string_length(v) > max ||
+	    strlen(json_string_value(v)) != json_string_length(v)) {
+		snprintf(err, errlen, "%s must be a string of 1 to %zu bytes",
+			 key, max);
+		return -1;
+	}
+	*out = json_string_value(v);
+	return 0;
+}
+
+/* "hosts" {host?}: every host, or the one named (an array of one). */
+static json_t *run_hosts(const char *host, char *err, size_t errlen)
+{
+	json_t *all = dl_query_hosts(tq, err, errlen), *one;
+	size_t i;
+	json_t *h;
+
+	if (!all || !host)
+		return all;
+	json_array_foreach(all, i, h)
+	{
+		const char *name =
+			json_string_value(json_object_get(h, "name"));
+
+		if (name && !strcmp(name, host)) {
+			one = json_pack("[O]", h);
+			json_decref(all);
+			return one;
+		}
+	}
+	json_decref(all);
+	snprintf(err, errlen, "no host named %s", host);
+	return NULL;
+}
+
+/* "ps" {host?, all?, state?, name? (glob)} */
+static json_t *run_ps(const char *host, json_t *req, char *err, size_t errlen)
+{
+	dl_ps_filter_t f = {.host = host,
+			    .all = json_is_true(json_object_get(req, "all"))};
+
+	if (opt_str(req, "state", 32, &f.state, err, errlen) ||
+	    opt_str(req, "name", 256, &f.name, err, errlen))
+		return NULL;
+	return dl_query_ps_where(tq, &f, err, errlen);
+}
+
+/* "events" {host?, since_ns, after, limit, type?, action?} */
+static json_t *run_events(const char *host, json_t *req, char *err,
+			  size_t errlen)
+{
+	json_int_t since = json_integer_value(json_object_get(req, "since_ns"));
+	json_int_t after = json_integer_value(json_object_get(req, "after"));
+	json_int_t limit = json_integer_value(json_object_get(req, "limit"));
+	dl_event_filter_t f = {.host = host};
+
+	if (since < 0 || after < 0 || limit < 1 || limit > 100000) {
+		snprintf(err, errlen,
+			 "events: since, after or limit out of "
+			 "range");
+		return NULL;
+	}
+	if (opt_str(req, "type", 32, &f.type, err, errlen) ||
+	    opt_str(req, "action", 128, &f.action, err, errlen))
+		return NULL;
+	f.since_ns = (uint64_t)since;
+	f.after_id = after;
+	f.limit = (int)limit;
+	return dl_query_events_where(tq, &f, err, errlen);
+}
+
 static json_t *run_query(const char *db, json_t *req)
 {
 	const char *op = json_string_value(json_object_get(req, "op"));
@@ -167,25 +249,20 @@ static json_t *run_query(const char *db, json_t *req)
 	if (!tq && !(tq = dl_query_open(db, err, sizeof(err))))
 		return fail("%s", err);
 	if (!strcmp(op, "hosts")) {
-		data = dl_query_hosts(tq, err, sizeof(err));
+		data = run_hosts(host, err, sizeof(err));
 	} else if (!strcmp(op, "ps")) {
-		bool all = json_is_true(json_object_get(req, "all"));
+		data = run_ps(host, req, err, sizeof(err));
+	} else if (!strcmp(op, "container")) {
+		const char *ctr =
+			json_string_value(json_object_get(req, "container"));
 
-		data = dl_query_ps(tq, host, all, err, sizeof(err));
-	} else if (!strcmp(op, "events")) {
-		json_int_t since =
-			json_integer_value(json_object_get(req, "since_ns"));
-		json_int_t after =
-			json_integer_value(json_object_get(req, "after"));
-		json_int_t limit =
-			json_integer_value(json_object_get(req, "limit"));
-
-		if (since < 0 || after < 0 || limit < 1 || limit > 100000)
-			return fail("events: since, after or limit out of "
-				    "range%s",
+		if (!host || !ctr || !ctr[0] || strlen(ctr) > DL_QUERY_CTR_MAX)
+			return fail("container wants a host and a container "
+				    "name or id%s",
 				    "");
-		data = dl_query_events(tq, host, (uint64_t)since, after,
-				       (int)limit, err, sizeof(err));
+		data = dl_query_container(tq, host, ctr, err, sizeof(err));
+	} else if (!strcmp(op, "events")) {
+		data = run_events(host, req, err, sizeof(err));
 	} else if (!strcmp(op, "audit")) {
 		json_int_t since =
 			json_integer_value(json_object_get(req, "since_ns"));

@@ -26,6 +26,7 @@ enum {
 	Q_HOST,
 	Q_PS_ALL,
 	Q_PS_HOST,
+	Q_CONTAINER,
 	Q_EVENTS_ALL,
 	Q_EVENTS_HOST,
 	Q_STATS_ALL,
@@ -45,6 +46,10 @@ enum {
 	"FROM containers c JOIN container_keys k ON k.host = c.host AND "      \
 	"k.id = c.id JOIN container_samples s ON s.cid = k.cid AND s.ts = "    \
 	"(SELECT max(ts) FROM container_samples WHERE cid = k.cid) "
+/* Optional filters: an unbound parameter is NULL, which matches all. */
+#define PS_FILTER    "(?3 IS NULL OR state = ?3) AND (?4 IS NULL OR name GLOB ?4)"
+#define EVENT_FILTER "(?5 IS NULL OR type = ?5) AND (?6 IS NULL OR action = ?6)"
+
 #define EVENT_COLS                                                             \
 	"SELECT id, host, time_ns, type, action, actor_id, name, attrs "       \
 	"FROM events "
@@ -71,16 +76,20 @@ static const char *const sql[Q_COUNT] = {
 		"WHERE host = h.name) ORDER BY h.name",
 	[Q_HOST] = "SELECT online, last_seen FROM hosts WHERE name = ?1",
 	[Q_PS_ALL] = "SELECT host, id, name, image, state, status, health, "
-		     "created FROM containers WHERE ?2 OR state = 'running' "
-		     "ORDER BY host, name, id",
-	[Q_PS_HOST] = "SELECT host, id, name, image, state, status, health, "
-		      "created FROM containers WHERE host = ?1 AND "
-		      "(?2 OR state = 'running') ORDER BY name, id",
-	[Q_EVENTS_ALL] = "SELECT * FROM (" EVENT_COLS
-			 "WHERE time_ns >= ?2 AND id > ?3" EVENT_ORDER,
-	[Q_EVENTS_HOST] =
+		     "created FROM containers WHERE (?2 OR state = 'running') "
+		     "AND " PS_FILTER " ORDER BY host, name, id",
+	[Q_PS_HOST] =
+		"SELECT host, id, name, image, state, status, health, "
+		"created FROM containers WHERE host = ?1 AND "
+		"(?2 OR state = 'running') AND " PS_FILTER " ORDER BY name, id",
+	[Q_CONTAINER] = "SELECT host, id, name, image, state, status, health, "
+			"created FROM containers WHERE host = ?1 AND id = ?2",
+	[Q_EVENTS_ALL] =
 		"SELECT * FROM (" EVENT_COLS
-		"WHERE host = ?1 AND time_ns >= ?2 AND id > ?3" EVENT_ORDER,
+		"WHERE time_ns >= ?2 AND id > ?3 AND " EVENT_FILTER EVENT_ORDER,
+	[Q_EVENTS_HOST] = "SELECT * FROM (" EVENT_COLS
+			  "WHERE host = ?1 AND time_ns >= ?2 AND id > ?3 "
+			  "AND " EVENT_FILTER EVENT_ORDER,
 	[Q_STATS_ALL] = STATS_COLS "ORDER BY c.host, c.name, c.id",
 	[Q_STATS_HOST] = STATS_COLS "WHERE c.host = ?1 ORDER BY c.name, c.id",
 	[Q_STATS_CID] = STATS_COLS "WHERE k.cid = ?1",
@@ -323,21 +332,37 @@ nomem:
 	return NULL;
 }
 
-json_t *dl_query_ps(dl_query_t *q, const char *host, bool all, char *err,
-		    size_t errlen)
+/* Binds s (NULL = leave the parameter NULL); true on failure. */
+static bool bind_opt(sqlite3_stmt *st, int i, const char *v)
 {
-	sqlite3_stmt *st = q->st[host ? Q_PS_HOST : Q_PS_ALL];
+	return v && sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC) != SQLITE_OK;
+}
+
+json_t *dl_query_ps_where(dl_query_t *q, const dl_ps_filter_t *f, char *err,
+			  size_t errlen)
+{
+	sqlite3_stmt *st = q->st[f->host ? Q_PS_HOST : Q_PS_ALL];
 	bool online;
 	int64_t seen;
 
-	if (host && !dl_query_host(q, host, &online, &seen)) {
-		snprintf(err, errlen, "no host named %s", host);
+	if (f->host && !dl_query_host(q, f->host, &online, &seen)) {
+		snprintf(err, errlen, "no host named %s", f->host);
 		return NULL;
 	}
-	if ((host && sqlite3_bind_text(st, 1, host, -1, SQLITE_STATIC)) ||
-	    sqlite3_bind_int(st, 2, all ? 1 : 0))
+	/* naming a state asks for it, running or not */
+	if (bind_opt(st, 1, f->host) ||
+	    sqlite3_bind_int(st, 2, f->all || f->state ? 1 : 0) ||
+	    bind_opt(st, 3, f->state) || bind_opt(st, 4, f->name))
 		return step_fail(q, st, NULL, "ps", err, errlen);
 	return collect(q, st, ps_row, "ps", err, errlen);
+}
+
+json_t *dl_query_ps(dl_query_t *q, const char *host, bool all, char *err,
+		    size_t errlen)
+{
+	dl_ps_filter_t f = {.host = host, .all = all};
+
+	return dl_query_ps_where(q, &f, err, errlen);
 }
 
 /* "2026-11-23T22:01:02.123456789Z" */
@@ -383,23 +408,33 @@ static json_t *event_row(sqlite3_stmt *st)
 			 col_str(st, 6), "attributes", attrs_obj(st, 7));
 }
 
+json_t *dl_query_events_where(dl_query_t *q, const dl_event_filter_t *f,
+			      char *err, size_t errlen)
+{
+	sqlite3_stmt *st = q->st[f->host ? Q_EVENTS_HOST : Q_EVENTS_ALL];
+	int limit =
+		f->limit <= 0 || f->limit > EVENTS_CAP ? EVENTS_CAP : f->limit;
+	uint64_t since = f->since_ns > (uint64_t)INT64_MAX ? (uint64_t)INT64_MAX
+							   : f->since_ns;
+
+	if (bind_opt(st, 1, f->host) ||
+	    sqlite3_bind_int64(st, 2, (int64_t)since) ||
+	    sqlite3_bind_int64(st, 3, f->after_id < 0 ? 0 : f->after_id) ||
+	    sqlite3_bind_int(st, 4, limit) || bind_opt(st, 5, f->type) ||
+	    bind_opt(st, 6, f->action))
+		return step_fail(q, st, NULL, "events", err, errlen);
+	return collect(q, st, event_row, "events", err, errlen);
+}
+
 json_t *dl_query_events(dl_query_t *q, const char *host, uint64_t since_ns,
 			int64_t after_id, int limit, char *err, size_t errlen)
 {
-	sqlite3_stmt *st = q->st[host ? Q_EVENTS_HOST : Q_EVENTS_ALL];
+	dl_event_filter_t f = {.host = host,
+			       .since_ns = since_ns,
+			       .after_id = after_id,
+			       .limit = limit};
 
-	if (limit <= 0 || limit > EVENTS_CAP)
-		limit = EVENTS_CAP;
-	if (since_ns > (uint64_t)INT64_MAX)
-		since_ns = (uint64_t)INT64_MAX;
-	if (after_id < 0)
-		after_id = 0;
-	if ((host && sqlite3_bind_text(st, 1, host, -1, SQLITE_STATIC)) ||
-	    sqlite3_bind_int64(st, 2, (int64_t)since_ns) ||
-	    sqlite3_bind_int64(st, 3, after_id) ||
-	    sqlite3_bind_int(st, 4, limit))
-		return step_fail(q, st, NULL, "events", err, errlen);
-	return collect(q, st, event_row, "events", err, errlen);
+	return dl_query_events_where(q, &f, err, errlen);
 }
 
 static json_t *audit_row(sqlite3_stmt *st)
@@ -564,4 +599,44 @@ json_t *dl_query_stats(dl_query_t *q, const char *host, const char *ctr,
 		st = q->st[Q_STATS_ALL];
 	}
 	return collect(q, st, stats_row, "stats", err, errlen);
+}
+
+json_t *dl_query_container(dl_query_t *q, const char *host, const char *ctr,
+			   char *err, size_t errlen)
+{
+	sqlite3_stmt *st = q->st[Q_CONTAINER];
+	dl_ctr_ref_t ref = {0};
+	json_t *arr, *o, *stats;
+	int rc = dl_query_resolve(q, host, ctr, &ref, err, errlen);
+
+	if (rc == 0 && !ref.live) {
+		snprintf(err, errlen,
+			 "no container %s on %s (only its history)", ctr, host);
+		rc = DL_ENOENT;
+	}
+	if (rc)
+		return NULL;
+	if (sqlite3_bind_text(st, 1, host, -1, SQLITE_STATIC) ||
+	    sqlite3_bind_text(st, 2, ref.id, -1, SQLITE_STATIC))
+		return step_fail(q, st, NULL, "container", err, errlen);
+	if (!(arr = collect(q, st, ps_row, "container", err, errlen)))
+		return NULL;
+	o = json_incref(json_array_get(arr, 0));
+	json_decref(arr);
+	if (!o) {
+		snprintf(err, errlen, "no container %s on %s", ctr, host);
+		return NULL;
+	}
+	/* Its newest sample, or null before the first. */
+	stats = dl_query_stats(q, host, ref.id, err, errlen);
+	if (!stats ||
+	    json_object_set(o, "stats",
+			    json_array_size(stats) ? json_array_get(stats, 0)
+						   : json_null())) {
+		json_decref(stats);
+		json_decref(o);
+		return NULL;
+	}
+	json_decref(stats);
+	return o;
 }

@@ -34,12 +34,41 @@ json_t *dl_query_hosts(dl_query_t *q, char *err, size_t errlen);
 json_t *dl_query_ps(dl_query_t *q, const char *host, bool all, char *err,
 		    size_t errlen);
 
+/* ps with filters: state (exact; naming one implies all) and name (a
+ * glob, SQLite GLOB: case-sensitive, * ? [...]); NULL = any. */
+typedef struct {
+	const char *host;
+	bool all;
+	const char *state;
+	const char *name;
+} dl_ps_filter_t;
+json_t *dl_query_ps_where(dl_query_t *q, const dl_ps_filter_t *f, char *err,
+			  size_t errlen);
+
+/* One current container (a name or unique id prefix): the ps row plus
+ * "stats", its newest sample as a `stats` row, or null. Errors: "no
+ * host named X", "no container web on app-01", ambiguity. */
+json_t *dl_query_container(dl_query_t *q, const char *host, const char *ctr,
+			   char *err, size_t errlen);
+
 /* [{seq (row id, for follow), host, time (RFC3339 with ns), time_ns, type,
  *   action, id, name, attributes {}}], oldest first, events with
  * time_ns >= since_ns and row id > after_id, at most limit rows (the
  * newest ones when more match). */
 json_t *dl_query_events(dl_query_t *q, const char *host, uint64_t since_ns,
 			int64_t after_id, int limit, char *err, size_t errlen);
+/* The same with exact type ("container", "image", ...) and action
+ * ("die", "health_status: healthy") filters; NULL = any. */
+typedef struct {
+	const char *host;
+	uint64_t since_ns;
+	int64_t after_id;
+	int limit;
+	const char *type;
+	const char *action;
+} dl_event_filter_t;
+json_t *dl_query_events_where(dl_query_t *q, const dl_event_filter_t *f,
+			      char *err, size_t errlen);
 
 /* Control requests, oldest first: the newest `limit` rows with time_ns >=
  * since_ns; host NULL = all hosts. An unknown host is not an error (rows

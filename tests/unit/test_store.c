@@ -634,6 +634,37 @@ static void test_queries(void)
 	err[0] = '\0';
 	ASSERT(dl_query_ps(q, "ghost", true, err, sizeof(err)) == NULL);
 	ASSERT_STR_EQ(err, "no host named ghost");
+	{
+		/* filters: a state asks for it even when not running; a
+		 * name glob */
+		dl_ps_filter_t f = {.state = "exited"};
+
+		arr = dl_query_ps_where(q, &f, err, sizeof(err));
+		ASSERT_EQ(json_array_size(arr), 1);
+		ASSERT_STR_EQ(jstr(json_array_get(arr, 0), "name"), "cache");
+		json_decref(arr);
+		f = (dl_ps_filter_t){
+			.host = "web-01", .all = true, .name = "[cd]*"};
+		arr = dl_query_ps_where(q, &f, err, sizeof(err));
+		ASSERT_EQ(json_array_size(arr), 2);
+		ASSERT_STR_EQ(jstr(json_array_get(arr, 1), "name"), "db");
+		json_decref(arr);
+		f.name = "w?b";
+		f.state = "exited";
+		arr = dl_query_ps_where(q, &f, err, sizeof(err));
+		ASSERT_EQ(json_array_size(arr), 0);
+		json_decref(arr);
+	}
+	/* one container: its ps row and (no samples yet) null stats */
+	h = dl_query_container(q, "web-01", "db", err, sizeof(err));
+	ASSERT(h != NULL);
+	ASSERT_STR_EQ(jstr(h, "id"), "bbb");
+	ASSERT_STR_EQ(jstr(h, "state"), "running");
+	ASSERT(json_is_null(json_object_get(h, "stats")));
+	json_decref(h);
+	ASSERT(dl_query_container(q, "web-01", "nope", err, sizeof(err)) ==
+	       NULL);
+	ASSERT_STR_EQ(err, "no container nope on web-01");
 
 	/* events: all, oldest first */
 	arr = dl_query_events(q, NULL, 0, 0, 100, err, sizeof(err));
@@ -666,6 +697,26 @@ static void test_queries(void)
 	ASSERT(arr != NULL);
 	ASSERT_EQ(json_array_size(arr), 0);
 	json_decref(arr);
+	{
+		/* type and action filters, with and without a host */
+		dl_event_filter_t f = {.action = "die", .limit = 100};
+
+		arr = dl_query_events_where(q, &f, err, sizeof(err));
+		ASSERT_EQ(json_array_size(arr), 1);
+		ASSERT_STR_EQ(jstr(json_array_get(arr, 0), "host"), "app-02");
+		json_decref(arr);
+		f = (dl_event_filter_t){.host = "web-01",
+					.type = "container",
+					.action = "start",
+					.limit = 100};
+		arr = dl_query_events_where(q, &f, err, sizeof(err));
+		ASSERT_EQ(json_array_size(arr), 10);
+		json_decref(arr);
+		f.type = "image";
+		arr = dl_query_events_where(q, &f, err, sizeof(err));
+		ASSERT_EQ(json_array_size(arr), 0);
+		json_decref(arr);
+	}
 
 	/* since: the last 3 seconds of web-01's events */
 	arr = dl_query_events(q, "web-01", t0 + 7000000000ull, 0, 100, err,
