@@ -143,14 +143,29 @@ typedef struct {
 	char *text; /* whole file, NUL-terminated */
 	size_t len;
 	struct stat st;
-	int fd; /* locked */
+	int fd;	    /* the file as read */
+	int lockfd; /* PATH.lock, held for the whole read-modify-write */
 } keyfile_t;
 
+/* The lock is a file of its own: keyfile_write renames a new file over
+ * PATH, so a lock on PATH itself would be on an inode that is gone by
+ * the time a waiting enroll gets it, and that enroll would write from
+ * stale content (30 concurrent enrolls left one line). */
 static int keyfile_open(keyfile_t *k, const char *path)
 {
+	char lock[PATH_MAX];
+
 	memset(k, 0, sizeof(*k));
+	k->fd = -1;
+	snprintf(lock, sizeof(lock), "%s.lock", path);
+	k->lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (k->lockfd < 0 || flock(k->lockfd, LOCK_EX) != 0) {
+		fprintf(stderr, "dockline: cannot lock %s: %s\n", lock,
+			strerror(errno));
+		return DL_EIO;
+	}
 	k->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (k->fd < 0 || flock(k->fd, LOCK_EX) != 0 || fstat(k->fd, &k->st)) {
+	if (k->fd < 0 || fstat(k->fd, &k->st)) {
 		fprintf(stderr, "dockline: cannot open %s: %s\n", path,
 			strerror(errno));
 		return DL_EIO;
@@ -171,6 +186,8 @@ static void keyfile_close(keyfile_t *k)
 {
 	if (k->fd >= 0)
 		close(k->fd);
+	if (k->lockfd >= 0)
+		close(k->lockfd); /* releases the lock */
 	free(k->text);
 }
 
@@ -182,8 +199,10 @@ static int keyfile_write(keyfile_t *k, const char *path, const char *text,
 	char tmp[PATH_MAX];
 	int fd;
 
-	snprintf(tmp, sizeof(tmp), "%s.dockline-tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	/* A name of its own: an enroll that died mid-write leaves a stray
+	 * file, never one that the next enroll renames half-written. */
+	snprintf(tmp, sizeof(tmp), "%s.dockline-XXXXXX", path);
+	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		goto fail;
 	if ((len && write(fd, text, len) != (ssize_t)len) || fsync(fd) ||
@@ -360,11 +379,14 @@ int dl_cli_enroll(const dl_cli_t *cli, int argc, char **argv)
 		fprintf(stderr, "dockline: cannot find my own directory\n");
 		return 1;
 	}
-	snprintf(
-		out, sizeof(out),
-		"restrict,command=\"%s/dockline-collector attach --host=%s%s\" "
-		"%s dockline:%s\n",
-		dir, name, confarg, pub, name);
+	snprintf(out, sizeof(out),
+		 /* exec: the shell sshd starts for the forced command is
+		 * replaced by attach instead of waiting around it (one
+		 * shell per agent, ~1.6 MiB each) */
+		 "restrict,command=\"exec %s/dockline-collector attach "
+		 "--host=%s%s\" "
+		 "%s dockline:%s\n",
+		 dir, name, confarg, pub, name);
 	if (!akeys && conf.authorized_keys[0])
 		akeys = conf.authorized_keys;
 	if (print_only || !akeys) {

@@ -80,7 +80,7 @@ dl_assert_match "enroll appended" "enrolled en1" "$out"
 hostkey=$(printf '%s\n' "$out" | sed -n "s/.*--host-key '\([^']*\)'.*/\1/p")
 dl_assert_match "enroll prints the collector host key" "^ssh-ed25519 " "$hostkey"
 dl_assert_eq "one line for en1" 1 "$(grep -c ' dockline:en1$' "$T/authorized_keys")"
-dl_assert_match "line is restricted" '^restrict,command="[^"]*dockline-collector attach --host=en1 -c ' \
+dl_assert_match "line is restricted, attach exec'd" '^restrict,command="exec /[^"]*dockline-collector attach --host=en1 -c ' \
 	"$(grep ' dockline:en1$' "$T/authorized_keys")"
 out=$(dl_cli -c "$T/collector.conf" enroll en1 --key "$pub1") || dl_fail "second enroll failed: $out"
 dl_assert_match "second enroll is a no-op" "already enrolled" "$out"
@@ -112,4 +112,21 @@ dl_never 'dl_host_online en1' 5 "en1 back online after forget"
 dl_host_online en2 || dl_fail "en2 went offline when en1 was forgotten"
 out=$(agent check -c "$T/en1.conf" 2>&1) && dl_fail "check passed after forget: $out"
 dl_assert_match "check after forget" "rejected key" "$out"
+
+# Enrolls at the same time must all land (they once renamed one shared
+# temp file over a file another enroll held the lock of).
+for i in $(seq 1 30); do
+	ssh-keygen -q -t ed25519 -N '' -C '' -f "$T/par$i" </dev/null || dl_fail "ssh-keygen"
+done
+pids=()
+for i in $(seq 1 30); do
+	dl_cli -c "$T/collector.conf" enroll "par$i" --key "$T/par$i.pub" >"$T/par$i.out" 2>&1 &
+	pids+=($!)
+done
+wait "${pids[@]}" # not a bare wait: the agents and collector are children too
+for i in $(seq 1 30); do
+	dl_assert_eq "concurrent enroll par$i: one line" 1 "$(grep -c " dockline:par$i\$" "$T/authorized_keys")"
+done
+dl_assert_eq "en2 survived 30 concurrent enrolls" 1 "$(grep -c ' dockline:en2$' "$T/authorized_keys")"
+dl_assert_eq "no temp files left" 0 "$(find "$T" -maxdepth 1 -name 'authorized_keys.dockline-*' | wc -l)"
 dl_ok "enroll, check and forget work end to end"

@@ -222,7 +222,7 @@ if [ -n "$sockgid" ]; then
 		grep -q '^enrolled pkg-host' /tmp/out
 		grep -qF -e \"--host-key '\$(cut -d' ' -f1,2 /etc/ssh/ssh_host_ed25519_key.pub)'\" /tmp/out
 		test \"\$(grep -c ' dockline:pkg-host\$' /var/lib/dockline/.ssh/authorized_keys)\" = 1
-		grep -q '^restrict,command=\"/usr/bin/dockline-collector attach --host=pkg-host -c /etc/dockline/collector.conf\" ssh-ed25519 ' /var/lib/dockline/.ssh/authorized_keys
+		grep -q '^restrict,command=\"exec /usr/bin/dockline-collector attach --host=pkg-host -c /etc/dockline/collector.conf\" ssh-ed25519 ' /var/lib/dockline/.ssh/authorized_keys
 		test \"\$(stat -c '%a %U %G' /var/lib/dockline/.ssh/authorized_keys)\" = '600 dockline dockline'
 		dockline enroll pkg-host --key /var/lib/dockline-agent/id_ed25519.pub | grep -q 'already enrolled'
 		test \"\$(grep -c ' dockline:pkg-host\$' /var/lib/dockline/.ssh/authorized_keys)\" = 1"
