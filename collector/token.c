@@ -153,6 +153,11 @@ void dl_tokens_free(dl_tokens_t *t)
 	free(t);
 }
 
+size_t dl_tokens_count(const dl_tokens_t *t)
+{
+	return t->n;
+}
+
 static void copy_col(char *dst, size_t cap, sqlite3_stmt *st, int i)
 {
 	const char *s = (const char *)sqlite3_column_text(st, i);

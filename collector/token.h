@@ -73,6 +73,8 @@ void dl_tokens_free(dl_tokens_t *t);
  * DL_EDB / DL_ENOMEM with a sentence in err. */
 int dl_tokens_load(dl_tokens_t *t, const char *path, char *err, size_t errlen);
 
+size_t dl_tokens_count(const dl_tokens_t *t);
+
 /* Why dl_tokens_check refused a secret. */
 typedef enum {
 	DL_TOKEN_OK,
