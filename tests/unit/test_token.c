@@ -1,4 +1,4 @@
-/* test_tokens.c - API tokens: secret format, hash, constant-time
+/* test_token.c - API tokens: secret format, hash, constant-time
  * compare, expiry, host globs, the role -> class table, authorization
  * decisions, and the tokens table written through the store's writer
  * with its done callback (create, duplicate, revoke, reuse, last_used),
@@ -309,7 +309,7 @@ static void test_store(void)
 
 int main(void)
 {
-	char tmpl[] = "/tmp/dl-test-tokens-XXXXXX";
+	char tmpl[] = "/tmp/dl-test-token-XXXXXX";
 	char cmd[128];
 
 	ASSERT(mkdtemp(tmpl) != NULL);
