@@ -91,8 +91,7 @@ static json_t *fail(const char *code, const char *fmt, const char *a)
 	char text[512];
 
 	snprintf(text, sizeof(text), fmt, a);
-	return json_pack("{s:b,s:s,s:s}", "ok", 0, "error", text, "code",
-			 code);
+	return json_pack("{s:b,s:s,s:s}", "ok", 0, "error", text, "code", code);
 }
 
 /* The code of a query's error sentence (query.c words them). */
@@ -101,7 +100,7 @@ static const char *err_code(const char *err)
 	static const char *const missing[] = {"no host named ",
 					      "no container "};
 	static const char *const bad[] = {"invalid ", "stats:", "history",
-					  "events:", "audit:", "unknown "};
+					  "events:",  "audit:", "unknown "};
 
 	for (size_t i = 0; i < sizeof(missing) / sizeof(missing[0]); i++)
 		if (!strncmp(err, missing[i], strlen(missing[i])))
@@ -192,8 +191,10 @@ static json_t *run_query(const char *db, json_t *req, const dl_auth_t *au)
 		return fail("invalid", "invalid host name \"%s\"", host);
 	if (!tq && !(tq = dl_query_open(db, err, sizeof(err))))
 		return fail("error", "%s", err);
-	/* A token for one host: its LIMIT counts only rows it may see. */
-	if (!host && dl_auth_single_host(au) && strcmp(op, "hosts"))
+	/* A token for one host: the LIMIT of events and audit counts only
+	 * rows it may see (neither asks whether the host exists). */
+	if (!host && dl_auth_single_host(au) &&
+	    (!strcmp(op, "events") || !strcmp(op, "audit")))
 		host = dl_auth_single_host(au);
 	if (!strcmp(op, "hosts")) {
 		data = dl_query_hosts(tq, err, sizeof(err));
@@ -520,8 +521,7 @@ static json_t *parse_control(admin_conn_t *c, json_t *req)
 		return fail("invalid", "unknown operation \"%.32s\"",
 			    action ? action : "");
 	if (!json_is_object(args))
-		return fail("invalid", "control: args must be an object%s",
-			    "");
+		return fail("invalid", "control: args must be an object%s", "");
 	if (jt && (!json_is_integer(jt) || json_integer_value(jt) < 0 ||
 		   json_integer_value(jt) > 7 * 86400 * 1000LL))
 		return fail("invalid", "control: timeout_ms out of range%s",
@@ -635,12 +635,11 @@ static void token_created(void *ud, int result)
 		DL_LOG_INFO(TAG, "uid %d created token %s (role %s, hosts %s)",
 			    (int)c->uid, k->name, dl_token_role_name(k->role),
 			    k->hosts);
-		resp = ok(json_pack("{s:s,s:s,s:s,s:I,s:o,s:s}", "name",
-				    k->name, "role",
-				    dl_token_role_name(k->role), "hosts",
-				    k->hosts, "created", (json_int_t)k->created,
-				    "expires", time_or_null(k->expires),
-				    "secret", c->tok_secret));
+		resp = ok(json_pack(
+			"{s:s,s:s,s:s,s:I,s:o,s:s}", "name", k->name, "role",
+			dl_token_role_name(k->role), "hosts", k->hosts,
+			"created", (json_int_t)k->created, "expires",
+			time_or_null(k->expires), "secret", c->tok_secret));
 	} else if (result == DL_EEXIST) {
 		resp = fail("invalid", "a token named %s already exists",
 			    k->name);
@@ -659,12 +658,12 @@ static void token_revoked(void *ud, int result)
 	if (result == 0)
 		DL_LOG_INFO(TAG, "uid %d revoked token %s", (int)c->uid,
 			    c->tok.name);
-	respond(c, result == 0 ? ok(json_pack("{s:s,s:b}", "name",
-					      c->tok.name, "revoked", 1))
-		   : result == DL_ENOENT
-			   ? fail("not_found", "no token named %s", c->tok.name)
-			   : fail("error", "cannot revoke token %s",
-				  c->tok.name));
+	respond(c,
+		result == 0 ? ok(json_pack("{s:s,s:b}", "name", c->tok.name,
+					   "revoked", 1))
+		: result == DL_ENOENT
+			? fail("not_found", "no token named %s", c->tok.name)
+			: fail("error", "cannot revoke token %s", c->tok.name));
 }
 
 /* token_create {name, role, hosts?, expires_s?}: NULL when queued. */
@@ -711,8 +710,9 @@ static json_t *token_create(admin_conn_t *c, json_t *req)
 	if (dl_token_generate(c->tok_secret, sizeof(c->tok_secret)) ||
 	    dl_token_hash(c->tok_secret, k->hash, sizeof(k->hash)))
 		return fail("error", "cannot make a secret for %s", name);
-	row = (dl_token_row_t){k->name,	 k->hash,    dl_token_role_name(k->role),
-			       k->hosts, k->created, k->expires};
+	row = (dl_token_row_t){
+		k->name,  k->hash,    dl_token_role_name(k->role),
+		k->hosts, k->created, k->expires};
 	if (!c->srv->store ||
 	    dl_store_token_create(c->srv->store, &row, token_created, c)) {
 		explicit_bzero(c->tok_secret, sizeof(c->tok_secret));

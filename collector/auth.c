@@ -15,19 +15,18 @@ static const struct {
 	const char *op;
 	dl_role_t role;
 } op_roles[] = {
-	{"hosts", DL_ROLE_READ},     {"ps", DL_ROLE_READ},
-	{"events", DL_ROLE_READ},    {"stats", DL_ROLE_READ},
-	{"history", DL_ROLE_READ},   {"audit", DL_ROLE_READ},
-	{"metrics", DL_ROLE_READ},   {"subscribe", DL_ROLE_READ},
-	{"ping", DL_ROLE_READ},	     {"forget", DL_ROLE_ADMIN},
+	{"hosts", DL_ROLE_READ},	 {"ps", DL_ROLE_READ},
+	{"events", DL_ROLE_READ},	 {"stats", DL_ROLE_READ},
+	{"history", DL_ROLE_READ},	 {"audit", DL_ROLE_READ},
+	{"metrics", DL_ROLE_READ},	 {"subscribe", DL_ROLE_READ},
+	{"ping", DL_ROLE_READ},		 {"forget", DL_ROLE_ADMIN},
 	{"token_create", DL_ROLE_ADMIN}, {"token_list", DL_ROLE_ADMIN},
 	{"token_revoke", DL_ROLE_ADMIN},
 };
 
 static void refused(const json_t *req, uid_t uid, const char *what)
 {
-	const char *client =
-		json_string_value(json_object_get(req, "client"));
+	const char *client = json_string_value(json_object_get(req, "client"));
 	char where[80] = "";
 
 	/* informational only: whoever connects may claim any client */

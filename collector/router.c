@@ -84,7 +84,8 @@ static json_t *error_json(const char *status, const char *code,
 			  const char *text)
 {
 	return json_pack("{s:b,s:s,s:s,s:s}", "ok", 0, "status", status,
-			 "error", text, "code", code ? code : status_code(status));
+			 "error", text, "code",
+			 code ? code : status_code(status));
 }
 
 /* Ends call: audit row, answer to the admin unless it cancelled (resp
@@ -216,8 +217,8 @@ uint32_t dl_call_start(dl_server_t *srv, const dl_call_req_t *req,
 	const char *old = NULL;
 
 	if (!call) {
-		sink->done(ud,
-			   error_json("error", NULL, "collector out of memory"));
+		sink->done(ud, error_json("error", NULL,
+					  "collector out of memory"));
 		return 0;
 	}
 	if (++srv->next_call_id == 0)
@@ -328,8 +329,8 @@ static void agent_error(dl_server_t *srv, dl_call_t *call, int status,
 		    status == DL_EPERM	     ? "refused"
 		    : status == DL_ETIMEDOUT ? "timeout"
 					     : "error",
-		    status == DL_ENOENT	 ? "not_found"
-		    : status == DL_EBUSY ? "busy"
+		    status == DL_ENOENT	  ? "not_found"
+		    : status == DL_EBUSY  ? "busy"
 		    : status == DL_EINVAL ? "invalid"
 					  : NULL,
 		    text);

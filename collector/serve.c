@@ -201,7 +201,8 @@ int dl_serve_run(const dl_cconf_t *conf)
 		uv_loop_close(&loop);
 		return 1;
 	}
-	DL_LOG_INFO(TAG, "%zu API token(s) loaded", dl_tokens_count(srv.tokens));
+	DL_LOG_INFO(TAG, "%zu API token(s) loaded",
+		    dl_tokens_count(srv.tokens));
 	dl_store_set_audit_retention(srv.store, conf->retention_audit);
 	dl_store_set_retention(srv.store, conf->retention_raw,
 			       conf->retention_minute, conf->retention_hour);

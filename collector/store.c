@@ -371,7 +371,8 @@ static const char *const sql[ST_COUNT] = {
 	/* A live token of that name wins: changes() = 0 says so. */
 	[ST_TOKEN_CREATE] =
 		"INSERT INTO tokens(name, hash, role, hosts, created, expires) "
-		"VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(name) DO UPDATE SET "
+		"VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(name) DO UPDATE "
+		"SET "
 		"hash = excluded.hash, role = excluded.role, hosts = "
 		"excluded.hosts, created = excluded.created, expires = "
 		"excluded.expires, last_used = NULL, revoked = NULL WHERE "
@@ -1689,7 +1690,8 @@ static int apply_token(dl_store_t *s, item_t *it)
 		    (rc = bind_cstr(st, 4, hosts)) ||
 		    (rc = sqlite3_bind_int64(st, 5, it->au.tok.created)) ||
 		    (rc = it->au.tok.expires
-				  ? sqlite3_bind_int64(st, 6, it->au.tok.expires)
+				  ? sqlite3_bind_int64(st, 6,
+						       it->au.tok.expires)
 				  : sqlite3_bind_null(st, 6)))
 			return token_result(s, it, st, rc, none);
 	} else {

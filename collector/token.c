@@ -223,8 +223,8 @@ dl_token_t *dl_tokens_check(dl_tokens_t *t, const char *secret, int64_t now,
 	dl_token_t *hit = NULL;
 
 	*why = DL_TOKEN_UNKNOWN;
-	if (!secret || strnlen(secret, DL_TOKEN_SECRET_LEN + 1) !=
-			       DL_TOKEN_SECRET_LEN ||
+	if (!secret ||
+	    strnlen(secret, DL_TOKEN_SECRET_LEN + 1) != DL_TOKEN_SECRET_LEN ||
 	    strncmp(secret, DL_TOKEN_PREFIX, 4) ||
 	    dl_token_hash(secret, hash, sizeof(hash)))
 		return NULL;

@@ -22,7 +22,8 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: dockline [-s ADMIN_SOCKET] [-c collector.conf] [--token "
+		"usage: dockline [-s ADMIN_SOCKET] [-c collector.conf] "
+		"[--token "
 		"SECRET] COMMAND [ARGS]\n"
 		"\n"
 		"commands:\n"
@@ -159,7 +160,7 @@ int dl_cli_sign(const dl_cli_t *cli, json_t *req)
 	if (!cli->token || !req)
 		return 0;
 	return json_object_set_new(req, "token", json_string(cli->token)) ? -1
-									    : 0;
+									  : 0;
 }
 
 int dl_cli_opt_since(const char *arg, bool zero_ok, int64_t *out)

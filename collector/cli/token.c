@@ -52,7 +52,8 @@ static int cmd_create(const dl_cli_t *cli, int argc, char **argv)
 		case 'r': role = optarg; break;
 		case 'H': hosts = optarg; break;
 		case 'e':
-			if (dl_duration_parse(optarg, &expires) || expires <= 0) {
+			if (dl_duration_parse(optarg, &expires) ||
+			    expires <= 0) {
 				fprintf(stderr,
 					"dockline: --expires wants a duration "
 					"such as 12h, 90d (got \"%s\")\n",

@@ -46,7 +46,8 @@ static void test_names_roles_globs(void)
 		unsigned cls;
 	} roles[] = {
 		{"read", DL_ROLE_READ, DL_CLASS_READ},
-		{"operate", DL_ROLE_OPERATE, DL_CLASS_READ | DL_CLASS_LIFECYCLE},
+		{"operate", DL_ROLE_OPERATE,
+		 DL_CLASS_READ | DL_CLASS_LIFECYCLE},
 		{"admin", DL_ROLE_ADMIN, DL_CLASS_ALL},
 		{"root", DL_ROLE_NONE, 0},
 		{"", DL_ROLE_NONE, 0},
@@ -79,8 +80,11 @@ static void test_names_roles_globs(void)
 static void test_table_expiry(void)
 {
 	dl_tokens_t *t = dl_tokens_new();
-	dl_token_t k = {.name = "ro", .role = DL_ROLE_READ, .hosts = "*",
-			.created = 100, .expires = 200};
+	dl_token_t k = {.name = "ro",
+			.role = DL_ROLE_READ,
+			.hosts = "*",
+			.created = 100,
+			.expires = 200};
 	char secret[DL_TOKEN_SECRET_LEN + 1], other[DL_TOKEN_SECRET_LEN + 1];
 	dl_token_why_t why;
 	json_t *l;
@@ -112,7 +116,9 @@ static void test_table_expiry(void)
 static void test_allow(void)
 {
 	dl_auth_t local = {0};
-	dl_auth_t ro = {.token = true, .name = "ro", .role = DL_ROLE_READ,
+	dl_auth_t ro = {.token = true,
+			.name = "ro",
+			.role = DL_ROLE_READ,
 			.hosts = "web-*"};
 	dl_auth_t op = ro, adm = ro;
 	char err[256];
@@ -126,20 +132,19 @@ static void test_allow(void)
 	ASSERT_EQ(dl_auth_allow(&ro, "control", dl_control_op("inspect"), err,
 				256),
 		  0);
-	ASSERT_EQ(dl_auth_allow(&ro, "control", dl_control_op("stop"), err,
-				256),
-		  DL_EPERM);
+	ASSERT_EQ(
+		dl_auth_allow(&ro, "control", dl_control_op("stop"), err, 256),
+		DL_EPERM);
 	ASSERT_STR_EQ(err, "token ro (role read) may not stop");
-	ASSERT_EQ(dl_auth_allow(&op, "control", dl_control_op("stop"), err,
-				256),
-		  0);
-	ASSERT_EQ(dl_auth_allow(&op, "control", dl_control_op("exec"), err,
-				256),
-		  DL_EPERM);
+	ASSERT_EQ(
+		dl_auth_allow(&op, "control", dl_control_op("stop"), err, 256),
+		0);
+	ASSERT_EQ(
+		dl_auth_allow(&op, "control", dl_control_op("exec"), err, 256),
+		DL_EPERM);
 	ASSERT_EQ(dl_auth_allow(&op, "token_list", NULL, err, 256), DL_EPERM);
 	ASSERT_EQ(dl_auth_allow(&op, "forget", NULL, err, 256), DL_EPERM);
-	ASSERT_EQ(dl_auth_allow(&adm, "control", dl_control_op("rm"), err,
-				256),
+	ASSERT_EQ(dl_auth_allow(&adm, "control", dl_control_op("rm"), err, 256),
 		  0);
 	ASSERT_EQ(dl_auth_allow(&adm, "token_revoke", NULL, err, 256), 0);
 	/* host scope */
@@ -150,8 +155,8 @@ static void test_allow(void)
 			 "db-01", "host", "web-02");
 	dl_auth_filter(&ro, rows, "host");
 	ASSERT_EQ(json_array_size(rows), 2);
-	ASSERT_STR_EQ(json_string_value(json_object_get(
-			      json_array_get(rows, 1), "host")),
+	ASSERT_STR_EQ(json_string_value(
+			      json_object_get(json_array_get(rows, 1), "host")),
 		      "web-02");
 	json_decref(rows);
 }
@@ -160,8 +165,10 @@ static void test_identify(void)
 {
 	dl_cconf_t conf;
 	dl_tokens_t *t = dl_tokens_new();
-	dl_token_t k = {.name = "ci", .role = DL_ROLE_OPERATE,
-			.hosts = "app-01", .created = 1};
+	dl_token_t k = {.name = "ci",
+			.role = DL_ROLE_OPERATE,
+			.hosts = "app-01",
+			.created = 1};
 	char secret[DL_TOKEN_SECRET_LEN + 1], err[256];
 	dl_auth_t a;
 	json_t *req;
