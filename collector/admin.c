@@ -1,15 +1,20 @@
 /* admin.c - the admin socket: one JSON request at a time per connection
  * (proto/admin.h), answered from read-only connections on the libuv
  * threadpool so a slow query never stalls agent sessions. Who may connect
- * is decided by the socket file's mode; the peer uid is kept for audit. */
+ * is decided by the socket file's mode; what each request may do, by
+ * auth.c (tokens, roles, host globs) before any work is queued. The peer
+ * uid is kept for audit. Every error answer carries a "code" (invalid,
+ * unauthorized, forbidden, not_found, error, ...: docs/API.md). */
 #include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "collector/auth.h"
 #include "collector/query.h"
 #include "collector/serve_int.h"
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "proto/admin.h"
@@ -37,7 +42,13 @@ typedef struct {
 	char ctl_target[DL_CTL_NAME_MAX + 1];
 	char ctl_error[512];
 	char ctl_user[DL_AUDIT_USER_MAX + 1];
-	uint32_t call_id; /* in flight, 0 = none */
+	const char *ctl_code;	/* with ctl_error: the answer's code */
+	const char *ctl_status; /* and the audit status ("error") */
+	uint32_t call_id;	/* in flight, 0 = none */
+	dl_auth_t auth;		/* who sent the current request */
+	/* token_create/revoke waiting for the writer (busy meanwhile) */
+	dl_token_t tok;
+	char tok_secret[DL_TOKEN_SECRET_LEN + 1];
 } admin_conn_t;
 
 typedef struct {
@@ -75,12 +86,29 @@ static void conn_close(admin_conn_t *c)
 		uv_close((uv_handle_t *)&c->pipe, on_closed);
 }
 
-static json_t *fail(const char *fmt, const char *a)
+static json_t *fail(const char *code, const char *fmt, const char *a)
 {
 	char text[512];
 
 	snprintf(text, sizeof(text), fmt, a);
-	return json_pack("{s:b,s:s}", "ok", 0, "error", text);
+	return json_pack("{s:b,s:s,s:s}", "ok", 0, "error", text, "code", code);
+}
+
+/* The code of a query's error sentence (query.c words them). */
+static const char *err_code(const char *err)
+{
+	static const char *const missing[] = {"no host named ",
+					      "no container "};
+	static const char *const bad[] = {"invalid ", "stats:", "history",
+					  "events:",  "audit:", "unknown "};
+
+	for (size_t i = 0; i < sizeof(missing) / sizeof(missing[0]); i++)
+		if (!strncmp(err, missing[i], strlen(missing[i])))
+			return "not_found";
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (!strncmp(err, bad[i], strlen(bad[i])))
+			return "invalid";
+	return strstr(err, " matches ") ? "invalid" : "error";
 }
 
 static json_t *ok(json_t *data)
@@ -166,8 +194,9 @@ static int opt_str(json_t *req, const char *key, size_t max, const char **out,
 	if (!json_is_string(v) || !json_string_length(v) ||
 	    json_string_length(v) > max ||
 	    strlen(json_string_value(v)) != json_string_length(v)) {
-		snprintf(err, errlen, "%s must be a string of 1 to %zu bytes",
-			 key, max);
+		snprintf(err, errlen,
+			 "invalid %s: not a string of 1 to %zu bytes", key,
+			 max);
 		return -1;
 	}
 	*out = json_string_value(v);
@@ -235,7 +264,7 @@ static json_t *run_events(const char *host, json_t *req, char *err,
 	return dl_query_events_where(tq, &f, err, errlen);
 }
 
-static json_t *run_query(const char *db, json_t *req)
+static json_t *run_query(const char *db, json_t *req, const dl_auth_t *au)
 {
 	const char *op = json_string_value(json_object_get(req, "op"));
 	const char *host = json_string_value(json_object_get(req, "host"));
@@ -243,11 +272,16 @@ static json_t *run_query(const char *db, json_t *req)
 	json_t *data = NULL;
 
 	if (!op)
-		return fail("request has no op%s", "");
+		return fail("invalid", "request has no op%s", "");
 	if (host && !dl_host_name_valid(host))
-		return fail("invalid host name \"%s\"", host);
+		return fail("invalid", "invalid host name \"%s\"", host);
 	if (!tq && !(tq = dl_query_open(db, err, sizeof(err))))
-		return fail("%s", err);
+		return fail("error", "%s", err);
+	/* A token for one host: the LIMIT of events and audit counts only
+	 * rows it may see (neither asks whether the host exists). */
+	if (!host && dl_auth_single_host(au) &&
+	    (!strcmp(op, "events") || !strcmp(op, "audit")))
+		host = dl_auth_single_host(au);
 	if (!strcmp(op, "hosts")) {
 		data = run_hosts(host, err, sizeof(err));
 	} else if (!strcmp(op, "ps")) {
@@ -257,7 +291,8 @@ static json_t *run_query(const char *db, json_t *req)
 			json_string_value(json_object_get(req, "container"));
 
 		if (!host || !ctr || !ctr[0] || strlen(ctr) > DL_QUERY_CTR_MAX)
-			return fail("container wants a host and a container "
+			return fail("invalid",
+				    "container wants a host and a container "
 				    "name or id%s",
 				    "");
 		data = dl_query_container(tq, host, ctr, err, sizeof(err));
@@ -270,7 +305,8 @@ static json_t *run_query(const char *db, json_t *req)
 			json_integer_value(json_object_get(req, "limit"));
 
 		if (since < 0 || limit < 1 || limit > 100000)
-			return fail("audit: since_ns or limit out of range%s",
+			return fail("invalid",
+				    "audit: since_ns or limit out of range%s",
 				    "");
 		data = dl_query_audit(tq, host, (uint64_t)since, (int)limit,
 				      err, sizeof(err));
@@ -279,9 +315,12 @@ static json_t *run_query(const char *db, json_t *req)
 	} else if (!strcmp(op, "ping")) {
 		data = json_pack("{s:s}", "version", DL_VERSION);
 	} else {
-		return fail("unknown request \"%s\"", op);
+		return fail("invalid", "unknown request \"%s\"", op);
 	}
-	return data ? ok(data) : fail("%s", err[0] ? err : "query failed");
+	if (!data)
+		return fail(err_code(err), "%s", err[0] ? err : "query failed");
+	dl_auth_filter(au, data, strcmp(op, "hosts") ? "host" : "name");
+	return ok(data);
 }
 
 /* "history": a day of raw samples is ~2 MB of JSON; building it as text
@@ -297,16 +336,16 @@ static char *run_history(admin_conn_t *c, size_t *len)
 	dl_buf_t b;
 
 	if (host && !dl_host_name_valid(host)) {
-		c->resp = fail("invalid host name \"%s\"", host);
+		c->resp = fail("invalid", "invalid host name \"%s\"", host);
 		return NULL;
 	}
 	if (!tq &&
 	    !(tq = dl_query_open(c->srv->conf->database, err, sizeof(err)))) {
-		c->resp = fail("%s", err);
+		c->resp = fail("error", "%s", err);
 		return NULL;
 	}
 	if (history_args(host, c->req, &a, err, sizeof(err))) {
-		c->resp = fail("%s", err);
+		c->resp = fail("invalid", "%s", err);
 		return NULL;
 	}
 	dl_buf_init(&b, DL_FRAME_HDR + DL_ADMIN_RESP_MAX);
@@ -330,7 +369,7 @@ static char *run_history(admin_conn_t *c, size_t *len)
 	return (char *)b.data; /* off is 0: nothing was consumed */
 fail:
 	dl_buf_free(&b);
-	c->resp = fail("%s", err);
+	c->resp = fail(err_code(err), "%s", err);
 	return NULL;
 }
 
@@ -349,18 +388,22 @@ static void resolve_control(admin_conn_t *c)
 	struct passwd pw, *res = NULL;
 	char pwbuf[1024];
 
-	/* NSS may ask LDAP: never on the loop thread. */
-	if (getpwuid_r(c->uid, &pw, pwbuf, sizeof(pwbuf), &res) == 0 && res)
+	/* NSS may ask LDAP: never on the loop thread. A token request
+	 * is audited as the token. */
+	if (!c->auth.token &&
+	    getpwuid_r(c->uid, &pw, pwbuf, sizeof(pwbuf), &res) == 0 && res)
 		snprintf(c->ctl_user, sizeof(c->ctl_user), "%s", pw.pw_name);
 
 	if (!tq &&
 	    !(tq = dl_query_open(c->srv->conf->database, err, sizeof(err)))) {
 		snprintf(c->ctl_error, sizeof(c->ctl_error), "%s", err);
+		c->ctl_code = "error";
 		return;
 	}
 	if (!dl_query_host(tq, r->host, &online, &r->last_seen)) {
 		snprintf(c->ctl_error, sizeof(c->ctl_error), "no host named %s",
 			 r->host);
+		c->ctl_code = "not_found";
 		return;
 	}
 	if (!r->op->container)
@@ -369,9 +412,10 @@ static void resolve_control(admin_conn_t *c)
 	 * turn "web" into an id Docker has never heard of. */
 	memset(&ref, 0, sizeof(ref));
 	rc = dl_query_resolve(tq, r->host, r->target, &ref, err, sizeof(err));
-	if (rc == DL_EINVAL && ref.live)
+	if (rc == DL_EINVAL && ref.live) {
 		snprintf(c->ctl_error, sizeof(c->ctl_error), "%s", err);
-	else if (rc == 0 && ref.live && dl_control_name_ok(ref.id))
+		c->ctl_code = "invalid";
+	} else if (rc == 0 && ref.live && dl_control_name_ok(ref.id))
 		json_object_set_new(r->args, "container", json_string(ref.id));
 }
 
@@ -389,7 +433,7 @@ static void work_cb(uv_work_t *w)
 		c->frame = run_history(c, &c->frame_len);
 		return;
 	}
-	c->resp = run_query(c->srv->conf->database, c->req);
+	c->resp = run_query(c->srv->conf->database, c->req, &c->auth);
 }
 
 static void on_written(uv_write_t *req, int status)
@@ -413,7 +457,8 @@ static void respond(admin_conn_t *c, json_t *resp)
 	if (resp)
 		frame = dl_admin_frame(resp, DL_ADMIN_RESP_MAX, &len);
 	if (!frame) {
-		json_t *e = fail("response too large; narrow the query%s", "");
+		json_t *e = fail("error",
+				 "response too large; narrow the query%s", "");
 
 		frame = dl_admin_frame(e, DL_ADMIN_RESP_MAX, &len);
 		json_decref(e);
@@ -517,7 +562,8 @@ static void start_call(admin_conn_t *c)
 	c->ctl = false;
 	if (c->ctl_error[0]) {
 		c->call.error = c->ctl_error;
-		c->call.status = "error";
+		c->call.status = c->ctl_status ? c->ctl_status : "error";
+		c->call.code = c->ctl_code ? c->ctl_code : "error";
 	}
 	if (c->closing) {
 		/* The admin left while we resolved: nothing to route. */
@@ -548,17 +594,19 @@ static json_t *parse_control(admin_conn_t *c, json_t *req)
 
 	memset(r, 0, sizeof(*r));
 	c->ctl_error[0] = '\0';
+	c->ctl_code = c->ctl_status = NULL;
 	if (!host || !dl_host_name_valid(host))
-		return fail("control: invalid host name \"%.64s\"",
+		return fail("invalid", "control: invalid host name \"%.64s\"",
 			    host ? host : "");
 	if (!(r->op = dl_control_op(action)))
-		return fail("unknown operation \"%.32s\"",
+		return fail("invalid", "unknown operation \"%.32s\"",
 			    action ? action : "");
 	if (!json_is_object(args))
-		return fail("control: args must be an object%s", "");
+		return fail("invalid", "control: args must be an object%s", "");
 	if (jt && (!json_is_integer(jt) || json_integer_value(jt) < 0 ||
 		   json_integer_value(jt) > 7 * 86400 * 1000LL))
-		return fail("control: timeout_ms out of range%s", "");
+		return fail("invalid", "control: timeout_ms out of range%s",
+			    "");
 	snprintf(c->ctl_host, sizeof(c->ctl_host), "%s", host);
 	target = json_string_value(json_object_get(args, "container"));
 	snprintf(c->ctl_target, sizeof(c->ctl_target), "%s",
@@ -569,10 +617,39 @@ static json_t *parse_control(admin_conn_t *c, json_t *req)
 	r->timeout_ms = (uint32_t)json_integer_value(jt);
 	r->uid = c->uid;
 	snprintf(c->ctl_user, sizeof(c->ctl_user), "uid %u", (unsigned)c->uid);
+	if (c->auth.token)
+		dl_auth_user(&c->auth, c->ctl_user, sizeof(c->ctl_user));
 	r->user = c->ctl_user;
-	dl_control_validate(r->op, args, c->ctl_error, sizeof(c->ctl_error));
+	if (dl_control_validate(r->op, args, c->ctl_error,
+				sizeof(c->ctl_error)))
+		c->ctl_code = "invalid";
 	c->ctl = true;
 	return NULL;
+}
+
+/* A control request the token may not make ends at once, audited: a
+ * hidden host exactly as one that does not exist, a role too small as
+ * "refused". Whether it did (then the call is started). */
+static bool control_refused(admin_conn_t *c)
+{
+	char text[256];
+
+	if (!dl_auth_host_ok(&c->auth, c->ctl_host)) {
+		snprintf(c->ctl_error, sizeof(c->ctl_error), "no host named %s",
+			 c->ctl_host);
+		c->ctl_code = "not_found";
+		c->ctl_status = "error";
+	} else if (dl_auth_allow(&c->auth, "control", c->call.op, text,
+				 sizeof(text))) {
+		DL_LOG_INFO(TAG, "uid %d: %s", (int)c->uid, text);
+		snprintf(c->ctl_error, sizeof(c->ctl_error), "%s", text);
+		c->ctl_code = "forbidden";
+		c->ctl_status = "refused";
+	} else {
+		return false;
+	}
+	start_call(c);
+	return true;
 }
 
 static void after_work(uv_work_t *w, int status)
@@ -609,12 +686,178 @@ static json_t *run_local(admin_conn_t *c, const char *op, json_t *req)
 	if (strcmp(op, "forget"))
 		return NULL;
 	if (!host || !dl_host_name_valid(host))
-		return fail("forget needs a valid host name%s", "");
+		return fail("invalid", "forget needs a valid host name%s", "");
 	live = dl_session_drop(c->srv, host, "host forgotten by an admin");
 	if (!c->srv->store || dl_store_forget(c->srv->store, host) != 0)
-		return fail("cannot purge %s: collector is stopping", host);
+		return fail("error", "cannot purge %s: collector is stopping",
+			    host);
 	DL_LOG_INFO(TAG, "uid %d purged the history of %s", (int)c->uid, host);
 	return ok(json_pack("{s:s,s:b}", "host", host, "was_online", live));
+}
+
+/* ---- tokens: the cache is updated on the loop thread, the answer
+ * waits for the writer's COMMIT (c stays busy meanwhile) ---- */
+
+#define TOKEN_EXPIRES_MAX (100ll * 365 * 86400)
+
+static json_t *time_or_null(int64_t s)
+{
+	return s > 0 ? json_integer(s) : json_null();
+}
+
+static void token_created(void *ud, int result)
+{
+	admin_conn_t *c = ud;
+	const dl_token_t *k = &c->tok;
+	json_t *resp;
+
+	c->busy = false;
+	if (result == 0 && dl_tokens_add(c->srv->tokens, k) == 0) {
+		DL_LOG_INFO(TAG, "uid %d created token %s (role %s, hosts %s)",
+			    (int)c->uid, k->name, dl_token_role_name(k->role),
+			    k->hosts);
+		resp = ok(json_pack(
+			"{s:s,s:s,s:s,s:I,s:o,s:s}", "name", k->name, "role",
+			dl_token_role_name(k->role), "hosts", k->hosts,
+			"created", (json_int_t)k->created, "expires",
+			time_or_null(k->expires), "secret", c->tok_secret));
+	} else if (result == DL_EEXIST) {
+		resp = fail("invalid", "a token named %s already exists",
+			    k->name);
+	} else {
+		resp = fail("error", "cannot store token %s", k->name);
+	}
+	explicit_bzero(c->tok_secret, sizeof(c->tok_secret));
+	respond(c, resp);
+}
+
+static void token_revoked(void *ud, int result)
+{
+	admin_conn_t *c = ud;
+
+	c->busy = false;
+	if (result == 0)
+		DL_LOG_INFO(TAG, "uid %d revoked token %s", (int)c->uid,
+			    c->tok.name);
+	respond(c,
+		result == 0 ? ok(json_pack("{s:s,s:b}", "name", c->tok.name,
+					   "revoked", 1))
+		: result == DL_ENOENT
+			? fail("not_found", "no token named %s", c->tok.name)
+			: fail("error", "cannot revoke token %s", c->tok.name));
+}
+
+/* token_create {name, role, hosts?, expires_s?}: NULL when queued. */
+static json_t *token_create(admin_conn_t *c, json_t *req)
+{
+	const char *name = json_string_value(json_object_get(req, "name"));
+	const char *role = json_string_value(json_object_get(req, "role"));
+	json_t *jh = json_object_get(req, "hosts");
+	json_t *je = json_object_get(req, "expires_s");
+	const char *hosts = jh ? json_string_value(jh) : "*";
+	dl_token_t *k = &c->tok;
+	dl_token_row_t row;
+
+	if (!dl_token_name_valid(name))
+		return fail("invalid",
+			    "token_create: name wants [a-z0-9][a-z0-9._-], at "
+			    "most 63 characters%s",
+			    "");
+	memset(k, 0, sizeof(*k));
+	snprintf(k->name, sizeof(k->name), "%s", name);
+	if ((k->role = dl_token_role_parse(role)) == DL_ROLE_NONE)
+		return fail("invalid",
+			    "token_create: role must be read, operate or "
+			    "admin%s",
+			    "");
+	if (!dl_token_hosts_valid(hosts))
+		return fail("invalid",
+			    "token_create: hosts must be a glob of 1 to 255 "
+			    "printable characters%s",
+			    "");
+	if (je && (!json_is_integer(je) || json_integer_value(je) < 1 ||
+		   json_integer_value(je) > TOKEN_EXPIRES_MAX))
+		return fail("invalid",
+			    "token_create: expires_s must be from 1 s to 100 "
+			    "years%s",
+			    "");
+	if (dl_tokens_get(c->srv->tokens, name))
+		return fail("invalid", "a token named %s already exists", name);
+	snprintf(k->hosts, sizeof(k->hosts), "%s", hosts);
+	k->created = (int64_t)(dl_clock_wall_ns() / 1000000000ull);
+	k->expires = je ? k->created + json_integer_value(je) : 0;
+	k->last_written = k->created; /* a first use is written at once */
+	k->last_written -= DL_TOKEN_USED_PERIOD_S;
+	if (dl_token_generate(c->tok_secret, sizeof(c->tok_secret)) ||
+	    dl_token_hash(c->tok_secret, k->hash, sizeof(k->hash)))
+		return fail("error", "cannot make a secret for %s", name);
+	row = (dl_token_row_t){
+		k->name,  k->hash,    dl_token_role_name(k->role),
+		k->hosts, k->created, k->expires};
+	if (!c->srv->store ||
+	    dl_store_token_create(c->srv->store, &row, token_created, c)) {
+		explicit_bzero(c->tok_secret, sizeof(c->tok_secret));
+		return fail("error", "cannot store token %s", name);
+	}
+	c->busy = true;
+	return NULL;
+}
+
+/* token_revoke {name}: out of the cache at once, answered after the
+ * COMMIT. NULL when queued. */
+static json_t *token_revoke(admin_conn_t *c, json_t *req)
+{
+	const char *name = json_string_value(json_object_get(req, "name"));
+
+	if (!dl_token_name_valid(name) ||
+	    !dl_tokens_remove(c->srv->tokens, name))
+		return fail("not_found", "no token named %.64s",
+			    name ? name : "");
+	snprintf(c->tok.name, sizeof(c->tok.name), "%s", name);
+	if (!c->srv->store ||
+	    dl_store_token_revoke(c->srv->store, name,
+				  (int64_t)(dl_clock_wall_ns() / 1000000000ull),
+				  token_revoked, c))
+		return fail("error", "cannot revoke token %s", name);
+	c->busy = true;
+	return NULL;
+}
+
+/* token_*: the answer, or NULL when the writer will give it. */
+static json_t *run_token(admin_conn_t *c, const char *op, json_t *req)
+{
+	json_t *list;
+
+	if (!strcmp(op, "token_create"))
+		return token_create(c, req);
+	if (!strcmp(op, "token_revoke"))
+		return token_revoke(c, req);
+	if (!strcmp(op, "token_list"))
+		return (list = dl_tokens_list(c->srv->tokens))
+			       ? ok(list)
+			       : fail("error", "out of memory%s", "");
+	return fail("invalid", "unknown request \"%s\"", op);
+}
+
+/* Who asks, and may they? NULL, or the refusal. Control requests are
+ * judged by control_refused (they are audited). */
+static json_t *authorize(admin_conn_t *c, const char *op)
+{
+	const char *host = json_string_value(json_object_get(c->req, "host"));
+	int64_t now = (int64_t)(dl_clock_wall_ns() / 1000000000ull);
+	char err[256];
+
+	if (dl_auth_identify(c->srv->tokens, c->srv->store, c->srv->conf,
+			     c->uid, c->req, op, now, &c->auth, err,
+			     sizeof(err)))
+		return fail("unauthorized", "%s", err);
+	if (op && !strcmp(op, "control"))
+		return NULL;
+	if (dl_auth_allow(&c->auth, op, NULL, err, sizeof(err)))
+		return fail("forbidden", "%s", err);
+	if (host && !dl_auth_host_ok(&c->auth, host))
+		return fail("not_found", "no host named %.64s", host);
+	return NULL;
 }
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
@@ -668,11 +911,22 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	{
 		const char *op =
 			json_string_value(json_object_get(c->req, "op"));
-		json_t *resp = NULL;
+		json_t *resp = authorize(c, op);
+		bool ctl = op && !strcmp(op, "control");
 
-		if (op && !strcmp(op, "control"))
-			resp = parse_control(c, c->req);
-		else if (op)
+		if (!resp && ctl && !(resp = parse_control(c, c->req)) &&
+		    control_refused(c)) {
+			json_decref(c->req);
+			c->req = NULL;
+			return;
+		}
+		if (!resp && op && !ctl && !strncmp(op, "token_", 6) &&
+		    !(resp = run_token(c, op, c->req))) {
+			json_decref(c->req); /* answered by the writer */
+			c->req = NULL;
+			return;
+		}
+		if (!resp && op && !ctl && strncmp(op, "token_", 6))
 			resp = run_local(c, op, c->req);
 
 		if (resp) {

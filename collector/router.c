@@ -66,10 +66,26 @@ static int64_t elapsed_ms(uint64_t start_ns)
 	return (int64_t)((dl_clock_mono_ns() - start_ns) / 1000000);
 }
 
-static json_t *error_json(const char *status, const char *text)
+/* The answer code of a failed call's status (docs/API.md): the status
+ * word itself, but "error" for cancelled (nobody reads it). */
+static const char *status_code(const char *status)
 {
-	return json_pack("{s:b,s:s,s:s}", "ok", 0, "status", status, "error",
-			 text);
+	static const char *const same[] = {"refused", "offline", "timeout",
+					   "unknown", "busy"};
+
+	for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++)
+		if (!strcmp(status, same[i]))
+			return same[i];
+	return "error";
+}
+
+/* code NULL: from status. */
+static json_t *error_json(const char *status, const char *code,
+			  const char *text)
+{
+	return json_pack("{s:b,s:s,s:s,s:s}", "ok", 0, "status", status,
+			 "error", text, "code",
+			 code ? code : status_code(status));
 }
 
 /* Ends call: audit row, answer to the admin unless it cancelled (resp
@@ -77,16 +93,17 @@ static json_t *error_json(const char *status, const char *text)
  * free. msg may carry bytes from the agent: made valid UTF-8 here for
  * the audit row and the JSON answer. */
 static void finish(dl_server_t *srv, dl_call_t *call, const char *status,
-		   const char *msg, int exit_code, json_t *resp, bool cancelled)
+		   const char *code, const char *msg, int exit_code,
+		   json_t *resp, bool cancelled)
 {
 	char message[1300];
 
 	snprintf(message, sizeof(message), "%s", msg);
 	dl_utf8_fix(message);
 	if (!resp && !cancelled)
-		resp = error_json(status, message);
+		resp = error_json(status, code, message);
 	if (!resp && !cancelled)
-		resp = error_json("error", "collector out of memory");
+		resp = error_json("error", NULL, "collector out of memory");
 	unlink_call(srv, call);
 	if (srv->store &&
 	    dl_store_audit_end(srv->store, call->key, status, message,
@@ -102,10 +119,17 @@ static void finish(dl_server_t *srv, dl_call_t *call, const char *status,
 	free(call);
 }
 
+/* code NULL: from status. */
+static void finish_code(dl_server_t *srv, dl_call_t *call, const char *status,
+			const char *code, const char *text)
+{
+	finish(srv, call, status, code, text, INT_MIN, NULL, false);
+}
+
 static void finish_error(dl_server_t *srv, dl_call_t *call, const char *status,
 			 const char *text)
 {
-	finish(srv, call, status, text, INT_MIN, NULL, false);
+	finish_code(srv, call, status, NULL, text);
 }
 
 /* "3m ago", "2h ago", "never". */
@@ -193,7 +217,8 @@ uint32_t dl_call_start(dl_server_t *srv, const dl_call_req_t *req,
 	const char *old = NULL;
 
 	if (!call) {
-		sink->done(ud, error_json("error", "collector out of memory"));
+		sink->done(ud, error_json("error", NULL,
+					  "collector out of memory"));
 		return 0;
 	}
 	if (++srv->next_call_id == 0)
@@ -214,7 +239,7 @@ uint32_t dl_call_start(dl_server_t *srv, const dl_call_req_t *req,
 			((uint64_t)req->timeout_ms + GRACE_MS) * 1000000ull;
 	audit_start(srv, call, req);
 	if (req->error) {
-		finish_error(srv, call, req->status, req->error);
+		finish_code(srv, call, req->status, req->code, req->error);
 		return 0;
 	}
 	call->sid = dl_session_live(srv, req->host, &old);
@@ -274,8 +299,8 @@ void dl_call_cancel(dl_server_t *srv, uint32_t id)
 	/* Off the list first: the send may end the session's calls. */
 	unlink_call(srv, call);
 	send_id_msg(srv, call, DL_MSG_CANCEL, 0);
-	finish(srv, call, "cancelled", "the admin client went away", INT_MIN,
-	       NULL, true);
+	finish(srv, call, "cancelled", NULL, "the admin client went away",
+	       INT_MIN, NULL, true);
 }
 
 void dl_call_delivered(dl_server_t *srv, uint32_t id, size_t n)
@@ -300,11 +325,15 @@ static void agent_error(dl_server_t *srv, dl_call_t *call, int status,
 		 status == DL_EPERM ? " " : ": ",
 		 (int)(msg.n > 1024 ? 1024 : msg.n), msg.p);
 	/* The agent gave up waiting for Docker, which may still act. */
-	finish_error(srv, call,
-		     status == DL_EPERM	      ? "refused"
-		     : status == DL_ETIMEDOUT ? "timeout"
-					      : "error",
-		     text);
+	finish_code(srv, call,
+		    status == DL_EPERM	     ? "refused"
+		    : status == DL_ETIMEDOUT ? "timeout"
+					     : "error",
+		    status == DL_ENOENT	  ? "not_found"
+		    : status == DL_EBUSY  ? "busy"
+		    : status == DL_EINVAL ? "invalid"
+					  : NULL,
+		    text);
 }
 
 static void on_response(dl_server_t *srv, dl_call_t *call,
@@ -325,7 +354,7 @@ static void on_response(dl_server_t *srv, dl_call_t *call,
 		finish_error(srv, call, "error", text);
 		return;
 	}
-	finish(srv, call, "ok", "", INT_MIN,
+	finish(srv, call, "ok", NULL, "", INT_MIN,
 	       json_pack("{s:b,s:s,s:o}", "ok", 1, "status", "ok", "data",
 			 body),
 	       false);
@@ -341,7 +370,7 @@ static void on_end(dl_server_t *srv, dl_call_t *call, const dl_end_t *e)
 	}
 	if (!strcmp(call->op, "exec"))
 		snprintf(text, sizeof(text), "exit code %d", e->exit_code);
-	finish(srv, call, "ok", text, e->exit_code,
+	finish(srv, call, "ok", NULL, text, e->exit_code,
 	       json_pack("{s:b,s:s,s:{s:i}}", "ok", 1, "status", "ok", "data",
 			 "exit_code", e->exit_code),
 	       false);

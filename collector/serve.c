@@ -191,6 +191,18 @@ int dl_serve_run(const dl_cconf_t *conf)
 		uv_loop_close(&loop);
 		return 1;
 	}
+	/* After dl_store_open: migrations have made the table. */
+	if (!(srv.tokens = dl_tokens_new()) ||
+	    dl_tokens_load(srv.tokens, conf->database, err, sizeof(err))) {
+		DL_LOG_ERROR(TAG, "%s", srv.tokens ? err : "out of memory");
+		dl_tokens_free(srv.tokens);
+		dl_store_close(srv.store);
+		uv_run(&loop, UV_RUN_DEFAULT);
+		uv_loop_close(&loop);
+		return 1;
+	}
+	DL_LOG_INFO(TAG, "%zu API token(s) loaded",
+		    dl_tokens_count(srv.tokens));
 	dl_store_set_audit_retention(srv.store, conf->retention_audit);
 	dl_store_set_retention(srv.store, conf->retention_raw,
 			       conf->retention_minute, conf->retention_hour);
@@ -207,6 +219,7 @@ int dl_serve_run(const dl_cconf_t *conf)
 		dl_store_close(srv.store);
 		uv_run(&loop, UV_RUN_DEFAULT);
 		uv_loop_close(&loop);
+		dl_tokens_free(srv.tokens);
 		return 1;
 	}
 	dl_router_init(&srv);
@@ -219,6 +232,7 @@ int dl_serve_run(const dl_cconf_t *conf)
 		    DL_VERSION, conf->database);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);
+	dl_tokens_free(srv.tokens);
 	DL_LOG_INFO(TAG, "stopped");
 	return 0;
 }

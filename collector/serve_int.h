@@ -11,6 +11,7 @@
 
 #include "collector/conf.h"
 #include "collector/store.h"
+#include "collector/token.h"
 #include "proto/control.h"
 #include "proto/frame.h"
 #include "proto/msg.h"
@@ -22,6 +23,7 @@ typedef struct {
 	uv_loop_t *loop;
 	const dl_cconf_t *conf;
 	dl_store_t *store;
+	dl_tokens_t *tokens; /* live API tokens (loop thread only) */
 	uv_pipe_t agent_listener;
 	uv_pipe_t admin_listener;
 	uv_signal_t sigterm;
@@ -64,6 +66,7 @@ typedef struct {
 	int64_t last_seen;   /* unix s, for the offline sentence; 0 never */
 	const char *error;   /* set: fail at once with this sentence */
 	const char *status;  /* and this audit status */
+	const char *code;    /* and this answer code (NULL: from status) */
 } dl_call_req_t;
 
 typedef struct {

@@ -27,7 +27,7 @@
 #include "proto/msg.h"
 
 #define TAG	       "store"
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 #define RETRY_SLEEP_MS 200
 #define CLOSE_RETRIES  3 /* failed COMMITs tolerated while closing */
 
@@ -136,6 +136,17 @@ static const char *const migrations[SCHEMA_VERSION] = {
 	/* What the host's agent allows the collector to do, from its
 	 * HELLO; NULL: an agent without control. */
 	"ALTER TABLE hosts ADD COLUMN control TEXT;",
+
+	/* v4: API tokens. Only the SHA-256 of a secret is stored; a revoked
+	 * row stays (revoked = unix s) until a token of that name is made
+	 * again. Times are unix s; expires NULL = never. */
+	"CREATE TABLE tokens ("
+	" name TEXT PRIMARY KEY,"
+	" hash TEXT NOT NULL UNIQUE,"
+	" role TEXT NOT NULL,"
+	" hosts TEXT NOT NULL DEFAULT '*',"
+	" created INTEGER NOT NULL,"
+	" expires INTEGER, last_used INTEGER, revoked INTEGER);",
 };
 
 enum {
@@ -177,6 +188,9 @@ enum {
 	ST_DEL_AUDIT,
 	ST_AUDIT_START,
 	ST_AUDIT_END,
+	ST_TOKEN_CREATE,
+	ST_TOKEN_REVOKE,
+	ST_TOKEN_USED,
 	ST_COUNT
 };
 
@@ -354,6 +368,19 @@ static const char *const sql[ST_COUNT] = {
 	[ST_AUDIT_END] = "UPDATE audit SET status = ?2, message = ?3, "
 			 "exit_code = ?4, duration_ms = ?5 WHERE req = ?1 "
 			 "AND status = 'running'",
+	/* A live token of that name wins: changes() = 0 says so. */
+	[ST_TOKEN_CREATE] =
+		"INSERT INTO tokens(name, hash, role, hosts, created, expires) "
+		"VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(name) DO UPDATE "
+		"SET "
+		"hash = excluded.hash, role = excluded.role, hosts = "
+		"excluded.hosts, created = excluded.created, expires = "
+		"excluded.expires, last_used = NULL, revoked = NULL WHERE "
+		"tokens.revoked IS NOT NULL",
+	[ST_TOKEN_REVOKE] = "UPDATE tokens SET revoked = ?2 WHERE name = ?1 "
+			    "AND revoked IS NULL",
+	[ST_TOKEN_USED] = "UPDATE tokens SET last_used = ?2 WHERE name = ?1 "
+			  "AND revoked IS NULL",
 };
 
 typedef enum {
@@ -362,7 +389,10 @@ typedef enum {
 	IT_OFFLINE,
 	IT_FORGET,
 	IT_AUDIT_START,
-	IT_AUDIT_END
+	IT_AUDIT_END,
+	IT_TOKEN_CREATE,
+	IT_TOKEN_REVOKE,
+	IT_TOKEN_USED
 } item_kind_t;
 
 typedef struct item {
@@ -378,10 +408,22 @@ typedef struct item {
 			int exit_code; /* INT_MIN: none */
 			int64_t duration_ms;
 		} end; /* IT_AUDIT_END */
+		struct {
+			int64_t created, expires; /* IT_TOKEN_CREATE */
+			int64_t when;		  /* REVOKE, USED */
+		} tok;
 	} au;
+	/* Items that want their outcome: called on the loop thread after
+	 * the batch holding them committed (or was given up), with result
+	 * (0 or DL_E*), set by the item's apply. */
+	dl_store_done_cb done;
+	void *done_ud;
+	int result;
 	/* IT_DATA: the payload; IT_ONLINE: "peer\0software\0control\0";
 	 * IT_AUDIT_START: "req\0user\0host\0op\0target\0args\0";
-	 * IT_AUDIT_END: "req\0status\0message\0". */
+	 * IT_AUDIT_END: "req\0status\0message\0";
+	 * IT_TOKEN_CREATE: "name\0hash\0role\0hosts\0"; REVOKE, USED:
+	 * "name\0". */
 	uint8_t data[];
 } item_t;
 
@@ -389,6 +431,12 @@ typedef struct {
 	uint64_t sid;
 	uint64_t epoch, seq;
 } ack_t;
+
+typedef struct {
+	dl_store_done_cb cb;
+	void *ud;
+	int result;
+} done_t;
 
 typedef struct {
 	char host[DL_HOST_MAX + 1];
@@ -488,6 +536,7 @@ struct dl_store {
 	/* Acks for the loop thread, under ack_mu. */
 	pthread_mutex_t ack_mu;
 	vec_t acks;
+	vec_t dones; /* done_t, in commit order */
 
 	/* Delivery cache sorted by host, under cache_mu. */
 	pthread_mutex_t cache_mu;
@@ -1602,22 +1651,80 @@ static int apply_audit_end(dl_store_t *s, const item_t *it)
 	return SQLITE_OK;
 }
 
-static int apply_item(dl_store_t *s, const item_t *it)
+/* Token rows. An expected refusal (a live token of that name, none to
+ * revoke) is the item's result, not a failed batch; so is a failed
+ * statement inside a live transaction (it undid itself). */
+static int token_result(dl_store_t *s, item_t *it, sqlite3_stmt *st, int rc,
+			int none)
+{
+	sqlite3_clear_bindings(st);
+	if (rc == SQLITE_OK) {
+		it->result = sqlite3_changes(s->db) ? 0 : none;
+		return SQLITE_OK;
+	}
+	if (sqlite3_get_autocommit(s->db))
+		return rc;
+	DL_LOG_RL(DL_LOG_LEVEL_ERROR, TAG, "tokens: row not written: %s",
+		  sqlite3_errstr(rc));
+	it->result = (rc & 0xff) == SQLITE_CONSTRAINT ? DL_EEXIST : DL_EDB;
+	return SQLITE_OK;
+}
+
+static int apply_token(dl_store_t *s, item_t *it)
+{
+	const char *p = (const char *)it->data;
+	const char *name = next_str(&p);
+	sqlite3_stmt *st;
+	int rc, which, none = 0;
+
+	if (it->kind == IT_TOKEN_CREATE) {
+		const char *hash = next_str(&p), *role = next_str(&p);
+		const char *hosts = next_str(&p);
+
+		which = ST_TOKEN_CREATE;
+		none = DL_EEXIST;
+		st = s->st[which];
+		if ((rc = bind_cstr(st, 1, name)) ||
+		    (rc = bind_cstr(st, 2, hash)) ||
+		    (rc = bind_cstr(st, 3, role)) ||
+		    (rc = bind_cstr(st, 4, hosts)) ||
+		    (rc = sqlite3_bind_int64(st, 5, it->au.tok.created)) ||
+		    (rc = it->au.tok.expires
+				  ? sqlite3_bind_int64(st, 6,
+						       it->au.tok.expires)
+				  : sqlite3_bind_null(st, 6)))
+			return token_result(s, it, st, rc, none);
+	} else {
+		which = it->kind == IT_TOKEN_REVOKE ? ST_TOKEN_REVOKE
+						    : ST_TOKEN_USED;
+		none = it->kind == IT_TOKEN_REVOKE ? DL_ENOENT : 0;
+		st = s->st[which];
+		if ((rc = bind_cstr(st, 1, name)) ||
+		    (rc = sqlite3_bind_int64(st, 2, it->au.tok.when)))
+			return token_result(s, it, st, rc, none);
+	}
+	return token_result(s, it, st, run(s, which), none);
+}
+
+static int apply_item(dl_store_t *s, item_t *it)
 {
 	switch (it->kind) {
 	case IT_DATA: return apply_data(s, it);
 	case IT_FORGET: return apply_forget(s, it);
 	case IT_AUDIT_START: return apply_audit_start(s, it);
 	case IT_AUDIT_END: return apply_audit_end(s, it);
+	case IT_TOKEN_CREATE:
+	case IT_TOKEN_REVOKE:
+	case IT_TOKEN_USED: return apply_token(s, it);
 	default: return apply_host(s, it);
 	}
 }
 
 /* One transaction for the batch. Returns an SQLite code; on failure the
  * transaction is rolled back and nothing of the batch counts. */
-static int commit_batch(dl_store_t *s, const item_t *batch, size_t n)
+static int commit_batch(dl_store_t *s, item_t *batch, size_t n)
 {
-	const item_t *it;
+	item_t *it;
 	int rc;
 
 	s->b_acks.n = 0;
@@ -1898,6 +2005,31 @@ static void free_items(item_t *it)
 	}
 }
 
+/* The outcomes of items that asked for one, to the loop thread. A
+ * batch given up (closing) reports DL_EDB for all of them. */
+static void publish_dones(dl_store_t *s, const item_t *batch, bool stored)
+{
+	bool posted = false;
+
+	pthread_mutex_lock(&s->ack_mu);
+	for (const item_t *it = batch; it; it = it->next) {
+		done_t *d;
+
+		if (!it->done)
+			continue;
+		if (!(d = vec_push(&s->dones))) {
+			DL_LOG_ERROR(TAG, "out of memory queueing an outcome");
+			continue;
+		}
+		*d = (done_t){it->done, it->done_ud,
+			      stored ? it->result : DL_EDB};
+		posted = true;
+	}
+	pthread_mutex_unlock(&s->ack_mu);
+	if (posted)
+		uv_async_send(&s->async);
+}
+
 static void *writer_main(void *arg)
 {
 	dl_store_t *s = arg;
@@ -1930,6 +2062,7 @@ static void *writer_main(void *arg)
 			sleep_ms(RETRY_SLEEP_MS);
 		}
 		publish(s);
+		publish_dones(s, batch, tries < CLOSE_RETRIES);
 		free_items(batch);
 		pthread_mutex_lock(&s->mu);
 		s->inflight = 0;
@@ -2110,11 +2243,13 @@ fail:
 
 static void drain_acks(dl_store_t *s)
 {
-	vec_t acks;
+	vec_t acks, dones;
 
 	pthread_mutex_lock(&s->ack_mu);
 	acks = s->acks;
 	s->acks = (vec_t){.size = sizeof(ack_t)};
+	dones = s->dones;
+	s->dones = (vec_t){.size = sizeof(done_t)};
 	pthread_mutex_unlock(&s->ack_mu);
 	for (size_t i = 0; i < acks.n; i++) {
 		ack_t *a = vec_at(&acks, i);
@@ -2123,6 +2258,12 @@ static void drain_acks(dl_store_t *s)
 			s->ack_cb(s->ud, a->sid, a->epoch, a->seq);
 	}
 	free(acks.v);
+	for (size_t i = 0; i < dones.n; i++) {
+		done_t *d = vec_at(&dones, i);
+
+		d->cb(d->ud, d->result);
+	}
+	free(dones.v);
 }
 
 static void on_async(uv_async_t *h)
@@ -2145,6 +2286,7 @@ static void store_free(dl_store_t *s)
 		free(((hstate_t *)vec_at(&s->hstates, i))->cid_by_idx);
 	free(s->hstates.v);
 	free(s->acks.v);
+	free(s->dones.v);
 	free(s->cache.v);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
@@ -2174,6 +2316,7 @@ dl_store_t *dl_store_open(uv_loop_t *loop, const char *path,
 	s->ack_cb = ack_cb;
 	s->ud = ud;
 	s->b_acks.size = s->acks.size = sizeof(ack_t);
+	s->dones.size = sizeof(done_t);
 	s->b_hosts.size = sizeof(bhost_t);
 	s->cache.size = sizeof(deliv_t);
 	s->hstates.size = sizeof(hstate_t);
@@ -2484,4 +2627,80 @@ int dl_store_audit_end(dl_store_t *s, const char *req, const char *status,
 	put_field(&p, status, ls, false);
 	put_field(&p, message, lm, cut);
 	return enqueue(s, it, false);
+}
+
+/* ------------------------------------------------------------------ */
+/* Tokens (loop side)                                                  */
+
+/* An item of kind with the NUL-terminated strings strs[0..n). */
+static item_t *str_item(item_kind_t kind, const char *const *strs, size_t n)
+{
+	size_t len = 0, l;
+	uint8_t *p;
+	item_t *it;
+
+	for (size_t i = 0; i < n; i++)
+		len += strlen(strs[i]) + 1;
+	if (!(it = item_alloc(kind, len, dl_clock_wall_ns())))
+		return NULL;
+	p = it->data;
+	for (size_t i = 0; i < n; i++) {
+		l = strlen(strs[i]);
+		put_field(&p, strs[i], l, false);
+	}
+	return it;
+}
+
+int dl_store_token_create(dl_store_t *s, const dl_token_row_t *t,
+			  dl_store_done_cb done, void *ud)
+{
+	const char *strs[4];
+	item_t *it;
+
+	if (!s || !t || !done || !field_ok(t->name, DL_TOKEN_ROW_MAX) ||
+	    !field_ok(t->hash, DL_TOKEN_ROW_MAX) ||
+	    !field_ok(t->role, DL_TOKEN_ROW_MAX) ||
+	    !field_ok(t->hosts, DL_TOKEN_ROW_MAX) || t->created <= 0 ||
+	    t->expires < 0)
+		return DL_EINVAL;
+	strs[0] = t->name;
+	strs[1] = t->hash;
+	strs[2] = t->role;
+	strs[3] = t->hosts;
+	if (!(it = str_item(IT_TOKEN_CREATE, strs, 4)))
+		return DL_ENOMEM;
+	it->au.tok.created = t->created;
+	it->au.tok.expires = t->expires;
+	it->done = done;
+	it->done_ud = ud;
+	return enqueue(s, it, false);
+}
+
+/* REVOKE (done required) or USED (no done). */
+static int token_touch(dl_store_t *s, item_kind_t kind, const char *name,
+		       int64_t when, dl_store_done_cb done, void *ud)
+{
+	item_t *it;
+
+	if (!s || !field_ok(name, DL_TOKEN_ROW_MAX) || when <= 0)
+		return DL_EINVAL;
+	if (!(it = str_item(kind, &name, 1)))
+		return DL_ENOMEM;
+	it->au.tok.when = when;
+	it->done = done;
+	it->done_ud = ud;
+	return enqueue(s, it, false);
+}
+
+int dl_store_token_revoke(dl_store_t *s, const char *name, int64_t when,
+			  dl_store_done_cb done, void *ud)
+{
+	if (!done)
+		return DL_EINVAL;
+	return token_touch(s, IT_TOKEN_REVOKE, name, when, done, ud);
+}
+
+int dl_store_token_used(dl_store_t *s, const char *name, int64_t when)
+{
+	return token_touch(s, IT_TOKEN_USED, name, when, NULL, NULL);
 }

@@ -107,6 +107,38 @@ int dl_store_audit_start(dl_store_t *s, const dl_audit_t *a);
 int dl_store_audit_end(dl_store_t *s, const char *req, const char *status,
 		       const char *message, int exit_code, int64_t duration_ms);
 
+/* API tokens (table tokens, schema v4). Writes that need an answer
+ * take a done callback: it runs on the loop thread, through the same
+ * uv_async as acks, once the batch holding the write committed, with 0
+ * or a DL_E* code; always exactly once, before dl_store_close returns
+ * at the latest (a write given up while closing reports DL_EDB). */
+typedef void (*dl_store_done_cb)(void *ud, int result);
+
+#define DL_TOKEN_ROW_MAX 255 /* any string of a token row */
+
+typedef struct {
+	const char *name;  /* validated by the caller (token.h) */
+	const char *hash;  /* SHA-256 hex of the secret; never the secret */
+	const char *role;  /* "read", "operate", "admin" */
+	const char *hosts; /* glob */
+	int64_t created;   /* unix s */
+	int64_t expires;   /* unix s, 0 = never */
+} dl_token_row_t;
+
+/* Inserts a token; done gets 0, DL_EEXIST (a live token has that name
+ * or that hash) or DL_EDB. A revoked row of the same name is replaced.
+ * Returns 0 (done will run), DL_EINVAL, DL_ENOMEM or DL_ECLOSED (done
+ * will not run). */
+int dl_store_token_create(dl_store_t *s, const dl_token_row_t *t,
+			  dl_store_done_cb done, void *ud);
+/* Marks name revoked at when (unix s); done gets 0, DL_ENOENT (no live
+ * token of that name) or DL_EDB. Returns like dl_store_token_create. */
+int dl_store_token_revoke(dl_store_t *s, const char *name, int64_t when,
+			  dl_store_done_cb done, void *ud);
+/* Records that name was used at when (unix s); no answer. The caller
+ * rate-limits (DL_TOKEN_USED_PERIOD_S). */
+int dl_store_token_used(dl_store_t *s, const char *name, int64_t when);
+
 /* Stats retention per tier, in seconds (collector.conf [retention]).
  * The writer deletes what is older in steps of at most a few thousand
  * rows between batches, once a second, so ingest never waits long. A

@@ -4,7 +4,19 @@
  * payload is one JSON object, because the admin surfaces (CLI now, HTTP
  * later) speak JSON anyway:
  *   request  {"op": "ps", "host": "web-01", "all": true, ...}
- *   response {"ok": true, "data": ...} | {"ok": false, "error": "sentence"}
+ *   response {"ok": true, "data": ...}
+ *          | {"ok": false, "error": "sentence", "code": "word"}
+ * Any request may carry "token": "dlt_..." (an API token: serve checks
+ * it and applies its role and hosts; requests from the gateway's uid
+ * must) and "client": "203.0.113.7" (the gateway's peer, only ever
+ * logged, never trusted). "code" is one of invalid, unauthorized,
+ * forbidden (the token's role), refused (the host's policy), not_found,
+ * offline, busy, timeout, unknown, error: what the gateway maps to an
+ * HTTP status and the CLI to an exit code (docs/ARCHITECTURE.md).
+ * Token ops: token_create {name, role, hosts?, expires_s?} -> {name,
+ * role, hosts, created, expires, secret}, token_list -> [{name, role,
+ * hosts, created, expires, last_used}], token_revoke {name} -> {name,
+ * revoked}.
  * Requests are capped at DL_ADMIN_REQ_MAX, responses at DL_ADMIN_RESP_MAX.
  * The blocking helpers here are for the CLI only; the collector reads
  * requests inside its libuv loop. */

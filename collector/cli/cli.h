@@ -9,7 +9,12 @@
 typedef struct {
 	const char *socket;    /* admin socket path */
 	const char *conf_path; /* collector.conf, may be NULL */
+	const char *token;     /* --token or DOCKLINE_TOKEN, may be NULL */
 } dl_cli_t;
+
+/* Adds cli's token, if any, to req (every request carries it). 0, or
+ * -1 out of memory. */
+int dl_cli_sign(const dl_cli_t *cli, json_t *req);
 
 /* Exit codes of every command (documented in usage and README). exec
  * exits with the command's own code, and with DL_CLI_EXIT_EXEC when
@@ -54,6 +59,8 @@ int dl_cli_enroll(const dl_cli_t *cli, int argc, char **argv);
 int dl_cli_stats(const dl_cli_t *cli, int argc, char **argv);
 int dl_cli_audit(const dl_cli_t *cli, int argc, char **argv);
 int dl_cli_forget(const dl_cli_t *cli, int argc, char **argv);
+/* `token create|list|revoke`; exit code. */
+int dl_cli_token(const dl_cli_t *cli, int argc, char **argv);
 
 /* Validates an OpenSSH "ssh-ed25519 BASE64 [comment]" line; on success
  * writes "ssh-ed25519 BASE64" into out. 0 or a negative code with a

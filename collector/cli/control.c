@@ -501,7 +501,10 @@ static int receive(const req_t *r, int fd)
 	status = dl_cli_str(resp, "status");
 	if (!json_is_true(json_object_get(resp, "ok"))) {
 		fprintf(stderr, "dockline: %s\n", dl_cli_str(resp, "error"));
-		rc = exit_for(r, status);
+		/* a token's role is not the host's policy: not exit 5 */
+		rc = exit_for(r, strcmp(dl_cli_str(resp, "code"), "forbidden")
+					 ? status
+					 : "error");
 	} else if (r->op->kind == DL_OPK_STREAM) {
 		rc = (int)json_integer_value(json_object_get(
 			json_object_get(resp, "data"), "exit_code"));
@@ -535,7 +538,9 @@ static int run(const dl_cli_t *cli, req_t *r)
 		json_decref(req);
 		return DL_CLI_EXIT_OFFLINE;
 	}
-	rc = req ? dl_admin_send(fd, req, DL_ADMIN_REQ_MAX) : DL_ENOMEM;
+	rc = req && !dl_cli_sign(cli, req)
+		     ? dl_admin_send(fd, req, DL_ADMIN_REQ_MAX)
+		     : DL_ENOMEM;
 	json_decref(req);
 	if (rc) {
 		fprintf(stderr, "dockline: cannot send the request: %s\n",

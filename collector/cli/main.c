@@ -22,8 +22,9 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: dockline [-s ADMIN_SOCKET] [-c collector.conf] COMMAND "
-		"[ARGS]\n"
+		"usage: dockline [-s ADMIN_SOCKET] [-c collector.conf] "
+		"[--token "
+		"SECRET] COMMAND [ARGS]\n"
 		"\n"
 		"commands:\n"
 		"  hosts [--json]                          hosts, online "
@@ -53,6 +54,11 @@ static void usage(FILE *f)
 		"  audit [--host H] [--since 24h] [--limit N] [--json]\n"
 		"                                          control requests: "
 		"who, what, outcome\n"
+		"  token create NAME --role read|operate|admin [--hosts GLOB] "
+		"[--expires 90d]\n"
+		"                                          API token (the "
+		"secret is shown once)\n"
+		"  token list [--json] | token revoke NAME API tokens\n"
 		"\n"
 		"control (through the host's agent; [--timeout 30s, none for "
 		"logs and exec] [--json]):\n"
@@ -80,7 +86,11 @@ static void usage(FILE *f)
 		"policy;\n"
 		"  exec exits with the command's code, or 125 when dockline "
 		"failed\n"
-		"default socket: %s (or admin_socket from %s)\n",
+		"default socket: %s (or admin_socket from %s)\n"
+		"--token (or the environment's DOCKLINE_TOKEN, which ps "
+		"cannot show)\n"
+		"  sends every request as that API token, with its role and "
+		"hosts\n",
 		DL_ADMIN_SOCKET_DEFAULT, DL_COLLECTOR_CONF_DEFAULT);
 }
 
@@ -121,7 +131,8 @@ json_t *dl_cli_call(const dl_cli_t *cli, json_t *req)
 		json_decref(req);
 		return NULL;
 	}
-	rc = dl_admin_send(fd, req, DL_ADMIN_REQ_MAX);
+	rc = dl_cli_sign(cli, req) ? DL_ENOMEM
+				   : dl_admin_send(fd, req, DL_ADMIN_REQ_MAX);
 	if (rc == 0)
 		rc = dl_admin_recv(fd, DL_ADMIN_RESP_MAX, 60000, &resp);
 	close(fd);
@@ -142,6 +153,14 @@ json_t *dl_cli_call(const dl_cli_t *cli, json_t *req)
 	data = json_incref(json_object_get(resp, "data"));
 	json_decref(resp);
 	return data;
+}
+
+int dl_cli_sign(const dl_cli_t *cli, json_t *req)
+{
+	if (!cli->token || !req)
+		return 0;
+	return json_object_set_new(req, "token", json_string(cli->token)) ? -1
+									  : 0;
 }
 
 int dl_cli_opt_since(const char *arg, bool zero_ok, int64_t *out)
@@ -448,6 +467,8 @@ int main(int argc, char **argv)
 			sock = argv[++i];
 		} else if (!strcmp(argv[i], "-c") && i + 1 < argc) {
 			cli.conf_path = argv[++i];
+		} else if (!strcmp(argv[i], "--token") && i + 1 < argc) {
+			cli.token = argv[++i];
 		} else {
 			fprintf(stderr, "dockline: unknown option %s\n",
 				argv[i]);
@@ -457,6 +478,13 @@ int main(int argc, char **argv)
 	}
 	if (i == argc) {
 		usage(stderr);
+		return 2;
+	}
+	if (!cli.token && getenv("DOCKLINE_TOKEN") &&
+	    getenv("DOCKLINE_TOKEN")[0])
+		cli.token = getenv("DOCKLINE_TOKEN");
+	if (cli.token && strlen(cli.token) > 256) {
+		fprintf(stderr, "dockline: the token is too long\n");
 		return 2;
 	}
 	cmd = argv[i];
@@ -479,6 +507,10 @@ int main(int argc, char **argv)
 			return 1;
 		return dl_cli_forget(&cli, argc, argv);
 	}
+	if (!strcmp(cmd, "token"))
+		return resolve_socket(&cli, sock)
+			       ? 1
+			       : dl_cli_token(&cli, argc, argv);
 	if (!strcmp(cmd, "audit"))
 		return resolve_socket(&cli, sock)
 			       ? 1
