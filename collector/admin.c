@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "collector/metrics.h"
+#include "collector/pubsub.h"
 #include "collector/query.h"
 #include "collector/serve_int.h"
 #include "common/err.h"
@@ -37,7 +39,9 @@ typedef struct {
 	char ctl_target[DL_CTL_NAME_MAX + 1];
 	char ctl_error[512];
 	char ctl_user[DL_AUDIT_USER_MAX + 1];
-	uint32_t call_id; /* in flight, 0 = none */
+	uint32_t call_id;  /* in flight, 0 = none */
+	dl_sub_t *sub;	   /* a subscriber: only writes from now on */
+	dl_buf_t *metrics; /* "metrics": serve's part, then the store's */
 } admin_conn_t;
 
 typedef struct {
@@ -57,6 +61,7 @@ static void on_closed(uv_handle_t *h)
 	admin_conn_t *c = h->data;
 
 	dl_frame_reader_free(&c->rd);
+	dl_metrics_buf_free(c->metrics);
 	free(c);
 }
 
@@ -66,6 +71,10 @@ static void conn_close(admin_conn_t *c)
 		return;
 	c->closing = true;
 	uv_read_stop((uv_stream_t *)&c->pipe);
+	if (c->sub) {
+		dl_pubsub_remove(c->srv->pubsub, c->sub);
+		c->sub = NULL;
+	}
 	if (c->call_id) {
 		dl_call_cancel(c->srv, c->call_id);
 		c->call_id = 0;
@@ -309,6 +318,18 @@ static void work_cb(uv_work_t *w)
 		c->frame = run_history(c, &c->frame_len);
 		return;
 	}
+	if (c->metrics) {
+		char err[512] = "";
+
+		if (dl_metrics_store_text(c->srv->conf->database, c->metrics,
+					  err, sizeof(err))) {
+			dl_metrics_buf_free(c->metrics);
+			c->metrics = NULL;
+			c->resp = json_pack("{s:b,s:s,s:s}", "ok", 0, "error",
+					    err, "code", "error");
+		}
+		return;
+	}
 	c->resp = run_query(c->srv->conf->database, c->req);
 }
 
@@ -383,6 +404,32 @@ static void on_chunk_written(uv_write_t *w, int status)
 	free(cw);
 	if (status && !c->closing)
 		conn_close(c);
+}
+
+/* A binary admin frame [fd (1|2)] + bytes that no call waits for. */
+static void write_binary(admin_conn_t *c, uint32_t fd, const uint8_t *p,
+			 size_t n)
+{
+	uv_write_t *req = malloc(sizeof(*req));
+	char *frame = malloc(DL_FRAME_HDR + 1 + n);
+	uv_buf_t ub;
+
+	if (!req || !frame) {
+		free(req);
+		free(frame);
+		conn_close(c);
+		return;
+	}
+	dl_frame_put_header((uint8_t *)frame, (uint32_t)(n + 1));
+	frame[DL_FRAME_HDR] = (char)fd;
+	memcpy(frame + DL_FRAME_HDR + 1, p, n);
+	req->data = frame;
+	ub = uv_buf_init(frame, (unsigned)(DL_FRAME_HDR + 1 + n));
+	if (uv_write(req, (uv_stream_t *)&c->pipe, &ub, 1, on_written)) {
+		free(frame);
+		free(req);
+		conn_close(c);
+	}
 }
 
 /* Stream output as a binary admin frame: [fd (1|2)] + bytes. */
@@ -495,6 +542,26 @@ static json_t *parse_control(admin_conn_t *c, json_t *req)
 	return NULL;
 }
 
+/* The exposition as binary frames [1][<= 64 KiB of text] (as logs
+ * output travels), then {"ok":true}. */
+static void send_metrics(admin_conn_t *c)
+{
+	dl_buf_t *b = c->metrics;
+	const uint8_t *p = dl_buf_head(b);
+	size_t left = dl_buf_used(b);
+
+	c->metrics = NULL;
+	while (left && !c->closing) {
+		size_t n = left < DL_METRICS_CHUNK ? left : DL_METRICS_CHUNK;
+
+		write_binary(c, DL_ADMIN_STDOUT, p, n);
+		p += n;
+		left -= n;
+	}
+	dl_metrics_buf_free(b);
+	respond(c, json_pack("{s:b}", "ok", 1));
+}
+
 static void after_work(uv_work_t *w, int status)
 {
 	admin_conn_t *c = w->data;
@@ -514,10 +581,49 @@ static void after_work(uv_work_t *w, int status)
 	c->resp = NULL;
 	c->frame = NULL;
 	c->busy = false;
+	if (c->metrics) {
+		send_metrics(c);
+		return;
+	}
 	if (frame)
 		send_frame(c, frame, c->frame_len);
 	else
 		respond(c, resp);
+}
+
+static void sub_close(void *ud)
+{
+	conn_close(ud);
+}
+
+/* {"op":"subscribe", ...}: from the answer on, the connection only
+ * receives pushes (pubsub.c); EOF from the client ends it. */
+static json_t *run_subscribe(admin_conn_t *c, json_t *req)
+{
+	char who[64], err[256];
+	const char *code = "invalid";
+	dl_sub_conf_t sc = {
+		.stream = (uv_stream_t *)&c->pipe,
+		.uid = c->uid,
+		/* Token scope hook: the auth code sets the connection's
+		 * host glob here (NULL = every host). */
+		.host_glob = NULL,
+		.who = who,
+		.close = sub_close,
+		.ud = c,
+	};
+
+	snprintf(who, sizeof(who), "uid %u", (unsigned)c->uid);
+	if (!c->srv->pubsub)
+		return json_pack("{s:b,s:s,s:s}", "ok", 0, "error",
+				 "collector is stopping", "code", "error");
+	c->sub = dl_pubsub_add(c->srv->pubsub, req, &sc, err, sizeof(err),
+			       &code);
+	if (!c->sub)
+		return json_pack("{s:b,s:s,s:s}", "ok", 0, "error", err, "code",
+				 code);
+	return ok(json_pack("{s:s}", "subscribed",
+			    json_string_value(json_object_get(req, "what"))));
 }
 
 /* Ops that change the collector's own state run on the loop thread. */
@@ -526,6 +632,8 @@ static json_t *run_local(admin_conn_t *c, const char *op, json_t *req)
 	const char *host = json_string_value(json_object_get(req, "host"));
 	bool live;
 
+	if (!strcmp(op, "subscribe"))
+		return run_subscribe(c, req);
 	if (strcmp(op, "forget"))
 		return NULL;
 	if (!host || !dl_host_name_valid(host))
@@ -535,6 +643,21 @@ static json_t *run_local(admin_conn_t *c, const char *op, json_t *req)
 		return fail("cannot purge %s: collector is stopping", host);
 	DL_LOG_INFO(TAG, "uid %d purged the history of %s", (int)c->uid, host);
 	return ok(json_pack("{s:s,s:b}", "host", host, "was_online", live));
+}
+
+/* serve's own counters are read here, on the loop thread; the
+ * threadpool appends the store's part. NULL when it may go on. */
+static json_t *start_metrics(admin_conn_t *c)
+{
+	dl_server_t *srv = c->srv;
+
+	c->metrics =
+		dl_metrics_serve_text(srv->metrics, dl_session_live_count(srv),
+				      dl_pubsub_count(srv->pubsub), srv->store);
+	if (!c->metrics)
+		return json_pack("{s:b,s:s,s:s}", "ok", 0, "error",
+				 "out of memory", "code", "error");
+	return NULL;
 }
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
@@ -554,7 +677,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 
 	if (nread == 0)
 		return; /* EAGAIN */
-	if (nread < 0 || c->call_id || c->ctl) {
+	if (nread < 0 || c->call_id || c->ctl || c->sub) {
 		/* EOF, or input during a call: either way the call ends. */
 		conn_close(c);
 		return;
@@ -592,6 +715,8 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 
 		if (op && !strcmp(op, "control"))
 			resp = parse_control(c, c->req);
+		else if (op && !strcmp(op, "metrics"))
+			resp = start_metrics(c);
 		else if (op)
 			resp = run_local(c, op, c->req);
 
