@@ -4,8 +4,9 @@
  * (dl_store_on_push); this module then runs ONE read-only query on the
  * threadpool for the new rows and writes the resulting frames to every
  * matching subscriber. It never queries per subscriber and never lets a
- * slow subscriber grow memory: more than DL_PUBSUB_UNSENT_MAX unsent
- * bytes closes it. Loop thread only. */
+ * slow subscriber grow memory: a subscriber with more than
+ * DL_PUBSUB_UNSENT_MAX bytes still unsent when the next push comes is
+ * closed (so it holds at most that plus one push). Loop thread only. */
 #ifndef DL_COLLECTOR_PUBSUB_H
 #define DL_COLLECTOR_PUBSUB_H
 
@@ -19,7 +20,7 @@
 
 #define DL_PUBSUB_MAX	      1024	      /* subscribers at once */
 #define DL_PUBSUB_UNSENT_MAX  (1024u * 1024u) /* per subscriber */
-#define DL_PUBSUB_EVENTS_STEP 2000	      /* event rows per fan-out query */
+#define DL_PUBSUB_EVENTS_STEP 500	      /* event rows per fan-out query */
 
 typedef struct dl_pubsub dl_pubsub_t;
 typedef struct dl_sub dl_sub_t;
