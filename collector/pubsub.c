@@ -190,11 +190,11 @@ dl_sub_t *dl_pubsub_add(dl_pubsub_t *ps, const json_t *req,
 	 * client's backlog query (made after our answer) covers the rest.
 	 * Enable first, then read: a commit racing with us is either seen
 	 * here or pushed (store.c publish orders the two the other way). */
-	if (ps->nsubs == 0) {
+	if (ps->nsubs == 0)
 		dl_store_push_enable(ps->store, true);
-		if (!ps->running)
-			ps->last_pushed = dl_store_last_event(ps->store);
-	}
+	/* While nobody wanted events, last_pushed may lag behind. */
+	if (sub->what == WHAT_EVENTS && ps->nevents == 0)
+		ps->last_pushed = dl_store_last_event(ps->store);
 	sub->next = ps->subs;
 	ps->subs = sub;
 	ps->nsubs++;
@@ -288,7 +288,7 @@ static void on_commit(void *ud, int64_t last_event, const char *const *hosts,
 	if (last_event > ps->last_pushed) {
 		if (ps->nevents)
 			ps->want_events = true;
-		else if (!ps->running)
+		else
 			ps->last_pushed = last_event; /* nobody to tell */
 	}
 	for (size_t i = 0; ps->nstats && i < nhosts; i++)
