@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include "collector/auth.h"
+#include "collector/metrics.h"
+#include "collector/pubsub.h"
 #include "collector/query.h"
 #include "collector/serve_int.h"
 #include "common/clock.h"
@@ -49,6 +51,8 @@ typedef struct {
 	/* token_create/revoke waiting for the writer (busy meanwhile) */
 	dl_token_t tok;
 	char tok_secret[DL_TOKEN_SECRET_LEN + 1];
+	dl_sub_t *sub;	   /* a subscriber: only writes from now on */
+	dl_buf_t *metrics; /* "metrics": serve's part, then the store's */
 } admin_conn_t;
 
 typedef struct {
@@ -68,6 +72,7 @@ static void on_closed(uv_handle_t *h)
 	admin_conn_t *c = h->data;
 
 	dl_frame_reader_free(&c->rd);
+	dl_metrics_buf_free(c->metrics);
 	free(c);
 }
 
@@ -77,6 +82,10 @@ static void conn_close(admin_conn_t *c)
 		return;
 	c->closing = true;
 	uv_read_stop((uv_stream_t *)&c->pipe);
+	if (c->sub) {
+		dl_pubsub_remove(c->srv->pubsub, c->sub);
+		c->sub = NULL;
+	}
 	if (c->call_id) {
 		dl_call_cancel(c->srv, c->call_id);
 		c->call_id = 0;
@@ -433,6 +442,18 @@ static void work_cb(uv_work_t *w)
 		c->frame = run_history(c, &c->frame_len);
 		return;
 	}
+	if (c->metrics) {
+		char err[512] = "";
+
+		if (dl_metrics_store_text(c->srv->conf->database, c->metrics,
+					  err, sizeof(err))) {
+			dl_metrics_buf_free(c->metrics);
+			c->metrics = NULL;
+			c->resp = json_pack("{s:b,s:s,s:s}", "ok", 0, "error",
+					    err, "code", "error");
+		}
+		return;
+	}
 	c->resp = run_query(c->srv->conf->database, c->req, &c->auth);
 }
 
@@ -508,6 +529,32 @@ static void on_chunk_written(uv_write_t *w, int status)
 	free(cw);
 	if (status && !c->closing)
 		conn_close(c);
+}
+
+/* A binary admin frame [fd (1|2)] + bytes that no call waits for. */
+static void write_binary(admin_conn_t *c, uint32_t fd, const uint8_t *p,
+			 size_t n)
+{
+	uv_write_t *req = malloc(sizeof(*req));
+	char *frame = malloc(DL_FRAME_HDR + 1 + n);
+	uv_buf_t ub;
+
+	if (!req || !frame) {
+		free(req);
+		free(frame);
+		conn_close(c);
+		return;
+	}
+	dl_frame_put_header((uint8_t *)frame, (uint32_t)(n + 1));
+	frame[DL_FRAME_HDR] = (char)fd;
+	memcpy(frame + DL_FRAME_HDR + 1, p, n);
+	req->data = frame;
+	ub = uv_buf_init(frame, (unsigned)(DL_FRAME_HDR + 1 + n));
+	if (uv_write(req, (uv_stream_t *)&c->pipe, &ub, 1, on_written)) {
+		free(frame);
+		free(req);
+		conn_close(c);
+	}
 }
 
 /* Stream output as a binary admin frame: [fd (1|2)] + bytes. */
@@ -652,6 +699,26 @@ static bool control_refused(admin_conn_t *c)
 	return true;
 }
 
+/* The exposition as binary frames [1][<= 64 KiB of text] (as logs
+ * output travels), then {"ok":true}. */
+static void send_metrics(admin_conn_t *c)
+{
+	dl_buf_t *b = c->metrics;
+	const uint8_t *p = dl_buf_head(b);
+	size_t left = dl_buf_used(b);
+
+	c->metrics = NULL;
+	while (left && !c->closing) {
+		size_t n = left < DL_METRICS_CHUNK ? left : DL_METRICS_CHUNK;
+
+		write_binary(c, DL_ADMIN_STDOUT, p, n);
+		p += n;
+		left -= n;
+	}
+	dl_metrics_buf_free(b);
+	respond(c, json_pack("{s:b}", "ok", 1));
+}
+
 static void after_work(uv_work_t *w, int status)
 {
 	admin_conn_t *c = w->data;
@@ -671,10 +738,53 @@ static void after_work(uv_work_t *w, int status)
 	c->resp = NULL;
 	c->frame = NULL;
 	c->busy = false;
+	if (c->metrics) {
+		send_metrics(c);
+		return;
+	}
 	if (frame)
 		send_frame(c, frame, c->frame_len);
 	else
 		respond(c, resp);
+}
+
+static void sub_close(void *ud)
+{
+	conn_close(ud);
+}
+
+/* {"op":"subscribe", ...}: from the answer on, the connection only
+ * receives pushes (pubsub.c); EOF from the client ends it. */
+static json_t *run_subscribe(admin_conn_t *c, json_t *req)
+{
+	char who[64], err[256];
+	const char *code = "invalid";
+	dl_sub_conf_t sc = {
+		.stream = (uv_stream_t *)&c->pipe,
+		.uid = c->uid,
+		/* a token sees only its hosts' rows */
+		.host_glob = c->auth.token && strcmp(c->auth.hosts, "*")
+				     ? c->auth.hosts
+				     : NULL,
+		.who = who,
+		.close = sub_close,
+		.ud = c,
+	};
+
+	if (c->auth.token)
+		snprintf(who, sizeof(who), "token %s", c->auth.name);
+	else
+		snprintf(who, sizeof(who), "uid %u", (unsigned)c->uid);
+	if (!c->srv->pubsub)
+		return json_pack("{s:b,s:s,s:s}", "ok", 0, "error",
+				 "collector is stopping", "code", "error");
+	c->sub = dl_pubsub_add(c->srv->pubsub, req, &sc, err, sizeof(err),
+			       &code);
+	if (!c->sub)
+		return json_pack("{s:b,s:s,s:s}", "ok", 0, "error", err, "code",
+				 code);
+	return ok(json_pack("{s:s}", "subscribed",
+			    json_string_value(json_object_get(req, "what"))));
 }
 
 /* Ops that change the collector's own state run on the loop thread. */
@@ -683,6 +793,8 @@ static json_t *run_local(admin_conn_t *c, const char *op, json_t *req)
 	const char *host = json_string_value(json_object_get(req, "host"));
 	bool live;
 
+	if (!strcmp(op, "subscribe"))
+		return run_subscribe(c, req);
 	if (strcmp(op, "forget"))
 		return NULL;
 	if (!host || !dl_host_name_valid(host))
@@ -860,6 +972,21 @@ static json_t *authorize(admin_conn_t *c, const char *op)
 	return NULL;
 }
 
+/* serve's own counters are read here, on the loop thread; the
+ * threadpool appends the store's part. NULL when it may go on. */
+static json_t *start_metrics(admin_conn_t *c)
+{
+	dl_server_t *srv = c->srv;
+
+	c->metrics =
+		dl_metrics_serve_text(srv->metrics, dl_session_live_count(srv),
+				      dl_pubsub_count(srv->pubsub), srv->store);
+	if (!c->metrics)
+		return json_pack("{s:b,s:s,s:s}", "ok", 0, "error",
+				 "out of memory", "code", "error");
+	return NULL;
+}
+
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
 	static char chunk[16384];
@@ -877,7 +1004,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 
 	if (nread == 0)
 		return; /* EAGAIN */
-	if (nread < 0 || c->call_id || c->ctl) {
+	if (nread < 0 || c->call_id || c->ctl || c->sub) {
 		/* EOF, or input during a call: either way the call ends. */
 		conn_close(c);
 		return;
@@ -926,7 +1053,9 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 			c->req = NULL;
 			return;
 		}
-		if (!resp && op && !ctl && strncmp(op, "token_", 6))
+		if (!resp && op && !strcmp(op, "metrics"))
+			resp = start_metrics(c);
+		else if (!resp && op && !ctl && strncmp(op, "token_", 6))
 			resp = run_local(c, op, c->req);
 
 		if (resp) {

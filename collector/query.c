@@ -35,6 +35,8 @@ enum {
 	Q_RESOLVE,
 	Q_AUDIT_ALL,
 	Q_AUDIT_HOST,
+	Q_EVENTS_AFTER,
+	Q_HOST_STATS,
 	Q_COUNT
 };
 
@@ -105,6 +107,13 @@ static const char *const sql[Q_COUNT] = {
 		"SELECT * FROM (" AUDIT_COLS "WHERE time_ns >= ?2" AUDIT_ORDER,
 	[Q_AUDIT_HOST] = "SELECT * FROM (" AUDIT_COLS
 			 "WHERE host = ?1 AND time_ns >= ?2" AUDIT_ORDER,
+	/* Live push: a rowid range, in commit order. */
+	[Q_EVENTS_AFTER] = EVENT_COLS "WHERE id > ?1 ORDER BY id LIMIT ?2",
+	[Q_HOST_STATS] = "SELECT host, ts, cpu_percent, mem_used, mem_total, "
+			 "mem_available, load1, load5, load15, disk_used, "
+			 "disk_total, net_rx, net_tx, swap_used, swap_total "
+			 "FROM host_samples WHERE host = ?1 ORDER BY ts DESC "
+			 "LIMIT 1",
 };
 
 struct dl_query {
@@ -435,6 +444,61 @@ json_t *dl_query_events(dl_query_t *q, const char *host, uint64_t since_ns,
 			       .limit = limit};
 
 	return dl_query_events_where(q, &f, err, errlen);
+}
+
+json_t *dl_query_events_after(dl_query_t *q, int64_t after_id, int limit,
+			      char *err, size_t errlen)
+{
+	sqlite3_stmt *st = q->st[Q_EVENTS_AFTER];
+
+	if (limit <= 0 || limit > EVENTS_CAP)
+		limit = EVENTS_CAP;
+	if (sqlite3_bind_int64(st, 1, after_id < 0 ? 0 : after_id) ||
+	    sqlite3_bind_int(st, 2, limit))
+		return step_fail(q, st, NULL, "events", err, errlen);
+	return collect(q, st, event_row, "events", err, errlen);
+}
+
+static json_t *host_stats_row(sqlite3_stmt *st)
+{
+	static const char *const keys[] = {
+		"cpu_percent",
+		"mem_used_bytes",
+		"mem_total_bytes",
+		"mem_available_bytes",
+		"load1",
+		"load5",
+		"load15",
+		"disk_used_bytes",
+		"disk_total_bytes",
+		"net_rx_bytes",
+		"net_tx_bytes",
+		"swap_used_bytes",
+		"swap_total_bytes",
+	};
+	int64_t ns = sqlite3_column_int64(st, 1);
+	char stamp[48];
+	json_t *o;
+
+	rfc3339(ns, stamp, sizeof(stamp));
+	o = json_pack("{s:o,s:s,s:I}", "host", col_str(st, 0), "time", stamp,
+		      "time_ns", (json_int_t)ns);
+	for (size_t k = 0; o && k < sizeof(keys) / sizeof(keys[0]); k++)
+		if (json_object_set_new(o, keys[k], col_num(st, 2 + (int)k))) {
+			json_decref(o);
+			return NULL;
+		}
+	return o;
+}
+
+json_t *dl_query_host_stats(dl_query_t *q, const char *host, char *err,
+			    size_t errlen)
+{
+	sqlite3_stmt *st = q->st[Q_HOST_STATS];
+
+	if (sqlite3_bind_text(st, 1, host, -1, SQLITE_STATIC))
+		return step_fail(q, st, NULL, "host stats", err, errlen);
+	return collect(q, st, host_stats_row, "host stats", err, errlen);
 }
 
 static json_t *audit_row(sqlite3_stmt *st)

@@ -70,6 +70,18 @@ typedef struct {
 json_t *dl_query_events_where(dl_query_t *q, const dl_event_filter_t *f,
 			      char *err, size_t errlen);
 
+/* Live push: events with row id > after_id in row id (commit) order, at
+ * most limit rows (the oldest ones), same row keys as dl_query_events. */
+json_t *dl_query_events_after(dl_query_t *q, int64_t after_id, int limit,
+			      char *err, size_t errlen);
+
+/* The newest host sample of host: [] or [{host, time, time_ns,
+ * cpu_percent, mem_used_bytes, mem_total_bytes, mem_available_bytes,
+ * load1, load5, load15, disk_used_bytes, disk_total_bytes, net_rx_bytes,
+ * net_tx_bytes, swap_used_bytes, swap_total_bytes}]. */
+json_t *dl_query_host_stats(dl_query_t *q, const char *host, char *err,
+			    size_t errlen);
+
 /* Control requests, oldest first: the newest `limit` rows with time_ns >=
  * since_ns; host NULL = all hosts. An unknown host is not an error (rows
  * outlive their host): the array is just empty. [{time (RFC3339 with ns),

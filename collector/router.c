@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "collector/metrics.h"
 #include "collector/serve_int.h"
 #include "common/clock.h"
 #include "common/err.h"
@@ -111,6 +112,8 @@ static void finish(dl_server_t *srv, dl_call_t *call, const char *status,
 		DL_LOG_ERROR(TAG,
 			     "%s: cannot record the outcome in the audit log",
 			     call->key);
+	dl_metrics_control(srv->metrics, call->op, status,
+			   (double)(dl_clock_mono_ns() - call->start_ns) / 1e9);
 	DL_LOG_INFO(TAG, "%s %s on %s: %s%s%s (%lld ms)", call->key, call->op,
 		    call->host, status, message[0] ? ": " : "", message,
 		    (long long)elapsed_ms(call->start_ns));

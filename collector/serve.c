@@ -10,6 +10,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "collector/metrics.h"
+#include "collector/pubsub.h"
 #include "collector/serve_int.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -138,6 +140,8 @@ static void on_signal(uv_signal_t *h, int signum)
 	DL_LOG_INFO(TAG, "signal %d: stopping", signum);
 	dl_session_close_all(srv, "collector is stopping");
 	dl_router_close(srv);
+	/* Before the store goes: subscribers hold no store, pubsub does. */
+	dl_pubsub_stop(srv->pubsub);
 	uv_close((uv_handle_t *)&srv->agent_listener, NULL);
 	uv_close((uv_handle_t *)&srv->admin_listener, NULL);
 	uv_close((uv_handle_t *)&srv->sigterm, NULL);
@@ -203,6 +207,10 @@ int dl_serve_run(const dl_cconf_t *conf)
 	}
 	DL_LOG_INFO(TAG, "%zu API token(s) loaded",
 		    dl_tokens_count(srv.tokens));
+	srv.pubsub = dl_pubsub_new(&loop, srv.store, conf->database);
+	srv.metrics = dl_metrics_new();
+	if (!srv.pubsub || !srv.metrics)
+		DL_LOG_ERROR(TAG, "out of memory: no live push or metrics");
 	dl_store_set_audit_retention(srv.store, conf->retention_audit);
 	dl_store_set_retention(srv.store, conf->retention_raw,
 			       conf->retention_minute, conf->retention_hour);
@@ -216,8 +224,11 @@ int dl_serve_run(const dl_cconf_t *conf)
 		srv.stopping = true;
 		uv_close((uv_handle_t *)&srv.agent_listener, NULL);
 		uv_close((uv_handle_t *)&srv.admin_listener, NULL);
+		dl_pubsub_stop(srv.pubsub);
 		dl_store_close(srv.store);
 		uv_run(&loop, UV_RUN_DEFAULT);
+		dl_pubsub_free(srv.pubsub);
+		dl_metrics_free(srv.metrics);
 		uv_loop_close(&loop);
 		dl_tokens_free(srv.tokens);
 		return 1;
@@ -231,6 +242,8 @@ int dl_serve_run(const dl_cconf_t *conf)
 	DL_LOG_INFO(TAG, "dockline-collector %s serving, database %s",
 		    DL_VERSION, conf->database);
 	uv_run(&loop, UV_RUN_DEFAULT);
+	dl_pubsub_free(srv.pubsub);
+	dl_metrics_free(srv.metrics);
 	uv_loop_close(&loop);
 	dl_tokens_free(srv.tokens);
 	DL_LOG_INFO(TAG, "stopped");

@@ -35,6 +35,8 @@ typedef struct {
 	uint64_t boot_ns; /* unix ns at start: audit keys are boot-id */
 	uv_timer_t call_timer;
 	bool stopping;
+	struct dl_pubsub *pubsub;   /* live push (pubsub.c) */
+	struct dl_metrics *metrics; /* serve's own counters (metrics.c) */
 } dl_server_t;
 
 /* session.c */
@@ -97,6 +99,9 @@ void dl_router_close(dl_server_t *srv);
 
 /* admin.c */
 void dl_admin_accept(dl_server_t *srv);
+
+/* session.c: live agent sessions now (for metrics). */
+size_t dl_session_live_count(dl_server_t *srv);
 
 /* Reads SO_PEERCRED of a connected unix stream. 0 or DL_EIO. */
 int dl_peer_cred(uv_stream_t *s, uid_t *uid, pid_t *pid);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "collector/metrics.h"
 #include "collector/serve_int.h"
 #include "common/clock.h"
 #include "common/err.h"
@@ -232,6 +233,7 @@ static int on_hello(dl_session_t *s, const dl_msg_t *m, char *why,
 	dl_store_host_online(s->srv->store, s->host, text, s->software,
 			     s->control ? s->allow : NULL, dl_clock_wall_ns());
 	s->state = S_LIVE;
+	dl_metrics_session_start(s->srv->metrics, s->host);
 	DL_LOG_INFO(TAG,
 		    "%s connected (%s, epoch %llu); last committed %llu/%llu",
 		    s->host, s->software, (unsigned long long)h->epoch,
@@ -509,4 +511,13 @@ int dl_session_send(dl_server_t *srv, uint64_t sid, const dl_msg_t *m)
 		if (s->sid == sid)
 			return s->state == S_LIVE ? send_msg(s, m) : DL_ECLOSED;
 	return DL_ECLOSED;
+}
+
+size_t dl_session_live_count(dl_server_t *srv)
+{
+	size_t n = 0;
+
+	for (dl_session_t *s = srv->sessions; s; s = s->next)
+		n += s->state == S_LIVE;
+	return n;
 }

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -541,7 +542,28 @@ struct dl_store {
 	/* Delivery cache sorted by host, under cache_mu. */
 	pthread_mutex_t cache_mu;
 	vec_t cache;
+
+	/* Live push (pubsub.c). The writer collects, per batch, the newest
+	 * event row and the hosts whose samples it stored; after COMMIT it
+	 * hands them over under ack_mu, only while push_on. */
+	dl_store_push_cb push_cb;
+	void *push_ud;
+	atomic_bool push_on;
+	atomic_int_least64_t last_event; /* newest committed event row id */
+	int64_t b_event;		 /* this batch's newest, 0 none */
+	vec_t b_push_hosts;		 /* char[DL_HOST_MAX + 1], batch */
+	bool push_pending;		 /* under ack_mu */
+	vec_t push_hosts;		 /* under ack_mu, for the loop */
+
+	/* Counters for metrics (any thread reads). */
+	atomic_uint_least64_t n_events, n_samples, n_host_samples;
+	uint64_t b_events_n, b_samples_n, b_hsamples_n; /* writer, batch */
+	atomic_uint_least64_t commit_le[DL_STORE_COMMIT_BUCKETS + 1];
+	atomic_uint_least64_t commit_ns_sum;
 };
+
+const double dl_store_commit_bounds[DL_STORE_COMMIT_BUCKETS] = {
+	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
 
 /* ------------------------------------------------------------------ */
 /* Small helpers                                                       */
@@ -807,7 +829,12 @@ static int apply_event(dl_store_t *s, const item_t *it, const dl_msg_t *m)
 		sqlite3_clear_bindings(st);
 		return rc;
 	}
-	return run(s, ST_EVENT);
+	if ((rc = run(s, ST_EVENT)) == SQLITE_OK &&
+	    sqlite3_changes(s->db) > 0) {
+		s->b_event = sqlite3_last_insert_rowid(s->db);
+		s->b_events_n++;
+	}
+	return rc;
 }
 
 static int apply_docker(dl_store_t *s, const item_t *it, const dl_msg_t *m)
@@ -1224,7 +1251,25 @@ static int apply_sample(dl_store_t *s, hstate_t *h, const dl_msg_t *m,
 		return rc;
 	if (sqlite3_changes(s->db) == 0)
 		return SQLITE_OK; /* this instant is stored already */
+	s->b_samples_n++;
 	return roll(s, c, ts);
+}
+
+/* Remembers host for the subscribers of this batch's samples (only while
+ * someone listens: the loop turns push_on). */
+static int push_note_host(dl_store_t *s, const char *host)
+{
+	char *slot;
+
+	if (!atomic_load_explicit(&s->push_on, memory_order_relaxed))
+		return SQLITE_OK;
+	for (size_t i = 0; i < s->b_push_hosts.n; i++)
+		if (!strcmp(vec_at(&s->b_push_hosts, i), host))
+			return SQLITE_OK;
+	if (!(slot = vec_push(&s->b_push_hosts)))
+		return SQLITE_NOMEM;
+	snprintf(slot, DL_HOST_MAX + 1, "%s", host);
+	return SQLITE_OK;
 }
 
 static int apply_stats(dl_store_t *s, const item_t *it, const dl_msg_t *m)
@@ -1239,7 +1284,7 @@ static int apply_stats(dl_store_t *s, const item_t *it, const dl_msg_t *m)
 	for (uint32_t i = 0; i < m->u.stats.n; i++)
 		if ((rc = apply_sample(s, h, m, &m->u.stats.v[i])))
 			return rc;
-	return SQLITE_OK;
+	return push_note_host(s, it->host);
 }
 
 /* Host CPU busy percent from cumulative total and idle time; -1 when
@@ -1311,6 +1356,9 @@ static int apply_hoststats(dl_store_t *s, const item_t *it, const dl_msg_t *m)
 		return rc;
 	if (sqlite3_changes(s->db) == 0)
 		return SQLITE_OK;
+	s->b_hsamples_n++;
+	if ((rc = push_note_host(s, it->host)))
+		return rc;
 	as.valid = DL_SV_MEM | DL_SV_MEMLIMIT | DL_SV_NET;
 	as.mem_usage = v->mem_used;
 	as.mem_limit = v->mem_total;
@@ -1720,6 +1768,19 @@ static int apply_item(dl_store_t *s, item_t *it)
 	}
 }
 
+/* The COMMIT's duration into the histogram (cumulative buckets are made
+ * when read: here one bucket per observation). */
+static void observe_commit(dl_store_t *s, uint64_t ns)
+{
+	double sec = (double)ns / 1e9;
+	size_t i = 0;
+
+	while (i < DL_STORE_COMMIT_BUCKETS && sec > dl_store_commit_bounds[i])
+		i++;
+	atomic_fetch_add(&s->commit_le[i], 1);
+	atomic_fetch_add(&s->commit_ns_sum, ns);
+}
+
 /* One transaction for the batch. Returns an SQLite code; on failure the
  * transaction is rolled back and nothing of the batch counts. */
 static int commit_batch(dl_store_t *s, item_t *batch, size_t n)
@@ -1727,8 +1788,13 @@ static int commit_batch(dl_store_t *s, item_t *batch, size_t n)
 	item_t *it;
 	int rc;
 
+	uint64_t t0;
+
 	s->b_acks.n = 0;
 	s->b_hosts.n = 0;
+	s->b_push_hosts.n = 0;
+	s->b_event = 0;
+	s->b_events_n = s->b_samples_n = s->b_hsamples_n = 0;
 	if ((rc = run(s, ST_BEGIN)))
 		goto fail;
 	for (it = batch; it; it = it->next) {
@@ -1736,8 +1802,15 @@ static int commit_batch(dl_store_t *s, item_t *batch, size_t n)
 		if (rc != SQLITE_OK)
 			goto fail;
 	}
-	if ((rc = batch_flush(s)) || (rc = run(s, ST_COMMIT)))
+	if ((rc = batch_flush(s)))
 		goto fail;
+	t0 = dl_clock_mono_ns();
+	if ((rc = run(s, ST_COMMIT)))
+		goto fail;
+	observe_commit(s, dl_clock_mono_ns() - t0);
+	atomic_fetch_add(&s->n_events, s->b_events_n);
+	atomic_fetch_add(&s->n_samples, s->b_samples_n);
+	atomic_fetch_add(&s->n_host_samples, s->b_hsamples_n);
 	return SQLITE_OK;
 fail:
 	stats_forget(s);
@@ -1750,8 +1823,23 @@ fail:
 	return rc;
 }
 
+/* Adds host to the set the loop thread has not taken yet (under ack_mu). */
+static void push_merge_host(dl_store_t *s, const char *host)
+{
+	char *slot;
+
+	for (size_t k = 0; k < s->push_hosts.n; k++)
+		if (!strcmp(vec_at(&s->push_hosts, k), host))
+			return;
+	if (!(slot = vec_push(&s->push_hosts))) {
+		DL_LOG_ERROR(TAG, "out of memory queueing a push");
+		return;
+	}
+	snprintf(slot, DL_HOST_MAX + 1, "%s", host);
+}
+
 /* After COMMIT: the cache learns the new deliveries, the loop thread
- * gets the acks. */
+ * gets the acks (and, with subscribers, what to push). */
 static void publish(dl_store_t *s)
 {
 	bool posted = false;
@@ -1781,6 +1869,16 @@ static void publish(dl_store_t *s)
 		}
 		posted = true;
 	}
+	if (s->b_event)
+		atomic_store(&s->last_event, s->b_event);
+	if (atomic_load(&s->push_on) && (s->b_event || s->b_push_hosts.n)) {
+		for (size_t i = 0; i < s->b_push_hosts.n; i++)
+			push_merge_host(s, vec_at(&s->b_push_hosts, i));
+		s->push_pending = true;
+		posted = true;
+	}
+	s->b_event = 0;
+	s->b_push_hosts.n = 0;
 	pthread_mutex_unlock(&s->ack_mu);
 	if (posted)
 		uv_async_send(&s->async);
@@ -2057,6 +2155,8 @@ static void *writer_main(void *arg)
 					     count);
 				s->b_acks.n = 0;
 				s->b_hosts.n = 0;
+				s->b_push_hosts.n = 0;
+				s->b_event = 0;
 				break;
 			}
 			sleep_ms(RETRY_SLEEP_MS);
@@ -2230,8 +2330,16 @@ static int load_cache(dl_store_t *s, char *err, size_t errlen)
 		}
 	}
 	sqlite3_finalize(st);
-	if (rc == SQLITE_DONE)
-		return 0;
+	if (rc != SQLITE_DONE)
+		goto fail;
+	/* Subscribers get events after this row (pubsub.c). */
+	if (sqlite3_prepare_v2(s->db, "SELECT coalesce(max(id), 0) FROM events",
+			       -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		atomic_store(&s->last_event, sqlite3_column_int64(st, 0));
+	sqlite3_finalize(st);
+	return 0;
 fail:
 	snprintf(err, errlen, "%s: reading delivery state: %s", s->path,
 		 sqlite3_errmsg(s->db));
@@ -2243,13 +2351,19 @@ fail:
 
 static void drain_acks(dl_store_t *s)
 {
-	vec_t acks, dones;
+	vec_t acks, dones, hosts;
+	bool push;
+	const char **names = NULL;
 
 	pthread_mutex_lock(&s->ack_mu);
 	acks = s->acks;
 	s->acks = (vec_t){.size = sizeof(ack_t)};
 	dones = s->dones;
 	s->dones = (vec_t){.size = sizeof(done_t)};
+	push = s->push_pending;
+	hosts = s->push_hosts;
+	s->push_pending = false;
+	s->push_hosts = (vec_t){.size = DL_HOST_MAX + 1};
 	pthread_mutex_unlock(&s->ack_mu);
 	for (size_t i = 0; i < acks.n; i++) {
 		ack_t *a = vec_at(&acks, i);
@@ -2264,6 +2378,47 @@ static void drain_acks(dl_store_t *s)
 		d->cb(d->ud, d->result);
 	}
 	free(dones.v);
+	if (push && s->push_cb &&
+	    (hosts.n == 0 || (names = calloc(hosts.n, sizeof(*names))))) {
+		for (size_t i = 0; i < hosts.n; i++)
+			names[i] = vec_at(&hosts, i);
+		s->push_cb(s->push_ud, atomic_load(&s->last_event), names,
+			   hosts.n);
+	}
+	free(names);
+	free(hosts.v);
+}
+
+void dl_store_on_push(dl_store_t *s, dl_store_push_cb cb, void *ud)
+{
+	s->push_cb = cb;
+	s->push_ud = ud;
+}
+
+void dl_store_push_enable(dl_store_t *s, bool on)
+{
+	atomic_store(&s->push_on, on);
+}
+
+int64_t dl_store_last_event(dl_store_t *s)
+{
+	return atomic_load(&s->last_event);
+}
+
+void dl_store_counters(dl_store_t *s, dl_store_counters_t *out)
+{
+	uint64_t cum = 0;
+
+	out->events = atomic_load(&s->n_events);
+	out->samples = atomic_load(&s->n_samples);
+	out->host_samples = atomic_load(&s->n_host_samples);
+	for (size_t i = 0; i <= DL_STORE_COMMIT_BUCKETS; i++) {
+		cum += atomic_load(&s->commit_le[i]);
+		if (i < DL_STORE_COMMIT_BUCKETS)
+			out->commit_le[i] = cum;
+	}
+	out->commits = cum;
+	out->commit_seconds = (double)atomic_load(&s->commit_ns_sum) / 1e9;
 }
 
 static void on_async(uv_async_t *h)
@@ -2288,6 +2443,8 @@ static void store_free(dl_store_t *s)
 	free(s->acks.v);
 	free(s->dones.v);
 	free(s->cache.v);
+	free(s->b_push_hosts.v);
+	free(s->push_hosts.v);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->ack_mu);
@@ -2320,6 +2477,7 @@ dl_store_t *dl_store_open(uv_loop_t *loop, const char *path,
 	s->b_hosts.size = sizeof(bhost_t);
 	s->cache.size = sizeof(deliv_t);
 	s->hstates.size = sizeof(hstate_t);
+	s->b_push_hosts.size = s->push_hosts.size = DL_HOST_MAX + 1;
 	s->ret_ns[0] = DL_STORE_RAW_DEFAULT * 1000000000ll;
 	s->ret_ns[1] = DL_STORE_MINUTE_DEFAULT * 1000000000ll;
 	s->ret_ns[2] = DL_STORE_HOUR_DEFAULT * 1000000000ll;

@@ -17,6 +17,7 @@
 #ifndef DL_COLLECTOR_STORE_H
 #define DL_COLLECTOR_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -165,5 +166,35 @@ double dl_store_host_cpu_percent(uint64_t prev_total, uint64_t prev_idle,
 
 /* Items queued but not yet committed (for tests and metrics). */
 size_t dl_store_pending(dl_store_t *s);
+
+/* Live push (collector/pubsub.c). While enabled, after each COMMIT that
+ * stored events or samples the loop thread gets, with the acks, the id
+ * of the newest committed event row and the hosts whose container or
+ * host samples that COMMIT (or those since the last call) stored. Only
+ * ids and names travel: the subscriber side reads the rows itself.
+ * hosts is valid during the call only. */
+typedef void (*dl_store_push_cb)(void *ud, int64_t last_event,
+				 const char *const *hosts, size_t nhosts);
+/* Loop thread, before subscribers exist. */
+void dl_store_on_push(dl_store_t *s, dl_store_push_cb cb, void *ud);
+/* Turned on by the loop while there is at least one subscriber, so an
+ * unwatched collector pays nothing per sample. Thread-safe. */
+void dl_store_push_enable(dl_store_t *s, bool on);
+/* Row id of the newest committed event (0 none). Thread-safe. */
+int64_t dl_store_last_event(dl_store_t *s);
+
+/* Counters since the store opened, for `metrics`. commit_le[i] counts
+ * COMMITs that took at most dl_store_commit_bounds[i] seconds
+ * (cumulative, Prometheus style); commits counts all of them. */
+#define DL_STORE_COMMIT_BUCKETS 12
+extern const double dl_store_commit_bounds[DL_STORE_COMMIT_BUCKETS];
+typedef struct {
+	uint64_t events, samples, host_samples; /* rows stored */
+	uint64_t commit_le[DL_STORE_COMMIT_BUCKETS];
+	uint64_t commits;
+	double commit_seconds;
+} dl_store_counters_t;
+/* Thread-safe. */
+void dl_store_counters(dl_store_t *s, dl_store_counters_t *out);
 
 #endif

@@ -40,7 +40,24 @@ int dl_admin_recv(int fd, size_t max, int timeout_ms, json_t **out);
 
 /* Control streams (logs, exec) answer with binary frames before the
  * final JSON one: payload[0] is 1 (stdout) or 2 (stderr), the rest the
- * bytes. A JSON payload always starts with '{'. */
+ * bytes. A JSON payload always starts with '{'.
+ *
+ * {"op":"metrics"} answers the same way: binary frames [1][<= 64 KiB of
+ * Prometheus text format 0.0.4], then {"ok":true}.
+ *
+ * {"op":"subscribe","what":"events","host"?,"type"?,"action"?} answers
+ * {"ok":true,"data":{"subscribed":"events"}} and then, after each COMMIT
+ * holding matching events, one frame per event {"event":{seq, host,
+ * time, time_ns, type, action, id, name, attributes}} (the "events" row
+ * keys; seq is the row id and rises in commit order). "what":"stats"
+ * ("host"? only) pushes {"stats":[rows as "stats"]} and {"host_stats":
+ * [{host, time, time_ns, cpu_percent, mem_used_bytes, ...}]} per host
+ * after each COMMIT holding its samples. The connection then only
+ * receives: anything the client sends, or EOF, ends it. A subscriber
+ * with more than 1 MiB unsent when the next push comes is closed; at
+ * most 1024 subscribe at once (more: {"ok":false,"code":"busy"}).
+ * A client following events subscribes first, then queries the backlog,
+ * then prints pushed events with seq above the backlog's last one. */
 #define DL_ADMIN_STDOUT 1
 #define DL_ADMIN_STDERR 2
 

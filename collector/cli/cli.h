@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct {
 	const char *socket;    /* admin socket path */
@@ -61,6 +62,14 @@ int dl_cli_audit(const dl_cli_t *cli, int argc, char **argv);
 int dl_cli_forget(const dl_cli_t *cli, int argc, char **argv);
 /* `token create|list|revoke`; exit code. */
 int dl_cli_token(const dl_cli_t *cli, int argc, char **argv);
+
+/* live.c: `events -f` over a subscription (the backlog since since_ns,
+ * at most limit rows, printed with print, then pushed events), and
+ * `metrics`. Exit codes. */
+int dl_cli_events_follow(const dl_cli_t *cli, const char *host,
+			 uint64_t since_ns, int limit, bool json,
+			 void (*print)(json_t *e, bool json));
+int dl_cli_metrics(const dl_cli_t *cli, int argc, char **argv);
 
 /* Validates an OpenSSH "ssh-ed25519 BASE64 [comment]" line; on success
  * writes "ssh-ed25519 BASE64" into out. 0 or a negative code with a

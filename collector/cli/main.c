@@ -59,6 +59,10 @@ static void usage(FILE *f)
 		"                                          API token (the "
 		"secret is shown once)\n"
 		"  token list [--json] | token revoke NAME API tokens\n"
+		"  metrics                                 Prometheus "
+		"exposition (containers, hosts,\n"
+		"                                          the collector "
+		"itself)\n"
 		"\n"
 		"control (through the host's agent; [--timeout 30s, none for "
 		"logs and exec] [--json]):\n"
@@ -326,6 +330,9 @@ static int cmd_events(const dl_cli_t *cli, const char *host, int64_t since_s,
 
 	if (since_s > 0)
 		since_ns = dl_clock_wall_ns() - (uint64_t)since_s * 1000000000u;
+	if (follow)
+		return dl_cli_events_follow(cli, host, since_ns, limit, json,
+					    print_event);
 	signal(SIGINT, on_sigint);
 	signal(SIGPIPE, SIG_DFL);
 	do {
@@ -364,8 +371,6 @@ static int cmd_events(const dl_cli_t *cli, const char *host, int64_t since_s,
 		json_decref(data);
 		fflush(stdout);
 		first = false;
-		if (follow && !interrupted)
-			usleep(500 * 1000);
 	} while (follow && !interrupted);
 	return 0;
 }
@@ -511,6 +516,10 @@ int main(int argc, char **argv)
 		return resolve_socket(&cli, sock)
 			       ? 1
 			       : dl_cli_token(&cli, argc, argv);
+	if (!strcmp(cmd, "metrics"))
+		return resolve_socket(&cli, sock)
+			       ? 1
+			       : dl_cli_metrics(&cli, argc, argv);
 	if (!strcmp(cmd, "audit"))
 		return resolve_socket(&cli, sock)
 			       ? 1
