@@ -44,7 +44,7 @@ static int err(dl_route_t *o, int status, const char *code, const char *fmt,
 }
 
 #define BAD(c, fmt, a)	     err((c)->out, 400, "invalid", fmt, a)
-#define NOT_FOUND(c)	     err((c)->out, 404, "not_found", "no route %s", "")
+#define NOT_FOUND(c)	     err((c)->out, 404, "not_found", "no such route (see docs/API.md)%s", "")
 #define BAD_METHOD(c, allow) err((c)->out, 405, "invalid", "method not allowed here; use %s", allow)
 
 void dl_route_clear(dl_route_t *out)
@@ -69,7 +69,7 @@ static int split(ctx_t *c, const char *path)
 		while (*p && *p != '/')
 			p++;
 		len = (size_t)(p - s);
-		if (len == 0 && *p == '\0' && c->n > 0)
+		if (len == 0 && *p == '\0')
 			break; /* one trailing slash is harmless */
 		if (len == 0 || len > SEG_MAX || c->n == MAX_SEGS)
 			return -1;
