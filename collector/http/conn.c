@@ -38,8 +38,8 @@ typedef struct {
 	bool used;     /* set up: cleanup has work to do */
 	bool counted;  /* in gw->active */
 	bool ws;
-	bool too_big;  /* the body passed body_max */
-	bool stream;   /* chunked body of unknown length */
+	bool too_big; /* the body passed body_max */
+	bool stream;  /* chunked body of unknown length */
 	bool hdr_sent;
 	bool done;     /* c->out holds the whole rest of the answer */
 	bool finished; /* the answer went out */
@@ -142,8 +142,8 @@ static void plain_answer(conn_t *c, json_t *resp)
 	finish_up(c);
 	if (!json_is_true(json_object_get(resp, "ok"))) {
 		dl_respond_error_of(resp, &code, &error);
-		answer_error(c, dl_respond_status(code, c->route.control),
-			     code, error);
+		answer_error(c, dl_respond_status(code, c->route.control), code,
+			     error);
 		return;
 	}
 	if (c->route.kind == DL_ROUTE_SINGLE) {
@@ -169,8 +169,7 @@ static void stream_start(conn_t *c, const char *ctype)
 }
 
 /* logs/exec and /metrics: binary frames, then the final JSON. */
-static void stream_frame(conn_t *c, const uint8_t *p, size_t n,
-			 json_t *resp)
+static void stream_frame(conn_t *c, const uint8_t *p, size_t n, json_t *resp)
 {
 	bool nd = c->route.kind == DL_ROUTE_NDJSON;
 	const char *code, *error;
@@ -231,8 +230,8 @@ static void ws_frame(conn_t *c, const uint8_t *p, size_t n, json_t *resp)
 			    c->client);
 		return;
 	}
-	if (n > WS_MSG_MAX ||
-	    dl_buf_used(&c->out) + n > (size_t)c->gw->conf->http.client_buffer) {
+	if (n > WS_MSG_MAX || dl_buf_used(&c->out) + n >
+				      (size_t)c->gw->conf->http.client_buffer) {
 		DL_LOG_WARN(TAG,
 			    "WebSocket %s from %s: client too slow (%zu bytes "
 			    "queued), closing it",
@@ -285,7 +284,8 @@ static void up_frame(void *ud, const uint8_t *p, size_t n)
 	json_t *resp = NULL;
 
 	if (p[0] == '{' && dl_admin_parse((const char *)p, n, &resp)) {
-		answer_error(c, 502, "error", "the collector sent an invalid answer");
+		answer_error(c, 502, "error",
+			     "the collector sent an invalid answer");
 		return;
 	}
 	if (c->ws)
@@ -431,8 +431,8 @@ static int route(struct lws *wsi, conn_t *c, const char *path,
 			break;
 		if (n < 0) {
 			/* lws says -1 both for "no more" and "too long" */
-			if (lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS,
-						    i) <= 0)
+			if (lws_hdr_fragment_length(
+				    wsi, WSI_TOKEN_HTTP_URI_ARGS, i) <= 0)
 				break;
 			answer_error(c, 400, "invalid",
 				     "a query parameter is too long");
@@ -455,8 +455,7 @@ static int route(struct lws *wsi, conn_t *c, const char *path,
 	if (dl_route_request(m, path, kv, nq, body, blen, c->ws,
 			     (int64_t)(dl_clock_wall_ns() / 1000000000u),
 			     &c->route)) {
-		answer_error(c, c->route.status, c->route.code,
-			     c->route.error);
+		answer_error(c, c->route.status, c->route.code, c->route.error);
 		return -1;
 	}
 	return 0;
@@ -472,8 +471,8 @@ static int admit(struct lws *wsi, conn_t *c)
 	c->gw->active++;
 	c->counted = true;
 	read_token(wsi, c);
-	if (!c->token[0] && !(c->route.metrics &&
-			      !c->gw->conf->http.metrics_auth)) {
+	if (!c->token[0] &&
+	    !(c->route.metrics && !c->gw->conf->http.metrics_auth)) {
 		answer_error(c, 401, "unauthorized",
 			     "this API wants a token: Authorization: Bearer "
 			     "<secret> (or the cookie dl_token)");
@@ -497,8 +496,8 @@ static void http_start(struct lws *wsi, conn_t *c, const char *uri)
 		start_upstream(c);
 		return;
 	}
-	if (lws_hdr_copy(wsi, cl, sizeof(cl),
-			 WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
+	if (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) >
+		    0 &&
 	    dl_parse_int(cl, 0, INT64_MAX, &len)) {
 		answer_error(c, 400, "invalid", "bad Content-Length");
 		return;
@@ -532,8 +531,7 @@ static void http_body_done(struct lws *wsi, conn_t *c)
 
 /* ---- writing HTTP ---- */
 
-static int http_head(struct lws *wsi, conn_t *c, uint8_t *start,
-		     uint8_t *end)
+static int http_head(struct lws *wsi, conn_t *c, uint8_t *start, uint8_t *end)
 {
 	uint8_t *p = start;
 
@@ -542,10 +540,10 @@ static int http_head(struct lws *wsi, conn_t *c, uint8_t *start,
 		    c->stream ? LWS_ILLEGAL_HTTP_CONTENT_LEN
 			      : (lws_filepos_t)dl_buf_used(&c->out),
 		    &p, end) ||
-	    (c->stream && lws_add_http_header_by_token(
-				  wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING,
-				  (const unsigned char *)"chunked", 7, &p,
-				  end)) ||
+	    (c->stream &&
+	     lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING,
+					  (const unsigned char *)"chunked", 7,
+					  &p, end)) ||
 	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
 					 (const unsigned char *)"no-store", 8,
 					 &p, end) ||
@@ -595,8 +593,8 @@ static int http_write(struct lws *wsi, conn_t *c)
 	    (int)(p - start))
 		return -1;
 	dl_buf_consume(&c->out, n);
-	if (c->up && dl_buf_used(&c->out) <=
-			     (size_t)c->gw->conf->http.client_buffer / 2)
+	if (c->up &&
+	    dl_buf_used(&c->out) <= (size_t)c->gw->conf->http.client_buffer / 2)
 		dl_upstream_pause(c->up, false);
 	if (!last) {
 		if (dl_buf_used(&c->out) || c->done)
@@ -638,9 +636,7 @@ int dl_conn_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	conn_t *c = user;
 
 	switch (reason) {
-	case LWS_CALLBACK_HTTP:
-		http_start(wsi, c, in);
-		return 0;
+	case LWS_CALLBACK_HTTP: http_start(wsi, c, in); return 0;
 	case LWS_CALLBACK_HTTP_BODY:
 		if (!c->used || c->status)
 			return 0;
@@ -651,8 +647,7 @@ int dl_conn_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		http_body_done(wsi, c);
 		return 0;
 	case LWS_CALLBACK_HTTP_WRITEABLE: return http_write(wsi, c);
-	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-		return ws_filter(wsi, c);
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: return ws_filter(wsi, c);
 	case LWS_CALLBACK_ESTABLISHED:
 		if (c->used && c->route.req)
 			start_upstream(c);

@@ -71,8 +71,9 @@ static int find_user(const dl_http_conf_t *h, struct passwd *pw, char *buf,
 		return -1;
 	}
 	if (pw->pw_uid == 0) {
-		DL_LOG_ERROR(TAG, "refusing to run as root: [http] user %s is "
-				  "root",
+		DL_LOG_ERROR(TAG,
+			     "refusing to run as root: [http] user %s is "
+			     "root",
 			     h->user);
 		return -1;
 	}
@@ -103,8 +104,8 @@ static void raise_nofile(int want)
 	struct rlimit r;
 
 	if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < (rlim_t)want) {
-		r.rlim_cur = r.rlim_max < (rlim_t)want ? r.rlim_max
-						       : (rlim_t)want;
+		r.rlim_cur =
+			r.rlim_max < (rlim_t)want ? r.rlim_max : (rlim_t)want;
 		setrlimit(RLIMIT_NOFILE, &r);
 	}
 }
@@ -125,8 +126,9 @@ static struct lws_context *make_context(const dl_cconf_t *conf, dl_gw_t *gw,
 	loops[0] = loop;
 
 	memset(&info, 0, sizeof(info));
-	info.options = LWS_SERVER_OPTION_LIBUV |
-		       LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
+	info.options =
+		LWS_SERVER_OPTION_LIBUV |
+		LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
 	info.foreign_loops = loops;
 	info.port = h->listen_port;
 	info.iface = h->listen_host;
@@ -134,13 +136,14 @@ static struct lws_context *make_context(const dl_cconf_t *conf, dl_gw_t *gw,
 	info.user = gw;
 	info.uid = -1; /* we drop root ourselves, with a sentence */
 	info.gid = -1;
-	info.max_http_header_data = (unsigned short)(h->header_max > 65535 ? 65535
-									  : h->header_max);
+	info.max_http_header_data =
+		(unsigned short)(h->header_max > 65535 ? 65535 : h->header_max);
 	/* a header table per connection that is still sending its head:
 	 * header_max x max_connections is the most that costs */
-	info.max_http_header_pool = (unsigned short)(h->max_connections > 65535
-							     ? 65535
-							     : h->max_connections);
+	info.max_http_header_pool =
+		(unsigned short)(h->max_connections > 65535
+					 ? 65535
+					 : h->max_connections);
 	info.fd_limit_per_thread = (unsigned)h->max_connections + 64;
 	info.timeout_secs = (unsigned)h->idle_timeout;
 	info.timeout_secs_ah_idle = (unsigned)h->header_timeout;
@@ -165,7 +168,8 @@ int dl_http_run(const dl_cconf_t *conf)
 	char pwbuf[4096];
 	int drop, rc = 1;
 
-	if (check_conf(h) || (drop = find_user(h, &pw, pwbuf, sizeof(pwbuf))) < 0)
+	if (check_conf(h) ||
+	    (drop = find_user(h, &pw, pwbuf, sizeof(pwbuf))) < 0)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);
 	raise_nofile(2 * h->max_connections + 128);
@@ -192,8 +196,8 @@ int dl_http_run(const dl_cconf_t *conf)
 	uv_signal_start(&sterm, on_signal, SIGTERM);
 	uv_signal_start(&sint, on_signal, SIGINT);
 	DL_LOG_INFO(TAG, "listening on %s://%s:%d, admin socket %s",
-		    h->tls == DL_HTTP_TLS_ON ? "https" : "http",
-		    h->listen_host, h->listen_port, conf->admin_socket);
+		    h->tls == DL_HTTP_TLS_ON ? "https" : "http", h->listen_host,
+		    h->listen_port, conf->admin_socket);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_close((uv_handle_t *)&sterm, NULL);
 	uv_close((uv_handle_t *)&sint, NULL);

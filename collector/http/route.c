@@ -13,15 +13,15 @@
 #include "common/config.h"
 #include "proto/control.h"
 
-#define MAX_SEGS	 8
-#define SEG_MAX		 128
-#define DEFAULT_TIMEOUT	 30 /* seconds, plain control ops (as the CLI) */
-#define EVENTS_SINCE	 3600
-#define AUDIT_SINCE	 86400
-#define HISTORY_SINCE	 3600
-#define DEFAULT_LIMIT	 1000
-#define LIMIT_MAX	 100000
-#define NS		 INT64_C(1000000000)
+#define MAX_SEGS	8
+#define SEG_MAX		128
+#define DEFAULT_TIMEOUT 30 /* seconds, plain control ops (as the CLI) */
+#define EVENTS_SINCE	3600
+#define AUDIT_SINCE	86400
+#define HISTORY_SINCE	3600
+#define DEFAULT_LIMIT	1000
+#define LIMIT_MAX	100000
+#define NS		INT64_C(1000000000)
 
 typedef struct {
 	char seg[MAX_SEGS][SEG_MAX + 1];
@@ -43,9 +43,11 @@ static int err(dl_route_t *o, int status, const char *code, const char *fmt,
 	return status;
 }
 
-#define BAD(c, fmt, a)	     err((c)->out, 400, "invalid", fmt, a)
-#define NOT_FOUND(c)	     err((c)->out, 404, "not_found", "no such route (see docs/API.md)%s", "")
-#define BAD_METHOD(c, allow) err((c)->out, 405, "invalid", "method not allowed here; use %s", allow)
+#define BAD(c, fmt, a) err((c)->out, 400, "invalid", fmt, a)
+#define NOT_FOUND(c)                                                           \
+	err((c)->out, 404, "not_found", "no such route (see docs/API.md)%s", "")
+#define BAD_METHOD(c, allow)                                                   \
+	err((c)->out, 405, "invalid", "method not allowed here; use %s", allow)
 
 void dl_route_clear(dl_route_t *out)
 {
@@ -109,7 +111,9 @@ static int check_query(ctx_t *c, const char *const *allowed)
 			return BAD(c, "unknown query parameter \"%.32s\"", k);
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(c->q[j].key, k))
-				return BAD(c, "query parameter %.32s given twice", k);
+				return BAD(c,
+					   "query parameter %.32s given twice",
+					   k);
 	}
 	return 0;
 }
@@ -158,7 +162,8 @@ static int q_time(ctx_t *c, const char *key, int64_t *out)
 	if (dl_duration_parse(v, &s) == 0 && s < 1000000000)
 		s = c->now - s;
 	else if (dl_parse_int(v, 0, INT64_C(1) << 40, &s))
-		return BAD(c, "%s wants a duration (10m, 24h, 7d) or unix seconds",
+		return BAD(c,
+			   "%s wants a duration (10m, 24h, 7d) or unix seconds",
 			   key);
 	*out = s < 0 ? 0 : s;
 	return 0;
@@ -196,14 +201,16 @@ static int host_seg(ctx_t *c, size_t i)
 static int ctr_seg(ctx_t *c, size_t i)
 {
 	if (!dl_control_name_ok(c->seg[i]))
-		return BAD(c, "invalid container name or id \"%.64s\"", c->seg[i]);
+		return BAD(c, "invalid container name or id \"%.64s\"",
+			   c->seg[i]);
 	return 0;
 }
 
 static int new_req(ctx_t *c, const char *op)
 {
 	c->out->req = json_pack("{s:s}", "op", op);
-	return c->out->req ? 0 : err(c->out, 500, "error", "out of memory%s", "");
+	return c->out->req ? 0
+			   : err(c->out, 500, "error", "out of memory%s", "");
 }
 
 static void set_s(ctx_t *c, const char *k, const char *v)
@@ -249,8 +256,9 @@ static int control(ctx_t *c, const char *host, const char *ctr,
 		return NOT_FOUND(c);
 	if (ctr) {
 		if (json_object_get(args, "container"))
-			return BAD(c, "the container comes from the path, not "
-				      "the body%s",
+			return BAD(c,
+				   "the container comes from the path, not "
+				   "the body%s",
 				   "");
 		json_object_set_new(args, "container", json_string(ctr));
 	}
@@ -258,7 +266,8 @@ static int control(ctx_t *c, const char *host, const char *ctr,
 		return BAD(c, "%s", e);
 	t = op->kind == DL_OPK_STREAM
 		    ? 0
-		    : DEFAULT_TIMEOUT + json_integer_value(json_object_get(args, "t"));
+		    : DEFAULT_TIMEOUT +
+			      json_integer_value(json_object_get(args, "t"));
 	if (new_req(c, "control"))
 		return c->out->status;
 	set_s(c, "host", host);
@@ -266,16 +275,16 @@ static int control(ctx_t *c, const char *host, const char *ctr,
 	json_object_set(c->out->req, "args", args);
 	set_i(c, "timeout_ms", t * 1000);
 	c->out->control = true;
-	c->out->kind = op->kind == DL_OPK_STREAM ? DL_ROUTE_NDJSON
-						 : DL_ROUTE_PLAIN;
+	c->out->kind =
+		op->kind == DL_OPK_STREAM ? DL_ROUTE_NDJSON : DL_ROUTE_PLAIN;
 	return 0;
 }
 
 /* GET .../logs?follow=&tail=&since=&timestamps= */
 static int logs_args(ctx_t *c, json_t *args)
 {
-	static const char *const q[] = {"follow", "tail", "since",
-					"timestamps", NULL};
+	static const char *const q[] = {"follow", "tail", "since", "timestamps",
+					NULL};
 	bool follow = false, ts = false;
 	int64_t tail = -1, since = -1;
 
@@ -296,9 +305,9 @@ static int logs_args(ctx_t *c, json_t *args)
 
 static bool post_action(const char *a)
 {
-	static const char *const acts[] = {"start", "stop", "restart", "kill",
-					   "pause", "unpause", "rename", "rm",
-					   "inspect", "top", "exec", NULL};
+	static const char *const acts[] = {
+		"start",  "stop", "restart", "kill", "pause", "unpause",
+		"rename", "rm",	  "inspect", "top",  "exec",  NULL};
 
 	for (const char *const *p = acts; *p; p++)
 		if (!strcmp(*p, a))
@@ -389,8 +398,8 @@ static int ps(ctx_t *c, const char *host)
 /* /hosts... */
 static int hosts(ctx_t *c, dl_route_method_t m, const char *body, size_t blen)
 {
-	static const char *const host_ops[] = {"images", "networks", "volumes",
-					       "info", "version", "df", NULL};
+	static const char *const host_ops[] = {
+		"images", "networks", "volumes", "info", "version", "df", NULL};
 	const char *h = c->n > 1 ? c->seg[1] : NULL;
 
 	if (h && host_seg(c, 1))
@@ -468,7 +477,7 @@ static int hosts(ctx_t *c, dl_route_method_t m, const char *body, size_t blen)
 
 static int events(ctx_t *c)
 {
-	static const char *const q[] = {"since", "host", "type", "action",
+	static const char *const q[] = {"since", "host",  "type", "action",
 					"limit", "after", NULL};
 	int64_t since = c->now - EVENTS_SINCE, limit = DEFAULT_LIMIT, after = 0;
 
@@ -525,8 +534,8 @@ static bool token_name_ok(const char *s)
 {
 	size_t n = strlen(s);
 
-	if (n == 0 || n > 63 || !((s[0] >= 'a' && s[0] <= 'z') ||
-				  (s[0] >= '0' && s[0] <= '9')))
+	if (n == 0 || n > 63 ||
+	    !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
 		return false;
 	for (size_t i = 1; i < n; i++)
 		if (!((s[i] >= 'a' && s[i] <= 'z') ||
@@ -536,8 +545,7 @@ static bool token_name_ok(const char *s)
 	return true;
 }
 
-static int tokens(ctx_t *c, dl_route_method_t m, const char *body,
-		  size_t blen)
+static int tokens(ctx_t *c, dl_route_method_t m, const char *body, size_t blen)
 {
 	json_t *b = NULL;
 
@@ -547,7 +555,8 @@ static int tokens(ctx_t *c, dl_route_method_t m, const char *body,
 		if (m != DL_ROUTE_DELETE)
 			return BAD_METHOD(c, "DELETE");
 		if (!token_name_ok(c->seg[1]))
-			return BAD(c, "invalid token name \"%.64s\"", c->seg[1]);
+			return BAD(c, "invalid token name \"%.64s\"",
+				   c->seg[1]);
 		if (new_req(c, "token_revoke"))
 			return c->out->status;
 		set_s(c, "name", c->seg[1]);
@@ -586,8 +595,9 @@ static int api(ctx_t *c, dl_route_method_t m, const char *body, size_t blen,
 		return subscribe(c, upgrade);
 	}
 	if (upgrade)
-		return BAD(c, "no WebSocket here: only /api/v1/events/stream and "
-			      "/api/v1/stats/stream%s",
+		return BAD(c,
+			   "no WebSocket here: only /api/v1/events/stream and "
+			   "/api/v1/stats/stream%s",
 			   "");
 	if (is(c, 0, "hosts"))
 		return hosts(c, m, body, blen);

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DL_ROUTE_QUERY_MAX  16  /* query pairs per request */
+#define DL_ROUTE_QUERY_MAX  16	/* query pairs per request */
 #define DL_ROUTE_VALUE_MAX  256 /* bytes of one query value */
 #define DL_ROUTE_PATH_MAX   512 /* bytes of the path */
 #define DL_ROUTE_POINTS_MAX 10000
@@ -43,10 +43,10 @@ typedef struct {
 	const char *code; /* error word (static), when status != 0 */
 	char error[256];  /* error sentence, when status != 0 */
 	dl_route_kind_t kind;
-	bool body;	  /* POST: args come from the JSON body */
-	bool control;	  /* a control op ("error" is Docker's: 502) */
-	bool metrics;	  /* GET /metrics */
-	json_t *req;	  /* the admin request; the caller owns it */
+	bool body;    /* POST: args come from the JSON body */
+	bool control; /* a control op ("error" is Docker's: 502) */
+	bool metrics; /* GET /metrics */
+	json_t *req;  /* the admin request; the caller owns it */
 } dl_route_t;
 
 /* Routes one request. body == NULL on a POST route checks method, path

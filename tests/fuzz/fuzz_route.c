@@ -33,7 +33,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rest = (size_t)(buf + size - 1 - body);
 	if (body > buf + size - 1)
 		rest = 0;
-	for (kvp = strtok_r(query, "&", &save); kvp && nq < sizeof(kv) / sizeof(kv[0]);
+	for (kvp = strtok_r(query, "&", &save);
+	     kvp && nq < sizeof(kv) / sizeof(kv[0]);
 	     kvp = strtok_r(NULL, "&", &save)) {
 		char *eq = strchr(kvp, '=');
 

@@ -15,8 +15,8 @@ typedef struct {
 	const char *query; /* "k=v&k2=v2" or NULL */
 	const char *body;  /* NULL = none */
 	bool upgrade;
-	int status;	   /* expected HTTP error, 0 = routed */
-	const char *want;  /* expected admin JSON (keys compared), or NULL */
+	int status;	  /* expected HTTP error, 0 = routed */
+	const char *want; /* expected admin JSON (keys compared), or NULL */
 	dl_route_kind_t kind;
 } case_t;
 
@@ -27,8 +27,10 @@ typedef struct {
 #define NS "000000000"
 
 static const case_t cases[] = {
-	{G, "/api/v1/hosts", NULL, NULL, 0, 0, "{\"op\":\"hosts\"}", DL_ROUTE_PLAIN},
-	{G, "/api/v1/hosts/", NULL, NULL, 0, 0, "{\"op\":\"hosts\"}", DL_ROUTE_PLAIN},
+	{G, "/api/v1/hosts", NULL, NULL, 0, 0, "{\"op\":\"hosts\"}",
+	 DL_ROUTE_PLAIN},
+	{G, "/api/v1/hosts/", NULL, NULL, 0, 0, "{\"op\":\"hosts\"}",
+	 DL_ROUTE_PLAIN},
 	{G, "/api/v1/hosts/web-01", NULL, NULL, 0, 0,
 	 "{\"op\":\"hosts\",\"host\":\"web-01\"}", DL_ROUTE_SINGLE},
 	{G, "/api/v1/hosts/Web_01", NULL, NULL, 0, 400, NULL, 0},
@@ -58,9 +60,11 @@ static const case_t cases[] = {
 	 ",\"until_ns\":1699999000" NS ",\"points\":0}",
 	 0},
 	{G, "/api/v1/hosts/a/history", "points=10001", NULL, 0, 400, NULL, 0},
-	{G, "/api/v1/hosts/a/history", "since=1h&until=2h", NULL, 0, 400, NULL, 0},
-	{G, "/api/v1/events", "since=1h&host=a&type=container&action=stop&limit=5&after=7",
-	 NULL, 0, 0,
+	{G, "/api/v1/hosts/a/history", "since=1h&until=2h", NULL, 0, 400, NULL,
+	 0},
+	{G, "/api/v1/events",
+	 "since=1h&host=a&type=container&action=stop&limit=5&after=7", NULL, 0,
+	 0,
 	 "{\"op\":\"events\",\"since_ns\":1699996400" NS ",\"limit\":5,"
 	 "\"after\":7,\"host\":\"a\",\"type\":\"container\",\"action\":"
 	 "\"stop\"}",
@@ -84,10 +88,11 @@ static const case_t cases[] = {
 	 "{\"op\":\"control\",\"host\":\"a\",\"action\":\"stop\",\"args\":"
 	 "{\"container\":\"web\"},\"timeout_ms\":30000}",
 	 0},
-	{P, "/api/v1/hosts/a/containers/web/stop", NULL, "{bad", 0, 400, NULL, 0},
+	{P, "/api/v1/hosts/a/containers/web/stop", NULL, "{bad", 0, 400, NULL,
+	 0},
 	{P, "/api/v1/hosts/a/containers/web/stop", NULL, "[]", 0, 400, NULL, 0},
-	{P, "/api/v1/hosts/a/containers/web/stop", NULL, "{\"t\":\"x\"}", 0, 400,
-	 NULL, 0},
+	{P, "/api/v1/hosts/a/containers/web/stop", NULL, "{\"t\":\"x\"}", 0,
+	 400, NULL, 0},
 	{P, "/api/v1/hosts/a/containers/web/stop", NULL,
 	 "{\"container\":\"other\"}", 0, 400, NULL, 0},
 	{G, "/api/v1/hosts/a/containers/web/stop", NULL, NULL, 0, 405, NULL, 0},
@@ -97,8 +102,8 @@ static const case_t cases[] = {
 	 0},
 	{P, "/api/v1/hosts/a/containers/web/frobnicate", NULL, "{}", 0, 404,
 	 NULL, 0},
-	{G, "/api/v1/hosts/a/containers/web/logs", "follow=1&tail=10&timestamps=true",
-	 NULL, 0, 0,
+	{G, "/api/v1/hosts/a/containers/web/logs",
+	 "follow=1&tail=10&timestamps=true", NULL, 0, 0,
 	 "{\"op\":\"control\",\"host\":\"a\",\"action\":\"logs\",\"args\":"
 	 "{\"follow\":true,\"timestamps\":true,\"tail\":10,\"container\":"
 	 "\"web\"},\"timeout_ms\":0}",
@@ -116,7 +121,8 @@ static const case_t cases[] = {
 	 "{\"op\":\"control\",\"host\":\"a\",\"action\":\"prune\",\"args\":"
 	 "{\"what\":\"images\"},\"timeout_ms\":30000}",
 	 0},
-	{P, "/api/v1/hosts/a/prune", NULL, "{\"what\":\"disks\"}", 0, 400, NULL, 0},
+	{P, "/api/v1/hosts/a/prune", NULL, "{\"what\":\"disks\"}", 0, 400, NULL,
+	 0},
 	{G, "/api/v1/tokens", NULL, NULL, 0, 0, "{\"op\":\"token_list\"}", 0},
 	{P, "/api/v1/tokens", NULL, "{\"name\":\"ci\",\"role\":\"read\"}", 0, 0,
 	 "{\"op\":\"token_create\",\"name\":\"ci\",\"role\":\"read\"}", 0},
@@ -124,7 +130,8 @@ static const case_t cases[] = {
 	{D, "/api/v1/tokens/ci", NULL, NULL, 0, 0,
 	 "{\"op\":\"token_revoke\",\"name\":\"ci\"}", 0},
 	{D, "/api/v1/tokens/CI!", NULL, NULL, 0, 400, NULL, 0},
-	{G, "/metrics", NULL, NULL, 0, 0, "{\"op\":\"metrics\"}", DL_ROUTE_METRICS},
+	{G, "/metrics", NULL, NULL, 0, 0, "{\"op\":\"metrics\"}",
+	 DL_ROUTE_METRICS},
 	{G, "/metrics", "x=1", NULL, 0, 400, NULL, 0},
 	{G, "/api/v1/events/stream", "host=a&type=container", NULL, 1, 0,
 	 "{\"op\":\"subscribe\",\"what\":\"events\",\"host\":\"a\",\"type\":"
@@ -215,13 +222,13 @@ static void test_head_only(void)
 {
 	dl_route_t r;
 
-	ASSERT_EQ(dl_route_request(P, "/api/v1/hosts/a/containers/b/exec",
-				   NULL, 0, NULL, 0, false, NOW, &r),
+	ASSERT_EQ(dl_route_request(P, "/api/v1/hosts/a/containers/b/exec", NULL,
+				   0, NULL, 0, false, NOW, &r),
 		  0);
 	ASSERT(r.body);
 	ASSERT(r.req == NULL);
-	ASSERT_EQ(dl_route_request(P, "/api/v1/nope", NULL, 0, NULL, 0,
-				   false, NOW, &r),
+	ASSERT_EQ(dl_route_request(P, "/api/v1/nope", NULL, 0, NULL, 0, false,
+				   NOW, &r),
 		  404);
 }
 
@@ -246,8 +253,8 @@ static void test_status(void)
 		ASSERT_EQ(dl_respond_status(t[i].code, t[i].control),
 			  t[i].status);
 	/* code wins over status; status stands in until serve sends code */
-	r = json_pack("{s:b,s:s,s:s,s:s}", "ok", 0, "status", "error",
-		      "code", "not_found", "error", "No such container");
+	r = json_pack("{s:b,s:s,s:s,s:s}", "ok", 0, "status", "error", "code",
+		      "not_found", "error", "No such container");
 	dl_respond_error_of(r, &code, &err);
 	ASSERT_STR_EQ(code, "not_found");
 	json_decref(r);
@@ -272,9 +279,10 @@ static void test_lines(void)
 	ASSERT_EQ(dl_respond_final_line(&b, r), 0);
 	json_decref(r);
 	ASSERT_EQ(dl_buf_append(&b, "", 1), 0);
-	ASSERT_STR_EQ((const char *)dl_buf_head(&b),
-		      "{\"stream\":\"stdout\",\"data\":\"hi \xef\xbf\xbd\\n\"}\n"
-		      "{\"status\":\"ok\",\"exit_code\":3}\n");
+	ASSERT_STR_EQ(
+		(const char *)dl_buf_head(&b),
+		"{\"stream\":\"stdout\",\"data\":\"hi \xef\xbf\xbd\\n\"}\n"
+		"{\"status\":\"ok\",\"exit_code\":3}\n");
 	dl_buf_free(&b);
 }
 
