@@ -30,6 +30,7 @@ install(FILES ${_pk_src}/collector.conf DESTINATION /etc/dockline
 install(FILES ${_pk_src}/dockline-agent.service
   DESTINATION ${DL_SYSTEMD_UNITDIR} COMPONENT agent)
 install(FILES ${_pk_src}/dockline-collector.service
+  ${_pk_src}/dockline-http.service
   DESTINATION ${DL_SYSTEMD_UNITDIR} COMPONENT collector)
 
 # Debian changelog, generated so its version always matches the package.

@@ -192,6 +192,8 @@ static int parse_http(dl_http_conf_t *h, dl_conf_t *f, const char *file,
 			 file);
 		return DL_ECONFIG;
 	}
+	/* The gateway refuses plain HTTP off loopback unless asked. */
+	h->tls_off_explicit = h->tls == DL_HTTP_TLS_OFF;
 	if (h->tls == DL_HTTP_TLS_AUTO)
 		h->tls = h->tls_cert[0] ? DL_HTTP_TLS_ON : DL_HTTP_TLS_OFF;
 	else if (h->tls == DL_HTTP_TLS_OFF)

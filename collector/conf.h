@@ -25,8 +25,9 @@
 typedef struct {
 	char listen_host[256]; /* "127.0.0.1", "::1", "0.0.0.0", a name */
 	int listen_port;
-	bool loopback; /* listen_host is a loopback address */
-	int tls;       /* DL_HTTP_TLS_* */
+	bool loopback;	       /* listen_host is a loopback address */
+	int tls;	       /* DL_HTTP_TLS_* */
+	bool tls_off_explicit; /* `tls = off` written, not just no cert */
 	char tls_cert[DL_PATH_MAX];
 	char tls_key[DL_PATH_MAX];
 	char user[64];	   /* the gateway's system user */

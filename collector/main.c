@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "collector/attach.h"
+#include "collector/http/gateway.h"
 #include "collector/serve.h"
 #include "common/log.h"
 
@@ -14,6 +15,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: dockline-collector serve [-c FILE]\n"
 		"       dockline-collector attach --host=NAME [-c FILE]\n"
+		"       dockline-collector http [-c FILE]\n"
 		"       dockline-collector --version\n"
 		"\n"
 		"  serve   run the collector: store agent data in SQLite and "
@@ -22,6 +24,8 @@ static void usage(FILE *f)
 		"command\n"
 		"          written by `dockline enroll`; not for interactive "
 		"use)\n"
+		"  http    the HTTP/WebSocket API gateway ([http] in the "
+		"config)\n"
 		"  -c FILE configuration (default %s if it exists)\n",
 		DL_COLLECTOR_CONF_DEFAULT);
 }
@@ -81,6 +85,14 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		return dl_serve_run(&conf);
+	}
+	if (!strcmp(cmd, "http")) {
+		if (host) {
+			fprintf(stderr, "dockline-collector: http takes no "
+					"--host\n");
+			return 2;
+		}
+		return dl_http_run(&conf);
 	}
 	if (!strcmp(cmd, "attach")) {
 		if (!host) {

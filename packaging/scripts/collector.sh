@@ -18,6 +18,14 @@ dl_collector_setup() {
 	# to locked accounts when UsePAM is off. "*" means "no password"
 	# without locking the account.
 	usermod -p '*' "$DL_COLL_USER"
+	# The HTTP gateway (dockline-http.service, not enabled by default):
+	# no login, no home; group dockline-admin opens the admin socket and
+	# serve requires a token for everything it sends.
+	if ! getent passwd dockline-http >/dev/null; then
+		useradd --system --gid "$DL_COLL_ADMIN_GROUP" --home-dir /nonexistent \
+			--no-create-home --shell /usr/sbin/nologin \
+			--comment "dockline HTTP gateway" dockline-http
+	fi
 	install -d -m 0750 -o "$DL_COLL_USER" -g "$DL_COLL_USER" "$DL_COLL_HOME"
 	install -d -m 0700 -o "$DL_COLL_USER" -g "$DL_COLL_USER" "$DL_COLL_HOME/.ssh"
 	if [ ! -e "$DL_COLL_HOME/.ssh/authorized_keys" ]; then
