@@ -8,6 +8,7 @@
 
 #include "agent/executor.h"
 #include "agent/outbox.h"
+#include "agent/replay.h"
 #include "agent/spool.h"
 #include "agent/stats.h"
 #include "agent/tunnel.h"
@@ -31,6 +32,7 @@ typedef struct {
 	dl_sampler_t *sampler;
 	dl_outbox_t *outbox; /* memory: the oldest unacked frames, to send */
 	dl_spool_t *spool;   /* disk: every unacked frame */
+	dl_replay_t *replay; /* Docker events already queued */
 	dl_executor_t *exec;
 	dl_frame_reader_t rd;
 	uint64_t epoch;
@@ -291,9 +293,17 @@ static void on_event(void *ud, const dl_event_t *ev, uint64_t time_ns)
 	agent_t *a = ud;
 	dl_msg_t m = {.type = DL_MSG_EVENT};
 
+	/* dockerd replays the last second on every subscribe, this run's
+	 * or the last one's: queued once, under one seq. */
+	if (dl_replay_seen(a->replay, ev, time_ns)) {
+		DL_LOG_DEBUG(TAG, "replayed event %.*s %.*s skipped",
+			     (int)ev->type.n, ev->type.p, (int)ev->action.n,
+			     ev->action.p);
+		return;
+	}
 	m.u.event = *ev;
 	push_data(a, &m);
-	(void)time_ns;
+	dl_replay_note(a->replay, ev, time_ns);
 }
 
 /* ---- collector link ---- */
@@ -333,7 +343,7 @@ static void on_up(void *ud)
 
 static int on_hello(agent_t *a, const dl_hello_t *h)
 {
-	char host[DL_MAX_NAME + 1], sw[DL_MAX_NAME + 1];
+	char host[DL_MAX_NAME + 1], sw[DL_MAX_NAME + 1], backlog[96];
 
 	dl_str_copy(host, sizeof(host), h->host);
 	dl_str_copy(sw, sizeof(sw), h->software);
@@ -364,13 +374,17 @@ static int on_hello(agent_t *a, const dl_hello_t *h)
 		acked(a, h->last_seq);
 	}
 	dl_outbox_rewind(a->outbox);
+	backlog[0] = '\0';
+	if (a->mem_upto < dl_spool_last_seq(a->spool))
+		snprintf(backlog, sizeof(backlog),
+			 ", then seqs %llu..%llu from the spool",
+			 (unsigned long long)a->mem_upto + 1,
+			 (unsigned long long)dl_spool_last_seq(a->spool));
 	DL_LOG_INFO(TAG,
 		    "connected to %s as host %s; %zu frames (%zu bytes) to "
-		    "(re)send from memory, seqs %llu..%llu from the spool",
+		    "(re)send%s",
 		    sw, host, dl_outbox_count(a->outbox),
-		    dl_outbox_bytes(a->outbox),
-		    (unsigned long long)a->mem_upto + 1,
-		    (unsigned long long)dl_spool_last_seq(a->spool));
+		    dl_outbox_bytes(a->outbox), backlog);
 	a->link = LINK_LIVE;
 	report_drops(a);
 	pump(a);
@@ -618,10 +632,12 @@ int dl_agent_run(const dl_aconf_t *conf)
 	a.conf = conf;
 	dl_frame_reader_init(&a.rd, DL_FRAME_MAX);
 	a.outbox = dl_outbox_new(conf->outbox_max);
-	if (!a.outbox || open_spool(&a, conf) != 0) {
+	a.replay = dl_replay_new(conf->state_dir);
+	if (!a.outbox || !a.replay || open_spool(&a, conf) != 0) {
 		DL_LOG_ERROR(TAG, "cannot start without the spool in %s",
 			     conf->state_dir);
 		dl_outbox_free(a.outbox);
+		dl_replay_free(a.replay);
 		uv_loop_close(&loop);
 		return 1;
 	}
@@ -671,6 +687,7 @@ int dl_agent_run(const dl_aconf_t *conf)
 	uv_loop_close(&loop);
 	dl_outbox_free(a.outbox);
 	dl_spool_free(a.spool);
+	dl_replay_free(a.replay);
 	dl_frame_reader_free(&a.rd);
 	DL_LOG_INFO(TAG, "stopped");
 	return 0;
