@@ -965,8 +965,10 @@ int dl_spool_append(dl_spool_t *sp, uint64_t seq, dl_outbox_class_t cls,
 	g->nstats += cls == DL_OUTBOX_STATS;
 	sp->last_seq = seq;
 	sp->dirty = 1;
+	/* A failed fdatasync is logged; the record is in the file, so it is
+	 * not reported as a failed append (it would be counted as lost). */
 	if (sp->o.sync == DL_SPOOL_SYNC_ALWAYS)
-		return dl_spool_sync(sp);
+		dl_spool_sync(sp);
 	return 0;
 }
 
