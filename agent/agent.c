@@ -8,6 +8,8 @@
 
 #include "agent/executor.h"
 #include "agent/outbox.h"
+#include "agent/replay.h"
+#include "agent/spool.h"
 #include "agent/stats.h"
 #include "agent/tunnel.h"
 #include "agent/watch.h"
@@ -28,16 +30,22 @@ typedef struct {
 	dl_tunnel_t *tunnel;
 	dl_watch_t *watch;
 	dl_sampler_t *sampler;
-	dl_outbox_t *outbox;
+	dl_outbox_t *outbox; /* memory: the oldest unacked frames, to send */
+	dl_spool_t *spool;   /* disk: every unacked frame */
+	dl_replay_t *replay; /* Docker events already queued */
 	dl_executor_t *exec;
 	dl_frame_reader_t rd;
 	uint64_t epoch;
-	uint64_t next_seq;
+	/* Every spooled seq <= mem_upto is in the outbox, acked or dropped;
+	 * the ones above it are only on disk (backlog). */
+	uint64_t mem_upto;
+	uint64_t lost_frames, lost_bytes; /* neither spooled nor queued */
 	link_t link;
 	uint64_t last_rx_ns;
 	uint64_t nonce;
 	uint64_t reported_drops; /* dropped frames already reported */
 	uv_timer_t ping;
+	uv_timer_t sync; /* spool_sync = DURATION */
 	uv_signal_t sigterm, sigint;
 	int closing;
 } agent_t;
@@ -105,23 +113,104 @@ static void pump(agent_t *a)
 
 static void push_data(agent_t *a, dl_msg_t *m);
 
+/* Dropped so far: memory cap (only when the spool failed), spool cap
+ * (all runs), and frames neither could take. */
+static void drop_totals(agent_t *a, uint64_t *frames, uint64_t *bytes)
+{
+	dl_spool_stat_t st;
+
+	dl_outbox_dropped(a->outbox, frames, bytes);
+	dl_spool_stat(a->spool, &st);
+	*frames += st.dropped_frames + a->lost_frames;
+	*bytes += st.dropped_bytes + a->lost_bytes;
+}
+
+/* Moves spooled frames into the outbox while it is at most half full, up
+ * to its cap: after hours offline the backlog streams from disk at the
+ * pace of acks, outbox_max / 2 at a time, never the whole spool at
+ * once, so the loop keeps reading Docker meanwhile. */
+static void refill(agent_t *a)
+{
+	dl_spool_rec_t r;
+	int rc;
+
+	if (dl_outbox_bytes(a->outbox) > a->conf->outbox_max / 2)
+		return;
+	while (a->mem_upto < dl_spool_last_seq(a->spool)) {
+		rc = dl_spool_next(a->spool, a->mem_upto, &r);
+		if (rc <= 0) { /* nothing left above mem_upto */
+			a->mem_upto = dl_spool_last_seq(a->spool);
+			break;
+		}
+		if (dl_outbox_count(a->outbox) &&
+		    !dl_outbox_fits(a->outbox, r.len))
+			break;
+		dl_outbox_push(a->outbox, r.seq, r.frame, r.len, r.cls);
+		a->mem_upto = r.seq;
+	}
+}
+
+/* The collector committed everything <= seq of our epoch. */
+static void acked(agent_t *a, uint64_t seq)
+{
+	dl_outbox_ack(a->outbox, seq);
+	dl_spool_ack(a->spool, seq);
+	if (seq > a->mem_upto)
+		a->mem_upto = seq;
+	refill(a);
+}
+
+static void on_spool_drop(void *ud, uint64_t lo, uint64_t hi, int stats_only)
+{
+	agent_t *a = ud;
+
+	dl_outbox_discard(a->outbox, lo, hi, stats_only);
+}
+
 static void report_drops(agent_t *a)
 {
 	uint64_t frames, bytes;
 	dl_msg_t m = {.type = DL_MSG_DROPPED};
 
-	dl_outbox_dropped(a->outbox, &frames, &bytes);
+	drop_totals(a, &frames, &bytes);
 	if (frames == a->reported_drops)
 		return;
 	a->reported_drops = frames;
 	m.u.dropped.frames = frames;
 	m.u.dropped.bytes = bytes;
 	DL_LOG_WARN(TAG,
-		    "%llu frames (%llu bytes) dropped so far: the outbox "
+		    "%llu frames (%llu bytes) dropped so far: the spool "
 		    "(%zu bytes) was full while the collector was unreachable",
 		    (unsigned long long)frames, (unsigned long long)bytes,
-		    a->conf->outbox_max);
+		    a->conf->spool_max);
 	push_data(a, &m);
+}
+
+/* Queues one encoded frame: to the spool first (before it can be sent),
+ * then to the outbox unless older frames wait on disk only. A frame the
+ * spool cannot take stays in memory alone (logged), unless that would
+ * put it ahead of spooled ones: then it is dropped and counted. */
+static void queue_frame(agent_t *a, uint64_t seq, const uint8_t *p, size_t n,
+			dl_outbox_class_t cls)
+{
+	int backlog = a->mem_upto < dl_spool_last_seq(a->spool);
+
+	if (dl_spool_append(a->spool, seq, cls, p, n) != 0) {
+		if (backlog) {
+			a->lost_frames++;
+			a->lost_bytes += n;
+			return;
+		}
+		dl_outbox_push(a->outbox, seq, p, n, cls);
+		a->mem_upto = seq;
+		return;
+	}
+	if (!backlog && dl_outbox_fits(a->outbox, n)) {
+		dl_outbox_push(a->outbox, seq, p, n, cls);
+		a->mem_upto = seq;
+	} else {
+		refill(a);
+	}
 }
 
 /* Stamps (epoch, seq, time), encodes once, queues until acked. A time
@@ -134,7 +223,7 @@ static void push_data(agent_t *a, dl_msg_t *m)
 	int rc;
 
 	m->epoch = a->epoch;
-	m->seq = a->next_seq;
+	dl_spool_take_seq(a->spool, &m->seq); /* logs its own failure */
 	if (!m->time_ns)
 		m->time_ns = dl_clock_wall_ns();
 	dl_buf_init(&b, DL_FRAME_MAX + DL_FRAME_HDR);
@@ -145,14 +234,13 @@ static void push_data(agent_t *a, dl_msg_t *m)
 		dl_buf_free(&b);
 		return;
 	}
-	a->next_seq++;
-	dl_outbox_dropped(a->outbox, &frames_before, &bytes);
-	dl_outbox_push(a->outbox, m->seq, dl_buf_head(&b), dl_buf_used(&b),
-		       m->type == DL_MSG_STATS || m->type == DL_MSG_HOSTSTATS
-			       ? DL_OUTBOX_STATS
-			       : DL_OUTBOX_KEEP);
+	drop_totals(a, &frames_before, &bytes);
+	queue_frame(a, m->seq, dl_buf_head(&b), dl_buf_used(&b),
+		    m->type == DL_MSG_STATS || m->type == DL_MSG_HOSTSTATS
+			    ? DL_OUTBOX_STATS
+			    : DL_OUTBOX_KEEP);
 	dl_buf_free(&b);
-	dl_outbox_dropped(a->outbox, &frames_after, &bytes);
+	drop_totals(a, &frames_after, &bytes);
 	if (frames_after != frames_before && m->type != DL_MSG_DROPPED)
 		report_drops(a);
 	pump(a);
@@ -205,9 +293,17 @@ static void on_event(void *ud, const dl_event_t *ev, uint64_t time_ns)
 	agent_t *a = ud;
 	dl_msg_t m = {.type = DL_MSG_EVENT};
 
+	/* dockerd replays the last second on every subscribe, this run's
+	 * or the last one's: queued once, under one seq. */
+	if (dl_replay_seen(a->replay, ev, time_ns)) {
+		DL_LOG_DEBUG(TAG, "replayed event %.*s %.*s skipped",
+			     (int)ev->type.n, ev->type.p, (int)ev->action.n,
+			     ev->action.p);
+		return;
+	}
 	m.u.event = *ev;
 	push_data(a, &m);
-	(void)time_ns;
+	dl_replay_note(a->replay, ev, time_ns);
 }
 
 /* ---- collector link ---- */
@@ -247,7 +343,7 @@ static void on_up(void *ud)
 
 static int on_hello(agent_t *a, const dl_hello_t *h)
 {
-	char host[DL_MAX_NAME + 1], sw[DL_MAX_NAME + 1];
+	char host[DL_MAX_NAME + 1], sw[DL_MAX_NAME + 1], backlog[96];
 
 	dl_str_copy(host, sizeof(host), h->host);
 	dl_str_copy(sw, sizeof(sw), h->software);
@@ -259,14 +355,36 @@ static int on_hello(agent_t *a, const dl_hello_t *h)
 		return DL_EVERSION;
 	}
 	/* Frames the collector already committed need not travel again. */
-	if (h->last_epoch == a->epoch)
-		dl_outbox_ack(a->outbox, h->last_seq);
+	if (h->last_epoch == a->epoch) {
+		dl_spool_stat_t st;
+
+		dl_spool_stat(a->spool, &st);
+		if (h->last_seq >= st.next_seq) {
+			/* It has seqs we would hand out again (a state dir
+			 * restored from a backup?): they would be deduped
+			 * away, so skip past them. */
+			DL_LOG_WARN(TAG,
+				    "collector committed seq %llu of this "
+				    "epoch, beyond our next %llu: skipping "
+				    "ahead",
+				    (unsigned long long)h->last_seq,
+				    (unsigned long long)st.next_seq);
+			dl_spool_bump_seq(a->spool, h->last_seq + 1);
+		}
+		acked(a, h->last_seq);
+	}
 	dl_outbox_rewind(a->outbox);
+	backlog[0] = '\0';
+	if (a->mem_upto < dl_spool_last_seq(a->spool))
+		snprintf(backlog, sizeof(backlog),
+			 ", then seqs %llu..%llu from the spool",
+			 (unsigned long long)a->mem_upto + 1,
+			 (unsigned long long)dl_spool_last_seq(a->spool));
 	DL_LOG_INFO(TAG,
 		    "connected to %s as host %s; %zu frames (%zu bytes) to "
-		    "(re)send",
+		    "(re)send%s",
 		    sw, host, dl_outbox_count(a->outbox),
-		    dl_outbox_bytes(a->outbox));
+		    dl_outbox_bytes(a->outbox), backlog);
 	a->link = LINK_LIVE;
 	report_drops(a);
 	pump(a);
@@ -298,8 +416,10 @@ static int on_frame(agent_t *a, const dl_msg_t *m, char *why, size_t whylen)
 	}
 	switch (m->type) {
 	case DL_MSG_ACK:
-		if (m->u.ack.epoch == a->epoch)
-			dl_outbox_ack(a->outbox, m->u.ack.seq);
+		if (m->u.ack.epoch == a->epoch) {
+			acked(a, m->u.ack.seq);
+			pump(a);
+		}
 		return 0;
 	case DL_MSG_PING:
 		r.type = DL_MSG_PONG;
@@ -413,6 +533,43 @@ static void on_ping(uv_timer_t *t)
 
 /* ---- lifecycle ---- */
 
+static void on_sync(uv_timer_t *t)
+{
+	agent_t *a = t->data;
+
+	dl_spool_sync(a->spool);
+}
+
+/* The stream continues where the last run stopped: same epoch, seqs
+ * after every seq it may have used, unacked frames back in the outbox. */
+static int open_spool(agent_t *a, const dl_aconf_t *conf)
+{
+	dl_spool_opts_t o = {
+		.state_dir = conf->state_dir,
+		.max_bytes = conf->spool_max,
+		.sync = (dl_spool_sync_t)conf->spool_sync,
+		.on_drop = on_spool_drop,
+		.ud = a,
+	};
+	static const char *const how[] = {"new epoch", "continued",
+					  "new epoch (old spool moved aside)"};
+	dl_spool_stat_t st;
+
+	if (dl_spool_open(&o, &a->spool) != 0)
+		return -1;
+	a->epoch = dl_spool_epoch(a->spool);
+	dl_spool_stat(a->spool, &st);
+	a->reported_drops = st.dropped_frames;
+	DL_LOG_INFO(TAG,
+		    "stream %s: epoch %llu, next seq %llu; spool %s holds "
+		    "%llu bytes in %llu segments",
+		    how[dl_spool_start(a->spool)], (unsigned long long)a->epoch,
+		    (unsigned long long)st.next_seq, conf->state_dir,
+		    (unsigned long long)st.bytes,
+		    (unsigned long long)st.segments);
+	return 0;
+}
+
 static void on_closed_part(void *arg)
 {
 	agent_t *a = arg;
@@ -427,10 +584,14 @@ static void on_signal(uv_signal_t *h, int signum)
 
 	if (a->closing)
 		return;
-	DL_LOG_INFO(TAG, "signal %d: stopping (%zu unacked frames dropped)",
-		    signum, dl_outbox_count(a->outbox));
+	dl_spool_sync(a->spool);
+	DL_LOG_INFO(TAG,
+		    "signal %d: stopping (unacked frames up to seq %llu kept "
+		    "in the spool)",
+		    signum, (unsigned long long)dl_spool_last_seq(a->spool));
 	a->closing = 3;
 	uv_timer_stop(&a->ping);
+	uv_timer_stop(&a->sync);
 	uv_signal_stop(&a->sigterm);
 	uv_signal_stop(&a->sigint);
 	/* Before the watcher: its Docker client carries our requests. */
@@ -469,11 +630,18 @@ int dl_agent_run(const dl_aconf_t *conf)
 	uv_loop_init(&loop);
 	a.loop = &loop;
 	a.conf = conf;
-	/* A new epoch per process: the outbox does not outlive it. */
-	a.epoch = dl_clock_wall_ns();
-	a.next_seq = 1;
 	dl_frame_reader_init(&a.rd, DL_FRAME_MAX);
 	a.outbox = dl_outbox_new(conf->outbox_max);
+	a.replay = dl_replay_new(conf->state_dir);
+	if (!a.outbox || !a.replay || open_spool(&a, conf) != 0) {
+		DL_LOG_ERROR(TAG, "cannot start without the spool in %s",
+			     conf->state_dir);
+		dl_outbox_free(a.outbox);
+		dl_replay_free(a.replay);
+		uv_loop_close(&loop);
+		return 1;
+	}
+	refill(&a);
 	a.tunnel = dl_tunnel_new(&loop, &topts, &tcbs, &a);
 	a.watch = dl_watch_new(&loop, conf->docker_socket, &wcbs, &a);
 	a.sampler =
@@ -489,6 +657,12 @@ int dl_agent_run(const dl_aconf_t *conf)
 	uv_timer_init(&loop, &a.ping);
 	a.ping.data = &a;
 	uv_timer_start(&a.ping, on_ping, tick, tick);
+	uv_timer_init(&loop, &a.sync);
+	a.sync.data = &a;
+	if (conf->spool_sync == DL_SPOOL_SYNC_INTERVAL)
+		uv_timer_start(&a.sync, on_sync,
+			       (uint64_t)conf->spool_sync_s * 1000u,
+			       (uint64_t)conf->spool_sync_s * 1000u);
 	uv_signal_init(&loop, &a.sigterm);
 	uv_signal_init(&loop, &a.sigint);
 	a.sigterm.data = a.sigint.data = &a;
@@ -506,11 +680,14 @@ int dl_agent_run(const dl_aconf_t *conf)
 	uv_run(&loop, UV_RUN_DEFAULT);
 	/* Close what is left (timer, signals) and let callbacks finish. */
 	uv_close((uv_handle_t *)&a.ping, NULL);
+	uv_close((uv_handle_t *)&a.sync, NULL);
 	uv_close((uv_handle_t *)&a.sigterm, NULL);
 	uv_close((uv_handle_t *)&a.sigint, NULL);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);
 	dl_outbox_free(a.outbox);
+	dl_spool_free(a.spool);
+	dl_replay_free(a.replay);
 	dl_frame_reader_free(&a.rd);
 	DL_LOG_INFO(TAG, "stopped");
 	return 0;

@@ -9,6 +9,7 @@
 
 #include "agent/conf.h"
 #include "agent/enroll.h"
+#include "agent/spool.h"
 #include "agent/tunnel.h"
 #include "common/clock.h"
 #include "common/err.h"
@@ -209,6 +210,48 @@ static int check_files(const dl_aconf_t *conf)
 	return 0;
 }
 
+/* What waits in the spool, read-only (the agent may be running). */
+static int check_spool(const dl_aconf_t *conf)
+{
+	char text[1500], why[1100], age[64] = "none";
+	dl_spool_stat_t st;
+	uint64_t now = dl_clock_wall_ns();
+	int rc = dl_spool_inspect(conf->state_dir, &st, why, sizeof(why));
+
+	if (rc == DL_ENOENT) {
+		snprintf(text, sizeof(text),
+			 "no spool in %s yet (the agent has not run)",
+			 conf->state_dir);
+		report("spool", 1, text);
+		return 0;
+	}
+	if (rc != 0) {
+		snprintf(text, sizeof(text),
+			 "%s (the agent moves an unreadable spool aside and "
+			 "starts a new epoch)",
+			 why);
+		report("spool", 0, text);
+		return 1;
+	}
+	if (st.oldest_seq && st.oldest_time_ns && now > st.oldest_time_ns)
+		snprintf(age, sizeof(age), "%.0f s old (seq %llu)",
+			 (double)(now - st.oldest_time_ns) / 1e9,
+			 (unsigned long long)st.oldest_seq);
+	else if (st.oldest_seq)
+		snprintf(age, sizeof(age), "seq %llu",
+			 (unsigned long long)st.oldest_seq);
+	snprintf(text, sizeof(text),
+		 "%llu bytes in %llu segments (cap %zu); oldest unsent frame: "
+		 "%s; dropped for the cap: %llu frames (%llu bytes); epoch "
+		 "%llu",
+		 (unsigned long long)st.bytes, (unsigned long long)st.segments,
+		 conf->spool_max, age, (unsigned long long)st.dropped_frames,
+		 (unsigned long long)st.dropped_bytes,
+		 (unsigned long long)st.epoch);
+	report("spool", 1, text);
+	return 0;
+}
+
 int dl_check_main(int argc, char **argv)
 {
 	const char *path = DL_AGENT_CONF_DEFAULT;
@@ -237,6 +280,7 @@ int dl_check_main(int argc, char **argv)
 	curl_global_init(CURL_GLOBAL_NOTHING);
 	libssh2_init(0);
 	bad |= check_files(&conf);
+	bad |= check_spool(&conf);
 	bad |= check_docker(&conf);
 	if (!bad)
 		bad |= check_collector(&conf);

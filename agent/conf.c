@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/spool.h"
 #include "common/config.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -16,6 +17,7 @@ static const char *const known[] = {
 	"agent.state_dir",     "agent.stats_interval",
 	"agent.ping_interval", "agent.outbox_max",
 	"agent.log_level",     "agent.stats_source",
+	"agent.spool_max",     "agent.spool_sync",
 	"control.allow",       NULL,
 };
 
@@ -60,6 +62,35 @@ static int copy(char *dst, size_t dstlen, const char *src, const char *key,
 		return DL_ECONFIG;
 	}
 	memcpy(dst, src, strlen(src) + 1);
+	return 0;
+}
+
+/* spool_sync = always | off | a duration (default 1s): how often the
+ * spool is fdatasynced. */
+static int parse_sync(const dl_conf_t *f, dl_aconf_t *c, char *err,
+		      size_t errlen)
+{
+	const char *v = dl_conf_str(f, "agent", "spool_sync", "1s");
+	int64_t n;
+
+	c->spool_sync_s = 0;
+	if (strcmp(v, "always") == 0) {
+		c->spool_sync = DL_SPOOL_SYNC_ALWAYS;
+		return 0;
+	}
+	if (strcmp(v, "off") == 0) {
+		c->spool_sync = DL_SPOOL_SYNC_OFF;
+		return 0;
+	}
+	if (dl_conf_duration(f, "agent", "spool_sync", 1, 1, 3600, &n, err,
+			     errlen)) {
+		size_t k = strlen(err);
+
+		snprintf(err + k, errlen - k, " (or always, off)");
+		return DL_ECONFIG;
+	}
+	c->spool_sync = DL_SPOOL_SYNC_INTERVAL;
+	c->spool_sync_s = (int)n;
 	return 0;
 }
 
@@ -145,6 +176,13 @@ int dl_aconf_load(dl_aconf_t *c, const char *path, char *err, size_t errlen)
 			1024LL * 1024 * 1024, &n, err, errlen))
 		goto out;
 	c->outbox_max = (size_t)n;
+	if (dl_conf_int(f, "agent", "spool_max", DL_SPOOL_DEFAULT_MAX,
+			8 * 1024 * 1024, 64LL * 1024 * 1024 * 1024, &n, err,
+			errlen))
+		goto out;
+	c->spool_max = (size_t)n;
+	if (parse_sync(f, c, err, errlen))
+		goto out;
 	if (dl_log_parse_level(dl_conf_str(f, "agent", "log_level", "info"),
 			       &lvl)) {
 		snprintf(err, errlen,

@@ -27,6 +27,9 @@ typedef struct {
 	int stats_source;   /* DL_STATS_SRC_*, default auto */
 	int ping_interval;  /* seconds; collector silent 3x this = dead */
 	size_t outbox_max;  /* bytes */
+	size_t spool_max;   /* bytes on disk under state_dir/spool */
+	int spool_sync;	    /* DL_SPOOL_SYNC_* (agent/spool.h) */
+	int spool_sync_s;   /* INTERVAL: seconds between fdatasyncs */
 	int log_level;
 	unsigned control_allow; /* DL_CLASS_* bits: what the collector may do */
 } dl_aconf_t;

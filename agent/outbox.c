@@ -149,6 +149,24 @@ void dl_outbox_sent(dl_outbox_t *o)
 		o->cursor = o->cursor->next;
 }
 
+int dl_outbox_fits(const dl_outbox_t *o, size_t len)
+{
+	return len <= o->cap && o->bytes + len <= o->cap;
+}
+
+void dl_outbox_discard(dl_outbox_t *o, uint64_t lo, uint64_t hi, int stats_only)
+{
+	entry_t *prev = NULL, *e = o->head, *next;
+
+	for (; e && e->seq <= hi; e = next) {
+		next = e->next;
+		if (e->seq >= lo && (!stats_only || e->cls == DL_OUTBOX_STATS))
+			unlink_entry(o, prev, e);
+		else
+			prev = e;
+	}
+}
+
 size_t dl_outbox_bytes(const dl_outbox_t *o)
 {
 	return o->bytes;

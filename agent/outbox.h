@@ -41,6 +41,14 @@ int dl_outbox_peek(const dl_outbox_t *o, const uint8_t **frame, size_t *len,
 /* The frame returned by peek was handed to the transport. */
 void dl_outbox_sent(dl_outbox_t *o);
 
+/* push would not have to drop anything to queue len bytes. */
+int dl_outbox_fits(const dl_outbox_t *o, size_t len);
+/* Forgets the frames with lo <= seq <= hi (only the stats ones when
+ * stats_only), without counting them: the spool dropped and counted them
+ * for its own cap. */
+void dl_outbox_discard(dl_outbox_t *o, uint64_t lo, uint64_t hi,
+		       int stats_only);
+
 size_t dl_outbox_bytes(const dl_outbox_t *o);
 size_t dl_outbox_count(const dl_outbox_t *o);
 /* Totals since start of frames/bytes dropped for lack of space. */

@@ -5,6 +5,8 @@
 
 #include "common/err.h"
 
+uint8_t dl_buf_nil_[1];
+
 void dl_buf_init(dl_buf_t *b, size_t cap)
 {
 	memset(b, 0, sizeof(*b));
@@ -29,7 +31,9 @@ uint8_t *dl_buf_reserve(dl_buf_t *b, size_t n)
 
 	if (n > b->cap || used > b->cap - n)
 		return NULL;
-	if (b->alloc - b->len >= n)
+	if (n == 0 && !b->data)
+		return dl_buf_nil_;
+	if (b->data && b->alloc - b->len >= n)
 		return b->data + b->len;
 	if (b->off > 0) { /* compact before growing */
 		memmove(b->data, b->data + b->off, used);

@@ -24,9 +24,13 @@ static inline size_t dl_buf_used(const dl_buf_t *b)
 {
 	return b->len - b->off;
 }
+/* Never NULL: a buffer that never allocated (or was freed) reads as the
+ * zero bytes at dl_buf_nil_, so `p = dl_buf_head(b); n = dl_buf_used(b)`
+ * is safe to hand to memcpy/memchr even when empty (NULL + 0 is UB). */
+extern uint8_t dl_buf_nil_[1];
 static inline uint8_t *dl_buf_head(const dl_buf_t *b)
 {
-	return b->data + b->off;
+	return b->data ? b->data + b->off : dl_buf_nil_;
 }
 int dl_buf_append(dl_buf_t *b, const void *p, size_t n);
 /* Makes room for n more bytes; returns a pointer to write at or NULL

@@ -5,7 +5,8 @@
 #
 #   tests/bench/run.sh            all of them (~15 minutes)
 #   tests/bench/run.sh NAME...    only those (proto store ingest history
-#                                 latency sampling wire agent_cost control)
+#                                 latency sampling wire agent_cost control
+#                                 spool)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 SRC=$(pwd)
@@ -21,10 +22,11 @@ run() {
 	"$@" || echo "(bench $name failed)"
 }
 
-want=${*:-proto store ingest history latency sampling wire agent_cost control}
+want=${*:-proto store ingest history latency sampling wire agent_cost control spool}
 for w in $want; do
 	case $w in
 	proto) run proto "$B/bench/bench_proto" ;;
+	spool) run spool "$B/bench/bench_spool" ;;
 	store) run store "$B/bench/bench_store" ;;
 	ingest) [ -x "$B/bench/bench_ingest" ] && run ingest "$B/bench/bench_ingest" ;;
 	history) [ -x "$B/bench/bench_history" ] && run history "$B/bench/bench_history" ;;

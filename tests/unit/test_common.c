@@ -295,6 +295,33 @@ static void test_backoff(void)
 /* ------------------------------------------------------------------ */
 /* Buffer                                                              */
 
+/* A buffer that never allocated is safe to read: head is a real pointer
+ * (NULL + 0 is UB, and UBSan caught the /events reader fed "\n"). */
+static void test_buf_empty(void)
+{
+	dl_buf_t b;
+	const uint8_t *p;
+
+	dl_buf_init(&b, 16);
+	p = dl_buf_head(&b);
+	ASSERT(p != NULL);
+	ASSERT_EQ(dl_buf_used(&b), 0);
+	ASSERT(memchr(p, '\n', dl_buf_used(&b)) == NULL);
+	dl_buf_consume(&b, 1);
+	ASSERT_EQ(dl_buf_used(&b), 0);
+	ASSERT(dl_buf_reserve(&b, 0) != NULL);
+	dl_buf_commit(&b, 0);
+	ASSERT(dl_buf_head(&b) != NULL);
+	/* Freed: empty again, still readable. */
+	ASSERT_EQ(dl_buf_append(&b, "\n", 1), 0);
+	ASSERT_EQ(*dl_buf_head(&b), '\n');
+	dl_buf_consume(&b, 1);
+	ASSERT(dl_buf_head(&b) != NULL);
+	dl_buf_free(&b);
+	ASSERT(dl_buf_head(&b) != NULL);
+	ASSERT_EQ(dl_buf_used(&b), 0);
+}
+
 static void test_buf_cap(void)
 {
 	dl_buf_t b;
@@ -403,6 +430,7 @@ int main(void)
 	RUN(test_duration);
 	RUN(test_backoff);
 	RUN(test_buf_cap);
+	RUN(test_buf_empty);
 	RUN(test_strerror);
 	RUN(test_utf8_fix);
 	return 0;

@@ -1,0 +1,31 @@
+/* replay.h - the newest Docker events the agent accepted, remembered
+ * across restarts in state_dir/events.seen, so the events dockerd replays
+ * when the agent (re)subscribes with since = now - 1 s (watch.c) are not
+ * queued a second time under new seqs, which the collector could not
+ * dedupe. Keyed on Docker's timeNano and a CRC of type, action and id.
+ * Advisory: a lost or unreadable file only lets duplicates through. */
+#ifndef DL_AGENT_REPLAY_H
+#define DL_AGENT_REPLAY_H
+
+#include <stdint.h>
+
+#include "proto/msg.h"
+
+/* Replays reach back ~2 s; 64 covers bursts of 32 events/s. */
+#define DL_REPLAY_RING 64
+
+typedef struct dl_replay dl_replay_t;
+
+/* Loads state_dir/events.seen if it is there. NULL only without memory. */
+dl_replay_t *dl_replay_new(const char *state_dir);
+void dl_replay_free(dl_replay_t *r);
+/* 1: ev (Docker time time_ns) was accepted before, skip it; 0: new.
+ * An event without a Docker time (0) is always new. */
+int dl_replay_seen(const dl_replay_t *r, const dl_event_t *ev,
+		   uint64_t time_ns);
+/* ev was queued (spooled): remember it, rewriting the file in place
+ * without fsync. Called after the spool took it, so a crash in between
+ * can only repeat an event, never lose one. */
+void dl_replay_note(dl_replay_t *r, const dl_event_t *ev, uint64_t time_ns);
+
+#endif

@@ -1,0 +1,53 @@
+/* Replay filter: an event dockerd replays (same Docker time, type, action
+ * and id) is recognised, also by a new instance reading the file (agent
+ * restart); other events are not. */
+#include <unistd.h>
+
+#include "agent/replay.h"
+#include "test.h"
+
+static dl_event_t ev(const char *action, const char *id)
+{
+	dl_event_t e = {0};
+
+	e.type = DL_STR("container");
+	e.action = (dl_str_t){action, strlen(action)};
+	e.id = (dl_str_t){id, strlen(id)};
+	return e;
+}
+
+static void test_replay(void)
+{
+	char dir[] = "/tmp/dl-replay-test.XXXXXX", path[64];
+	dl_replay_t *r;
+	dl_event_t die = ev("die", "abc"), stop = ev("stop", "abc");
+
+	ASSERT(mkdtemp(dir) != NULL);
+	r = dl_replay_new(dir);
+	ASSERT(r);
+	ASSERT_EQ(dl_replay_seen(r, &die, 1000), 0);
+	dl_replay_note(r, &die, 1000);
+	ASSERT_EQ(dl_replay_seen(r, &die, 1000), 1);
+	ASSERT_EQ(dl_replay_seen(r, &stop, 1000), 0); /* other action */
+	ASSERT_EQ(dl_replay_seen(r, &die, 1001), 0);  /* other time */
+	ASSERT_EQ(dl_replay_seen(r, &die, 0), 0);     /* no Docker time */
+	dl_replay_free(r);
+	/* A new process: the file remembers. */
+	r = dl_replay_new(dir);
+	ASSERT_EQ(dl_replay_seen(r, &die, 1000), 1);
+	/* The ring forgets the oldest after DL_REPLAY_RING newer ones. */
+	for (uint64_t t = 2000; t < 2000 + DL_REPLAY_RING; t++)
+		dl_replay_note(r, &stop, t);
+	ASSERT_EQ(dl_replay_seen(r, &die, 1000), 0);
+	ASSERT_EQ(dl_replay_seen(r, &stop, 2000), 1);
+	dl_replay_free(r);
+	snprintf(path, sizeof(path), "%s/events.seen", dir);
+	ASSERT_EQ(unlink(path), 0);
+	ASSERT_EQ(rmdir(dir), 0);
+}
+
+int main(void)
+{
+	RUN(test_replay);
+	return 0;
+}
