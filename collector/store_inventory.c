@@ -1,0 +1,191 @@
+/* store_inventory.c - hosts' Docker state, containers and events, as
+ * INVENTORY, CONTAINER, EVENT, DOCKER and DROPPED frames apply them
+ * (writer thread, inside the batch's transaction). */
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "common/clock.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/utf8.h"
+#include "proto/msg.h"
+#include "collector/store_int.h"
+
+#define TAG "store"
+
+static int bind_container(sqlite3_stmt *st, const char *host,
+			  const dl_container_t *c, uint64_t stamp)
+{
+	int rc;
+
+	if ((rc = dl_store__bind_cstr(st, 1, host)) ||
+	    (rc = dl_store__bind_str(st, 2, c->id)) ||
+	    (rc = dl_store__bind_str(st, 3, c->name)) ||
+	    (rc = dl_store__bind_str(st, 4, c->image)) ||
+	    (rc = dl_store__bind_str(st, 5, c->state)) ||
+	    (rc = dl_store__bind_str(st, 6, c->status)) ||
+	    (rc = dl_store__bind_str(st, 7, c->health)) ||
+	    (rc = sqlite3_bind_int64(st, 8, c->created)) ||
+	    (rc = sqlite3_bind_int64(st, 9, (int64_t)stamp)) ||
+	    (rc = sqlite3_bind_int64(st, 10, c->idx)))
+		return rc;
+	return SQLITE_OK;
+}
+
+/* A fresh updated_ns: never repeats, so an INVENTORY can tell the rows it
+ * just wrote from the ones it must delete. */
+static uint64_t next_stamp(dl_store_t *s, uint64_t now)
+{
+	s->stamp = now > s->stamp ? now : s->stamp + 1;
+	return s->stamp;
+}
+
+static int upsert_container(dl_store_t *s, const char *host,
+			    const dl_container_t *c, uint64_t stamp)
+{
+	sqlite3_stmt *st = s->st[ST_KEY_UPSERT];
+	int rc;
+
+	if ((rc = bind_container(s->st[ST_CT_UPSERT], host, c, stamp)) ||
+	    (rc = dl_store__run(s, ST_CT_UPSERT)))
+		return rc;
+	if ((rc = dl_store__bind_cstr(st, 1, host)) ||
+	    (rc = dl_store__bind_str(st, 2, c->id)) ||
+	    (rc = dl_store__bind_str(st, 3, c->name)))
+		return rc;
+	return dl_store__run(s, ST_KEY_UPSERT);
+}
+
+int dl_store__apply_inventory(dl_store_t *s, const item_t *it,
+			      const dl_msg_t *m)
+{
+	uint64_t stamp = next_stamp(s, it->time_ns);
+	sqlite3_stmt *st;
+	int rc;
+
+	dl_store__idx_forget(s, it->host);
+	for (uint32_t i = 0; i < m->u.inventory.n; i++) {
+		if ((rc = upsert_container(s, it->host, &m->u.inventory.v[i],
+					   stamp)))
+			return rc;
+	}
+	st = s->st[ST_CT_PRUNE];
+	if ((rc = dl_store__bind_cstr(st, 1, it->host)) ||
+	    (rc = sqlite3_bind_int64(st, 2, (int64_t)stamp)))
+		return rc;
+	return dl_store__run(s, ST_CT_PRUNE);
+}
+
+int dl_store__apply_container(dl_store_t *s, const item_t *it,
+			      const dl_msg_t *m)
+{
+	sqlite3_stmt *st = s->st[ST_CT_DELETE];
+	int rc;
+
+	dl_store__idx_forget(s, it->host);
+	if (m->u.container.removed) {
+		if ((rc = dl_store__bind_cstr(st, 1, it->host)) ||
+		    (rc = dl_store__bind_str(st, 2, m->u.container.c.id)))
+			return rc;
+		return dl_store__run(s, ST_CT_DELETE);
+	}
+	return upsert_container(s, it->host, &m->u.container.c,
+				next_stamp(s, it->time_ns));
+}
+
+static char *attrs_json(const dl_event_t *ev)
+{
+	json_t *o = json_object();
+	char *txt = NULL;
+
+	if (!o)
+		return NULL;
+	for (uint32_t i = 0; i < ev->nattrs; i++) {
+		char *k = dl_utf8_dup(ev->attrs[i].key.p, ev->attrs[i].key.n);
+		char *v =
+			dl_utf8_dup(ev->attrs[i].value.p, ev->attrs[i].value.n);
+		int rc = -1;
+
+		if (k && v)
+			rc = json_object_set_new(o, k, json_string(v));
+		free(k);
+		free(v);
+		if (rc != 0)
+			goto fail;
+	}
+	txt = json_dumps(o, JSON_COMPACT);
+fail:
+	json_decref(o);
+	return txt;
+}
+
+int dl_store__apply_event(dl_store_t *s, const item_t *it, const dl_msg_t *m)
+{
+	sqlite3_stmt *st = s->st[ST_EVENT];
+	const dl_event_t *ev = &m->u.event;
+	char *attrs = attrs_json(ev);
+	int rc;
+
+	if (!attrs)
+		return SQLITE_NOMEM;
+	if ((rc = dl_store__bind_cstr(st, 1, it->host)) ||
+	    (rc = sqlite3_bind_int64(st, 2, (int64_t)m->time_ns)) ||
+	    (rc = dl_store__bind_str(st, 3, ev->type)) ||
+	    (rc = dl_store__bind_str(st, 4, ev->action)) ||
+	    (rc = dl_store__bind_str(st, 5, ev->id)) ||
+	    (rc = dl_store__bind_str(st, 6, ev->name)) ||
+	    (rc = sqlite3_bind_text(st, 7, attrs, -1, free)) ||
+	    (rc = sqlite3_bind_int64(st, 8, (int64_t)m->epoch)) ||
+	    (rc = sqlite3_bind_int64(st, 9, (int64_t)m->seq))) {
+		sqlite3_clear_bindings(st);
+		return rc;
+	}
+	if ((rc = dl_store__run(s, ST_EVENT)) == SQLITE_OK &&
+	    sqlite3_changes(s->db) > 0) {
+		s->b_event = sqlite3_last_insert_rowid(s->db);
+		s->b_events_n++;
+	}
+	return rc;
+}
+
+int dl_store__apply_docker(dl_store_t *s, const item_t *it, const dl_msg_t *m)
+{
+	sqlite3_stmt *st = s->st[ST_HOST_DOCKER];
+	const dl_dockerinfo_t *d = &m->u.docker;
+	int rc;
+
+	if ((rc = dl_store__bind_cstr(st, 1, it->host)) ||
+	    (rc = sqlite3_bind_int(st, 2, d->up ? 1 : 0)) ||
+	    (rc = dl_store__bind_str(st, 3, d->version)) ||
+	    (rc = dl_store__bind_str(st, 4, d->api_version)) ||
+	    (rc = dl_store__bind_str(st, 5, d->os)) ||
+	    (rc = dl_store__bind_str(st, 6, d->kernel)) ||
+	    (rc = sqlite3_bind_int64(st, 7, d->ncpu)) ||
+	    (rc = sqlite3_bind_int64(st, 8, (int64_t)d->mem_total)) ||
+	    (rc = dl_store__bind_str(st, 9, d->reason)))
+		return rc;
+	return dl_store__run(s, ST_HOST_DOCKER);
+}
+
+int dl_store__apply_dropped(dl_store_t *s, const item_t *it, const dl_msg_t *m)
+{
+	sqlite3_stmt *st = s->st[ST_HOST_DROPPED];
+	int rc;
+
+	if ((rc = dl_store__bind_cstr(st, 1, it->host)) ||
+	    (rc = sqlite3_bind_int64(st, 2, (int64_t)m->u.dropped.frames)) ||
+	    (rc = sqlite3_bind_int64(st, 3, (int64_t)m->u.dropped.bytes)))
+		return rc;
+	return dl_store__run(s, ST_HOST_DROPPED);
+}

@@ -1,0 +1,548 @@
+/* store_writer.c - the writer thread: takes whole batches off the queue,
+ * applies them in one transaction (deduplicating data frames on the
+ * per-host delivery (epoch, seq) in that same transaction), commits, and
+ * hands acks, done callbacks and push reports to the loop. The only code
+ * that writes the database. Never blocks the loop beyond a mutex hold. */
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "common/clock.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/utf8.h"
+#include "proto/msg.h"
+#include "collector/store_int.h"
+
+#define TAG "store"
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static int apply_msg(dl_store_t *s, const item_t *it, const dl_msg_t *m)
+{
+	switch (m->type) {
+	case DL_MSG_INVENTORY: return dl_store__apply_inventory(s, it, m);
+	case DL_MSG_CONTAINER: return dl_store__apply_container(s, it, m);
+	case DL_MSG_EVENT: return dl_store__apply_event(s, it, m);
+	case DL_MSG_DOCKER: return dl_store__apply_docker(s, it, m);
+	case DL_MSG_DROPPED: return dl_store__apply_dropped(s, it, m);
+	case DL_MSG_STATS: return dl_store__apply_stats(s, it, m);
+	case DL_MSG_HOSTSTATS: return dl_store__apply_hoststats(s, it, m);
+	default: return SQLITE_OK; /* a data type this version ignores */
+	}
+}
+
+static int deliv_get(dl_store_t *s, bhost_t *h)
+{
+	sqlite3_stmt *st = s->st[ST_DELIV_GET];
+	int rc;
+
+	h->have = false;
+	if ((rc = dl_store__bind_cstr(st, 1, h->host)))
+		return rc;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		h->have = true;
+		h->epoch = (uint64_t)sqlite3_column_int64(st, 0);
+		h->seq = (uint64_t)sqlite3_column_int64(st, 1);
+		rc = SQLITE_OK;
+	} else if (rc == SQLITE_DONE) {
+		rc = SQLITE_OK;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc;
+}
+
+static int host_touch(dl_store_t *s, const char *host, uint64_t time_ns)
+{
+	sqlite3_stmt *st = s->st[ST_HOST_TOUCH];
+	int rc;
+
+	if ((rc = dl_store__bind_cstr(st, 1, host)) ||
+	    (rc = sqlite3_bind_int64(st, 2, (int64_t)time_ns)))
+		return rc;
+	return dl_store__run(s, ST_HOST_TOUCH);
+}
+
+/* The batch's view of host: on first sight the hosts row is made to
+ * exist (foreign keys) and the delivery row is read; later items of the
+ * batch use and advance the copy, written back once before COMMIT.
+ * Items of one host come in runs, so the newest entry is checked first. */
+static int batch_host(dl_store_t *s, const item_t *it, bhost_t **out)
+{
+	bhost_t *h;
+	int rc;
+
+	for (size_t i = s->b_hosts.n; i-- > 0;) {
+		h = dl_store__vec_at(&s->b_hosts, i);
+		if (!strcmp(h->host, it->host)) {
+			if (it->time_ns > h->last_ns)
+				h->last_ns = it->time_ns;
+			*out = h;
+			return SQLITE_OK;
+		}
+	}
+	if (!(h = dl_store__vec_push(&s->b_hosts)))
+		return SQLITE_NOMEM;
+	memset(h, 0, sizeof(*h));
+	memcpy(h->host, it->host, sizeof(h->host));
+	h->touched_ns = h->last_ns = it->time_ns;
+	*out = h;
+	if ((rc = host_touch(s, it->host, it->time_ns)))
+		return rc;
+	return deliv_get(s, h);
+}
+
+static int batch_flush(dl_store_t *s)
+{
+	sqlite3_stmt *st = s->st[ST_DELIV_SET];
+	int rc;
+
+	for (size_t i = 0; i < s->b_hosts.n; i++) {
+		bhost_t *h = dl_store__vec_at(&s->b_hosts, i);
+
+		if (h->last_ns > h->touched_ns &&
+		    (rc = host_touch(s, h->host, h->last_ns)))
+			return rc;
+		if (!h->dirty)
+			continue;
+		if ((rc = dl_store__bind_cstr(st, 1, h->host)) ||
+		    (rc = sqlite3_bind_int64(st, 2, (int64_t)h->epoch)) ||
+		    (rc = sqlite3_bind_int64(st, 3, (int64_t)h->seq)) ||
+		    (rc = sqlite3_bind_int64(st, 4, (int64_t)h->last_ns)) ||
+		    (rc = dl_store__run(s, ST_DELIV_SET)))
+			return rc;
+	}
+	return SQLITE_OK;
+}
+
+static int note_ack(dl_store_t *s, uint64_t sid, uint64_t epoch, uint64_t seq)
+{
+	ack_t *a = NULL;
+
+	for (size_t i = s->b_acks.n; i-- > 0;) {
+		if (((ack_t *)dl_store__vec_at(&s->b_acks, i))->sid == sid) {
+			a = dl_store__vec_at(&s->b_acks, i);
+			break;
+		}
+	}
+	if (!a) {
+		if (!(a = dl_store__vec_push(&s->b_acks)))
+			return SQLITE_NOMEM;
+		*a = (ack_t){sid, epoch, seq};
+		return SQLITE_OK;
+	}
+	/* Same epoch: the highest wins. New epoch: the agent restarted. */
+	if (a->epoch != epoch || seq > a->seq)
+		*a = (ack_t){sid, epoch, seq};
+	return SQLITE_OK;
+}
+
+/* SQLite codes that say "the item is bad", not "the database is". Such an
+ * item is dropped (and acked) instead of blocking its agent forever. */
+static bool item_fault(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_CONSTRAINT:
+	case SQLITE_MISMATCH:
+	case SQLITE_TOOBIG:
+	case SQLITE_RANGE: return true;
+	default: return false;
+	}
+}
+
+/* Applies one data item unless the host's delivery already covers it.
+ * Returns an SQLite code; non-OK aborts the batch. */
+static int apply_data(dl_store_t *s, const item_t *it)
+{
+	char why[160];
+	bhost_t *h;
+	bool multi;
+	dl_msg_t m;
+	int rc;
+
+	if (dl_msg_decode(&m, it->data, it->len, why, sizeof(why)) != 0) {
+		DL_LOG_RL(DL_LOG_LEVEL_ERROR, TAG,
+			  "%s: undecodable frame dropped: %s", it->host, why);
+		return SQLITE_OK;
+	}
+	if (!dl_msg_is_data(m.type)) {
+		DL_LOG_RL(DL_LOG_LEVEL_ERROR, TAG, "%s: %s is not a data frame",
+			  it->host, dl_msg_type_name(m.type));
+		rc = SQLITE_OK;
+		goto fail;
+	}
+	if ((rc = batch_host(s, it, &h)))
+		goto fail;
+	if (h->have && h->epoch == m.epoch && m.seq <= h->seq)
+		goto done; /* a resend: stored already, only acked again */
+	/* A failed statement undoes itself; an INVENTORY is many, so it
+	 * gets a savepoint to fail as a whole. */
+	multi = m.type == DL_MSG_INVENTORY;
+	if (multi && (rc = dl_store__run(s, ST_SAVE)))
+		goto fail;
+	rc = apply_msg(s, it, &m);
+	if (rc != SQLITE_OK) {
+		if (multi)
+			dl_store__run(s, ST_ROLLTO);
+		if (!item_fault(rc))
+			goto fail;
+		DL_LOG_RL(DL_LOG_LEVEL_ERROR, TAG,
+			  "%s: %s %llu/%llu not stored: %s", it->host,
+			  dl_msg_type_name(m.type), (unsigned long long)m.epoch,
+			  (unsigned long long)m.seq, sqlite3_errstr(rc));
+	}
+	if (multi && (rc = dl_store__run(s, ST_RELEASE)))
+		goto fail;
+	h->have = h->dirty = true;
+	h->epoch = m.epoch;
+	h->seq = m.seq;
+done:
+	rc = note_ack(s, it->sid, m.epoch, m.seq);
+fail:
+	dl_msg_release(&m);
+	return rc;
+}
+
+static int apply_host(dl_store_t *s, const item_t *it)
+{
+	int which = it->kind == IT_ONLINE ? ST_HOST_ONLINE : ST_HOST_OFFLINE;
+	sqlite3_stmt *st = s->st[which];
+	int rc;
+
+	dl_store__idx_forget(s, it->host); /* a new session numbers afresh */
+
+	if ((rc = dl_store__bind_cstr(st, 1, it->host)) ||
+	    (rc = sqlite3_bind_int64(st, 2, (int64_t)it->time_ns)))
+		return rc;
+	if (it->kind == IT_ONLINE) {
+		const char *peer = (const char *)it->data;
+		const char *sw = peer + strlen(peer) + 1;
+		const char *ctl = sw + strlen(sw) + 1;
+
+		if ((rc = dl_store__bind_cstr(st, 3, peer)) ||
+		    (rc = dl_store__bind_cstr(st, 4, sw)) ||
+		    (rc = ctl[0] ? dl_store__bind_cstr(st, 5, ctl)
+				 : sqlite3_bind_null(st, 5)))
+			return rc;
+	}
+	return dl_store__run(s, which);
+}
+
+/* `dockline forget --purge`: every row keyed by this host. Every table
+ * that stores per-host data must be listed here. Rare, so statements are
+ * prepared on the spot. The audit table is left out on purpose: who did
+ * what to a host must stay on record after the host is gone. */
+static int apply_forget(dl_store_t *s, const item_t *it)
+{
+#define CIDS "(SELECT cid FROM container_keys WHERE host = ?1)"
+	static const char *const q[] = {
+		"DELETE FROM container_samples WHERE cid IN " CIDS,
+		"DELETE FROM container_1m WHERE k IN " CIDS,
+		"DELETE FROM container_1h WHERE k IN " CIDS,
+		"DELETE FROM container_keys WHERE host = ?1",
+		"DELETE FROM host_samples WHERE host = ?1",
+		"DELETE FROM host_1m WHERE k = ?1",
+		"DELETE FROM host_1h WHERE k = ?1",
+		"DELETE FROM events WHERE host = ?1",
+		"DELETE FROM containers WHERE host = ?1",
+		"DELETE FROM delivery WHERE host = ?1",
+		"DELETE FROM hosts WHERE name = ?1",
+	};
+#undef CIDS
+	int rc = SQLITE_OK;
+
+	for (size_t i = 0; i < sizeof(q) / sizeof(q[0]) && rc == SQLITE_OK;
+	     i++) {
+		sqlite3_stmt *st;
+
+		rc = sqlite3_prepare_v2(s->db, q[i], -1, &st, NULL);
+		if (rc != SQLITE_OK)
+			break;
+		rc = dl_store__bind_cstr(st, 1, it->host);
+		if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_DONE)
+			rc = SQLITE_OK;
+		sqlite3_finalize(st);
+	}
+	if (rc == SQLITE_OK) {
+		/* A later HELLO from this name starts from nothing. */
+		dl_store__cache_set(s, it->host, 0, 0);
+		DL_LOG_INFO(TAG, "%s: history purged", it->host);
+	}
+	return rc;
+}
+
+static int apply_item(dl_store_t *s, item_t *it)
+{
+	switch (it->kind) {
+	case IT_DATA: return apply_data(s, it);
+	case IT_FORGET: return apply_forget(s, it);
+	case IT_AUDIT_START: return dl_store__apply_audit_start(s, it);
+	case IT_AUDIT_END: return dl_store__apply_audit_end(s, it);
+	case IT_TOKEN_CREATE:
+	case IT_TOKEN_REVOKE:
+	case IT_TOKEN_USED: return dl_store__apply_token(s, it);
+	default: return apply_host(s, it);
+	}
+}
+
+/* The COMMIT's duration into the histogram (cumulative buckets are made
+ * when read: here one bucket per observation). */
+static void observe_commit(dl_store_t *s, uint64_t ns)
+{
+	double sec = (double)ns / 1e9;
+	size_t i = 0;
+
+	while (i < DL_STORE_COMMIT_BUCKETS && sec > dl_store_commit_bounds[i])
+		i++;
+	atomic_fetch_add(&s->commit_le[i], 1);
+	atomic_fetch_add(&s->commit_ns_sum, ns);
+}
+
+/* One transaction for the batch. Returns an SQLite code; on failure the
+ * transaction is rolled back and nothing of the batch counts. */
+static int commit_batch(dl_store_t *s, item_t *batch, size_t n)
+{
+	item_t *it;
+	int rc;
+
+	uint64_t t0;
+
+	s->b_acks.n = 0;
+	s->b_hosts.n = 0;
+	s->b_push_hosts.n = 0;
+	s->b_event = 0;
+	s->b_events_n = s->b_samples_n = s->b_hsamples_n = 0;
+	if ((rc = dl_store__run(s, ST_BEGIN)))
+		goto fail;
+	for (it = batch; it; it = it->next) {
+		rc = apply_item(s, it);
+		if (rc != SQLITE_OK)
+			goto fail;
+	}
+	if ((rc = batch_flush(s)))
+		goto fail;
+	t0 = dl_clock_mono_ns();
+	if ((rc = dl_store__run(s, ST_COMMIT)))
+		goto fail;
+	observe_commit(s, dl_clock_mono_ns() - t0);
+	atomic_fetch_add(&s->n_events, s->b_events_n);
+	atomic_fetch_add(&s->n_samples, s->b_samples_n);
+	atomic_fetch_add(&s->n_host_samples, s->b_hsamples_n);
+	return SQLITE_OK;
+fail:
+	dl_store__stats_forget(s);
+	DL_LOG_RL(DL_LOG_LEVEL_ERROR, TAG,
+		  "%s: batch of %zu items not committed (%s: %s); nothing "
+		  "acked, retrying",
+		  s->path, n, sqlite3_errstr(rc), sqlite3_errmsg(s->db));
+	if (!sqlite3_get_autocommit(s->db))
+		dl_store__run(s, ST_ROLLBACK);
+	return rc;
+}
+
+static void push_merge_host(dl_store_t *s, const char *host)
+{
+	char *slot;
+
+	for (size_t k = 0; k < s->push_hosts.n; k++)
+		if (!strcmp(dl_store__vec_at(&s->push_hosts, k), host))
+			return;
+	if (!(slot = dl_store__vec_push(&s->push_hosts))) {
+		DL_LOG_ERROR(TAG, "out of memory queueing a push");
+		return;
+	}
+	snprintf(slot, DL_HOST_MAX + 1, "%s", host);
+}
+
+/* After COMMIT: the cache learns the new deliveries, the loop thread
+ * gets the acks (and, with subscribers, what to push). */
+static void publish(dl_store_t *s)
+{
+	bool posted = false;
+
+	for (size_t i = 0; i < s->b_hosts.n; i++) {
+		bhost_t *d = dl_store__vec_at(&s->b_hosts, i);
+
+		if (d->dirty &&
+		    dl_store__cache_set(s, d->host, d->epoch, d->seq) != 0)
+			DL_LOG_ERROR(TAG, "out of memory caching delivery");
+	}
+	pthread_mutex_lock(&s->ack_mu);
+	for (size_t i = 0; i < s->b_acks.n; i++) {
+		ack_t *b = dl_store__vec_at(&s->b_acks, i), *a = NULL;
+
+		for (size_t k = 0; k < s->acks.n && !a; k++)
+			if (((ack_t *)dl_store__vec_at(&s->acks, k))->sid ==
+			    b->sid)
+				a = dl_store__vec_at(&s->acks, k);
+		if (!a) {
+			if (!(a = dl_store__vec_push(&s->acks))) {
+				DL_LOG_ERROR(TAG,
+					     "out of memory queueing an ack");
+				continue;
+			}
+			*a = *b;
+		} else if (a->epoch != b->epoch || b->seq > a->seq) {
+			*a = *b;
+		}
+		posted = true;
+	}
+	if (s->b_event)
+		atomic_store(&s->last_event, s->b_event);
+	if (atomic_load(&s->push_on) && (s->b_event || s->b_push_hosts.n)) {
+		for (size_t i = 0; i < s->b_push_hosts.n; i++)
+			push_merge_host(s,
+					dl_store__vec_at(&s->b_push_hosts, i));
+		s->push_pending = true;
+		posted = true;
+	}
+	s->b_event = 0;
+	s->b_push_hosts.n = 0;
+	pthread_mutex_unlock(&s->ack_mu);
+	if (posted)
+		uv_async_send(&s->async);
+}
+
+/* Waits (holding mu) for work. Group commit: a batch is whatever queued
+ * up while the previous COMMIT ran (at most DL_STORE_BATCH_MAX items), so
+ * an idle collector commits a lone event at once and a busy one commits
+ * in large batches, with no timer adding latency. false = stop. */
+static bool wait_batch(dl_store_t *s)
+{
+	for (;;) {
+		struct timespec ts;
+
+		/* Retention runs only in the gaps between batches. */
+		if (!s->head && !s->stopping && dl_store__retention_due(s))
+			dl_store__retention_run(s);
+		if (s->head || s->stopping)
+			break;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+	}
+	return s->head != NULL;
+}
+
+static item_t *take_batch(dl_store_t *s, size_t *bytes, size_t *count)
+{
+	item_t *batch = s->head, *last = NULL, *it = s->head;
+	size_t n = 0;
+
+	*bytes = 0;
+	while (it && n < DL_STORE_BATCH_MAX) {
+		*bytes += it->len;
+		last = it;
+		it = it->next;
+		n++;
+	}
+	last->next = NULL;
+	s->head = it;
+	if (!it)
+		s->tail = NULL;
+	s->nitems -= n;
+	s->inflight = n;
+	*count = n;
+	return batch;
+}
+
+void dl_store__free_items(item_t *it)
+{
+	while (it) {
+		item_t *next = it->next;
+
+		free(it);
+		it = next;
+	}
+}
+
+/* The outcomes of items that asked for one, to the loop thread. A
+ * batch given up (closing) reports DL_EDB for all of them. */
+static void publish_dones(dl_store_t *s, const item_t *batch, bool stored)
+{
+	bool posted = false;
+
+	pthread_mutex_lock(&s->ack_mu);
+	for (const item_t *it = batch; it; it = it->next) {
+		done_t *d;
+
+		if (!it->done)
+			continue;
+		if (!(d = dl_store__vec_push(&s->dones))) {
+			DL_LOG_ERROR(TAG, "out of memory queueing an outcome");
+			continue;
+		}
+		*d = (done_t){it->done, it->done_ud,
+			      stored ? it->result : DL_EDB};
+		posted = true;
+	}
+	pthread_mutex_unlock(&s->ack_mu);
+	if (posted)
+		uv_async_send(&s->async);
+}
+
+void *dl_store__writer_main(void *arg)
+{
+	dl_store_t *s = arg;
+
+	pthread_mutex_lock(&s->mu);
+	while (wait_batch(s)) {
+		size_t bytes, count;
+		item_t *batch = take_batch(s, &bytes, &count);
+		int tries = 0;
+
+		pthread_mutex_unlock(&s->mu);
+		/* Nothing is acked before COMMIT, so giving up only costs
+		 * a resend; but while running, keep trying: the agent is
+		 * waiting for exactly these frames. */
+		while (commit_batch(s, batch, count) != SQLITE_OK) {
+			bool stopping;
+
+			pthread_mutex_lock(&s->mu);
+			stopping = s->stopping;
+			pthread_mutex_unlock(&s->mu);
+			if (stopping && ++tries >= CLOSE_RETRIES) {
+				DL_LOG_ERROR(TAG,
+					     "closing with %zu items not "
+					     "stored (agents will resend)",
+					     count);
+				s->b_acks.n = 0;
+				s->b_hosts.n = 0;
+				s->b_push_hosts.n = 0;
+				s->b_event = 0;
+				break;
+			}
+			sleep_ms(RETRY_SLEEP_MS);
+		}
+		publish(s);
+		publish_dones(s, batch, tries < CLOSE_RETRIES);
+		dl_store__free_items(batch);
+		pthread_mutex_lock(&s->mu);
+		s->inflight = 0;
+		s->qbytes -= bytes;
+		/* Under sustained load the queue is never empty: a step
+		 * still runs once per period, between two batches. */
+		if (s->head && dl_store__retention_due(s))
+			dl_store__retention_run(s);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
