@@ -19,6 +19,7 @@
 
 #include "collector/conf.h"
 #include "collector/query.h"
+#include "common/err.h"
 #include "common/log.h"
 #include "proto/admin.h"
 
@@ -60,7 +61,9 @@ typedef struct {
 	char type[FIELD_MAX + 1];
 	char action[FIELD_MAX + 1];
 	int what;
-	blob_t *b;
+	const char *key; /* "event", "stats", "host_stats" */
+	json_t *data;	 /* the row(s), for listeners */
+	blob_t *b;	 /* the frame, for subscribers (NULL: none) */
 } item_t;
 
 /* A fan-out in flight: input on the loop, output from the worker. */
@@ -74,6 +77,7 @@ typedef struct {
 	size_t nitems, cap;
 	int64_t last; /* newest event row read */
 	bool more;    /* the step was full: run again */
+	bool encode;  /* subscribers want frames */
 } job_t;
 
 struct dl_pubsub {
@@ -88,7 +92,15 @@ struct dl_pubsub {
 	char (*hosts)[DL_HOST_MAX + 1]; /* pending for the next fan-out */
 	size_t nhosts, hcap;
 	bool freed; /* free requested while a fan-out ran */
+	dl_listener_t listeners[DL_PUBSUB_LISTENERS];
+	size_t nlisteners;
 };
+
+/* Someone wants commits: a subscriber or an in-process listener. */
+static bool active(const dl_pubsub_t *ps)
+{
+	return ps->nsubs || ps->nlisteners;
+}
 
 static __thread dl_query_t *pq; /* one read-only connection per worker */
 
@@ -107,7 +119,7 @@ static void start_fanout(dl_pubsub_t *ps);
 static void update_enable(dl_pubsub_t *ps)
 {
 	if (ps->store)
-		dl_store_push_enable(ps->store, ps->nsubs > 0);
+		dl_store_push_enable(ps->store, active(ps));
 }
 
 static int copy_field(char *dst, size_t cap, const json_t *req, const char *key)
@@ -193,7 +205,7 @@ dl_sub_t *dl_pubsub_add(dl_pubsub_t *ps, const json_t *req,
 	if (ps->nsubs == 0)
 		dl_store_push_enable(ps->store, true);
 	/* While nobody wanted events, last_pushed may lag behind. */
-	if (sub->what == WHAT_EVENTS && ps->nevents == 0)
+	if (sub->what == WHAT_EVENTS && ps->nevents == 0 && !ps->nlisteners)
 		ps->last_pushed = dl_store_last_event(ps->store);
 	sub->next = ps->subs;
 	ps->subs = sub;
@@ -283,15 +295,15 @@ static void on_commit(void *ud, int64_t last_event, const char *const *hosts,
 {
 	dl_pubsub_t *ps = ud;
 
-	if (!ps->nsubs)
+	if (!active(ps))
 		return;
 	if (last_event > ps->last_pushed) {
-		if (ps->nevents)
+		if (ps->nevents || ps->nlisteners)
 			ps->want_events = true;
 		else
 			ps->last_pushed = last_event; /* nobody to tell */
 	}
-	for (size_t i = 0; ps->nstats && i < nhosts; i++)
+	for (size_t i = 0; (ps->nstats || ps->nlisteners) && i < nhosts; i++)
 		if (add_host(ps, hosts[i]))
 			DL_LOG_RL(DL_LOG_LEVEL_ERROR, TAG,
 				  "out of memory: stats of %s not pushed",
@@ -317,25 +329,40 @@ static item_t *job_item(job_t *j)
 	return &j->items[j->nitems];
 }
 
-/* Wraps data (consumed) as {key: data} in a frame: one item. */
-static void job_add(job_t *j, int what, const char *key, json_t *data,
-		    const char *host, const char *type, const char *action)
+/* Encodes {key: data} as one frame; NULL when it cannot. */
+static blob_t *encode(const char *key, json_t *data)
 {
-	json_t *o = json_pack("{s:o}", key, data);
-	item_t *it = job_item(j);
+	json_t *o = json_pack("{s:O}", key, data);
 	blob_t *b = calloc(1, sizeof(*b));
 
-	if (!o || !it || !b ||
+	if (!o || !b ||
 	    !(b->data = dl_admin_frame(o, DL_ADMIN_RESP_MAX, &b->len))) {
-		DL_LOG_RL(DL_LOG_LEVEL_ERROR, TAG,
-			  "cannot encode a push for %s", host);
 		free(b);
 		json_decref(o);
-		return;
+		return NULL;
 	}
 	json_decref(o);
 	b->refs = 1;
+	return b;
+}
+
+/* data (consumed) under key: one item, encoded only when subscribers
+ * want frames. */
+static void job_add(job_t *j, int what, const char *key, json_t *data,
+		    const char *host, const char *type, const char *action)
+{
+	item_t *it = job_item(j);
+	blob_t *b = NULL;
+
+	if (!it || (j->encode && !(b = encode(key, data)))) {
+		DL_LOG_RL(DL_LOG_LEVEL_ERROR, TAG,
+			  "cannot encode a push for %s", host);
+		json_decref(data);
+		return;
+	}
 	it->what = what;
+	it->key = key;
+	it->data = data;
 	it->b = b;
 	snprintf(it->host, sizeof(it->host), "%s", host);
 	snprintf(it->type, sizeof(it->type), "%s", type ? type : "");
@@ -451,9 +478,30 @@ static bool push_one(dl_sub_t *sub, blob_t *b)
 	return true;
 }
 
+/* In-process listeners (alerts, hooks) see every row, unfiltered. */
+static void tell_listeners(dl_pubsub_t *ps, job_t *j)
+{
+	for (size_t i = 0; i < j->nitems; i++) {
+		const item_t *it = &j->items[i];
+
+		for (size_t k = 0; k < ps->nlisteners; k++) {
+			const dl_listener_t *l = &ps->listeners[k];
+
+			if (it->what == WHAT_EVENTS && l->event)
+				l->event(l->ud, it->data);
+			else if (it->what == WHAT_STATS && l->stats)
+				l->stats(l->ud, it->host, it->key, it->data);
+		}
+	}
+}
+
 static void deliver(dl_pubsub_t *ps, job_t *j)
 {
 	dl_sub_t *sub, *next;
+
+	tell_listeners(ps, j);
+	if (!j->encode)
+		return;
 
 	for (sub = ps->subs; sub; sub = next) {
 		next = sub->next; /* close may remove sub, never another */
@@ -472,8 +520,10 @@ static void deliver(dl_pubsub_t *ps, job_t *j)
 
 static void job_free(job_t *j)
 {
-	for (size_t i = 0; i < j->nitems; i++)
+	for (size_t i = 0; i < j->nitems; i++) {
 		blob_unref(j->items[i].b);
+		json_decref(j->items[i].data);
+	}
 	free(j->items);
 	free(j->hosts);
 	free(j);
@@ -497,7 +547,7 @@ static void after_fanout(uv_work_t *w, int status)
 	if (j->more)
 		ps->want_events = true;
 	job_free(j);
-	if (ps->nsubs && (ps->want_events || ps->nhosts))
+	if (active(ps) && (ps->want_events || ps->nhosts))
 		start_fanout(ps);
 }
 
@@ -512,6 +562,7 @@ static void start_fanout(dl_pubsub_t *ps)
 		return;
 	}
 	j->ps = ps;
+	j->encode = ps->nsubs > 0;
 	j->after = ps->want_events ? ps->last_pushed : -1;
 	j->last = ps->last_pushed;
 	j->hosts = ps->hosts;
@@ -541,6 +592,18 @@ dl_pubsub_t *dl_pubsub_new(uv_loop_t *loop, dl_store_t *store, const char *db)
 	ps->store = store;
 	dl_store_on_push(store, on_commit, ps);
 	return ps;
+}
+
+int dl_pubsub_listen(dl_pubsub_t *ps, const dl_listener_t *l)
+{
+	if (ps->nlisteners == DL_PUBSUB_LISTENERS)
+		return DL_EFULL;
+	/* Listeners start at what is committed now, like a subscriber. */
+	if (!ps->nevents && !ps->nlisteners && ps->store)
+		ps->last_pushed = dl_store_last_event(ps->store);
+	ps->listeners[ps->nlisteners++] = *l;
+	update_enable(ps);
+	return 0;
 }
 
 void dl_pubsub_stop(dl_pubsub_t *ps)

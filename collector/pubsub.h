@@ -45,6 +45,21 @@ typedef struct {
 /* Registers as store's push callback. db: the database path, opened
  * read-only on the threadpool. NULL when out of memory. */
 dl_pubsub_t *dl_pubsub_new(uv_loop_t *loop, dl_store_t *store, const char *db);
+/* An in-process listener (alert rules, hooks): on the loop thread, after
+ * each fan-out, every committed event row (the `events` row shape) and
+ * every stats push ({host, key "stats" (container rows as the `stats`
+ * query) or "host_stats"}), unfiltered. Borrowed: incref to keep. */
+#define DL_PUBSUB_LISTENERS 8
+typedef struct {
+	void (*event)(void *ud, const json_t *row);
+	void (*stats)(void *ud, const char *host, const char *key,
+		      const json_t *rows);
+	void *ud;
+} dl_listener_t;
+/* Adds l (copied); from now on commits are always reported. 0 or
+ * DL_EFULL. */
+int dl_pubsub_listen(dl_pubsub_t *ps, const dl_listener_t *l);
+
 /* Asks every subscriber to close and forgets the store (stopping). */
 void dl_pubsub_stop(dl_pubsub_t *ps);
 /* After the loop has ended. */
