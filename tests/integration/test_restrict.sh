@@ -18,7 +18,7 @@ dl_enroll rst1
 line=$(cat "$T/authorized_keys")
 dl_assert_match "enroll line is restricted" '^restrict,command="' "$line"
 dl_assert_match "enroll line runs attach with an absolute path and the host name" \
-	"command=\"/[^\"]*/dockline-collector attach --host=rst1 -c $T/collector.conf\"" "$line"
+	"command=\"exec /[^\"]*/dockline-collector attach --host=rst1 -c $T/collector.conf\"" "$line"
 dl_assert_match "enroll line carries the key and the comment" ' ssh-ed25519 AAAA[^ ]+ dockline:rst1$' "$line"
 
 # 1. A command is replaced by the forced one.
