@@ -157,7 +157,9 @@ set(CPACK_DEBIAN_COLLECTOR_PACKAGE_NAME dockline-collector)
 # dpkg-shlibdeps and are appended to these.
 set(CPACK_DEBIAN_AGENT_PACKAGE_DEPENDS "passwd, openssh-client")
 set(CPACK_DEBIAN_AGENT_PACKAGE_RECOMMENDS "docker.io | docker-ce")
-set(CPACK_DEBIAN_COLLECTOR_PACKAGE_DEPENDS "passwd")
+# libwebsockets-evlib-uv: the gateway's libuv event loop is a plugin
+# that libwebsockets loads at run time, so dpkg-shlibdeps cannot see it.
+set(CPACK_DEBIAN_COLLECTOR_PACKAGE_DEPENDS "passwd, libwebsockets-evlib-uv")
 set(CPACK_DEBIAN_COLLECTOR_PACKAGE_RECOMMENDS "openssh-server")
 # CPack indents the extended description itself.
 set(CPACK_DEBIAN_AGENT_DESCRIPTION "${_agent_summary}\n${_agent_desc}")

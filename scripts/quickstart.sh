@@ -9,7 +9,9 @@
 # It starts, all on this machine: a private sshd on 127.0.0.1:2222 (its own
 # config and host keys; the system sshd is not touched), the collector
 # (admin socket /run/dockline/admin.sock, the CLI's default) and an agent
-# named after this host that reports the local dockerd through that sshd.
+# named after this host that reports the local dockerd through that sshd,
+# and the HTTP API gateway on 127.0.0.1:9810 with an admin token in
+# /var/lib/dockline-quickstart/api-token.
 # State (keys, configs, database, logs, pid files) lives in
 # /var/lib/dockline-quickstart. Running it again restarts everything.
 set -euo pipefail
@@ -22,7 +24,10 @@ USER_NAME=dockline
 BUILD=${DL_BUILD_DIR:-$SRC/build}
 PACKAGES="docker.io openssh-server openssh-client jq sqlite3 curl procps
 libssh2-1-dev libcurl4-openssl-dev libmsgpack-dev libsqlite3-dev libuv1-dev
-libinih-dev libjansson-dev pkg-config cmake make gcc"
+libinih-dev libjansson-dev libssl-dev libwebsockets-dev libwebsockets-evlib-uv
+pkg-config cmake make gcc"
+HTTP_USER=dockline-http
+HTTP_PORT=${DL_QUICKSTART_HTTP_PORT:-9810}
 
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'quickstart: %s\n' "$*" >&2; exit 1; }
@@ -36,7 +41,7 @@ pid_alive() {
 	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
 	exe=$(readlink "/proc/$pid/exe" 2>/dev/null || true)
 	case "$1:$exe" in
-	sshd:*/sshd | collector:*/dockline-collector | agent:*/dockline-agent) return 0 ;;
+	sshd:*/sshd | collector:*/dockline-collector | gateway:*/dockline-collector | agent:*/dockline-agent) return 0 ;;
 	esac
 	return 1
 }
@@ -58,6 +63,7 @@ stop_one() {
 
 stop_all() {
 	# Agent first, so the collector records it going away cleanly.
+	stop_one gateway
 	stop_one agent
 	stop_one collector
 	stop_one sshd
@@ -65,7 +71,7 @@ stop_all() {
 
 status() {
 	local n
-	for n in sshd collector agent; do
+	for n in sshd collector gateway agent; do
 		if pid_alive "$n"; then
 			printf '  %-9s running, pid %s, log %s\n' "$n" "$(cat "$STATE/$n.pid")" "$STATE/logs/$n.log"
 		else
@@ -167,6 +173,11 @@ if ! id "$USER_NAME" >/dev/null 2>&1; then
 fi
 # '*' rather than the default '!': no password, but not locked for sshd.
 usermod -p '*' "$USER_NAME"
+# The HTTP gateway parses network input: it runs as a user of its own.
+if ! id "$HTTP_USER" >/dev/null 2>&1; then
+	say "creating system user $HTTP_USER (the HTTP gateway)"
+	useradd --system --no-create-home -s /usr/sbin/nologin "$HTTP_USER"
+fi
 
 # sshd runs the attach relay as $USER_NAME: the binaries, the config and
 # the sockets must be reachable for it, which a checkout under /root is
@@ -209,6 +220,10 @@ agent_socket = $RUN/agent.sock
 admin_socket = $RUN/admin.sock
 attach_users = $USER_NAME
 log_level = info
+
+[http]
+listen = 127.0.0.1:$HTTP_PORT
+user = $HTTP_USER
 EOF
 chmod 644 "$STATE/collector.conf"
 
@@ -234,6 +249,25 @@ for _ in $(seq 1 100); do
 done
 "$BIN/dockline" -s "$RUN/admin.sock" hosts >/dev/null 2>&1 ||
 	die "the collector does not answer on $RUN/admin.sock; see $STATE/logs/collector.log"
+
+# The gateway's user may open the admin socket (its group); serve still
+# wants a token on every request from that user.
+chgrp "$HTTP_USER" "$RUN/admin.sock"
+start gateway "$STATE/logs/gateway.log" "$BIN/dockline-collector" http -c "$STATE/collector.conf"
+# A token kept from an earlier run still works unless the database went.
+if ! [ -s "$STATE/api-token" ] || ! DOCKLINE_TOKEN=$(cat "$STATE/api-token") \
+	"$BIN/dockline" -s "$RUN/admin.sock" hosts >/dev/null 2>&1; then
+	"$BIN/dockline" -s "$RUN/admin.sock" token revoke quickstart >/dev/null 2>&1 || true
+	( umask 077; "$BIN/dockline" -s "$RUN/admin.sock" token create quickstart --role admin |
+		sed -n 2p >"$STATE/api-token" )
+	grep -q '^dlt_' "$STATE/api-token" || die "could not create the API token"
+fi
+for _ in $(seq 1 50); do
+	pid_alive gateway || { tail -n 10 "$STATE/logs/gateway.log" >&2; die "the HTTP gateway exited"; }
+	[ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $(cat "$STATE/api-token")" \
+		"http://127.0.0.1:$HTTP_PORT/api/v1/hosts")" = 200 ] && break
+	sleep 0.2
+done
 
 NAME=$(host_name)
 say "enrolling this host as $NAME"
@@ -298,6 +332,8 @@ Try:
   $BUILD/bin/dockline info $NAME         (through the agent: Docker's own info)
   $BUILD/bin/dockline logs $NAME/CONTAINER --tail 20
   $BUILD/bin/dockline audit              (every control request and how it ended)
+  curl -H "Authorization: Bearer \$(cat $STATE/api-token)" http://127.0.0.1:$HTTP_PORT/api/v1/hosts
+                                        (the HTTP API: docs/API.md)
 
 Stop it all:  $SRC/scripts/quickstart.sh stop
 EOF

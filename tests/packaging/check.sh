@@ -75,6 +75,7 @@ EOF
 cat >"$tmp/collector.files" <<'EOF'
 ./etc/dockline/collector.conf
 ./lib/systemd/system/dockline-collector.service
+./lib/systemd/system/dockline-http.service
 ./usr/bin/dockline
 ./usr/bin/dockline-collector
 ./usr/share/doc/dockline-collector/changelog.Debian.gz
@@ -112,9 +113,9 @@ check "dockline-agent Depends (shlibdeps): libssh2, libcurl, libuv, libmsgpack, 
 	for l in libc6 libssh2-1 libcurl4 libuv1 libmsgpackc2 libjansson4 libinih1 passwd openssh-client; do
 		echo \"\$d\" | grep -q \"\\b\$l\\b\" || { echo \"missing \$l in: \$d\"; exit 1; }
 	done"
-check "dockline-collector Depends (shlibdeps): libsqlite3, libuv, libjansson, libinih + passwd" sh -c "
+check "dockline-collector Depends (shlibdeps): libsqlite3, libuv, libjansson, libinih, libssl, libwebsockets + passwd, its uv plugin" sh -c "
 	d=\$(sed -n 's/^Depends: //p' '$tmp/collector.control')
-	for l in libc6 libsqlite3-0 libuv1 libjansson4 libinih1 passwd; do
+	for l in libc6 libsqlite3-0 libuv1 libjansson4 libinih1 libssl3 libwebsockets17 passwd libwebsockets-evlib-uv; do
 		echo \"\$d\" | grep -q \"\\b\$l\\b\" || { echo \"missing \$l in: \$d\"; exit 1; }
 	done"
 check "agent postinst: creates user, adds to docker, makes key" sh -c "

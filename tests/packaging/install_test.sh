@@ -164,6 +164,20 @@ run_in "dockline hosts: refused for a non-member, works for a dockline-admin mem
 	test \$rc -eq 1 && grep -q 'permission denied' /tmp/err
 	runuser -u admin1 -- dockline hosts | grep -q '^NAME'"
 
+# What dockline-http.service does: the gateway as dockline-http (group
+# dockline-admin opens the admin socket); serve wants a token from it.
+# This also proves the package pulls libwebsockets' libuv plugin, which
+# dpkg-shlibdeps cannot see.
+run_in "the packaged gateway runs as dockline-http and answers with a token, 401 without" "
+	command -v curl >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends curl >/dev/null
+	(exec runuser -u dockline-http -g dockline-admin -- dockline-collector http -c /etc/dockline/collector.conf >/var/log/http.log 2>&1) &
+	tok=\$(dockline token create pkg --role read | sed -n 2p)
+	for i in \$(seq 50); do curl -s -o /dev/null http://127.0.0.1:9810/ && break; sleep 0.1; done
+	cat /var/log/http.log
+	test \"\$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9810/api/v1/hosts)\" = 401
+	test \"\$(curl -s -o /dev/null -w '%{http_code}' -H \"Authorization: Bearer \$tok\" http://127.0.0.1:9810/api/v1/hosts)\" = 200
+	pkill -u dockline-http dockline-coll || true"
+
 # --- enrollment, exactly as docs/INSTALL.md says --------------------------
 # This container is both the collector host (sshd from the container's own
 # openssh-server with its packaged host keys, on a private port of its
@@ -289,6 +303,7 @@ run_in "apt-get purge removes users, groups, /var/lib dirs and /etc/dockline" "
 	# (a bare ! does not trip set -e)
 	! getent passwd dockline-agent || exit 1
 	! getent passwd dockline || exit 1
+	! getent passwd dockline-http || exit 1
 	! getent group dockline-agent || exit 1
 	! getent group dockline-admin || exit 1
 	test ! -e /var/lib/dockline-agent
