@@ -6,7 +6,9 @@
 # and accepted, the exposition parses), that a PromQL query through
 # Prometheus returns what `dockline stats --json` shows for a test
 # container, and that the exposition passes `promtool check metrics`
-# apart from node_exporter's own camelCase names.
+# apart from node_exporter's own camelCase names. Then with [http]
+# metrics_auth = none: /metrics needs no token, everything else still
+# does.
 . "$(dirname "$0")/lib.sh"
 
 dl_need_packages
@@ -107,4 +109,30 @@ bad=$(grep -v "^node_memory_[A-Za-z]*_bytes metric names should be written in 's
 dl_ok "promtool check metrics: only the camelCase node_memory_* names ($(wc -l <"$T/promtool.out") lines)"
 
 kill "$PROM_PID"
+
+# ---- [http] metrics_auth = none: /metrics open, nothing else
+# serve reads it too (a token-less metrics request from the [http] user
+# is allowed), so both restart with it.
+echo "metrics_auth = none" >>"$T/collector.conf" # [http] is the last section
+kill "$DL_HTTP_PID"
+dl_stop_collector
+dl_start_collector
+dl_http_socket_access
+dl_start_gateway "$T/collector.conf" "$T/http.log" "$URL"
+code=$(curl -s -o "$T/body" -w '%{http_code}' "$URL/metrics") || true
+dl_assert_eq "metrics_auth = none: /metrics without a token" 200 "$code"
+dl_assert_file_match "metrics_auth = none: the exposition" '^dockline_agents_connected [0-9]+$' "$T/body"
+code=$(curl -s -o "$T/body" -w '%{http_code}' "$URL/api/v1/hosts") || true
+dl_assert_eq "metrics_auth = none: /api/v1/hosts without a token still" 401 "$code"
+dl_assert_eq "metrics_auth = none: code" unauthorized "$(jq -r .code "$T/body")"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Upgrade: websocket" -H "Connection: Upgrade" \
+	-H "Sec-WebSocket-Version: 13" -H "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==" \
+	"$URL/api/v1/events/stream") || true
+dl_assert_no_match "metrics_auth = none: no WebSocket without a token" '^101$' "$code"
+rc=0
+runuser -u "$DL_HTTP_USER" -- "$DL_BIN/dockline" -s "$T/admin.sock" hosts >/dev/null 2>"$T/err" || rc=$?
+dl_assert_eq "serve: the [http] user without a token may not list hosts" 1 "$rc"
+runuser -u "$DL_HTTP_USER" -- "$DL_BIN/dockline" -s "$T/admin.sock" metrics >"$T/m2.txt" ||
+	dl_fail "serve: metrics as the [http] user without a token: $(cat "$T/m2.txt")"
+dl_ok "serve: the [http] user may read metrics without a token"
 dl_ok "a real Prometheus scraped dockline"
