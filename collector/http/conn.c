@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "collector/http/conn.h"
 #include "collector/http/respond.h"
@@ -630,12 +631,65 @@ static int ws_filter(struct lws *wsi, conn_t *c)
 	return 0;
 }
 
+/* ---- TCP connections ---- */
+
+/* A connection past max_connections is answered 503 and closed at once,
+ * before it holds a header table: otherwise lws would stop accepting at
+ * its fd limit and every later client, a normal request included, would
+ * hang in the listen backlog. Idle sockets count too, not just requests:
+ * they are what a flood is made of. */
+#define BUSY_BODY                                                              \
+	"{\"error\":\"too many connections; try again\",\"code\":\"busy\"}"
+_Static_assert(sizeof(BUSY_BODY) - 1 == 57, "Content-Length below");
+static const char busy_answer[] = "HTTP/1.1 503 Service Unavailable\r\n"
+				  "Content-Type: application/json\r\n"
+				  "Content-Length: 57\r\n"
+				  "Connection: close\r\n\r\n" BUSY_BODY;
+
+static int socket_open(struct lws *wsi)
+{
+	dl_gw_t *gw = gw_of(wsi);
+	char peer[64];
+
+	gw->sockets++;
+	/* marks the wsi as counted, for socket_closed */
+	lws_set_opaque_user_data(wsi, gw);
+	if (gw->sockets <= (size_t)gw->conf->http.max_connections)
+		return 0;
+	/* plain HTTP only: on a TLS port the bytes would be noise */
+	if (gw->conf->http.tls != DL_HTTP_TLS_ON)
+		(void)send(lws_get_socket_fd(wsi), busy_answer,
+			   sizeof(busy_answer) - 1,
+			   MSG_DONTWAIT | MSG_NOSIGNAL);
+	lws_get_peer_simple(wsi, peer, sizeof(peer));
+	DL_LOG_RL(DL_LOG_LEVEL_WARN, TAG,
+		  "%zu connections open, max_connections %d: refusing "
+		  "%s",
+		  gw->sockets - 1, gw->conf->http.max_connections, peer);
+	return -1;
+}
+
+static void socket_closed(struct lws *wsi)
+{
+	dl_gw_t *gw;
+
+	if (lws_get_opaque_user_data(wsi) == NULL)
+		return;
+	gw = gw_of(wsi);
+	lws_set_opaque_user_data(wsi, NULL);
+	if (gw->sockets)
+		gw->sockets--;
+}
+
 int dl_conn_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		     void *user, void *in, size_t len)
 {
 	conn_t *c = user;
 
 	switch (reason) {
+	case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+		return socket_open(wsi);
+	case LWS_CALLBACK_WSI_DESTROY: socket_closed(wsi); return 0;
 	case LWS_CALLBACK_HTTP: http_start(wsi, c, in); return 0;
 	case LWS_CALLBACK_HTTP_BODY:
 		if (!c->used || c->status)

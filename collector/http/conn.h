@@ -12,7 +12,8 @@
 typedef struct {
 	const dl_cconf_t *conf;
 	uv_loop_t *loop;
-	size_t active; /* requests and WebSockets being served */
+	size_t active;	/* requests and WebSockets being served */
+	size_t sockets; /* accepted TCP connections open now */
 } dl_gw_t;
 
 /* Per-connection state size for lws_protocols.per_session_data_size. */

@@ -54,20 +54,22 @@ static int check_conf(const dl_http_conf_t *h)
 }
 
 /* Who we become. As root: the [http] user, which must exist. As anyone
- * else: stay (the user in the unit file decides). */
+ * else: we must already be it. serve asks for a token only from the
+ * [http] user's uid, so a gateway running as another user (say a member
+ * of the admin group) would pass every request on with that user's own
+ * rights: refused, so the separation holds by construction. */
 static int find_user(const dl_http_conf_t *h, struct passwd *pw, char *buf,
 		     size_t buflen)
 {
 	struct passwd *res = NULL;
+	uid_t me = geteuid();
 
-	if (geteuid() != 0)
-		return 0;
 	if (getpwnam_r(h->user, pw, buf, buflen, &res) != 0 || !res) {
 		DL_LOG_ERROR(TAG,
-			     "refusing to run as root: the [http] user %s does "
+			     "refusing to run%s: the [http] user %s does "
 			     "not exist (create it, e.g. useradd --system %s, "
 			     "or name another in [http] user)",
-			     h->user, h->user);
+			     me == 0 ? " as root" : "", h->user, h->user);
 		return -1;
 	}
 	if (pw->pw_uid == 0) {
@@ -77,7 +79,18 @@ static int find_user(const dl_http_conf_t *h, struct passwd *pw, char *buf,
 			     h->user);
 		return -1;
 	}
-	return 1;
+	if (me == 0)
+		return 1;
+	if (me != pw->pw_uid || getuid() != pw->pw_uid) {
+		DL_LOG_ERROR(TAG,
+			     "refusing to run as uid %u: the gateway runs as "
+			     "the [http] user %s (uid %u), or starts as root "
+			     "and becomes it; serve asks only that user for "
+			     "tokens",
+			     (unsigned)me, h->user, (unsigned)pw->pw_uid);
+		return -1;
+	}
+	return 0;
 }
 
 /* After the listening socket is bound (and the TLS key read). */

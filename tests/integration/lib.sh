@@ -472,6 +472,54 @@ EOF
 
 dl_ssh() { "$T/ssh" "$@"; }
 
+# ---------------------------------------------------------------- gateway
+
+# The gateway's system user (no home, no shell), shared by the tests.
+DL_HTTP_USER=dlhttp
+
+dl_need_http_user() {
+	(
+		flock 8
+		id "$DL_HTTP_USER" >/dev/null 2>&1 ||
+			useradd --system --no-create-home -s /usr/sbin/nologin "$DL_HTTP_USER"
+	) 8>"$DL_LOCK_DIR/dockline-test-user.lock"
+}
+
+# dl_http_section LISTEN [LINE...]: prints an [http] section for
+# $DL_HTTP_USER (append it to collector.conf before serve starts: serve
+# reads `user` to know whose requests need a token).
+dl_http_section() {
+	local listen=$1
+	shift
+	printf '\n[http]\nlisten = %s\nuser = %s\n' "$listen" "$DL_HTTP_USER"
+	[ $# -eq 0 ] || printf '%s\n' "$@"
+}
+
+# The gateway reaches the admin socket through its group, like the
+# packaged dockline-admin group. (Again after every serve start.)
+dl_http_socket_access() {
+	chgrp "$DL_HTTP_USER" "$T/admin.sock"
+	chmod 660 "$T/admin.sock"
+}
+
+# dl_start_gateway CONF LOG URL [WRAPPER...]: `dockline-collector http`
+# (as root unless a wrapper such as `runuser -u USER --` is given: it
+# drops to [http] user after binding) and waits until URL answers
+# (any HTTP status; -k: the tests' certificates are self-signed). The
+# pid goes to DL_HTTP_PID.
+dl_start_gateway() {
+	local conf=$1 log=$2 url=$3
+	shift 3
+	dl_spawn "$log" "$@" "$DL_BIN/dockline-collector" http -c "$conf"
+	DL_HTTP_PID=$DL_LAST_PID
+	dl_wait_for "kill -0 $DL_HTTP_PID && curl -sk -o /dev/null $url/" 20 "gateway listening on $url"
+}
+
+# dl_rss_kib PID: VmRSS of a process, KiB.
+dl_rss_kib() {
+	awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status"
+}
+
 # ---------------------------------------------------------------- docker
 
 # dl_run_container NAME CMD...: prints the full id.
