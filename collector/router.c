@@ -166,17 +166,20 @@ static int send_request(dl_server_t *srv, dl_call_t *call, const char *args)
 	return dl_session_send(srv, call->sid, &m);
 }
 
-/* The arguments as audited: redacted, or for a request that failed its
+/* The arguments as audited: redacted, or for arguments that fail their
  * checks (whose values may be anything, secrets in the wrong place
- * included) only the names of its keys. */
+ * included) only the names of its keys. A request refused for another
+ * reason (a token's role, a hidden host) keeps its redacted arguments. */
 static json_t *audit_args(const dl_call_req_t *req)
 {
 	json_t *keys, *v;
 	const char *k;
+	char why[128];
 
 	if (!req->args)
 		return NULL;
-	if (!req->error)
+	if (req->op &&
+	    dl_control_validate(req->op, req->args, why, sizeof(why)) == 0)
 		return dl_control_redact(req->op, req->args);
 	if (!(keys = json_array()))
 		return NULL;

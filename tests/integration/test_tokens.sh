@@ -95,6 +95,9 @@ dl_assert_eq "still running" running "$(docker inspect -f '{{.State.Status}}' "$
 row=$(dl_cli audit --json | jq -c '.[] | select(.op == "stop" and .status == "refused")')
 dl_assert_eq "refusal audited as token:ro" "token:ro" "$(jq -r .user <<<"$row")"
 dl_assert_eq "refusal audited message" "token ro (role read) may not stop" "$(jq -r .message <<<"$row")"
+# valid arguments refused for the role are audited as they were (redacted),
+# not as the key names of an invalid request
+dl_assert_eq "refusal keeps its arguments" 1 "$(jq -r '.args | fromjson | .t' <<<"$row")"
 gw 1 "$ro" token list
 dl_assert_eq "read token may not list tokens" "dockline: token ro (role read) may not token_list" "$err"
 # the code travels in the answer
