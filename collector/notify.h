@@ -7,14 +7,18 @@
  * (URLs are logged without their query string and userinfo, headers
  * never).
  *
- * Configuration lives in collector.conf sections parsed by this module:
+ * Configuration lives in collector.conf sections parsed by this module
+ * (docs/ALERTS.md "Channels" and "Hooks" has every key and body shape):
  *   [notify NAME]  kind = webhook|slack|discord|ntfy|gotify|teams|email|exec
- *                  url = ..., header = K: V (repeatable as header1..header9),
- *                  smtp_url, from, to, username, password_file,
+ *                  url = ..., header1..header9 = K: V (webhook),
+ *                  token_file (gotify, ntfy), card (teams),
+ *                  smtp_url, starttls, from, to, username, password_file,
  *                  command, timeout = 10s, retries = 5
  *   [hook NAME]    on = container:die, container:start, host:offline, ...
  *                  hosts = GLOB, containers = GLOB, notify = CHANNEL
  *                  or command = ..., timeout = 10s
+ * Split: notify.c (config, queues, worker), notify_render.c (bodies,
+ * environment: pure), notify_exec.c (commands).
  */
 #ifndef DL_COLLECTOR_NOTIFY_H
 #define DL_COLLECTOR_NOTIFY_H
