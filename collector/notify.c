@@ -32,11 +32,11 @@
 #include "common/err.h"
 #include "common/log.h"
 
-#define TAG		"notify"
-#define STOP_GRACE_MS	3000 /* in-flight sends when stopping */
-#define CONNECT_MAX_S	10
-#define IDLE_POLL_MS	1000
-#define PROC_POLL_MS	100
+#define TAG	      "notify"
+#define STOP_GRACE_MS 3000 /* in-flight sends when stopping */
+#define CONNECT_MAX_S 10
+#define IDLE_POLL_MS  1000
+#define PROC_POLL_MS  100
 
 typedef struct job job_t;
 struct job {
@@ -77,7 +77,7 @@ struct dl_notify {
 	/* shared with the worker, under mu */
 	pthread_mutex_t mu;
 	jobq_t inq, hookq, doneq;
-	size_t nsends; /* accepted, not yet done */
+	size_t nsends;	      /* accepted, not yet done */
 	size_t nhook_waiting; /* hook commands queued or running */
 	bool stopping, exited;
 	/* loop side */
@@ -167,8 +167,7 @@ static int bad(load_t *l, const char *sect, const char *key, int line,
 }
 
 /* The first line of a small file, trimmed. */
-static int read_secret(load_t *l, const char *sect, const char *key,
-		       char **out)
+static int read_secret(load_t *l, const char *sect, const char *key, char **out)
 {
 	const char *path = dl_conf_str(l->c, sect, key, NULL);
 	char buf[DL_NOTIFY_SECRET_MAX + 1];
@@ -214,8 +213,7 @@ static bool url_ok(const char *u, const char *const *schemes)
 	return false;
 }
 
-static const char *const chan_common[] = {"kind", "timeout", "retries",
-					  NULL};
+static const char *const chan_common[] = {"kind", "timeout", "retries", NULL};
 static const char *const chan_keys[DL_NK__COUNT][16] = {
 	[DL_NK_WEBHOOK] = {"url", "header1", "header2", "header3", "header4",
 			   "header5", "header6", "header7", "header8",
@@ -254,7 +252,8 @@ static int load_headers(load_t *l, const char *sect, dl_notify_chan_t *ch)
 			continue;
 		colon = strchr(v, ':');
 		if (!colon || colon == v ||
-		    strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		    strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv"
+			      "wxyz"
 			      "0123456789-_") != (size_t)(colon - v))
 			return bad(l, sect, key, 0,
 				   "%s must be \"Name: value\"", key);
@@ -367,7 +366,8 @@ static int load_chan(void *ud, const char *sect, const char *name, int line)
 
 	if (!name_ok(name))
 		return bad(l, sect, NULL, line,
-			   "\"%s\" is not a channel name ([A-Za-z0-9][A-Za-z0-9._-], at most 63)",
+			   "\"%s\" is not a channel name "
+			   "([A-Za-z0-9][A-Za-z0-9._-], at most 63)",
 			   name);
 	if (!kind)
 		return bad(l, sect, NULL, line,
@@ -393,8 +393,7 @@ static int load_chan(void *ud, const char *sect, const char *name, int line)
 			     l->errlen))
 		return DL_ECONFIG;
 	ch->timeout_s = (int)v;
-	if (dl_conf_int(l->c, sect, "retries", 5, 0, 10, &v, l->err,
-			l->errlen))
+	if (dl_conf_int(l->c, sect, "retries", 5, 0, 10, &v, l->err, l->errlen))
 		return DL_ECONFIG;
 	ch->retries = (int)v;
 	return load_kind(l, sect, ch);
@@ -451,8 +450,8 @@ static int parse_on(load_t *l, const char *sect, dl_notify_hook_t *h)
 
 static int load_hook(void *ud, const char *sect, const char *name, int line)
 {
-	static const char *const keys[] = {"on",      "hosts",   "containers",
-					   "notify",  "command", "timeout",
+	static const char *const keys[] = {"on",     "hosts",	"containers",
+					   "notify", "command", "timeout",
 					   NULL};
 	load_t *l = ud;
 	dl_notify_t *n = l->n;
@@ -464,7 +463,8 @@ static int load_hook(void *ud, const char *sect, const char *name, int line)
 
 	if (!name_ok(name))
 		return bad(l, sect, NULL, line,
-			   "\"%s\" is not a hook name ([A-Za-z0-9][A-Za-z0-9._-], at most 63)",
+			   "\"%s\" is not a hook name "
+			   "([A-Za-z0-9][A-Za-z0-9._-], at most 63)",
 			   name);
 	if (dl_conf_check_section(l->c, sect, keys, l->err, l->errlen))
 		return DL_ECONFIG;
@@ -507,7 +507,8 @@ static dl_notify_t *notify_new(void)
 	if (!n)
 		return NULL;
 	pthread_mutex_init(&n->mu, NULL);
-	if (gethostname(n->hostname, sizeof(n->hostname) - 1) || !n->hostname[0])
+	if (gethostname(n->hostname, sizeof(n->hostname) - 1) ||
+	    !n->hostname[0])
 		snprintf(n->hostname, sizeof(n->hostname), "localhost");
 	n->uniq = dl_clock_wall_ns();
 	return n;
@@ -641,7 +642,8 @@ static void attempt_end(dl_notify_t *n, job_t *j, bool ok, bool retry)
 static size_t on_answer(char *p, size_t size, size_t nmemb, void *ud)
 {
 	job_t *j = ud;
-	size_t n = size * nmemb, room = DL_NOTIFY_ANSWER_MAX - dl_buf_used(&j->answer);
+	size_t n = size * nmemb,
+	       room = DL_NOTIFY_ANSWER_MAX - dl_buf_used(&j->answer);
 
 	dl_buf_append(&j->answer, p, n < room ? n : room);
 	return n; /* the rest is read and dropped */
@@ -776,7 +778,8 @@ static int start_proc(dl_notify_t *n, job_t *j)
 		in = j->body.body;
 		in_len = j->body.len;
 	} else {
-		snprintf(who, sizeof(who), "DL_HOOK=%s", n->hooks[j->hook].name);
+		snprintf(who, sizeof(who), "DL_HOOK=%s",
+			 n->hooks[j->hook].name);
 		argv = n->hooks[j->hook].argv;
 		timeout = n->hooks[j->hook].timeout_s;
 		in = j->stdin_json;
@@ -788,9 +791,8 @@ static int start_proc(dl_notify_t *n, job_t *j)
 		return DL_ENOMEM;
 	}
 	j->is_proc = true;
-	return dl_notify_proc_start(&j->proc, argv, j->env, in, in_len,
-				    timeout, mono_ms(), j->detail,
-				    sizeof(j->detail));
+	return dl_notify_proc_start(&j->proc, argv, j->env, in, in_len, timeout,
+				    mono_ms(), j->detail, sizeof(j->detail));
 }
 
 /* Renders once, at the first attempt, then starts this attempt. */
@@ -950,8 +952,9 @@ static void proc_done(dl_notify_t *n, job_t *j)
 	snprintf(j->detail, sizeof(j->detail), "%s%s%.*s", what,
 		 len ? ": " : "", DL_NOTIFY_ANSWER_MAX,
 		 j->output ? j->output : "");
-	attempt_end(n, j, !p->timed_out && WIFEXITED(p->status) &&
-				  WEXITSTATUS(p->status) == 0,
+	attempt_end(n, j,
+		    !p->timed_out && WIFEXITED(p->status) &&
+			    WEXITSTATUS(p->status) == 0,
 		    false);
 }
 
@@ -973,8 +976,8 @@ static void stop_work(dl_notify_t *n, uint64_t now)
 	job_t *j;
 
 	while ((j = q_pop(&n->waiting)))
-		finish(n, j, false, j->detail[0] ? j->detail
-						 : "collector is stopping");
+		finish(n, j, false,
+		       j->detail[0] ? j->detail : "collector is stopping");
 	while ((j = q_pop(&n->ready)) || (j = q_pop(&n->ready_hooks)))
 		finish(n, j, false, "collector is stopping");
 	if (now < n->stop_deadline)
@@ -996,7 +999,9 @@ static int wait_ms(dl_notify_t *n, uint64_t now)
 	if (cto >= 0 && (uint64_t)cto < ms)
 		ms = (uint64_t)cto;
 	for (job_t *j = n->waiting.head; j; j = j->next)
-		ms = j->due_ms <= now ? 0 : (j->due_ms - now < ms ? j->due_ms - now : ms);
+		ms = j->due_ms <= now
+			     ? 0
+			     : (j->due_ms - now < ms ? j->due_ms - now : ms);
 	for (job_t *j = n->active; j; j = j->next)
 		if (j->is_proc && ms > PROC_POLL_MS)
 			ms = PROC_POLL_MS;
@@ -1045,8 +1050,10 @@ static void *worker_main(void *arg)
 		reap_transfers(n);
 		poll_procs(n, now);
 		for (job_t *j = n->active; j; j = j->next)
-			if (j->is_proc && nfds + 2 <= (int)(sizeof(fds) / sizeof(fds[0])))
-				nfds += dl_notify_proc_fds(&j->proc, fds + nfds);
+			if (j->is_proc &&
+			    nfds + 2 <= (int)(sizeof(fds) / sizeof(fds[0])))
+				nfds += dl_notify_proc_fds(&j->proc,
+							   fds + nfds);
 		curl_multi_poll(n->multi, fds, (unsigned)nfds, wait_ms(n, now),
 				NULL);
 	}
@@ -1270,8 +1277,8 @@ int dl_notify_send(dl_notify_t *n, const char *channel, const json_t *msg,
 	return send_as(n, find_chan(n, channel), -1, msg, done, ud);
 }
 
-int dl_notify_test(dl_notify_t *n, const char *channel,
-		   dl_notify_done_cb done, void *ud)
+int dl_notify_test(dl_notify_t *n, const char *channel, dl_notify_done_cb done,
+		   void *ud)
 {
 	char sum[320];
 	json_t *msg;

@@ -78,8 +78,8 @@ bool dl_notify_has_hooks(const dl_notify_t *n);
 
 /* `dockline notify test CHANNEL`: sends {"kind":"test","summary":
  * "dockline test message from HOSTNAME"} like dl_notify_send. */
-int dl_notify_test(dl_notify_t *n, const char *channel,
-		   dl_notify_done_cb done, void *ud);
+int dl_notify_test(dl_notify_t *n, const char *channel, dl_notify_done_cb done,
+		   void *ud);
 /* {"channels":[{name, kind, target (scheme://host:port, or the
  * command's path), timeout_s, retries, sent, failed, dropped}],
  * "hooks":[{name, on, hosts, containers, notify | command, ok, failed,

@@ -193,8 +193,8 @@ void dl_notify_proc_free(dl_notify_proc_t *p)
 	dl_buf_free(&p->out);
 }
 
-void dl_notify_proc_outcome(const dl_notify_proc_t *p, int timeout_s,
-			    char *out, size_t outlen)
+void dl_notify_proc_outcome(const dl_notify_proc_t *p, int timeout_s, char *out,
+			    size_t outlen)
 {
 	if (p->timed_out && !(p->exited && WIFEXITED(p->status)))
 		snprintf(out, outlen,

@@ -40,7 +40,7 @@ int dl_notify_proc_fds(const dl_notify_proc_t *p, struct curl_waitfd *fds);
 void dl_notify_proc_kill(dl_notify_proc_t *p);
 void dl_notify_proc_free(dl_notify_proc_t *p);
 /* "exit 0", "killed by signal 9", "timed out after 10 s (...)". */
-void dl_notify_proc_outcome(const dl_notify_proc_t *p, int timeout_s,
-			    char *out, size_t outlen);
+void dl_notify_proc_outcome(const dl_notify_proc_t *p, int timeout_s, char *out,
+			    size_t outlen);
 
 #endif

@@ -13,21 +13,21 @@
 
 #include "common/buf.h"
 
-#define DL_NOTIFY_NAME_MAX   63	      /* [notify NAME], [hook NAME] */
-#define DL_NOTIFY_HEADERS    9	      /* header1 .. header9 */
-#define DL_NOTIFY_ARGS	     32	      /* command words */
-#define DL_NOTIFY_TO_MAX     16	      /* email recipients */
-#define DL_NOTIFY_ON_MAX     32	      /* hook type:action pairs */
-#define DL_NOTIFY_QUEUE	     1000     /* sends queued or in flight */
-#define DL_NOTIFY_HOOK_QUEUE 256      /* hook commands waiting */
-#define DL_NOTIFY_HOOK_RUN   4	      /* hook commands running at once */
-#define DL_NOTIFY_EXEC_RUN   4	      /* exec channel commands at once */
-#define DL_NOTIFY_HTTP_RUN   32	      /* transfers at once */
-#define DL_NOTIFY_MSG_MAX    (64 * 1024) /* a message as JSON */
-#define DL_NOTIFY_ANSWER_MAX 512      /* receiver's answer kept */
-#define DL_NOTIFY_OUTPUT_MAX 4096     /* command output kept and logged */
-#define DL_NOTIFY_ENV_MAX    64	      /* DL_* variables per command */
-#define DL_NOTIFY_SECRET_MAX 4096     /* token_file, password_file */
+#define DL_NOTIFY_NAME_MAX	 63	     /* [notify NAME], [hook NAME] */
+#define DL_NOTIFY_HEADERS	 9	     /* header1 .. header9 */
+#define DL_NOTIFY_ARGS		 32	     /* command words */
+#define DL_NOTIFY_TO_MAX	 16	     /* email recipients */
+#define DL_NOTIFY_ON_MAX	 32	     /* hook type:action pairs */
+#define DL_NOTIFY_QUEUE		 1000	     /* sends queued or in flight */
+#define DL_NOTIFY_HOOK_QUEUE	 256	     /* hook commands waiting */
+#define DL_NOTIFY_HOOK_RUN	 4	     /* hook commands running at once */
+#define DL_NOTIFY_EXEC_RUN	 4	     /* exec channel commands at once */
+#define DL_NOTIFY_HTTP_RUN	 32	     /* transfers at once */
+#define DL_NOTIFY_MSG_MAX	 (64 * 1024) /* a message as JSON */
+#define DL_NOTIFY_ANSWER_MAX	 512	     /* receiver's answer kept */
+#define DL_NOTIFY_OUTPUT_MAX	 4096 /* command output kept and logged */
+#define DL_NOTIFY_ENV_MAX	 64   /* DL_* variables per command */
+#define DL_NOTIFY_SECRET_MAX	 4096 /* token_file, password_file */
 #define DL_NOTIFY_BACKOFF_MIN_MS 1000
 #define DL_NOTIFY_BACKOFF_MAX_MS 60000
 
@@ -47,8 +47,8 @@ typedef enum {
 typedef struct {
 	char name[DL_NOTIFY_NAME_MAX + 1];
 	dl_notify_kind_t kind;
-	int line;      /* of the section's first entry */
-	char *url;     /* HTTP kinds */
+	int line;			  /* of the section's first entry */
+	char *url;			  /* HTTP kinds */
 	char *headers[DL_NOTIFY_HEADERS]; /* "Name: value" (webhook) */
 	int nheaders;
 	char *token;   /* gotify, ntfy: from token_file (secret) */

@@ -83,12 +83,14 @@ void dl_notify_title(const json_t *msg, char *out, size_t outlen)
 static bool scalar(const json_t *v, char *out, size_t outlen)
 {
 	switch (json_typeof(v)) {
-	case JSON_STRING: snprintf(out, outlen, "%s", json_string_value(v));
+	case JSON_STRING:
+		snprintf(out, outlen, "%s", json_string_value(v));
 		return true;
 	case JSON_INTEGER:
 		snprintf(out, outlen, "%lld", (long long)json_integer_value(v));
 		return true;
-	case JSON_REAL: snprintf(out, outlen, "%g", json_real_value(v));
+	case JSON_REAL:
+		snprintf(out, outlen, "%g", json_real_value(v));
 		return true;
 	case JSON_TRUE: snprintf(out, outlen, "true"); return true;
 	case JSON_FALSE: snprintf(out, outlen, "false"); return true;
@@ -268,10 +270,10 @@ static int render_slack(const json_t *msg, dl_notify_body_t *out)
 		return DL_ENOMEM;
 	}
 	utf8_cut(esc, SLACK_MAX);
-	j = json_pack("{s:s++,s:[{s:s,s:{s:s,s:s}},{s:s,s:{s:s,s:s}}]}",
-		      "text", title, "\n", text, "blocks", "type",
-		      "header", "text", "type", "plain_text", "text", title,
-		      "type", "section", "text", "type", "mrkdwn", "text", esc);
+	j = json_pack("{s:s++,s:[{s:s,s:{s:s,s:s}},{s:s,s:{s:s,s:s}}]}", "text",
+		      title, "\n", text, "blocks", "type", "header", "text",
+		      "type", "plain_text", "text", title, "type", "section",
+		      "text", "type", "mrkdwn", "text", esc);
 	free(text);
 	free(esc);
 	return take_json(j, out);
@@ -325,8 +327,8 @@ static int header_value(const char *s, char *out, size_t outlen)
 		if (dl_base64_encode((const uint8_t *)s + i, k, true, enc,
 				     sizeof(enc)) < 0)
 			return DL_EINVAL;
-		w = snprintf(out + o, outlen - o, "%s=?UTF-8?B?%s?=",
-			     o ? "\r\n " : "", enc);
+		w = snprintf(out + o, outlen - o,
+			     "%s=?UTF-8?B?%s?=", o ? "\r\n " : "", enc);
 		if (w < 0 || (size_t)w >= outlen - o)
 			return DL_ETOOBIG;
 		o += (size_t)w;
@@ -335,8 +337,7 @@ static int header_value(const char *s, char *out, size_t outlen)
 	return 0;
 }
 
-static int add_header(dl_notify_body_t *out, const char *name,
-		      const char *val)
+static int add_header(dl_notify_body_t *out, const char *name, const char *val)
 {
 	size_t n = strlen(name) + strlen(val) + 3;
 
@@ -535,9 +536,8 @@ static int render_email(const dl_notify_chan_t *ch, const json_t *msg,
 	dl_buf_init(&b, 4 * DL_NOTIFY_MSG_MAX);
 	dl_notify_title(msg, title, sizeof(title));
 	rfc5322_date(ctx->now, date, sizeof(date));
-	snprintf(id, sizeof(id), "<dockline.%lld.%llu@%s>",
-		 (long long)ctx->now, (unsigned long long)ctx->uniq,
-		 ctx->hostname);
+	snprintf(id, sizeof(id), "<dockline.%lld.%llu@%s>", (long long)ctx->now,
+		 (unsigned long long)ctx->uniq, ctx->hostname);
 	if (header_value(title, subj, sizeof(subj)) ||
 	    putf2(&b, "Date", date) || putf2(&b, "From", ch->from) ||
 	    put(&b, "To: "))
@@ -639,7 +639,7 @@ static int env_pair(void *ud, const char *parent, const char *key,
 		env_name(name, sizeof(name), e->prefix, key, NULL);
 	} else {
 		snprintf(mid, sizeof(mid), "%s_",
-			 !strcmp(parent, "labels")	   ? "LABEL"
+			 !strcmp(parent, "labels")	 ? "LABEL"
 			 : !strcmp(parent, "attributes") ? "ATTR"
 							 : parent);
 		env_name(name, sizeof(name), e->prefix, mid, key);
@@ -661,7 +661,8 @@ int dl_notify_env(const json_t *msg, const char *who, char **out, size_t max)
 	memcpy(wn, who, (size_t)(eq - who));
 	wn[eq - who] = '\0';
 	summary_of(msg, sum, sizeof(sum));
-	env_add(&e, "PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+	env_add(&e, "PATH",
+		"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
 	env_add(&e, wn, eq + 1);
 	env_add(&e, "DL_KIND", *kind ? kind : "event");
 	env_add(&e, event ? "DL_EVENT_SUMMARY" : "DL_ALERT_SUMMARY", sum);

@@ -31,8 +31,8 @@ int dl_conf_check_known(const dl_conf_t *c, const char *const *known, char *err,
  * per distinct such section, in file order, with NAME and the line of
  * its first entry; a nonzero return stops the walk and is returned.
  * Sections without entries are invisible (inih reports none). */
-typedef int (*dl_conf_section_cb)(void *ud, const char *sect,
-				  const char *name, int line);
+typedef int (*dl_conf_section_cb)(void *ud, const char *sect, const char *name,
+				  int line);
 int dl_conf_sections(const dl_conf_t *c, const char *prefix,
 		     dl_conf_section_cb cb, void *ud);
 /* Every key of section sect must be in keys (NULL-terminated). 0 or

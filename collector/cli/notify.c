@@ -49,7 +49,8 @@ static int cmd_test(const dl_cli_t *cli, const char *channel, bool json)
 		printf("%s: delivered: %s\n", dl_cli_str(data, "channel"),
 		       dl_cli_str(data, "detail"));
 	} else {
-		const char *e = json_string_value(json_object_get(resp, "error"));
+		const char *e =
+			json_string_value(json_object_get(resp, "error"));
 
 		fprintf(stderr, "dockline: %s\n", e ? e : "request failed");
 	}
@@ -60,7 +61,8 @@ static int cmd_test(const dl_cli_t *cli, const char *channel, bool json)
 
 static int cmd_list(const dl_cli_t *cli, bool json)
 {
-	json_t *data = dl_cli_call(cli, json_pack("{s:s}", "op", "notify_list"));
+	json_t *data =
+		dl_cli_call(cli, json_pack("{s:s}", "op", "notify_list"));
 	json_t *v;
 	size_t i;
 
@@ -78,7 +80,8 @@ static int cmd_list(const dl_cli_t *cli, bool json)
 		printf("%-20s %-8s %-40s %8lld %8lld %8lld\n",
 		       dl_cli_str(v, "name"), dl_cli_str(v, "kind"),
 		       dl_cli_str(v, "target"),
-		       (long long)json_integer_value(json_object_get(v, "sent")),
+		       (long long)json_integer_value(
+			       json_object_get(v, "sent")),
 		       (long long)json_integer_value(
 			       json_object_get(v, "failed")),
 		       (long long)json_integer_value(

@@ -65,7 +65,8 @@ static void test_config(void)
 		 "c.conf:2: [notify a] kind = slack needs url"},
 		{"[notify a]\nkind = discord\nurl = ftp://x\n",
 		 "c.conf:3: [notify a] kind = discord needs url"},
-		{"[notify a]\nkind = webhook\nurl = http://x\nheader1 = nocolon\n",
+		{"[notify a]\nkind = webhook\nurl = http://x\nheader1 = "
+		 "nocolon\n",
 		 "c.conf:4: [notify a] header1 must be"},
 		{"[notify a]\nkind = slack\nurl = http://x\nheader1 = A: b\n",
 		 "c.conf:4: unknown setting [notify a] header1"},
@@ -80,10 +81,12 @@ static void test_config(void)
 		{"[notify a]\nkind = email\nsmtp_url = smtp://h:25\nfrom = "
 		 "a@b\nto = x@y, not an address\n",
 		 "c.conf:5: [notify a] to: \"not an address\""},
-		{"[notify a]\nkind = email\nsmtp_url = http://h\nfrom = a@b\nto "
+		{"[notify a]\nkind = email\nsmtp_url = http://h\nfrom = "
+		 "a@b\nto "
 		 "= x@y\n",
 		 "c.conf:3: [notify a] email needs smtp_url"},
-		{"[notify a]\nkind = email\nsmtp_url = smtp://h\nfrom = a@b\nto "
+		{"[notify a]\nkind = email\nsmtp_url = smtp://h\nfrom = "
+		 "a@b\nto "
 		 "= x@y\nstarttls = maybe\n",
 		 "c.conf:6: [notify a] starttls must be yes or no"},
 		{"[notify a]\nkind = exec\ncommand = notify-send x\n",
@@ -143,8 +146,7 @@ static void test_has_list(void)
 	ASSERT(!dl_notify_has(n, "x"));
 	ASSERT(!dl_notify_has_hooks(n));
 	/* not started: nothing is accepted */
-	ASSERT_EQ(dl_notify_send(n, "x", json_object(), NULL, NULL),
-		  DL_ENOENT);
+	ASSERT_EQ(dl_notify_send(n, "x", json_object(), NULL, NULL), DL_ENOENT);
 	l = dl_notify_list(n);
 	s = json_dumps(l, JSON_COMPACT);
 	ASSERT(strstr(s, "\"target\":\"https://gotify.example:8443\""));
@@ -284,14 +286,16 @@ static void test_render_ntfy_email(void)
 
 	ASSERT_EQ(dl_notify_render(&mail, msg, &ctx, &b), 0);
 	ASSERT(b.content_type == NULL);
-	ASSERT(!strncmp(b.body, "Date: Sun, 04 Jan 1970 01:01:01 +0000\r\n", 39));
+	ASSERT(!strncmp(b.body, "Date: Sun, 04 Jan 1970 01:01:01 +0000\r\n",
+			39));
 	ASSERT(strstr(b.body, "\r\nFrom: Dockline <d@example.test>\r\n"));
 	ASSERT(strstr(b.body,
 		      "\r\nTo: a@example.test, B <b@example.test>\r\n"));
 	ASSERT(strstr(b.body,
 		      "\r\nSubject: [FIRING] cpu-high on web-01/app\r\n"));
-	ASSERT(strstr(b.body,
-		      "\r\nMessage-ID: <dockline.262861.7@collector.test>\r\n"));
+	ASSERT(strstr(
+		b.body,
+		"\r\nMessage-ID: <dockline.262861.7@collector.test>\r\n"));
 	ASSERT(strstr(b.body, "\r\nMIME-Version: 1.0\r\nContent-Type: "
 			      "text/plain; charset=UTF-8\r\n"));
 	ASSERT(strstr(b.body, "Content-Transfer-Encoding: 7bit\r\n\r\nCPU "
@@ -319,8 +323,10 @@ static void test_titles(void)
 		{"{\"kind\":\"alert\",\"status\":\"resolved\",\"rule\":\"r\","
 		 "\"host\":\"h\"}",
 		 "[RESOLVED] r on h"},
-		{"{\"kind\":\"test\",\"summary\":\"x\"}", "dockline test message"},
-		{"{\"kind\":\"event\",\"type\":\"container\",\"action\":\"die\","
+		{"{\"kind\":\"test\",\"summary\":\"x\"}",
+		 "dockline test message"},
+		{"{\"kind\":\"event\",\"type\":\"container\",\"action\":"
+		 "\"die\","
 		 "\"host\":\"h\",\"name\":\"web\"}",
 		 "[EVENT] container die on h/web"},
 		{"{\"type\":\"host\",\"action\":\"offline\",\"host\":\"h\"}",
@@ -379,7 +385,8 @@ static void test_env(void)
 	ASSERT(has(env, "DL_EVENT_NAME=app"));
 	ASSERT(has(env, "DL_EVENT_ATTR_EXITCODE=137"));
 	ASSERT(has(env, "DL_EVENT_ATTR_COM_DOCKER_COMPOSE_PROJECT=shop"));
-	ASSERT(has(env, "DL_EVENT_SUMMARY=[EVENT] container die on web-01/app"));
+	ASSERT(has(env,
+		   "DL_EVENT_SUMMARY=[EVENT] container die on web-01/app"));
 	dl_notify_env_free(env);
 
 	/* bounded: max - 1 variables, NULL-terminated */
@@ -416,23 +423,24 @@ static void test_argv(void)
 
 static void test_backoff_redact_addr(void)
 {
-	static const uint64_t want[] = {1000, 2000, 4000,  8000,
+	static const uint64_t want[] = {1000,  2000,  4000,  8000,
 					16000, 32000, 60000, 60000};
 	char out[256];
 
 	for (int i = 0; i < 8; i++)
 		ASSERT_EQ(dl_notify_backoff_ms(i + 1), want[i]);
 	ASSERT_EQ(dl_notify_backoff_ms(100), 60000);
-	dl_notify_url_redact("https://user:pw@hooks.slack.com/services/T/B/X?a=1",
-			     out, sizeof(out));
+	dl_notify_url_redact(
+		"https://user:pw@hooks.slack.com/services/T/B/X?a=1", out,
+		sizeof(out));
 	ASSERT_STR_EQ(out, "https://hooks.slack.com");
 	dl_notify_url_redact("http://127.0.0.1:8080?x#y", out, sizeof(out));
 	ASSERT_STR_EQ(out, "http://127.0.0.1:8080");
 	dl_notify_url_redact("nonsense", out, sizeof(out));
 	ASSERT_STR_EQ(out, "(not a URL)");
-	ASSERT_EQ(dl_notify_addr_spec("Ops Team <ops@x.test>", out,
-				      sizeof(out)),
-		  0);
+	ASSERT_EQ(
+		dl_notify_addr_spec("Ops Team <ops@x.test>", out, sizeof(out)),
+		0);
 	ASSERT_STR_EQ(out, "<ops@x.test>");
 	ASSERT_EQ(dl_notify_addr_spec("  a@b ", out, sizeof(out)), 0);
 	ASSERT_STR_EQ(out, "<a@b>");
@@ -453,10 +461,12 @@ static void test_hook_match(void)
 		const char *json;
 		bool want;
 	} cases[] = {
-		{"{\"type\":\"container\",\"action\":\"die\",\"host\":\"web-1\","
+		{"{\"type\":\"container\",\"action\":\"die\",\"host\":\"web-"
+		 "1\","
 		 "\"name\":\"app\"}",
 		 true},
-		{"{\"type\":\"container\",\"action\":\"die\",\"host\":\"db-1\"}",
+		{"{\"type\":\"container\",\"action\":\"die\",\"host\":\"db-"
+		 "1\"}",
 		 false},
 		{"{\"type\":\"container\",\"action\":\"start\",\"host\":"
 		 "\"web-1\"}",
@@ -467,7 +477,8 @@ static void test_hook_match(void)
 		{"{\"type\":\"container\",\"action\":\"exec_started\","
 		 "\"host\":\"web-1\"}",
 		 false},
-		{"{\"type\":\"host\",\"action\":\"offline\",\"host\":\"web-2\"}",
+		{"{\"type\":\"host\",\"action\":\"offline\",\"host\":\"web-"
+		 "2\"}",
 		 true},
 	};
 
