@@ -146,7 +146,10 @@ static void test_has_list(void)
 	ASSERT(!dl_notify_has(n, "x"));
 	ASSERT(!dl_notify_has_hooks(n));
 	/* not started: nothing is accepted */
-	ASSERT_EQ(dl_notify_send(n, "x", json_object(), NULL, NULL), DL_ENOENT);
+	l = json_object();
+	ASSERT_EQ(dl_notify_send(n, "x", l, NULL, NULL), DL_ENOENT);
+	ASSERT_EQ(dl_notify_send(n, "g", l, NULL, NULL), DL_ECLOSED);
+	json_decref(l);
 	l = dl_notify_list(n);
 	s = json_dumps(l, JSON_COMPACT);
 	ASSERT(strstr(s, "\"target\":\"https://gotify.example:8443\""));
