@@ -13,6 +13,7 @@
 
 #include "collector/auth.h"
 #include "collector/metrics.h"
+#include "collector/notify.h"
 #include "collector/pubsub.h"
 #include "collector/query.h"
 #include "collector/serve_int.h"
@@ -951,6 +952,55 @@ static json_t *run_token(admin_conn_t *c, const char *op, json_t *req)
 	return fail("invalid", "unknown request \"%s\"", op);
 }
 
+/* ---- notifications: notify_test waits for the send's outcome (c stays
+ * busy meanwhile, like a token op) ---- */
+
+static void notify_tested(void *ud, const char *channel, bool delivered,
+			  const char *detail)
+{
+	admin_conn_t *c = ud;
+	char text[1024];
+
+	c->busy = false;
+	DL_LOG_INFO(TAG, "uid %d tested channel %s: %s", (int)c->uid, channel,
+		    delivered ? "delivered" : "not delivered");
+	if (delivered) {
+		respond(c, ok(json_pack("{s:s,s:b,s:s}", "channel", channel,
+					"delivered", 1, "detail", detail)));
+		return;
+	}
+	snprintf(text, sizeof(text), "%s: %s", channel, detail);
+	respond(c, json_pack("{s:b,s:s,s:s,s:{s:s,s:b,s:s}}", "ok", 0, "error",
+			     text, "code", "error", "data", "channel", channel,
+			     "delivered", 0, "detail", detail));
+}
+
+/* notify_test {channel} | notify_list: the answer, or NULL when the
+ * send's outcome will give it. */
+static json_t *run_notify(admin_conn_t *c, const char *op, json_t *req)
+{
+	const char *ch = json_string_value(json_object_get(req, "channel"));
+	json_t *list;
+	int rc;
+
+	if (!strcmp(op, "notify_list"))
+		return (list = dl_notify_list(c->srv->notify))
+			       ? ok(list)
+			       : fail("error", "out of memory%s", "");
+	if (strcmp(op, "notify_test"))
+		return fail("invalid", "unknown request \"%s\"", op);
+	if (!ch || !dl_notify_has(c->srv->notify, ch))
+		return fail("not_found", "no [notify %.64s] channel",
+			    ch ? ch : "");
+	rc = dl_notify_test(c->srv->notify, ch, notify_tested, c);
+	if (rc == DL_EFULL)
+		return fail("busy", "the send queue of %s is full", ch);
+	if (rc)
+		return fail("error", "cannot send: %s", dl_strerror(rc));
+	c->busy = true;
+	return NULL;
+}
+
 /* Who asks, and may they? NULL, or the refusal. Control requests are
  * judged by control_refused (they are audited). */
 static json_t *authorize(admin_conn_t *c, const char *op)
@@ -981,9 +1031,12 @@ static json_t *start_metrics(admin_conn_t *c)
 	c->metrics =
 		dl_metrics_serve_text(srv->metrics, dl_session_live_count(srv),
 				      dl_pubsub_count(srv->pubsub), srv->store);
-	if (!c->metrics)
+	if (!c->metrics || dl_notify_metrics(srv->notify, c->metrics)) {
+		dl_metrics_buf_free(c->metrics);
+		c->metrics = NULL;
 		return json_pack("{s:b,s:s,s:s}", "ok", 0, "error",
 				 "out of memory", "code", "error");
+	}
 	return NULL;
 }
 
@@ -1050,6 +1103,12 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 		if (!resp && op && !ctl && !strncmp(op, "token_", 6) &&
 		    !(resp = run_token(c, op, c->req))) {
 			json_decref(c->req); /* answered by the writer */
+			c->req = NULL;
+			return;
+		}
+		if (!resp && op && !strncmp(op, "notify_", 7) &&
+		    !(resp = run_notify(c, op, c->req))) {
+			json_decref(c->req); /* answered after the send */
 			c->req = NULL;
 			return;
 		}

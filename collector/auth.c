@@ -21,7 +21,8 @@ static const struct {
 	{"metrics", DL_ROLE_READ},	 {"subscribe", DL_ROLE_READ},
 	{"ping", DL_ROLE_READ},		 {"forget", DL_ROLE_ADMIN},
 	{"token_create", DL_ROLE_ADMIN}, {"token_list", DL_ROLE_ADMIN},
-	{"token_revoke", DL_ROLE_ADMIN},
+	{"token_revoke", DL_ROLE_ADMIN}, {"notify_test", DL_ROLE_ADMIN},
+	{"notify_list", DL_ROLE_ADMIN},
 };
 
 static void refused(const json_t *req, uid_t uid, const char *what)

@@ -35,6 +35,9 @@ static const char *const known[] = {
 	"http.idle_timeout",
 	"http.header_timeout",
 	"http.client_buffer",
+	/* checked by collector/notify.c */
+	"notify *",
+	"hook *",
 	NULL,
 };
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "collector/metrics.h"
+#include "collector/notify.h"
 #include "collector/pubsub.h"
 #include "collector/serve_int.h"
 #include "common/err.h"
@@ -140,6 +141,8 @@ static void on_signal(uv_signal_t *h, int signum)
 	DL_LOG_INFO(TAG, "signal %d: stopping", signum);
 	dl_session_close_all(srv, "collector is stopping");
 	dl_router_close(srv);
+	/* In-flight sends get a few seconds; the loop ends after them. */
+	dl_notify_stop(srv->notify);
 	/* Before the store goes: subscribers hold no store, pubsub does. */
 	dl_pubsub_stop(srv->pubsub);
 	uv_close((uv_handle_t *)&srv->agent_listener, NULL);
@@ -173,6 +176,25 @@ static int start_listener(dl_server_t *srv, uv_pipe_t *p, const char *path,
 	return 0;
 }
 
+/* Every committed event, on the loop thread: hooks. */
+static void on_event_row(void *ud, const json_t *row)
+{
+	dl_notify_event(ud, row);
+}
+
+static void start_notify(dl_server_t *srv)
+{
+	dl_listener_t l = {.event = on_event_row, .ud = srv->notify};
+
+	if (dl_notify_start(srv->notify, srv->loop))
+		DL_LOG_ERROR(TAG, "cannot start the notify worker: no "
+				  "notifications or hooks");
+	else if (dl_notify_has_hooks(srv->notify) &&
+		 (!srv->pubsub || dl_pubsub_listen(srv->pubsub, &l)))
+		DL_LOG_ERROR(TAG, "cannot listen to commits: hooks will not "
+				  "run");
+}
+
 int dl_serve_run(const dl_cconf_t *conf)
 {
 	dl_server_t srv = {0};
@@ -187,11 +209,20 @@ int dl_serve_run(const dl_cconf_t *conf)
 	srv.loop = &loop;
 	srv.conf = conf;
 	srv.next_sid = 1;
+	/* Channels and hooks first: a bad section refuses to start. */
+	srv.notify = dl_notify_load(conf->path[0] ? conf->path : NULL, err,
+				    sizeof(err));
+	if (!srv.notify) {
+		DL_LOG_ERROR(TAG, "%s", err);
+		uv_loop_close(&loop);
+		return 1;
+	}
 	mkdir_parent(conf->database);
 	srv.store = dl_store_open(&loop, conf->database, on_ack, &srv, err,
 				  sizeof(err));
 	if (!srv.store) {
 		DL_LOG_ERROR(TAG, "%s", err);
+		dl_notify_free(srv.notify);
 		uv_loop_close(&loop);
 		return 1;
 	}
@@ -203,6 +234,7 @@ int dl_serve_run(const dl_cconf_t *conf)
 		dl_store_close(srv.store);
 		uv_run(&loop, UV_RUN_DEFAULT);
 		uv_loop_close(&loop);
+		dl_notify_free(srv.notify);
 		return 1;
 	}
 	DL_LOG_INFO(TAG, "%zu API token(s) loaded",
@@ -231,9 +263,11 @@ int dl_serve_run(const dl_cconf_t *conf)
 		dl_metrics_free(srv.metrics);
 		uv_loop_close(&loop);
 		dl_tokens_free(srv.tokens);
+		dl_notify_free(srv.notify);
 		return 1;
 	}
 	dl_router_init(&srv);
+	start_notify(&srv);
 	uv_signal_init(&loop, &srv.sigterm);
 	uv_signal_init(&loop, &srv.sigint);
 	srv.sigterm.data = srv.sigint.data = &srv;
@@ -246,6 +280,7 @@ int dl_serve_run(const dl_cconf_t *conf)
 	dl_metrics_free(srv.metrics);
 	uv_loop_close(&loop);
 	dl_tokens_free(srv.tokens);
+	dl_notify_free(srv.notify);
 	DL_LOG_INFO(TAG, "stopped");
 	return 0;
 }

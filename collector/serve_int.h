@@ -37,6 +37,7 @@ typedef struct {
 	bool stopping;
 	struct dl_pubsub *pubsub;   /* live push (pubsub.c) */
 	struct dl_metrics *metrics; /* serve's own counters (metrics.c) */
+	struct dl_notify *notify;   /* channels and hooks (notify.c) */
 } dl_server_t;
 
 /* session.c */

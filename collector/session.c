@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "collector/metrics.h"
+#include "collector/notify.h"
 #include "collector/serve_int.h"
 #include "common/clock.h"
 #include "common/err.h"
@@ -77,6 +78,23 @@ static void unlink_session(dl_session_t *s)
 	}
 }
 
+/* {"type":"host","action":"offline"|"online","host","time_ns",
+ * "attributes":{...}} for [hook] on = host:... (not while stopping:
+ * the collector going away is not the host going away). */
+static void host_event(dl_session_t *s, const char *action, const char *k,
+		       const char *v)
+{
+	json_t *e;
+
+	if (!s->srv->notify || s->srv->stopping)
+		return;
+	e = json_pack("{s:s,s:s,s:s,s:I,s:{s:s}}", "type", "host", "action",
+		      action, "host", s->host, "time_ns",
+		      (json_int_t)dl_clock_wall_ns(), "attributes", k, v);
+	dl_notify_event(s->srv->notify, e);
+	json_decref(e);
+}
+
 static void session_close(dl_session_t *s, const char *why)
 {
 	if (s->state == S_CLOSING)
@@ -87,6 +105,7 @@ static void session_close(dl_session_t *s, const char *why)
 		if (s->srv->store)
 			dl_store_host_offline(s->srv->store, s->host,
 					      dl_clock_wall_ns());
+		host_event(s, "offline", "reason", why);
 	} else {
 		DL_LOG_WARN(TAG, "closing session of %s (pid %d): %s",
 			    name_of(s), (int)s->pid, why);
@@ -234,6 +253,7 @@ static int on_hello(dl_session_t *s, const dl_msg_t *m, char *why,
 			     s->control ? s->allow : NULL, dl_clock_wall_ns());
 	s->state = S_LIVE;
 	dl_metrics_session_start(s->srv->metrics, s->host);
+	host_event(s, "online", "software", s->software);
 	DL_LOG_INFO(TAG,
 		    "%s connected (%s, epoch %llu); last committed %llu/%llu",
 		    s->host, s->software, (unsigned long long)h->epoch,

@@ -175,6 +175,64 @@ static const entry_t *find(const dl_conf_t *c, const char *sect,
 	return NULL;
 }
 
+/* pattern "notify *" and sect "notify web": a named section of that
+ * family (a name is required: "notify" alone is not one). */
+static int in_family(const char *pattern, const char *sect)
+{
+	size_t n = strlen(pattern);
+
+	if (n < 3 || strcmp(pattern + n - 2, " *"))
+		return 0;
+	n--; /* "notify " */
+	return !strncmp(pattern, sect, n) && sect[n] && sect[n] != ' ';
+}
+
+int dl_conf_sections(const dl_conf_t *c, const char *prefix,
+		     dl_conf_section_cb cb, void *ud)
+{
+	size_t plen = strlen(prefix);
+
+	for (size_t i = 0; i < c->n; i++) {
+		const char *s = c->e[i].sect;
+		int seen = 0, rc;
+
+		if (strncmp(s, prefix, plen) || s[plen] != ' ' ||
+		    !s[plen + 1] || s[plen + 1] == ' ')
+			continue;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = !strcmp(c->e[j].sect, s);
+		if (!seen && (rc = cb(ud, s, s + plen + 1, c->e[i].line)))
+			return rc;
+	}
+	return 0;
+}
+
+int dl_conf_check_section(const dl_conf_t *c, const char *sect,
+			  const char *const *keys, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		const char *const *k;
+
+		if (strcmp(c->e[i].sect, sect))
+			continue;
+		for (k = keys; *k && strcmp(*k, c->e[i].key); k++)
+			;
+		if (!*k) {
+			snprintf(err, errlen, "%s:%d: unknown setting [%s] %s",
+				 c->path, c->e[i].line, sect, c->e[i].key);
+			return DL_ECONFIG;
+		}
+	}
+	return 0;
+}
+
+int dl_conf_line(const dl_conf_t *c, const char *sect, const char *key)
+{
+	const entry_t *e = find(c, sect, key);
+
+	return e ? e->line : 0;
+}
+
 int dl_conf_check_known(const dl_conf_t *c, const char *const *known, char *err,
 			size_t errlen)
 {
@@ -186,7 +244,7 @@ int dl_conf_check_known(const dl_conf_t *c, const char *const *known, char *err,
 		snprintf(name, sizeof(name), "%s.%s", c->e[i].sect,
 			 c->e[i].key);
 		for (const char *const *k = known; *k; k++)
-			if (!strcmp(*k, name))
+			if (!strcmp(*k, name) || in_family(*k, c->e[i].sect))
 				ok = 1;
 		if (!ok) {
 			snprintf(err, errlen, "%s:%d: unknown setting %s",

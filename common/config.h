@@ -21,9 +21,26 @@ dl_conf_t *dl_conf_load(const char *path, char *err, size_t errlen);
 void dl_conf_free(dl_conf_t *c);
 
 /* "section.key" names allowed, NULL-terminated. Returns 0 or DL_ECONFIG
- * with the first unknown entry described in err. */
+ * with the first unknown entry described in err. "PREFIX *" allows every
+ * key of every section "PREFIX NAME": its owner checks those with
+ * dl_conf_sections + dl_conf_check_section. */
 int dl_conf_check_known(const dl_conf_t *c, const char *const *known, char *err,
 			size_t errlen);
+
+/* Sections named "PREFIX NAME" ([notify web], [hook die]): cb runs once
+ * per distinct such section, in file order, with NAME and the line of
+ * its first entry; a nonzero return stops the walk and is returned.
+ * Sections without entries are invisible (inih reports none). */
+typedef int (*dl_conf_section_cb)(void *ud, const char *sect, const char *name,
+				  int line);
+int dl_conf_sections(const dl_conf_t *c, const char *prefix,
+		     dl_conf_section_cb cb, void *ud);
+/* Every key of section sect must be in keys (NULL-terminated). 0 or
+ * DL_ECONFIG with "file:line: unknown setting [sect] key". */
+int dl_conf_check_section(const dl_conf_t *c, const char *sect,
+			  const char *const *keys, char *err, size_t errlen);
+/* Line of sect.key, 0 when absent (for the owner's own errors). */
+int dl_conf_line(const dl_conf_t *c, const char *sect, const char *key);
 
 /* Value or def when absent. The pointer is owned by c. */
 const char *dl_conf_str(const dl_conf_t *c, const char *sect, const char *key,

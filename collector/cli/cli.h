@@ -62,6 +62,8 @@ int dl_cli_audit(const dl_cli_t *cli, int argc, char **argv);
 int dl_cli_forget(const dl_cli_t *cli, int argc, char **argv);
 /* `token create|list|revoke`; exit code. */
 int dl_cli_token(const dl_cli_t *cli, int argc, char **argv);
+/* `notify test CHANNEL|list`; exit code. */
+int dl_cli_notify(const dl_cli_t *cli, int argc, char **argv);
 
 /* live.c: `events -f` over a subscription (the backlog since since_ns,
  * at most limit rows, printed with print, then pushed events), and

@@ -59,6 +59,12 @@ static void usage(FILE *f)
 		"                                          API token (the "
 		"secret is shown once)\n"
 		"  token list [--json] | token revoke NAME API tokens\n"
+		"  notify test CHANNEL [--json]            send a test message "
+		"through a [notify]\n"
+		"                                          channel, print the "
+		"receiver's answer\n"
+		"  notify list [--json]                    channels and hooks "
+		"with their counts\n"
 		"  metrics                                 Prometheus "
 		"exposition (containers, hosts,\n"
 		"                                          the collector "
@@ -516,6 +522,10 @@ int main(int argc, char **argv)
 		return resolve_socket(&cli, sock)
 			       ? 1
 			       : dl_cli_token(&cli, argc, argv);
+	if (!strcmp(cmd, "notify"))
+		return resolve_socket(&cli, sock)
+			       ? 1
+			       : dl_cli_notify(&cli, argc, argv);
 	if (!strcmp(cmd, "metrics"))
 		return resolve_socket(&cli, sock)
 			       ? 1
