@@ -153,8 +153,8 @@ int dl_inspect_parse(const char *json, size_t len, dl_inspect_t *out)
 		json_decref(root);
 		return DL_EPROTO;
 	}
-	copy_str(out->state, sizeof(out->state),
-		 json_object_get(st, "Status"), false);
+	copy_str(out->state, sizeof(out->state), json_object_get(st, "Status"),
+		 false);
 	out->d.started_at = dl_inspect_time_ns(
 		json_string_value(json_object_get(st, "StartedAt")));
 	out->d.finished_at = dl_inspect_time_ns(
@@ -166,8 +166,8 @@ int dl_inspect_parse(const char *json, size_t len, dl_inspect_t *out)
 	out->d.restart_count = (uint32_t)int_or(
 		json_object_get(root, "RestartCount"), 0, UINT32_MAX, 0);
 	parse_health(json_object_get(st, "Health"), out);
-	out->d.health_output = (dl_str_t){out->output,
-					  (uint32_t)strlen(out->output)};
+	out->d.health_output =
+		(dl_str_t){out->output, (uint32_t)strlen(out->output)};
 	out->d.has = true;
 	json_decref(root);
 	return 0;

@@ -17,8 +17,8 @@
 #define DL_INSPECT_MAX_BODY (4u * 1024u * 1024u)
 
 typedef struct {
-	dl_cdetail_t d;		     /* d.health_output points into output */
-	char state[DL_MAX_NAME + 1]; /* State.Status: running, exited, ... */
+	dl_cdetail_t d;		      /* d.health_output points into output */
+	char state[DL_MAX_NAME + 1];  /* State.Status: running, exited, ... */
 	char health[DL_MAX_NAME + 1]; /* State.Health.Status, "" if none */
 	char output[DL_MAX_HEALTH_OUTPUT + 1];
 } dl_inspect_t;

@@ -61,7 +61,7 @@ typedef enum {
 } state_t;
 
 typedef struct cent {
-	struct cent *next; /* hash chain */
+	struct cent *next;  /* hash chain */
 	struct cent *qnext; /* inspect queue */
 	dl_watch_t *w;
 	dl_docker_req_t *refresh;
@@ -71,8 +71,8 @@ typedef struct cent {
 	dl_container_t last;
 	bool has_last;
 	dl_inspect_t *facts;
-	bool queued;	   /* in the inspect queue */
-	bool want_facts;   /* an event asked for fresh facts */
+	bool queued;	    /* in the inspect queue */
+	bool want_facts;    /* an event asked for fresh facts */
 	bool inspect_again; /* ... while an inspect was in flight */
 	uint32_t idx;
 	bool seen;	     /* in the latest list */
@@ -977,10 +977,9 @@ static void pump(dl_watch_t *w)
 		snprintf(path, sizeof(path), "%s/containers/%s/json", w->api,
 			 e->id);
 		w->ninspect++;
-		e->inspect = dl_docker_request(w->docker, "GET", path, NULL,
-					       DL_INSPECT_MAX_BODY,
-					       INSPECT_TIMEOUT_MS, on_inspect,
-					       e);
+		e->inspect = dl_docker_request(
+			w->docker, "GET", path, NULL, DL_INSPECT_MAX_BODY,
+			INSPECT_TIMEOUT_MS, on_inspect, e);
 		if (!e->inspect) {
 			w->ninspect--;
 			DL_LOG_RL(DL_LOG_LEVEL_WARN, TAG,
@@ -1311,8 +1310,8 @@ static bool action_refreshes(const dl_str_t *a)
  * health, restarts, OOM): the refresh that follows waits for one. */
 static bool action_changes_facts(const dl_str_t *a)
 {
-	static const char *const acts[] = {"start", "die",	"restart",
-					   "oom",   "pause",	"unpause",
+	static const char *const acts[] = {"start",	   "die",   "restart",
+					   "oom",	   "pause", "unpause",
 					   "health_status"};
 	const char *colon = memchr(a->p, ':', a->n);
 	size_t n = colon ? (size_t)(colon - a->p) : a->n;

@@ -250,8 +250,7 @@ static json_t *col_num(sqlite3_stmt *st, int i)
 
 /* One word on what needs a look: "ok", "offline 3m", or the problems
  * of a live host joined ("docker down, skew 12s, dropped 40"). */
-static void host_health(sqlite3_stmt *st, int64_t ago, char *out,
-			size_t outlen)
+static void host_health(sqlite3_stmt *st, int64_t ago, char *out, size_t outlen)
 {
 	int64_t skew = sqlite3_column_int64(st, 16);
 	int64_t dropped = sqlite3_column_int64(st, 18);
@@ -267,7 +266,8 @@ static void host_health(sqlite3_stmt *st, int64_t ago, char *out,
 	}
 #define ADD(...)                                                               \
 	do {                                                                   \
-		w = snprintf(out + used, outlen - used, "%s", used ? ", " : ""); \
+		w = snprintf(out + used, outlen - used, "%s",                  \
+			     used ? ", " : "");                                \
 		if (w > 0 && (size_t)w < outlen - used)                        \
 			used += (size_t)w;                                     \
 		w = snprintf(out + used, outlen - used, __VA_ARGS__);          \
@@ -317,12 +317,12 @@ static json_t *host_row(sqlite3_stmt *st, int64_t now_s)
 		"software", col_str(st, 6));
 	if (o &&
 	    (json_object_set_new(o, "clock_skew_ms", col_num(st, 16)) ||
-	     json_object_set_new(
-		     o, "last_data_ago",
-		     sqlite3_column_type(st, 17) == SQLITE_NULL
-			     ? json_null()
-			     : json_integer(now_s > data_s ? now_s - data_s
-							   : 0)) ||
+	     json_object_set_new(o, "last_data_ago",
+				 sqlite3_column_type(st, 17) == SQLITE_NULL
+					 ? json_null()
+					 : json_integer(now_s > data_s
+								? now_s - data_s
+								: 0)) ||
 	     json_object_set_new(o, "dropped_frames",
 				 json_integer(sqlite3_column_int64(st, 18))) ||
 	     json_object_set_new(o, "health", json_string(health)))) {
@@ -418,18 +418,17 @@ static json_t *ps_row(sqlite3_stmt *st)
 		status_now(st, 4, 5, 6, 8), "health", col_str(st, 6), "created",
 		(json_int_t)sqlite3_column_int64(st, 7));
 
-	if (o &&
-	    (json_object_set_new(o, "started_at", col_int(st, 8)) ||
-	     json_object_set_new(o, "finished_at", col_int(st, 9)) ||
-	     json_object_set_new(o, "exit_code", col_int(st, 10)) ||
-	     json_object_set_new(o, "oom_killed", col_bool(st, 11)) ||
-	     json_object_set_new(o, "restarting", col_bool(st, 12)) ||
-	     json_object_set_new(o, "restart_count", col_int(st, 13)) ||
-	     json_object_set_new(o, "health_streak", col_int(st, 14)) ||
-	     json_object_set_new(o, "health_output",
-				 sqlite3_column_type(st, 15) == SQLITE_NULL
-					 ? json_null()
-					 : col_str(st, 15)))) {
+	if (o && (json_object_set_new(o, "started_at", col_int(st, 8)) ||
+		  json_object_set_new(o, "finished_at", col_int(st, 9)) ||
+		  json_object_set_new(o, "exit_code", col_int(st, 10)) ||
+		  json_object_set_new(o, "oom_killed", col_bool(st, 11)) ||
+		  json_object_set_new(o, "restarting", col_bool(st, 12)) ||
+		  json_object_set_new(o, "restart_count", col_int(st, 13)) ||
+		  json_object_set_new(o, "health_streak", col_int(st, 14)) ||
+		  json_object_set_new(o, "health_output",
+				      sqlite3_column_type(st, 15) == SQLITE_NULL
+					      ? json_null()
+					      : col_str(st, 15)))) {
 		json_decref(o);
 		return NULL;
 	}

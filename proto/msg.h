@@ -22,16 +22,16 @@
 #define DL_PROTO_VERSION 1
 
 /* Hard maxima checked on decode (bytes / counts). */
-#define DL_MAX_ID	  128
-#define DL_MAX_NAME	  256
-#define DL_MAX_TEXT	  1024
-#define DL_MAX_CONTAINERS 20000
-#define DL_MAX_ATTRS	  64
-#define DL_MAX_CAPS	  32
-#define DL_MAX_OP	  32
-#define DL_MAX_ARGS	  (64u * 1024u) /* REQUEST args, JSON text */
-#define DL_MAX_CHUNK	  (64u * 1024u) /* STREAM data */
-#define DL_MAX_HEALTH_OUTPUT 256	/* last health check output */
+#define DL_MAX_ID	     128
+#define DL_MAX_NAME	     256
+#define DL_MAX_TEXT	     1024
+#define DL_MAX_CONTAINERS    20000
+#define DL_MAX_ATTRS	     64
+#define DL_MAX_CAPS	     32
+#define DL_MAX_OP	     32
+#define DL_MAX_ARGS	     (64u * 1024u) /* REQUEST args, JSON text */
+#define DL_MAX_CHUNK	     (64u * 1024u) /* STREAM data */
+#define DL_MAX_HEALTH_OUTPUT 256	   /* last health check output */
 /* RESPONSE body: what fits one frame with room for the header fields. */
 #define DL_MAX_BODY (DL_FRAME_MAX - 64u)
 
@@ -103,8 +103,8 @@ typedef struct {
 	bool oom_killed;
 	bool restarting;
 	uint32_t restart_count;
-	uint32_t health_streak;	 /* State.Health.FailingStreak */
-	dl_str_t health_output;	 /* last check's output, at most 256 bytes */
+	uint32_t health_streak; /* State.Health.FailingStreak */
+	dl_str_t health_output; /* last check's output, at most 256 bytes */
 } dl_cdetail_t;
 
 typedef struct {

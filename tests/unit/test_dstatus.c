@@ -82,9 +82,11 @@ static void test_status(void)
 		{"exited", 3 * H, 2 * H, 3, "", "Exited (3) 2 hours ago"},
 		{"exited", 10 * S, 5 * S, 137, "unhealthy",
 		 "Exited (137) 5 seconds ago"},
-		{"exited", 10 * S, 0, -1, "", "Exited (-1) Less than a second ago"},
+		{"exited", 10 * S, 0, -1, "",
+		 "Exited (-1) Less than a second ago"},
 		{"exited", 10 * S, -1, 0, "", ""}, /* Docker has no words */
-		{"restarting", 6 * S, 5 * S, 1, "", "Restarting (1) 5 seconds ago"},
+		{"restarting", 6 * S, 5 * S, 1, "",
+		 "Restarting (1) 5 seconds ago"},
 		{"created", -1, -1, 0, "", "Created"},
 		{"exited", -1, -1, 0, "", "Created"}, /* never started */
 		{"dead", 4 * H, 3 * H, 0, "", "Dead"},
@@ -114,8 +116,8 @@ static void test_status(void)
 			 sizeof(out));
 	ASSERT_STR_EQ(out, "Up Less than a second");
 	/* The longest sentence fits the documented maximum. */
-	dl_docker_status(UINT64_MAX, "restarting", 0, 1, INT32_MIN,
-			 "unhealthy", out, sizeof(out));
+	dl_docker_status(UINT64_MAX, "restarting", 0, 1, INT32_MIN, "unhealthy",
+			 out, sizeof(out));
 	ASSERT_STR_EQ(out, "Restarting (-2147483648) 292 years ago");
 	/* Truncation is safe. */
 	dl_docker_status(now, "running", now - 3 * M, 0, 0, "healthy", out, 5);

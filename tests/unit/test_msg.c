@@ -385,8 +385,7 @@ static void test_container_detail(void)
 	dl_container_t v[3];
 	char names[3][32];
 	char out[DL_MAX_HEALTH_OUTPUT];
-	dl_msg_t m = {.type = DL_MSG_INVENTORY, .epoch = 1, .seq = 2},
-		 d;
+	dl_msg_t m = {.type = DL_MSG_INVENTORY, .epoch = 1, .seq = 2}, d;
 
 	memset(v, 0, sizeof(v));
 	for (uint32_t i = 0; i < 3; i++)
@@ -1162,34 +1161,43 @@ static const struct {
 	/* container detail (elements 8..15): all of them or none */
 	{"[16, 1, 2, 3, [[1, \"id\", \"n\", \"i\", \"s\", \"st\", \"h\", 0, "
 	 "9]]]",
-	 DL_EPROTO, "INVENTORY: container 0 has 9 elements, expected at least 16"},
+	 DL_EPROTO,
+	 "INVENTORY: container 0 has 9 elements, expected at least 16"},
 	{"[17, 1, 2, 3, f, [1, \"id\", \"n\", \"i\", \"s\", \"st\", \"h\", 0, "
 	 "1, 2, 3, t, f, 4, 5]]",
-	 DL_EPROTO, "CONTAINER: container has 15 elements, expected at least 16"},
+	 DL_EPROTO,
+	 "CONTAINER: container has 15 elements, expected at least 16"},
 	{"[17, 1, 2, 3, f, [1, \"id\", \"n\", \"i\", \"s\", \"st\", \"h\", 0, "
 	 "-1, 2, 3, t, f, 4, 5, \"\"]]",
-	 DL_EPROTO, "CONTAINER: container element 8 (started_at) is not a non-neg"},
+	 DL_EPROTO,
+	 "CONTAINER: container element 8 (started_at) is not a non-neg"},
 	{"[17, 1, 2, 3, f, [1, \"id\", \"n\", \"i\", \"s\", \"st\", \"h\", 0, "
 	 "1, 2, 2147483648, t, f, 4, 5, \"\"]]",
-	 DL_EPROTO, "CONTAINER: container element 10 (exit_code) is out of range"},
+	 DL_EPROTO,
+	 "CONTAINER: container element 10 (exit_code) is out of range"},
 	{"[17, 1, 2, 3, f, [1, \"id\", \"n\", \"i\", \"s\", \"st\", \"h\", 0, "
 	 "1, 2, -2147483648, 1, f, 4, 5, \"\"]]",
-	 DL_EPROTO, "CONTAINER: container element 11 (oom_killed) is not a bool"},
+	 DL_EPROTO,
+	 "CONTAINER: container element 11 (oom_killed) is not a bool"},
 	{"[17, 1, 2, 3, f, [1, \"id\", \"n\", \"i\", \"s\", \"st\", \"h\", 0, "
 	 "1, 2, 3, t, n, 4, 5, \"\"]]",
-	 DL_EPROTO, "CONTAINER: container element 12 (restarting) is not a bool"},
+	 DL_EPROTO,
+	 "CONTAINER: container element 12 (restarting) is not a bool"},
 	{"[17, 1, 2, 3, f, [1, \"id\", \"n\", \"i\", \"s\", \"st\", \"h\", 0, "
 	 "1, 2, 3, t, f, 4294967296, 5, \"\"]]",
-	 DL_EPROTO, "CONTAINER: container element 13 (restart_count) is out of"},
+	 DL_EPROTO,
+	 "CONTAINER: container element 13 (restart_count) is out of"},
 	{"[17, 1, 2, 3, f, [1, \"id\", \"n\", \"i\", \"s\", \"st\", \"h\", 0, "
 	 "1, 2, 3, t, f, 4, \"5\", \"\"]]",
 	 DL_EPROTO, "CONTAINER: container element 14 (health_streak) is not a"},
 	{"[17, 1, 2, 3, f, [1, \"id\", \"n\", \"i\", \"s\", \"st\", \"h\", 0, "
 	 "1, 2, 3, t, f, 4, 5, s257]]",
-	 DL_EPROTO, "CONTAINER: container element 15 (health_output) is longer than 256"},
+	 DL_EPROTO,
+	 "CONTAINER: container element 15 (health_output) is longer than 256"},
 	{"[17, 1, 2, 3, f, [1, \"id\", \"n\", \"i\", \"s\", \"st\", \"h\", 0, "
 	 "1, 2, 3, t, f, 4, 5, b3]]",
-	 DL_EPROTO, "CONTAINER: container element 15 (health_output) is not a str"},
+	 DL_EPROTO,
+	 "CONTAINER: container element 15 (health_output) is not a str"},
 	{"[1, 1, \"sw\", 1, [], 0, 0, \"\", -5]", DL_EPROTO,
 	 "HELLO: element 8 (time_ns) is not a non-negative"},
 	{"[18, 1, 2, 3, \"c\", \"a\", \"i\", \"n\", [[\"k\", \"v\", 3]], t]", 0,

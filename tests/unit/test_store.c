@@ -498,8 +498,8 @@ static json_t *ps_by_name(json_t *arr, const char *name)
 	size_t i;
 	json_t *c;
 
-	json_array_foreach(arr, i, c) if (!strcmp(jstr(c, "name"), name))
-		return c;
+	json_array_foreach(arr, i,
+			   c) if (!strcmp(jstr(c, "name"), name)) return c;
 	DL_FAIL_("no ps row named %s", name);
 	return NULL;
 }
@@ -592,9 +592,8 @@ static void test_health(void)
 static void test_migrate_v4(void)
 {
 	static const char *const drop[] = {
-		"started_at",	 "finished_at",	  "exit_code",
-		"oom_killed",	 "restarting",	  "restart_count",
-		"health_streak", "health_output",
+		"started_at", "finished_at",   "exit_code",	"oom_killed",
+		"restarting", "restart_count", "health_streak", "health_output",
 	};
 	dl_container_t v[1] = {ctr("aaa", "web", "running")};
 	char q[128], err[256];

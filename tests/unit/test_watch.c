@@ -451,8 +451,8 @@ static void test_inspect_fixtures(void)
 
 static void test_inspect_odd(void)
 {
-	static const char *const bad[] = {"", "[]", "{}", "{\"State\":1}",
-					  "{\"State\":{}", "nope"};
+	static const char *const bad[] = {
+		"", "[]", "{}", "{\"State\":1}", "{\"State\":{}", "nope"};
 	dl_inspect_t f;
 	char big[2 * DL_MAX_HEALTH_OUTPUT], json[4 * DL_MAX_HEALTH_OUTPUT];
 
@@ -492,7 +492,8 @@ static void test_inspect_odd(void)
 	ASSERT_EQ(strlen(f.output), 255);
 	ASSERT_EQ(f.d.health_output.n, 255);
 	snprintf(json, sizeof(json),
-		 "{\"State\":{\"Health\":{\"Log\":[{\"Output\":\"ab\\u0000cd\"}]}}}");
+		 "{\"State\":{\"Health\":{\"Log\":[{\"Output\":\"ab\\u0000cd\"}"
+		 "]}}}");
 	/* jansson refuses \u0000 without JSON_ALLOW_NUL: the whole body. */
 	ASSERT_EQ(dl_inspect_parse(json, strlen(json), &f), DL_EPROTO);
 }
