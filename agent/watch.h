@@ -5,10 +5,11 @@
  * the time. Each container event refreshes that one container; destroy
  * removes it. Containers are inspected (4 at once) when first listed and
  * after events that change their state facts (start, die, health, ...);
- * on_container then reports them with dl_container_t.d filled in. When dockerd goes away the watcher reports it down and
- * retries with backoff (1 s to 30 s); after every reconnect it lists
- * everything again and reports a fresh inventory. It never pauses the
- * event stream: dockerd drops events for slow readers.
+ * on_container then reports them with dl_container_t.d filled in. When
+ * dockerd goes away the watcher reports it down and retries with backoff
+ * (1 s to 30 s); after every reconnect it lists everything again and
+ * reports a fresh inventory. It never pauses the event stream: dockerd
+ * drops events for slow readers.
  *
  * All dl_str_t fields passed to callbacks are valid only during the call.
  */
