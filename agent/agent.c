@@ -327,6 +327,7 @@ static void send_hello(agent_t *a)
 			      sizeof(allow) - 6);
 	m.u.hello.caps[6] = DL_STR(allow);
 	m.u.hello.host = DL_STR("");
+	m.u.hello.time_ns = dl_clock_wall_ns(); /* the collector's skew */
 	send_now(a, &m);
 }
 

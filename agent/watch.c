@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/inspect.h"
 #include "common/backoff.h"
 #include "common/clock.h"
 #include "common/err.h"
@@ -44,6 +45,9 @@
 #define SETTLE_MS    100
 #define SETTLE_TRIES 10
 #define MAX_SETTLE   64
+/* Inspects in flight at once; the rest wait in a FIFO. */
+#define MAX_INSPECT	   4
+#define INSPECT_TIMEOUT_MS 20000L
 
 typedef enum {
 	ST_IDLE,
@@ -57,9 +61,19 @@ typedef enum {
 } state_t;
 
 typedef struct cent {
-	struct cent *next; /* hash chain */
+	struct cent *next;  /* hash chain */
+	struct cent *qnext; /* inspect queue */
 	dl_watch_t *w;
 	dl_docker_req_t *refresh;
+	dl_docker_req_t *inspect;
+	/* The last list answer (owned strings), so an inspect answer can be
+	 * reported with it; facts: the last inspect (NULL: none valid). */
+	dl_container_t last;
+	bool has_last;
+	dl_inspect_t *facts;
+	bool queued;	    /* in the inspect queue */
+	bool want_facts;    /* an event asked for fresh facts */
+	bool inspect_again; /* ... while an inspect was in flight */
 	uint32_t idx;
 	bool seen;	     /* in the latest list */
 	bool reported;	     /* the consumer has been told about it */
@@ -73,7 +87,8 @@ typedef struct cent {
 typedef struct {
 	char id[DL_MAX_ID + 1];
 	char name[DL_MAX_NAME + 1];
-	int kind; /* EV_*: the strongest seen (destroy > die > other) */
+	int kind;   /* EV_*: the strongest seen (destroy > die > other) */
+	bool facts; /* one of them changes what inspect says */
 } deferred_t;
 
 struct dl_watch {
@@ -107,6 +122,8 @@ struct dl_watch {
 	bool relist; /* deferred overflowed: list again */
 	char settle_ids[MAX_SETTLE][DL_MAX_ID + 1];
 	uint32_t nsettle;
+	cent_t *qhead, *qtail; /* containers waiting for an inspect */
+	uint32_t ninspect;     /* inspects in flight */
 	void (*close_done)(void *);
 	void *close_arg;
 };
@@ -114,6 +131,8 @@ struct dl_watch {
 static void start_discovery(dl_watch_t *w);
 static void start_list(dl_watch_t *w);
 static void refresh(dl_watch_t *w, const char *id);
+static void want_facts(dl_watch_t *w, cent_t *e);
+static bool id_ok(const char *id);
 
 /* ---- string helpers -------------------------------------------------- */
 
@@ -544,16 +563,39 @@ static void cancel_req(dl_watch_t *w, dl_docker_req_t *req)
 	w->cancelling = was;
 }
 
+static void queue_unlink(dl_watch_t *w, cent_t *e)
+{
+	cent_t **pp = &w->qhead, *prev = NULL;
+
+	if (!e->queued)
+		return;
+	while (*pp && *pp != e) {
+		prev = *pp;
+		pp = &(*pp)->qnext;
+	}
+	if (*pp)
+		*pp = e->qnext;
+	if (w->qtail == e)
+		w->qtail = prev;
+	e->qnext = NULL;
+	e->queued = false;
+}
+
 static void cent_remove(dl_watch_t *w, cent_t *e)
 {
 	cent_t **pp = &w->buckets[hash_id(e->id)];
 
 	if (e->refresh)
 		cancel_req(w, e->refresh);
+	if (e->inspect)
+		cancel_req(w, e->inspect);
+	queue_unlink(w, e);
 	while (*pp != e)
 		pp = &(*pp)->next;
 	*pp = e->next;
 	w->ncont--;
+	free_container(&e->last);
+	free(e->facts);
 	free(e);
 }
 
@@ -576,9 +618,20 @@ static void cancel_all(dl_watch_t *w)
 	cancel_req(w, w->req);
 	cancel_req(w, w->events);
 	for (b = 0; b < NBUCKETS; b++)
-		for (e = w->buckets[b]; e; e = e->next)
+		for (e = w->buckets[b]; e; e = e->next) {
 			if (e->refresh)
 				cancel_req(w, e->refresh);
+			if (e->inspect)
+				cancel_req(w, e->inspect);
+			/* Facts from before dockerd went away may be stale
+			 * (it may have restarted everything): the next list
+			 * inspects every container again. */
+			free(e->facts);
+			e->facts = NULL;
+			e->queued = e->want_facts = e->inspect_again = false;
+			e->qnext = NULL;
+		}
+	w->qhead = w->qtail = NULL;
 	w->ndeferred = 0;
 	w->relist = false;
 	w->nsettle = 0;
@@ -802,6 +855,163 @@ static void report_up(dl_watch_t *w)
 		w->cbs.on_docker(w->ud, &info);
 }
 
+/* ---- inspect: the facts /containers/json does not give -------------- */
+
+/* Takes c's strings (c is left empty) as e's last list answer. */
+static void set_last(cent_t *e, dl_container_t *c)
+{
+	free_container(&e->last);
+	e->last = *c;
+	e->last.d = (dl_cdetail_t){0};
+	e->has_last = true;
+	c->id = c->name = c->image = c->state = c->status = c->health =
+		(dl_str_t){0};
+}
+
+/* Tells the consumer e's last list answer with the facts known now. */
+static void report(dl_watch_t *w, cent_t *e)
+{
+	dl_container_t c = e->last;
+
+	c.idx = e->idx;
+	c.d = e->facts ? e->facts->d : (dl_cdetail_t){0};
+	if (w->cbs.on_container)
+		w->cbs.on_container(w->ud, false, &c);
+}
+
+/* Inventory entries carry the facts already known (they point into the
+ * table, valid during the callback). */
+static void attach_facts(dl_watch_t *w, dl_container_t *v, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		cent_t *e = cent_find(w, v[i].id.p);
+
+		v[i].d = e && e->facts ? e->facts->d : (dl_cdetail_t){0};
+	}
+}
+
+/* After the inventory: keep each answer, inspect what is not known. */
+static void keep_last(dl_watch_t *w, dl_container_t *v, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		cent_t *e = cent_find(w, v[i].id.p);
+
+		if (!e)
+			continue;
+		set_last(e, &v[i]);
+		if (!e->facts)
+			want_facts(w, e);
+	}
+}
+
+static void take_facts(cent_t *e, const dl_inspect_t *f)
+{
+	if (!e->facts && !(e->facts = malloc(sizeof(*e->facts))))
+		return;
+	*e->facts = *f;
+	e->facts->d.health_output.p = e->facts->output; /* into the copy */
+	/* Inspect reads the container itself: fresher than the list. */
+	if (f->state[0] && e->has_last) {
+		free_str(&e->last.state);
+		free_str(&e->last.health);
+		if (set_str(&e->last.state, f->state, strlen(f->state),
+			    DL_MAX_NAME) ||
+		    set_str(&e->last.health, f->health, strlen(f->health),
+			    DL_MAX_NAME))
+			e->has_last = false; /* ENOMEM: report nothing */
+	}
+}
+
+static void pump(dl_watch_t *w);
+
+static void on_inspect(void *ud, int err, long status, const char *body,
+		       size_t len)
+{
+	cent_t *e = ud;
+	dl_watch_t *w = e->w;
+	dl_inspect_t f;
+
+	e->inspect = NULL;
+	w->ninspect--;
+	if (w->cancelling)
+		return;
+	if (!err && status == 404)
+		goto next; /* gone: its destroy event says the rest */
+	if (!err && status == 200 && dl_inspect_parse(body, len, &f) == 0) {
+		take_facts(e, &f);
+	} else {
+		DL_LOG_RL(DL_LOG_LEVEL_WARN, TAG,
+			  "inspect of %.12s failed (%s, HTTP %ld)", e->id,
+			  err ? dl_strerror(err) : "answer not understood",
+			  status);
+		free(e->facts); /* stale by now: say nothing rather */
+		e->facts = NULL;
+	}
+	if (e->has_last)
+		report(w, e);
+	if (w->st == ST_CLOSED)
+		return;
+next:
+	if (e->inspect_again) {
+		e->inspect_again = false;
+		want_facts(w, e);
+	}
+	pump(w);
+}
+
+static void pump(dl_watch_t *w)
+{
+	char path[128];
+	cent_t *e;
+
+	while (w->ninspect < MAX_INSPECT && w->qhead &&
+	       (w->st == ST_LIST || w->st == ST_RUNNING)) {
+		e = w->qhead;
+		w->qhead = e->qnext;
+		if (!w->qhead)
+			w->qtail = NULL;
+		e->qnext = NULL;
+		e->queued = false;
+		if (!id_ok(e->id))
+			continue;
+		snprintf(path, sizeof(path), "%s/containers/%s/json", w->api,
+			 e->id);
+		w->ninspect++;
+		e->inspect = dl_docker_request(
+			w->docker, "GET", path, NULL, DL_INSPECT_MAX_BODY,
+			INSPECT_TIMEOUT_MS, on_inspect, e);
+		if (!e->inspect) {
+			w->ninspect--;
+			DL_LOG_RL(DL_LOG_LEVEL_WARN, TAG,
+				  "cannot inspect container %.12s", e->id);
+			if (e->has_last)
+				report(w, e);
+			if (w->st == ST_CLOSED)
+				return;
+		}
+	}
+}
+
+/* Asks for an inspect of e; its answer is reported with e's last list
+ * answer. One in flight per container, MAX_INSPECT in all. */
+static void want_facts(dl_watch_t *w, cent_t *e)
+{
+	if (e->inspect) {
+		e->inspect_again = true;
+		return;
+	}
+	if (!e->queued) {
+		e->queued = true;
+		e->qnext = NULL;
+		if (w->qtail)
+			w->qtail->qnext = e;
+		else
+			w->qhead = e;
+		w->qtail = e;
+	}
+	pump(w);
+}
+
 /* Gives every listed container its idx (kept for known ids) and forgets
  * the ids that are gone; a container beyond the table's cap is dropped
  * from v. Returns the number kept. */
@@ -840,7 +1050,7 @@ static uint32_t reconcile(dl_watch_t *w, dl_container_t *v, uint32_t n)
 /* Ordered: a deferred id keeps the strongest kind seen. */
 enum { EV_OTHER, EV_START, EV_DIE, EV_DESTROY };
 static void apply_event(dl_watch_t *w, const char *id, const char *name,
-			int kind);
+			int kind, bool facts);
 
 static void apply_deferred(dl_watch_t *w)
 {
@@ -854,7 +1064,7 @@ static void apply_deferred(dl_watch_t *w)
 	memcpy(d, w->deferred, sizeof(*d) * n);
 	w->ndeferred = 0;
 	for (i = 0; i < n && w->st == ST_RUNNING; i++)
-		apply_event(w, d[i].id, d[i].name, d[i].kind);
+		apply_event(w, d[i].id, d[i].name, d[i].kind, d[i].facts);
 	free(d);
 }
 
@@ -876,9 +1086,12 @@ static void on_list(void *ud, int err, long status, const char *body,
 		return;
 	}
 	n = reconcile(w, v, n);
+	attach_facts(w, v, n);
 	report_up(w);
 	if (w->st != ST_CLOSED && w->cbs.on_inventory)
 		w->cbs.on_inventory(w->ud, v, n);
+	if (w->st == ST_LIST)
+		keep_last(w, v, n);
 	dl_watch_free_containers(v, n);
 	if (w->st != ST_LIST)
 		return; /* closed or failed inside a callback */
@@ -991,8 +1204,15 @@ static void on_refresh(void *ud, int err, long status, const char *body,
 		v[i].idx = e->idx;
 		snprintf(e->name, sizeof(e->name), "%s", v[i].name.p);
 		e->reported = true;
-		if (w->cbs.on_container)
-			w->cbs.on_container(w->ud, false, &v[i]);
+		set_last(e, &v[i]);
+		/* Facts wanted: the inspect's answer reports it, so the
+		 * consumer never sees the new state with the old times. */
+		if (e->want_facts || !e->facts) {
+			e->want_facts = false;
+			want_facts(w, e);
+		} else {
+			report(w, e);
+		}
 		if (w->st == ST_CLOSED) {
 			dl_watch_free_containers(v, n);
 			return;
@@ -1040,7 +1260,7 @@ static void refresh(dl_watch_t *w, const char *id)
 }
 
 static void apply_event(dl_watch_t *w, const char *id, const char *name,
-			int kind)
+			int kind, bool facts)
 {
 	dl_container_t c;
 	cent_t *e;
@@ -1050,6 +1270,8 @@ static void apply_event(dl_watch_t *w, const char *id, const char *name,
 			e->expect_stopped = kind == EV_DIE;
 			e->settle_tries = 0;
 		}
+		if (facts && id_ok(id) && (e = cent_get(w, id)))
+			e->want_facts = true;
 		refresh(w, id);
 		return;
 	}
@@ -1084,7 +1306,25 @@ static bool action_refreshes(const dl_str_t *a)
 	return false;
 }
 
-static void defer_event(dl_watch_t *w, const dl_event_t *ev, int kind)
+/* Actions after which inspect says something new (times, exit code,
+ * health, restarts, OOM): the refresh that follows waits for one. */
+static bool action_changes_facts(const dl_str_t *a)
+{
+	static const char *const acts[] = {"start",	   "die",   "restart",
+					   "oom",	   "pause", "unpause",
+					   "health_status"};
+	const char *colon = memchr(a->p, ':', a->n);
+	size_t n = colon ? (size_t)(colon - a->p) : a->n;
+	size_t i;
+
+	for (i = 0; i < sizeof(acts) / sizeof(acts[0]); i++)
+		if (strlen(acts[i]) == n && memcmp(acts[i], a->p, n) == 0)
+			return true;
+	return false;
+}
+
+static void defer_event(dl_watch_t *w, const dl_event_t *ev, int kind,
+			bool facts)
 {
 	uint32_t i;
 
@@ -1092,6 +1332,7 @@ static void defer_event(dl_watch_t *w, const dl_event_t *ev, int kind)
 		if (strcmp(w->deferred[i].id, ev->id.p) == 0) {
 			if (kind > w->deferred[i].kind)
 				w->deferred[i].kind = kind;
+			w->deferred[i].facts |= facts;
 			return;
 		}
 	}
@@ -1103,6 +1344,7 @@ static void defer_event(dl_watch_t *w, const dl_event_t *ev, int kind)
 	snprintf(w->deferred[i].name, sizeof(w->deferred[i].name), "%s",
 		 ev->name.p);
 	w->deferred[i].kind = kind;
+	w->deferred[i].facts = facts;
 	w->ndeferred++;
 }
 
@@ -1112,6 +1354,7 @@ static void on_event_line(void *ud, const char *line, size_t len)
 	dl_event_t ev;
 	uint64_t time_ns;
 	int kind;
+	bool facts;
 
 	if (w->cancelling || w->st == ST_CLOSED)
 		return;
@@ -1126,10 +1369,11 @@ static void on_event_line(void *ud, const char *line, size_t len)
 		       : str_is(ev.action, "die")   ? EV_DIE
 		       : str_is(ev.action, "start") ? EV_START
 						    : EV_OTHER;
+		facts = action_changes_facts(&ev.action);
 		if (w->st == ST_LIST)
-			defer_event(w, &ev, kind);
+			defer_event(w, &ev, kind, facts);
 		else
-			apply_event(w, ev.id.p, ev.name.p, kind);
+			apply_event(w, ev.id.p, ev.name.p, kind, facts);
 	}
 	dl_watch_free_event(&ev);
 }

@@ -3,10 +3,13 @@
  * Discovery: /_ping, /version, /info, /containers/json?all=1 (never
  * size=1: it makes dockerd walk every layer), then /events kept open all
  * the time. Each container event refreshes that one container; destroy
- * removes it. When dockerd goes away the watcher reports it down and
- * retries with backoff (1 s to 30 s); after every reconnect it lists
- * everything again and reports a fresh inventory. It never pauses the
- * event stream: dockerd drops events for slow readers.
+ * removes it. Containers are inspected (4 at once) when first listed and
+ * after events that change their state facts (start, die, health, ...);
+ * on_container then reports them with dl_container_t.d filled in. When
+ * dockerd goes away the watcher reports it down and retries with backoff
+ * (1 s to 30 s); after every reconnect it lists everything again and
+ * reports a fresh inventory. It never pauses the event stream: dockerd
+ * drops events for slow readers.
  *
  * All dl_str_t fields passed to callbacks are valid only during the call.
  */

@@ -15,11 +15,14 @@
 #include <sqlite3.h>
 
 #include "common/clock.h"
+#include "common/dstatus.h"
 #include "common/err.h"
 #include "common/log.h"
 
 #define TAG	   "query"
 #define EVENTS_CAP 100000
+/* `hosts` HEALTH says "skew" from this far apart (ms). */
+#define SKEW_WARN_MS 2000
 
 enum {
 	Q_HOSTS,
@@ -44,10 +47,17 @@ enum {
  * primary-key probe. */
 #define STATS_COLS                                                             \
 	"SELECT c.host, c.name, c.id, s.ts, s.cpu_percent, s.mem_usage, "      \
-	"s.mem_limit, s.net_rx, s.net_tx, s.blk_read, s.blk_write, s.pids "    \
+	"s.mem_limit, s.net_rx, s.net_tx, s.blk_read, s.blk_write, s.pids, "   \
+	"c.state, c.status, c.health, c.started_at, c.finished_at, "           \
+	"c.exit_code, c.health_streak "                                        \
 	"FROM containers c JOIN container_keys k ON k.host = c.host AND "      \
 	"k.id = c.id JOIN container_samples s ON s.cid = k.cid AND s.ts = "    \
 	"(SELECT max(ts) FROM container_samples WHERE cid = k.cid) "
+/* ps_row() reads these by position. */
+#define PS_COLS                                                                \
+	"SELECT host, id, name, image, state, status, health, created, "       \
+	"started_at, finished_at, exit_code, oom_killed, restarting, "         \
+	"restart_count, health_streak, health_output FROM containers "
 /* Optional filters: an unbound parameter is NULL, which matches all. */
 #define PS_FILTER    "(?3 IS NULL OR state = ?3) AND (?4 IS NULL OR name GLOB ?4)"
 #define EVENT_FILTER "(?5 IS NULL OR type = ?5) AND (?6 IS NULL OR action = ?6)"
@@ -72,20 +82,18 @@ static const char *const sql[Q_COUNT] = {
 		"(SELECT count(*) FROM containers c WHERE c.host = h.name), "
 		"(SELECT count(*) FROM containers c WHERE c.host = h.name "
 		"AND c.state = 'running'), s.cpu_percent, s.mem_used, "
-		"s.mem_total, s.load1, s.disk_used, s.disk_total, h.control "
+		"s.mem_total, s.load1, s.disk_used, s.disk_total, h.control, "
+		"h.clock_skew_ms, h.last_data, h.dropped_frames "
 		"FROM hosts h LEFT JOIN host_samples s ON s.host = h.name "
 		"AND s.ts = (SELECT max(ts) FROM host_samples "
 		"WHERE host = h.name) ORDER BY h.name",
 	[Q_HOST] = "SELECT online, last_seen FROM hosts WHERE name = ?1",
-	[Q_PS_ALL] = "SELECT host, id, name, image, state, status, health, "
-		     "created FROM containers WHERE (?2 OR state = 'running') "
-		     "AND " PS_FILTER " ORDER BY host, name, id",
-	[Q_PS_HOST] =
-		"SELECT host, id, name, image, state, status, health, "
-		"created FROM containers WHERE host = ?1 AND "
-		"(?2 OR state = 'running') AND " PS_FILTER " ORDER BY name, id",
-	[Q_CONTAINER] = "SELECT host, id, name, image, state, status, health, "
-			"created FROM containers WHERE host = ?1 AND id = ?2",
+	[Q_PS_ALL] = PS_COLS "WHERE (?2 OR state = 'running') "
+			     "AND " PS_FILTER " ORDER BY host, name, id",
+	[Q_PS_HOST] = PS_COLS "WHERE host = ?1 AND "
+			      "(?2 OR state = 'running') AND " PS_FILTER
+			      " ORDER BY name, id",
+	[Q_CONTAINER] = PS_COLS "WHERE host = ?1 AND id = ?2",
 	[Q_EVENTS_ALL] =
 		"SELECT * FROM (" EVENT_COLS
 		"WHERE time_ns >= ?2 AND id > ?3 AND " EVENT_FILTER EVENT_ORDER,
@@ -240,12 +248,57 @@ static json_t *col_num(sqlite3_stmt *st, int i)
 	}
 }
 
+/* One word on what needs a look: "ok", "offline 3m", or the problems
+ * of a live host joined ("docker down, skew 12s, dropped 40"). */
+static void host_health(sqlite3_stmt *st, int64_t ago, char *out, size_t outlen)
+{
+	int64_t skew = sqlite3_column_int64(st, 16);
+	int64_t dropped = sqlite3_column_int64(st, 18);
+	size_t used = 0;
+	char d[32];
+	int w;
+
+	out[0] = '\0';
+	if (!sqlite3_column_int(st, 1)) {
+		dl_duration_format(ago, d, sizeof(d));
+		snprintf(out, outlen, "offline %s", d);
+		return;
+	}
+#define ADD(...)                                                               \
+	do {                                                                   \
+		w = snprintf(out + used, outlen - used, "%s",                  \
+			     used ? ", " : "");                                \
+		if (w > 0 && (size_t)w < outlen - used)                        \
+			used += (size_t)w;                                     \
+		w = snprintf(out + used, outlen - used, __VA_ARGS__);          \
+		if (w > 0 && (size_t)w < outlen - used)                        \
+			used += (size_t)w;                                     \
+	} while (0)
+	if (!sqlite3_column_int(st, 3))
+		ADD("docker down");
+	if (sqlite3_column_type(st, 16) != SQLITE_NULL &&
+	    (skew >= SKEW_WARN_MS || skew <= -SKEW_WARN_MS)) {
+		dl_duration_format((skew < 0 ? -skew : skew) / 1000, d,
+				   sizeof(d));
+		ADD("skew %s%s", skew < 0 ? "-" : "", d);
+	}
+	if (dropped > 0)
+		ADD("dropped %lld", (long long)dropped);
+#undef ADD
+	if (!used)
+		snprintf(out, outlen, "ok");
+}
+
 static json_t *host_row(sqlite3_stmt *st, int64_t now_s)
 {
 	int64_t last_s = sqlite3_column_int64(st, 2) / 1000000000;
 	int64_t ago = now_s > last_s ? now_s - last_s : 0;
+	int64_t data_s = sqlite3_column_int64(st, 17) / 1000000000;
+	char health[96];
+	json_t *o;
 
-	return json_pack(
+	host_health(st, ago, health, sizeof(health));
+	o = json_pack(
 		"{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:b,s:I,s:I,s:b,s:o,"
 		"s:I,s:I,s:o,s:o}",
 		"control",
@@ -262,6 +315,21 @@ static json_t *host_row(sqlite3_stmt *st, int64_t now_s)
 		(json_int_t)sqlite3_column_int64(st, 7), "running",
 		(json_int_t)sqlite3_column_int64(st, 8), "peer", col_str(st, 5),
 		"software", col_str(st, 6));
+	if (o &&
+	    (json_object_set_new(o, "clock_skew_ms", col_num(st, 16)) ||
+	     json_object_set_new(o, "last_data_ago",
+				 sqlite3_column_type(st, 17) == SQLITE_NULL
+					 ? json_null()
+					 : json_integer(now_s > data_s
+								? now_s - data_s
+								: 0)) ||
+	     json_object_set_new(o, "dropped_frames",
+				 json_integer(sqlite3_column_int64(st, 18))) ||
+	     json_object_set_new(o, "health", json_string(health)))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }
 
 json_t *dl_query_hosts(dl_query_t *q, char *err, size_t errlen)
@@ -305,14 +373,66 @@ int dl_query_host(dl_query_t *q, const char *host, bool *online,
 	return found;
 }
 
+/* Column i as an integer, or null when SQL NULL. */
+static json_t *col_int(sqlite3_stmt *st, int i)
+{
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return json_null();
+	return json_integer(sqlite3_column_int64(st, i));
+}
+
+/* The status as `docker ps` would word it now, from the stored times
+ * (columns t.. : started_at, finished_at, exit_code; state and health at
+ * state_i, health_i); Docker's own text (status_i), frozen at the
+ * agent's last event, when an older agent sent no times. */
+static json_t *status_now(sqlite3_stmt *st, int state_i, int status_i,
+			  int health_i, int t)
+{
+	char out[DL_DOCKER_STATUS_MAX];
+
+	if (sqlite3_column_type(st, t) == SQLITE_NULL)
+		return col_str(st, status_i);
+	dl_docker_status(dl_clock_wall_ns(),
+			 (const char *)sqlite3_column_text(st, state_i),
+			 (uint64_t)sqlite3_column_int64(st, t),
+			 (uint64_t)sqlite3_column_int64(st, t + 1),
+			 (int32_t)sqlite3_column_int64(st, t + 2),
+			 (const char *)sqlite3_column_text(st, health_i), out,
+			 sizeof(out));
+	return json_string(out);
+}
+
+static json_t *col_bool(sqlite3_stmt *st, int i)
+{
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return json_null();
+	return json_boolean(sqlite3_column_int(st, i) != 0);
+}
+
 static json_t *ps_row(sqlite3_stmt *st)
 {
-	return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:I}", "host",
-			 col_str(st, 0), "id", col_str(st, 1), "name",
-			 col_str(st, 2), "image", col_str(st, 3), "state",
-			 col_str(st, 4), "status", col_str(st, 5), "health",
-			 col_str(st, 6), "created",
-			 (json_int_t)sqlite3_column_int64(st, 7));
+	json_t *o = json_pack(
+		"{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:I}", "host", col_str(st, 0),
+		"id", col_str(st, 1), "name", col_str(st, 2), "image",
+		col_str(st, 3), "state", col_str(st, 4), "status",
+		status_now(st, 4, 5, 6, 8), "health", col_str(st, 6), "created",
+		(json_int_t)sqlite3_column_int64(st, 7));
+
+	if (o && (json_object_set_new(o, "started_at", col_int(st, 8)) ||
+		  json_object_set_new(o, "finished_at", col_int(st, 9)) ||
+		  json_object_set_new(o, "exit_code", col_int(st, 10)) ||
+		  json_object_set_new(o, "oom_killed", col_bool(st, 11)) ||
+		  json_object_set_new(o, "restarting", col_bool(st, 12)) ||
+		  json_object_set_new(o, "restart_count", col_int(st, 13)) ||
+		  json_object_set_new(o, "health_streak", col_int(st, 14)) ||
+		  json_object_set_new(o, "health_output",
+				      sqlite3_column_type(st, 15) == SQLITE_NULL
+					      ? json_null()
+					      : col_str(st, 15)))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }
 
 /* Steps st to its end, one row() object per row; resets st either way. */
@@ -559,9 +679,12 @@ static json_t *stats_row(sqlite3_stmt *st)
 	json_t *o;
 
 	rfc3339(ns, stamp, sizeof(stamp));
-	o = json_pack("{s:o,s:o,s:o,s:s,s:I}", "host", col_str(st, 0), "name",
-		      col_str(st, 1), "id", col_str(st, 2), "time", stamp,
-		      "time_ns", (json_int_t)ns);
+	o = json_pack("{s:o,s:o,s:o,s:s,s:I,s:o,s:o,s:o,s:o}", "host",
+		      col_str(st, 0), "name", col_str(st, 1), "id",
+		      col_str(st, 2), "time", stamp, "time_ns", (json_int_t)ns,
+		      "state", col_str(st, 12), "status",
+		      status_now(st, 12, 13, 14, 15), "health", col_str(st, 14),
+		      "health_streak", col_int(st, 18));
 	if (o && set_values(o, st, 4)) {
 		json_decref(o);
 		return NULL;

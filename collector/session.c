@@ -206,6 +206,15 @@ static int on_attach(dl_session_t *s, const dl_msg_t *m, char *why,
 	return 0;
 }
 
+/* Agent clock minus ours, ms. The HELLO's transit (SSH, the attach
+ * relay) counts against the agent: a few ms, well under what matters. */
+static int64_t skew_ms(uint64_t agent_ns, uint64_t now_ns)
+{
+	if (agent_ns >= now_ns)
+		return (int64_t)((agent_ns - now_ns) / 1000000u);
+	return -(int64_t)((now_ns - agent_ns) / 1000000u);
+}
+
 static int on_hello(dl_session_t *s, const dl_msg_t *m, char *why,
 		    size_t whylen)
 {
@@ -213,6 +222,7 @@ static int on_hello(dl_session_t *s, const dl_msg_t *m, char *why,
 	dl_msg_t r = {.type = DL_MSG_HELLO};
 	char text[256];
 	const char *caps[] = {"ack", "ping"};
+	uint64_t now;
 
 	if (m->type != DL_MSG_HELLO) {
 		snprintf(why, whylen, "expected HELLO, got %s",
@@ -249,8 +259,12 @@ static int on_hello(dl_session_t *s, const dl_msg_t *m, char *why,
 	r.u.hello.host = DL_STR(s->host);
 	snprintf(text, sizeof(text), "uid %d pid %d", (int)s->uid, (int)s->pid);
 	dl_utf8_fix(s->allow);
+	now = dl_clock_wall_ns();
 	dl_store_host_online(s->srv->store, s->host, text, s->software,
-			     s->control ? s->allow : NULL, dl_clock_wall_ns());
+			     s->control ? s->allow : NULL, now);
+	dl_store_host_clock(s->srv->store, s->host, h->time_ns != 0,
+			    skew_ms(h->time_ns, now));
+	r.u.hello.time_ns = now;
 	s->state = S_LIVE;
 	dl_metrics_session_start(s->srv->metrics, s->host);
 	host_event(s, "online", "software", s->software);

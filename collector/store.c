@@ -481,6 +481,19 @@ int dl_store_host_online(dl_store_t *s, const char *host, const char *peer,
 	return dl_store__enqueue(s, it, false);
 }
 
+int dl_store_host_clock(dl_store_t *s, const char *host, bool known,
+			int64_t skew_ms)
+{
+	item_t *it;
+
+	if (!s || !host || !*host || strlen(host) > DL_HOST_MAX)
+		return DL_EINVAL;
+	if (!(it = item_new(IT_CLOCK, 0, host, 0, dl_clock_wall_ns())))
+		return DL_ENOMEM;
+	it->au.skew_ms = known ? skew_ms : INT64_MIN;
+	return dl_store__enqueue(s, it, false);
+}
+
 int dl_store_host_offline(dl_store_t *s, const char *host, uint64_t time_ns)
 {
 	item_t *it;

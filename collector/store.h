@@ -65,6 +65,11 @@ int dl_store_host_online(dl_store_t *s, const char *host, const char *peer,
 			 const char *software, const char *control,
 			 uint64_t time_ns);
 int dl_store_host_offline(dl_store_t *s, const char *host, uint64_t time_ns);
+/* The agent's wall clock minus the collector's at its HELLO, in ms
+ * (known = false: the agent did not send its time; stored as NULL).
+ * Queue after dl_store_host_online, which makes the host's row. */
+int dl_store_host_clock(dl_store_t *s, const char *host, bool known,
+			int64_t skew_ms);
 
 /* Deletes every row of host (history, containers, delivery state),
  * in order with data already queued. The caller closes its session

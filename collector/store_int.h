@@ -15,7 +15,7 @@
 #include "collector/store.h"
 #include "proto/msg.h"
 
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 5
 #define RETRY_SLEEP_MS 200
 #define CLOSE_RETRIES  3 /* failed COMMITs tolerated while closing */
 
@@ -31,6 +31,7 @@ enum {
 	ST_HOST_OFFLINE,
 	ST_HOST_DOCKER,
 	ST_HOST_DROPPED,
+	ST_HOST_CLOCK,
 	ST_DELIV_GET,
 	ST_DELIV_SET,
 	ST_CT_UPSERT,
@@ -68,6 +69,7 @@ typedef enum {
 	IT_DATA,
 	IT_ONLINE,
 	IT_OFFLINE,
+	IT_CLOCK,
 	IT_FORGET,
 	IT_AUDIT_START,
 	IT_AUDIT_END,
@@ -84,7 +86,8 @@ typedef struct item {
 	char host[DL_HOST_MAX + 1]; /* "" for audit items (host in data) */
 	size_t len;
 	union {
-		uint32_t uid; /* IT_AUDIT_START */
+		uint32_t uid;	 /* IT_AUDIT_START */
+		int64_t skew_ms; /* IT_CLOCK; INT64_MIN: unknown */
 		struct {
 			int exit_code; /* INT_MIN: none */
 			int64_t duration_ms;
@@ -265,6 +268,7 @@ int dl_store__apply_container(dl_store_t *s, const item_t *it,
 			      const dl_msg_t *m);
 int dl_store__apply_docker(dl_store_t *s, const item_t *it, const dl_msg_t *m);
 int dl_store__apply_dropped(dl_store_t *s, const item_t *it, const dl_msg_t *m);
+int dl_store__apply_clock(dl_store_t *s, const item_t *it);
 int dl_store__apply_event(dl_store_t *s, const item_t *it, const dl_msg_t *m);
 int dl_store__apply_inventory(dl_store_t *s, const item_t *it,
 			      const dl_msg_t *m);

@@ -24,6 +24,32 @@
 
 #define TAG "store"
 
+static int64_t clamp_ns(uint64_t ns)
+{
+	return ns > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)ns;
+}
+
+/* ?11..?18, or all NULL (unbound) when the agent did not inspect: the
+ * status is then Docker's own text as of the agent's last event. Times
+ * beyond INT64_MAX ns (year 2262) are clamped. */
+static int bind_detail(sqlite3_stmt *st, const dl_cdetail_t *d)
+{
+	int rc;
+
+	if (!d->has)
+		return SQLITE_OK;
+	if ((rc = sqlite3_bind_int64(st, 11, clamp_ns(d->started_at))) ||
+	    (rc = sqlite3_bind_int64(st, 12, clamp_ns(d->finished_at))) ||
+	    (rc = sqlite3_bind_int64(st, 13, d->exit_code)) ||
+	    (rc = sqlite3_bind_int(st, 14, d->oom_killed ? 1 : 0)) ||
+	    (rc = sqlite3_bind_int(st, 15, d->restarting ? 1 : 0)) ||
+	    (rc = sqlite3_bind_int64(st, 16, d->restart_count)) ||
+	    (rc = sqlite3_bind_int64(st, 17, d->health_streak)) ||
+	    (rc = dl_store__bind_str(st, 18, d->health_output)))
+		return rc;
+	return SQLITE_OK;
+}
+
 static int bind_container(sqlite3_stmt *st, const char *host,
 			  const dl_container_t *c, uint64_t stamp)
 {
@@ -40,7 +66,7 @@ static int bind_container(sqlite3_stmt *st, const char *host,
 	    (rc = sqlite3_bind_int64(st, 9, (int64_t)stamp)) ||
 	    (rc = sqlite3_bind_int64(st, 10, c->idx)))
 		return rc;
-	return SQLITE_OK;
+	return bind_detail(st, &c->d);
 }
 
 /* A fresh updated_ns: never repeats, so an INVENTORY can tell the rows it
@@ -188,4 +214,17 @@ int dl_store__apply_dropped(dl_store_t *s, const item_t *it, const dl_msg_t *m)
 	    (rc = sqlite3_bind_int64(st, 3, (int64_t)m->u.dropped.bytes)))
 		return rc;
 	return dl_store__run(s, ST_HOST_DROPPED);
+}
+
+int dl_store__apply_clock(dl_store_t *s, const item_t *it)
+{
+	sqlite3_stmt *st = s->st[ST_HOST_CLOCK];
+	int rc;
+
+	if ((rc = dl_store__bind_cstr(st, 1, it->host)) ||
+	    (rc = it->au.skew_ms == INT64_MIN
+			  ? sqlite3_bind_null(st, 2)
+			  : sqlite3_bind_int64(st, 2, it->au.skew_ms)))
+		return rc;
+	return dl_store__run(s, ST_HOST_CLOCK);
 }

@@ -141,6 +141,23 @@ static const char *const migrations[SCHEMA_VERSION] = {
 	" hosts TEXT NOT NULL DEFAULT '*',"
 	" created INTEGER NOT NULL,"
 	" expires INTEGER, last_used INTEGER, revoked INTEGER);",
+
+	/* v5: health. What the agent's inspect tells of a container (times
+	 * in unix ns, 0 = never; all NULL when an older agent sent only
+	 * Docker's status text), so `ps` words the status at query time.
+	 * hosts: the agent's clock minus ours at its HELLO (NULL: an agent
+	 * that does not send its time) and when its newest data frame
+	 * arrived (collector clock, ns). */
+	"ALTER TABLE containers ADD COLUMN started_at INTEGER;"
+	"ALTER TABLE containers ADD COLUMN finished_at INTEGER;"
+	"ALTER TABLE containers ADD COLUMN exit_code INTEGER;"
+	"ALTER TABLE containers ADD COLUMN oom_killed INTEGER;"
+	"ALTER TABLE containers ADD COLUMN restarting INTEGER;"
+	"ALTER TABLE containers ADD COLUMN restart_count INTEGER;"
+	"ALTER TABLE containers ADD COLUMN health_streak INTEGER;"
+	"ALTER TABLE containers ADD COLUMN health_output TEXT;"
+	"ALTER TABLE hosts ADD COLUMN clock_skew_ms INTEGER;"
+	"ALTER TABLE hosts ADD COLUMN last_data INTEGER;",
 };
 
 /* Merges a partial bucket (?1 key, ?2 bucket, ?3 n, ?4 cpu_sum, ?5 cpu_n,
@@ -207,10 +224,13 @@ static const char *const sql[ST_COUNT] = {
 	[ST_SAVE] = "SAVEPOINT item",
 	[ST_RELEASE] = "RELEASE item",
 	[ST_ROLLTO] = "ROLLBACK TO item",
+	/* Only data frames touch: last_data is when the newest arrived. */
 	[ST_HOST_TOUCH] =
-		"INSERT INTO hosts(name, online, first_seen, last_seen) "
-		"VALUES(?1, 0, ?2, ?2) ON CONFLICT(name) DO UPDATE SET "
-		"last_seen = max(coalesce(last_seen, 0), excluded.last_seen)",
+		"INSERT INTO hosts(name, online, first_seen, last_seen, "
+		"last_data) VALUES(?1, 0, ?2, ?2, ?2) ON CONFLICT(name) DO "
+		"UPDATE SET "
+		"last_seen = max(coalesce(last_seen, 0), excluded.last_seen), "
+		"last_data = max(coalesce(last_data, 0), excluded.last_data)",
 	[ST_HOST_ONLINE] =
 		"INSERT INTO hosts(name, online, first_seen, last_seen, peer, "
 		"software, control) VALUES(?1, 1, ?2, ?2, ?3, ?4, ?5) ON "
@@ -237,6 +257,7 @@ static const char *const sql[ST_COUNT] = {
 	/* The agent sends its running totals, so they replace. */
 	[ST_HOST_DROPPED] = "UPDATE hosts SET dropped_frames = ?2, "
 			    "dropped_bytes = ?3 WHERE name = ?1",
+	[ST_HOST_CLOCK] = "UPDATE hosts SET clock_skew_ms = ?2 WHERE name = ?1",
 	[ST_DELIV_GET] = "SELECT epoch, seq FROM delivery WHERE host = ?1",
 	[ST_DELIV_SET] =
 		"INSERT INTO delivery(host, epoch, seq, updated_ns) "
@@ -245,13 +266,24 @@ static const char *const sql[ST_COUNT] = {
 		"updated_ns = excluded.updated_ns",
 	[ST_CT_UPSERT] =
 		"INSERT INTO containers(host, id, name, image, state, status, "
-		"health, created, updated_ns, idx) VALUES(?1, ?2, ?3, ?4, ?5, "
-		"?6, ?7, ?8, ?9, ?10) ON CONFLICT(host, id) DO UPDATE SET "
+		"health, created, updated_ns, idx, started_at, finished_at, "
+		"exit_code, oom_killed, restarting, restart_count, "
+		"health_streak, health_output) VALUES(?1, ?2, ?3, ?4, ?5, "
+		"?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) "
+		"ON CONFLICT(host, id) DO UPDATE SET "
 		"idx = excluded.idx, "
 		"name = excluded.name, image = excluded.image, "
 		"state = excluded.state, status = excluded.status, "
 		"health = excluded.health, created = excluded.created, "
-		"updated_ns = excluded.updated_ns",
+		"updated_ns = excluded.updated_ns, "
+		"started_at = excluded.started_at, "
+		"finished_at = excluded.finished_at, "
+		"exit_code = excluded.exit_code, "
+		"oom_killed = excluded.oom_killed, "
+		"restarting = excluded.restarting, "
+		"restart_count = excluded.restart_count, "
+		"health_streak = excluded.health_streak, "
+		"health_output = excluded.health_output",
 	[ST_CT_DELETE] = "DELETE FROM containers WHERE host = ?1 AND id = ?2",
 	[ST_CT_PRUNE] =
 		"DELETE FROM containers WHERE host = ?1 AND updated_ns <> ?2",

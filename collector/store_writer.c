@@ -294,6 +294,7 @@ static int apply_item(dl_store_t *s, item_t *it)
 	switch (it->kind) {
 	case IT_DATA: return apply_data(s, it);
 	case IT_FORGET: return apply_forget(s, it);
+	case IT_CLOCK: return dl_store__apply_clock(s, it);
 	case IT_AUDIT_START: return dl_store__apply_audit_start(s, it);
 	case IT_AUDIT_END: return dl_store__apply_audit_end(s, it);
 	case IT_TOKEN_CREATE:

@@ -156,14 +156,16 @@ static void put_data_head(enc_t *e, const dl_msg_t *m, size_t n)
  *   | 1 | version | software | epoch | caps   | last_epoch | last_seq | host |
  *   |   | u32     | str 1024 | u64   | [str]  | u64        | u64      | str  |
  *   +---+---------+----------+-------+--------+------------+----------+------+
- *   caps: at most DL_MAX_CAPS strings of at most DL_MAX_NAME bytes. */
+ *   caps: at most DL_MAX_CAPS strings of at most DL_MAX_NAME bytes.
+ *   Optional element 8: time_ns (u64, sender's wall clock), sent when
+ *   non-zero; an older reader ignores it. */
 static void enc_hello(enc_t *e, const dl_hello_t *h)
 {
 	if (h->ncaps > DL_MAX_CAPS) {
 		e->err = DL_EINVAL;
 		return;
 	}
-	put_head(e, DL_MSG_HELLO, 8);
+	put_head(e, DL_MSG_HELLO, h->time_ns ? 9 : 8);
 	msgpack_pack_uint32(&e->pk, h->proto_version);
 	put_str(e, h->software, DL_MAX_TEXT);
 	put_u64(e, h->epoch);
@@ -173,6 +175,8 @@ static void enc_hello(enc_t *e, const dl_hello_t *h)
 	put_u64(e, h->last_epoch);
 	put_u64(e, h->last_seq);
 	put_str(e, h->host, DL_MAX_NAME);
+	if (h->time_ns)
+		put_u64(e, h->time_ns);
 }
 
 /* ERROR, then the sender closes:
@@ -223,10 +227,25 @@ static void enc_ack(enc_t *e, uint64_t epoch, uint64_t seq)
  *   | 0   | 1   | 2    | 3     | 4     | 5      | 6      | 7       |
  *   | idx | id  | name | image | state | status | health | created |
  *   | u32 | 128 | 256  | 1024  | 256   | 1024   | 256    | i64     |
- *   +-----+-----+------+-------+-------+--------+--------+---------+ */
+ *   +-----+-----+------+-------+-------+--------+--------+---------+
+ *
+ * then, only when the agent inspected the container (d.has), all of:
+ *
+ *   +------------+-------------+-----------+------------+------------+
+ *   | 8          | 9           | 10        | 11         | 12         |
+ *   | started_at | finished_at | exit_code | oom_killed | restarting |
+ *   | u64 ns     | u64 ns      | i32       | bool       | bool       |
+ *   +------------+-------------+-----------+------------+------------+
+ *   +---------------+---------------+---------------+
+ *   | 13            | 14            | 15            |
+ *   | restart_count | health_streak | health_output |
+ *   | u32           | u32           | str 256       |
+ *   +---------------+---------------+---------------+
+ *
+ * An older reader ignores 8..15; an older writer sends 8 elements. */
 static void enc_container(enc_t *e, const dl_container_t *c)
 {
-	msgpack_pack_array(&e->pk, 8);
+	msgpack_pack_array(&e->pk, c->d.has ? 16 : 8);
 	msgpack_pack_uint32(&e->pk, c->idx);
 	put_str(e, c->id, DL_MAX_ID);
 	put_str(e, c->name, DL_MAX_NAME);
@@ -235,6 +254,16 @@ static void enc_container(enc_t *e, const dl_container_t *c)
 	put_str(e, c->status, DL_MAX_TEXT);
 	put_str(e, c->health, DL_MAX_NAME);
 	msgpack_pack_int64(&e->pk, c->created);
+	if (!c->d.has)
+		return;
+	put_u64(e, c->d.started_at);
+	put_u64(e, c->d.finished_at);
+	msgpack_pack_int32(&e->pk, c->d.exit_code);
+	put_bool(e, c->d.oom_killed);
+	put_bool(e, c->d.restarting);
+	msgpack_pack_uint32(&e->pk, c->d.restart_count);
+	msgpack_pack_uint32(&e->pk, c->d.health_streak);
+	put_str(e, c->d.health_output, DL_MAX_HEALTH_OUTPUT);
 }
 
 /* INVENTORY: the full container list, replaces what the collector knew.
@@ -862,6 +891,9 @@ static int dec_hello(const dec_t *d, dl_hello_t *h)
 	    (rc = get_u64(d, 6, "last_seq", &h->last_seq)) ||
 	    (rc = get_str(d, 7, "host", DL_MAX_NAME, &h->host)))
 		return rc;
+	h->time_ns = 0;
+	if (d->n > 8 && (rc = get_u64(d, 8, "time_ns", &h->time_ns)))
+		return rc;
 	return 0;
 }
 
@@ -889,6 +921,32 @@ static int dec_data_head(const dec_t *d, dl_msg_t *m, uint32_t n)
 	return 0;
 }
 
+/* Elements 8..15 of a container: all of them or none (a partial group is
+ * no layout any version writes). */
+static int dec_detail(const dec_t *s, dl_cdetail_t *dt)
+{
+	int64_t code = 0;
+	int rc;
+
+	memset(dt, 0, sizeof(*dt));
+	if (s->n == 8)
+		return 0;
+	if ((rc = need(s, 16)) ||
+	    (rc = get_u64(s, 8, "started_at", &dt->started_at)) ||
+	    (rc = get_u64(s, 9, "finished_at", &dt->finished_at)) ||
+	    (rc = get_int(s, 10, "exit_code", INT32_MIN, INT32_MAX, &code)) ||
+	    (rc = get_bool(s, 11, "oom_killed", &dt->oom_killed)) ||
+	    (rc = get_bool(s, 12, "restarting", &dt->restarting)) ||
+	    (rc = get_u32(s, 13, "restart_count", &dt->restart_count)) ||
+	    (rc = get_u32(s, 14, "health_streak", &dt->health_streak)) ||
+	    (rc = get_str(s, 15, "health_output", DL_MAX_HEALTH_OUTPUT,
+			  &dt->health_output)))
+		return rc;
+	dt->exit_code = (int32_t)code;
+	dt->has = true;
+	return 0;
+}
+
 /* Element i of d as a container; subi numbers it inside an INVENTORY. */
 static int dec_container(const dec_t *d, uint32_t i, uint32_t subi,
 			 dl_container_t *c)
@@ -907,7 +965,8 @@ static int dec_container(const dec_t *d, uint32_t i, uint32_t subi,
 	    (rc = get_str(&s, 4, "state", DL_MAX_NAME, &c->state)) ||
 	    (rc = get_str(&s, 5, "status", DL_MAX_TEXT, &c->status)) ||
 	    (rc = get_str(&s, 6, "health", DL_MAX_NAME, &c->health)) ||
-	    (rc = get_int(&s, 7, "created", INT64_MIN, INT64_MAX, &created)))
+	    (rc = get_int(&s, 7, "created", INT64_MIN, INT64_MAX, &created)) ||
+	    (rc = dec_detail(&s, &c->d)))
 		return rc;
 	c->created = created;
 	return 0;

@@ -22,15 +22,16 @@
 #define DL_PROTO_VERSION 1
 
 /* Hard maxima checked on decode (bytes / counts). */
-#define DL_MAX_ID	  128
-#define DL_MAX_NAME	  256
-#define DL_MAX_TEXT	  1024
-#define DL_MAX_CONTAINERS 20000
-#define DL_MAX_ATTRS	  64
-#define DL_MAX_CAPS	  32
-#define DL_MAX_OP	  32
-#define DL_MAX_ARGS	  (64u * 1024u) /* REQUEST args, JSON text */
-#define DL_MAX_CHUNK	  (64u * 1024u) /* STREAM data */
+#define DL_MAX_ID	     128
+#define DL_MAX_NAME	     256
+#define DL_MAX_TEXT	     1024
+#define DL_MAX_CONTAINERS    20000
+#define DL_MAX_ATTRS	     64
+#define DL_MAX_CAPS	     32
+#define DL_MAX_OP	     32
+#define DL_MAX_ARGS	     (64u * 1024u) /* REQUEST args, JSON text */
+#define DL_MAX_CHUNK	     (64u * 1024u) /* STREAM data */
+#define DL_MAX_HEALTH_OUTPUT 256	   /* last health check output */
 /* RESPONSE body: what fits one frame with room for the header fields. */
 #define DL_MAX_BODY (DL_FRAME_MAX - 64u)
 
@@ -80,12 +81,31 @@ typedef struct {
 	uint64_t last_epoch;
 	uint64_t last_seq;
 	dl_str_t host; /* collector -> agent: the name sshd bound; else "" */
+	/* Optional trailing element 8: the sender's wall clock (ns) when it
+	 * sent the HELLO; 0 = not sent (an older peer). The collector
+	 * compares the agent's with its own for the host's clock skew. */
+	uint64_t time_ns;
 } dl_hello_t;
 
 typedef struct {
 	int32_t code; /* DL_E* */
 	dl_str_t message;
 } dl_error_t;
+
+/* What only GET /containers/{id}/json tells: the state's times and facts,
+ * so the collector can word the status at query time. Optional on the
+ * wire (an older agent never sends it): has = false means unknown. */
+typedef struct {
+	bool has;
+	uint64_t started_at;  /* State.StartedAt, unix ns; 0 = never */
+	uint64_t finished_at; /* State.FinishedAt, unix ns; 0 = never */
+	int32_t exit_code;
+	bool oom_killed;
+	bool restarting;
+	uint32_t restart_count;
+	uint32_t health_streak; /* State.Health.FailingStreak */
+	dl_str_t health_output; /* last check's output, at most 256 bytes */
+} dl_cdetail_t;
 
 typedef struct {
 	uint32_t idx; /* per-session number, for compact stats */
@@ -96,6 +116,7 @@ typedef struct {
 	dl_str_t status; /* "Up 3 minutes" */
 	dl_str_t health; /* ""|starting|healthy|unhealthy */
 	int64_t created; /* unix seconds */
+	dl_cdetail_t d;	 /* trailing elements 8..15, when has */
 } dl_container_t;
 
 typedef struct {

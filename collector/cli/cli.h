@@ -47,6 +47,8 @@ int dl_cli_opt_limit(const char *arg, int *out);
 
 /* o[k] as a string, "" when absent or not a string. */
 const char *dl_cli_str(json_t *o, const char *k);
+/* "512B", "1.5KiB", "3.2GiB"; "-" for NAN (unknown). */
+void dl_cli_human_bytes(double v, char *out, size_t n);
 /* v as indented JSON on stdout. */
 void dl_cli_print_json(json_t *v);
 

@@ -3,6 +3,7 @@
  * --json for scripts. Errors are sentences on stderr with exit code 1
  * (2 for usage errors). */
 #include <getopt.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -227,6 +228,40 @@ static void ago(int64_t unix_s, char *out, size_t outlen)
 	snprintf(out, outlen, "%s ago", d);
 }
 
+static double jnum(json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+
+	return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+/* The newest host sample as "12.5", "1.2GiB / 7.8GiB", "41"; "-" before
+ * the first HOSTSTATS. */
+static void host_metrics(json_t *h, char *cpu, size_t cpulen, char *mem,
+			 size_t memlen, char *disk, size_t disklen)
+{
+	double c = jnum(h, "cpu_percent"), mu = jnum(h, "mem_used_bytes");
+	double mt = jnum(h, "mem_total_bytes"), du = jnum(h, "disk_used_bytes");
+	double dt = jnum(h, "disk_total_bytes");
+	char a[16], b[16];
+
+	if (isnan(c))
+		snprintf(cpu, cpulen, "-");
+	else
+		snprintf(cpu, cpulen, "%.1f", c);
+	if (isnan(mu) || isnan(mt) || mt <= 0) {
+		snprintf(mem, memlen, "-");
+	} else {
+		dl_cli_human_bytes(mu, a, sizeof(a));
+		dl_cli_human_bytes(mt, b, sizeof(b));
+		snprintf(mem, memlen, "%s / %s", a, b);
+	}
+	if (isnan(du) || isnan(dt) || dt <= 0)
+		snprintf(disk, disklen, "-");
+	else
+		snprintf(disk, disklen, "%.0f", du / dt * 100.0);
+}
+
 static int cmd_hosts(const dl_cli_t *cli, bool json)
 {
 	json_t *data = dl_cli_call(cli, json_pack("{s:s}", "op", "hosts"));
@@ -240,17 +275,21 @@ static int cmd_hosts(const dl_cli_t *cli, bool json)
 		json_decref(data);
 		return 0;
 	}
-	printf("%-24s %-8s %-10s %-14s %-10s %-7s %s\n", "NAME", "STATUS",
-	       "LAST SEEN", "DOCKER", "CONTAINERS", "RUNNING", "CONTROL");
+	printf("%-24s %-8s %-10s %-14s %-10s %-7s %6s %-19s %6s %-20s %s\n",
+	       "NAME", "STATUS", "LAST SEEN", "DOCKER", "CONTAINERS", "RUNNING",
+	       "CPU %", "MEM", "DISK %", "HEALTH", "CONTROL");
 	json_array_foreach(data, i, h)
 	{
-		char seen[32];
+		char seen[32], cpu[16], mem[40], disk[16];
 		bool online = json_is_true(json_object_get(h, "online"));
 		bool dup = json_is_true(json_object_get(h, "docker_up"));
 
 		ago(json_integer_value(json_object_get(h, "last_seen")), seen,
 		    sizeof(seen));
-		printf("%-24s %-8s %-10s %-14s %-10lld %-7lld %s\n",
+		host_metrics(h, cpu, sizeof(cpu), mem, sizeof(mem), disk,
+			     sizeof(disk));
+		printf("%-24s %-8s %-10s %-14s %-10lld %-7lld %6s %-19s %6s "
+		       "%-20s %s\n",
 		       dl_cli_str(h, "name"), online ? "online" : "offline",
 		       online ? "now" : seen,
 		       !online ? dl_cli_str(h, "docker_version")
@@ -260,6 +299,7 @@ static int cmd_hosts(const dl_cli_t *cli, bool json)
 			       json_object_get(h, "containers")),
 		       (long long)json_integer_value(
 			       json_object_get(h, "running")),
+		       cpu, mem, disk, dl_cli_str(h, "health"),
 		       json_is_string(json_object_get(h, "control"))
 			       ? dl_cli_str(h, "control")
 			       : "-");

@@ -139,7 +139,7 @@ static double num(json_t *o, const char *k)
 }
 
 /* "512B", "1.5KiB", "3.2GiB"; "-" when unknown. */
-static void human_bytes(double v, char *out, size_t n)
+void dl_cli_human_bytes(double v, char *out, size_t n)
 {
 	static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
 	int u = 0;
@@ -171,21 +171,21 @@ static void print_table(json_t *data)
 	json_t *r;
 	size_t i;
 
-	printf("%-20s %-24s %7s %19s %6s %19s %19s %5s\n", "HOST", "NAME",
+	printf("%-20s %-24s %7s %19s %6s %19s %19s %5s %s\n", "HOST", "NAME",
 	       "CPU %", "MEM / LIMIT", "MEM %", "NET RX / TX", "BLOCK R / W",
-	       "PIDS");
+	       "PIDS", "HEALTH");
 	json_array_foreach(data, i, r)
 	{
 		char mu[16], ml[16], rx[16], tx[16], br[16], bw[16], mem[40],
 			net[40], blk[40], cpu[16], mp[16], pids[16];
 		double lim = num(r, "mem_limit"), m = num(r, "mem_bytes");
 
-		human_bytes(m, mu, sizeof(mu));
-		human_bytes(lim > 0 ? lim : NAN, ml, sizeof(ml));
-		human_bytes(num(r, "net_rx_bytes"), rx, sizeof(rx));
-		human_bytes(num(r, "net_tx_bytes"), tx, sizeof(tx));
-		human_bytes(num(r, "blk_read_bytes"), br, sizeof(br));
-		human_bytes(num(r, "blk_write_bytes"), bw, sizeof(bw));
+		dl_cli_human_bytes(m, mu, sizeof(mu));
+		dl_cli_human_bytes(lim > 0 ? lim : NAN, ml, sizeof(ml));
+		dl_cli_human_bytes(num(r, "net_rx_bytes"), rx, sizeof(rx));
+		dl_cli_human_bytes(num(r, "net_tx_bytes"), tx, sizeof(tx));
+		dl_cli_human_bytes(num(r, "blk_read_bytes"), br, sizeof(br));
+		dl_cli_human_bytes(num(r, "blk_write_bytes"), bw, sizeof(bw));
 		snprintf(mem, sizeof(mem), "%s / %s", mu, ml);
 		snprintf(net, sizeof(net), "%s / %s", rx, tx);
 		snprintf(blk, sizeof(blk), "%s / %s", br, bw);
@@ -202,9 +202,11 @@ static void print_table(json_t *data)
 			snprintf(pids, sizeof(pids), "-");
 		else
 			snprintf(pids, sizeof(pids), "%.0f", num(r, "pids"));
-		printf("%-20s %-24.24s %7s %19s %6s %19s %19s %5s\n",
+		printf("%-20s %-24.24s %7s %19s %6s %19s %19s %5s %s\n",
 		       dl_cli_str(r, "host"), dl_cli_str(r, "name"), cpu, mem,
-		       mp, net, blk, pids);
+		       mp, net, blk, pids,
+		       dl_cli_str(r, "health")[0] ? dl_cli_str(r, "health")
+						  : "-");
 	}
 }
 
@@ -318,7 +320,7 @@ static void axis_label(const char *metric, double v, char *out, size_t n)
 		snprintf(out, n, "%.1f%%", v);
 		return;
 	}
-	human_bytes(v, b, sizeof(b));
+	dl_cli_human_bytes(v, b, sizeof(b));
 	snprintf(out, n, "%s%s", b, strcmp(metric, "mem") ? "/s" : "");
 }
 

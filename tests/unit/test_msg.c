@@ -230,6 +230,13 @@ static void test_hello(void)
 	ASSERT_EQ(d.u.hello.ncaps, 0);
 	ASSERT_EQ(d.u.hello.host.n, 0);
 	ASSERT(d.u.hello.host.p != NULL);
+	ASSERT_EQ(d.u.hello.time_ns, 0); /* not sent: an older peer */
+	dl_msg_release(&d);
+
+	/* The optional trailing clock, for the collector's skew figure. */
+	m.u.hello.time_ns = 1764540000123456789ull;
+	round_trip(&m, &d);
+	ASSERT(d.u.hello.time_ns == 1764540000123456789ull);
 	dl_msg_release(&d);
 }
 
@@ -301,6 +308,7 @@ static void fill_container(dl_container_t *c, uint32_t i, char *name,
 	c->status = DL_STR("Up 3 minutes (healthy)");
 	c->health = DL_STR("healthy");
 	c->created = i == 0 ? INT64_MIN : 1700000000 + i;
+	c->d = (dl_cdetail_t){0};
 }
 
 static void check_container(const dl_container_t *c, uint32_t i)
@@ -355,6 +363,82 @@ static void test_inventory(void)
 	ASSERT(d.u.container.removed);
 	check_container(&d.u.container.c, 7);
 	dl_msg_release(&d);
+}
+
+static void fill_detail(dl_container_t *c)
+{
+	c->d.has = true;
+	c->d.started_at = 1764540000123456789ull;
+	c->d.finished_at = UINT64_MAX;
+	c->d.exit_code = INT32_MIN;
+	c->d.oom_killed = true;
+	c->d.restarting = false;
+	c->d.restart_count = UINT32_MAX;
+	c->d.health_streak = 3;
+	c->d.health_output = DL_STR("curl: (7) Failed to connect\n");
+}
+
+/* The inspect facts ride as elements 8..15; without them a container
+ * encodes as the 8 elements an older agent sends. */
+static void test_container_detail(void)
+{
+	dl_container_t v[3];
+	char names[3][32];
+	char out[DL_MAX_HEALTH_OUTPUT];
+	dl_msg_t m = {.type = DL_MSG_INVENTORY, .epoch = 1, .seq = 2}, d;
+
+	memset(v, 0, sizeof(v));
+	for (uint32_t i = 0; i < 3; i++)
+		fill_container(&v[i], i, names[i], sizeof(names[i]));
+	fill_detail(&v[1]);
+	memset(out, 'x', sizeof(out));
+	v[2].d.has = true; /* zeros: never started, no output */
+	v[2].d.health_output = (dl_str_t){out, sizeof(out)};
+	m.u.inventory.n = 3;
+	m.u.inventory.v = v;
+	round_trip(&m, &d);
+	ASSERT_EQ(d.u.inventory.n, 3);
+	for (uint32_t i = 0; i < 3; i++)
+		check_container(&d.u.inventory.v[i], i);
+	ASSERT(!d.u.inventory.v[0].d.has);
+	ASSERT_EQ(d.u.inventory.v[0].d.started_at, 0);
+	ASSERT(d.u.inventory.v[1].d.has);
+	ASSERT(d.u.inventory.v[1].d.started_at == 1764540000123456789ull);
+	ASSERT(d.u.inventory.v[1].d.finished_at == UINT64_MAX);
+	ASSERT_EQ(d.u.inventory.v[1].d.exit_code, INT32_MIN);
+	ASSERT(d.u.inventory.v[1].d.oom_killed);
+	ASSERT(!d.u.inventory.v[1].d.restarting);
+	ASSERT_EQ(d.u.inventory.v[1].d.restart_count, UINT32_MAX);
+	ASSERT_EQ(d.u.inventory.v[1].d.health_streak, 3);
+	ASSERT_STR_IS(d.u.inventory.v[1].d.health_output,
+		      "curl: (7) Failed to connect\n");
+	ASSERT(d.u.inventory.v[2].d.has);
+	ASSERT_EQ(d.u.inventory.v[2].d.started_at, 0);
+	ASSERT_EQ(d.u.inventory.v[2].d.health_output.n, DL_MAX_HEALTH_OUTPUT);
+	dl_msg_release(&d);
+
+	m = (dl_msg_t){.type = DL_MSG_CONTAINER, .seq = 3};
+	fill_container(&m.u.container.c, 9, names[0], sizeof(names[0]));
+	fill_detail(&m.u.container.c);
+	m.u.container.c.d.exit_code = 137;
+	round_trip(&m, &d);
+	check_container(&d.u.container.c, 9);
+	ASSERT(d.u.container.c.d.has);
+	ASSERT_EQ(d.u.container.c.d.exit_code, 137);
+	dl_msg_release(&d);
+
+	/* The encoder refuses an output the decoder would reject. */
+	{
+		char big[DL_MAX_HEALTH_OUTPUT + 1];
+		dl_buf_t b;
+
+		memset(big, 'y', sizeof(big));
+		m.u.container.c.d.health_output = (dl_str_t){big, sizeof(big)};
+		dl_buf_init(&b, DL_FRAME_MAX + DL_FRAME_HDR);
+		ASSERT_EQ(dl_msg_encode(&b, &m), DL_EINVAL);
+		ASSERT_EQ(dl_buf_used(&b), 0);
+		dl_buf_free(&b);
+	}
 }
 
 static void test_event_docker(void)
@@ -1071,9 +1155,51 @@ static const struct {
 	/* forward compatibility: extra trailing elements are ignored */
 	{"[3, 1, \"future\", [1, 2], m]", 0, ""},
 	{"[16, 1, 2, 3, [[1, \"id\", \"n\", \"i\", \"s\", \"st\", \"h\", 0, "
-	 "9]], "
-	 "\"x\"]",
+	 "1, 2, 3, t, f, 4, 5, \"out\", 9]], \"x\"]",
 	 0, ""},
+	{"[1, 1, \"sw\", 1, [], 0, 0, \"\", 5, \"future\"]", 0, ""},
+	/* container detail (elements 8..15): all of them or none */
+	{"[16, 1, 2, 3, [[1, \"id\", \"n\", \"i\", \"s\", \"st\", \"h\", 0, "
+	 "9]]]",
+	 DL_EPROTO,
+	 "INVENTORY: container 0 has 9 elements, expected at least 16"},
+	{"[17, 1, 2, 3, f, [1, \"id\", \"n\", \"i\", \"s\", \"st\", \"h\", 0, "
+	 "1, 2, 3, t, f, 4, 5]]",
+	 DL_EPROTO,
+	 "CONTAINER: container has 15 elements, expected at least 16"},
+	{"[17, 1, 2, 3, f, [1, \"id\", \"n\", \"i\", \"s\", \"st\", \"h\", 0, "
+	 "-1, 2, 3, t, f, 4, 5, \"\"]]",
+	 DL_EPROTO,
+	 "CONTAINER: container element 8 (started_at) is not a non-neg"},
+	{"[17, 1, 2, 3, f, [1, \"id\", \"n\", \"i\", \"s\", \"st\", \"h\", 0, "
+	 "1, 2, 2147483648, t, f, 4, 5, \"\"]]",
+	 DL_EPROTO,
+	 "CONTAINER: container element 10 (exit_code) is out of range"},
+	{"[17, 1, 2, 3, f, [1, \"id\", \"n\", \"i\", \"s\", \"st\", \"h\", 0, "
+	 "1, 2, -2147483648, 1, f, 4, 5, \"\"]]",
+	 DL_EPROTO,
+	 "CONTAINER: container element 11 (oom_killed) is not a bool"},
+	{"[17, 1, 2, 3, f, [1, \"id\", \"n\", \"i\", \"s\", \"st\", \"h\", 0, "
+	 "1, 2, 3, t, n, 4, 5, \"\"]]",
+	 DL_EPROTO,
+	 "CONTAINER: container element 12 (restarting) is not a bool"},
+	{"[17, 1, 2, 3, f, [1, \"id\", \"n\", \"i\", \"s\", \"st\", \"h\", 0, "
+	 "1, 2, 3, t, f, 4294967296, 5, \"\"]]",
+	 DL_EPROTO,
+	 "CONTAINER: container element 13 (restart_count) is out of"},
+	{"[17, 1, 2, 3, f, [1, \"id\", \"n\", \"i\", \"s\", \"st\", \"h\", 0, "
+	 "1, 2, 3, t, f, 4, \"5\", \"\"]]",
+	 DL_EPROTO, "CONTAINER: container element 14 (health_streak) is not a"},
+	{"[17, 1, 2, 3, f, [1, \"id\", \"n\", \"i\", \"s\", \"st\", \"h\", 0, "
+	 "1, 2, 3, t, f, 4, 5, s257]]",
+	 DL_EPROTO,
+	 "CONTAINER: container element 15 (health_output) is longer than 256"},
+	{"[17, 1, 2, 3, f, [1, \"id\", \"n\", \"i\", \"s\", \"st\", \"h\", 0, "
+	 "1, 2, 3, t, f, 4, 5, b3]]",
+	 DL_EPROTO,
+	 "CONTAINER: container element 15 (health_output) is not a str"},
+	{"[1, 1, \"sw\", 1, [], 0, 0, \"\", -5]", DL_EPROTO,
+	 "HELLO: element 8 (time_ns) is not a non-negative"},
 	{"[18, 1, 2, 3, \"c\", \"a\", \"i\", \"n\", [[\"k\", \"v\", 3]], t]", 0,
 	 ""},
 	{"[50, 1, 2, b1, 9]", 0, ""},
@@ -1288,6 +1414,7 @@ int main(void)
 	RUN(test_hello);
 	RUN(test_small);
 	RUN(test_inventory);
+	RUN(test_container_detail);
 	RUN(test_event_docker);
 	RUN(test_stats);
 	RUN(test_hoststats);

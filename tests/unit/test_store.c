@@ -432,7 +432,7 @@ static void test_reopen_and_migrations(void)
 		ASSERT_EQ(e, E2);
 		ASSERT_EQ(q, 77);
 		close_store(s);
-		ASSERT_EQ(sql_int("PRAGMA user_version", NULL), 4);
+		ASSERT_EQ(sql_int("PRAGMA user_version", NULL), 5);
 		ASSERT_EQ(sql_int("SELECT count(*) FROM events", NULL), 11);
 		/* a restarted collector has no sessions */
 		ASSERT_EQ(sql_int("SELECT sum(online) FROM hosts", NULL), 0);
@@ -470,6 +470,172 @@ static void test_reopen_and_migrations(void)
 	ASSERT(dl_store_open(&loop, "/nonexistent-dir/x/y.db", on_ack, &loop,
 			     err, sizeof(err)) == NULL);
 	ASSERT(strstr(err, "cannot open") != NULL);
+}
+
+#define SEC 1000000000ll
+
+static dl_container_t inspected(const char *id, const char *name,
+				const char *state, int64_t started_ago_s,
+				int64_t finished_ago_s, const char *health)
+{
+	uint64_t now = dl_clock_wall_ns();
+	dl_container_t c = ctr(id, name, state);
+
+	c.status = DL_STR("Up Less than a second"); /* frozen at the event */
+	c.health = DL_STR(health);
+	c.d.has = true;
+	c.d.started_at = started_ago_s < 0 ? 0 : now - started_ago_s * SEC;
+	c.d.finished_at = finished_ago_s < 0 ? 0 : now - finished_ago_s * SEC;
+	c.d.exit_code = finished_ago_s < 0 ? 0 : 3;
+	c.d.restart_count = 2;
+	c.d.health_streak = health[0] == 'u' ? 4 : 0;
+	c.d.health_output = DL_STR(health[0] == 'u' ? "boom\xff" : "");
+	return c;
+}
+
+static json_t *ps_by_name(json_t *arr, const char *name)
+{
+	size_t i;
+	json_t *c;
+
+	json_array_foreach(arr, i,
+			   c) if (!strcmp(jstr(c, "name"), name)) return c;
+	DL_FAIL_("no ps row named %s", name);
+	return NULL;
+}
+
+/* v5: ps words the status now from the stored times (the stored text when
+ * an older agent sent none); hosts say how healthy the link is. */
+static void test_health(void)
+{
+	dl_container_t v[4] = {
+		inspected("aaa", "web", "running", 185, -1, "healthy"),
+		inspected("bbb", "job", "exited", 7300, 7200, ""),
+		inspected("ccc", "api", "running", 7200, -1, "unhealthy"),
+		ctr("ddd", "old", "running"), /* an older agent's */
+	};
+	char err[256] = "";
+	json_t *arr, *c;
+	dl_store_t *s;
+	dl_query_t *q;
+	dl_msg_t m = {.type = DL_MSG_DROPPED, .epoch = E1, .seq = 2};
+
+	fresh_db("health");
+	s = open_store();
+	dl_store_host_online(s, "h1", "p", "sw", NULL, dl_clock_wall_ns());
+	ASSERT_EQ(dl_store_host_clock(s, "h1", true, -12400), 0);
+	dl_store_host_online(s, "h2", "p", "sw", NULL, dl_clock_wall_ns());
+	ASSERT_EQ(dl_store_host_clock(s, "h2", false, 0), 0);
+	submit_inventory(s, 1, "h1", E1, 1, v, 4);
+	m.u.dropped.frames = 5;
+	ASSERT_EQ(submit(s, 1, "h1", &m), 0);
+	wait_ack(1, E1, 2);
+	wait_idle(s);
+
+	q = dl_query_open(dbpath, err, sizeof(err));
+	ASSERT(q != NULL);
+	arr = dl_query_ps(q, "h1", true, err, sizeof(err));
+	ASSERT_EQ(json_array_size(arr), 4);
+	c = ps_by_name(arr, "web");
+	ASSERT_STR_EQ(jstr(c, "status"), "Up 3 minutes (healthy)");
+	ASSERT_EQ(jint(c, "finished_at"), 0);
+	ASSERT_GT(jint(c, "started_at"), 0);
+	ASSERT_EQ(jint(c, "restart_count"), 2);
+	ASSERT(json_is_false(json_object_get(c, "oom_killed")));
+	c = ps_by_name(arr, "job");
+	ASSERT_STR_EQ(jstr(c, "status"), "Exited (3) 2 hours ago");
+	ASSERT_EQ(jint(c, "exit_code"), 3);
+	c = ps_by_name(arr, "api");
+	ASSERT_STR_EQ(jstr(c, "status"), "Up 2 hours (unhealthy)");
+	ASSERT_EQ(jint(c, "health_streak"), 4);
+	ASSERT_STR_EQ(jstr(c, "health_output"), "boom\xef\xbf\xbd");
+	c = ps_by_name(arr, "old");
+	ASSERT_STR_EQ(jstr(c, "status"), "Up 3 minutes"); /* Docker's text */
+	ASSERT(json_is_null(json_object_get(c, "exit_code")));
+	json_decref(arr);
+
+	/* A CONTAINER update without the facts falls back to the text. */
+	v[0].d.has = false;
+	submit_container(s, 1, "h1", E1, 3, v[0], false);
+	wait_ack(1, E1, 3);
+	c = dl_query_container(q, "h1", "web", err, sizeof(err));
+	ASSERT(c != NULL);
+	ASSERT_STR_EQ(jstr(c, "status"), "Up Less than a second");
+	json_decref(c);
+
+	arr = dl_query_hosts(q, err, sizeof(err));
+	ASSERT_EQ(json_array_size(arr), 2);
+	c = json_array_get(arr, 0);
+	ASSERT_EQ(jint(c, "clock_skew_ms"), -12400);
+	ASSERT_LE(jint(c, "last_data_ago"), 30);
+	ASSERT_EQ(jint(c, "dropped_frames"), 5);
+	ASSERT_STR_EQ(jstr(c, "health"), "docker down, skew -12s, dropped 5");
+	c = json_array_get(arr, 1);
+	ASSERT(json_is_null(json_object_get(c, "clock_skew_ms")));
+	ASSERT(json_is_null(json_object_get(c, "last_data_ago")));
+	ASSERT_STR_EQ(jstr(c, "health"), "docker down");
+	json_decref(arr);
+	dl_query_close(q);
+
+	dl_store_host_offline(s, "h2", dl_clock_wall_ns() - 200 * SEC);
+	wait_idle(s);
+	q = dl_query_open(dbpath, err, sizeof(err));
+	arr = dl_query_hosts(q, err, sizeof(err));
+	ASSERT_STR_EQ(jstr(json_array_get(arr, 1), "health"), "offline 3m");
+	json_decref(arr);
+	dl_query_close(q);
+	close_store(s);
+}
+
+/* A v4 store (as the code before v5 made it, with rows) migrates to v5:
+ * rows kept, the new columns NULL, so ps shows the stored text. */
+static void test_migrate_v4(void)
+{
+	static const char *const drop[] = {
+		"started_at", "finished_at",   "exit_code",	"oom_killed",
+		"restarting", "restart_count", "health_streak", "health_output",
+	};
+	dl_container_t v[1] = {ctr("aaa", "web", "running")};
+	char q[128], err[256];
+	dl_query_t *qy;
+	json_t *arr;
+	dl_store_t *s;
+	sqlite3 *db;
+
+	fresh_db("v4");
+	s = open_store();
+	dl_store_host_online(s, "h", "p", "sw", NULL, 1);
+	submit_inventory(s, 1, "h", E1, 1, v, 1);
+	wait_ack(1, E1, 1);
+	close_store(s);
+	ASSERT_EQ(sqlite3_open(dbpath, &db), SQLITE_OK);
+	for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++) {
+		snprintf(q, sizeof(q), "ALTER TABLE containers DROP COLUMN %s",
+			 drop[i]);
+		ASSERT_EQ(sqlite3_exec(db, q, NULL, NULL, NULL), SQLITE_OK);
+	}
+	ASSERT_EQ(sqlite3_exec(db,
+			       "ALTER TABLE hosts DROP COLUMN clock_skew_ms;"
+			       "ALTER TABLE hosts DROP COLUMN last_data;"
+			       "PRAGMA user_version = 4",
+			       NULL, NULL, NULL),
+		  SQLITE_OK);
+	sqlite3_close(db);
+
+	s = open_store();
+	ASSERT_EQ(sql_int("PRAGMA user_version", NULL), 5);
+	ASSERT_EQ(sql_int("SELECT count(*) FROM containers WHERE started_at "
+			  "IS NULL AND name = ?",
+			  "web"),
+		  1);
+	qy = dl_query_open(dbpath, err, sizeof(err));
+	ASSERT(qy != NULL);
+	arr = dl_query_ps(qy, "h", true, err, sizeof(err));
+	ASSERT_EQ(json_array_size(arr), 1);
+	ASSERT_STR_EQ(jstr(json_array_get(arr, 0), "status"), "Up 3 minutes");
+	json_decref(arr);
+	dl_query_close(qy);
+	close_store(s);
 }
 
 static void test_bad_input(void)
@@ -599,7 +765,8 @@ static void test_queries(void)
 	ASSERT(json_is_null(json_object_get(json_array_get(arr, 0),
 					    "control"))); /* app-02: none */
 	/* + the latest host sample's six keys, null before any HOSTSTATS */
-	ASSERT_EQ(json_object_size(h), 17);
+	/* + v5's clock_skew_ms, last_data_ago, dropped_frames, health */
+	ASSERT_EQ(json_object_size(h), 21);
 	ASSERT(json_is_null(json_object_get(h, "cpu_percent")));
 	ASSERT(json_is_null(json_object_get(h, "disk_total_bytes")));
 	json_decref(arr);
@@ -626,7 +793,10 @@ static void test_queries(void)
 	ASSERT_STR_EQ(jstr(h, "status"), "Up 3 minutes");
 	ASSERT_STR_EQ(jstr(h, "health"), "");
 	ASSERT_EQ(jint(h, "created"), 1700000000);
-	ASSERT_EQ(json_object_size(h), 8);
+	/* + the inspect facts, null from an agent that sent none */
+	ASSERT_EQ(json_object_size(h), 16);
+	ASSERT(json_is_null(json_object_get(h, "started_at")));
+	ASSERT(json_is_null(json_object_get(h, "health_output")));
 	json_decref(arr);
 	arr = dl_query_ps(q, "app-02", true, err, sizeof(err));
 	ASSERT(arr != NULL);
@@ -863,6 +1033,8 @@ int main(void)
 	RUN(test_reopen_and_migrations);
 	RUN(test_bad_input);
 	RUN(test_queries);
+	RUN(test_health);
+	RUN(test_migrate_v4);
 	RUN(test_readers_during_commits);
 	RUN(test_commit_retry);
 	ASSERT_EQ(uv_loop_close(&loop), 0);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "agent/docker.h"
+#include "agent/inspect.h"
 #include "agent/watch.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -387,6 +388,116 @@ static void run_fake(const char *reply, size_t reply_len, bool stream,
 	unlink(sock);
 }
 
+static void test_inspect_times(void)
+{
+	static const struct {
+		const char *s;
+		uint64_t ns;
+	} t[] = {
+		{"2026-11-30T20:55:53.94334435Z", 1796072153943344350ull},
+		{"2026-11-30T20:55:53Z", 1796072153000000000ull},
+		{"2026-11-30T20:55:53.123456789123Z", 1796072153123456789ull},
+		{"2026-11-30T21:55:53.5+01:00", 1796072153500000000ull},
+		{"2026-11-30T19:25:53-01:30", 1796072153000000000ull},
+		{"1970-01-01T00:00:01Z", 1000000000ull},
+		{"2000-02-29T00:00:00Z", 951782400000000000ull},
+		{"0001-01-01T00:00:00Z", 0}, /* Docker's "never" */
+		{"1969-12-31T23:59:59Z", 0},
+		{"", 0},
+		{"2026-11-30 20:55:53Z", 0},
+		{"2026-13-30T20:55:53Z", 0},
+		{"2026-11-30T20:55:53", 0},
+		{"2026-11-30T20:55:53Zjunk", 0},
+		{"2026-11-30T20:55:53+1:00", 0},
+		{"2026-1x-30T20:55:53Z", 0},
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (dl_inspect_time_ns(t[i].s) != t[i].ns)
+			DL_FAIL_("row %zu %s: %llu, want %llu", i, t[i].s,
+				 (unsigned long long)dl_inspect_time_ns(t[i].s),
+				 (unsigned long long)t[i].ns);
+	ASSERT_EQ(dl_inspect_time_ns(NULL), 0);
+}
+
+static void test_inspect_fixtures(void)
+{
+	size_t len;
+	char *json = slurp("inspect_unhealthy.json", &len);
+	dl_inspect_t f;
+
+	ASSERT_EQ(dl_inspect_parse(json, len, &f), 0);
+	ASSERT(f.d.has);
+	ASSERT_STR_EQ(f.state, "running");
+	ASSERT_STR_EQ(f.health, "unhealthy");
+	ASSERT(f.d.started_at == 1796072153943344350ull);
+	ASSERT_EQ(f.d.finished_at, 0);
+	ASSERT_EQ(f.d.exit_code, 0);
+	ASSERT_EQ(f.d.health_streak, 3);
+	ASSERT_STR_EQ(f.output, "boom"); /* the newest, newline trimmed */
+	ASSERT(f.d.health_output.p == f.output);
+	ASSERT_EQ(f.d.health_output.n, 4);
+	ASSERT(!f.d.oom_killed && !f.d.restarting);
+	ASSERT_EQ(f.d.restart_count, 0);
+	free(json);
+
+	json = slurp("inspect_exited.json", &len);
+	ASSERT_EQ(dl_inspect_parse(json, len, &f), 0);
+	ASSERT_STR_EQ(f.state, "exited");
+	ASSERT_EQ(f.d.exit_code, 137);
+	ASSERT(f.d.finished_at > f.d.started_at);
+	free(json);
+}
+
+static void test_inspect_odd(void)
+{
+	static const char *const bad[] = {
+		"", "[]", "{}", "{\"State\":1}", "{\"State\":{}", "nope"};
+	dl_inspect_t f;
+	char big[2 * DL_MAX_HEALTH_OUTPUT], json[4 * DL_MAX_HEALTH_OUTPUT];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ASSERT_EQ(dl_inspect_parse(bad[i], strlen(bad[i]), &f),
+			  DL_EPROTO);
+	ASSERT_EQ(dl_inspect_parse("{}", DL_INSPECT_MAX_BODY + 1, &f),
+		  DL_ETOOBIG);
+	/* Wrong types read as unknown; out-of-range numbers are clamped. */
+	snprintf(json, sizeof(json),
+		 "{\"RestartCount\":-4,\"State\":{\"Status\":7,\"ExitCode\":"
+		 "99999999999,\"StartedAt\":5,\"OOMKilled\":true,"
+		 "\"Health\":{\"Status\":\"starting\",\"FailingStreak\":\"x\","
+		 "\"Log\":{}}}}");
+	ASSERT_EQ(dl_inspect_parse(json, strlen(json), &f), 0);
+	ASSERT_STR_EQ(f.state, "");
+	ASSERT_EQ(f.d.exit_code, INT32_MAX);
+	ASSERT_EQ(f.d.started_at, 0);
+	ASSERT(f.d.oom_killed);
+	ASSERT_EQ(f.d.restart_count, 0);
+	ASSERT_STR_EQ(f.health, "starting");
+	ASSERT_EQ(f.d.health_streak, 0);
+	ASSERT_STR_EQ(f.output, "");
+	/* An output over 256 bytes is cut on a character boundary (é is 2
+	 * bytes, so 255 is where it must stop). */
+	memset(big, 'a', sizeof(big));
+	big[0] = 'x';
+	for (size_t i = 1; i + 1 < sizeof(big); i += 2) {
+		big[i] = (char)0xc3;
+		big[i + 1] = (char)0xa9;
+	}
+	big[sizeof(big) - 1] = '\0';
+	snprintf(json, sizeof(json),
+		 "{\"State\":{\"Health\":{\"Log\":[{\"Output\":\"%s\"}]}}}",
+		 big);
+	ASSERT_EQ(dl_inspect_parse(json, strlen(json), &f), 0);
+	ASSERT_EQ(strlen(f.output), 255);
+	ASSERT_EQ(f.d.health_output.n, 255);
+	snprintf(json, sizeof(json),
+		 "{\"State\":{\"Health\":{\"Log\":[{\"Output\":\"ab\\u0000cd\"}"
+		 "]}}}");
+	/* jansson refuses \u0000 without JSON_ALLOW_NUL: the whole body. */
+	ASSERT_EQ(dl_inspect_parse(json, strlen(json), &f), DL_EPROTO);
+}
+
 static void test_docker_body_cap(void)
 {
 	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n"
@@ -465,6 +576,9 @@ int main(void)
 	RUN(test_events_fixture);
 	RUN(test_events_odd);
 	RUN(test_event_attrs);
+	RUN(test_inspect_times);
+	RUN(test_inspect_fixtures);
+	RUN(test_inspect_odd);
 	RUN(test_docker_body_cap);
 	RUN(test_docker_lines);
 	RUN(test_docker_refused);
