@@ -35,6 +35,19 @@ static const char *const known[] = {
 	"http.idle_timeout",
 	"http.header_timeout",
 	"http.client_buffer",
+	/* [alert NAME]: read by alert_rules.c */
+	"alert *.condition",
+	"alert *.enabled",
+	"alert *.hosts",
+	"alert *.containers",
+	"alert *.for",
+	"alert *.severity",
+	"alert *.notify",
+	"alert *.repeat",
+	"alert *.resolve",
+	"alert *.threshold",
+	"alert *.count",
+	"alert *.window",
 	NULL,
 };
 

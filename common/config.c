@@ -175,6 +175,24 @@ static const entry_t *find(const dl_conf_t *c, const char *sect,
 	return NULL;
 }
 
+/* Whether entry e is named by k: "sect.key", or "PREFIX *.key" for any
+ * section "PREFIX NAME" (NAME not empty, no space). */
+static int known_match(const char *k, const entry_t *e)
+{
+	const char *star = strstr(k, " *.");
+	size_t pl;
+
+	if (!star) {
+		size_t sl = strlen(e->sect);
+
+		return !strncmp(k, e->sect, sl) && k[sl] == '.' &&
+		       !strcmp(k + sl + 1, e->key);
+	}
+	pl = (size_t)(star - k) + 1; /* "PREFIX " */
+	return !strncmp(e->sect, k, pl) && e->sect[pl] &&
+	       !strchr(e->sect + pl, ' ') && !strcmp(star + 3, e->key);
+}
+
 int dl_conf_check_known(const dl_conf_t *c, const char *const *known, char *err,
 			size_t errlen)
 {
@@ -186,7 +204,7 @@ int dl_conf_check_known(const dl_conf_t *c, const char *const *known, char *err,
 		snprintf(name, sizeof(name), "%s.%s", c->e[i].sect,
 			 c->e[i].key);
 		for (const char *const *k = known; *k; k++)
-			if (!strcmp(*k, name))
+			if (known_match(*k, &c->e[i]))
 				ok = 1;
 		if (!ok) {
 			snprintf(err, errlen, "%s:%d: unknown setting %s",
@@ -194,6 +212,36 @@ int dl_conf_check_known(const dl_conf_t *c, const char *const *known, char *err,
 			return DL_ECONFIG;
 		}
 	}
+	return 0;
+}
+
+size_t dl_conf_sections(const dl_conf_t *c, const char *prefix,
+			const char **out, size_t max)
+{
+	size_t n = 0, pl = strlen(prefix);
+
+	for (size_t i = 0; i < c->n; i++) {
+		int seen = 0;
+
+		if (strncmp(c->e[i].sect, prefix, pl))
+			continue;
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = !strcmp(c->e[k].sect, c->e[i].sect);
+		if (seen)
+			continue;
+		if (n < max)
+			out[n] = c->e[i].sect;
+		n++;
+	}
+	return n;
+}
+
+int dl_conf_line(const dl_conf_t *c, const char *sect, const char *key)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (!strcmp(c->e[i].sect, sect) &&
+		    (!key || !strcmp(c->e[i].key, key)))
+			return c->e[i].line;
 	return 0;
 }
 

@@ -20,10 +20,20 @@ typedef struct dl_conf dl_conf_t;
 dl_conf_t *dl_conf_load(const char *path, char *err, size_t errlen);
 void dl_conf_free(dl_conf_t *c);
 
-/* "section.key" names allowed, NULL-terminated. Returns 0 or DL_ECONFIG
+/* "section.key" names allowed, NULL-terminated; "PREFIX *.key" allows
+ * key in every section named "PREFIX NAME" (e.g. "alert *.severity" for
+ * [alert disk]). Returns 0 or DL_ECONFIG
  * with the first unknown entry described in err. */
 int dl_conf_check_known(const dl_conf_t *c, const char *const *known, char *err,
 			size_t errlen);
+
+/* The distinct section names that start with prefix, in file order:
+ * up to max of them into out (owned by c); returns how many exist. */
+size_t dl_conf_sections(const dl_conf_t *c, const char *prefix,
+			const char **out, size_t max);
+/* Line of sect.key (key NULL: of the section's first entry); 0 when
+ * absent. */
+int dl_conf_line(const dl_conf_t *c, const char *sect, const char *key);
 
 /* Value or def when absent. The pointer is owned by c. */
 const char *dl_conf_str(const dl_conf_t *c, const char *sect, const char *key,
