@@ -134,7 +134,7 @@ typedef struct {
 	int64_t duration_ms;
 } dl_silence_req_t;
 /* Adds a silence: its row through the writer, done (may be NULL) after
- * the COMMIT. Returns its id (> 0), or DL_EINVAL, DL_EFULL, DL_ENOMEM,
+ * the COMMIT (never without a store). Returns its id (> 0), or DL_EINVAL, DL_EFULL, DL_ENOMEM,
  * DL_ECLOSED. */
 int64_t dl_alerts_silence_add(dl_alerts_t *e, const dl_silence_req_t *r,
 			      dl_store_done_cb done, void *ud);

@@ -169,8 +169,6 @@ int64_t dl_alerts_silence_add(dl_alerts_t *e, const dl_silence_req_t *r,
 					 s->created, s->expires};
 		if ((rc = dl_store_silence_put(e->store, &row, done, ud)))
 			return rc;
-	} else if (done) {
-		done(ud, 0);
 	}
 	e->nsil++;
 	e->next_silence++;
@@ -213,8 +211,6 @@ int dl_alerts_silence_rm(dl_alerts_t *e, int64_t id, dl_store_done_cb done,
 		if (e->store)
 			return dl_store_silence_end(e->store, id, now, done,
 						    ud);
-		if (done)
-			done(ud, 0);
 		return 0;
 	}
 	return DL_ENOENT;

@@ -21,7 +21,9 @@ static const struct {
 	{"metrics", DL_ROLE_READ},	 {"subscribe", DL_ROLE_READ},
 	{"ping", DL_ROLE_READ},		 {"forget", DL_ROLE_ADMIN},
 	{"token_create", DL_ROLE_ADMIN}, {"token_list", DL_ROLE_ADMIN},
-	{"token_revoke", DL_ROLE_ADMIN},
+	{"token_revoke", DL_ROLE_ADMIN}, {"alerts", DL_ROLE_READ},
+	{"silence_list", DL_ROLE_READ},	 {"silence_add", DL_ROLE_OPERATE},
+	{"silence_rm", DL_ROLE_OPERATE},
 };
 
 static void refused(const json_t *req, uid_t uid, const char *what)

@@ -10,6 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "collector/alerts.h"
 #include "collector/metrics.h"
 #include "collector/pubsub.h"
 #include "collector/serve_int.h"
@@ -130,6 +131,78 @@ static void on_ack(void *ud, uint64_t sid, uint64_t epoch, uint64_t seq)
 	dl_session_ack(ud, sid, epoch, seq);
 }
 
+/* ---- alert rules: inputs from pubsub, sessions and a 1 s timer ---- */
+
+static void alert_event(void *ud, const json_t *row)
+{
+	dl_alerts_event(ud, row);
+}
+
+static void alert_stats(void *ud, const char *host, const char *key,
+			const json_t *rows)
+{
+	dl_alerts_stats(ud, host, key, rows);
+}
+
+static void alert_tick(uv_timer_t *t)
+{
+	dl_server_t *srv = t->data;
+
+	dl_alerts_tick(srv->alerts);
+}
+
+/* Until notify.c is wired here (dl_notify_send per channel), every
+ * message is logged, so an alert is never silent. */
+static void alert_sink(void *ud, const char *const *channels, size_t n,
+		       const json_t *msg)
+{
+	const char *status = json_string_value(json_object_get(msg, "status"));
+	char *text = json_dumps(msg, JSON_COMPACT | JSON_SORT_KEYS);
+
+	(void)ud;
+	(void)channels;
+	DL_LOG_INFO("alerts", "alert %s: %s (%zu channel(s))",
+		    status ? status : "?", text ? text : "?", n);
+	free(text);
+}
+
+/* Rules come from collector.conf; a bad rule refuses the start. */
+static int alerts_start(dl_server_t *srv)
+{
+	dl_alert_rule_t *rules = calloc(DL_ALERT_RULES_MAX, sizeof(*rules));
+	const dl_cconf_t *conf = srv->conf;
+	dl_listener_t l = {alert_event, alert_stats, NULL};
+	char err[512];
+	size_t n = 0;
+
+	/* has = NULL: no channel registry until notify.c is wired here
+	 * (then dl_notify_has), so any channel name is accepted. */
+	if (!rules || dl_alert_rules_load(conf->path[0] ? conf->path : NULL,
+					  NULL, NULL, rules, &n, err,
+					  sizeof(err))) {
+		DL_LOG_ERROR(TAG, "%s", rules ? err : "out of memory");
+		free(rules);
+		return DL_ECONFIG;
+	}
+	srv->alerts = dl_alerts_new(rules, n, srv->store);
+	free(rules);
+	if (!srv->alerts ||
+	    dl_alerts_load(srv->alerts, conf->database, err, sizeof(err))) {
+		DL_LOG_ERROR(TAG, "%s", srv->alerts ? err : "out of memory");
+		return DL_EDB;
+	}
+	dl_alerts_set_sink(srv->alerts, alert_sink, srv);
+	l.ud = srv->alerts;
+	if (!srv->pubsub || dl_pubsub_listen(srv->pubsub, &l)) {
+		DL_LOG_ERROR(TAG, "alert rules cannot listen to commits");
+		return DL_EFULL;
+	}
+	uv_timer_init(srv->loop, &srv->alert_timer);
+	srv->alert_timer.data = srv;
+	uv_timer_start(&srv->alert_timer, alert_tick, 1000, 1000);
+	return 0;
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
 	dl_server_t *srv = h->data;
@@ -142,6 +215,10 @@ static void on_signal(uv_signal_t *h, int signum)
 	dl_router_close(srv);
 	/* Before the store goes: subscribers hold no store, pubsub does. */
 	dl_pubsub_stop(srv->pubsub);
+	if (srv->alerts) {
+		dl_alerts_set_store(srv->alerts, NULL);
+		uv_close((uv_handle_t *)&srv->alert_timer, NULL);
+	}
 	uv_close((uv_handle_t *)&srv->agent_listener, NULL);
 	uv_close((uv_handle_t *)&srv->admin_listener, NULL);
 	uv_close((uv_handle_t *)&srv->sigterm, NULL);
@@ -211,6 +288,18 @@ int dl_serve_run(const dl_cconf_t *conf)
 	srv.metrics = dl_metrics_new();
 	if (!srv.pubsub || !srv.metrics)
 		DL_LOG_ERROR(TAG, "out of memory: no live push or metrics");
+	if (alerts_start(&srv)) {
+		srv.stopping = true;
+		dl_pubsub_stop(srv.pubsub);
+		dl_store_close(srv.store);
+		uv_run(&loop, UV_RUN_DEFAULT);
+		dl_pubsub_free(srv.pubsub);
+		dl_metrics_free(srv.metrics);
+		dl_alerts_free(srv.alerts);
+		uv_loop_close(&loop);
+		dl_tokens_free(srv.tokens);
+		return 1;
+	}
 	dl_store_set_audit_retention(srv.store, conf->retention_audit);
 	dl_store_set_retention(srv.store, conf->retention_raw,
 			       conf->retention_minute, conf->retention_hour);
@@ -224,11 +313,14 @@ int dl_serve_run(const dl_cconf_t *conf)
 		srv.stopping = true;
 		uv_close((uv_handle_t *)&srv.agent_listener, NULL);
 		uv_close((uv_handle_t *)&srv.admin_listener, NULL);
+		uv_close((uv_handle_t *)&srv.alert_timer, NULL);
+		dl_alerts_set_store(srv.alerts, NULL);
 		dl_pubsub_stop(srv.pubsub);
 		dl_store_close(srv.store);
 		uv_run(&loop, UV_RUN_DEFAULT);
 		dl_pubsub_free(srv.pubsub);
 		dl_metrics_free(srv.metrics);
+		dl_alerts_free(srv.alerts);
 		uv_loop_close(&loop);
 		dl_tokens_free(srv.tokens);
 		return 1;
@@ -244,6 +336,7 @@ int dl_serve_run(const dl_cconf_t *conf)
 	uv_run(&loop, UV_RUN_DEFAULT);
 	dl_pubsub_free(srv.pubsub);
 	dl_metrics_free(srv.metrics);
+	dl_alerts_free(srv.alerts);
 	uv_loop_close(&loop);
 	dl_tokens_free(srv.tokens);
 	DL_LOG_INFO(TAG, "stopped");
