@@ -216,7 +216,10 @@ static int refuse_unused(ctx_t *x, int params)
 static int parse_threshold(ctx_t *x, dl_alert_rule_t *r)
 {
 	const char *v = dl_conf_str(x->f, x->sect, "threshold", NULL);
-	double max = r->cond == DL_COND_HOST_LOAD ? 10000.0 : 100.0;
+	/* container CPU is % of one CPU: 250 = two and a half cores */
+	double max = r->cond == DL_COND_HOST_LOAD	 ? 10000.0
+		     : r->cond == DL_COND_CONTAINER_CPU ? 100000.0
+							: 100.0;
 	char *end;
 
 	if (!v) {
@@ -231,7 +234,8 @@ static int parse_threshold(ctx_t *x, dl_alert_rule_t *r)
 		return bad(x, "threshold",
 			   r->cond == DL_COND_HOST_LOAD
 				   ? "must be a number above 0"
-				   : "must be a percentage above 0, at most 100");
+				   : "must be a percentage above 0 (at most 100, "
+				     "container_cpu: % of one CPU)");
 	return 0;
 }
 
