@@ -53,8 +53,8 @@ typedef struct {
 	dl_token_t tok;
 	char tok_secret[DL_TOKEN_SECRET_LEN + 1];
 	int64_t silence_id; /* silence_add/rm waiting for the writer */
-	dl_sub_t *sub;	   /* a subscriber: only writes from now on */
-	dl_buf_t *metrics; /* "metrics": serve's part, then the store's */
+	dl_sub_t *sub;	    /* a subscriber: only writes from now on */
+	dl_buf_t *metrics;  /* "metrics": serve's part, then the store's */
 } admin_conn_t;
 
 typedef struct {
@@ -982,11 +982,11 @@ static void silence_removed(void *ud, int result)
 	admin_conn_t *c = ud;
 
 	c->busy = false;
-	respond(c, result == 0
-			   ? ok(json_pack("{s:I,s:b}", "id",
-					  (json_int_t)c->silence_id, "removed",
-					  1))
-			   : fail("error", "cannot remove the silence%s", ""));
+	respond(c,
+		result == 0
+			? ok(json_pack("{s:I,s:b}", "id",
+				       (json_int_t)c->silence_id, "removed", 1))
+			: fail("error", "cannot remove the silence%s", ""));
 }
 
 /* silence_add {host, container?, rule?, comment?, for_s}: NULL when
@@ -998,7 +998,8 @@ static json_t *silence_add(admin_conn_t *c, json_t *req)
 	char who[96];
 	dl_silence_req_t r = {
 		.host = json_string_value(json_object_get(req, "host")),
-		.container = json_string_value(json_object_get(req, "container")),
+		.container =
+			json_string_value(json_object_get(req, "container")),
 		.rule = json_string_value(json_object_get(req, "rule")),
 		.comment = json_string_value(json_object_get(req, "comment")),
 		.by = who,
@@ -1037,8 +1038,8 @@ static json_t *run_alerts(admin_conn_t *c, const char *op, json_t *req)
 	if (!e || !c->srv->store)
 		return fail("error", "collector is stopping%s", "");
 	if (!strcmp(op, "alerts")) {
-		json_int_t since = json_integer_value(
-			json_object_get(req, "since_s"));
+		json_int_t since =
+			json_integer_value(json_object_get(req, "since_s"));
 
 		if (since < 0 || since > 366ll * 86400)
 			return fail("invalid", "alerts: since_s out of range%s",

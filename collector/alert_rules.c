@@ -217,7 +217,7 @@ static int parse_threshold(ctx_t *x, dl_alert_rule_t *r)
 {
 	const char *v = dl_conf_str(x->f, x->sect, "threshold", NULL);
 	/* container CPU is % of one CPU: 250 = two and a half cores */
-	double max = r->cond == DL_COND_HOST_LOAD	 ? 10000.0
+	double max = r->cond == DL_COND_HOST_LOAD	? 10000.0
 		     : r->cond == DL_COND_CONTAINER_CPU ? 100000.0
 							: 100.0;
 	char *end;
@@ -231,11 +231,12 @@ static int parse_threshold(ctx_t *x, dl_alert_rule_t *r)
 	}
 	r->threshold = strtod(v, &end);
 	if (end == v || *end || !(r->threshold > 0.0) || r->threshold > max)
-		return bad(x, "threshold",
-			   r->cond == DL_COND_HOST_LOAD
-				   ? "must be a number above 0"
-				   : "must be a percentage above 0 (at most 100, "
-				     "container_cpu: % of one CPU)");
+		return bad(
+			x, "threshold",
+			r->cond == DL_COND_HOST_LOAD
+				? "must be a number above 0"
+				: "must be a percentage above 0 (at most 100, "
+				  "container_cpu: % of one CPU)");
 	return 0;
 }
 
@@ -314,8 +315,8 @@ int dl_alert_rules_load(const char *path, dl_alerts_has_fn has, void *has_ud,
 		return DL_ECONFIG;
 	ns = dl_conf_sections(f, "alert ", sects, DL_ALERT_RULES_MAX);
 	if (ns > DL_ALERT_RULES_MAX) {
-		snprintf(err, errlen, "%s: more than %d [alert] sections",
-			 path, DL_ALERT_RULES_MAX);
+		snprintf(err, errlen, "%s: more than %d [alert] sections", path,
+			 DL_ALERT_RULES_MAX);
 		rc = DL_ECONFIG;
 	}
 	for (size_t i = 0; rc == 0 && i < ns; i++) {

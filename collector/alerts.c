@@ -129,8 +129,7 @@ inst_t *dl_alerts__get(dl_alerts_t *e, size_t rule, const char *host,
 	return in;
 }
 
-void dl_alerts__key(const char *host, const char *ctr, char *out,
-		    size_t outlen)
+void dl_alerts__key(const char *host, const char *ctr, char *out, size_t outlen)
 {
 	snprintf(out, outlen, "%s%s%s", host, ctr[0] ? "/" : "", ctr);
 }
@@ -347,8 +346,7 @@ void dl_alerts__good(dl_alerts_t *e, inst_t *in, int64_t now)
 
 /* ---- which rules look at what ---- */
 
-static bool rule_hosts(const dl_alert_rule_t *r, dl_cond_t c,
-		       const char *host)
+static bool rule_hosts(const dl_alert_rule_t *r, dl_cond_t c, const char *host)
 {
 	return r->cond == c && !fnmatch(r->hosts, host, 0);
 }
@@ -469,8 +467,7 @@ static const char *health_of(const ev_t *ev)
 			p++;
 		return p;
 	}
-	return json_string_value(
-		json_object_get(ev->attrs, "health_status"));
+	return json_string_value(json_object_get(ev->attrs, "health_status"));
 }
 
 static void ev_bad(dl_alerts_t *e, inst_t *in, const ev_t *ev, int64_t now)
@@ -518,8 +515,8 @@ static void ev_rule(dl_alerts_t *e, size_t i, const ev_t *ev, bool crash,
 
 	switch (r->cond) {
 	case DL_COND_CONTAINER_EXIT:
-		if (crash && (in = dl_alerts__get(e, i, ev->host, ev->name,
-						  true))) {
+		if (crash &&
+		    (in = dl_alerts__get(e, i, ev->host, ev->name, true))) {
 			in->has_value = true;
 			in->value = (double)exit_code(ev);
 			snprintf(in->summary, sizeof(in->summary),
@@ -538,8 +535,8 @@ static void ev_rule(dl_alerts_t *e, size_t i, const ev_t *ev, bool crash,
 		    (in = dl_alerts__get(e, i, ev->host, ev->name, true))) {
 			in->until = now + r->window_ms;
 			snprintf(in->summary, sizeof(in->summary),
-				 "%s/%s ran out of memory (OOM kill)",
-				 ev->host, ev->name);
+				 "%s/%s ran out of memory (OOM kill)", ev->host,
+				 ev->name);
 			ev_bad(e, in, ev, now);
 		}
 		break;
@@ -611,8 +608,9 @@ void dl_alerts_event(dl_alerts_t *e, const json_t *row)
 	ev.action = json_string_value(json_object_get(row, "action"));
 	ev.name = json_string_value(json_object_get(row, "name"));
 	ev.attrs = json_object_get(row, "attributes");
-	ev.time = (int64_t)(json_integer_value(json_object_get(row, "time_ns")) /
-			    1000000);
+	ev.time =
+		(int64_t)(json_integer_value(json_object_get(row, "time_ns")) /
+			  1000000);
 	if (!ev.host || !ev.action || !ev.name || !ev.name[0] ||
 	    strlen(ev.name) > CTR_MAX)
 		return;
@@ -705,8 +703,9 @@ static void threshold(dl_alerts_t *e, size_t i, const char *host,
 	in->value = mean;
 	dl_duration_format(r->for_ms / 1000, dur, sizeof(dur));
 	snprintf(in->summary, sizeof(in->summary),
-		 "%s%s%s %s %.1f%s (above %g%s for %s)", host, ctr[0] ? "/" : "",
-		 ctr, what_of(r->cond), mean, pct, r->threshold, pct, dur);
+		 "%s%s%s %s %.1f%s (above %g%s for %s)", host,
+		 ctr[0] ? "/" : "", ctr, what_of(r->cond), mean, pct,
+		 r->threshold, pct, dur);
 	if (mean > r->threshold)
 		dl_alerts__bad(e, in, now);
 	else if (in->state == A_PENDING)
@@ -770,19 +769,19 @@ void dl_alerts_stats(dl_alerts_t *e, const char *host, const char *key,
 			continue;
 		json_array_foreach(rows, k, row)
 		{
-			const char *name = hostrows
-						   ? ""
-						   : json_string_value(json_object_get(
-							     row, "name"));
-			int64_t t = (int64_t)(json_integer_value(
-						      json_object_get(row,
-								      "time_ns")) /
-					      1000000);
+			const char *name =
+				hostrows ? ""
+					 : json_string_value(json_object_get(
+						   row, "name"));
+			int64_t t =
+				(int64_t)(json_integer_value(json_object_get(
+						  row, "time_ns")) /
+					  1000000);
 			double v;
 
-			if (!name || (!hostrows && (!name[0] ||
-						    fnmatch(r->containers,
-							    name, 0))))
+			if (!name ||
+			    (!hostrows &&
+			     (!name[0] || fnmatch(r->containers, name, 0))))
 				continue;
 			if (value_of(r->cond, row, &v))
 				threshold(e, i, host, name, t, v);
@@ -845,7 +844,8 @@ static bool idle(const dl_alerts_t *e, const inst_t *in, int64_t now)
 	if (in->state != A_INACTIVE)
 		return false;
 	if (in->rule < e->nrules)
-		keep += e->rules[in->rule].for_ms + e->rules[in->rule].window_ms;
+		keep += e->rules[in->rule].for_ms +
+			e->rules[in->rule].window_ms;
 	else if (!in->ctr[0])
 		return false; /* a host's dropped total: the baseline */
 	return now - in->last_input > keep;
@@ -879,7 +879,7 @@ void dl_alerts_tick(dl_alerts_t *e)
 		if (e->store)
 			dl_store_alert_prune(e->store,
 					     now - (int64_t)DL_ALERT_KEEP_S *
-							   1000);
+							     1000);
 	}
 }
 

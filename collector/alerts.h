@@ -22,7 +22,7 @@
 #define DL_ALERT_RULES_MAX   64
 #define DL_ALERT_NAME_MAX    63
 #define DL_ALERT_GLOB_MAX    255
-#define DL_ALERT_NOTIFY_MAX  8   /* channels per rule */
+#define DL_ALERT_NOTIFY_MAX  8 /* channels per rule */
 #define DL_ALERT_SUMMARY_MAX 255
 #define DL_ALERT_HISTORY_MAX 1000 /* resolved alerts kept in memory */
 #define DL_ALERT_HISTORY_S   (7 * 86400)
@@ -105,8 +105,7 @@ void dl_alerts_set_store(dl_alerts_t *e, dl_store_t *store);
  * from the database at path (read-only), so pending timers and firing
  * alerts carry on; every known host starts as offline until its agent
  * says otherwise. 0 or DL_EDB + err. */
-int dl_alerts_load(dl_alerts_t *e, const char *path, char *err,
-		   size_t errlen);
+int dl_alerts_load(dl_alerts_t *e, const char *path, char *err, size_t errlen);
 
 /* Inputs (loop thread). */
 void dl_alerts_event(dl_alerts_t *e, const json_t *row);

@@ -23,15 +23,14 @@ static json_t *row(const char *rule, dl_severity_t sev, const char *host,
 		   int64_t fired, int64_t resolved, bool has_value,
 		   double value, const char *summary, bool silenced)
 {
-	return json_pack("{s:s,s:s,s:s,s:o,s:s,s:o,s:o,s:o,s:o,s:s,s:b}",
-			 "rule", rule, "severity", dl_severity_name(sev),
-			 "host", host, "container",
-			 ctr[0] ? json_string(ctr) : json_null(), "state",
-			 state, "since", secs(since), "fired_at", secs(fired),
-			 "resolved_at", secs(resolved), "value",
-			 has_value ? json_real(round(value * 100) / 100)
-				   : json_null(),
-			 "summary", summary, "silenced", silenced);
+	return json_pack(
+		"{s:s,s:s,s:s,s:o,s:s,s:o,s:o,s:o,s:o,s:s,s:b}", "rule", rule,
+		"severity", dl_severity_name(sev), "host", host, "container",
+		ctr[0] ? json_string(ctr) : json_null(), "state", state,
+		"since", secs(since), "fired_at", secs(fired), "resolved_at",
+		secs(resolved), "value",
+		has_value ? json_real(round(value * 100) / 100) : json_null(),
+		"summary", summary, "silenced", silenced);
 }
 
 static int by_since(const void *a, const void *b)
@@ -95,11 +94,11 @@ json_t *dl_alerts_list(dl_alerts_t *e, bool all, int64_t since_ms,
 		if (!x->host[0] || x->resolved_at < since_ms ||
 		    (host_glob && fnmatch(host_glob, x->host, 0)))
 			continue;
-		json_array_append_new(
-			rows[2], row(x->rule, x->severity, x->host, x->ctr,
-				     "resolved", x->since, x->fired_at,
-				     x->resolved_at, x->has_value, x->value,
-				     x->summary, false));
+		json_array_append_new(rows[2],
+				      row(x->rule, x->severity, x->host, x->ctr,
+					  "resolved", x->since, x->fired_at,
+					  x->resolved_at, x->has_value,
+					  x->value, x->summary, false));
 	}
 	return sorted(rows);
 }
@@ -142,11 +141,9 @@ int64_t dl_alerts_silence_add(dl_alerts_t *e, const dl_silence_req_t *r,
 	int rc;
 
 	if (!text_ok(r->host, DL_ALERT_GLOB_MAX, true) ||
-	    (r->container &&
-	     !text_ok(r->container, DL_ALERT_GLOB_MAX, true)) ||
+	    (r->container && !text_ok(r->container, DL_ALERT_GLOB_MAX, true)) ||
 	    (r->rule && !text_ok(r->rule, DL_ALERT_NAME_MAX, true)) ||
-	    (r->comment &&
-	     !text_ok(r->comment, DL_SILENCE_TEXT_MAX, false)) ||
+	    (r->comment && !text_ok(r->comment, DL_SILENCE_TEXT_MAX, false)) ||
 	    !text_ok(r->by, DL_SILENCE_TEXT_MAX, false) ||
 	    r->duration_ms < 1000 || r->duration_ms > 366ll * 86400 * 1000)
 		return DL_EINVAL;
@@ -156,7 +153,8 @@ int64_t dl_alerts_silence_add(dl_alerts_t *e, const dl_silence_req_t *r,
 	memset(s, 0, sizeof(*s));
 	s->id = e->next_silence;
 	snprintf(s->host, sizeof(s->host), "%s", r->host);
-	snprintf(s->ctr, sizeof(s->ctr), "%s", r->container ? r->container : "");
+	snprintf(s->ctr, sizeof(s->ctr), "%s",
+		 r->container ? r->container : "");
 	snprintf(s->rule, sizeof(s->rule), "%s", r->rule ? r->rule : "");
 	snprintf(s->comment, sizeof(s->comment), "%s",
 		 r->comment ? r->comment : "");

@@ -7,9 +7,9 @@
 #include "collector/alerts.h"
 
 #define HASH_SIZE   4096
-#define BUCKETS	    32	  /* threshold means: buckets over `for` */
-#define CTR_MAX	    255	  /* container name */
-#define HYSTERESIS  0.95  /* firing thresholds resolve below 95% */
+#define BUCKETS	    32	   /* threshold means: buckets over `for` */
+#define CTR_MAX	    255	   /* container name */
+#define HYSTERESIS  0.95   /* firing thresholds resolve below 95% */
 #define FORGET_MS   600000 /* idle inactive state is dropped after this */
 #define PRUNE_EVERY 3600000
 
@@ -65,7 +65,7 @@ typedef struct {
 typedef struct {
 	int64_t id;
 	char host[DL_ALERT_GLOB_MAX + 1];
-	char ctr[DL_ALERT_GLOB_MAX + 1]; /* "" = any, host-level too */
+	char ctr[DL_ALERT_GLOB_MAX + 1];  /* "" = any, host-level too */
 	char rule[DL_ALERT_NAME_MAX + 1]; /* "" = any */
 	char comment[DL_SILENCE_TEXT_MAX + 1];
 	char by[DL_SILENCE_TEXT_MAX + 1];

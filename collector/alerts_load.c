@@ -68,8 +68,8 @@ static void close_orphan(dl_alerts_t *e, sqlite3_stmt *st, int64_t now)
 		.last_notified = sqlite3_column_int64(st, 8),
 	};
 	dl_store_alert_put(e->store, &row);
-	DL_LOG_INFO(TAG, "%s %s: rule gone or disabled, alert closed",
-		    row.rule, row.key);
+	DL_LOG_INFO(TAG, "%s %s: rule gone or disabled, alert closed", row.rule,
+		    row.key);
 }
 
 static void load_live(dl_alerts_t *e, sqlite3_stmt *st, int64_t now)
@@ -81,8 +81,7 @@ static void load_live(dl_alerts_t *e, sqlite3_stmt *st, int64_t now)
 		close_orphan(e, st, now);
 		return;
 	}
-	if (!(in = dl_alerts__get(e, (size_t)r, col(st, 2), col(st, 3),
-				  true)))
+	if (!(in = dl_alerts__get(e, (size_t)r, col(st, 2), col(st, 3), true)))
 		return;
 	in->state = strcmp(col(st, 4), "firing") ? A_PENDING : A_FIRING;
 	in->bad = true; /* until an input says otherwise */
@@ -184,8 +183,8 @@ static int load_hosts(dl_alerts_t *e, sqlite3 *db, int64_t now)
 	sqlite3_stmt *st;
 	int rc;
 
-	if (sqlite3_prepare_v2(db, "SELECT name, dropped_frames FROM hosts",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db, "SELECT name, dropped_frames FROM hosts", -1,
+			       &st, NULL) != SQLITE_OK)
 		return SQLITE_ERROR;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *host = col(st, 0);
@@ -214,8 +213,7 @@ static int load_hosts(dl_alerts_t *e, sqlite3 *db, int64_t now)
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-int dl_alerts_load(dl_alerts_t *e, const char *path, char *err,
-		   size_t errlen)
+int dl_alerts_load(dl_alerts_t *e, const char *path, char *err, size_t errlen)
 {
 	int64_t now = dl_alerts__now(e);
 	sqlite3 *db = NULL;

@@ -177,9 +177,9 @@ static int alerts_start(dl_server_t *srv)
 
 	/* has = NULL: no channel registry until notify.c is wired here
 	 * (then dl_notify_has), so any channel name is accepted. */
-	if (!rules || dl_alert_rules_load(conf->path[0] ? conf->path : NULL,
-					  NULL, NULL, rules, &n, err,
-					  sizeof(err))) {
+	if (!rules ||
+	    dl_alert_rules_load(conf->path[0] ? conf->path : NULL, NULL, NULL,
+				rules, &n, err, sizeof(err))) {
 		DL_LOG_ERROR(TAG, "%s", rules ? err : "out of memory");
 		free(rules);
 		return DL_ECONFIG;

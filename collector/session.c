@@ -261,8 +261,7 @@ static void alert_inputs(dl_session_t *s, const dl_msg_t *m)
 		dl_alerts_docker(s->srv->alerts, s->host, m->u.docker.up,
 				 reason);
 	} else if (m->type == DL_MSG_DROPPED) {
-		dl_alerts_dropped(s->srv->alerts, s->host,
-				  m->u.dropped.frames);
+		dl_alerts_dropped(s->srv->alerts, s->host, m->u.dropped.frames);
 	}
 }
 

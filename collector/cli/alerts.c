@@ -46,8 +46,8 @@ static const char *until(json_t *v, char *out, size_t outlen)
 	time_t t = (time_t)json_integer_value(v);
 	struct tm tm;
 
-	if (!localtime_r(&t, &tm) || !strftime(out, outlen, "%Y-%m-%d %H:%M",
-					       &tm))
+	if (!localtime_r(&t, &tm) ||
+	    !strftime(out, outlen, "%Y-%m-%d %H:%M", &tm))
 		snprintf(out, outlen, "?");
 	return out;
 }
@@ -90,9 +90,9 @@ int dl_cli_alerts(const dl_cli_t *cli, int argc, char **argv)
 		alerts_usage();
 		return 2;
 	}
-	data = dl_cli_call(cli, json_pack("{s:s,s:b,s:I}", "op", "alerts",
-					  "all", all, "since_s",
-					  (json_int_t)since));
+	data = dl_cli_call(cli,
+			   json_pack("{s:s,s:b,s:I}", "op", "alerts", "all",
+				     all, "since_s", (json_int_t)since));
 	if (!data)
 		return 1;
 	if (json) {
@@ -178,9 +178,8 @@ static int silence_rm(const dl_cli_t *cli, int argc, char **argv)
 		fprintf(stderr, "dockline: silence rm wants a numeric id\n");
 		return 2;
 	}
-	if (!(data = dl_cli_call(cli, json_pack("{s:s,s:I}", "op",
-						"silence_rm", "id",
-						(json_int_t)id))))
+	if (!(data = dl_cli_call(cli, json_pack("{s:s,s:I}", "op", "silence_rm",
+						"id", (json_int_t)id))))
 		return 1;
 	printf("silence %lld removed\n", (long long)id);
 	json_decref(data);
@@ -239,8 +238,7 @@ static int silence_add(const dl_cli_t *cli, int argc, char **argv)
 	printf("silence %lld: %s%s%s until %s\n",
 	       (long long)json_integer_value(json_object_get(data, "id")),
 	       argv[optind], rule ? " rule " : "", rule ? rule : "",
-	       until(json_object_get(data, "expires"), target,
-		     sizeof(target)));
+	       until(json_object_get(data, "expires"), target, sizeof(target)));
 	json_decref(data);
 	return 0;
 }

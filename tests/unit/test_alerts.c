@@ -43,8 +43,8 @@ static void write_file(const char *path, const char *text)
 	fclose(f);
 }
 
-static int load(const char *text, dl_alert_rule_t *rules, size_t *n,
-		char *err, size_t errlen)
+static int load(const char *text, dl_alert_rule_t *rules, size_t *n, char *err,
+		size_t errlen)
 {
 	char path[160];
 
@@ -65,19 +65,27 @@ static void test_config(void)
 	static const struct {
 		const char *text, *want;
 	} bad[] = {
-		{"[alert a]\ncondition = host_offlin\n", "c.conf:2: [alert a] condition"},
-		{"[alert a]\ncondition = host_offline\nfor = 5x\n", "c.conf:3: for must"},
-		{"[alert a]\nhosts = *\n\ncondition = host_disk\nthreshold = 120\n",
+		{"[alert a]\ncondition = host_offlin\n",
+		 "c.conf:2: [alert a] condition"},
+		{"[alert a]\ncondition = host_offline\nfor = 5x\n",
+		 "c.conf:3: for must"},
+		{"[alert a]\nhosts = *\n\ncondition = host_disk\nthreshold = "
+		 "120\n",
 		 "c.conf:5: [alert a] threshold"},
 		{"[alert a]\ncondition = host_offline\nthreshold = 5\n",
 		 "c.conf:3: [alert a] threshold does not apply"},
-		{"[alert a]\ncondition = restart_loop\ncount = 1\n", "c.conf:3: count"},
+		{"[alert a]\ncondition = restart_loop\ncount = 1\n",
+		 "c.conf:3: count"},
 		{"[alert a]\nseverity = high\ncondition = docker_down\n",
 		 "c.conf:2: [alert a] severity"},
-		{"[alert a]\nhosts = web*\n", "c.conf:2: [alert a] has no condition"},
-		{"[alert Bad]\ncondition = docker_down\n", "c.conf:2: [alert Bad]"},
-		{"[alert a]\ncondition = host_load\n", "c.conf:2: [alert a] condition host_load needs"},
-		{"[alert a]\ncondition = docker_down\nrepeat = 10s\n", "c.conf:3: [alert a] repeat"},
+		{"[alert a]\nhosts = web*\n",
+		 "c.conf:2: [alert a] has no condition"},
+		{"[alert Bad]\ncondition = docker_down\n",
+		 "c.conf:2: [alert Bad]"},
+		{"[alert a]\ncondition = host_load\n",
+		 "c.conf:2: [alert a] condition host_load needs"},
+		{"[alert a]\ncondition = docker_down\nrepeat = 10s\n",
+		 "c.conf:3: [alert a] repeat"},
 	};
 	char err[512], path[160];
 	size_t n;
@@ -163,10 +171,10 @@ static size_t nalerts(dl_alerts_t *e, bool all, const char *state)
 	json_t *l = dl_alerts_list(e, all, 0, NULL), *row;
 	size_t i, n = 0;
 
-	json_array_foreach(l, i, row)
-		n += !state || !strcmp(json_string_value(json_object_get(
-					       row, "state")),
-				       state);
+	json_array_foreach(l, i, row) n +=
+		!state ||
+		!strcmp(json_string_value(json_object_get(row, "state")),
+			state);
 	json_decref(l);
 	return n;
 }
@@ -216,10 +224,10 @@ static void test_offline_repeat(void)
 
 static void disk(dl_alerts_t *e, double pct)
 {
-	json_t *rows = json_pack("[{s:s,s:I,s:f,s:f}]", "host", "db-1",
-				 "time_ns", (json_int_t)now_ms * 1000000,
-				 "disk_used_bytes", pct, "disk_total_bytes",
-				 100.0);
+	json_t *rows =
+		json_pack("[{s:s,s:I,s:f,s:f}]", "host", "db-1", "time_ns",
+			  (json_int_t)now_ms * 1000000, "disk_used_bytes", pct,
+			  "disk_total_bytes", 100.0);
 
 	dl_alerts_stats(e, "db-1", "host_stats", rows);
 	json_decref(rows);
@@ -283,14 +291,14 @@ static void event(dl_alerts_t *e, const char *name, const char *action,
 
 static void test_events(void)
 {
-	dl_alerts_t *e = engine(
-		"[alert exit]\ncondition = container_exit\n"
-		"containers = api*\n[alert sick]\n"
-		"condition = container_unhealthy\nfor = 1m\n"
-		"[alert loop]\ncondition = restart_loop\ncount = 3\n"
-		"window = 10m\n[alert oom]\ncondition = container_oom\n"
-		"window = 5m\n",
-		NULL);
+	dl_alerts_t *e =
+		engine("[alert exit]\ncondition = container_exit\n"
+		       "containers = api*\n[alert sick]\n"
+		       "condition = container_unhealthy\nfor = 1m\n"
+		       "[alert loop]\ncondition = restart_loop\ncount = 3\n"
+		       "window = 10m\n[alert oom]\ncondition = container_oom\n"
+		       "window = 5m\n",
+		       NULL);
 
 	/* an admin's stop: kill, then die 137 */
 	event(e, "api", "kill", NULL);
