@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "collector/alerts.h"
 #include "collector/auth.h"
 #include "collector/metrics.h"
 #include "collector/notify.h"
@@ -52,8 +53,9 @@ typedef struct {
 	/* token_create/revoke waiting for the writer (busy meanwhile) */
 	dl_token_t tok;
 	char tok_secret[DL_TOKEN_SECRET_LEN + 1];
-	dl_sub_t *sub;	   /* a subscriber: only writes from now on */
-	dl_buf_t *metrics; /* "metrics": serve's part, then the store's */
+	int64_t silence_id; /* silence_add/rm waiting for the writer */
+	dl_sub_t *sub;	    /* a subscriber: only writes from now on */
+	dl_buf_t *metrics;  /* "metrics": serve's part, then the store's */
 } admin_conn_t;
 
 typedef struct {
@@ -801,6 +803,8 @@ static json_t *run_local(admin_conn_t *c, const char *op, json_t *req)
 	if (!host || !dl_host_name_valid(host))
 		return fail("invalid", "forget needs a valid host name%s", "");
 	live = dl_session_drop(c->srv, host, "host forgotten by an admin");
+	if (c->srv->alerts)
+		dl_alerts_forget(c->srv->alerts, host);
 	if (!c->srv->store || dl_store_forget(c->srv->store, host) != 0)
 		return fail("error", "cannot purge %s: collector is stopping",
 			    host);
@@ -1001,6 +1005,126 @@ static json_t *run_notify(admin_conn_t *c, const char *op, json_t *req)
 	return NULL;
 }
 
+/* ---- alerts and silences: the engine's memory, on the loop thread;
+ * silence writes are answered after the COMMIT ---- */
+
+static void who_of(const admin_conn_t *c, char *out, size_t outlen)
+{
+	if (c->auth.token)
+		snprintf(out, outlen, "token %s", c->auth.name);
+	else
+		snprintf(out, outlen, "uid %u", (unsigned)c->uid);
+}
+
+static void silence_added(void *ud, int result)
+{
+	admin_conn_t *c = ud;
+	json_t *s;
+
+	c->busy = false;
+	s = result == 0 ? dl_alerts_silence_get(c->srv->alerts, c->silence_id)
+			: NULL;
+	respond(c, s ? ok(s) : fail("error", "cannot store the silence%s", ""));
+}
+
+static void silence_removed(void *ud, int result)
+{
+	admin_conn_t *c = ud;
+
+	c->busy = false;
+	respond(c,
+		result == 0
+			? ok(json_pack("{s:I,s:b}", "id",
+				       (json_int_t)c->silence_id, "removed", 1))
+			: fail("error", "cannot remove the silence%s", ""));
+}
+
+/* silence_add {host, container?, rule?, comment?, for_s}: NULL when
+ * queued. A token limited to some hosts may silence a host it sees, by
+ * name (not a glob). */
+static json_t *silence_add(admin_conn_t *c, json_t *req)
+{
+	json_t *jf = json_object_get(req, "for_s");
+	char who[96];
+	dl_silence_req_t r = {
+		.host = json_string_value(json_object_get(req, "host")),
+		.container =
+			json_string_value(json_object_get(req, "container")),
+		.rule = json_string_value(json_object_get(req, "rule")),
+		.comment = json_string_value(json_object_get(req, "comment")),
+		.by = who,
+	};
+	int64_t id;
+
+	who_of(c, who, sizeof(who));
+	if (!r.host || !json_is_integer(jf))
+		return fail("invalid", "silence_add wants host and for_s%s",
+			    "");
+	if (c->auth.token && strcmp(c->auth.hosts, "*") &&
+	    (strpbrk(r.host, "*?[\\") || !dl_auth_host_ok(&c->auth, r.host)))
+		return fail("forbidden", "token may not silence %.64s", r.host);
+	r.duration_ms = (int64_t)json_integer_value(jf) * 1000;
+	id = dl_alerts_silence_add(c->srv->alerts, &r, silence_added, c);
+	if (id == DL_EFULL)
+		return fail("busy", "too many silences%s", "");
+	if (id < 0)
+		return fail("invalid",
+			    "silence_add: host/container must be globs, rule a "
+			    "rule name, comment printable, for_s from 1 s to a "
+			    "year%s",
+			    "");
+	c->silence_id = id;
+	c->busy = true;
+	return NULL;
+}
+
+static json_t *run_alerts(admin_conn_t *c, const char *op, json_t *req)
+{
+	dl_alerts_t *e = c->srv->alerts;
+	json_t *data, *jid;
+	char idtext[24];
+	int64_t now_ms = (int64_t)(dl_clock_wall_ns() / 1000000u);
+
+	if (!e || !c->srv->store)
+		return fail("error", "collector is stopping%s", "");
+	if (!strcmp(op, "alerts")) {
+		json_int_t since =
+			json_integer_value(json_object_get(req, "since_s"));
+
+		if (since < 0 || since > 366ll * 86400)
+			return fail("invalid", "alerts: since_s out of range%s",
+				    "");
+		data = dl_alerts_list(
+			e, json_is_true(json_object_get(req, "all")),
+			now_ms - (since ? since : 86400) * 1000, NULL);
+	} else if (!strcmp(op, "silence_list")) {
+		data = dl_alerts_silence_list(e);
+	} else if (!strcmp(op, "silence_add")) {
+		return silence_add(c, req);
+	} else {
+		jid = json_object_get(req, "id");
+		if (!json_is_integer(jid))
+			return fail("invalid", "silence_rm wants an id%s", "");
+		c->silence_id = json_integer_value(jid);
+		snprintf(idtext, sizeof(idtext), "%lld",
+			 (long long)c->silence_id);
+		if (dl_alerts_silence_rm(e, c->silence_id, silence_removed, c))
+			return fail("not_found", "no active silence %s",
+				    idtext);
+		c->busy = true;
+		return NULL;
+	}
+	if (!data)
+		return fail("error", "out of memory%s", "");
+	dl_auth_filter(&c->auth, data, "host");
+	return ok(data);
+}
+
+static bool alerts_op(const char *op)
+{
+	return op && (!strcmp(op, "alerts") || !strncmp(op, "silence_", 8));
+}
+
 /* Who asks, and may they? NULL, or the refusal. Control requests are
  * judged by control_refused (they are audited). */
 static json_t *authorize(admin_conn_t *c, const char *op)
@@ -1109,6 +1233,12 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 		if (!resp && op && !strncmp(op, "notify_", 7) &&
 		    !(resp = run_notify(c, op, c->req))) {
 			json_decref(c->req); /* answered after the send */
+			c->req = NULL;
+			return;
+		}
+		if (!resp && alerts_op(op) &&
+		    !(resp = run_alerts(c, op, c->req))) {
+			json_decref(c->req); /* answered by the writer */
 			c->req = NULL;
 			return;
 		}

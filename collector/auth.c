@@ -15,14 +15,16 @@ static const struct {
 	const char *op;
 	dl_role_t role;
 } op_roles[] = {
-	{"hosts", DL_ROLE_READ},	 {"ps", DL_ROLE_READ},
-	{"events", DL_ROLE_READ},	 {"stats", DL_ROLE_READ},
-	{"history", DL_ROLE_READ},	 {"audit", DL_ROLE_READ},
-	{"metrics", DL_ROLE_READ},	 {"subscribe", DL_ROLE_READ},
-	{"ping", DL_ROLE_READ},		 {"forget", DL_ROLE_ADMIN},
-	{"token_create", DL_ROLE_ADMIN}, {"token_list", DL_ROLE_ADMIN},
-	{"token_revoke", DL_ROLE_ADMIN}, {"notify_test", DL_ROLE_ADMIN},
-	{"notify_list", DL_ROLE_ADMIN},
+	{"hosts", DL_ROLE_READ},	  {"ps", DL_ROLE_READ},
+	{"events", DL_ROLE_READ},	  {"stats", DL_ROLE_READ},
+	{"history", DL_ROLE_READ},	  {"audit", DL_ROLE_READ},
+	{"metrics", DL_ROLE_READ},	  {"subscribe", DL_ROLE_READ},
+	{"ping", DL_ROLE_READ},		  {"forget", DL_ROLE_ADMIN},
+	{"token_create", DL_ROLE_ADMIN},  {"token_list", DL_ROLE_ADMIN},
+	{"token_revoke", DL_ROLE_ADMIN},  {"notify_test", DL_ROLE_ADMIN},
+	{"notify_list", DL_ROLE_ADMIN},	  {"token_revoke", DL_ROLE_ADMIN},
+	{"alerts", DL_ROLE_READ},	  {"silence_list", DL_ROLE_READ},
+	{"silence_add", DL_ROLE_OPERATE}, {"silence_rm", DL_ROLE_OPERATE},
 };
 
 static void refused(const json_t *req, uid_t uid, const char *what)

@@ -38,6 +38,19 @@ static const char *const known[] = {
 	/* checked by collector/notify.c */
 	"notify *",
 	"hook *",
+	/* [alert NAME]: read by alert_rules.c */
+	"alert *.condition",
+	"alert *.enabled",
+	"alert *.hosts",
+	"alert *.containers",
+	"alert *.for",
+	"alert *.severity",
+	"alert *.notify",
+	"alert *.repeat",
+	"alert *.resolve",
+	"alert *.threshold",
+	"alert *.count",
+	"alert *.window",
 	NULL,
 };
 

@@ -10,6 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "collector/alerts.h"
 #include "collector/metrics.h"
 #include "collector/notify.h"
 #include "collector/pubsub.h"
@@ -131,6 +132,99 @@ static void on_ack(void *ud, uint64_t sid, uint64_t epoch, uint64_t seq)
 	dl_session_ack(ud, sid, epoch, seq);
 }
 
+/* ---- alert rules: inputs from pubsub, sessions and a 1 s timer ---- */
+
+static void alert_event(void *ud, const json_t *row)
+{
+	dl_alerts_event(ud, row);
+}
+
+static void alert_stats(void *ud, const char *host, const char *key,
+			const json_t *rows)
+{
+	dl_alerts_stats(ud, host, key, rows);
+}
+
+static void alert_tick(uv_timer_t *t)
+{
+	dl_server_t *srv = t->data;
+
+	dl_alerts_tick(srv->alerts);
+}
+
+static void alert_sent(void *ud, const char *channel, bool delivered,
+		       const char *detail)
+{
+	if (!delivered)
+		DL_LOG_WARN("alerts", "alert not delivered to %s: %s", channel,
+			    detail);
+}
+
+/* Every message is logged, so an alert is never silent even without a
+ * channel, then handed to each of its rule's channels (notify.c sends
+ * on its worker; this never blocks). */
+static void alert_sink(void *ud, const char *const *channels, size_t n,
+		       const json_t *msg)
+{
+	dl_server_t *srv = ud;
+	const char *status = json_string_value(json_object_get(msg, "status"));
+	char *text = json_dumps(msg, JSON_COMPACT | JSON_SORT_KEYS);
+
+	DL_LOG_INFO("alerts", "alert %s: %s (%zu channel(s))",
+		    status ? status : "?", text ? text : "?", n);
+	free(text);
+	for (size_t i = 0; i < n; i++) {
+		int rc = dl_notify_send(srv->notify, channels[i], msg,
+					alert_sent, NULL);
+
+		if (rc)
+			DL_LOG_WARN("alerts", "alert not queued to %s: %s",
+				    channels[i], dl_strerror(rc));
+	}
+}
+
+static bool has_channel(void *ud, const char *channel)
+{
+	return dl_notify_has(ud, channel);
+}
+
+/* Rules come from collector.conf; a bad rule refuses the start. */
+static int alerts_start(dl_server_t *srv)
+{
+	dl_alert_rule_t *rules = calloc(DL_ALERT_RULES_MAX, sizeof(*rules));
+	const dl_cconf_t *conf = srv->conf;
+	dl_listener_t l = {alert_event, alert_stats, NULL};
+	char err[512];
+	size_t n = 0;
+
+	/* A rule naming a channel that is not configured refuses the
+	 * start, with its file:line. */
+	if (!rules ||
+	    dl_alert_rules_load(conf->path[0] ? conf->path : NULL, has_channel,
+				srv->notify, rules, &n, err, sizeof(err))) {
+		DL_LOG_ERROR(TAG, "%s", rules ? err : "out of memory");
+		free(rules);
+		return DL_ECONFIG;
+	}
+	srv->alerts = dl_alerts_new(rules, n, srv->store);
+	free(rules);
+	if (!srv->alerts ||
+	    dl_alerts_load(srv->alerts, conf->database, err, sizeof(err))) {
+		DL_LOG_ERROR(TAG, "%s", srv->alerts ? err : "out of memory");
+		return DL_EDB;
+	}
+	dl_alerts_set_sink(srv->alerts, alert_sink, srv);
+	l.ud = srv->alerts;
+	if (!srv->pubsub || dl_pubsub_listen(srv->pubsub, &l)) {
+		DL_LOG_ERROR(TAG, "alert rules cannot listen to commits");
+		return DL_EFULL;
+	}
+	uv_timer_init(srv->loop, &srv->alert_timer);
+	srv->alert_timer.data = srv;
+	uv_timer_start(&srv->alert_timer, alert_tick, 1000, 1000);
+	return 0;
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
 	dl_server_t *srv = h->data;
@@ -145,6 +239,10 @@ static void on_signal(uv_signal_t *h, int signum)
 	dl_notify_stop(srv->notify);
 	/* Before the store goes: subscribers hold no store, pubsub does. */
 	dl_pubsub_stop(srv->pubsub);
+	if (srv->alerts) {
+		dl_alerts_set_store(srv->alerts, NULL);
+		uv_close((uv_handle_t *)&srv->alert_timer, NULL);
+	}
 	uv_close((uv_handle_t *)&srv->agent_listener, NULL);
 	uv_close((uv_handle_t *)&srv->admin_listener, NULL);
 	uv_close((uv_handle_t *)&srv->sigterm, NULL);
@@ -243,6 +341,19 @@ int dl_serve_run(const dl_cconf_t *conf)
 	srv.metrics = dl_metrics_new();
 	if (!srv.pubsub || !srv.metrics)
 		DL_LOG_ERROR(TAG, "out of memory: no live push or metrics");
+	if (alerts_start(&srv)) {
+		srv.stopping = true;
+		dl_pubsub_stop(srv.pubsub);
+		dl_store_close(srv.store);
+		uv_run(&loop, UV_RUN_DEFAULT);
+		dl_pubsub_free(srv.pubsub);
+		dl_metrics_free(srv.metrics);
+		dl_alerts_free(srv.alerts);
+		uv_loop_close(&loop);
+		dl_tokens_free(srv.tokens);
+		dl_notify_free(srv.notify);
+		return 1;
+	}
 	dl_store_set_audit_retention(srv.store, conf->retention_audit);
 	dl_store_set_retention(srv.store, conf->retention_raw,
 			       conf->retention_minute, conf->retention_hour);
@@ -256,11 +367,14 @@ int dl_serve_run(const dl_cconf_t *conf)
 		srv.stopping = true;
 		uv_close((uv_handle_t *)&srv.agent_listener, NULL);
 		uv_close((uv_handle_t *)&srv.admin_listener, NULL);
+		uv_close((uv_handle_t *)&srv.alert_timer, NULL);
+		dl_alerts_set_store(srv.alerts, NULL);
 		dl_pubsub_stop(srv.pubsub);
 		dl_store_close(srv.store);
 		uv_run(&loop, UV_RUN_DEFAULT);
 		dl_pubsub_free(srv.pubsub);
 		dl_metrics_free(srv.metrics);
+		dl_alerts_free(srv.alerts);
 		uv_loop_close(&loop);
 		dl_tokens_free(srv.tokens);
 		dl_notify_free(srv.notify);
@@ -278,6 +392,7 @@ int dl_serve_run(const dl_cconf_t *conf)
 	uv_run(&loop, UV_RUN_DEFAULT);
 	dl_pubsub_free(srv.pubsub);
 	dl_metrics_free(srv.metrics);
+	dl_alerts_free(srv.alerts);
 	uv_loop_close(&loop);
 	dl_tokens_free(srv.tokens);
 	dl_notify_free(srv.notify);

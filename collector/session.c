@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "collector/alerts.h"
 #include "collector/metrics.h"
 #include "collector/notify.h"
 #include "collector/serve_int.h"
@@ -106,6 +107,9 @@ static void session_close(dl_session_t *s, const char *why)
 			dl_store_host_offline(s->srv->store, s->host,
 					      dl_clock_wall_ns());
 		host_event(s, "offline", "reason", why);
+		/* A collector that stops says nothing about its hosts. */
+		if (s->srv->alerts && !s->srv->stopping)
+			dl_alerts_host(s->srv->alerts, s->host, false);
 	} else {
 		DL_LOG_WARN(TAG, "closing session of %s (pid %d): %s",
 			    name_of(s), (int)s->pid, why);
@@ -268,12 +272,31 @@ static int on_hello(dl_session_t *s, const dl_msg_t *m, char *why,
 	s->state = S_LIVE;
 	dl_metrics_session_start(s->srv->metrics, s->host);
 	host_event(s, "online", "software", s->software);
+	if (s->srv->alerts)
+		dl_alerts_host(s->srv->alerts, s->host, true);
 	DL_LOG_INFO(TAG,
 		    "%s connected (%s, epoch %llu); last committed %llu/%llu",
 		    s->host, s->software, (unsigned long long)h->epoch,
 		    (unsigned long long)r.u.hello.last_epoch,
 		    (unsigned long long)r.u.hello.last_seq);
 	return send_msg(s, &r) == 0 ? 0 : DL_EIO;
+}
+
+/* Host state the alert rules watch that no pushed row carries. */
+static void alert_inputs(dl_session_t *s, const dl_msg_t *m)
+{
+	char reason[256];
+
+	if (!s->srv->alerts)
+		return;
+	if (m->type == DL_MSG_DOCKER) {
+		dl_str_copy(reason, sizeof(reason), m->u.docker.reason);
+		dl_utf8_fix(reason);
+		dl_alerts_docker(s->srv->alerts, s->host, m->u.docker.up,
+				 reason);
+	} else if (m->type == DL_MSG_DROPPED) {
+		dl_alerts_dropped(s->srv->alerts, s->host, m->u.dropped.frames);
+	}
 }
 
 /* Returns 0, DL_EFULL (retry later, frame kept) or an error + why. */
@@ -304,6 +327,7 @@ static int on_live(dl_session_t *s, const dl_msg_t *m, const uint8_t *p,
 			 dl_msg_type_name(m->type));
 		return DL_EPROTO;
 	}
+	alert_inputs(s, m);
 	return dl_store_submit(s->srv->store, s->sid, s->host, p, n);
 }
 

@@ -145,6 +145,38 @@ int dl_store_token_revoke(dl_store_t *s, const char *name, int64_t when,
  * rate-limits (DL_TOKEN_USED_PERIOD_S). */
 int dl_store_token_used(dl_store_t *s, const char *name, int64_t when);
 
+/* Alert states and silences (tables alerts and silences, schema v5),
+ * written for collector/alerts.c, which hands out the ids. Strings are
+ * copied; "" container/rule = none (NULL in the row). Times unix ms, 0 =
+ * NULL. A row the writer cannot store is logged, never a reason to hold
+ * back data. Returns 0, DL_EINVAL, DL_ENOMEM or DL_ECLOSED. */
+#define DL_ALERT_ROW_MAX 512 /* any string of an alert or silence row */
+typedef struct {
+	int64_t id;
+	const char *rule, *key, *host, *container, *severity, *state;
+	const char *summary;
+	int64_t since, fired_at, resolved_at, last_notified;
+	bool has_value;
+	double value;
+} dl_alert_row_t;
+int dl_store_alert_put(dl_store_t *s, const dl_alert_row_t *r);
+int dl_store_alert_delete(dl_store_t *s, int64_t id);
+/* Deletes resolved rows resolved before before_ms (a few thousand per
+ * call). */
+int dl_store_alert_prune(dl_store_t *s, int64_t before_ms);
+
+typedef struct {
+	int64_t id;
+	const char *host, *container, *rule, *comment, *by;
+	int64_t created, expires;
+} dl_silence_row_t;
+/* done (may be NULL) gets 0 or DL_EDB after the COMMIT. */
+int dl_store_silence_put(dl_store_t *s, const dl_silence_row_t *r,
+			 dl_store_done_cb done, void *ud);
+/* Ends silence id at when (its expires moves there). */
+int dl_store_silence_end(dl_store_t *s, int64_t id, int64_t when,
+			 dl_store_done_cb done, void *ud);
+
 /* Stats retention per tier, in seconds (collector.conf [retention]).
  * The writer deletes what is older in steps of at most a few thousand
  * rows between batches, once a second, so ingest never waits long. A

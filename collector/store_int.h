@@ -15,7 +15,7 @@
 #include "collector/store.h"
 #include "proto/msg.h"
 
-#define SCHEMA_VERSION 5
+#define SCHEMA_VERSION 6
 #define RETRY_SLEEP_MS 200
 #define CLOSE_RETRIES  3 /* failed COMMITs tolerated while closing */
 
@@ -62,6 +62,11 @@ enum {
 	ST_TOKEN_CREATE,
 	ST_TOKEN_REVOKE,
 	ST_TOKEN_USED,
+	ST_ALERT_PUT,
+	ST_ALERT_DEL,
+	ST_ALERT_PRUNE,
+	ST_SILENCE_PUT,
+	ST_SILENCE_END,
 	ST_COUNT
 };
 
@@ -75,7 +80,12 @@ typedef enum {
 	IT_AUDIT_END,
 	IT_TOKEN_CREATE,
 	IT_TOKEN_REVOKE,
-	IT_TOKEN_USED
+	IT_TOKEN_USED,
+	IT_ALERT_PUT,
+	IT_ALERT_DEL,
+	IT_ALERT_PRUNE,
+	IT_SILENCE_PUT,
+	IT_SILENCE_END
 } item_kind_t;
 
 typedef struct item {
@@ -96,6 +106,13 @@ typedef struct item {
 			int64_t created, expires; /* IT_TOKEN_CREATE */
 			int64_t when;		  /* REVOKE, USED */
 		} tok;
+		struct {
+			int64_t id;
+			int64_t t[4]; /* since, fired_at, resolved_at,
+					 last_notified / created, expires */
+			double value;
+			bool has_value;
+		} al; /* IT_ALERT_*, IT_SILENCE_* */
 	} au;
 	/* Items that want their outcome: called on the loop thread after
 	 * the batch holding them committed (or was given up), with result
@@ -107,7 +124,9 @@ typedef struct item {
 	 * IT_AUDIT_START: "req\0user\0host\0op\0target\0args\0";
 	 * IT_AUDIT_END: "req\0status\0message\0";
 	 * IT_TOKEN_CREATE: "name\0hash\0role\0hosts\0"; REVOKE, USED:
-	 * "name\0". */
+	 * "name\0"; IT_ALERT_PUT: "rule\0key\0host\0container\0severity\0
+	 * state\0summary\0"; IT_SILENCE_PUT: "host\0container\0rule\0
+	 * comment\0by\0". */
 	uint8_t data[];
 } item_t;
 
@@ -284,6 +303,9 @@ void dl_store__idx_forget(dl_store_t *s, const char *host);
 bool dl_store__retention_due(dl_store_t *s);
 void dl_store__retention_run(dl_store_t *s);
 void dl_store__stats_forget(dl_store_t *s);
+
+/* store_alert.c */
+int dl_store__apply_alert(dl_store_t *s, item_t *it);
 
 /* store_token.c */
 int dl_store__apply_token(dl_store_t *s, item_t *it);

@@ -158,6 +158,30 @@ static const char *const migrations[SCHEMA_VERSION] = {
 	"ALTER TABLE containers ADD COLUMN health_output TEXT;"
 	"ALTER TABLE hosts ADD COLUMN clock_skew_ms INTEGER;"
 	"ALTER TABLE hosts ADD COLUMN last_data INTEGER;",
+
+	/* v6: alert rules' states and silences (collector/alerts.c). One
+	 * alerts row per episode of (rule, key), key = host[/container]; ids
+	 * are handed out by the engine, which is the only one to write them.
+	 * Times are unix ms; NULL = not yet. A pending episode that clears
+	 * before it fires is deleted. No REFERENCES: forget --purge deletes
+	 * a host's rows itself. */
+	"CREATE TABLE alerts ("
+	" id INTEGER PRIMARY KEY,"
+	" rule TEXT NOT NULL, key TEXT NOT NULL,"
+	" host TEXT NOT NULL, container TEXT,"
+	" severity TEXT NOT NULL,"
+	" state TEXT NOT NULL," /* pending, firing, resolved */
+	" since INTEGER NOT NULL, fired_at INTEGER, resolved_at INTEGER,"
+	" last_notified INTEGER, value REAL,"
+	" summary TEXT NOT NULL DEFAULT '');"
+	"CREATE INDEX alerts_state ON alerts(state);"
+	"CREATE INDEX alerts_resolved ON alerts(resolved_at);"
+	"CREATE TABLE silences ("
+	" id INTEGER PRIMARY KEY,"
+	" host TEXT NOT NULL, container TEXT, rule TEXT,"
+	" comment TEXT NOT NULL DEFAULT '', created_by TEXT NOT NULL,"
+	" created INTEGER NOT NULL, expires INTEGER NOT NULL);"
+	"CREATE INDEX silences_expires ON silences(expires);",
 };
 
 /* Merges a partial bucket (?1 key, ?2 bucket, ?3 n, ?4 cpu_sum, ?5 cpu_n,
@@ -362,6 +386,21 @@ static const char *const sql[ST_COUNT] = {
 			    "AND revoked IS NULL",
 	[ST_TOKEN_USED] = "UPDATE tokens SET last_used = ?2 WHERE name = ?1 "
 			  "AND revoked IS NULL",
+	[ST_ALERT_PUT] = "INSERT OR REPLACE INTO alerts(id, rule, key, host, "
+			 "container, severity, state, summary, since, "
+			 "fired_at, resolved_at, last_notified, value) "
+			 "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+			 "?11, ?12, ?13)",
+	[ST_ALERT_DEL] = "DELETE FROM alerts WHERE id = ?1",
+	/* Bounded like every retention step: the oldest resolved rows. */
+	[ST_ALERT_PRUNE] = "DELETE FROM alerts WHERE id IN (SELECT id FROM "
+			   "alerts WHERE state = 'resolved' AND resolved_at < "
+			   "?1 ORDER BY resolved_at LIMIT 5000)",
+	[ST_SILENCE_PUT] = "INSERT INTO silences(id, host, container, rule, "
+			   "comment, created_by, created, expires) VALUES(?1, "
+			   "?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[ST_SILENCE_END] = "UPDATE silences SET expires = ?2 WHERE id = ?1 "
+			   "AND expires > ?2",
 };
 
 static int exec_sql(sqlite3 *db, const char *q, const char *what, char *err,

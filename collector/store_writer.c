@@ -265,6 +265,7 @@ static int apply_forget(dl_store_t *s, const item_t *it)
 		"DELETE FROM containers WHERE host = ?1",
 		"DELETE FROM delivery WHERE host = ?1",
 		"DELETE FROM hosts WHERE name = ?1",
+		"DELETE FROM alerts WHERE host = ?1",
 	};
 #undef CIDS
 	int rc = SQLITE_OK;
@@ -300,6 +301,11 @@ static int apply_item(dl_store_t *s, item_t *it)
 	case IT_TOKEN_CREATE:
 	case IT_TOKEN_REVOKE:
 	case IT_TOKEN_USED: return dl_store__apply_token(s, it);
+	case IT_ALERT_PUT:
+	case IT_ALERT_DEL:
+	case IT_ALERT_PRUNE:
+	case IT_SILENCE_PUT:
+	case IT_SILENCE_END: return dl_store__apply_alert(s, it);
 	default: return apply_host(s, it);
 	}
 }

@@ -228,9 +228,29 @@ int dl_conf_check_section(const dl_conf_t *c, const char *sect,
 
 int dl_conf_line(const dl_conf_t *c, const char *sect, const char *key)
 {
-	const entry_t *e = find(c, sect, key);
+	for (size_t i = 0; i < c->n; i++)
+		if (!strcmp(c->e[i].sect, sect) &&
+		    (!key || !strcmp(c->e[i].key, key)))
+			return c->e[i].line;
+	return 0;
+}
 
-	return e ? e->line : 0;
+/* Whether entry e is named by k: "sect.key", or "PREFIX *.key" for any
+ * section "PREFIX NAME" (NAME not empty, no space). */
+static int known_match(const char *k, const entry_t *e)
+{
+	const char *star = strstr(k, " *.");
+	size_t pl;
+
+	if (!star) {
+		size_t sl = strlen(e->sect);
+
+		return !strncmp(k, e->sect, sl) && k[sl] == '.' &&
+		       !strcmp(k + sl + 1, e->key);
+	}
+	pl = (size_t)(star - k) + 1; /* "PREFIX " */
+	return !strncmp(e->sect, k, pl) && e->sect[pl] &&
+	       !strchr(e->sect + pl, ' ') && !strcmp(star + 3, e->key);
 }
 
 int dl_conf_check_known(const dl_conf_t *c, const char *const *known, char *err,
@@ -244,7 +264,8 @@ int dl_conf_check_known(const dl_conf_t *c, const char *const *known, char *err,
 		snprintf(name, sizeof(name), "%s.%s", c->e[i].sect,
 			 c->e[i].key);
 		for (const char *const *k = known; *k; k++)
-			if (!strcmp(*k, name) || in_family(*k, c->e[i].sect))
+			if (known_match(*k, &c->e[i]) ||
+			    in_family(*k, c->e[i].sect))
 				ok = 1;
 		if (!ok) {
 			snprintf(err, errlen, "%s:%d: unknown setting %s",

@@ -21,9 +21,10 @@ dl_conf_t *dl_conf_load(const char *path, char *err, size_t errlen);
 void dl_conf_free(dl_conf_t *c);
 
 /* "section.key" names allowed, NULL-terminated. Returns 0 or DL_ECONFIG
- * with the first unknown entry described in err. "PREFIX *" allows every
- * key of every section "PREFIX NAME": its owner checks those with
- * dl_conf_sections + dl_conf_check_section. */
+ * with the first unknown entry described in err. "PREFIX *.key" allows
+ * key in every section named "PREFIX NAME" ("alert *.severity" for
+ * [alert disk]); "PREFIX *" allows every key of such sections: their
+ * owner checks them with dl_conf_sections + dl_conf_check_section. */
 int dl_conf_check_known(const dl_conf_t *c, const char *const *known, char *err,
 			size_t errlen);
 
@@ -39,7 +40,8 @@ int dl_conf_sections(const dl_conf_t *c, const char *prefix,
  * DL_ECONFIG with "file:line: unknown setting [sect] key". */
 int dl_conf_check_section(const dl_conf_t *c, const char *sect,
 			  const char *const *keys, char *err, size_t errlen);
-/* Line of sect.key, 0 when absent (for the owner's own errors). */
+/* Line of sect.key (key NULL: of the section's first entry); 0 when
+ * absent (for the owner's own errors). */
 int dl_conf_line(const dl_conf_t *c, const char *sect, const char *key);
 
 /* Value or def when absent. The pointer is owned by c. */

@@ -62,6 +62,9 @@ int dl_cli_enroll(const dl_cli_t *cli, int argc, char **argv);
 int dl_cli_stats(const dl_cli_t *cli, int argc, char **argv);
 int dl_cli_audit(const dl_cli_t *cli, int argc, char **argv);
 int dl_cli_forget(const dl_cli_t *cli, int argc, char **argv);
+/* `alerts`, `silence [list|rm]`; exit codes. */
+int dl_cli_alerts(const dl_cli_t *cli, int argc, char **argv);
+int dl_cli_silence(const dl_cli_t *cli, int argc, char **argv);
 /* `token create|list|revoke`; exit code. */
 int dl_cli_token(const dl_cli_t *cli, int argc, char **argv);
 /* `notify test CHANNEL|list`; exit code. */

@@ -66,6 +66,12 @@ static void usage(FILE *f)
 		"receiver's answer\n"
 		"  notify list [--json]                    channels and hooks "
 		"with their counts\n"
+		"  alerts [--all] [--since 24h] [--json]   firing alerts "
+		"(--all: and resolved ones)\n"
+		"  silence HOST[/CONTAINER] --for 2h [--rule NAME] [--comment "
+		"TEXT]\n"
+		"  silence list [--json] | silence rm ID   mute an alert's "
+		"messages (it still changes state)\n"
 		"  metrics                                 Prometheus "
 		"exposition (containers, hosts,\n"
 		"                                          the collector "
@@ -570,6 +576,14 @@ int main(int argc, char **argv)
 		return resolve_socket(&cli, sock)
 			       ? 1
 			       : dl_cli_metrics(&cli, argc, argv);
+	if (!strcmp(cmd, "alerts"))
+		return resolve_socket(&cli, sock)
+			       ? 1
+			       : dl_cli_alerts(&cli, argc, argv);
+	if (!strcmp(cmd, "silence"))
+		return resolve_socket(&cli, sock)
+			       ? 1
+			       : dl_cli_silence(&cli, argc, argv);
 	if (!strcmp(cmd, "audit"))
 		return resolve_socket(&cli, sock)
 			       ? 1

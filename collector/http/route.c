@@ -583,6 +583,63 @@ static int tokens(ctx_t *c, dl_route_method_t m, const char *body, size_t blen)
 	return 0;
 }
 
+/* GET /alerts?all=1&since=24h: firing (and resolved since). */
+static int alerts(ctx_t *c)
+{
+	static const char *const q[] = {"all", "since", NULL};
+	int64_t since = c->now - 86400;
+	bool all = false;
+
+	if (check_query(c, q) || q_bool(c, "all", &all) ||
+	    q_time(c, "since", &since) || new_req(c, "alerts"))
+		return c->out->status;
+	if (since >= c->now || c->now - since > 366 * 86400)
+		return BAD(c, "since must be within the last year%s", "");
+	json_object_set_new(c->out->req, "all", json_boolean(all));
+	set_i(c, "since_s", c->now - since);
+	return 0;
+}
+
+/* GET, POST /silences; DELETE /silences/{id}. */
+static int silences(ctx_t *c, dl_route_method_t m, const char *body,
+		    size_t blen)
+{
+	json_t *b = NULL;
+	int64_t id;
+
+	if (check_query(c, NULL))
+		return c->out->status;
+	if (c->n == 2) {
+		if (m != DL_ROUTE_DELETE)
+			return BAD_METHOD(c, "DELETE");
+		if (dl_parse_int(c->seg[1], 1, INT64_MAX, &id))
+			return BAD(c, "invalid silence id \"%.32s\"",
+				   c->seg[1]);
+		if (new_req(c, "silence_rm"))
+			return c->out->status;
+		set_i(c, "id", id);
+		return 0;
+	}
+	if (m == DL_ROUTE_GET)
+		return new_req(c, "silence_list");
+	if (m != DL_ROUTE_POST)
+		return BAD_METHOD(c, "GET or POST");
+	c->out->body = true;
+	if (!body)
+		return 0;
+	if (body_object(c, body, blen, &b))
+		return c->out->status;
+	/* serve checks host, container, rule, comment and for_s */
+	if (json_object_get(b, "op") || json_object_get(b, "token") ||
+	    json_object_get(b, "client")) {
+		json_decref(b);
+		return BAD(c, "unknown key in the body%s", "");
+	}
+	json_object_set_new(b, "op", json_string("silence_add"));
+	c->out->req = b;
+	return 0;
+}
+
 static int api(ctx_t *c, dl_route_method_t m, const char *body, size_t blen,
 	       bool upgrade)
 {
@@ -603,6 +660,13 @@ static int api(ctx_t *c, dl_route_method_t m, const char *body, size_t blen,
 		return hosts(c, m, body, blen);
 	if (is(c, 0, "tokens") && c->n <= 2)
 		return tokens(c, m, body, blen);
+	if (is(c, 0, "silences") && c->n <= 2)
+		return silences(c, m, body, blen);
+	if (is(c, 0, "alerts") && c->n == 1) {
+		if (m != DL_ROUTE_GET)
+			return BAD_METHOD(c, "GET");
+		return alerts(c);
+	}
 	if (c->n != 1)
 		return NOT_FOUND(c);
 	if (!is(c, 0, "containers") && !is(c, 0, "stats") &&

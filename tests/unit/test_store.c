@@ -432,7 +432,7 @@ static void test_reopen_and_migrations(void)
 		ASSERT_EQ(e, E2);
 		ASSERT_EQ(q, 77);
 		close_store(s);
-		ASSERT_EQ(sql_int("PRAGMA user_version", NULL), 5);
+		ASSERT_EQ(sql_int("PRAGMA user_version", NULL), 6);
 		ASSERT_EQ(sql_int("SELECT count(*) FROM events", NULL), 11);
 		/* a restarted collector has no sessions */
 		ASSERT_EQ(sql_int("SELECT sum(online) FROM hosts", NULL), 0);
@@ -440,8 +440,8 @@ static void test_reopen_and_migrations(void)
 			sql_int("SELECT count(*) FROM sqlite_master WHERE "
 				"type = 'table'",
 				NULL),
-			13); /* v1's 4, v2's keys, samples, rollups, v3's audit,
-				v4's tokens */
+			15); /* v1's 4, v2's keys, samples, rollups, v3's audit,
+				v4's tokens, v5's alerts and silences */
 	}
 	{
 		char mode[16];
@@ -617,13 +617,14 @@ static void test_migrate_v4(void)
 	ASSERT_EQ(sqlite3_exec(db,
 			       "ALTER TABLE hosts DROP COLUMN clock_skew_ms;"
 			       "ALTER TABLE hosts DROP COLUMN last_data;"
+			       "DROP TABLE alerts; DROP TABLE silences;"
 			       "PRAGMA user_version = 4",
 			       NULL, NULL, NULL),
 		  SQLITE_OK);
 	sqlite3_close(db);
 
 	s = open_store();
-	ASSERT_EQ(sql_int("PRAGMA user_version", NULL), 5);
+	ASSERT_EQ(sql_int("PRAGMA user_version", NULL), 6);
 	ASSERT_EQ(sql_int("SELECT count(*) FROM containers WHERE started_at "
 			  "IS NULL AND name = ?",
 			  "web"),

@@ -1,0 +1,106 @@
+/* alerts_int.h - what alerts.c (inputs, states, timer), alerts_admin.c
+ * (lists, silences) and alerts_load.c (start-up) share. Private to
+ * collector/alerts*.c. */
+#ifndef DL_COLLECTOR_ALERTS_INT_H
+#define DL_COLLECTOR_ALERTS_INT_H
+
+#include "collector/alerts.h"
+
+#define HASH_SIZE   4096
+#define BUCKETS	    32	   /* threshold means: buckets over `for` */
+#define CTR_MAX	    255	   /* container name */
+#define HYSTERESIS  0.95   /* firing thresholds resolve below 95% */
+#define FORGET_MS   600000 /* idle inactive state is dropped after this */
+#define PRUNE_EVERY 3600000
+
+typedef enum { A_INACTIVE, A_PENDING, A_FIRING } astate_t;
+
+typedef struct {
+	int64_t idx; /* sample time / width: which slice of time */
+	double sum;
+	uint32_t n;
+} bucket_t;
+
+/* One rule's view of one host or container. rule == nrules: not a rule
+ * but the container's (or host's) own memory: last kill, dropped total. */
+typedef struct inst {
+	struct inst *next; /* hash chain */
+	size_t rule;
+	char host[DL_HOST_MAX + 1];
+	char ctr[CTR_MAX + 1]; /* "" = the host itself */
+	astate_t state;
+	bool bad;	    /* the condition holds now */
+	int64_t id;	    /* row id while pending or firing */
+	int64_t since;	    /* unix ms the condition began */
+	int64_t fired_at;   /* unix ms, 0 = not yet */
+	int64_t notified;   /* unix ms of the last message, 0 = none */
+	int64_t last_input; /* unix ms, for forgetting idle state */
+	int64_t until;	    /* oom, frames_dropped: clears at this time */
+	int64_t last_sample;
+	bool has_value;
+	double value;
+	char summary[DL_ALERT_SUMMARY_MAX + 1];
+	bucket_t b[BUCKETS];
+	int64_t *starts; /* restart_loop: start times, ring of count */
+	size_t nstarts, startpos;
+	/* memory (rule == nrules) */
+	int64_t last_kill, last_start;
+	uint64_t dropped;
+	bool have_dropped;
+} inst_t;
+
+/* A resolved alert, for `alerts --all`. */
+typedef struct {
+	int64_t id;
+	char rule[DL_ALERT_NAME_MAX + 1];
+	dl_severity_t severity;
+	char host[DL_HOST_MAX + 1];
+	char ctr[CTR_MAX + 1];
+	int64_t since, fired_at, resolved_at;
+	bool has_value;
+	double value;
+	char summary[DL_ALERT_SUMMARY_MAX + 1];
+} hist_t;
+
+typedef struct {
+	int64_t id;
+	char host[DL_ALERT_GLOB_MAX + 1];
+	char ctr[DL_ALERT_GLOB_MAX + 1];  /* "" = any, host-level too */
+	char rule[DL_ALERT_NAME_MAX + 1]; /* "" = any */
+	char comment[DL_SILENCE_TEXT_MAX + 1];
+	char by[DL_SILENCE_TEXT_MAX + 1];
+	int64_t created, expires;
+} silence_t;
+
+struct dl_alerts {
+	dl_alert_rule_t *rules;
+	size_t nrules;
+	dl_store_t *store;
+	dl_alerts_sink_fn sink;
+	void *sink_ud;
+	dl_alerts_clock_fn clock;
+	void *clock_ud;
+	inst_t *hash[HASH_SIZE];
+	int64_t next_id, next_silence;
+	hist_t *hist; /* ring of DL_ALERT_HISTORY_MAX */
+	size_t nhist, histpos;
+	silence_t *sil;
+	size_t nsil;
+	int64_t next_prune;
+};
+
+int64_t dl_alerts__now(dl_alerts_t *e);
+inst_t *dl_alerts__get(dl_alerts_t *e, size_t rule, const char *host,
+		       const char *ctr, bool create);
+void dl_alerts__save(dl_alerts_t *e, const inst_t *in);
+void dl_alerts__hist_add(dl_alerts_t *e, const hist_t *h);
+/* Marks in bad (pending, perhaps firing at once) or good. */
+void dl_alerts__bad(dl_alerts_t *e, inst_t *in, int64_t now);
+void dl_alerts__good(dl_alerts_t *e, inst_t *in, int64_t now);
+bool dl_alerts__silenced(dl_alerts_t *e, const inst_t *in, int64_t now);
+void dl_alerts__rfc3339(int64_t ms, char *out, size_t outlen);
+/* "host" or "host/ctr" into out. */
+void dl_alerts__key(const char *host, const char *ctr, char *out,
+		    size_t outlen);
+
+#endif

@@ -1,0 +1,492 @@
+/* test_alerts.c - alert rules: config errors with file:line, the state
+ * machine (pending -> firing after `for`, hysteresis, resolve, repeat,
+ * silences) on synthetic rows and a fake clock, and restart survival
+ * through a real store file. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "collector/alerts.h"
+#include "collector/conf.h"
+#include "common/err.h"
+#include "store_fixture.h"
+
+static int64_t now_ms = 1700000000000ll;
+static json_t *sent; /* every message the sink got */
+
+static int64_t fake_clock(void *ud)
+{
+	(void)ud;
+	return now_ms;
+}
+
+static void sink(void *ud, const char *const *ch, size_t n, const json_t *m)
+{
+	(void)ud;
+	(void)ch;
+	(void)n;
+	json_array_append_new(sent, json_deep_copy(m));
+}
+
+static const char *msg_str(size_t i, const char *k)
+{
+	return json_string_value(json_object_get(json_array_get(sent, i), k));
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	ASSERT(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static int load(const char *text, dl_alert_rule_t *rules, size_t *n, char *err,
+		size_t errlen)
+{
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/c.conf", dir);
+	write_file(path, text);
+	return dl_alert_rules_load(path, NULL, NULL, rules, n, err, errlen);
+}
+
+static bool no_channels(void *ud, const char *ch)
+{
+	(void)ud;
+	return !strcmp(ch, "ops");
+}
+
+static void test_config(void)
+{
+	static dl_alert_rule_t r[DL_ALERT_RULES_MAX];
+	static const struct {
+		const char *text, *want;
+	} bad[] = {
+		{"[alert a]\ncondition = host_offlin\n",
+		 "c.conf:2: [alert a] condition"},
+		{"[alert a]\ncondition = host_offline\nfor = 5x\n",
+		 "c.conf:3: for must"},
+		{"[alert a]\nhosts = *\n\ncondition = host_disk\nthreshold = "
+		 "120\n",
+		 "c.conf:5: [alert a] threshold"},
+		{"[alert a]\ncondition = host_offline\nthreshold = 5\n",
+		 "c.conf:3: [alert a] threshold does not apply"},
+		{"[alert a]\ncondition = restart_loop\ncount = 1\n",
+		 "c.conf:3: count"},
+		{"[alert a]\nseverity = high\ncondition = docker_down\n",
+		 "c.conf:2: [alert a] severity"},
+		{"[alert a]\nhosts = web*\n",
+		 "c.conf:2: [alert a] has no condition"},
+		{"[alert Bad]\ncondition = docker_down\n",
+		 "c.conf:2: [alert Bad]"},
+		{"[alert a]\ncondition = host_load\n",
+		 "c.conf:2: [alert a] condition host_load needs"},
+		{"[alert a]\ncondition = docker_down\nrepeat = 10s\n",
+		 "c.conf:3: [alert a] repeat"},
+	};
+	char err[512], path[160];
+	size_t n;
+	dl_cconf_t conf;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		ASSERT_EQ(load(bad[i].text, r, &n, err, sizeof(err)),
+			  DL_ECONFIG);
+		if (!strstr(err, bad[i].want))
+			DL_FAIL_("case %zu: \"%s\" lacks \"%s\"", i, err,
+				 bad[i].want);
+	}
+	/* a channel the registry does not know */
+	snprintf(path, sizeof(path), "%s/c.conf", dir);
+	write_file(path, "[alert a]\ncondition = docker_down\n"
+			 "notify = ops, pager\n");
+	ASSERT_EQ(dl_alert_rules_load(path, no_channels, NULL, r, &n, err,
+				      sizeof(err)),
+		  DL_ECONFIG);
+	ASSERT(strstr(err, "c.conf:3: [alert a] notify names channel pager"));
+
+	ASSERT_EQ(load("[alert disk]\ncondition = host_disk\nthreshold = 85\n"
+		       "for = 10m\nseverity = critical\nnotify = ops, pager\n"
+		       "repeat = 1h\nresolve = no\n[alert loop]\n"
+		       "condition = restart_loop\ncontainers = web-*\n"
+		       "enabled = no\n",
+		       r, &n, err, sizeof(err)),
+		  0);
+	ASSERT_EQ(n, 2);
+	ASSERT_STR_EQ(r[0].name, "disk");
+	ASSERT_EQ(r[0].cond, DL_COND_HOST_DISK);
+	ASSERT(r[0].threshold == 85.0);
+	ASSERT_EQ(r[0].for_ms, 600000);
+	ASSERT_EQ(r[0].repeat_ms, 3600000);
+	ASSERT_EQ(r[0].severity, DL_SEV_CRITICAL);
+	ASSERT_EQ(r[0].nnotify, 2);
+	ASSERT_STR_EQ(r[0].notify[1], "pager");
+	ASSERT(!r[0].resolve);
+	ASSERT_EQ(r[1].count, 3);
+	ASSERT_EQ(r[1].window_ms, 600000);
+	ASSERT(!r[1].enabled);
+
+	/* conf.c: a misspelt key of a rule is refused with its line, the
+	 * prefix alone is not a section of rules */
+	write_file(path, "[collector]\nlog_level = info\n[alert a]\n"
+			 "condition = docker_down\ntreshold = 5\n");
+	ASSERT_EQ(dl_cconf_load(&conf, path, err, sizeof(err)), DL_ECONFIG);
+	ASSERT(strstr(err, "c.conf:5: unknown setting alert a.treshold"));
+	write_file(path, "[alert]\ncondition = docker_down\n");
+	ASSERT_EQ(dl_cconf_load(&conf, path, err, sizeof(err)), DL_ECONFIG);
+	ASSERT(strstr(err, "c.conf:2: unknown setting alert.condition"));
+	write_file(path, "[alert a]\ncondition = docker_down\n");
+	ASSERT_EQ(dl_cconf_load(&conf, path, err, sizeof(err)), 0);
+}
+
+static dl_alerts_t *engine(const char *text, dl_store_t *store)
+{
+	static dl_alert_rule_t r[DL_ALERT_RULES_MAX];
+	char err[512];
+	size_t n;
+	dl_alerts_t *e;
+
+	if (load(text, r, &n, err, sizeof(err)))
+		DL_FAIL_("%s", err);
+	ASSERT((e = dl_alerts_new(r, n, store)));
+	dl_alerts_set_clock(e, fake_clock, NULL);
+	dl_alerts_set_sink(e, sink, NULL);
+	json_array_clear(sent);
+	return e;
+}
+
+static void advance(dl_alerts_t *e, int64_t ms)
+{
+	for (int64_t t = 0; t < ms; t += 1000) {
+		now_ms += 1000;
+		dl_alerts_tick(e);
+	}
+}
+
+static size_t nalerts(dl_alerts_t *e, bool all, const char *state)
+{
+	json_t *l = dl_alerts_list(e, all, 0, NULL), *row;
+	size_t i, n = 0;
+
+	json_array_foreach(l, i, row) n +=
+		!state ||
+		!strcmp(json_string_value(json_object_get(row, "state")),
+			state);
+	json_decref(l);
+	return n;
+}
+
+static void test_offline_repeat(void)
+{
+	dl_alerts_t *e = engine("[alert off]\ncondition = host_offline\n"
+				"for = 2m\nrepeat = 10m\nnotify = ops\n",
+				NULL);
+
+	dl_alerts_host(e, "web-01", false);
+	ASSERT_EQ(nalerts(e, false, "pending"), 1);
+	advance(e, 119000);
+	ASSERT_EQ(json_array_size(sent), 0);
+	advance(e, 1000);
+	ASSERT_EQ(json_array_size(sent), 1);
+	ASSERT_STR_EQ(msg_str(0, "kind"), "alert");
+	ASSERT_STR_EQ(msg_str(0, "status"), "firing");
+	ASSERT_STR_EQ(msg_str(0, "rule"), "off");
+	ASSERT_STR_EQ(msg_str(0, "severity"), "warning");
+	ASSERT_STR_EQ(msg_str(0, "host"), "web-01");
+	ASSERT_STR_EQ(msg_str(0, "summary"), "web-01 is offline");
+	ASSERT(msg_str(0, "started_at"));
+	ASSERT(!json_object_get(json_array_get(sent, 0), "container"));
+	ASSERT(json_is_object(
+		json_object_get(json_array_get(sent, 0), "labels")));
+	/* repeat: once per 10 min while firing */
+	advance(e, 599000);
+	ASSERT_EQ(json_array_size(sent), 1);
+	advance(e, 1000);
+	ASSERT_EQ(json_array_size(sent), 2);
+	dl_alerts_host(e, "web-01", true);
+	ASSERT_EQ(json_array_size(sent), 3);
+	ASSERT_STR_EQ(msg_str(2, "status"), "resolved");
+	ASSERT(msg_str(2, "resolved_at"));
+	ASSERT_EQ(nalerts(e, false, NULL), 0);
+	ASSERT_EQ(nalerts(e, true, "resolved"), 1);
+	/* a blip shorter than `for` never fires and leaves nothing */
+	dl_alerts_host(e, "web-01", false);
+	advance(e, 30000);
+	dl_alerts_host(e, "web-01", true);
+	advance(e, 200000);
+	ASSERT_EQ(json_array_size(sent), 3);
+	ASSERT_EQ(nalerts(e, true, NULL), 1);
+	dl_alerts_free(e);
+}
+
+static void disk(dl_alerts_t *e, double pct)
+{
+	json_t *rows =
+		json_pack("[{s:s,s:I,s:f,s:f}]", "host", "db-1", "time_ns",
+			  (json_int_t)now_ms * 1000000, "disk_used_bytes", pct,
+			  "disk_total_bytes", 100.0);
+
+	dl_alerts_stats(e, "db-1", "host_stats", rows);
+	json_decref(rows);
+}
+
+/* Samples every 10 s for ms. */
+static void disk_for(dl_alerts_t *e, double pct, int64_t ms)
+{
+	for (int64_t t = 0; t < ms; t += 10000) {
+		disk(e, pct);
+		advance(e, 10000);
+	}
+}
+
+static void test_threshold_hysteresis(void)
+{
+	dl_alerts_t *e = engine("[alert disk]\ncondition = host_disk\n"
+				"threshold = 90\nfor = 5m\n",
+				NULL);
+
+	disk_for(e, 95, 290000);
+	ASSERT_EQ(json_array_size(sent), 0);
+	ASSERT_EQ(nalerts(e, false, "pending"), 1);
+	disk_for(e, 95, 20000);
+	ASSERT_EQ(json_array_size(sent), 1);
+	ASSERT_STR_EQ(msg_str(0, "status"), "firing");
+	ASSERT(json_real_value(json_object_get(json_array_get(sent, 0),
+					       "value")) == 95.0);
+	/* just under the line: the mean stays above 95% of 90 (85.5) */
+	disk_for(e, 87, 900000);
+	ASSERT_EQ(json_array_size(sent), 1);
+	ASSERT_EQ(nalerts(e, false, "firing"), 1);
+	/* a short dip keeps the mean above 85.5 */
+	disk_for(e, 70, 20000);
+	ASSERT_EQ(json_array_size(sent), 1);
+	disk_for(e, 50, 300000);
+	ASSERT_EQ(json_array_size(sent), 2);
+	ASSERT_STR_EQ(msg_str(1, "status"), "resolved");
+	/* a spike shorter than `for` is averaged away */
+	disk_for(e, 50, 300000);
+	disk_for(e, 100, 60000);
+	disk_for(e, 50, 300000);
+	ASSERT_EQ(json_array_size(sent), 2);
+	dl_alerts_free(e);
+}
+
+static void event(dl_alerts_t *e, const char *name, const char *action,
+		  const char *exit)
+{
+	json_t *row = json_pack("{s:s,s:s,s:s,s:s,s:I,s:{}}", "host", "app-1",
+				"type", "container", "action", action, "name",
+				name, "time_ns", (json_int_t)now_ms * 1000000,
+				"attributes");
+
+	if (exit)
+		json_object_set_new(json_object_get(row, "attributes"),
+				    "exitCode", json_string(exit));
+	dl_alerts_event(e, row);
+	json_decref(row);
+}
+
+static void test_events(void)
+{
+	dl_alerts_t *e =
+		engine("[alert exit]\ncondition = container_exit\n"
+		       "containers = api*\n[alert sick]\n"
+		       "condition = container_unhealthy\nfor = 1m\n"
+		       "[alert loop]\ncondition = restart_loop\ncount = 3\n"
+		       "window = 10m\n[alert oom]\ncondition = container_oom\n"
+		       "window = 5m\n",
+		       NULL);
+
+	/* an admin's stop: kill, then die 137 */
+	event(e, "api", "kill", NULL);
+	now_ms += 500;
+	event(e, "api", "die", "137");
+	ASSERT_EQ(json_array_size(sent), 0);
+	/* a crash fires at once (for = 0); the next start resolves */
+	advance(e, 60000);
+	event(e, "api", "die", "1");
+	ASSERT_EQ(json_array_size(sent), 1);
+	ASSERT_STR_EQ(msg_str(0, "rule"), "exit");
+	ASSERT_STR_EQ(msg_str(0, "container"), "api");
+	event(e, "api", "start", NULL);
+	ASSERT_EQ(json_array_size(sent), 2);
+	ASSERT_STR_EQ(msg_str(1, "status"), "resolved");
+	/* outside the containers glob: nothing */
+	event(e, "worker", "die", "2");
+	ASSERT_EQ(json_array_size(sent), 2);
+
+	/* unhealthy for a minute */
+	event(e, "web", "health_status: unhealthy", NULL);
+	advance(e, 59000);
+	ASSERT_EQ(json_array_size(sent), 2);
+	advance(e, 1000);
+	ASSERT_EQ(json_array_size(sent), 3);
+	ASSERT_STR_EQ(msg_str(2, "summary"), "app-1/web is unhealthy");
+	event(e, "web", "health_status: healthy", NULL);
+	ASSERT_EQ(json_array_size(sent), 4);
+
+	/* three starts (with a restart after one: counted once) */
+	event(e, "cron", "start", NULL);
+	event(e, "cron", "restart", NULL);
+	advance(e, 20000);
+	event(e, "cron", "start", NULL);
+	ASSERT_EQ(json_array_size(sent), 4);
+	advance(e, 20000);
+	event(e, "cron", "start", NULL);
+	ASSERT_EQ(json_array_size(sent), 5);
+	ASSERT_STR_EQ(msg_str(4, "rule"), "loop");
+	/* quiet for the window: resolved */
+	advance(e, 600000);
+	ASSERT_EQ(json_array_size(sent), 6);
+	ASSERT_STR_EQ(msg_str(5, "status"), "resolved");
+
+	event(e, "db", "oom", NULL);
+	ASSERT_EQ(json_array_size(sent), 7);
+	advance(e, 301000);
+	ASSERT_EQ(json_array_size(sent), 8);
+	dl_alerts_free(e);
+}
+
+static void test_silence(void)
+{
+	dl_alerts_t *e = engine("[alert exit]\ncondition = container_exit\n"
+				"[alert off]\ncondition = host_offline\n"
+				"for = 0\n",
+				NULL);
+	dl_silence_req_t s = {.host = "app-*",
+			      .container = "api",
+			      .by = "uid 0",
+			      .duration_ms = 3600000};
+	json_t *l;
+
+	ASSERT_GT(dl_alerts_silence_add(e, &s, NULL, NULL), 0);
+	s.host = "bad host";
+	ASSERT_EQ(dl_alerts_silence_add(e, &s, NULL, NULL), DL_EINVAL);
+	event(e, "api", "die", "1");
+	ASSERT_EQ(json_array_size(sent), 0);
+	ASSERT_EQ(nalerts(e, false, "firing"), 1);
+	l = dl_alerts_list(e, false, 0, NULL);
+	ASSERT(json_is_true(json_object_get(json_array_get(l, 0), "silenced")));
+	json_decref(l);
+	/* the resolve of a silenced alert is not sent either */
+	event(e, "api", "start", NULL);
+	ASSERT_EQ(json_array_size(sent), 0);
+	/* a container silence leaves the host's own alerts alone */
+	dl_alerts_host(e, "app-1", false);
+	ASSERT_EQ(json_array_size(sent), 1);
+	/* after it ends, messages flow again */
+	ASSERT_EQ(dl_alerts_silence_rm(e, 1, NULL, NULL), 0);
+	ASSERT_EQ(dl_alerts_silence_rm(e, 1, NULL, NULL), DL_ENOENT);
+	event(e, "api", "die", "1");
+	ASSERT_EQ(json_array_size(sent), 2);
+	dl_alerts_free(e);
+}
+
+static dl_alerts_t *reopen(dl_store_t *s)
+{
+	char err[256];
+	dl_alerts_t *e = engine("[alert off]\ncondition = host_offline\n"
+				"for = 2m\nrepeat = 10m\n",
+				s);
+
+	if (dl_alerts_load(e, dbpath, err, sizeof(err)))
+		DL_FAIL_("%s", err);
+	return e;
+}
+
+/* Pending survives a restart and fires once; firing does not repeat
+ * before `repeat`. */
+static void test_restart(void)
+{
+	dl_store_t *s = open_store("restart");
+	dl_alerts_t *e = reopen(s);
+
+	dl_alerts_host(e, "web-01", false);
+	advance(e, 30000);
+	wait_idle(s);
+	dl_alerts_free(e);
+	close_store(s);
+
+	now_ms += 300000; /* down for 5 min: `for` elapsed meanwhile */
+	s = open_store(NULL);
+	e = reopen(s);
+	ASSERT_EQ(nalerts(e, false, "pending"), 1);
+	ASSERT_EQ(json_array_size(sent), 0);
+	advance(e, 1000);
+	ASSERT_EQ(json_array_size(sent), 1);
+	advance(e, 5000);
+	ASSERT_EQ(json_array_size(sent), 1);
+	wait_idle(s);
+	dl_alerts_free(e);
+	close_store(s);
+
+	now_ms += 60000;
+	s = open_store(NULL);
+	e = reopen(s);
+	ASSERT_EQ(nalerts(e, false, "firing"), 1);
+	advance(e, 500000); /* 10 min since the message: not yet */
+	ASSERT_EQ(json_array_size(sent), 0);
+	advance(e, 40000);
+	ASSERT_EQ(json_array_size(sent), 1);
+	/* resolved, stored, and shown after another restart */
+	dl_alerts_host(e, "web-01", true);
+	ASSERT_EQ(json_array_size(sent), 2);
+	wait_idle(s);
+	dl_alerts_free(e);
+	close_store(s);
+
+	s = open_store(NULL);
+	e = reopen(s);
+	ASSERT_EQ(nalerts(e, false, NULL), 0);
+	ASSERT_EQ(nalerts(e, true, "resolved"), 1);
+	/* silences are kept too */
+	{
+		dl_silence_req_t r = {.host = "web-01",
+				      .by = "uid 0",
+				      .duration_ms = 3600000};
+		json_t *l;
+
+		ASSERT_EQ(dl_alerts_silence_add(e, &r, NULL, NULL), 1);
+		wait_idle(s);
+		dl_alerts_free(e);
+		close_store(s);
+		s = open_store(NULL);
+		e = reopen(s);
+		l = dl_alerts_silence_list(e);
+		ASSERT_EQ(json_array_size(l), 1);
+		json_decref(l);
+		r.host = "web-02";
+		ASSERT_EQ(dl_alerts_silence_add(e, &r, NULL, NULL), 2);
+	}
+	wait_idle(s);
+	dl_alerts_free(e);
+	close_store(s);
+}
+
+int main(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/dl-alerts-XXXXXX");
+	ASSERT(mkdtemp(dir));
+	uv_loop_init(&loop);
+	sent = json_array();
+	test_config();
+	test_offline_repeat();
+	test_threshold_hysteresis();
+	test_events();
+	test_silence();
+	test_restart();
+	json_decref(sent);
+	uv_loop_close(&loop);
+	{
+		char cmd[128];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		if (system(cmd) != 0)
+			return 1;
+	}
+	printf("test_alerts: ok\n");
+	return 0;
+}
