@@ -140,6 +140,7 @@ static int send_attach(attach_t *a)
 static int hello_caps(const cap_t *c, int *resume, int *bye)
 {
 	dl_msg_t m;
+	int is_hello;
 
 	*resume = 0;
 	if (bye)
@@ -148,7 +149,8 @@ static int hello_caps(const cap_t *c, int *resume, int *bye)
 	    dl_msg_decode(&m, c->b + DL_FRAME_HDR, c->n - DL_FRAME_HDR, NULL,
 			  0) != 0)
 		return 0;
-	if (m.type == DL_MSG_HELLO) {
+	is_hello = m.type == DL_MSG_HELLO;
+	if (is_hello) {
 		for (uint32_t i = 0; i < m.u.hello.ncaps; i++) {
 			if (dl_str_eq(m.u.hello.caps[i], DL_CAP_RESUME))
 				*resume = 1;
@@ -157,7 +159,7 @@ static int hello_caps(const cap_t *c, int *resume, int *bye)
 		}
 	}
 	dl_msg_release(&m);
-	return m.type == DL_MSG_HELLO;
+	return is_hello;
 }
 
 static void cap_add(cap_t *c, const uint8_t *p, size_t n)
