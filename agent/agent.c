@@ -314,8 +314,8 @@ static void send_hello(agent_t *a)
 {
 	dl_msg_t m = {.type = DL_MSG_HELLO};
 	/* resume: RESTART understood; bye: BYE{retry_after} understood. */
-	static const char *caps[] = {"ack",	"ping",	 "inventory",
-				     "events",	"stats", "control",
+	static const char *caps[] = {"ack",	    "ping",    "inventory",
+				     "events",	    "stats",   "control",
 				     DL_CAP_RESUME, DL_CAP_BYE};
 	const uint32_t ncaps = sizeof(caps) / sizeof(caps[0]);
 	char allow[80];
@@ -457,7 +457,8 @@ static void on_bye(agent_t *a, const dl_msg_t *m)
 		    "redialling in %.1f s",
 		    (int)m->u.bye.reason.n, m->u.bye.reason.p,
 		    (unsigned long long)s, (double)ms / 1000.0);
-	snprintf(why, sizeof(why), "collector said goodbye (retry after %llu s)",
+	snprintf(why, sizeof(why),
+		 "collector said goodbye (retry after %llu s)",
 		 (unsigned long long)s);
 	a->link = LINK_DOWN;
 	dl_tunnel_reset_after(a->tunnel, DL_ECLOSED, why, ms);

@@ -121,7 +121,7 @@ static int connect_serve(const char *path)
 		return fd;
 	e = errno;
 	close(fd);
-	return e == ENOENT ? DL_ENOENT
+	return e == ENOENT	   ? DL_ENOENT
 	       : e == ECONNREFUSED ? DL_ECONNREFUSED
 	       : e == EACCES	   ? DL_EAUTH
 				   : DL_EIO;
@@ -154,7 +154,8 @@ static int hello_caps(const cap_t *c, int *resume, int *bye)
 		for (uint32_t i = 0; i < m.u.hello.ncaps; i++) {
 			if (dl_str_eq(m.u.hello.caps[i], DL_CAP_RESUME))
 				*resume = 1;
-			else if (bye && dl_str_eq(m.u.hello.caps[i], DL_CAP_BYE))
+			else if (bye &&
+				 dl_str_eq(m.u.hello.caps[i], DL_CAP_BYE))
 				*bye = 1;
 		}
 	}

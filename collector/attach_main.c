@@ -22,8 +22,9 @@ int main(int argc, char **argv)
 	int ch;
 
 	if (argc < 2 || strcmp(argv[1], "attach") != 0) {
-		fprintf(stderr, "usage: %s attach --host=NAME [-c FILE] (run "
-				"by dockline-collector attach)\n",
+		fprintf(stderr,
+			"usage: %s attach --host=NAME [-c FILE] (run "
+			"by dockline-collector attach)\n",
 			argv[0]);
 		return 2;
 	}

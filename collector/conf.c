@@ -332,7 +332,8 @@ int dl_cconf_load(dl_cconf_t *c, const char *path, char *err, size_t errlen)
 	c->ping_interval = (int)ping;
 	/* 0 turns resuming off: attach exits with serve, as before. */
 	if (dl_conf_duration(f, "collector", "attach_wait",
-			     DL_ATTACH_WAIT_DEFAULT, 0, 3600, &ping, err, errlen))
+			     DL_ATTACH_WAIT_DEFAULT, 0, 3600, &ping, err,
+			     errlen))
 		goto out;
 	c->attach_wait = (int)ping;
 	/* At least an hour each: shorter would delete what a query of the

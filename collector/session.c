@@ -40,12 +40,12 @@ struct dl_session {
 	pid_t pid;
 	char host[DL_HOST_MAX + 1];
 	char software[DL_MAX_NAME + 1];
-	bool control;	/* HELLO caps announce "control" */
-	bool resume;	/* attach keeps the channel and the agent can resume */
+	bool control; /* HELLO caps announce "control" */
+	bool resume;  /* attach keeps the channel and the agent can resume */
 	bool attach_resume; /* ATTACH flags: DL_ATTACH_RESUME */
 	bool bye;	    /* HELLO caps announce "bye" */
 	bool said_last;	    /* ERROR or BYE already sent: nothing after it */
-	char allow[64]; /* and "allow=CLASSES": the agent's policy */
+	char allow[64];	    /* and "allow=CLASSES": the agent's policy */
 	dl_frame_reader_t rd;
 	uint64_t last_rx_ns;
 	uint64_t nonce;

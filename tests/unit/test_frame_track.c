@@ -177,8 +177,12 @@ static void test_bad_headers(void)
 		{"zero length", {0, 0, 0, 0, 0x91, 3}, 6, 100, DL_EPROTO, 0},
 		{"over max", {0, 0, 0, 101, 0x91}, 5, 100, DL_ETOOBIG, 0},
 		{"over 1 MiB", {0, 0x10, 0, 1}, 4, DL_FRAME_MAX, DL_ETOOBIG, 0},
-		{"all ones", {0xff, 0xff, 0xff, 0xff}, 4, DL_FRAME_MAX,
-		 DL_ETOOBIG, 0},
+		{"all ones",
+		 {0xff, 0xff, 0xff, 0xff},
+		 4,
+		 DL_FRAME_MAX,
+		 DL_ETOOBIG,
+		 0},
 		{"after a good frame",
 		 {0, 0, 0, 2, 0x91, 3, 0, 0, 0, 0},
 		 10,
@@ -200,16 +204,16 @@ static void test_bad_headers(void)
 			 * were consumed by earlier calls. */
 			if (r.err != tab[i].err || r.err_at < tab[i].err_at ||
 			    r.err_at > tab[i].err_at + DL_FRAME_HDR - 1)
-				DL_FAIL_("%s, cut at %zu: err %d at %zu", tab[i].what,
-					 k, r.err, r.err_at);
+				DL_FAIL_("%s, cut at %zu: err %d at %zu",
+					 tab[i].what, k, r.err, r.err_at);
 			/* Sticky: the stream cannot be followed again. */
 			dl_frame_track_init(&t, tab[i].max);
 			if (tab[i].err && tab[i].err_at == 0) {
-				ASSERT_EQ(dl_frame_track_step(&t, tab[i].bytes, 4,
-							      &ended),
+				ASSERT_EQ(dl_frame_track_step(&t, tab[i].bytes,
+							      4, &ended),
 					  tab[i].err);
-				ASSERT_EQ(dl_frame_track_step(&t, tab[i].bytes, 1,
-							      &ended),
+				ASSERT_EQ(dl_frame_track_step(&t, tab[i].bytes,
+							      1, &ended),
 					  tab[i].err);
 				ASSERT(!dl_frame_track_idle(&t));
 			}
