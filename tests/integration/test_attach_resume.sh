@@ -25,7 +25,8 @@ dl_wait_for 'dl_host_online ar1' 30 "host ar1 online"
 
 accepted() { grep -c 'Accepted publickey' "$T/sshd.log" || true; }
 connected() { grep -c "$1 connected (" "$T/collector.log" || true; }
-attach_pid() { pgrep -f "dockline-collector attach --host=$1( |$)" | head -n 1; }
+# dockline-collector attach execs dockline-attach: same arguments.
+attach_pid() { pgrep -f "attach --host=$1( |$)" | head -n 1 || true; }
 
 pre=$(dl_run_container pre true)
 dl_wait_for "[ \$(dl_event_count $pre die --host ar1) -ge 1 ]" 20 "die event of the container run before the crash"
