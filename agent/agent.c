@@ -1,5 +1,6 @@
 #include "agent/agent.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,7 @@ typedef struct {
 	uint64_t last_rx_ns;
 	uint64_t nonce;
 	uint64_t reported_drops; /* dropped frames already reported */
+	uint64_t spread_ms;	 /* from the collector's fleet=N */
 	uv_timer_t ping;
 	uv_timer_t sync; /* spool_sync = DURATION */
 	uv_signal_t sigterm, sigint;
@@ -311,21 +313,24 @@ static void on_event(void *ud, const dl_event_t *ev, uint64_t time_ns)
 static void send_hello(agent_t *a)
 {
 	dl_msg_t m = {.type = DL_MSG_HELLO};
-	static const char *caps[] = {"ack",    "ping",	"inventory",
-				     "events", "stats", "control"};
+	/* resume: RESTART understood; bye: BYE{retry_after} understood. */
+	static const char *caps[] = {"ack",	    "ping",    "inventory",
+				     "events",	    "stats",   "control",
+				     DL_CAP_RESUME, DL_CAP_BYE};
+	const uint32_t ncaps = sizeof(caps) / sizeof(caps[0]);
 	char allow[80];
 
 	m.u.hello.proto_version = DL_PROTO_VERSION;
 	m.u.hello.software = DL_STR("dockline-agent " DL_VERSION);
 	m.u.hello.epoch = a->epoch;
-	m.u.hello.ncaps = 7;
-	for (int i = 0; i < 6; i++)
+	m.u.hello.ncaps = ncaps + 1;
+	for (uint32_t i = 0; i < ncaps; i++)
 		m.u.hello.caps[i] = DL_STR(caps[i]);
 	/* Shown by `dockline hosts`; the agent enforces it either way. */
 	memcpy(allow, "allow=", 6);
 	dl_control_policy_str(a->conf->control_allow, allow + 6,
 			      sizeof(allow) - 6);
-	m.u.hello.caps[6] = DL_STR(allow);
+	m.u.hello.caps[ncaps] = DL_STR(allow);
 	m.u.hello.host = DL_STR("");
 	m.u.hello.time_ns = dl_clock_wall_ns(); /* the collector's skew */
 	send_now(a, &m);
@@ -342,6 +347,34 @@ static void on_up(void *ud)
 	send_hello(a);
 }
 
+/* fleet=N in the collector's caps: how long a redial after a lost link
+ * is spread, N / DL_FLEET_HANDSHAKES_PER_S s, at most
+ * DL_FLEET_SPREAD_MAX_S. */
+static uint64_t fleet_spread_ms(const dl_hello_t *h)
+{
+	const size_t k = sizeof(DL_CAP_FLEET) - 1;
+
+	for (uint32_t i = 0; i < h->ncaps; i++) {
+		char num[24], *end;
+		unsigned long long n;
+
+		if (h->caps[i].n <= k || h->caps[i].n - k >= sizeof(num) ||
+		    memcmp(h->caps[i].p, DL_CAP_FLEET, k) != 0)
+			continue;
+		dl_str_copy(num, sizeof(num),
+			    (dl_str_t){h->caps[i].p + k, h->caps[i].n - k});
+		errno = 0;
+		n = strtoull(num, &end, 10);
+		if (errno || *end || n > UINT32_MAX)
+			return 0;
+		n = n * 1000u / DL_FLEET_HANDSHAKES_PER_S;
+		return n > DL_FLEET_SPREAD_MAX_S * 1000u
+			       ? DL_FLEET_SPREAD_MAX_S * 1000u
+			       : n;
+	}
+	return 0;
+}
+
 static int on_hello(agent_t *a, const dl_hello_t *h)
 {
 	char host[DL_MAX_NAME + 1], sw[DL_MAX_NAME + 1], backlog[96];
@@ -355,6 +388,8 @@ static int on_hello(agent_t *a, const dl_hello_t *h)
 			     sw, h->proto_version, DL_PROTO_VERSION);
 		return DL_EVERSION;
 	}
+	a->spread_ms = fleet_spread_ms(h);
+	dl_tunnel_set_spread(a->tunnel, a->spread_ms);
 	/* Frames the collector already committed need not travel again. */
 	if (h->last_epoch == a->epoch) {
 		dl_spool_stat_t st;
@@ -392,10 +427,56 @@ static int on_hello(agent_t *a, const dl_hello_t *h)
 	return 0;
 }
 
+/* RESTART: serve restarted behind the same SSH channel (attach kept it).
+ * The session starts over as after a reconnect, without a handshake. */
+static void on_restart(agent_t *a, const dl_msg_t *m)
+{
+	DL_LOG_INFO(TAG,
+		    "collector restarted (%.*s): starting the session again "
+		    "on the same SSH connection",
+		    (int)m->u.restart_reason.n, m->u.restart_reason.p);
+	/* Calls in flight end as "unknown" at the collector's side. */
+	dl_executor_reset(a->exec);
+	a->link = LINK_HELLO;
+	a->last_rx_ns = dl_clock_mono_ns();
+	send_hello(a);
+}
+
+/* BYE{retry_after}: the collector closes and says when to come back. */
+static void on_bye(agent_t *a, const dl_msg_t *m)
+{
+	uint64_t s = m->u.bye.retry_after_s, jitter, ms;
+	char why[256];
+
+	if (s > DL_BYE_RETRY_MAX_S)
+		s = DL_BYE_RETRY_MAX_S;
+	/* At least a tenth of the wait, or the fleet's spread if larger. */
+	jitter = a->spread_ms > s * 100u ? a->spread_ms : s * 100u;
+	ms = s * 1000u + dl_tunnel_jitter(a->tunnel, jitter);
+	DL_LOG_WARN(TAG,
+		    "collector said goodbye (%.*s): retry after %llu s, "
+		    "redialling in %.1f s",
+		    (int)m->u.bye.reason.n, m->u.bye.reason.p,
+		    (unsigned long long)s, (double)ms / 1000.0);
+	snprintf(why, sizeof(why),
+		 "collector said goodbye (retry after %llu s)",
+		 (unsigned long long)s);
+	a->link = LINK_DOWN;
+	dl_tunnel_reset_after(a->tunnel, DL_ECLOSED, why, ms);
+}
+
 static int on_frame(agent_t *a, const dl_msg_t *m, char *why, size_t whylen)
 {
 	dl_msg_t r = {0};
 
+	if (m->type == DL_MSG_RESTART) {
+		on_restart(a, m);
+		return 0;
+	}
+	if (m->type == DL_MSG_BYE) {
+		on_bye(a, m);
+		return 0;
+	}
 	if (m->type == DL_MSG_ERROR) {
 		snprintf(why, whylen, "collector refused the session: %.*s",
 			 (int)m->u.error.message.n, m->u.error.message.p);

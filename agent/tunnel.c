@@ -71,6 +71,8 @@ struct dl_tunnel {
 	enum state state;
 	unsigned gen; /* bumped on every teardown; stale callbacks compare */
 	dl_backoff_t backoff;
+	uint64_t spread_ms;  /* extra jitter on the first redial after up */
+	uint64_t next_delay; /* set by reset_after; UINT64_MAX = backoff */
 
 	/* uv handles: refs counts those not yet closed, plus DNS requests */
 	uv_timer_t retry, deadline, keepalive, kick;
@@ -272,8 +274,17 @@ static void fail(dl_tunnel_t *t, int err)
 	 * that accepts and at once exits must not be hammered every second. */
 	if (t->state == ST_UP && uv_now(t->loop) - t->up_ms >= STABLE_MS)
 		dl_backoff_reset(&t->backoff);
+	if (t->next_delay != UINT64_MAX) {
+		delay = t->next_delay;
+		t->next_delay = UINT64_MAX;
+		dl_backoff_next(&t->backoff); /* a failure all the same */
+	} else {
+		delay = dl_backoff_next(&t->backoff);
+		/* The whole fleet lost this collector at the same moment. */
+		if (t->state == ST_UP)
+			delay += dl_backoff_jitter(&t->backoff, t->spread_ms);
+	}
 	teardown(t);
-	delay = dl_backoff_next(&t->backoff);
 	uv_timer_start(&t->retry, retry_cb, delay, 0);
 	if (err == DL_EHOSTKEY || err == DL_EAUTH || err == DL_ECONFIG)
 		DL_LOG_ERROR(TAG, "%s; retrying in %llu ms", reason,
@@ -1082,6 +1093,7 @@ dl_tunnel_t *dl_tunnel_new(uv_loop_t *loop, const dl_tunnel_opts_t *opts,
 		t->cbs = *cbs;
 	t->ud = ud;
 	t->fd = -1;
+	t->next_delay = UINT64_MAX;
 	t->port = opts->port ? opts->port : 22;
 	t->host = dupstr(opts->host, 255);
 	t->user = dupstr(opts->user, 255);
@@ -1194,6 +1206,25 @@ void dl_tunnel_reset(dl_tunnel_t *t, int err, const char *reason)
 		return;
 	set_why(t, "%s", reason ? reason : "connection reset by the agent");
 	fail(t, err ? err : DL_ECLOSED);
+}
+
+void dl_tunnel_reset_after(dl_tunnel_t *t, int err, const char *reason,
+			   uint64_t delay_ms)
+{
+	if (t->state == ST_IDLE || t->state == ST_CLOSED)
+		return;
+	t->next_delay = delay_ms;
+	dl_tunnel_reset(t, err, reason);
+}
+
+void dl_tunnel_set_spread(dl_tunnel_t *t, uint64_t max_ms)
+{
+	t->spread_ms = max_ms;
+}
+
+uint64_t dl_tunnel_jitter(dl_tunnel_t *t, uint64_t max_ms)
+{
+	return dl_backoff_jitter(&t->backoff, max_ms);
 }
 
 void dl_tunnel_close(dl_tunnel_t *t, void (*done)(void *), void *arg)

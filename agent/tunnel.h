@@ -65,6 +65,18 @@ int dl_tunnel_is_up(const dl_tunnel_t *t);
 /* Drops the current connection (e.g. PING timeout, protocol error) and
  * schedules a reconnect; on_down is called with reason. */
 void dl_tunnel_reset(dl_tunnel_t *t, int err, const char *reason);
+/* As dl_tunnel_reset, but the next attempt comes after delay_ms exactly
+ * (the caller's jitter included) instead of the backoff: a collector that
+ * said BYE{retry_after} is not redialled sooner. */
+void dl_tunnel_reset_after(dl_tunnel_t *t, int err, const char *reason,
+			   uint64_t delay_ms);
+/* When a session that was up is lost, the first redial is delayed by an
+ * extra uniform [0, max_ms] so a fleet that lost its collector at once
+ * does not come back at once (the collector's HELLO says how big the
+ * fleet is). 0 = none. */
+void dl_tunnel_set_spread(dl_tunnel_t *t, uint64_t max_ms);
+/* Uniform [0, max_ms] from the tunnel's generator. */
+uint64_t dl_tunnel_jitter(dl_tunnel_t *t, uint64_t max_ms);
 /* Stops and frees; done(arg) runs once all handles are closed. */
 void dl_tunnel_close(dl_tunnel_t *t, void (*done)(void *), void *arg);
 

@@ -22,6 +22,8 @@ file(MAKE_DIRECTORY ${_pk_out})
 install(TARGETS dockline-agent RUNTIME DESTINATION bin COMPONENT agent)
 install(TARGETS dockline-collector dockline RUNTIME DESTINATION bin
   COMPONENT collector)
+install(TARGETS dockline-attach RUNTIME DESTINATION libexec/dockline
+  COMPONENT collector)
 
 install(FILES ${_pk_src}/agent.conf DESTINATION /etc/dockline
   COMPONENT agent)

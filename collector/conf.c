@@ -16,6 +16,7 @@ static const char *const known[] = {
 	"collector.attach_users",
 	"collector.log_level",
 	"collector.ping_interval",
+	"collector.attach_wait",
 	"collector.authorized_keys",
 	"collector.host_key",
 	"collector.public_address",
@@ -285,6 +286,7 @@ int dl_cconf_load(dl_cconf_t *c, const char *path, char *err, size_t errlen)
 	snprintf(c->host_key, sizeof(c->host_key), "%s", DL_HOST_KEY_DEFAULT);
 	c->log_level = DL_LOG_LEVEL_INFO;
 	c->ping_interval = 15;
+	c->attach_wait = DL_ATTACH_WAIT_DEFAULT;
 	c->retention_raw = 48 * 3600;
 	c->retention_minute = 30 * 86400;
 	c->retention_hour = 365 * 86400;
@@ -344,6 +346,12 @@ int dl_cconf_load(dl_cconf_t *c, const char *path, char *err, size_t errlen)
 			     err, errlen))
 		goto out;
 	c->ping_interval = (int)ping;
+	/* 0 turns resuming off: attach exits with serve, as before. */
+	if (dl_conf_duration(f, "collector", "attach_wait",
+			     DL_ATTACH_WAIT_DEFAULT, 0, 3600, &ping, err,
+			     errlen))
+		goto out;
+	c->attach_wait = (int)ping;
 	/* At least an hour each: shorter would delete what a query of the
 	 * tier's own span is about to read. */
 	if (dl_conf_duration(f, "retention", "raw", c->retention_raw, 3600,

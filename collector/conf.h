@@ -16,6 +16,7 @@
 #define DL_HOST_KEY_DEFAULT	  "/etc/ssh/ssh_host_ed25519_key.pub"
 #define DL_MAX_ATTACH_USERS	  16
 #define DL_PATH_MAX		  1024
+#define DL_ATTACH_WAIT_DEFAULT	  60 /* seconds attach waits for serve */
 
 #define DL_HTTP_LISTEN_DEFAULT "127.0.0.1:9810"
 #define DL_HTTP_USER_DEFAULT   "dockline-http"
@@ -59,6 +60,9 @@ typedef struct {
 	size_t nattach;
 	int log_level;
 	int ping_interval; /* seconds; a session silent 3x this is dead */
+	/* seconds `attach` keeps an agent's SSH channel while serve is gone
+	 * (restart, crash), reconnecting; 0 = exit with serve */
+	int attach_wait;
 	/* [retention] raw, minute, hour: seconds each stats tier is kept */
 	int64_t retention_raw, retention_minute, retention_hour;
 	int64_t retention_audit; /* [retention] audit: control requests */

@@ -57,6 +57,10 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	cmd = argv[1];
+	/* One attach runs per agent session: the small dockline-attach
+	 * binary does the same job without serve's libraries. */
+	if (!strcmp(cmd, "attach"))
+		dl_attach_exec_small(argv);
 	optind = 2;
 	while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (ch) {

@@ -24,6 +24,9 @@
 #define TAG	   "session"
 #define READ_CHUNK 65536
 #define RETRY_MS   20
+/* BYE's retry-after when serve stops on SIGTERM (a restart or an upgrade
+ * takes seconds; the agent adds its fleet jitter). */
+#define DL_SERVE_STOP_RETRY_S 10u
 
 typedef enum { S_ATTACH, S_HELLO, S_LIVE, S_CLOSING } state_t;
 
@@ -39,8 +42,12 @@ struct dl_session {
 	pid_t pid;
 	char host[DL_HOST_MAX + 1];
 	char software[DL_MAX_NAME + 1];
-	bool control;	/* HELLO caps announce "control" */
-	char allow[64]; /* and "allow=CLASSES": the agent's policy */
+	bool control; /* HELLO caps announce "control" */
+	bool resume;  /* attach keeps the channel and the agent can resume */
+	bool attach_resume; /* ATTACH flags: DL_ATTACH_RESUME */
+	bool bye;	    /* HELLO caps announce "bye" */
+	bool said_last;	    /* ERROR or BYE already sent: nothing after it */
+	char allow[64];	    /* and "allow=CLASSES": the agent's policy */
 	dl_frame_reader_t rd;
 	uint64_t last_rx_ns;
 	uint64_t nonce;
@@ -169,6 +176,17 @@ static void send_error(dl_session_t *s, int code, const char *text)
 	m.u.error.code = code;
 	m.u.error.message = DL_STR(text);
 	send_msg(s, &m);
+	s->said_last = true;
+}
+
+/* Closes a session on purpose. attach takes an EOF without an ERROR or
+ * BYE before it for a crashed serve and would keep the session, so every
+ * deliberate close says so first (our HELLO's "resume" cap promises it). */
+static void session_end(dl_session_t *s, int code, const char *why)
+{
+	if (s->state != S_CLOSING && s->state != S_ATTACH && !s->said_last)
+		send_error(s, code, why);
+	session_close(s, why);
 }
 
 static dl_session_t *find_host(dl_server_t *srv, const char *host)
@@ -189,8 +207,9 @@ static int on_attach(dl_session_t *s, const dl_msg_t *m, char *why,
 			 dl_msg_type_name(m->type));
 		return DL_EPROTO;
 	}
-	dl_str_copy(s->host, sizeof(s->host), m->u.attach_host);
-	if (m->u.attach_host.n > DL_HOST_MAX || !dl_host_name_valid(s->host)) {
+	dl_str_copy(s->host, sizeof(s->host), m->u.attach.host);
+	s->attach_resume = (m->u.attach.flags & DL_ATTACH_RESUME) != 0;
+	if (m->u.attach.host.n > DL_HOST_MAX || !dl_host_name_valid(s->host)) {
 		snprintf(why, whylen, "invalid host name in ATTACH");
 		s->host[0] = '\0';
 		return DL_EPROTO;
@@ -204,7 +223,7 @@ static int on_attach(dl_session_t *s, const dl_msg_t *m, char *why,
 		/* Not S_LIVE any more: the new session owns "online". */
 		if (old->state == S_LIVE)
 			old->state = S_HELLO;
-		session_close(old, "replaced by a newer session");
+		session_end(old, DL_ECLOSED, "replaced by a newer session");
 	}
 	s->state = S_HELLO;
 	return 0;
@@ -224,8 +243,9 @@ static int on_hello(dl_session_t *s, const dl_msg_t *m, char *why,
 {
 	const dl_hello_t *h = &m->u.hello;
 	dl_msg_t r = {.type = DL_MSG_HELLO};
-	char text[256];
-	const char *caps[] = {"ack", "ping"};
+	char text[256], fleet[32];
+	const char *caps[] = {"ack", "ping", DL_CAP_RESUME};
+	size_t known;
 	uint64_t now;
 
 	if (m->type != DL_MSG_HELLO) {
@@ -237,6 +257,10 @@ static int on_hello(dl_session_t *s, const dl_msg_t *m, char *why,
 	for (uint32_t i = 0; i < h->ncaps; i++)
 		if (dl_str_eq(h->caps[i], "control"))
 			s->control = true;
+		else if (dl_str_eq(h->caps[i], DL_CAP_RESUME))
+			s->resume = s->attach_resume;
+		else if (dl_str_eq(h->caps[i], DL_CAP_BYE))
+			s->bye = true;
 		else if (h->caps[i].n > 6 && h->caps[i].n < sizeof(s->allow) &&
 			 !memcmp(h->caps[i].p, "allow=", 6))
 			dl_str_copy(
@@ -257,9 +281,16 @@ static int on_hello(dl_session_t *s, const dl_msg_t *m, char *why,
 	dl_store_last(s->srv->store, s->host, &r.u.hello.last_epoch,
 		      &r.u.hello.last_seq);
 	r.u.hello.epoch = r.u.hello.last_epoch;
-	r.u.hello.ncaps = 2;
+	/* fleet=N: agents spread their redials over N / 17 s (msg.h). */
+	known = dl_store_hosts_known(s->srv->store);
+	if (known < dl_session_live_count(s->srv) + 1)
+		known = dl_session_live_count(s->srv) + 1;
+	snprintf(fleet, sizeof(fleet), DL_CAP_FLEET "%zu", known);
+	r.u.hello.ncaps = 4;
 	r.u.hello.caps[0] = DL_STR(caps[0]);
 	r.u.hello.caps[1] = DL_STR(caps[1]);
+	r.u.hello.caps[2] = DL_STR(caps[2]);
+	r.u.hello.caps[3] = DL_STR(fleet);
 	r.u.hello.host = DL_STR(s->host);
 	snprintf(text, sizeof(text), "uid %d pid %d", (int)s->uid, (int)s->pid);
 	dl_utf8_fix(s->allow);
@@ -379,7 +410,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 		return;
 	s->last_rx_ns = dl_clock_mono_ns();
 	if (dl_frame_reader_feed(&s->rd, buf->base, (size_t)nread) != 0) {
-		session_close(s, "receive buffer overflow");
+		session_end(s, DL_ETOOBIG, "receive buffer overflow");
 		return;
 	}
 	process(s);
@@ -414,7 +445,7 @@ static void process(dl_session_t *s)
 					snprintf(why, sizeof(why),
 						 "invalid frame length %u",
 						 len);
-				session_close(s, why);
+				session_end(s, rc, why);
 				return;
 			}
 		}
@@ -429,7 +460,7 @@ static void process(dl_session_t *s)
 			return;
 		}
 		if (rc) {
-			session_close(s, why[0] ? why : dl_strerror(rc));
+			session_end(s, rc, why[0] ? why : dl_strerror(rc));
 			return;
 		}
 		if (s->state == S_CLOSING)
@@ -449,7 +480,7 @@ static void on_timer(uv_timer_t *t)
 	if (idle > limit) {
 		snprintf(why, sizeof(why), "no traffic for %llu s",
 			 (unsigned long long)(idle / 1000000000ull));
-		session_close(s, why);
+		session_end(s, DL_ETIMEDOUT, why);
 		return;
 	}
 	if (s->state == S_LIVE) {
@@ -534,10 +565,25 @@ void dl_session_ack(dl_server_t *srv, uint64_t sid, uint64_t epoch,
 	dl_session_send(srv, sid, &m);
 }
 
+/* Shutdown. A session whose attach and agent can resume gets nothing:
+ * the EOF tells attach to wait for the next serve (a restart costs no SSH
+ * handshake). An agent that understands BYE is told when to come back;
+ * older agents see the EOF as before. */
 void dl_session_close_all(dl_server_t *srv, const char *why)
 {
-	while (srv->sessions)
-		session_close(srv->sessions, why);
+	while (srv->sessions) {
+		dl_session_t *s = srv->sessions;
+
+		if (s->state == S_LIVE && !s->resume && s->bye) {
+			dl_msg_t m = {.type = DL_MSG_BYE};
+
+			m.u.bye.retry_after_s = DL_SERVE_STOP_RETRY_S;
+			m.u.bye.reason = DL_STR(why);
+			send_msg(s, &m);
+			s->said_last = true;
+		}
+		session_close(s, why);
+	}
 }
 
 bool dl_session_drop(dl_server_t *srv, const char *host, const char *why)
@@ -548,7 +594,7 @@ bool dl_session_drop(dl_server_t *srv, const char *host, const char *why)
 	if (!s)
 		return false;
 	s->state = S_HELLO; /* no offline row for a host being purged */
-	session_close(s, why);
+	session_end(s, DL_ECLOSED, why);
 	return live;
 }
 

@@ -139,6 +139,18 @@ fail:
 	return rc;
 }
 
+size_t dl_store_hosts_known(dl_store_t *s)
+{
+	size_t n;
+
+	if (!s)
+		return 0;
+	pthread_mutex_lock(&s->cache_mu);
+	n = s->cache.n;
+	pthread_mutex_unlock(&s->cache_mu);
+	return n;
+}
+
 void dl_store_last(dl_store_t *s, const char *host, uint64_t *epoch,
 		   uint64_t *seq)
 {

@@ -45,6 +45,10 @@ dl_store_t *dl_store_open(uv_loop_t *loop, const char *path,
  * closed (the store frees itself then). */
 void dl_store_close(dl_store_t *s);
 
+/* Hosts with delivery state (every host that ever delivered a frame):
+ * the fleet size serve announces in HELLO. Thread-safe. */
+size_t dl_store_hosts_known(dl_store_t *s);
+
 /* Last committed (epoch, seq) for host, from the writer's cache; 0, 0 if
  * the host never delivered. Thread-safe. */
 void dl_store_last(dl_store_t *s, const char *host, uint64_t *epoch,

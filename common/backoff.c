@@ -36,3 +36,10 @@ void dl_backoff_reset(dl_backoff_t *b)
 {
 	b->cur_ms = b->min_ms;
 }
+
+uint64_t dl_backoff_jitter(dl_backoff_t *b, uint64_t max_ms)
+{
+	if (max_ms == 0)
+		return 0;
+	return xorshift(&b->rng) % (max_ms + 1);
+}

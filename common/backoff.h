@@ -18,6 +18,8 @@ void dl_backoff_init(dl_backoff_t *b, uint64_t min_ms, uint64_t max_ms,
 		     uint64_t seed);
 /* Next delay in ms; advances the exponent. */
 uint64_t dl_backoff_next(dl_backoff_t *b);
+/* Uniform in [0, max_ms], from the same generator (spreads a fleet). */
+uint64_t dl_backoff_jitter(dl_backoff_t *b, uint64_t max_ms);
 /* Back to min after a success. */
 void dl_backoff_reset(dl_backoff_t *b);
 

@@ -26,6 +26,8 @@ const char *dl_msg_type_name(dl_msg_type_t t)
 	case DL_MSG_PING: return "PING";
 	case DL_MSG_PONG: return "PONG";
 	case DL_MSG_ACK: return "ACK";
+	case DL_MSG_RESTART: return "RESTART";
+	case DL_MSG_BYE: return "BYE";
 	case DL_MSG_INVENTORY: return "INVENTORY";
 	case DL_MSG_CONTAINER: return "CONTAINER";
 	case DL_MSG_EVENT: return "EVENT";
@@ -219,6 +221,39 @@ static void enc_ack(enc_t *e, uint64_t epoch, uint64_t seq)
 	put_head(e, DL_MSG_ACK, 3);
 	put_u64(e, epoch);
 	put_u64(e, seq);
+}
+
+/* RESTART, collector side -> agent, only to an agent whose HELLO caps hold
+ * "resume". Written by attach itself, at a frame boundary, when serve
+ * went away and a new serve took the session over: the agent starts the
+ * session again (HELLO both ways, outbox resent from the new HELLO's
+ * last_seq) on the same SSH channel.
+ *
+ *   +---+----------+
+ *   | 0 | 1        |
+ *   | 6 | reason   |
+ *   |   | str 1024 |
+ *   +---+----------+ */
+static void enc_restart(enc_t *e, dl_str_t reason)
+{
+	put_head(e, DL_MSG_RESTART, 2);
+	put_str(e, reason, DL_MAX_TEXT);
+}
+
+/* BYE, collector side -> agent, only to an agent whose HELLO caps hold
+ * "bye"; the sender closes after it. The agent redials no sooner than
+ * retry_after_s (plus jitter), instead of its own backoff.
+ *
+ *   +---+---------------+----------+
+ *   | 0 | 1             | 2        |
+ *   | 7 | retry_after_s | reason   |
+ *   |   | u32           | str 1024 |
+ *   +---+---------------+----------+ */
+static void enc_bye(enc_t *e, const dl_bye_t *b)
+{
+	put_head(e, DL_MSG_BYE, 3);
+	msgpack_pack_uint32(&e->pk, b->retry_after_s);
+	put_str(e, b->reason, DL_MAX_TEXT);
 }
 
 /* One container, nested in INVENTORY and CONTAINER:
@@ -455,17 +490,19 @@ static void enc_hoststats(enc_t *e, const dl_msg_t *m)
 	put_u64(e, h->net_tx_bytes);
 }
 
-/* ATTACH, local unix socket only (attach -> serve):
+/* ATTACH, local unix socket only (attach -> serve). flags (optional on
+ * decode: an older attach sends two elements) bit 1 = DL_ATTACH_RESUME.
  *
- *   +----+------+
- *   | 0  | 1    |
- *   | 32 | host |
- *   |    | 256  |
- *   +----+------+ */
-static void enc_attach(enc_t *e, dl_str_t host)
+ *   +----+------+-------+
+ *   | 0  | 1    | 2     |
+ *   | 32 | host | flags |
+ *   |    | 256  | u32   |
+ *   +----+------+-------+ */
+static void enc_attach(enc_t *e, dl_str_t host, uint32_t flags)
 {
-	put_head(e, DL_MSG_ATTACH, 2);
+	put_head(e, DL_MSG_ATTACH, 3);
 	put_str(e, host, DL_MAX_NAME);
+	msgpack_pack_uint32(&e->pk, flags);
 }
 
 /* ---- control (never in the outbox, never replayed) ---- */
@@ -564,7 +601,11 @@ static int enc_body(enc_t *e, const dl_msg_t *m)
 	case DL_MSG_DROPPED: enc_dropped(e, m); break;
 	case DL_MSG_STATS: enc_stats(e, m); break;
 	case DL_MSG_HOSTSTATS: enc_hoststats(e, m); break;
-	case DL_MSG_ATTACH: enc_attach(e, m->u.attach_host); break;
+	case DL_MSG_RESTART: enc_restart(e, m->u.restart_reason); break;
+	case DL_MSG_BYE: enc_bye(e, &m->u.bye); break;
+	case DL_MSG_ATTACH:
+		enc_attach(e, m->u.attach.host, m->u.attach.flags);
+		break;
 	case DL_MSG_REQUEST: enc_request(e, &m->u.request); break;
 	case DL_MSG_RESPONSE: enc_response(e, &m->u.response); break;
 	case DL_MSG_STREAM: enc_stream(e, &m->u.stream); break;
@@ -1244,10 +1285,25 @@ static int dec_body(dec_t *d, dl_msg_t *m, uint64_t type)
 		return get_u64(d, 5, "bytes", &m->u.dropped.bytes);
 	case DL_MSG_STATS: return dec_stats(d, m);
 	case DL_MSG_HOSTSTATS: return dec_hoststats(d, m);
-	case DL_MSG_ATTACH:
+	case DL_MSG_RESTART:
 		if ((rc = need(d, 2)))
 			return rc;
-		return get_str(d, 1, "host", DL_MAX_NAME, &m->u.attach_host);
+		return get_str(d, 1, "reason", DL_MAX_TEXT,
+			       &m->u.restart_reason);
+	case DL_MSG_BYE:
+		if ((rc = need(d, 3)) ||
+		    (rc = get_u32(d, 1, "retry_after_s",
+				  &m->u.bye.retry_after_s)))
+			return rc;
+		return get_str(d, 2, "reason", DL_MAX_TEXT, &m->u.bye.reason);
+	case DL_MSG_ATTACH:
+		if ((rc = need(d, 2)) ||
+		    (rc = get_str(d, 1, "host", DL_MAX_NAME,
+				  &m->u.attach.host)))
+			return rc;
+		if (d->n < 3) /* an attach that predates flags */
+			return 0;
+		return get_u32(d, 2, "flags", &m->u.attach.flags);
 	case DL_MSG_REQUEST:
 	case DL_MSG_RESPONSE:
 	case DL_MSG_STREAM:

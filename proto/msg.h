@@ -35,12 +35,37 @@
 /* RESPONSE body: what fits one frame with room for the header fields. */
 #define DL_MAX_BODY (DL_FRAME_MAX - 64u)
 
+/* Capabilities (HELLO caps) for the restart path. The agent announces
+ * "resume" (it understands RESTART) and "bye" (BYE); serve announces
+ * "resume" (it never ends a session on purpose without an ERROR or BYE
+ * first, so attach may take a bare EOF for a crash) and "fleet=N". */
+#define DL_CAP_RESUME "resume"
+#define DL_CAP_BYE    "bye"
+#define DL_CAP_FLEET  "fleet="
+
+/* ATTACH flags (element 2). */
+#define DL_ATTACH_RESUME 1u /* attach keeps the SSH channel across restarts */
+
+/* How fast the collector host completes SSH handshakes (measured on the
+ * reference machine: ~17/s with sshd's default MaxStartups). An agent
+ * whose link drops spreads its first redial uniformly over
+ * fleet / DL_FLEET_HANDSHAKES_PER_S seconds, at most DL_FLEET_SPREAD_MAX_S,
+ * so a whole fleet comes back at about the rate the host can take. */
+#define DL_FLEET_HANDSHAKES_PER_S 17u
+#define DL_FLEET_SPREAD_MAX_S	  60u
+/* BYE's retry_after_s is at most this (a peer sending more is capped). */
+#define DL_BYE_RETRY_MAX_S 3600u
+
 typedef enum {
 	DL_MSG_HELLO = 1,
 	DL_MSG_ERROR = 2,
 	DL_MSG_PING = 3,
 	DL_MSG_PONG = 4,
 	DL_MSG_ACK = 5,
+	/* Collector side -> agent, only to agents whose HELLO caps announce
+	 * them (DL_CAP_RESUME, DL_CAP_BYE). */
+	DL_MSG_RESTART = 6, /* serve restarted under attach: send HELLO */
+	DL_MSG_BYE = 7,	    /* closing: come back in retry_after_s */
 	/* Data frames: carry (epoch, seq), acked cumulatively. */
 	DL_MSG_INVENTORY = 16,
 	DL_MSG_CONTAINER = 17,
@@ -106,6 +131,11 @@ typedef struct {
 	uint32_t health_streak; /* State.Health.FailingStreak */
 	dl_str_t health_output; /* last check's output, at most 256 bytes */
 } dl_cdetail_t;
+
+typedef struct {
+	uint32_t retry_after_s; /* come back no sooner (plus jitter) */
+	dl_str_t reason;	/* one sentence for the agent's log */
+} dl_bye_t;
 
 typedef struct {
 	uint32_t idx; /* per-session number, for compact stats */
@@ -257,7 +287,12 @@ typedef struct {
 		dl_dropped_t dropped;
 		dl_stats_t stats;
 		dl_hoststats_t hoststats;
-		dl_str_t attach_host;
+		struct {
+			dl_str_t host;
+			uint32_t flags; /* DL_ATTACH_*; 0 from older attach */
+		} attach;
+		dl_str_t restart_reason; /* RESTART */
+		dl_bye_t bye;
 		dl_request_t request;
 		dl_response_t response;
 		dl_chunk_t stream;

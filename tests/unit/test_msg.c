@@ -275,10 +275,34 @@ static void test_small(void)
 	ASSERT_EQ(d.u.ack.seq, 99);
 	dl_msg_release(&d);
 
-	m = (dl_msg_t){.type = DL_MSG_ATTACH, .u.attach_host = DL_STR("db-7")};
+	m = (dl_msg_t){.type = DL_MSG_ATTACH};
+	m.u.attach.host = DL_STR("db-7");
+	m.u.attach.flags = DL_ATTACH_RESUME;
 	round_trip(&m, &d);
-	ASSERT_STR_IS(d.u.attach_host, "db-7");
+	ASSERT_STR_IS(d.u.attach.host, "db-7");
+	ASSERT_EQ(d.u.attach.flags, DL_ATTACH_RESUME);
 	ASSERT(!dl_msg_is_data(d.type));
+	dl_msg_release(&d);
+
+	m = (dl_msg_t){.type = DL_MSG_RESTART};
+	m.u.restart_reason = DL_STR("serve came back after 2.1 s");
+	round_trip(&m, &d);
+	ASSERT_STR_IS(d.u.restart_reason, "serve came back after 2.1 s");
+	ASSERT(!dl_msg_is_data(d.type));
+	dl_msg_release(&d);
+
+	m = (dl_msg_t){.type = DL_MSG_BYE};
+	m.u.bye.retry_after_s = UINT32_MAX;
+	m.u.bye.reason = DL_STR("collector is stopping");
+	round_trip(&m, &d);
+	ASSERT_EQ(d.u.bye.retry_after_s, UINT32_MAX);
+	ASSERT_STR_IS(d.u.bye.reason, "collector is stopping");
+	dl_msg_release(&d);
+
+	m = (dl_msg_t){.type = DL_MSG_BYE}; /* empty reason */
+	round_trip(&m, &d);
+	ASSERT_EQ(d.u.bye.retry_after_s, 0);
+	ASSERT_EQ(d.u.bye.reason.n, 0);
 	dl_msg_release(&d);
 
 	m = (dl_msg_t){
@@ -634,10 +658,10 @@ static void test_encode_refusals(void)
 	dl_buf_consume(&b, 3);
 	before = dl_buf_used(&b);
 
-	m.u.attach_host = (dl_str_t){big, DL_MAX_NAME + 1};
+	m.u.attach.host = (dl_str_t){big, DL_MAX_NAME + 1};
 	ASSERT_EQ(dl_msg_encode(&b, &m), DL_EINVAL);
 	ASSERT_EQ(dl_buf_used(&b), before);
-	m.u.attach_host = (dl_str_t){big, DL_MAX_NAME};
+	m.u.attach.host = (dl_str_t){big, DL_MAX_NAME};
 	ASSERT_EQ(dl_msg_encode(&b, &m), 0);
 
 	m = (dl_msg_t){.type = DL_MSG_CONTAINER};
@@ -654,7 +678,7 @@ static void test_encode_refusals(void)
 	m = (dl_msg_t){.type = DL_MSG_HELLO};
 	m.u.hello.ncaps = DL_MAX_CAPS + 1;
 	ASSERT_EQ(dl_msg_encode(&b, &m), DL_EINVAL);
-	m = (dl_msg_t){.type = (dl_msg_type_t)7};
+	m = (dl_msg_t){.type = (dl_msg_type_t)9};
 	ASSERT_EQ(dl_msg_encode(&b, &m), DL_EINVAL);
 	ASSERT_EQ(dl_buf_used(&b), before);
 
@@ -673,10 +697,11 @@ static void test_encode_refusals(void)
 	/* The buffer's own cap. */
 	dl_buf_free(&b);
 	dl_buf_init(&b, 20);
-	m = (dl_msg_t){.type = DL_MSG_ATTACH, .u.attach_host = DL_STR("h")};
+	m = (dl_msg_t){.type = DL_MSG_ATTACH};
+	m.u.attach.host = DL_STR("h");
 	ASSERT_EQ(dl_msg_encode(&b, &m), 0);
 	before = dl_buf_used(&b);
-	m.u.attach_host = DL_STR("a-much-longer-host");
+	m.u.attach.host = DL_STR("a-much-longer-host");
 	ASSERT_EQ(dl_msg_encode(&b, &m), DL_ETOOBIG);
 	ASSERT_EQ(dl_buf_used(&b), before);
 	dl_buf_free(&b);
@@ -1009,6 +1034,26 @@ static const struct {
 	 "DOCKER: element 4 (up) is not a boolean"},
 	{"[20, -1, 2, 3, 4, 5]", DL_EPROTO, "DROPPED: element 1 (epoch)"},
 	{"[32, 7]", DL_EPROTO, "ATTACH: element 1 (host) is not a string"},
+	{"[32, \"h\"]", 0, ""}, /* an attach that predates flags */
+	{"[32, \"h\", 1, 9]", 0, ""},
+	{"[32, \"h\", \"resume\"]", DL_EPROTO,
+	 "ATTACH: element 2 (flags) is not"},
+	{"[32, \"h\", 4294967296]", DL_EPROTO,
+	 "ATTACH: element 2 (flags) is out of range"},
+	/* RESTART / BYE */
+	{"[6, \"\"]", 0, ""},
+	{"[6, \"why\", 1]", 0, ""},
+	{"[6]", DL_EPROTO,
+	 "RESTART: array has 1 elements, expected at least 2"},
+	{"[6, 1]", DL_EPROTO, "RESTART: element 1 (reason) is not a string"},
+	{"[6, s1025]", DL_EPROTO, "RESTART: element 1 (reason) is longer"},
+	{"[7, 30, \"gone\"]", 0, ""},
+	{"[7, 30]", DL_EPROTO,
+	 "BYE: array has 2 elements, expected at least 3"},
+	{"[7, -1, \"x\"]", DL_EPROTO, "BYE: element 1 (retry_after_s)"},
+	{"[7, 4294967296, \"x\"]", DL_EPROTO,
+	 "BYE: element 1 (retry_after_s) is out of range"},
+	{"[7, 1, s1025]", DL_EPROTO, "BYE: element 2 (reason) is longer"},
 	/* STATS / HOSTSTATS */
 	{"[21, 1, 2, 3, 4, 5, []]", 0, ""},
 	{"[21, 1, 2, 3, 4, 5]", DL_EPROTO,
