@@ -4,8 +4,9 @@
 # always container that exits at once fires restart_loop; a silenced
 # container's alert is recorded but sends nothing; killing the agent
 # fires host_offline after `for` and reconnecting resolves it; a
-# collector restart keeps the history and repeats no message. Until
-# notify.c is wired, serve logs every message ("alert firing: {...}").
+# collector restart keeps the history and repeats no message. serve logs
+# every message ("alert firing: {...}") and sends the sick rule's to a
+# real webhook receiver (tests/integration/webhook_recv.py).
 . "$(dirname "$0")/lib.sh"
 
 dl_need_packages
@@ -15,16 +16,23 @@ dl_need_user
 dl_check_bins
 dl_docker_lock_shared
 
+dl_spawn "$T/recv.log" /usr/bin/python3 "$DL_SRC/tests/integration/webhook_recv.py" "$T/recv.port" "$T/recv"
+dl_wait_for "[ -s $T/recv.port ]" 10 "webhook receiver listening"
 dl_start_sshd
 dl_write_collector_conf
 # Scoped to this test's containers: dockerd is shared with other tests.
 cat >>"$T/collector.conf" <<EOF
+
+[notify hook]
+kind = webhook
+url = http://127.0.0.1:$(cat "$T/recv.port")/alerts
 
 [alert sick]
 condition = container_unhealthy
 containers = dl-${T##*/}-*
 for = 3s
 severity = critical
+notify = hook
 
 [alert loop]
 condition = restart_loop
@@ -81,6 +89,13 @@ dl_assert_match "text output" "sick +critical +al1/$name +firing" "$(dl_cli aler
 docker exec "$sick" sh -c ': >/tmp/ok'
 dl_wait_for "[ \"\$(state_of sick $name)\" = resolved ]" 30 "sick resolves once healthy"
 dl_assert_eq "one resolved message for sick" 1 "$(logged resolved sick)"
+# the receiver got both, as docs/ALERTS.md documents the body
+dl_wait_for "[ \$(cat $T/recv/req-*.body 2>/dev/null | jq -s 'length') -ge 2 ]" 20 "webhook got firing and resolved"
+got=$(cat "$T"/recv/req-*.body | jq -s -c 'sort_by(.status) | map({kind, status, rule, severity, host, container})')
+dl_assert_eq "webhook bodies" \
+	"[{\"kind\":\"alert\",\"status\":\"firing\",\"rule\":\"sick\",\"severity\":\"critical\",\"host\":\"al1\",\"container\":\"$name\"},{\"kind\":\"alert\",\"status\":\"resolved\",\"rule\":\"sick\",\"severity\":\"critical\",\"host\":\"al1\",\"container\":\"$name\"}]" \
+	"$got"
+dl_assert_match "webhook POSTs JSON" '^Content-Type: application/json' "$(cat "$T"/recv/req-1.headers)"
 dl_assert_eq "nothing firing" "no alerts firing" "$(dl_cli alerts)"
 
 # --- a silence: the alert is recorded, nothing is sent
