@@ -688,7 +688,10 @@ dl_docker_req_t *dl_docker_raw(dl_docker_t *d, const char *method,
 		return NULL;
 	req->raw = true;
 	req->on_data = on_data;
-	/* exec start hijacks the connection; logs may be cut mid-body. */
+	/* exec start hijacks the connection; logs may be cut mid-body: a
+	 * stream gets a connection of its own and never returns it to the
+	 * pool (so a cancel closes exactly that connection). */
+	curl_easy_setopt(req->easy, CURLOPT_FRESH_CONNECT, 1L);
 	curl_easy_setopt(req->easy, CURLOPT_FORBID_REUSE, 1L);
 	return req_start(d, req);
 }
