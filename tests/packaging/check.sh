@@ -78,6 +78,7 @@ cat >"$tmp/collector.files" <<'EOF'
 ./lib/systemd/system/dockline-http.service
 ./usr/bin/dockline
 ./usr/bin/dockline-collector
+./usr/libexec/dockline/dockline-attach
 ./usr/share/doc/dockline-collector/changelog.Debian.gz
 ./usr/share/doc/dockline-collector/copyright
 ./usr/share/lintian/overrides/dockline-collector
