@@ -41,7 +41,7 @@ static int one(int fd, worker_t *w)
 	json_t *resp = NULL;
 
 	if (dl_admin_send(fd, req, DL_ADMIN_REQ_MAX) != 0 ||
-	    dl_admin_recv_frame(fd, DL_ADMIN_RESP_MAX, 10000, &p, &len) != 0)
+	    dl_admin_recv_frame(fd, DL_ADMIN_RESP_MAX, 60000, &p, &len) != 0)
 		return -1;
 	/* Parse like a client would (the gateway forwards the bytes). */
 	if (dl_admin_parse(p, len, &resp) != 0 ||
