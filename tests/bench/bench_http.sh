@@ -179,7 +179,7 @@ done
 M_GW=$(median <"$T/m.gw")
 M_CLI=$(median <"$T/m.cli")
 M_BYTES=$(wc -c <"$T/metrics.txt")
-M_CTRS=$(grep -c '^dockline_container_cpu_percent{' "$T/metrics.txt" || true)
+M_CTRS=$(grep -c '^container_cpu_usage_seconds_total{' "$T/metrics.txt" || true)
 HWM_GW=$(kib "$W_HTTP" VmHWM)
 HWM_SERVE=$(kib "$W_SERVE" VmHWM)
 M_LOAD=$(load)

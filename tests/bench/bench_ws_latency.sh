@@ -61,6 +61,7 @@ import websockets
 url, token, prefix = sys.argv[1:4]
 n, nclients, timeout = int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6])
 lat, counts, ready = [], [], []
+per_event = {}  # seq -> [latencies]: first client = the path, spread = fan-out
 
 
 async def client():
@@ -79,6 +80,7 @@ async def client():
                 if not ev or not (ev.get("name") or "").startswith(prefix):
                     continue
                 lat.append(now - ev["time_ns"])
+                per_event.setdefault(ev.get("seq"), []).append(now - ev["time_ns"])
                 got += 1
     finally:
         counts.append(got)
@@ -103,6 +105,14 @@ q = lambda p: lat[min(k - 1, k * p // 100)] / 1e6
 print("%-34s %8d %8.1f %8.1f %8.1f %8.1f" % (
     "docker event -> %d WS clients" % nclients, k, q(50), q(90), q(99),
     lat[-1] / 1e6))
+first = sorted(min(v) for v in per_event.values())
+spread = sorted(max(v) - min(v) for v in per_event.values())
+for label, v in (("  first client of each event", first),
+                 ("  last - first client (fan-out)", spread)):
+    m = len(v)
+    print("%-34s %8d %8.1f %8.1f %8.1f %8.1f" % (
+        label, m, v[m // 2] / 1e6, v[m * 9 // 10] / 1e6,
+        v[min(m - 1, m * 99 // 100)] / 1e6, v[-1] / 1e6))
 print("clients that got all %d events: %d of %d" % (n, full, nclients))
 sys.exit(0 if full == nclients else 1)
 EOF
