@@ -138,7 +138,8 @@ int main(int argc, char **argv)
 		free(w[i].lat);
 	}
 	if (n == 0) {
-		fprintf(stderr, "bench_admin: no answer (%zu errors)\n", errors);
+		fprintf(stderr, "bench_admin: no answer (%zu errors)\n",
+			errors);
 		return 1;
 	}
 	qsort(all, n, sizeof(uint64_t), cmp_u64);

@@ -41,8 +41,8 @@ static void submit(uv_loop_t *loop, dl_store_t *s, const char *host,
 		uv_run(loop, UV_RUN_ONCE);
 }
 
-static void inventory(uv_loop_t *loop, dl_store_t *s, const char *host,
-		      int h, int per, dl_buf_t *b)
+static void inventory(uv_loop_t *loop, dl_store_t *s, const char *host, int h,
+		      int per, dl_buf_t *b)
 {
 	static dl_container_t c[PER_MAX];
 	static char ids[PER_MAX][65], names[PER_MAX][32];
@@ -70,8 +70,8 @@ static void inventory(uv_loop_t *loop, dl_store_t *s, const char *host,
 	submit(loop, s, host, &m, b);
 }
 
-static void samples(uv_loop_t *loop, dl_store_t *s, const char *host,
-		    int per, int nsamples, uint64_t now, dl_buf_t *b)
+static void samples(uv_loop_t *loop, dl_store_t *s, const char *host, int per,
+		    int nsamples, uint64_t now, dl_buf_t *b)
 {
 	static dl_sample_t v[PER_MAX];
 	uint64_t seq = 2;
