@@ -4,7 +4,8 @@
  * connections. Mode "connect" opens a connection per request (what the
  * gateway does for each HTTP request), "keep" reuses one per thread
  * (serve's ceiling). Prints one line: requests/s, p50, p99, max (ms) and
- * the answer size. Errors (an "ok":false answer) are counted, not timed.
+ * the answer size. Errors (an "ok":false answer) are counted, not timed;
+ * like wrk, answers arriving after SECONDS are not counted.
  *
  *   bench_admin SOCKET TOKEN OP THREADS SECONDS connect|keep [all] */
 #include <pthread.h>
@@ -72,6 +73,9 @@ static void *run(void *arg)
 			fd = -1;
 			continue;
 		}
+		/* Like wrk: an answer after the deadline is not counted. */
+		if (dl_clock_mono_ns() > deadline)
+			break;
 		w->lat[w->n++] = dl_clock_mono_ns() - t0;
 		if (!keep) {
 			close(fd);

@@ -88,7 +88,7 @@ unworld() {
 
 ROWS=()
 # row LABEL GATEWAY_RPS P50 P99 ADMIN_RPS P50 P99 BYTES ERRORS
-row() { ROWS+=("$(printf '%-30s %9s %8s %8s | %9s %8s %8s | %6s %9s %6s' "$@")"); }
+row() { ROWS+=("$(printf '%-32s %9s %8s %8s | %9s %8s %8s | %6s %9s %6s' "$@")"); }
 
 # wrk_run CONNECTIONS PATH -> G_RPS G_P50 G_P99 G_ERR
 wrk_run() {
@@ -111,9 +111,10 @@ compare() {
 	a=($("$BD/bench_admin" "$W_DIR/admin.sock" "$W_TOKEN" "$op" "$c" "$SECS" connect $all || echo - - - - - -))
 	k=($("$BD/bench_admin" "$W_DIR/admin.sock" "$W_TOKEN" "$op" "$c" "$SECS" keep $all || echo - - - - - -))
 	ratio=$(awk -v g="$G_RPS" -v a="${a[0]}" 'BEGIN { if (a > 0) printf "%.2f", g / a; else print "-" }')
-	row "$label (load $(load | cut -d' ' -f1))" "$G_RPS" "$G_P50" "$G_P99" "${a[0]}" "${a[1]}" "${a[2]}" "$ratio" "${a[4]}" "${a[5]}"
+	row "$label" "$G_RPS" "$G_P50" "$G_P99" "${a[0]}" "${a[1]}" "${a[2]}" "$ratio" "${a[4]}" "${a[5]}"
 	row "  admin keep-alive ceiling" "" "" "" "${k[0]}" "${k[1]}" "${k[2]}" \
 		"$(awk -v g="$G_RPS" -v a="${k[0]}" 'BEGIN { if (a > 0) printf "%.2f", g / a }')" "${k[4]}" "${k[5]}"
+	ROWS+=("  (load $(load))")
 	[ -n "$G_ERR" ] && ROWS+=("  wrk: $G_ERR")
 	return 0
 }
@@ -157,14 +158,16 @@ HWM_IDLE=$(kib "$W_HTTP" VmHWM)
 curl -sf -o /dev/null -H "Authorization: Bearer $W_TOKEN" "$W_URL/api/v1/hosts" ||
 	dl_fail "GET /api/v1/hosts does not answer 200"
 dl_log "hosts (load $(load))"
-compare 64 "GET /hosts (100)" /api/v1/hosts hosts
+compare 64 "GET /hosts (100), c64" /api/v1/hosts hosts
 unworld
 
 # ---- 1,000 hosts x 20 containers: /containers, /metrics
 world h1000 "$T/fleet1000.db"
 dl_log "containers (load $(load))"
-compare 64 "GET /containers (15,000)" /api/v1/containers ps
-compare 64 "GET /containers?all=1 (20,000)" "/api/v1/containers?all=1" ps all
+# 64 connections of 20,000-row answers take longer than a run each (none
+# completes in 10 s): 8, then 1.
+compare 8 "GET /containers (15,000), c8" /api/v1/containers ps
+compare 8 "GET /containers?all=1 (20k), c8" "/api/v1/containers?all=1" ps all
 compare 1 "  the same, 1 connection" "/api/v1/containers?all=1" ps all
 dl_log "metrics (load $(load))"
 : >"$T/m.gw"
@@ -187,7 +190,7 @@ unworld
 
 echo
 echo "gateway (wrk -t2 -c64 -d${SECS}s unless said) vs admin socket (bench_admin, 64 threads, a connection per request); ms"
-printf '%-30s %9s %8s %8s | %9s %8s %8s | %6s %9s %6s\n' "query" "gw req/s" "p50" "p99" \
+printf '%-32s %9s %8s %8s | %9s %8s %8s | %6s %9s %6s\n' "query (connections)" "gw req/s" "p50" "p99" \
 	"admin r/s" "p50" "p99" "gw/adm" "answer B" "errors"
 printf '%s\n' "${ROWS[@]}"
 echo "goals: /hosts >= 5000 req/s through the gateway, p99 < 50 ms"
