@@ -148,7 +148,7 @@ int main(int argc, char **argv)
 	}
 	qsort(all, n, sizeof(uint64_t), cmp_u64);
 	/* machine-readable: rps p50_ms p99_ms max_ms bytes errors */
-	printf("%.0f %.2f %.2f %.2f %zu %zu\n", (double)n * 1e9 / (double)took,
+	printf("%.1f %.2f %.2f %.2f %zu %zu\n", (double)n * 1e9 / (double)took,
 	       all[n / 2] / 1e6, all[n * 99 / 100] / 1e6, all[n - 1] / 1e6,
 	       bytes, errors);
 	free(all);

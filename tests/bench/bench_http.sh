@@ -96,7 +96,7 @@ wrk_run() {
 	out=$(wrk -t$th -c"$1" -d"${SECS}s" --timeout 60s --latency \
 		-H "Authorization: Bearer $W_TOKEN" "$W_URL$2" 2>&1)
 	echo "$out" >>"$T/wrk.out"
-	G_RPS=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out")
+	G_RPS=$(awk '/^Requests\/sec:/ { printf "%.1f", $2 }' <<<"$out")
 	G_P50=$(to_ms "$(awk '$1 == "50%" { print $2 }' <<<"$out")")
 	G_P99=$(to_ms "$(awk '$1 == "99%" { print $2 }' <<<"$out")")
 	G_ERR=$(awk '/Non-2xx|Socket errors/ { s = s $0 "; " } END { print s }' <<<"$out")
@@ -189,7 +189,7 @@ M_LOAD=$(load)
 unworld
 
 echo
-echo "gateway (wrk -t2 -c64 -d${SECS}s unless said) vs admin socket (bench_admin, 64 threads, a connection per request); ms"
+echo "gateway (wrk -t2 -c64 -d${SECS}s unless said) vs admin socket (bench_admin, a thread per connection, a connection per request); ms"
 printf '%-32s %9s %8s %8s | %9s %8s %8s | %6s %9s %6s\n' "query (connections)" "gw req/s" "p50" "p99" \
 	"admin r/s" "p50" "p99" "gw/adm" "answer B" "errors"
 printf '%s\n' "${ROWS[@]}"
