@@ -3,10 +3,10 @@
 # its own (build-bench/). Each prints a table with its baseline measured in
 # the same run; nothing here asserts on time (the machine is shared).
 #
-#   tests/bench/run.sh            all of them (~15 minutes)
+#   tests/bench/run.sh            all of them (~20 minutes)
 #   tests/bench/run.sh NAME...    only those (proto store ingest history
 #                                 latency sampling wire agent_cost control
-#                                 spool)
+#                                 spool http http_latency)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 SRC=$(pwd)
@@ -22,7 +22,7 @@ run() {
 	"$@" || echo "(bench $name failed)"
 }
 
-want=${*:-proto store ingest history latency sampling wire agent_cost control spool}
+want=${*:-proto store ingest history latency sampling wire agent_cost control spool http http_latency}
 for w in $want; do
 	case $w in
 	proto) run proto "$B/bench/bench_proto" ;;
@@ -35,6 +35,8 @@ for w in $want; do
 	wire) [ -f tests/bench/bench_wire.sh ] && run wire bash tests/bench/bench_wire.sh ;;
 	agent_cost) [ -f tests/bench/bench_agent_cost.sh ] && run agent_cost bash tests/bench/bench_agent_cost.sh ;;
 	control) [ -f tests/bench/bench_control.sh ] && run control bash tests/bench/bench_control.sh ;;
+	http) run http bash tests/bench/bench_http.sh 10 ;;
+	http_latency) run http_latency bash tests/bench/bench_ws_latency.sh 200 100 ;;
 	*) echo "unknown bench $w" >&2 ;;
 	esac
 done

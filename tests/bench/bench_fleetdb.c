@@ -1,0 +1,165 @@
+/* bench_fleetdb.c - a fleet database for the gateway benchmarks
+ * (bench_http.sh), filled through the real store API like
+ * bench_history's: HOSTS hosts, each online with an inventory of PER
+ * containers (3 of 4 running, the rest exited, so `ps` and `ps --all`
+ * differ), SAMPLES container samples and as many host samples, 10 s
+ * apart and ending now. Prints nothing but errors; times nothing.
+ *
+ *   bench_fleetdb PATH HOSTS PER SAMPLES */
+#include "collector/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "proto/frame.h"
+#include "proto/msg.h"
+
+#define SEC	1000000000ull
+#define PER_MAX 1000
+
+static void die(const char *what)
+{
+	fprintf(stderr, "bench_fleetdb: %s\n", what);
+	exit(1);
+}
+
+static void submit(uv_loop_t *loop, dl_store_t *s, const char *host,
+		   const dl_msg_t *m, dl_buf_t *b)
+{
+	dl_buf_reset(b);
+	if (dl_msg_encode(b, m))
+		die("encode");
+	while (dl_store_submit(s, 1, host, dl_buf_head(b) + DL_FRAME_HDR,
+			       dl_buf_used(b) - DL_FRAME_HDR) == DL_EFULL)
+		uv_run(loop, UV_RUN_ONCE);
+}
+
+static void inventory(uv_loop_t *loop, dl_store_t *s, const char *host, int h,
+		      int per, dl_buf_t *b)
+{
+	static dl_container_t c[PER_MAX];
+	static char ids[PER_MAX][65], names[PER_MAX][32];
+	dl_msg_t m = {
+		.type = DL_MSG_INVENTORY, .epoch = 1, .seq = 1, .time_ns = 1};
+
+	for (int i = 0; i < per; i++) {
+		bool up = i % 4 != 3;
+
+		snprintf(ids[i], sizeof(ids[i]), "%08x%056d", h * per + i, 0);
+		snprintf(names[i], sizeof(names[i]), "app-%d", i);
+		c[i] = (dl_container_t){
+			.idx = (uint32_t)i + 1,
+			.id = {ids[i], 64},
+			.name = {names[i], strlen(names[i])},
+			.image = DL_STR("registry.example/app:1.2.3"),
+			.state = up ? DL_STR("running") : DL_STR("exited"),
+			.status = up ? DL_STR("Up 3 hours")
+				     : DL_STR("Exited (0) 2 hours ago"),
+			.health = up ? DL_STR("healthy") : DL_STR(""),
+			.created = 1700000000};
+	}
+	m.u.inventory.n = (uint32_t)per;
+	m.u.inventory.v = c;
+	submit(loop, s, host, &m, b);
+}
+
+static void samples(uv_loop_t *loop, dl_store_t *s, const char *host, int per,
+		    int nsamples, uint64_t now, dl_buf_t *b)
+{
+	static dl_sample_t v[PER_MAX];
+	uint64_t seq = 2;
+
+	for (uint64_t k = 0; k < (uint64_t)nsamples; k++) {
+		uint64_t t = now - ((uint64_t)nsamples - k) * 10 * SEC;
+		dl_msg_t st = {.type = DL_MSG_STATS,
+			       .epoch = 1,
+			       .seq = seq++,
+			       .time_ns = t};
+		dl_msg_t hs = {.type = DL_MSG_HOSTSTATS,
+			       .epoch = 1,
+			       .seq = seq++,
+			       .time_ns = t};
+		uint32_t n = 0;
+
+		for (int i = 0; i < per; i++) {
+			if (i % 4 == 3)
+				continue; /* exited: no samples */
+			v[n++] = (dl_sample_t){
+				.idx = (uint32_t)i + 1,
+				.valid = DL_SV_CPU | DL_SV_MEM |
+					 DL_SV_MEMLIMIT | DL_SV_NET |
+					 DL_SV_BLK | DL_SV_PIDS,
+				.cpu_ns = k * 3 * SEC + (uint64_t)i,
+				.mem_usage = 100000000 + (uint64_t)i * 4096,
+				.mem_limit = 1ull << 30,
+				.net_rx_bytes = k * 1000,
+				.net_tx_bytes = k * 500,
+				.blk_read_bytes = k * 10,
+				.blk_write_bytes = k * 20,
+				.pids = 4};
+		}
+		st.u.stats.system_cpu_ns = k * 10 * 4 * SEC;
+		st.u.stats.online_cpus = 4;
+		st.u.stats.n = n;
+		st.u.stats.v = v;
+		submit(loop, s, host, &st, b);
+		hs.u.hoststats.cpu_total_ns = k * 10 * 4 * SEC;
+		hs.u.hoststats.cpu_idle_ns = k * 10 * 3 * SEC;
+		hs.u.hoststats.online_cpus = 4;
+		hs.u.hoststats.mem_total = 8ull << 30;
+		hs.u.hoststats.mem_used = 2ull << 30;
+		hs.u.hoststats.mem_available = 6ull << 30;
+		hs.u.hoststats.load1_x100 = 42;
+		hs.u.hoststats.disk_used = 10ull << 30;
+		hs.u.hoststats.disk_total = 100ull << 30;
+		hs.u.hoststats.net_rx_bytes = k * 4000;
+		hs.u.hoststats.net_tx_bytes = k * 2000;
+		submit(loop, s, host, &hs, b);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	int64_t hosts, per, nsamples;
+	uint64_t now = dl_clock_wall_ns();
+	char err[512], host[32];
+	uv_loop_t loop;
+	dl_store_t *s;
+	dl_buf_t b;
+
+	if (argc != 5 || dl_parse_int(argv[2], 1, 100000, &hosts) ||
+	    dl_parse_int(argv[3], 1, PER_MAX, &per) ||
+	    dl_parse_int(argv[4], 0, 1000, &nsamples)) {
+		fprintf(stderr, "usage: %s PATH HOSTS PER SAMPLES\n", argv[0]);
+		return 2;
+	}
+	dl_log_set_level(DL_LOG_LEVEL_WARN);
+	uv_loop_init(&loop);
+	if (!(s = dl_store_open(&loop, argv[1], NULL, NULL, err, sizeof(err))))
+		die(err);
+	dl_buf_init(&b, 4u << 20);
+	for (int h = 0; h < (int)hosts; h++) {
+		snprintf(host, sizeof(host), "host-%04d", h);
+		dl_store_host_online(s, host, "127.0.0.1", "dockline-agent",
+				     "read, lifecycle", now - 3600 * SEC);
+		inventory(&loop, s, host, h, (int)per, &b);
+		samples(&loop, s, host, (int)per, (int)nsamples, now, &b);
+		uv_run(&loop, UV_RUN_NOWAIT);
+	}
+	while (dl_store_pending(s)) {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		usleep(1000);
+	}
+	dl_store_close(s);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+	dl_buf_free(&b);
+	return 0;
+}
