@@ -52,6 +52,8 @@ pfx="dl-${T##*/}"
 app=$(dl_run_container app sh -c 'i=0; while :; do i=$((i+1)); echo tick-$i; echo warn-$i >&2; sleep 1; done')
 victim=$(dl_run_container victim sleep 100000)
 outside=$(dl_run_container outside sleep 100000)
+# prints whatever is written to /tmp/say (the image has no rm)
+dl_run_container chatty sh -c 'last=; while :; do s=$(cat /tmp/say 2>/dev/null); if [ "$s" != "$last" ]; then echo "$s"; last=$s; fi; sleep 0.2; done' >/dev/null
 dl_wait_for "[ \"\$(dl_ps_field $outside state)\" = running ]" 20 "containers in ps"
 # a few stats samples, so the charts have points
 dl_wait_for "[ \$(curl -s -H 'Authorization: Bearer $RO' '$URL/api/v1/hosts/web1/containers/$pfx-app/history?since=10m' | jq 'length') -ge 3 ]" 30 "app has history"
@@ -65,4 +67,31 @@ fi
 
 # ---- headers, by curl
 hdr=$(curl -s -D - -o /dev/null "$URL/")
-dl_assert_match "index: CSP" "(?i)content-security-policy: default-src 'self'; script-src 'self'" "$hdr" || true
+dl_assert_match "index: the CSP" "content-security-policy: default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'" "$hdr"
+dl_assert_eq "index: one CSP only" 1 "$(grep -ci '^content-security-policy:' <<<"$hdr")"
+dl_assert_match "index: no-cache" "cache-control: no-cache" "$hdr"
+dl_assert_match "index: nosniff" "x-content-type-options: nosniff" "$hdr"
+dl_assert_match "index: no referrer" "referrer-policy: no-referrer" "$hdr"
+asset=$(curl -s "$URL/" | grep -oE '/assets/app\.[0-9a-f]{12}\.js' | head -n 1)
+[ -n "$asset" ] || dl_fail "index names no hashed app.js"
+hdr=$(curl -s -D - -o /dev/null "$URL$asset")
+dl_assert_match "asset: immutable for a year" "cache-control: public, max-age=31536000, immutable" "$hdr"
+dl_assert_match "asset: JavaScript" "content-type: text/javascript" "$hdr"
+code=$(curl -s -o /dev/null -w '%{http_code}' "$URL/assets/app.js")
+dl_assert_eq "unhashed asset name: 404" 404 "$code"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+	-d "{\"token\":\"$RO\"}" "$URL/api/v1/session")
+dl_assert_eq "sign-in without Origin: 403" 403 "$code"
+hdr=$(curl -s -D - -o "$T/body" -H "Origin: $URL" -d "{\"token\":\"$RO\"}" "$URL/api/v1/session")
+dl_assert_match "sign-in sets the cookie" "set-cookie: dl_token=$RO; HttpOnly; SameSite=Strict; Path=/" "$hdr"
+dl_assert_eq "sign-in answers whoami" '{"name":"web-ro","role":"read","hosts":"*"}' "$(jq -c . "$T/body")"
+hdr=$(curl -s -D - -o /dev/null -X DELETE -H "Origin: $URL" "$URL/api/v1/session")
+dl_assert_match "sign-out clears the cookie" "set-cookie: dl_token=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0" "$hdr"
+code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -H "Authorization: Bearer $OPS" \
+	"$URL/api/v1/hosts/web1/containers/$pfx-outside/pause")
+dl_assert_eq "Bearer needs no Origin" 200 "$code"
+curl -s -o /dev/null -X POST -H "Authorization: Bearer $OPS" "$URL/api/v1/hosts/web1/containers/$pfx-outside/unpause"
+
+# ---- the browser
+URL=$URL RO=$RO OPS=$OPS PFX=$pfx SCREENS=$SCREENS /usr/bin/python3 "$DL_SRC/tests/integration/web_check.py" ||
+	dl_fail "web_check.py failed (screenshots in $SCREENS)"
