@@ -231,8 +231,9 @@ static void ws_frame(conn_t *c, const uint8_t *p, size_t n, json_t *resp)
 {
 	uint8_t hdr[4];
 
-	if (resp && !json_is_true(json_object_get(resp, "ok")) &&
-	    !json_object_get(resp, "event")) {
+	/* pushed frames ({"event"}, {"stats"}, {"host_stats"}) carry no
+	 * "ok"; only an answer with "ok": false is a refusal */
+	if (resp && json_is_false(json_object_get(resp, "ok"))) {
 		const char *code, *error;
 
 		dl_respond_error_of(resp, &code, &error);

@@ -150,15 +150,15 @@ def main():
         # ---- read token: fleet shows the host online
         p.sign_in(RO)
         wait(lambda: "web-ro (read)" in p.text("#whoami"), 10, "signed in as web-ro")
-        row = wait(lambda: [r for r in p.q("#fleet tbody tr") if HOST in r.text], 15, "web1 in the fleet")[0]
-        if "online" not in row.text:
-            raise Fail("web1 not shown online: %r" % row.text)
-        ok("fleet: " + row.text.replace("\n", " "))
+        row = wait(lambda: [r.text for r in p.q("#fleet tbody tr") if HOST in r.text], 15, "web1 in the fleet")[0]
+        if "online" not in row:
+            raise Fail("web1 not shown online: %r" % row)
+        ok("fleet: " + row.replace("\n", " "))
         time.sleep(1.5)  # sparklines
         p.shot("fleet")
 
         # ---- host page: its containers, its charts
-        row.find_element(By.CSS_SELECTOR, "a").click()
+        p.go("#/host/" + HOST)
         wait(lambda: app in p.text("#host-containers"), 15, "app listed on the host page")
         wait(lambda: p.q("#host-charts .chart[data-points]"), 15, "a host chart with points")
         ok("host page lists %s and has charts" % app)
@@ -207,6 +207,10 @@ def main():
         p.q("#logs-search")[0].send_keys(marker)
         wait(lambda: p.q("#logs mark"), 5, "search highlights the line")
         ok("logs search finds it: " + p.text("#logs-status"))
+        d.execute_script("const s = document.getElementById('logs-search'); s.value = '';"
+                         "s.dispatchEvent(new Event('input'))")
+        d.execute_script("document.getElementById('logs-follow').scrollIntoView({block: 'start'})")
+        time.sleep(0.5)
         p.shot("logs")
 
         # ---- events feed: a docker stop done outside, without a reload

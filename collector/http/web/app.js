@@ -38,9 +38,11 @@ const DL = (() => {
     let i = 0;
     n = Number(n);
     while (Math.abs(n) >= 1024 && i < u.length - 1) { n /= 1024; i++; }
-    return (i ? n.toFixed(n < 10 ? 1 : 0) : n.toFixed(0)) + " " + u[i];
+    return n.toFixed(Math.abs(n) < 10 && n !== Math.round(n) ? 1 : 0) + " " + u[i];
   }
   const pct = (n) => (n === null || n === undefined ? "–" : Number(n).toFixed(1) + " %");
+  /* a chart axis: enough digits that ticks differ */
+  const pctAxis = (v) => (Math.abs(v) < 1 && v !== 0 ? v.toFixed(2) : Math.abs(v) < 10 ? v.toFixed(1) : v.toFixed(0)) + "%";
   function ago(s) {
     if (s === null || s === undefined) return "never";
     s = Math.max(0, Math.round(s));
@@ -182,7 +184,7 @@ const DL = (() => {
       for (const r of part) {
         s += "<tr" + (o.rowAttrs ? o.rowAttrs(r) : "") + ">";
         for (const c of cols)
-          s += '<td class="' + (c.num ? "num " : "") + (c.hide ? "hide-sm" : "") + '">' +
+          s += '<td data-k="' + c.key + '" class="' + (c.num ? "num " : "") + (c.hide ? "hide-sm" : "") + '">' +
             (c.html ? c.html(r) : esc(r[c.key])) + "</td>";
         s += "</tr>";
       }
@@ -202,7 +204,21 @@ const DL = (() => {
       if (o.sortKey === th.dataset.k) o.desc = !o.desc; else { o.sortKey = th.dataset.k; o.desc = false; }
       render();
     });
-    return { set(r) { rows = r; render(); }, render, el: wrap };
+    /* live values: rewrite some cells of the rows on screen in place
+     * (a full render would replace what the user is pointing at) */
+    function patch(keyAttr, keys) {
+      const by = {};
+      for (const r of rows) by[r[keyAttr]] = r;
+      for (const tr of wrap.querySelectorAll("tr[data-id]")) {
+        const r = by[tr.dataset.id];
+        if (!r) continue;
+        for (const k of keys) {
+          const td = tr.querySelector('td[data-k="' + k + '"]'), c = cols.find((x) => x.key === k);
+          if (td && c) td.innerHTML = c.html ? c.html(r) : esc(r[k]);
+        }
+      }
+    }
+    return { set(r) { rows = r; render(); }, render, patch, el: wrap };
   }
 
   /* ---- charts ---- */
@@ -226,7 +242,11 @@ const DL = (() => {
         value: (u, v) => (v === null ? "–" : fmt(v)),
       }))),
       axes: [axis, Object.assign({ values: (u, vs) => vs.map(fmt), size: 70 }, axis)],
-      scales: { y: { range: (u, lo, hi) => [Math.min(0, lo), hi > 0 ? hi * 1.1 : 1] } },
+      /* the x axis is the range asked for, even with one point in it */
+      scales: {
+        x: { time: true, range: () => [Date.now() / 1000 - RANGES[range], Date.now() / 1000] },
+        y: { range: (u, lo, hi) => [Math.min(0, lo || 0), hi > 0 ? hi * 1.1 : 1] },
+      },
       legend: { live: true },
       cursor: { drag: { x: false, y: false } },
     };
@@ -347,7 +367,7 @@ const DL = (() => {
 
   return {
     views, h, $, esc, bytes, pct, ago, date, when, api, get, ndjson, socket,
-    roleMay, policyMay, table, chart, rate, rangeButtons, RANGES, onLeave,
+    roleMay, policyMay, table, chart, rate, rangeButtons, RANGES, onLeave, pctAxis,
     me: () => me, ApiError,
   };
 })();

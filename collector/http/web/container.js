@@ -116,7 +116,7 @@ DL.views.container = (el, [hostName, name], alive) => {
     charts.replaceChildren();
     const xs = rows.map((r) => r.time_ns / 1e9);
     const col = (k) => rows.map((r) => (r[k] === undefined ? null : r[k]));
-    DL.chart(charts, "CPU", range, "%", [{ label: "CPU %" }], [xs, col("cpu_percent")], (v) => v.toFixed(1) + "%");
+    DL.chart(charts, "CPU", range, "%", [{ label: "CPU %" }], [xs, col("cpu_percent")], DL.pctAxis);
     DL.chart(charts, "Memory", range, "bytes", [{ label: "used" }], [xs, col("mem_bytes")], bytes);
     DL.chart(charts, "Network", range, "bytes/s", [{ label: "rx" }, { label: "tx" }],
       [xs, DL.rate(xs, col("net_rx_bytes")), DL.rate(xs, col("net_tx_bytes"))], (v) => bytes(v) + "/s");

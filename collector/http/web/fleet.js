@@ -50,7 +50,9 @@ DL.views.fleet = (el, args, alive) => {
   err.hidden = true;
   const box = h("div", { id: "fleet" });
   el.append(h("h1", {}, "Fleet"), h("div", { class: "row" }, text, state, summary, live), err, box);
-  const t = DL.table(box, cols, { sortKey: "rank", page: 100, empty: "no hosts match" });
+  const t = DL.table(box, cols, { sortKey: "rank", page: 100, empty: "no hosts match",
+    rowAttrs: (x) => ' data-id="' + esc(x.name) + '"' });
+  const LIVE = ["online", "cpu_percent", "mem_used_bytes", "disk_used_bytes", "load1"];
 
   function shown() {
     const q = filter.text.toLowerCase();
@@ -74,12 +76,18 @@ DL.views.fleet = (el, args, alive) => {
   text.addEventListener("input", () => { filter.text = text.value; render(); });
   state.addEventListener("change", () => { filter.state = state.value; render(); });
 
-  /* sparklines: only for rows on screen, a few requests at a time */
-  const sparkCache = {};
+  /* sparklines: only for rows on screen, a few requests at a time (by
+   * host name: the rows are redrawn every second, the svg may be new) */
+  const sparkCache = {}, asked = {};
   const queue = [];
   let running = 0;
   const io = new IntersectionObserver((ents) => {
-    for (const e of ents) if (e.isIntersecting) { io.unobserve(e.target); queue.push(e.target); }
+    for (const e of ents)
+      if (e.isIntersecting) {
+        io.unobserve(e.target);
+        const n = e.target.dataset.host;
+        if (!asked[n]) { asked[n] = true; queue.push(n); }
+      }
     pump();
   });
   DL.onLeave(() => io.disconnect());
@@ -92,14 +100,14 @@ DL.views.fleet = (el, args, alive) => {
   }
   function pump() {
     while (running < 4 && queue.length) {
-      const svg = queue.shift(), name = svg.dataset.host;
-      if (!svg.isConnected) continue;
-      if (sparkCache[name]) { draw(svg, sparkCache[name]); continue; }
+      const name = queue.shift();
       running++;
       DL.get("/hosts/" + encodeURIComponent(name) + "/history?since=1h&points=30")
         .then((rows) => {
           sparkCache[name] = rows.map((r) => r.cpu_percent || 0);
-          if (alive()) draw(svg, sparkCache[name]);
+          if (!alive()) return;
+          for (const svg of box.querySelectorAll("svg.spark"))
+            if (svg.dataset.host === name) draw(svg, sparkCache[name]);
         })
         .catch(() => { /* a sparkline is not worth an error */ })
         .finally(() => { running--; if (alive()) pump(); });
@@ -108,7 +116,7 @@ DL.views.fleet = (el, args, alive) => {
   function sparks() {
     for (const svg of box.querySelectorAll("svg.spark")) {
       const n = svg.dataset.host;
-      if (sparkCache[n]) draw(svg, sparkCache[n]); else io.observe(svg);
+      if (sparkCache[n]) draw(svg, sparkCache[n]); else if (!asked[n]) io.observe(svg);
     }
   }
 
@@ -158,7 +166,7 @@ DL.views.fleet = (el, args, alive) => {
   const tick = setInterval(() => {
     if (!dirty) return;
     dirty = false;
-    render();
+    t.patch("name", LIVE);
     if (firstLive) { firstLive = false; performance.mark("fleet-live"); }
   }, 1000);
   DL.onLeave(() => clearInterval(tick));

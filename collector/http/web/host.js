@@ -56,7 +56,7 @@ DL.views.host = (el, [name], alive) => {
     charts.replaceChildren();
     const xs = rows.map((r) => r.time_ns / 1e9);
     const col = (k) => rows.map((r) => (r[k] === undefined ? null : r[k]));
-    DL.chart(charts, "CPU", range, "%", [{ label: "CPU %" }], [xs, col("cpu_percent")], (v) => v.toFixed(0) + "%");
+    DL.chart(charts, "CPU", range, "%", [{ label: "CPU %" }], [xs, col("cpu_percent")], DL.pctAxis);
     DL.chart(charts, "Memory", range, "bytes", [{ label: "used" }, { label: "total" }],
       [xs, col("mem_used_bytes"), col("mem_total_bytes")], bytes);
     DL.chart(charts, "Network", range, "bytes/s", [{ label: "rx" }, { label: "tx" }],
@@ -72,7 +72,7 @@ DL.views.host = (el, [name], alive) => {
     { key: "image", label: "Image", hide: true },
     { key: "cpu", label: "CPU", num: true, html: (c) => esc(pct(c.cpu)) },
     { key: "mem", label: "Memory", num: true, html: (c) => esc(bytes(c.mem)) },
-  ], { sortKey: "name", page: 50, empty: "no containers" });
+  ], { sortKey: "name", page: 50, empty: "no containers", rowAttrs: (c) => ' data-id="' + esc(c.name) + '"' });
 
   async function loadCtrs() {
     try {
@@ -134,7 +134,7 @@ DL.views.host = (el, [name], alive) => {
       if (c) { c.cpu = s.cpu_percent; c.mem = s.mem_bytes; dirty = true; }
     }
   }, (s) => { const e = document.getElementById("host-live"); if (e) e.textContent = s; });
-  const tick = setInterval(() => { if (dirty) { dirty = false; t.render(); } }, 1000);
+  const tick = setInterval(() => { if (dirty) { dirty = false; t.patch("name", ["cpu", "mem"]); } }, 1000);
   const slow = setInterval(() => { loadHost(); loadCtrs(); }, 15000);
   DL.onLeave(() => { clearInterval(tick); clearInterval(slow); });
 };
