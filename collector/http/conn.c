@@ -46,13 +46,13 @@ typedef struct {
 	bool too_big; /* the body passed body_max */
 	bool stream;  /* chunked body of unknown length */
 	bool hdr_sent;
-	bool done;     /* c->out holds the whole rest of the answer */
-	bool finished; /* the answer went out */
+	bool done;	  /* c->out holds the whole rest of the answer */
+	bool finished;	  /* the answer went out */
 	bool from_cookie; /* the token came from the dl_token cookie */
 	const dl_web_asset_t *asset; /* a page file is the answer */
 	char cookie[COOKIE_MAX];     /* Set-Cookie to send, "" = none */
-	int kill;      /* close the connection (WS: with this code) */
-	int status;    /* HTTP status, 0 = not known yet */
+	int kill;   /* close the connection (WS: with this code) */
+	int status; /* HTTP status, 0 = not known yet */
 	const char *ctype;
 	char method[8];
 	char path[128];
@@ -645,10 +645,10 @@ static int extra_headers(struct lws *wsi, conn_t *c, uint8_t **p, uint8_t *end)
 	for (size_t i = 0; i < dl_web_nsecurity_headers; i++) {
 		const dl_web_header_t *h = &dl_web_security_headers[i];
 
-		if (lws_add_http_header_by_name(
-			    wsi, (const unsigned char *)h->name,
-			    (const unsigned char *)h->value,
-			    (int)strlen(h->value), p, end))
+		if (lws_add_http_header_by_name(wsi,
+						(const unsigned char *)h->name,
+						(const unsigned char *)h->value,
+						(int)strlen(h->value), p, end))
 			return -1;
 	}
 	if (c->gw->conf->http.tls == DL_HTTP_TLS_ON &&
@@ -667,8 +667,8 @@ static int extra_headers(struct lws *wsi, conn_t *c, uint8_t **p, uint8_t *end)
 
 static int http_head(struct lws *wsi, conn_t *c, uint8_t *start, uint8_t *end)
 {
-	const char *cache = c->asset ? dl_web_cache_control(c->asset)
-				     : "no-store";
+	const char *cache =
+		c->asset ? dl_web_cache_control(c->asset) : "no-store";
 	uint8_t *p = start;
 
 	if (lws_add_http_common_headers(

@@ -584,8 +584,7 @@ static int tokens(ctx_t *c, dl_route_method_t m, const char *body, size_t blen)
 }
 
 /* /session: GET whoami, POST {"token"} sign-in, DELETE sign-out. */
-static int session(ctx_t *c, dl_route_method_t m, const char *body,
-		   size_t blen)
+static int session(ctx_t *c, dl_route_method_t m, const char *body, size_t blen)
 {
 	json_t *b = NULL, *tok;
 

@@ -57,7 +57,7 @@ typedef struct {
 	bool control; /* a control op ("error" is Docker's: 502) */
 	bool metrics; /* GET /metrics */
 	dl_route_session_t session;
-	json_t *req;  /* the admin request; the caller owns it */
+	json_t *req; /* the admin request; the caller owns it */
 } dl_route_t;
 
 /* Routes one request. body == NULL on a POST route checks method, path

@@ -39,8 +39,8 @@ static void submit(uv_loop_t *loop, dl_store_t *s, const char *host,
 		uv_run(loop, UV_RUN_ONCE);
 }
 
-static void one_host(uv_loop_t *loop, dl_store_t *s, dl_buf_t *b, int h,
-		     int nc, int64_t now)
+static void one_host(uv_loop_t *loop, dl_store_t *s, dl_buf_t *b, int h, int nc,
+		     int64_t now)
 {
 	static char ids[CMAX][65], names[CMAX][32];
 	dl_container_t c[CMAX];
@@ -55,15 +55,15 @@ static void one_host(uv_loop_t *loop, dl_store_t *s, dl_buf_t *b, int h,
 	for (int i = 0; i < nc; i++) {
 		snprintf(ids[i], sizeof(ids[i]), "%08x%056d", h * CMAX + i, 0);
 		snprintf(names[i], sizeof(names[i]), "app-%02d", i);
-		c[i] = (dl_container_t){.idx = (uint32_t)i + 1,
-					.id = DL_STR(ids[i]),
-					.name = DL_STR(names[i]),
-					.image = DL_STR("nginx:1.25"),
-					.state = DL_STR(i % 10 == 9 ? "exited"
-								    : "running"),
-					.status = DL_STR("Up"),
-					.health = DL_STR(""),
-					.created = 1};
+		c[i] = (dl_container_t){
+			.idx = (uint32_t)i + 1,
+			.id = DL_STR(ids[i]),
+			.name = DL_STR(names[i]),
+			.image = DL_STR("nginx:1.25"),
+			.state = DL_STR(i % 10 == 9 ? "exited" : "running"),
+			.status = DL_STR("Up"),
+			.health = DL_STR(""),
+			.created = 1};
 	}
 	m.seq = seq++;
 	m.u.inventory.n = (uint32_t)nc;

@@ -14,7 +14,8 @@
 static bool is_hex(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		      (s[i] >= 'a' && s[i] <= 'f')))
 			return false;
 	return true;
 }
@@ -48,7 +49,8 @@ static void test_table(void)
 		ASSERT(is_hex(prev + 1, 12));
 		/* the name index.html uses is the hashed one only */
 		if (strstr(a->ctype, "javascript") || strstr(a->ctype, "css"))
-			ASSERT(strstr((const char *)idx->data, a->path) != NULL);
+			ASSERT(strstr((const char *)idx->data, a->path) !=
+			       NULL);
 	}
 	ASSERT_EQ(total, dl_web_total);
 	ASSERT_LE(dl_web_total, BUDGET);
@@ -64,7 +66,8 @@ static void test_table(void)
 		memcpy(ref, p, n);
 		ref[n] = '\0';
 		if (!dl_web_find(ref))
-			DL_FAIL_("index.html refers to %s, not in the table", ref);
+			DL_FAIL_("index.html refers to %s, not in the table",
+				 ref);
 	}
 	ASSERT(dl_web_find("/assets/app.js") == NULL); /* unhashed */
 	ASSERT(dl_web_find("/assets/") == NULL);
@@ -166,8 +169,8 @@ static void test_session_routes(void)
 		  0);
 	ASSERT(r.body && !r.req);
 	ASSERT_EQ(r.session, DL_ROUTE_SESSION_SIGNIN);
-	ASSERT_EQ(dl_route_request(DL_ROUTE_POST, "/api/v1/session", NULL, 0,
-				   b, strlen(b), false, 0, &r),
+	ASSERT_EQ(dl_route_request(DL_ROUTE_POST, "/api/v1/session", NULL, 0, b,
+				   strlen(b), false, 0, &r),
 		  0);
 	ASSERT_STR_EQ(json_string_value(json_object_get(r.req, "token")),
 		      "dlt_abc");
@@ -175,12 +178,12 @@ static void test_session_routes(void)
 		      "whoami");
 	dl_route_clear(&r);
 	b = "{\"token\":\"dlt_abc\",\"op\":\"token_create\"}";
-	ASSERT_EQ(dl_route_request(DL_ROUTE_POST, "/api/v1/session", NULL, 0,
-				   b, strlen(b), false, 0, &r),
+	ASSERT_EQ(dl_route_request(DL_ROUTE_POST, "/api/v1/session", NULL, 0, b,
+				   strlen(b), false, 0, &r),
 		  400);
 	b = "{\"token\":1}";
-	ASSERT_EQ(dl_route_request(DL_ROUTE_POST, "/api/v1/session", NULL, 0,
-				   b, strlen(b), false, 0, &r),
+	ASSERT_EQ(dl_route_request(DL_ROUTE_POST, "/api/v1/session", NULL, 0, b,
+				   strlen(b), false, 0, &r),
 		  400);
 	ASSERT_EQ(dl_route_request(DL_ROUTE_DELETE, "/api/v1/session", NULL, 0,
 				   NULL, 0, false, 0, &r),
