@@ -258,6 +258,12 @@ static json_t *run_local(admin_conn_t *c, const char *op, json_t *req)
 
 	if (!strcmp(op, "subscribe"))
 		return run_subscribe(c, req);
+	if (!strcmp(op, "whoami")) {
+		json_t *me = dl_auth_whoami(&c->auth);
+
+		return me ? dl_admin__ok(me)
+			  : dl_admin__fail("error", "out of memory%s", "");
+	}
 	if (strcmp(op, "forget"))
 		return NULL;
 	if (!host || !dl_host_name_valid(host))

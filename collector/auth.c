@@ -22,7 +22,7 @@ static const struct {
 	{"ping", DL_ROLE_READ},		  {"forget", DL_ROLE_ADMIN},
 	{"token_create", DL_ROLE_ADMIN},  {"token_list", DL_ROLE_ADMIN},
 	{"token_revoke", DL_ROLE_ADMIN},  {"notify_test", DL_ROLE_ADMIN},
-	{"notify_list", DL_ROLE_ADMIN},	  {"token_revoke", DL_ROLE_ADMIN},
+	{"notify_list", DL_ROLE_ADMIN},	  {"whoami", DL_ROLE_READ},
 	{"alerts", DL_ROLE_READ},	  {"silence_list", DL_ROLE_READ},
 	{"silence_add", DL_ROLE_OPERATE}, {"silence_rm", DL_ROLE_OPERATE},
 };
@@ -160,4 +160,15 @@ void dl_auth_filter(const dl_auth_t *a, json_t *arr, const char *key)
 void dl_auth_user(const dl_auth_t *a, char *out, size_t outlen)
 {
 	snprintf(out, outlen, "token:%s", a->name);
+}
+
+json_t *dl_auth_whoami(const dl_auth_t *a)
+{
+	/* a caller without a token is a local admin (the socket's mode let
+	 * it in) */
+	if (!a->token)
+		return json_pack("{s:s,s:s,s:s}", "name", "local", "role",
+				 "admin", "hosts", "*");
+	return json_pack("{s:s,s:s,s:s}", "name", a->name, "role",
+			 dl_token_role_name(a->role), "hosts", a->hosts);
 }

@@ -45,6 +45,10 @@ const char *dl_auth_single_host(const dl_auth_t *a);
 /* Drops from array arr every object whose key (a host name) a may not
  * see. */
 void dl_auth_filter(const dl_auth_t *a, json_t *arr, const char *key);
+/* {"name","role","hosts"} of a, for op whoami (the web page's sign-in
+ * asks it to check a token and learn what to offer). NULL on ENOMEM;
+ * the caller owns it. Never holds the secret. */
+json_t *dl_auth_whoami(const dl_auth_t *a);
 /* "token:NAME" for the audit log. */
 void dl_auth_user(const dl_auth_t *a, char *out, size_t outlen);
 

@@ -13,6 +13,8 @@
  * forbidden (the token's role), refused (the host's policy), not_found,
  * offline, busy, timeout, unknown, error: what the gateway maps to an
  * HTTP status and the CLI to an exit code (docs/ARCHITECTURE.md).
+ * whoami -> {name, role, hosts} of the request's token ("local",
+ * "admin", "*" without one): the web page's sign-in check.
  * Token ops: token_create {name, role, hosts?, expires_s?} -> {name,
  * role, hosts, created, expires, secret}, token_list -> [{name, role,
  * hosts, created, expires, last_used}], token_revoke {name} -> {name,

@@ -5,7 +5,9 @@
  *
  * Every byte for the client waits in c->out; past client_buffer the
  * admin connection stops being read (HTTP) or the client is dropped
- * (WebSocket, close 1008), so a slow reader costs a bounded amount. */
+ * (WebSocket, close 1008), so a slow reader costs a bounded amount.
+ * Paths outside /api/ and /metrics are the web page (web.h), answered
+ * here from the compiled-in table without asking serve. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,7 @@
 #include "collector/http/respond.h"
 #include "collector/http/route.h"
 #include "collector/http/upstream.h"
+#include "collector/http/web.h"
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/config.h"
@@ -28,6 +31,7 @@
 #define TOKEN_MAX   256
 #define WS_MSG_MAX  (1u << 20)
 #define WS_TOO_SLOW 1008
+#define COOKIE_MAX  (TOKEN_MAX + 80)
 
 typedef struct {
 	struct lws *wsi;
@@ -42,10 +46,13 @@ typedef struct {
 	bool too_big; /* the body passed body_max */
 	bool stream;  /* chunked body of unknown length */
 	bool hdr_sent;
-	bool done;     /* c->out holds the whole rest of the answer */
-	bool finished; /* the answer went out */
-	int kill;      /* close the connection (WS: with this code) */
-	int status;    /* HTTP status, 0 = not known yet */
+	bool done;	  /* c->out holds the whole rest of the answer */
+	bool finished;	  /* the answer went out */
+	bool from_cookie; /* the token came from the dl_token cookie */
+	const dl_web_asset_t *asset; /* a page file is the answer */
+	char cookie[COOKIE_MAX];     /* Set-Cookie to send, "" = none */
+	int kill;   /* close the connection (WS: with this code) */
+	int status; /* HTTP status, 0 = not known yet */
 	const char *ctype;
 	char method[8];
 	char path[128];
@@ -156,6 +163,12 @@ static void plain_answer(conn_t *c, json_t *resp)
 	}
 	c->status = 200;
 	c->ctype = "application/json";
+	if (c->route.session == DL_ROUTE_SESSION_SIGNIN &&
+	    dl_web_cookie(c->cookie, sizeof(c->cookie), c->token,
+			  c->gw->conf->http.tls == DL_HTTP_TLS_ON)) {
+		answer_error(c, 500, "error", "cookie too large");
+		return;
+	}
 	if (dl_respond_json(&c->out, data ? data : json_null()))
 		answer_error(c, 500, "error", "answer too large");
 }
@@ -218,8 +231,9 @@ static void ws_frame(conn_t *c, const uint8_t *p, size_t n, json_t *resp)
 {
 	uint8_t hdr[4];
 
-	if (resp && !json_is_true(json_object_get(resp, "ok")) &&
-	    !json_object_get(resp, "event")) {
+	/* pushed frames ({"event"}, {"stats"}, {"host_stats"}) carry no
+	 * "ok"; only an answer with "ok": false is a refusal */
+	if (resp && json_is_false(json_object_get(resp, "ok"))) {
 		const char *code, *error;
 
 		dl_respond_error_of(resp, &code, &error);
@@ -336,12 +350,23 @@ static void up_ended(void *ud, int err)
 
 static const dl_upstream_cb_t up_cb = {up_frame, up_ended};
 
+static bool token_ok(const char *t);
+
 /* Adds token and client to the routed request and connects. */
 static void start_upstream(conn_t *c)
 {
 	const dl_http_conf_t *h = &c->gw->conf->http;
 	json_t *req = c->route.req;
 
+	if (c->route.session == DL_ROUTE_SESSION_SIGNIN) {
+		snprintf(c->token, sizeof(c->token), "%s",
+			 json_string_value(json_object_get(req, "token")));
+		if (!token_ok(c->token)) {
+			answer_error(c, 401, "unauthorized",
+				     "invalid or revoked token");
+			return;
+		}
+	}
 	if (c->token[0] && (!c->route.metrics || h->metrics_auth))
 		json_object_set_new(req, "token", json_string(c->token));
 	json_object_set_new(req, "client", json_string(c->client));
@@ -377,12 +402,14 @@ static void read_token(struct lws *wsi, conn_t *c)
 	int n;
 
 	c->token[0] = '\0';
+	c->from_cookie = false;
 	n = lws_hdr_copy(wsi, a, sizeof(a), WSI_TOKEN_HTTP_AUTHORIZATION);
 	if (n > 7 && !strncasecmp(a, "Bearer ", 7)) {
 		snprintf(c->token, sizeof(c->token), "%s", a + 7);
 	} else if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_COOKIE) > 0 &&
 		   lws_http_cookie_get(wsi, "dl_token", c->token, &max) == 0) {
 		c->token[max < sizeof(c->token) ? max : 0] = '\0';
+		c->from_cookie = true;
 	}
 	if (!token_ok(c->token))
 		c->token[0] = '\0';
@@ -471,8 +498,8 @@ static int admit(struct lws *wsi, conn_t *c)
 	}
 	c->gw->active++;
 	c->counted = true;
-	read_token(wsi, c);
-	if (!c->token[0] &&
+	/* sign-in: the token to check is the body's */
+	if (!c->token[0] && c->route.session != DL_ROUTE_SESSION_SIGNIN &&
 	    !(c->route.metrics && !c->gw->conf->http.metrics_auth)) {
 		answer_error(c, 401, "unauthorized",
 			     "this API wants a token: Authorization: Bearer "
@@ -480,6 +507,68 @@ static int admit(struct lws *wsi, conn_t *c)
 		return -1;
 	}
 	return 0;
+}
+
+/* A browser sends the cookie with every request to us, whichever page
+ * made it: a request that changes something (and a WebSocket) on the
+ * strength of the cookie must come from our own page, as its Origin
+ * says. Sign-in and sign-out too (no signing a victim in as someone
+ * else). A Bearer header cannot be set by another site: exempt. */
+static int origin_refused(struct lws *wsi, conn_t *c, dl_route_method_t m)
+{
+	char origin[256] = "", host[256] = "";
+	bool change = m == DL_ROUTE_POST || m == DL_ROUTE_DELETE;
+
+	if (!(c->ws || change) ||
+	    !(c->from_cookie || c->route.session != DL_ROUTE_SESSION_NONE))
+		return 0;
+	if (lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) < 0)
+		origin[0] = '\0';
+	if (lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST) < 0)
+		host[0] = '\0';
+	if (dl_web_origin_ok(origin, host,
+			     c->gw->conf->http.tls == DL_HTTP_TLS_ON))
+		return 0;
+	DL_LOG_RL(DL_LOG_LEVEL_WARN, TAG,
+		  "%s %s from %s: Origin \"%.64s\" is not this gateway "
+		  "(Host %.64s): refused",
+		  c->method, c->path, c->client, origin, host);
+	answer_error(c, 403, "forbidden",
+		     "cross-origin request refused: with the session cookie, "
+		     "a request that changes something must come from this "
+		     "gateway's own page (Origin)");
+	return -1;
+}
+
+/* GET of a page file: the table, no serve involved. */
+static void serve_page(conn_t *c, dl_route_method_t m)
+{
+	const dl_web_asset_t *a = dl_web_find(c->path);
+
+	if (m != DL_ROUTE_GET) {
+		answer_error(c, 405, "invalid",
+			     "method not allowed here; use GET");
+		return;
+	}
+	if (!a) {
+		answer_error(c, 404, "not_found",
+			     "no such page (the API is under /api/v1)");
+		return;
+	}
+	if (dl_buf_append(&c->out, a->data, a->len)) {
+		answer_error(c, 500, "error", "page too large");
+		return;
+	}
+	c->asset = a;
+	c->status = 200;
+	c->ctype = a->ctype;
+	c->done = true;
+	lws_callback_on_writable(c->wsi);
+}
+
+static bool is_api(const char *path)
+{
+	return !strncmp(path, "/api/", 5) || !strcmp(path, "/metrics");
 }
 
 static void http_start(struct lws *wsi, conn_t *c, const char *uri)
@@ -491,7 +580,25 @@ static void http_start(struct lws *wsi, conn_t *c, const char *uri)
 	setup(c, wsi);
 	snprintf(c->path, sizeof(c->path), "%s", uri ? uri : "");
 	m = method_of(wsi, c);
-	if (route(wsi, c, c->path, m, NULL, 0) || admit(wsi, c))
+	if (!is_api(c->path)) {
+		serve_page(c, m);
+		return;
+	}
+	read_token(wsi, c);
+	if (route(wsi, c, c->path, m, NULL, 0) || origin_refused(wsi, c, m))
+		return;
+	if (c->route.session == DL_ROUTE_SESSION_SIGNOUT) {
+		/* nothing to ask serve: forget the cookie */
+		dl_web_cookie(c->cookie, sizeof(c->cookie), NULL,
+			      c->gw->conf->http.tls == DL_HTTP_TLS_ON);
+		c->status = 200;
+		c->ctype = "application/json";
+		dl_buf_append(&c->out, "{}\n", 3);
+		c->done = true;
+		lws_callback_on_writable(wsi);
+		return;
+	}
+	if (admit(wsi, c))
 		return;
 	if (!c->route.body) {
 		start_upstream(c);
@@ -532,8 +639,36 @@ static void http_body_done(struct lws *wsi, conn_t *c)
 
 /* ---- writing HTTP ---- */
 
+/* Security headers (every answer), Set-Cookie (sign-in/out). */
+static int extra_headers(struct lws *wsi, conn_t *c, uint8_t **p, uint8_t *end)
+{
+	for (size_t i = 0; i < dl_web_nsecurity_headers; i++) {
+		const dl_web_header_t *h = &dl_web_security_headers[i];
+
+		if (lws_add_http_header_by_name(wsi,
+						(const unsigned char *)h->name,
+						(const unsigned char *)h->value,
+						(int)strlen(h->value), p, end))
+			return -1;
+	}
+	if (c->gw->conf->http.tls == DL_HTTP_TLS_ON &&
+	    lws_add_http_header_by_name(
+		    wsi, (const unsigned char *)"strict-transport-security:",
+		    (const unsigned char *)DL_WEB_HSTS,
+		    (int)strlen(DL_WEB_HSTS), p, end))
+		return -1;
+	if (c->cookie[0] &&
+	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_SET_COOKIE,
+					 (const unsigned char *)c->cookie,
+					 (int)strlen(c->cookie), p, end))
+		return -1;
+	return 0;
+}
+
 static int http_head(struct lws *wsi, conn_t *c, uint8_t *start, uint8_t *end)
 {
+	const char *cache =
+		c->asset ? dl_web_cache_control(c->asset) : "no-store";
 	uint8_t *p = start;
 
 	if (lws_add_http_common_headers(
@@ -546,8 +681,9 @@ static int http_head(struct lws *wsi, conn_t *c, uint8_t *start, uint8_t *end)
 					  (const unsigned char *)"chunked", 7,
 					  &p, end)) ||
 	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
-					 (const unsigned char *)"no-store", 8,
-					 &p, end) ||
+					 (const unsigned char *)cache,
+					 (int)strlen(cache), &p, end) ||
+	    extra_headers(wsi, c, &p, end) ||
 	    lws_finalize_write_http_header(wsi, start, &p, end))
 		return -1;
 	c->hdr_sent = true;
@@ -620,7 +756,9 @@ static int ws_filter(struct lws *wsi, conn_t *c)
 	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0)
 		return -1;
 	snprintf(c->path, sizeof(c->path), "%s", uri);
-	if (route(wsi, c, uri, DL_ROUTE_GET, NULL, 0) || admit(wsi, c)) {
+	read_token(wsi, c);
+	if (route(wsi, c, uri, DL_ROUTE_GET, NULL, 0) ||
+	    origin_refused(wsi, c, DL_ROUTE_GET) || admit(wsi, c)) {
 		/* lws answers a refused upgrade by closing; say why here */
 		DL_LOG_INFO(TAG, "WS %s refused: %d %s (%s)", c->path,
 			    c->status, c->route.code ? c->route.code : "",

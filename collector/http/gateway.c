@@ -139,9 +139,11 @@ static struct lws_context *make_context(const dl_cconf_t *conf, dl_gw_t *gw,
 	loops[0] = loop;
 
 	memset(&info, 0, sizeof(info));
-	info.options =
-		LWS_SERVER_OPTION_LIBUV |
-		LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
+	/* Not LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE:
+	 * its CSP (default-src 'none', ws: wss:) would be a second policy
+	 * next to the page's; conn.c sends web.h's headers on every answer
+	 * instead. */
+	info.options = LWS_SERVER_OPTION_LIBUV;
 	info.foreign_loops = loops;
 	info.port = h->listen_port;
 	info.iface = h->listen_host;

@@ -640,6 +640,43 @@ static int silences(ctx_t *c, dl_route_method_t m, const char *body,
 	return 0;
 }
 
+/* /session: GET whoami, POST {"token"} sign-in, DELETE sign-out. */
+static int session(ctx_t *c, dl_route_method_t m, const char *body, size_t blen)
+{
+	json_t *b = NULL, *tok;
+
+	if (check_query(c, NULL))
+		return c->out->status;
+	if (m == DL_ROUTE_DELETE) {
+		c->out->session = DL_ROUTE_SESSION_SIGNOUT;
+		return 0;
+	}
+	if (m == DL_ROUTE_GET) {
+		c->out->session = DL_ROUTE_SESSION_WHOAMI;
+		return new_req(c, "whoami");
+	}
+	if (m != DL_ROUTE_POST)
+		return BAD_METHOD(c, "GET, POST or DELETE");
+	c->out->body = true;
+	c->out->session = DL_ROUTE_SESSION_SIGNIN;
+	if (!body)
+		return 0;
+	if (body_object(c, body, blen, &b))
+		return c->out->status;
+	tok = json_object_get(b, "token");
+	if (!json_is_string(tok) || json_object_size(b) != 1) {
+		json_decref(b);
+		return BAD(c, "the body is {\"token\": \"dlt_...\"}%s", "");
+	}
+	if (new_req(c, "whoami")) {
+		json_decref(b);
+		return c->out->status;
+	}
+	json_object_set(c->out->req, "token", tok);
+	json_decref(b);
+	return 0;
+}
+
 static int api(ctx_t *c, dl_route_method_t m, const char *body, size_t blen,
 	       bool upgrade)
 {
@@ -667,6 +704,8 @@ static int api(ctx_t *c, dl_route_method_t m, const char *body, size_t blen,
 			return BAD_METHOD(c, "GET");
 		return alerts(c);
 	}
+	if (is(c, 0, "session") && c->n == 1)
+		return session(c, m, body, blen);
 	if (c->n != 1)
 		return NOT_FOUND(c);
 	if (!is(c, 0, "containers") && !is(c, 0, "stats") &&

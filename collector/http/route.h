@@ -3,7 +3,9 @@
  * Pure: no sockets, no clock, no lws. A method, a decoded path, the query
  * pairs and (for POST) the body go in; either one admin request (JSON, as
  * proto/admin.h and the CLI speak it) or an HTTP error comes out. It never
- * sees the token or the client address: the gateway adds those. */
+ * sees the header or cookie token or the client address: the gateway adds
+ * those. (The one token it handles is the sign-in body's, which it moves
+ * into the whoami request that checks it.) */
 #ifndef DL_HTTP_ROUTE_H
 #define DL_HTTP_ROUTE_H
 
@@ -33,6 +35,14 @@ typedef enum {
 	DL_ROUTE_WS,	  /* subscribe: each pushed frame -> a WS message */
 } dl_route_kind_t;
 
+/* /api/v1/session: the web page's sign-in (docs/API.md). */
+typedef enum {
+	DL_ROUTE_SESSION_NONE,
+	DL_ROUTE_SESSION_WHOAMI,  /* GET: who the token is */
+	DL_ROUTE_SESSION_SIGNIN,  /* POST {"token"}: check it, set the cookie */
+	DL_ROUTE_SESSION_SIGNOUT, /* DELETE: clear the cookie; no request */
+} dl_route_session_t;
+
 typedef struct {
 	const char *key; /* NUL-terminated, decoded */
 	const char *val; /* "" for a bare key */
@@ -46,7 +56,8 @@ typedef struct {
 	bool body;    /* POST: args come from the JSON body */
 	bool control; /* a control op ("error" is Docker's: 502) */
 	bool metrics; /* GET /metrics */
-	json_t *req;  /* the admin request; the caller owns it */
+	dl_route_session_t session;
+	json_t *req; /* the admin request; the caller owns it */
 } dl_route_t;
 
 /* Routes one request. body == NULL on a POST route checks method, path

@@ -1,0 +1,287 @@
+#!/usr/bin/python3
+"""web_check.py - the dockline page in headless Chromium, as a person uses it.
+
+Run by test_web.sh with the stack up. Environment: URL, RO, OPS (token
+secrets), PFX (container name prefix), SCREENS (screenshot dir). Exits
+non-zero with a sentence on the first failed check.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import urllib.error
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+
+URL = os.environ["URL"]
+RO = os.environ["RO"]
+OPS = os.environ["OPS"]
+PFX = os.environ["PFX"]
+SCREENS = os.environ["SCREENS"]
+HOST = "web1"
+
+
+def log(msg):
+    print(time.strftime("[%H:%M:%S web_check] ") + msg, file=sys.stderr, flush=True)
+
+
+def ok(msg):
+    log("ok: " + msg)
+
+
+class Fail(Exception):
+    pass
+
+
+def wait(cond, timeout, what):
+    end = time.time() + timeout
+    last = None
+    while time.time() < end:
+        try:
+            v = cond()
+            if v:
+                return v
+        except Exception as e:  # the page is still changing
+            last = e
+        time.sleep(0.2)
+    raise Fail("timed out after %ss: %s%s" % (timeout, what, " (%s)" % last if last else ""))
+
+
+def docker_running(name):
+    out = subprocess.run(["docker", "inspect", "-f", "{{.State.Running}}", name],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    return out == "true"
+
+
+def browser(tmp):
+    o = webdriver.ChromeOptions()
+    o.binary_location = "/usr/bin/chromium"
+    for a in ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+              "--no-first-run", "--disable-background-networking",
+              "--disable-component-update", "--disable-sync",
+              "--disable-dev-shm-usage", "--window-size=1280,1000",
+              "--user-data-dir=" + tmp]:
+        o.add_argument(a)
+    o.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=o)
+
+
+class Page:
+    def __init__(self, d):
+        self.d = d
+        self.urls = []
+
+    def shot(self, name):
+        p = os.path.join(SCREENS, name + ".png")
+        self.d.save_screenshot(p)
+        log("screenshot " + p)
+
+    def q(self, css):
+        return self.d.find_elements(By.CSS_SELECTOR, css)
+
+    def text(self, css):
+        e = self.q(css)
+        return e[0].text if e else ""
+
+    def go(self, hash_):
+        self.d.execute_script("location.hash = arguments[0]", hash_)
+
+    def sign_in(self, token):
+        self.d.get(URL + "/")
+        wait(lambda: self.q("#token"), 10, "the sign-in form")
+        self.q("#token")[0].send_keys(token)
+        self.q("#signin-btn")[0].click()
+
+    def sign_out(self):
+        self.q("#signout")[0].click()
+        wait(lambda: self.q("#token"), 10, "the sign-in form after sign-out")
+
+    def collect_network(self):
+        for entry in self.d.get_log("performance"):
+            m = json.loads(entry["message"])["message"]
+            if m["method"] in ("Network.requestWillBeSent", "Network.webSocketCreated"):
+                u = m["params"].get("request", {}).get("url") or m["params"].get("url")
+                if u:
+                    self.urls.append(u)
+
+
+def fetch_from_page(d, method, path):
+    """fetch() in the page: the browser adds the cookie and the Origin."""
+    return d.execute_async_script("""
+        const [m, p, done] = arguments;
+        fetch(p, {method: m, credentials: 'same-origin', headers: {'Content-Type': 'application/json'}, body: '{}'})
+          .then(async r => done({status: r.status, body: await r.text()}))
+          .catch(e => done({status: 0, body: String(e)}));""", method, path)
+
+
+def curl_cookie(method, path, token, origin):
+    req = urllib.request.Request(URL + path, method=method, data=b"{}",
+                                 headers={"Cookie": "dl_token=" + token, "Origin": origin,
+                                          "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def main():
+    os.makedirs(SCREENS, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix="dl-chromium-")
+    d = browser(tmp)
+    d.set_script_timeout(30)
+    p = Page(d)
+    app, victim, outside, chatty = (PFX + "-" + n for n in ("app", "victim", "outside", "chatty"))
+    try:
+        # ---- a wrong token: a clear message, no way in
+        p.sign_in("dlt_this-is-not-a-token")
+        msg = wait(lambda: p.q("#signin-error")[0].is_displayed() and p.text("#signin-error"), 10,
+                   "the wrong-token message")
+        if "not accepted" not in msg or "invalid or revoked token" not in msg:
+            raise Fail("wrong token message unclear: %r" % msg)
+        ok("wrong token: " + msg)
+        p.shot("signin-wrong-token")
+
+        # ---- read token: fleet shows the host online
+        p.sign_in(RO)
+        wait(lambda: "web-ro (read)" in p.text("#whoami"), 10, "signed in as web-ro")
+        row = wait(lambda: [r.text for r in p.q("#fleet tbody tr") if HOST in r.text], 15, "web1 in the fleet")[0]
+        if "online" not in row:
+            raise Fail("web1 not shown online: %r" % row)
+        ok("fleet: " + row.replace("\n", " "))
+        time.sleep(1.5)  # sparklines
+        p.shot("fleet")
+
+        # ---- host page: its containers, its charts
+        p.go("#/host/" + HOST)
+        wait(lambda: app in p.text("#host-containers"), 15, "app listed on the host page")
+        wait(lambda: p.q("#host-charts .chart[data-points]"), 15, "a host chart with points")
+        ok("host page lists %s and has charts" % app)
+        time.sleep(1)
+        p.shot("host")
+
+        # ---- container page: chart points, no Stop for read
+        p.go("#/host/%s/c/%s" % (HOST, app))
+        pts = wait(lambda: p.q("#ctr-charts .chart[data-points]") and
+                   int(p.q("#ctr-charts .chart[data-points]")[0].get_attribute("data-points")), 15,
+                   "a container chart with points")
+        if pts < 2:
+            raise Fail("container CPU chart has %d points" % pts)
+        ok("container chart has %d points" % pts)
+        wait(lambda: "running" in p.text("#ctr-state"), 10, "container state")
+        if p.q("[data-action=stop]"):
+            raise Fail("a Stop button is offered to a read token")
+        ok("no Stop button for a read token: " + p.text("#ctr-actions"))
+        wait(lambda: "err" in (p.q("#logs .l.err")[0].get_attribute("class")), 10, "stderr lines told apart")
+        wait(lambda: p.q("#logs .l.out"), 10, "stdout lines")
+        ok("logs: stdout and stderr lines, told apart")
+        p.shot("container")
+
+        # ---- forged POSTs are refused
+        r = fetch_from_page(d, "POST", "/api/v1/hosts/%s/containers/%s/stop" % (HOST, victim))
+        if r["status"] != 403:
+            raise Fail("read token's POST stop from the page: %r" % r)
+        ok("read token's POST from the page refused: %s %s" % (r["status"], r["body"].strip()))
+        st, body = curl_cookie("POST", "/api/v1/hosts/%s/containers/%s/stop" % (HOST, victim), OPS,
+                               "http://evil.example")
+        if st != 403 or "cross-origin" not in body:
+            raise Fail("cookie + wrong Origin: %s %s" % (st, body))
+        if not docker_running(victim):
+            raise Fail("victim stopped by a forged request")
+        ok("operate cookie with a foreign Origin refused: %s %s" % (st, body.strip()))
+
+        # ---- logs follow: a line printed after the page opened
+        p.go("#/host/%s/c/%s" % (HOST, chatty))
+        wait(lambda: p.q("#logs-follow"), 10, "the logs follow button")
+        p.q("#logs-follow")[0].click()
+        wait(lambda: "following" in p.text("#logs-status"), 10, "logs following")
+        marker = "marker-%d" % int(time.time())
+        subprocess.run(["docker", "exec", chatty, "sh", "-c", "echo %s > /tmp/say" % marker], check=True)
+        wait(lambda: marker in p.text("#logs"), 15, "the new log line in the followed logs")
+        ok("logs follow shows %s" % marker)
+        p.q("#logs-search")[0].send_keys(marker)
+        wait(lambda: p.q("#logs mark"), 5, "search highlights the line")
+        ok("logs search finds it: " + p.text("#logs-status"))
+        d.execute_script("const s = document.getElementById('logs-search'); s.value = '';"
+                         "s.dispatchEvent(new Event('input'))")
+        d.execute_script("document.getElementById('logs-follow').scrollIntoView({block: 'start'})")
+        time.sleep(0.5)
+        p.shot("logs")
+
+        # ---- events feed: a docker stop done outside, without a reload
+        p.go("#/events")
+        wait(lambda: "live" in p.text("#ev-live"), 10, "the events WebSocket")
+        d.execute_script("window.__noReload = 1")
+        subprocess.run(["docker", "stop", "-t", "1", outside], check=True, capture_output=True)
+        t0 = time.time()
+        wait(lambda: p.q('#events tr[data-action="stop"][data-name="%s"]' % outside) or
+             p.q('#events tr[data-action="die"][data-name="%s"]' % outside), 10,
+             "the outside docker stop in the live events feed")
+        if d.execute_script("return window.__noReload") != 1:
+            raise Fail("the page reloaded")
+        ok("docker stop seen in the events feed after %.1fs, no reload" % (time.time() - t0))
+        p.shot("events")
+
+        # ---- operate token: Stop stops a real container, audit row
+        p.sign_out()
+        p.sign_in(OPS)
+        wait(lambda: "web-ops (operate)" in p.text("#whoami"), 10, "signed in as web-ops")
+        p.go("#/host/%s/c/%s" % (HOST, victim))
+        wait(lambda: p.q("[data-action=stop]"), 10, "the Stop button for operate")
+        if p.q("[data-action=rm]"):
+            raise Fail("remove offered to an operate token")
+        p.q("[data-action=stop]")[0].click()
+        wait(lambda: not docker_running(victim), 30, "docker inspect says the victim stopped")
+        ok("Stop button stopped %s (docker inspect agrees)" % victim)
+        wait(lambda: "exited" in p.text("#ctr-state"), 15, "the page shows it exited")
+        p.shot("container-stopped")
+        p.go("#/audit")
+        wait(lambda: p.q('#audit tr[data-op="stop"][data-target="%s"][data-status="ok"]' % victim), 15,
+             "an audit row for the stop")
+        ok("audit row for the stop")
+        p.shot("audit")
+
+        # ---- phone width, dark theme
+        d.set_window_size(390, 844)
+        d.execute_cdp_cmd("Emulation.setEmulatedMedia",
+                          {"features": [{"name": "prefers-color-scheme", "value": "dark"}]})
+        p.go("#/")
+        wait(lambda: p.q("#fleet tbody tr"), 10, "fleet at phone width")
+        time.sleep(1)
+        p.shot("fleet-phone-dark")
+        width = d.execute_script("return document.documentElement.scrollWidth")
+        if width > 400:
+            raise Fail("the page is %dpx wide at a 390px window" % width)
+        ok("phone width: no horizontal scroll of the page (%dpx)" % width)
+
+        # ---- nothing left the gateway's origin
+        p.collect_network()
+        origin = URL.split("://", 1)[1]
+        # (chrome:// is the browser's own blank tab, before the first load)
+        net = [u for u in p.urls if u.split(":", 1)[0] in ("http", "https", "ws", "wss")]
+        foreign = [u for u in net if not (u.startswith(URL + "/") or u.startswith("ws://" + origin + "/"))]
+        if foreign:
+            raise Fail("requests left the gateway's origin: %s" % foreign[:5])
+        ok("%d requests, all to %s" % (len(net), URL))
+        errors = [e for e in d.get_log("browser") if e["level"] == "SEVERE"
+                  and "Failed to load resource" not in e["message"]]
+        if errors:
+            raise Fail("console errors: %s" % errors[:3])
+        ok("no console errors")
+    except Fail as e:
+        p.shot("failure")
+        log("FAIL: %s" % e)
+        return 1
+    finally:
+        d.quit()
+        subprocess.run(["rm", "-rf", tmp])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
