@@ -3,6 +3,7 @@
  * query never stalls agent sessions; and the resolution of a control
  * request's host and container before it is routed. Never writes. */
 #include <limits.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -350,6 +351,85 @@ static void resolve_control(admin_conn_t *c)
 		json_object_set_new(r->args, "container", json_string(ref.id));
 }
 
+/* The fleet's `hosts` answer is what every dashboard polls, and it
+ * costs ~3 ms (100 hosts) to query and encode; a copy of the encoded
+ * frame is reused for up to HOSTS_TTL_NS, per token host glob ("" =
+ * every host), so the answer may be that much stale (documented in
+ * docs/API.md). Any thread. */
+#define HOSTS_TTL_NS  1000000000ull
+#define HOSTS_CACHE_N 8
+
+typedef struct {
+	char glob[DL_TOKEN_HOSTS_MAX + 1];
+	uint64_t at; /* monotonic ns; 0 = empty */
+	char *frame;
+	size_t len;
+} hosts_cached_t;
+
+static pthread_mutex_t hosts_mu = PTHREAD_MUTEX_INITIALIZER;
+static hosts_cached_t hosts_cache[HOSTS_CACHE_N];
+
+static const char *hosts_key(const admin_conn_t *c)
+{
+	return c->auth.token ? c->auth.hosts : "";
+}
+
+static bool hosts_cacheable(const admin_conn_t *c, const char *op)
+{
+	return op && !strcmp(op, "hosts") && !json_object_get(c->req, "host");
+}
+
+/* A fresh copy of the cached frame for c, or NULL. */
+static char *hosts_get(const admin_conn_t *c, size_t *len)
+{
+	uint64_t now = dl_clock_mono_ns();
+	char *copy = NULL;
+
+	pthread_mutex_lock(&hosts_mu);
+	for (int i = 0; i < HOSTS_CACHE_N; i++) {
+		hosts_cached_t *h = &hosts_cache[i];
+
+		if (!h->at || now - h->at > HOSTS_TTL_NS ||
+		    strcmp(h->glob, hosts_key(c)))
+			continue;
+		if ((copy = malloc(h->len))) {
+			memcpy(copy, h->frame, h->len);
+			*len = h->len;
+		}
+		break;
+	}
+	pthread_mutex_unlock(&hosts_mu);
+	return copy;
+}
+
+/* Keeps a copy of frame (the oldest slot goes). */
+static void hosts_put(const admin_conn_t *c, const char *frame, size_t len)
+{
+	hosts_cached_t *slot = &hosts_cache[0];
+	char *copy = malloc(len);
+
+	if (!copy)
+		return;
+	memcpy(copy, frame, len);
+	pthread_mutex_lock(&hosts_mu);
+	for (int i = 0; i < HOSTS_CACHE_N; i++) {
+		hosts_cached_t *h = &hosts_cache[i];
+
+		if (!strcmp(h->glob, hosts_key(c)) || !h->at) {
+			slot = h;
+			break;
+		}
+		if (h->at < slot->at)
+			slot = h;
+	}
+	free(slot->frame);
+	snprintf(slot->glob, sizeof(slot->glob), "%s", hosts_key(c));
+	slot->frame = copy;
+	slot->len = len;
+	slot->at = dl_clock_mono_ns();
+	pthread_mutex_unlock(&hosts_mu);
+}
+
 void dl_admin__work_cb(uv_work_t *w)
 {
 	admin_conn_t *c = w->data;
@@ -376,6 +456,8 @@ void dl_admin__work_cb(uv_work_t *w)
 		}
 		return;
 	}
+	if (hosts_cacheable(c, op) && (c->frame = hosts_get(c, &c->frame_len)))
+		return;
 	c->resp = run_query(c->srv->conf->database, c->req, &c->auth);
 	/* Encoded and freed here, not on the loop thread: for 20,000
 	 * containers that is most of the request's time, and on the loop it
@@ -385,5 +467,8 @@ void dl_admin__work_cb(uv_work_t *w)
 						  &c->frame_len))) {
 		json_decref(c->resp);
 		c->resp = NULL;
+		if (hosts_cacheable(c, op) &&
+		    !strncmp(c->frame + DL_FRAME_HDR, "{\"ok\":true", 10))
+			hosts_put(c, c->frame, c->frame_len);
 	}
 }
