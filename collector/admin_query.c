@@ -352,10 +352,10 @@ static void resolve_control(admin_conn_t *c)
 }
 
 /* The fleet's `hosts` answer is what every dashboard polls, and it
- * costs ~3 ms (100 hosts) to query and encode; a copy of the encoded
- * frame is reused for up to HOSTS_TTL_NS, per token host glob ("" =
- * every host), so the answer may be that much stale (documented in
- * docs/API.md). Any thread. */
+ * costs ~3 ms (100 hosts) to query and encode; for token requests a copy
+ * of the encoded frame is reused for up to HOSTS_TTL_NS, per token host
+ * glob, so the answer may be that much stale (docs/API.md). Any
+ * thread. */
 #define HOSTS_TTL_NS  1000000000ull
 #define HOSTS_CACHE_N 8
 
@@ -371,7 +371,7 @@ static hosts_cached_t hosts_cache[HOSTS_CACHE_N];
 
 static const char *hosts_key(const admin_conn_t *c)
 {
-	return c->auth.token ? c->auth.hosts : "";
+	return c->auth.hosts;
 }
 
 static bool hosts_cacheable(const admin_conn_t *c, const char *op)
