@@ -193,7 +193,7 @@ set(CPACK_RPM_COLLECTOR_PACKAGE_REQUIRES_POST "/usr/sbin/useradd")
 set(CPACK_RPM_EXCLUDE_FROM_AUTO_FILELIST_ADDITION
   /lib /lib/systemd /lib/systemd/system /usr/share/man
   /usr/share/man/man1 /usr/share/man/man8 /usr/share/doc
-  /usr/share/lintian /usr/share/lintian/overrides)
+  /usr/share/lintian /usr/share/lintian/overrides /usr/libexec)
 string(TIMESTAMP _pk_rpmdate "%a %b %d %Y" UTC)
 file(WRITE ${_pk_out}/rpm/changelog
   "* ${_pk_rpmdate} ${DL_PACKAGE_CONTACT} - ${PROJECT_VERSION}-${DL_PACKAGE_RELEASE}\n- Packages built with CPack; see /usr/share/doc/dockline-*/changelog.Debian.gz\n")

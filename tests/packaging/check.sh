@@ -141,7 +141,7 @@ for p in agent collector; do
 	rpm=$(pkgfile $p rpm)
 	rpm -qlp "$rpm" 2>/dev/null | sed 's|^|.|' | sort >"$tmp/$p.rgot"
 	# rpm lists the package's own directories too; compare files only.
-	grep -v -x -e './etc/dockline' -e './usr/share/doc/dockline-'"$p" \
+	grep -v -x -e './etc/dockline' -e './usr/share/doc/dockline-'"$p" -e './usr/libexec/dockline' \
 		"$tmp/$p.rgot" >"$tmp/$p.rfiles" || true
 	check "dockline-$p.rpm: file list" diff -u "$tmp/$p.files" "$tmp/$p.rfiles"
 	check "dockline-$p.rpm: Version $version Release $release" sh -c "
