@@ -508,6 +508,28 @@ static int audit(ctx_t *c)
 	return q_word(c, "host", 63, c->out->req);
 }
 
+/* A JSON body that becomes the admin request as it is, with op set:
+ * serve owns the rules of its fields; only op, token and client are
+ * ours, so the body may not carry them. Without a body yet: 0 (wait). */
+static int body_request(ctx_t *c, const char *body, size_t blen, const char *op)
+{
+	json_t *b = NULL;
+
+	c->out->body = true;
+	if (!body)
+		return 0;
+	if (body_object(c, body, blen, &b))
+		return c->out->status;
+	if (json_object_get(b, "op") || json_object_get(b, "token") ||
+	    json_object_get(b, "client")) {
+		json_decref(b);
+		return BAD(c, "unknown key in the body%s", "");
+	}
+	json_object_set_new(b, "op", json_string(op));
+	c->out->req = b;
+	return 0;
+}
+
 /* /events/stream, /stats/stream: WebSocket only. */
 static int subscribe(ctx_t *c, bool upgrade)
 {
@@ -547,8 +569,6 @@ static bool token_name_ok(const char *s)
 
 static int tokens(ctx_t *c, dl_route_method_t m, const char *body, size_t blen)
 {
-	json_t *b = NULL;
-
 	if (check_query(c, NULL))
 		return c->out->status;
 	if (c->n == 2) {
@@ -566,21 +586,8 @@ static int tokens(ctx_t *c, dl_route_method_t m, const char *body, size_t blen)
 		return new_req(c, "token_list");
 	if (m != DL_ROUTE_POST)
 		return BAD_METHOD(c, "GET or POST");
-	c->out->body = true;
-	if (!body)
-		return 0;
-	if (body_object(c, body, blen, &b))
-		return c->out->status;
-	/* serve checks the fields (name, role, hosts, expires_s): it owns
-	 * the rules; only the op is ours to set. */
-	if (json_object_get(b, "op") || json_object_get(b, "token") ||
-	    json_object_get(b, "client")) {
-		json_decref(b);
-		return BAD(c, "unknown key in the body%s", "");
-	}
-	json_object_set_new(b, "op", json_string("token_create"));
-	c->out->req = b;
-	return 0;
+	/* serve checks the fields (name, role, hosts, expires_s) */
+	return body_request(c, body, blen, "token_create");
 }
 
 /* GET /alerts?all=1&since=24h: firing (and resolved since). */
@@ -604,7 +611,6 @@ static int alerts(ctx_t *c)
 static int silences(ctx_t *c, dl_route_method_t m, const char *body,
 		    size_t blen)
 {
-	json_t *b = NULL;
 	int64_t id;
 
 	if (check_query(c, NULL))
@@ -624,20 +630,8 @@ static int silences(ctx_t *c, dl_route_method_t m, const char *body,
 		return new_req(c, "silence_list");
 	if (m != DL_ROUTE_POST)
 		return BAD_METHOD(c, "GET or POST");
-	c->out->body = true;
-	if (!body)
-		return 0;
-	if (body_object(c, body, blen, &b))
-		return c->out->status;
 	/* serve checks host, container, rule, comment and for_s */
-	if (json_object_get(b, "op") || json_object_get(b, "token") ||
-	    json_object_get(b, "client")) {
-		json_decref(b);
-		return BAD(c, "unknown key in the body%s", "");
-	}
-	json_object_set_new(b, "op", json_string("silence_add"));
-	c->out->req = b;
-	return 0;
+	return body_request(c, body, blen, "silence_add");
 }
 
 /* /session: GET whoami, POST {"token"} sign-in, DELETE sign-out. */
