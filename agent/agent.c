@@ -17,6 +17,7 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/sdnotify.h"
 #include "proto/control.h"
 #include "proto/frame.h"
 #include "proto/msg.h"
@@ -49,6 +50,7 @@ typedef struct {
 	uv_timer_t ping;
 	uv_timer_t sync; /* spool_sync = DURATION */
 	uv_signal_t sigterm, sigint;
+	uv_timer_t watchdog; /* systemd's, when it asks for one */
 	int closing;
 } agent_t;
 
@@ -660,12 +662,20 @@ static void on_closed_part(void *arg)
 		uv_stop(a->loop);
 }
 
+/* Fed from the loop itself: a stuck loop gets the agent restarted. */
+static void on_watchdog(uv_timer_t *t)
+{
+	dl_sd_notify("WATCHDOG=1");
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
 	agent_t *a = h->data;
 
 	if (a->closing)
 		return;
+	dl_sd_notify("STOPPING=1");
+	uv_timer_stop(&a->watchdog);
 	dl_spool_sync(a->spool);
 	DL_LOG_INFO(TAG,
 		    "signal %d: stopping (unacked frames up to seq %llu kept "
@@ -759,8 +769,17 @@ int dl_agent_run(const dl_aconf_t *conf)
 	dl_watch_start(a.watch);
 	dl_sampler_start(a.sampler);
 	dl_tunnel_start(a.tunnel);
+	uv_timer_init(&loop, &a.watchdog);
+	if (dl_sd_watchdog_ms())
+		uv_timer_start(&a.watchdog, on_watchdog,
+			       dl_sd_watchdog_ms() / 2,
+			       dl_sd_watchdog_ms() / 2);
+	/* Ready once the spool is read back and the loop runs: the
+	 * collector link comes and goes on its own. */
+	dl_sd_notify("READY=1\nSTATUS=running");
 	uv_run(&loop, UV_RUN_DEFAULT);
 	/* Close what is left (timer, signals) and let callbacks finish. */
+	uv_close((uv_handle_t *)&a.watchdog, NULL);
 	uv_close((uv_handle_t *)&a.ping, NULL);
 	uv_close((uv_handle_t *)&a.sync, NULL);
 	uv_close((uv_handle_t *)&a.sigterm, NULL);

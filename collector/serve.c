@@ -17,6 +17,7 @@
 #include "collector/serve_int.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/sdnotify.h"
 
 #define TAG "serve"
 
@@ -225,6 +226,22 @@ static int alerts_start(dl_server_t *srv)
 	return 0;
 }
 
+/* The watchdog is fed from the loop itself, so a stuck loop (not only a
+ * dead process) gets the collector restarted. */
+static void on_watchdog(uv_timer_t *t)
+{
+	dl_sd_notify("WATCHDOG=1");
+}
+
+static void start_watchdog(dl_server_t *srv)
+{
+	uint64_t ms = dl_sd_watchdog_ms();
+
+	uv_timer_init(srv->loop, &srv->watchdog);
+	if (ms)
+		uv_timer_start(&srv->watchdog, on_watchdog, ms / 2, ms / 2);
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
 	dl_server_t *srv = h->data;
@@ -232,6 +249,8 @@ static void on_signal(uv_signal_t *h, int signum)
 	if (srv->stopping)
 		return;
 	srv->stopping = true;
+	dl_sd_notify("STOPPING=1");
+	uv_close((uv_handle_t *)&srv->watchdog, NULL);
 	DL_LOG_INFO(TAG, "signal %d: stopping", signum);
 	dl_session_close_all(srv, "collector is stopping");
 	dl_router_close(srv);
@@ -389,6 +408,8 @@ int dl_serve_run(const dl_cconf_t *conf)
 	uv_signal_start(&srv.sigint, on_signal, SIGINT);
 	DL_LOG_INFO(TAG, "dockline-collector %s serving, database %s",
 		    DL_VERSION, conf->database);
+	start_watchdog(&srv);
+	dl_sd_notify("READY=1\nSTATUS=serving");
 	uv_run(&loop, UV_RUN_DEFAULT);
 	dl_pubsub_free(srv.pubsub);
 	dl_metrics_free(srv.metrics);

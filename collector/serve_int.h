@@ -34,6 +34,7 @@ typedef struct {
 	uint32_t next_call_id;
 	uint64_t boot_ns; /* unix ns at start: audit keys are boot-id */
 	uv_timer_t call_timer;
+	uv_timer_t watchdog; /* systemd's, when it asks for one */
 	bool stopping;
 	struct dl_pubsub *pubsub;   /* live push (pubsub.c) */
 	struct dl_metrics *metrics; /* serve's own counters (metrics.c) */

@@ -1,5 +1,10 @@
 /* test_common.c - common/: config files with file:line errors, integer
  * and duration parsing, reconnect backoff, the capped buffer. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "common/backoff.h"
@@ -7,6 +12,7 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/err.h"
+#include "common/sdnotify.h"
 #include "common/utf8.h"
 #include "test.h"
 
@@ -415,6 +421,50 @@ static void test_utf8_fix(void)
 	ASSERT(!dl_utf8_valid("a\0b", 3)); /* NUL counts as invalid */
 }
 
+/* sd_notify: a no-op without $NOTIFY_SOCKET, a datagram with it; the
+ * watchdog period only when it is meant for this process. */
+static void test_sdnotify(void)
+{
+	char path[64], pid[32], got[64] = "";
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+	ssize_t n;
+
+	unsetenv("NOTIFY_SOCKET");
+	ASSERT_EQ(dl_sd_notify("READY=1"), 0);
+	setenv("NOTIFY_SOCKET", "relative/path", 1);
+	ASSERT_EQ(dl_sd_notify("READY=1"), DL_EINVAL);
+	snprintf(path, sizeof(path), "/tmp/dl-sdnotify-%d", (int)getpid());
+	unlink(path);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	ASSERT(fd >= 0);
+	ASSERT_EQ(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	setenv("NOTIFY_SOCKET", path, 1);
+	ASSERT_EQ(dl_sd_notify("READY=1\nSTATUS=x"), 1);
+	n = recv(fd, got, sizeof(got) - 1, MSG_DONTWAIT);
+	ASSERT_EQ(n, 16);
+	ASSERT_STR_EQ(got, "READY=1\nSTATUS=x");
+	close(fd);
+	unlink(path);
+	unsetenv("NOTIFY_SOCKET");
+
+	unsetenv("WATCHDOG_PID");
+	unsetenv("WATCHDOG_USEC");
+	ASSERT_EQ(dl_sd_watchdog_ms(), 0);
+	setenv("WATCHDOG_USEC", "30000000", 1);
+	ASSERT_EQ(dl_sd_watchdog_ms(), 30000);
+	setenv("WATCHDOG_USEC", "30s", 1);
+	ASSERT_EQ(dl_sd_watchdog_ms(), 0);
+	setenv("WATCHDOG_USEC", "2000000", 1);
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	setenv("WATCHDOG_PID", pid, 1);
+	ASSERT_EQ(dl_sd_watchdog_ms(), 2000);
+	setenv("WATCHDOG_PID", "1", 1); /* someone else's watchdog */
+	ASSERT_EQ(dl_sd_watchdog_ms(), 0);
+	unsetenv("WATCHDOG_PID");
+	unsetenv("WATCHDOG_USEC");
+}
+
 int main(void)
 {
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/dl-test-common.XXXXXX");
@@ -433,5 +483,6 @@ int main(void)
 	RUN(test_buf_empty);
 	RUN(test_strerror);
 	RUN(test_utf8_fix);
+	RUN(test_sdnotify);
 	return 0;
 }
