@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "collector/attach.h"
+#include "collector/backup.h"
 #include "collector/http/gateway.h"
 #include "collector/serve.h"
 #include "common/log.h"
@@ -16,6 +17,7 @@ static void usage(FILE *f)
 		"usage: dockline-collector serve [-c FILE]\n"
 		"       dockline-collector attach --host=NAME [-c FILE]\n"
 		"       dockline-collector http [-c FILE]\n"
+		"       dockline-collector backup FILE [-c FILE]\n"
 		"       dockline-collector --version\n"
 		"\n"
 		"  serve   run the collector: store agent data in SQLite and "
@@ -26,6 +28,9 @@ static void usage(FILE *f)
 		"use)\n"
 		"  http    the HTTP/WebSocket API gateway ([http] in the "
 		"config)\n"
+		"  backup  a consistent copy of the live database into FILE "
+		"(new), ingest\n"
+		"          goes on meanwhile (docs/INSTALL.md: restoring)\n"
 		"  -c FILE configuration (default %s if it exists)\n",
 		DL_COLLECTOR_CONF_DEFAULT);
 }
@@ -39,7 +44,7 @@ int main(int argc, char **argv)
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *conf_path = NULL, *host = NULL, *cmd;
+	const char *conf_path = NULL, *host = NULL, *cmd, *dest = NULL;
 	char err[1024];
 	dl_cconf_t conf;
 	int ch;
@@ -70,6 +75,9 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
+	/* backup takes its destination; nothing else takes an argument */
+	if (!strcmp(cmd, "backup") && optind < argc)
+		dest = argv[optind++];
 	if (optind != argc) {
 		fprintf(stderr, "dockline-collector: unexpected argument %s\n",
 			argv[optind]);
@@ -97,6 +105,14 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		return dl_http_run(&conf);
+	}
+	if (!strcmp(cmd, "backup")) {
+		if (!dest) {
+			fprintf(stderr, "dockline-collector: backup needs the "
+					"file to write (it must not exist)\n");
+			return 2;
+		}
+		return dl_backup_run(&conf, dest);
 	}
 	if (!strcmp(cmd, "attach")) {
 		if (!host) {

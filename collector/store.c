@@ -280,6 +280,26 @@ void dl_store_counters(dl_store_t *s, dl_store_counters_t *out)
 	out->commit_seconds = (double)atomic_load(&s->commit_ns_sum) / 1e9;
 }
 
+/* A clean stop leaves everything in the main file and an empty -wal:
+ * a copy of dockline.db alone is then the whole database. (The file
+ * itself goes only when the last connection closes, and the read-only
+ * query connections of the threadpool live until the process ends.) */
+static void checkpoint(dl_store_t *s)
+{
+	int log = 0, done = 0;
+	int rc = sqlite3_wal_checkpoint_v2(
+		s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
+
+	if (rc == SQLITE_OK)
+		DL_LOG_INFO(TAG, "%s: -wal checkpointed (%d pages) and emptied",
+			    s->path, done);
+	else
+		DL_LOG_WARN(TAG,
+			    "%s: checkpoint at close: %s (the -wal is "
+			    "replayed at the next start)",
+			    s->path, sqlite3_errmsg(s->db));
+}
+
 static void on_async(uv_async_t *h)
 {
 	drain_acks(h->data);
@@ -385,6 +405,7 @@ void dl_store_close(dl_store_t *s)
 		sqlite3_finalize(s->st[i]);
 		s->st[i] = NULL;
 	}
+	checkpoint(s);
 	if (sqlite3_close(s->db) != SQLITE_OK)
 		DL_LOG_ERROR(TAG, "%s: close: %s", s->path,
 			     sqlite3_errmsg(s->db));
