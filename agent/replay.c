@@ -130,3 +130,13 @@ void dl_replay_note(dl_replay_t *r, const dl_event_t *ev, uint64_t time_ns)
 	r->next = (r->next + 1) % DL_REPLAY_RING;
 	save(r);
 }
+
+uint64_t dl_replay_newest(const dl_replay_t *r)
+{
+	uint64_t t = 0;
+
+	for (int i = 0; i < DL_REPLAY_RING; i++)
+		if (r->ring[i].time_ns > t)
+			t = r->ring[i].time_ns;
+	return t;
+}

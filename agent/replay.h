@@ -31,5 +31,7 @@ int dl_replay_seen(const dl_replay_t *r, const dl_event_t *ev,
  * without fsync. Called after the spool took it, so a crash in between
  * can only repeat an event, never lose one. */
 void dl_replay_note(dl_replay_t *r, const dl_event_t *ev, uint64_t time_ns);
+/* Docker time of the newest remembered event, 0 if none. */
+uint64_t dl_replay_newest(const dl_replay_t *r);
 
 #endif

@@ -152,6 +152,7 @@ fl_report() {
 		printf '%-22s %8s %8s %10s\n' "" made stored duplicated
 		printf '%-22s %8s %8s %10s\n' "burst events" "$FL_BURST_N" "$distinct" $((stored - distinct))
 		printf '%-22s %8s %8s %10s\n' "start/die events" "$lmade" "$ldist" $((lstored - ldist))
+		[ -f "$T/extra.rows" ] && cat "$T/extra.rows"
 		printf '%-22s %8s %8s %10s\n' "" expected stored "max gap s"
 		printf '%-22s %8s %8s %10s\n' "ticker samples" "$expect" "$samples" "$gap (<= $allowed)"
 	)
