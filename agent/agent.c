@@ -695,9 +695,8 @@ static void on_signal(uv_signal_t *h, int signum)
 
 int dl_agent_run(const dl_aconf_t *conf)
 {
-	static const dl_watch_cbs_t wcbs = {on_docker, on_inventory,
-					    on_container, on_event,
-					    on_resume_ns};
+	static const dl_watch_cbs_t wcbs = {
+		on_docker, on_inventory, on_container, on_event, on_resume_ns};
 	static const dl_tunnel_cbs_t tcbs = {on_up, on_data, on_down, on_drain};
 	static const dl_executor_io_t xio = {ctl_send, ctl_queued,
 					     ctl_want_drain};
