@@ -310,6 +310,15 @@ static void on_event(void *ud, const dl_event_t *ev, uint64_t time_ns)
 	dl_replay_note(a->replay, ev, time_ns);
 }
 
+/* Events dockerd made while the agent was down are still in its replay
+ * buffer (the last 256): the stream starts from the newest one accepted. */
+static uint64_t on_resume_ns(void *ud)
+{
+	agent_t *a = ud;
+
+	return a->replay ? dl_replay_newest(a->replay) : 0;
+}
+
 /* ---- collector link ---- */
 
 static void send_hello(agent_t *a)
@@ -696,8 +705,8 @@ static void on_signal(uv_signal_t *h, int signum)
 
 int dl_agent_run(const dl_aconf_t *conf)
 {
-	static const dl_watch_cbs_t wcbs = {on_docker, on_inventory,
-					    on_container, on_event};
+	static const dl_watch_cbs_t wcbs = {
+		on_docker, on_inventory, on_container, on_event, on_resume_ns};
 	static const dl_tunnel_cbs_t tcbs = {on_up, on_data, on_down, on_drain};
 	static const dl_executor_io_t xio = {ctl_send, ctl_queued,
 					     ctl_want_drain};

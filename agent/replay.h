@@ -11,7 +11,10 @@
 
 #include "proto/msg.h"
 
-/* Replays reach back ~2 s; 64 covers bursts of 32 events/s. */
+/* Replays reach back ~2 s. The ring answers exact repeats; an event
+ * older than every remembered one counts as seen too (dockerd replays in
+ * time order), so bursts faster than the ring per replay window are
+ * covered. */
 #define DL_REPLAY_RING 64
 
 typedef struct dl_replay dl_replay_t;
@@ -19,7 +22,8 @@ typedef struct dl_replay dl_replay_t;
 /* Loads state_dir/events.seen if it is there. NULL only without memory. */
 dl_replay_t *dl_replay_new(const char *state_dir);
 void dl_replay_free(dl_replay_t *r);
-/* 1: ev (Docker time time_ns) was accepted before, skip it; 0: new.
+/* 1: ev (Docker time time_ns) was accepted before (remembered, or older
+ * than the oldest remembered event), skip it; 0: new.
  * An event without a Docker time (0) is always new. */
 int dl_replay_seen(const dl_replay_t *r, const dl_event_t *ev,
 		   uint64_t time_ns);
@@ -27,5 +31,7 @@ int dl_replay_seen(const dl_replay_t *r, const dl_event_t *ev,
  * without fsync. Called after the spool took it, so a crash in between
  * can only repeat an event, never lose one. */
 void dl_replay_note(dl_replay_t *r, const dl_event_t *ev, uint64_t time_ns);
+/* Docker time of the newest remembered event, 0 if none. */
+uint64_t dl_replay_newest(const dl_replay_t *r);
 
 #endif

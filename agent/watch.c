@@ -3,7 +3,9 @@
  * States: PING -> VERSION -> INFO -> (open /events) LIST -> RUNNING, and
  * WAIT (backoff timer) after any failure. No event may fall between the
  * list and the stream, so the stream is opened *before* the list with
- * since = now - 1 s: dockerd replays its recent events from that time, so
+ * since = now - 1 s (or the newest event accepted, if older: see
+ * dl_watch_cbs_t.resume_ns): dockerd replays its recent events from that
+ * time, so
  * whatever changes after the list snapshot is seen whether the
  * subscription registers before or after the list is served. Container
  * events that arrive while the list is in flight are held back (deferred)
@@ -751,6 +753,18 @@ static void on_info(void *ud, int err, long status, const char *body,
 
 	/* Stream first, then list: see the comment at the top. */
 	since = dl_clock_wall_ns() / 1000000000u - 1;
+	if (w->cbs.resume_ns) {
+		uint64_t r = w->cbs.resume_ns(w->ud) / 1000000000u;
+
+		if (r && r < since) {
+			DL_LOG_INFO(TAG,
+				    "events: resuming from %" PRIu64
+				    " (newest accepted event, %" PRIu64
+				    " s ago)",
+				    r, since + 1 - r);
+			since = r;
+		}
+	}
 	snprintf(path, sizeof(path), "%s/events?since=%" PRIu64, w->api, since);
 	w->events = dl_docker_stream(w->docker, path, on_event_line,
 				     on_events_done, w);

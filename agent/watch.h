@@ -35,6 +35,12 @@ typedef struct {
 	void (*on_container)(void *ud, bool removed, const dl_container_t *c);
 	/* Every Docker event, all types; time_ns from Docker's timeNano. */
 	void (*on_event)(void *ud, const dl_event_t *ev, uint64_t time_ns);
+	/* Optional: Docker time (ns) of the newest event already accepted,
+	 * this run or the last, 0 if none. The event stream is opened from
+	 * that second when it is older than now - 1 s, so the events dockerd
+	 * still holds from while the agent (or its stream) was down are not
+	 * lost; on_event must skip the ones it had (agent/replay.h). */
+	uint64_t (*resume_ns)(void *ud);
 } dl_watch_cbs_t;
 
 dl_watch_t *dl_watch_new(uv_loop_t *loop, const char *socket_path,

@@ -51,6 +51,11 @@ UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
 step "all tests (unit + integration) on the Release build"
 ctest --test-dir "$SRC/build" --output-on-failure -j"$JOBS" || status=1
 
+step "fuzz: each libFuzzer target ${DL_FUZZ_SECONDS:-20} s, 2 at a time (clang)"
+bash "$SRC/tests/fuzz/run.sh"
+rc=$?
+[ "$rc" = 0 ] || [ "$rc" = 77 ] || status=1
+
 step "packages: deb + rpm contents, lintian, rpmlint, systemd-analyze verify"
 bash "$SRC/tests/packaging/check.sh" || status=1
 

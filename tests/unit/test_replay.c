@@ -35,11 +35,16 @@ static void test_replay(void)
 	/* A new process: the file remembers. */
 	r = dl_replay_new(dir);
 	ASSERT_EQ(dl_replay_seen(r, &die, 1000), 1);
-	/* The ring forgets the oldest after DL_REPLAY_RING newer ones. */
-	for (uint64_t t = 2000; t < 2000 + DL_REPLAY_RING; t++)
+	/* A burst of 4 rings: replayed in order, every event is still
+	 * seen (older than all remembered = accepted before them), and the
+	 * next new one is new, also at the newest time (other action). */
+	for (uint64_t t = 2000; t < 2000 + 4 * DL_REPLAY_RING; t++)
 		dl_replay_note(r, &stop, t);
-	ASSERT_EQ(dl_replay_seen(r, &die, 1000), 0);
-	ASSERT_EQ(dl_replay_seen(r, &stop, 2000), 1);
+	ASSERT_EQ(dl_replay_seen(r, &die, 1000), 1);
+	for (uint64_t t = 2000; t < 2000 + 4 * DL_REPLAY_RING; t++)
+		ASSERT_EQ(dl_replay_seen(r, &stop, t), 1);
+	ASSERT_EQ(dl_replay_seen(r, &stop, 2000 + 4 * DL_REPLAY_RING), 0);
+	ASSERT_EQ(dl_replay_seen(r, &die, 2000 + 4 * DL_REPLAY_RING - 1), 0);
 	dl_replay_free(r);
 	snprintf(path, sizeof(path), "%s/events.seen", dir);
 	ASSERT_EQ(unlink(path), 0);
