@@ -23,7 +23,8 @@ DL_PACKAGES="docker.io openssh-server openssh-client busybox-static jq sqlite3
 curl procps libssh2-1-dev libcurl4-openssl-dev libmsgpack-dev libsqlite3-dev
 libuv1-dev libinih-dev libjansson-dev pkg-config cmake make gcc clang-format
 libssl-dev libwebsockets-dev libwebsockets-evlib-uv python3-websockets
-prometheus wrk python3-aiosmtpd chromium chromium-driver python3-selenium"
+prometheus wrk python3-aiosmtpd chromium chromium-driver python3-selenium
+docker-registry"
 
 DL_PIDS=()
 
