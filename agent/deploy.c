@@ -711,18 +711,21 @@ static bool begin(dl_deploy_t *dp)
 	} else { /* update */
 		b = json_object();
 		rp = json_object_get(a, "restart");
-		if (rp) {
-			json_t *x = dl_spec_from_args(a);
+		if (rp)
+			json_object_set_new(
+				b, "RestartPolicy",
+				dl_spec_restart(json_string_value(rp)));
+		if (json_object_get(a, "memory")) {
+			json_int_t m = json_integer_value(
+				json_object_get(a, "memory"));
 
-			json_object_set(b, "RestartPolicy",
-					json_object_get(json_object_get(
-								x, "HostConfig"),
-							"RestartPolicy"));
-			json_decref(x);
+			/* Docker refuses a limit above the old swap limit
+			 * unless both change: swap goes to twice the
+			 * memory, what `docker run --memory` gives. */
+			json_object_set_new(b, "Memory", json_integer(m));
+			json_object_set_new(b, "MemorySwap",
+					    json_integer(2 * m));
 		}
-		if (json_object_get(a, "memory"))
-			json_object_set(b, "Memory",
-					json_object_get(a, "memory"));
 		if (json_object_get(a, "cpus"))
 			json_object_set_new(
 				b, "NanoCpus",

@@ -71,7 +71,7 @@ static json_t *labels_object(const json_t *labels)
 	return o;
 }
 
-static json_t *restart_object(const char *s)
+json_t *dl_spec_restart(const char *s)
 {
 	char name[32];
 	int n = 0;
@@ -101,7 +101,7 @@ json_t *dl_spec_from_args(const json_t *args)
 		json_object_set(hc, "Binds", v);
 	if ((v = json_object_get(args, "restart")))
 		json_object_set_new(hc, "RestartPolicy",
-				    restart_object(json_string_value(v)));
+				    dl_spec_restart(json_string_value(v)));
 	if ((v = json_object_get(args, "network")))
 		json_object_set(hc, "NetworkMode", v);
 	if ((v = json_object_get(args, "memory")))

@@ -24,6 +24,10 @@ json_t *dl_spec_from_args(const json_t *args);
 json_t *dl_spec_from_inspect(const json_t *ctr, const json_t *img,
 			     const char *image);
 
+/* {"Name", "MaximumRetryCount"} for a restart policy ("on-failure:3");
+ * NULL when it is not one. Caller owns the result. */
+json_t *dl_spec_restart(const char *policy);
+
 /* Splits an image reference for /images/create: "reg:5000/a/b:v1" ->
  * from "reg:5000/a/b", tag "v1"; no tag -> "latest"; a digest
  * ("a@sha256:...") -> from the whole reference, tag "". 0, or DL_EINVAL

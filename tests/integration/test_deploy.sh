@@ -36,7 +36,7 @@ REG=127.0.0.1:$RP/dltest/app-$tid
 deploy_cleanup() {
 	docker rmi -f "$REG:v1" "$REG:v2" "$REG:v3" >/dev/null 2>&1 || true
 }
-trap 'deploy_cleanup; dl_cleanup' EXIT
+trap 'rc=$?; deploy_cleanup; (exit $rc); dl_cleanup' EXIT
 
 rootfs=$(docker create "$DL_IMAGE" true)
 docker export "$rootfs" >"$T/rootfs.tar"
@@ -147,4 +147,3 @@ dl_ctl 1 restart --hosts 'dep*' "$pfx-app" -t 1 --json
 dl_assert_eq "json per host" "dep1=ok dep2=offline" "$(jq -r 'map("\(.host)=\(.result)") | join(" ")' <<<"$out")"
 dl_ctl 0 restart --hosts 'dep1' "$pfx-app" -t 1
 
-dl_log "PASS"
