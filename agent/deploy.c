@@ -229,8 +229,9 @@ static bool start_pull(dl_deploy_t *dp, const char *image)
 		return false;
 	if (!dp->line && !(dp->line = malloc(LINE_MAX_)))
 		return false;
-	snprintf(path, sizeof(path), DL_DOCKER_API "/images/create?fromImage=%s%s%s",
-		 from, tag[0] ? "&tag=" : "", tag);
+	snprintf(path, sizeof(path),
+		 DL_DOCKER_API "/images/create?fromImage=%s%s%s", from,
+		 tag[0] ? "&tag=" : "", tag);
 	dl_regauth_config_path(cfg, sizeof(cfg));
 	rc = dl_regauth_header(cfg, image, auth, sizeof(auth));
 	if (rc < 0)
@@ -360,9 +361,8 @@ static void judge_new(dl_deploy_t *dp, const json_t *j)
 			 status ? status : "?",
 			 (long long)json_integer_value(
 				 json_object_get(st, "ExitCode")),
-			 json_string_length(json_object_get(st, "Error"))
-				 ? ": "
-				 : "",
+			 json_string_length(json_object_get(st, "Error")) ? ": "
+									  : "",
 			 json_string_value(json_object_get(st, "Error"))
 				 ? json_string_value(
 					   json_object_get(st, "Error"))
@@ -375,12 +375,13 @@ static void judge_new(dl_deploy_t *dp, const json_t *j)
 		return;
 	}
 	if ((health && !strcmp(health, "healthy")) ||
-	    (!health && now - dp->started_ns >=
-				DL_DEPLOY_SETTLE_MS * 1000000ull)) {
+	    (!health &&
+	     now - dp->started_ns >= DL_DEPLOY_SETTLE_MS * 1000000ull)) {
 		snprintf(path, sizeof(path), DL_DOCKER_API "/containers/%s?v=0",
 			 dp->old_id);
 		if (!call(dp, S_REMOVE_OLD, "DELETE", path, NULL))
-			fail_forward(dp, "%s", "cannot remove the old container");
+			fail_forward(dp, "%s",
+				     "cannot remove the old container");
 		return;
 	}
 	if (now >= dp->wait_end_ns) {
@@ -411,7 +412,8 @@ static void done_ok(dl_deploy_t *dp, const char *note)
 static void wait_ms_set(dl_deploy_t *dp)
 {
 	json_int_t w = json_integer_value(json_object_get(dp->args, "wait"));
-	long ms = (long)(w ? w : DL_DEPLOY_WAIT_S) * 1000, rem = remaining_ms(dp);
+	long ms = (long)(w ? w : DL_DEPLOY_WAIT_S) * 1000,
+	     rem = remaining_ms(dp);
 
 	if (rem && rem - DL_DEPLOY_ROLLBACK_MS < ms)
 		ms = rem - DL_DEPLOY_ROLLBACK_MS;
@@ -499,7 +501,8 @@ static void recreate_next(dl_deploy_t *dp, const char *body, size_t len)
 			 DL_DOCKER_API "/containers/%s/rename?name=%s",
 			 dp->old_id, dp->tmp_old);
 		if (!call(dp, S_RENAME_OLD, "POST", path, NULL))
-			fail_forward(dp, "%s", "cannot rename the old container");
+			fail_forward(dp, "%s",
+				     "cannot rename the old container");
 		return;
 	case S_RENAME_OLD:
 		dp->renamed_old = true;
@@ -507,14 +510,16 @@ static void recreate_next(dl_deploy_t *dp, const char *body, size_t len)
 			 DL_DOCKER_API "/containers/%s/rename?name=%s",
 			 dp->new_id, dp->name);
 		if (!call(dp, S_RENAME_NEW, "POST", path, NULL))
-			fail_forward(dp, "%s", "cannot rename the new container");
+			fail_forward(dp, "%s",
+				     "cannot rename the new container");
 		return;
 	case S_RENAME_NEW:
 		dp->renamed_new = true;
 		snprintf(path, sizeof(path),
 			 DL_DOCKER_API "/containers/%s/start", dp->new_id);
 		if (!call(dp, S_START_NEW, "POST", path, NULL))
-			fail_forward(dp, "%s", "cannot start the new container");
+			fail_forward(dp, "%s",
+				     "cannot start the new container");
 		return;
 	case S_START_NEW:
 		wait_ms_set(dp);
@@ -689,15 +694,16 @@ static bool begin(dl_deploy_t *dp)
 	bool ok;
 
 	if (!strcmp(dp->op, "pull"))
-		return start_pull(dp,
-				  json_string_value(json_object_get(a, "image")));
+		return start_pull(
+			dp, json_string_value(json_object_get(a, "image")));
 	if (!strcmp(dp->op, "recreate")) {
 		snprintf(path, sizeof(path),
 			 DL_DOCKER_API "/containers/%s/json", ctr);
 		return call(dp, S_INSPECT, "GET", path, NULL);
 	}
 	if (!strcmp(dp->op, "run")) {
-		const char *name = json_string_value(json_object_get(a, "name"));
+		const char *name =
+			json_string_value(json_object_get(a, "name"));
 
 		snprintf(dp->name, sizeof(dp->name), "%s", name ? name : "");
 		b = dl_spec_from_args(a);
@@ -729,19 +735,19 @@ static bool begin(dl_deploy_t *dp)
 		if (json_object_get(a, "cpus"))
 			json_object_set_new(
 				b, "NanoCpus",
-				json_integer((json_int_t)(json_number_value(
-								  json_object_get(
-									  a,
-									  "cpus")) *
-								  1e9 +
-							  0.5)));
+				json_integer(
+					(json_int_t)(json_number_value(
+							     json_object_get(
+								     a,
+								     "cpus")) *
+							     1e9 +
+						     0.5)));
 		snprintf(path, sizeof(path),
 			 DL_DOCKER_API "/containers/%s/update", ctr);
 	}
 	text = b ? json_dumps(b, JSON_COMPACT) : NULL;
 	json_decref(b);
-	ok = text && call(dp,
-			  !strcmp(dp->op, "run") ? S_RUN_CREATE : S_UPDATE,
+	ok = text && call(dp, !strcmp(dp->op, "run") ? S_RUN_CREATE : S_UPDATE,
 			  "POST", path, text);
 	free(text);
 	return ok;
@@ -766,8 +772,8 @@ dl_deploy_t *dl_deploy_start(uv_loop_t *loop, dl_docker_t *docker,
 	dp->ud = ud;
 	snprintf(dp->op, sizeof(dp->op), "%s", op);
 	if (timeout_ms > 0)
-		dp->deadline_ns = dl_clock_mono_ns() +
-				  (uint64_t)timeout_ms * 1000000ull;
+		dp->deadline_ns =
+			dl_clock_mono_ns() + (uint64_t)timeout_ms * 1000000ull;
 	uv_timer_init(loop, &dp->timer);
 	dp->timer.data = dp;
 	if (!begin(dp)) {

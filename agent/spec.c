@@ -119,9 +119,9 @@ json_t *dl_spec_from_args(const json_t *args)
 			b, "Healthcheck",
 			json_pack("{s:[s,O]}", "Test", "CMD-SHELL", v));
 		if (iv)
-			json_object_set_new(
-				json_object_get(b, "Healthcheck"), "Interval",
-				json_integer(iv * 1000000000));
+			json_object_set_new(json_object_get(b, "Healthcheck"),
+					    "Interval",
+					    json_integer(iv * 1000000000));
 	}
 	json_decref(hc);
 	return b;
@@ -158,7 +158,8 @@ static void drop_image_env(json_t *cfg, const json_t *icfg)
 		json_t *ie;
 		bool same = false;
 
-		json_array_foreach(ienv, j, ie) same = same || json_equal(e, ie);
+		json_array_foreach(ienv, j, ie) same =
+			same || json_equal(e, ie);
 		if (!same)
 			json_array_append(out, e);
 	}
@@ -220,9 +221,8 @@ static json_t *endpoints(const json_t *ctr)
 json_t *dl_spec_from_inspect(const json_t *ctr, const json_t *img,
 			     const char *image)
 {
-	static const char *const same[] = {"Cmd",  "Entrypoint", "WorkingDir",
-					   "User", "Healthcheck",
-					   "Volumes"};
+	static const char *const same[] = {"Cmd",  "Entrypoint",  "WorkingDir",
+					   "User", "Healthcheck", "Volumes"};
 	json_t *cfg = json_deep_copy(json_object_get(ctr, "Config"));
 	json_t *hc = json_object_get(ctr, "HostConfig"), *icfg, *net, *b;
 	const char *id = json_string_value(json_object_get(ctr, "Id"));

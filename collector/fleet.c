@@ -23,8 +23,8 @@ static void last_line(const char *text, char *out, size_t outlen)
 			*p = ' ';
 }
 
-void dl_fleet_classify(dl_fleet_result_t *res, int exit_code,
-		       const char *out, const char *err)
+void dl_fleet_classify(dl_fleet_result_t *res, int exit_code, const char *out,
+		       const char *err)
 {
 	res->exit_code = exit_code;
 	res->result = exit_code == 0   ? "ok"
@@ -36,8 +36,7 @@ void dl_fleet_classify(dl_fleet_result_t *res, int exit_code,
 		last_line(out ? out : "", res->message, sizeof(res->message));
 }
 
-void dl_fleet_print(FILE *f, const dl_fleet_result_t *res, size_t n,
-		    bool json)
+void dl_fleet_print(FILE *f, const dl_fleet_result_t *res, size_t n, bool json)
 {
 	size_t w = 4;
 	json_t *a;
@@ -47,11 +46,11 @@ void dl_fleet_print(FILE *f, const dl_fleet_result_t *res, size_t n,
 		a = json_array();
 		for (size_t i = 0; a && i < n; i++)
 			json_array_append_new(
-				a, json_pack("{s:s,s:s,s:i,s:s}", "host",
-					     res[i].host, "result",
-					     res[i].result, "exit_code",
-					     res[i].exit_code, "message",
-					     res[i].message));
+				a,
+				json_pack("{s:s,s:s,s:i,s:s}", "host",
+					  res[i].host, "result", res[i].result,
+					  "exit_code", res[i].exit_code,
+					  "message", res[i].message));
 		text = a ? json_dumps(a, JSON_INDENT(2)) : NULL;
 		if (text)
 			fprintf(f, "%s\n", text);
@@ -64,8 +63,8 @@ void dl_fleet_print(FILE *f, const dl_fleet_result_t *res, size_t n,
 			w = strlen(res[i].host);
 	fprintf(f, "%-*s %-8s %s\n", (int)w, "HOST", "RESULT", "MESSAGE");
 	for (size_t i = 0; i < n; i++)
-		fprintf(f, "%-*s %-8s %s\n", (int)w, res[i].host,
-			res[i].result, res[i].message);
+		fprintf(f, "%-*s %-8s %s\n", (int)w, res[i].host, res[i].result,
+			res[i].message);
 }
 
 int dl_fleet_exit(const dl_fleet_result_t *res, size_t n)

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#define DL_FLEET_MSG_MAX  512
+#define DL_FLEET_MSG_MAX   512
 #define DL_FLEET_HOSTS_MAX 10000
 
 typedef struct {
@@ -24,13 +24,12 @@ typedef struct {
 /* Fills res's result and message from a one-host run: its exit code and
  * what it wrote (the last non-empty line of stderr without "dockline: ",
  * else of stdout). */
-void dl_fleet_classify(dl_fleet_result_t *res, int exit_code,
-		       const char *out, const char *err);
+void dl_fleet_classify(dl_fleet_result_t *res, int exit_code, const char *out,
+		       const char *err);
 
 /* HOST RESULT MESSAGE rows, or with json a JSON array of {host, result,
  * exit_code, message}. */
-void dl_fleet_print(FILE *f, const dl_fleet_result_t *res, size_t n,
-		    bool json);
+void dl_fleet_print(FILE *f, const dl_fleet_result_t *res, size_t n, bool json);
 
 /* 0 when every host is ok, else 1 (some host failed, was offline,
  * refused or skipped). */

@@ -9,22 +9,22 @@
 
 typedef enum {
 	A_BOOL,
-	A_INT,	  /* min..max */
-	A_NAME,	  /* dl_control_name_ok */
-	A_SIGNAL, /* KILL, SIGHUP, 9 */
-	A_ARGV,	  /* non-empty array of strings */
-	A_ENV,	  /* array of "KEY=value" */
-	A_PATH,	  /* absolute path */
-	A_USER,	  /* user[:group], names or numbers */
-	A_PRUNE,  /* containers | images */
-	A_LABEL,  /* key or key=value, for prune filters */
-	A_IMAGE,  /* dl_control_image_ok */
-	A_PORTS,  /* array of dl_control_port_ok */
-	A_MOUNTS, /* array of dl_control_mount_ok */
-	A_LABELS, /* array of "key=value" */
+	A_INT,	   /* min..max */
+	A_NAME,	   /* dl_control_name_ok */
+	A_SIGNAL,  /* KILL, SIGHUP, 9 */
+	A_ARGV,	   /* non-empty array of strings */
+	A_ENV,	   /* array of "KEY=value" */
+	A_PATH,	   /* absolute path */
+	A_USER,	   /* user[:group], names or numbers */
+	A_PRUNE,   /* containers | images */
+	A_LABEL,   /* key or key=value, for prune filters */
+	A_IMAGE,   /* dl_control_image_ok */
+	A_PORTS,   /* array of dl_control_port_ok */
+	A_MOUNTS,  /* array of dl_control_mount_ok */
+	A_LABELS,  /* array of "key=value" */
 	A_RESTART, /* dl_control_restart_ok */
-	A_TEXT,	  /* 1..DL_CTL_HEALTH_MAX bytes without control bytes */
-	A_CPUS,	  /* number 0.01..DL_CTL_CPUS_MAX */
+	A_TEXT,	   /* 1..DL_CTL_HEALTH_MAX bytes without control bytes */
+	A_CPUS,	   /* number 0.01..DL_CTL_CPUS_MAX */
 } atype_t;
 
 typedef struct {
@@ -278,9 +278,8 @@ bool dl_control_restart_ok(const char *s, char *name, size_t namelen,
 		}
 	}
 	if (strncmp(s, "on-failure", 10) ||
-	    (s[10] && (s[10] != ':' ||
-		       !num_ok(s + 11, strlen(s + 11), DL_CTL_RETRIES_MAX,
-			       &n))))
+	    (s[10] && (s[10] != ':' || !num_ok(s + 11, strlen(s + 11),
+					       DL_CTL_RETRIES_MAX, &n))))
 		return false;
 	if (name)
 		snprintf(name, namelen, "on-failure");
@@ -539,7 +538,8 @@ static int check_together(const dl_op_t *op, const json_t *args, char *err,
 			  size_t errlen)
 {
 	if (!strcmp(op->name, "update") && !json_object_get(args, "restart") &&
-	    !json_object_get(args, "memory") && !json_object_get(args, "cpus")) {
+	    !json_object_get(args, "memory") &&
+	    !json_object_get(args, "cpus")) {
 		snprintf(err, errlen,
 			 "update: give at least one of restart, memory, cpus");
 		return DL_EINVAL;

@@ -50,18 +50,18 @@ typedef struct {
 #define DL_CTL_STR_MAX	   4096
 #define DL_CTL_TIMEOUT_MAX (24 * 3600) /* seconds, stop/restart -t */
 /* deploy: run/update/recreate */
-#define DL_CTL_IMAGE_MAX   255 /* [registry[:port]/]repo[:tag][@digest] */
-#define DL_CTL_PORTS_MAX   64  /* -p entries */
-#define DL_CTL_MOUNTS_MAX  64  /* -v entries */
-#define DL_CTL_LABELS_MAX  128 /* --label entries */
+#define DL_CTL_IMAGE_MAX     255 /* [registry[:port]/]repo[:tag][@digest] */
+#define DL_CTL_PORTS_MAX     64	 /* -p entries */
+#define DL_CTL_MOUNTS_MAX    64	 /* -v entries */
+#define DL_CTL_LABELS_MAX    128 /* --label entries */
 #define DL_CTL_LABEL_KEY_MAX 128
 #define DL_CTL_LABEL_VAL_MAX 1024
-#define DL_CTL_HEALTH_MAX  1024 /* --health-cmd bytes */
-#define DL_CTL_MEMORY_MIN  (6ll << 20) /* Docker's own minimum */
-#define DL_CTL_MEMORY_MAX  (1ll << 40)
-#define DL_CTL_CPUS_MAX	   1024
-#define DL_CTL_WAIT_MAX	   3600 /* seconds recreate waits for running */
-#define DL_CTL_RETRIES_MAX 1000 /* on-failure:N */
+#define DL_CTL_HEALTH_MAX    1024	 /* --health-cmd bytes */
+#define DL_CTL_MEMORY_MIN    (6ll << 20) /* Docker's own minimum */
+#define DL_CTL_MEMORY_MAX    (1ll << 40)
+#define DL_CTL_CPUS_MAX	     1024
+#define DL_CTL_WAIT_MAX	     3600 /* seconds recreate waits for running */
+#define DL_CTL_RETRIES_MAX   1000 /* on-failure:N */
 
 /* The op called name, or NULL. */
 const dl_op_t *dl_control_op(const char *name);

@@ -213,9 +213,7 @@ static int parse_opt(req_t *r, int ch, const char *arg)
 		return 0;
 	case 'M': return set_memory(r, arg);
 	case 'C': return set_cpus(r, arg);
-	case 'P':
-		json_object_set_new(r->args, "pull", json_true());
-		return 0;
+	case 'P': json_object_set_new(r->args, "pull", json_true()); return 0;
 	case 'G':
 		json_object_set_new(r->args, "image", json_string(arg));
 		return 0;
@@ -343,7 +341,8 @@ static int parse_rest(req_t *r, int n, char **v)
 	}
 	if (!strcmp(op, "run")) {
 		if (n < 1)
-			return usage_error("%s wants HOST IMAGE [-- CMD...]", op);
+			return usage_error("%s wants HOST IMAGE [-- CMD...]",
+					   op);
 		json_object_set_new(r->args, "image", json_string(v[0]));
 		for (int i = 1; i < n; i++)
 			if (strcmp(v[i], "--") && add_string(r, "cmd", v[i]))
@@ -845,9 +844,9 @@ static int run_fleet(const dl_cli_t *cli, req_t *r)
 		fleet_reap(kids, &nk, res);
 		if (r->rolling)
 			for (size_t i = 0; i < next; i++)
-				stop = stop || (strcmp(res[i].result, "ok") &&
-						strcmp(res[i].result,
-						       "skipped"));
+				stop = stop ||
+				       (strcmp(res[i].result, "ok") &&
+					strcmp(res[i].result, "skipped"));
 	}
 	dl_fleet_print(stdout, res, n, r->json);
 	rc = dl_fleet_exit(res, n);

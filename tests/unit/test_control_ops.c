@@ -763,13 +763,14 @@ static const struct {
 	{"pull", "{\"image\": \"<255*a>\"}", ""},
 	{"pull", "{\"image\": \"<256*a>\"}", "pull: image must be an image"},
 	/* run: every flag at its bounds */
-	{"run", "{\"image\": \"app:v1\", \"name\": \"web\", \"env\": "
-		"[\"A=1\"], \"ports\": [\"8080:80\", \"53:53/udp\"], "
-		"\"volumes\": [\"/srv:/data:ro\", \"vol1:/x\"], \"restart\": "
-		"\"on-failure:5\", \"labels\": [\"a.b/c=d e\"], \"network\": "
-		"\"net1\", \"health_cmd\": \"true\", \"health_interval\": 5, "
-		"\"memory\": 67108864, \"cpus\": 1.5, \"cmd\": [\"sleep\", "
-		"\"9\"]}",
+	{"run",
+	 "{\"image\": \"app:v1\", \"name\": \"web\", \"env\": "
+	 "[\"A=1\"], \"ports\": [\"8080:80\", \"53:53/udp\"], "
+	 "\"volumes\": [\"/srv:/data:ro\", \"vol1:/x\"], \"restart\": "
+	 "\"on-failure:5\", \"labels\": [\"a.b/c=d e\"], \"network\": "
+	 "\"net1\", \"health_cmd\": \"true\", \"health_interval\": 5, "
+	 "\"memory\": 67108864, \"cpus\": 1.5, \"cmd\": [\"sleep\", "
+	 "\"9\"]}",
 	 ""},
 	{"run", "{}", "run: image is required"},
 	{"run", "{\"image\": \"a\", \"ports\": [\"0:80\"]}",
@@ -844,8 +845,9 @@ static const struct {
 	 "run: health_cmd must be 1 to 1024 bytes"},
 	{"run", "{\"image\": \"a\", \"health_cmd\": \"<1025*x>\"}",
 	 "run: health_cmd must be 1 to 1024 bytes"},
-	{"run", "{\"image\": \"a\", \"health_cmd\": \"x\", "
-		"\"health_interval\": 0}",
+	{"run",
+	 "{\"image\": \"a\", \"health_cmd\": \"x\", "
+	 "\"health_interval\": 0}",
 	 "run: health_interval must be an integer from 1 to 86400"},
 	{"run", "{\"image\": \"a\", \"network\": \"a b\"}",
 	 "run: network must be a container name"},
@@ -857,18 +859,21 @@ static const struct {
 	 "run: unknown argument \"privileged\""},
 	/* update */
 	{"update", "{\"container\": \"web\", \"restart\": \"always\"}", ""},
-	{"update", "{\"container\": \"web\", \"memory\": 67108864, "
-		   "\"cpus\": 0.5}",
+	{"update",
+	 "{\"container\": \"web\", \"memory\": 67108864, "
+	 "\"cpus\": 0.5}",
 	 ""},
 	{"update", "{\"container\": \"web\"}",
 	 "update: give at least one of restart, memory, cpus"},
-	{"update", "{\"restart\": \"always\"}", "update: container is required"},
+	{"update", "{\"restart\": \"always\"}",
+	 "update: container is required"},
 	{"update", "{\"container\": \"web\", \"restart\": \"never\"}",
 	 "update: restart must be"},
 	/* recreate */
 	{"recreate", "{\"container\": \"web\"}", ""},
-	{"recreate", "{\"container\": \"web\", \"pull\": true, \"image\": "
-		     "\"r:5000/a:v2\", \"wait\": 3600}",
+	{"recreate",
+	 "{\"container\": \"web\", \"pull\": true, \"image\": "
+	 "\"r:5000/a:v2\", \"wait\": 3600}",
 	 ""},
 	{"recreate", "{\"container\": \"web\", \"wait\": 3601}",
 	 "recreate: wait must be an integer from 1 to 3600"},

@@ -28,15 +28,19 @@ static const struct {
 	 "\"HostConfig\":{}}"},
 	{"{\"image\":\"a\",\"ports\":[\"8080:80\",\"53:53/udp\",\"8081:80\"]}",
 	 "{\"Image\":\"a\",\"ExposedPorts\":{\"80/tcp\":{},\"53/udp\":{}},"
-	 "\"HostConfig\":{\"PortBindings\":{\"80/tcp\":[{\"HostPort\":\"8080\"},"
+	 "\"HostConfig\":{\"PortBindings\":{\"80/"
+	 "tcp\":[{\"HostPort\":\"8080\"},"
 	 "{\"HostPort\":\"8081\"}],\"53/udp\":[{\"HostPort\":\"53\"}]}}}"},
 	{"{\"image\":\"a\",\"volumes\":[\"/srv:/d:ro\"],\"network\":\"n1\","
 	 "\"memory\":67108864,\"cpus\":1.5}",
 	 "{\"Image\":\"a\",\"HostConfig\":{\"Binds\":[\"/srv:/d:ro\"],"
-	 "\"NetworkMode\":\"n1\",\"Memory\":67108864,\"NanoCpus\":1500000000}}"},
-	{"{\"image\":\"a\",\"restart\":\"on-failure:3\",\"labels\":[\"k=v=w\"]}",
+	 "\"NetworkMode\":\"n1\",\"Memory\":67108864,\"NanoCpus\":1500000000}"
+	 "}"},
+	{"{\"image\":\"a\",\"restart\":\"on-failure:3\",\"labels\":[\"k=v=w\"]"
+	 "}",
 	 "{\"Image\":\"a\",\"Labels\":{\"k\":\"v=w\"},\"HostConfig\":"
-	 "{\"RestartPolicy\":{\"Name\":\"on-failure\",\"MaximumRetryCount\":3}}}"},
+	 "{\"RestartPolicy\":{\"Name\":\"on-failure\",\"MaximumRetryCount\":3}}"
+	 "}"},
 	{"{\"image\":\"a\",\"health_cmd\":\"true\",\"health_interval\":5}",
 	 "{\"Image\":\"a\",\"Healthcheck\":{\"Test\":[\"CMD-SHELL\",\"true\"],"
 	 "\"Interval\":5000000000},\"HostConfig\":{}}"},
@@ -62,14 +66,14 @@ static void test_from_args(void)
 
 static void test_from_inspect(void)
 {
-	json_t *ctr = js(
-		"{\"Id\":\"0123456789abcdef\",\"Config\":{\"Hostname\":"
-		"\"0123456789ab\",\"Image\":\"a:v1\",\"Env\":[\"PATH=/bin\","
-		"\"FOO=bar\"],\"Cmd\":[\"sleep\",\"9\"],\"Entrypoint\":null,"
-		"\"Labels\":{\"img\":\"1\",\"app\":\"x\"}},\"HostConfig\":"
-		"{\"NetworkMode\":\"n1\",\"Binds\":[\"/a:/b\"]},"
-		"\"NetworkSettings\":{\"Networks\":{\"n1\":{\"Aliases\":"
-		"[\"web\",\"0123456789ab\"],\"IPAMConfig\":null}}}}");
+	json_t *ctr =
+		js("{\"Id\":\"0123456789abcdef\",\"Config\":{\"Hostname\":"
+		   "\"0123456789ab\",\"Image\":\"a:v1\",\"Env\":[\"PATH=/bin\","
+		   "\"FOO=bar\"],\"Cmd\":[\"sleep\",\"9\"],\"Entrypoint\":null,"
+		   "\"Labels\":{\"img\":\"1\",\"app\":\"x\"}},\"HostConfig\":"
+		   "{\"NetworkMode\":\"n1\",\"Binds\":[\"/a:/b\"]},"
+		   "\"NetworkSettings\":{\"Networks\":{\"n1\":{\"Aliases\":"
+		   "[\"web\",\"0123456789ab\"],\"IPAMConfig\":null}}}}");
 	json_t *img = js("{\"Config\":{\"Env\":[\"PATH=/bin\"],\"Cmd\":null,"
 			 "\"Entrypoint\":null,\"Labels\":{\"img\":\"1\"}}}");
 	json_t *want = js(
@@ -163,8 +167,7 @@ static void test_regauth(void)
 	json_decref(j);
 	j = header_json(path, "busybox", &rc);
 	ASSERT_EQ(rc, 1);
-	ASSERT_STR_EQ(json_string_value(json_object_get(j, "username")),
-		      "hub");
+	ASSERT_STR_EQ(json_string_value(json_object_get(j, "username")), "hub");
 	json_decref(j);
 	j = header_json(path, "other.example:443/x", &rc);
 	ASSERT_EQ(rc, 1);
@@ -174,15 +177,14 @@ static void test_regauth(void)
 	/* no entry, no file: anonymous */
 	ASSERT(header_json(path, "quay.io/x", &rc) == NULL);
 	ASSERT_EQ(rc, 0);
-	ASSERT(header_json("/nonexistent/config.json", "busybox", &rc) ==
-	       NULL);
+	ASSERT(header_json("/nonexistent/config.json", "busybox", &rc) == NULL);
 	ASSERT_EQ(rc, 0);
 }
 
 static void test_fleet(void)
 {
-	dl_fleet_result_t r[3] = {{.host = "web-1"}, {.host = "web-2"},
-				  {.host = "web-3"}};
+	dl_fleet_result_t r[3] = {
+		{.host = "web-1"}, {.host = "web-2"}, {.host = "web-3"}};
 	char buf[2048] = "";
 	FILE *f;
 
@@ -193,8 +195,9 @@ static void test_fleet(void)
 			  "dockline: web-2 is offline (last seen 5s ago)\n");
 	ASSERT_STR_EQ(r[1].result, "offline");
 	ASSERT_STR_EQ(r[1].message, "web-2 is offline (last seen 5s ago)");
-	dl_fleet_classify(&r[2], 5, "", "x\ndockline: web-3 policy does not "
-					"allow restart\n\n");
+	dl_fleet_classify(&r[2], 5, "",
+			  "x\ndockline: web-3 policy does not "
+			  "allow restart\n\n");
 	ASSERT_STR_EQ(r[2].result, "refused");
 	ASSERT_STR_EQ(r[2].message, "web-3 policy does not allow restart");
 	ASSERT_EQ(dl_fleet_exit(r, 1), 0);
