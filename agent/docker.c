@@ -677,7 +677,18 @@ dl_docker_req_t *dl_docker_raw(dl_docker_t *d, const char *method,
 			       long timeout_ms, dl_docker_data_cb on_data,
 			       dl_docker_done_cb done, void *ud)
 {
+	return dl_docker_raw_hdr(d, method, path, json_body, NULL, timeout_ms,
+				 on_data, done, ud);
+}
+
+dl_docker_req_t *dl_docker_raw_hdr(dl_docker_t *d, const char *method,
+				   const char *path, const char *json_body,
+				   const char *header, long timeout_ms,
+				   dl_docker_data_cb on_data,
+				   dl_docker_done_cb done, void *ud)
+{
 	dl_docker_req_t *req;
+	struct curl_slist *h;
 
 	if (!on_data)
 		return NULL;
@@ -686,6 +697,14 @@ dl_docker_req_t *dl_docker_raw(dl_docker_t *d, const char *method,
 		      timeout_ms, done, ud);
 	if (!req)
 		return NULL;
+	if (header) {
+		/* The list head stays the same: CURLOPT_HTTPHEADER holds it. */
+		if (!(h = curl_slist_append(req->hdrs, header))) {
+			req_free(req);
+			return NULL;
+		}
+		req->hdrs = h;
+	}
 	req->raw = true;
 	req->on_data = on_data;
 	/* exec start hijacks the connection; logs may be cut mid-body: a

@@ -56,6 +56,13 @@ dl_docker_req_t *dl_docker_raw(dl_docker_t *d, const char *method,
 			       const char *path, const char *json_body,
 			       long timeout_ms, dl_docker_data_cb on_data,
 			       dl_docker_done_cb done, void *ud);
+/* dl_docker_raw with one extra request header ("X-Registry-Auth: ...",
+ * copied; NULL for none). The header is never logged. */
+dl_docker_req_t *dl_docker_raw_hdr(dl_docker_t *d, const char *method,
+				   const char *path, const char *json_body,
+				   const char *header, long timeout_ms,
+				   dl_docker_data_cb on_data,
+				   dl_docker_done_cb done, void *ud);
 /* Lets a paused raw request deliver again; no-op otherwise. Never call
  * it from inside this request's own on_data. */
 void dl_docker_resume(dl_docker_req_t *req);

@@ -17,6 +17,7 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "agent/deploy.h"
 #include "agent/tunnel.h"
 #include "proto/control.h"
 
@@ -36,6 +37,7 @@ typedef struct ereq {
 	uint64_t deadline_ns; /* 0 = none */
 	uint32_t timeout_ms;
 	dl_docker_req_t *dreq;
+	dl_deploy_t *dep; /* deploy ops: the sequence running for us */
 	char ctr[DL_CTL_NAME_MAX + 1]; /* as given; the full id after inspect */
 	char exec_id[80];
 	bool tty;
@@ -64,6 +66,7 @@ typedef struct ereq {
 } ereq_t;
 
 struct dl_executor {
+	uv_loop_t *loop;
 	dl_docker_t *docker;
 	uv_timer_t *flush; /* own allocation: freed in its close callback */
 	unsigned allow;
@@ -646,13 +649,49 @@ static char *exec_body(const ereq_t *r)
 	return text;
 }
 
+/* Pull progress is informational: what the window or the tunnel
+ * cannot take now is dropped, never queued. */
+static void on_deploy_progress(void *ud, const char *p, size_t n)
+{
+	ereq_t *r = ud;
+	dl_executor_t *x = r->x;
+
+	if (r->window < (int64_t)n ||
+	    x->io.queued(x->ud) >= DL_TUNNEL_SENDQ_MAX / 2)
+		return;
+	(void)send_chunk(r, 1, p, n);
+}
+
+static void on_deploy_done(void *ud, int status, const char *text)
+{
+	ereq_t *r = ud;
+
+	r->dep = NULL;
+	if (status)
+		fail(r, status, text);
+	else if (r->op->kind == DL_OPK_STREAM)
+		end(r, 0, 0, "");
+	else
+		respond_text(r, 0, text);
+}
+
 static void start(ereq_t *r)
 {
+	static const dl_deploy_io_t deploy_io = {on_deploy_progress,
+						 on_deploy_done};
 	char path[PATH_MAX_];
 	const char *method;
 	char *body;
 
 	r->window = DL_CONTROL_WINDOW;
+	if (r->op->cls == DL_CLASS_DEPLOY) {
+		r->dep = dl_deploy_start(r->x->loop, r->x->docker, r->op->name,
+					 r->args, remaining_ms(r), &deploy_io,
+					 r);
+		if (!r->dep)
+			fail(r, DL_ENOMEM, "cannot start the request");
+		return;
+	}
 	if (r->op->kind == DL_OPK_PLAIN) {
 		if (plain_call(r, &method, path, sizeof(path))) {
 			respond_text(r, DL_EINVAL, "unsupported operation");
@@ -699,6 +738,7 @@ dl_executor_t *dl_executor_new(uv_loop_t *loop, dl_docker_t *docker,
 	}
 	uv_timer_init(loop, x->flush);
 	x->flush->data = x;
+	x->loop = loop;
 	x->docker = docker;
 	x->allow = allow;
 	x->io = *io;
@@ -793,6 +833,9 @@ static void drop(ereq_t *r)
 	r->cancelled = true;
 	if (r->dreq)
 		dl_docker_cancel(r->dreq);
+	/* A recreate half done goes on to its end (or its rollback). */
+	dl_deploy_detach(r->dep);
+	r->dep = NULL;
 	req_free(r);
 }
 

@@ -346,7 +346,7 @@ static void on_response(dl_server_t *srv, dl_call_t *call,
 			const dl_response_t *r)
 {
 	json_t *body;
-	char text[256];
+	char text[1300];
 
 	if (r->status) {
 		agent_error(srv, call, r->status, r->body);
@@ -360,7 +360,13 @@ static void on_response(dl_server_t *srv, dl_call_t *call,
 		finish_error(srv, call, "error", text);
 		return;
 	}
-	finish(srv, call, "ok", NULL, "", INT_MIN,
+	/* recreate says what it changed (images before and after): the
+	 * audit row keeps that sentence. */
+	snprintf(text, sizeof(text), "%s",
+		 json_string_value(json_object_get(body, "summary"))
+			 ? json_string_value(json_object_get(body, "summary"))
+			 : "");
+	finish(srv, call, "ok", NULL, text, INT_MIN,
 	       json_pack("{s:b,s:s,s:o}", "ok", 1, "status", "ok", "data",
 			 body),
 	       false);

@@ -9,15 +9,22 @@
 
 typedef enum {
 	A_BOOL,
-	A_INT,	  /* min..max */
-	A_NAME,	  /* dl_control_name_ok */
-	A_SIGNAL, /* KILL, SIGHUP, 9 */
-	A_ARGV,	  /* non-empty array of strings */
-	A_ENV,	  /* array of "KEY=value" */
-	A_PATH,	  /* absolute path */
-	A_USER,	  /* user[:group], names or numbers */
-	A_PRUNE,  /* containers | images */
-	A_LABEL,  /* key or key=value, for prune filters */
+	A_INT,	   /* min..max */
+	A_NAME,	   /* dl_control_name_ok */
+	A_SIGNAL,  /* KILL, SIGHUP, 9 */
+	A_ARGV,	   /* non-empty array of strings */
+	A_ENV,	   /* array of "KEY=value" */
+	A_PATH,	   /* absolute path */
+	A_USER,	   /* user[:group], names or numbers */
+	A_PRUNE,   /* containers | images */
+	A_LABEL,   /* key or key=value, for prune filters */
+	A_IMAGE,   /* dl_control_image_ok */
+	A_PORTS,   /* array of dl_control_port_ok */
+	A_MOUNTS,  /* array of dl_control_mount_ok */
+	A_LABELS,  /* array of "key=value" */
+	A_RESTART, /* dl_control_restart_ok */
+	A_TEXT,	   /* 1..DL_CTL_HEALTH_MAX bytes without control bytes */
+	A_CPUS,	   /* number 0.01..DL_CTL_CPUS_MAX */
 } atype_t;
 
 typedef struct {
@@ -74,6 +81,38 @@ static const arg_t prune_args[] = {
 	END_ARGS,
 };
 
+static const arg_t pull_args[] = {{"image", A_IMAGE, true, 0, 0}, END_ARGS};
+static const arg_t run_args[] = {
+	{"image", A_IMAGE, true, 0, 0},
+	{"name", A_NAME, false, 0, 0},
+	{"env", A_ENV, false, 0, 0},
+	{"ports", A_PORTS, false, 0, 0},
+	{"volumes", A_MOUNTS, false, 0, 0},
+	{"restart", A_RESTART, false, 0, 0},
+	{"labels", A_LABELS, false, 0, 0},
+	{"network", A_NAME, false, 0, 0},
+	{"health_cmd", A_TEXT, false, 0, 0},
+	{"health_interval", A_INT, false, 1, 86400},
+	{"memory", A_INT, false, DL_CTL_MEMORY_MIN, DL_CTL_MEMORY_MAX},
+	{"cpus", A_CPUS, false, 0, 0},
+	{"cmd", A_ARGV, false, 0, 0},
+	END_ARGS,
+};
+static const arg_t update_args[] = {
+	{"container", A_NAME, true, 0, 0},
+	{"restart", A_RESTART, false, 0, 0},
+	{"memory", A_INT, false, DL_CTL_MEMORY_MIN, DL_CTL_MEMORY_MAX},
+	{"cpus", A_CPUS, false, 0, 0},
+	END_ARGS,
+};
+static const arg_t recreate_args[] = {
+	{"container", A_NAME, true, 0, 0},
+	{"pull", A_BOOL, false, 0, 0},
+	{"image", A_IMAGE, false, 0, 0},
+	{"wait", A_INT, false, 1, DL_CTL_WAIT_MAX},
+	END_ARGS,
+};
+
 typedef struct {
 	dl_op_t op;
 	const arg_t *args;
@@ -83,6 +122,7 @@ typedef struct {
 #define LC  DL_CLASS_LIFECYCLE
 #define EX  DL_CLASS_EXEC
 #define DS  DL_CLASS_DESTRUCTIVE
+#define DP  DL_CLASS_DEPLOY
 #define PL  DL_OPK_PLAIN
 #define STR DL_OPK_STREAM
 
@@ -106,6 +146,10 @@ static const op_def_t ops[] = {
 	{{"version", RD, false, PL}, no_args},
 	{{"df", RD, false, PL}, no_args},
 	{{"prune", DS, false, PL}, prune_args},
+	{{"pull", DP, false, STR}, pull_args},
+	{{"run", DP, false, PL}, run_args},
+	{{"update", DP, true, PL}, update_args},
+	{{"recreate", DP, true, PL}, recreate_args},
 	{{NULL, 0, false, PL}, NULL},
 };
 
@@ -166,6 +210,15 @@ static bool word_ok(const char *s, const char *set, size_t max)
 	return true;
 }
 
+static bool isalnum_(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9');
+}
+
+static int bad(char *err, size_t errlen, const dl_op_t *op, const char *key,
+	       const char *what);
+
 /* Printable UTF-8 or ASCII text without control bytes (a NUL would cut
  * it short on the way to Docker). */
 static bool text_ok(const char *s, size_t n, size_t max)
@@ -176,6 +229,154 @@ static bool text_ok(const char *s, size_t n, size_t max)
 		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
 			return false;
 	return true;
+}
+
+bool dl_control_image_ok(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (!word_ok(s, "._/:@-", DL_CTL_IMAGE_MAX) || !isalnum_(s[0]) ||
+	    strstr(s, "//") || s[n - 1] == ':' || s[n - 1] == '/')
+		return false;
+	return true;
+}
+
+/* Decimal 0..max, all of s. */
+static bool num_ok(const char *s, size_t n, long max, long *out)
+{
+	long v = 0;
+
+	if (n == 0 || n > 6)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (s[i] - '0');
+	}
+	if (v > max)
+		return false;
+	if (out)
+		*out = v;
+	return true;
+}
+
+bool dl_control_restart_ok(const char *s, char *name, size_t namelen,
+			   int *retries)
+{
+	static const char *const plain[] = {"no", "always", "unless-stopped"};
+	long n = 0;
+
+	if (!s)
+		return false;
+	for (size_t i = 0; i < 3; i++) {
+		if (!strcmp(s, plain[i])) {
+			if (name)
+				snprintf(name, namelen, "%s", s);
+			if (retries)
+				*retries = 0;
+			return true;
+		}
+	}
+	if (strncmp(s, "on-failure", 10) ||
+	    (s[10] && (s[10] != ':' || !num_ok(s + 11, strlen(s + 11),
+					       DL_CTL_RETRIES_MAX, &n))))
+		return false;
+	if (name)
+		snprintf(name, namelen, "on-failure");
+	if (retries)
+		*retries = (int)n;
+	return true;
+}
+
+bool dl_control_port_ok(const char *s)
+{
+	const char *colon = s ? strchr(s, ':') : NULL, *slash;
+	size_t cl;
+	long p;
+
+	if (!colon || !num_ok(s, (size_t)(colon - s), 65535, &p) || p == 0)
+		return false;
+	slash = strchr(colon + 1, '/');
+	cl = slash ? (size_t)(slash - colon - 1) : strlen(colon + 1);
+	if (!num_ok(colon + 1, cl, 65535, &p) || p == 0)
+		return false;
+	return !slash || !strcmp(slash + 1, "tcp") ||
+	       !strcmp(slash + 1, "udp") || !strcmp(slash + 1, "sctp");
+}
+
+bool dl_control_mount_ok(const char *s)
+{
+	const char *c1 = s ? strchr(s, ':') : NULL, *c2;
+	char src[DL_CTL_NAME_MAX + 1];
+	size_t sl;
+
+	if (!c1 || c1 == s || !text_ok(s, strlen(s), DL_CTL_STR_MAX))
+		return false;
+	sl = (size_t)(c1 - s);
+	c2 = strchr(c1 + 1, ':');
+	if (c1[1] != '/' || (c2 && c2 == c1 + 1))
+		return false;
+	if (c2 && strcmp(c2 + 1, "ro") && strcmp(c2 + 1, "rw"))
+		return false;
+	if (s[0] == '/')
+		return true;
+	/* a named volume */
+	if (sl > DL_CTL_NAME_MAX)
+		return false;
+	memcpy(src, s, sl);
+	src[sl] = '\0';
+	return dl_control_name_ok(src);
+}
+
+/* "key=value": key [a-zA-Z0-9._/-] up to 128 bytes, value text. */
+static bool label_kv_ok(const char *s, size_t n)
+{
+	const char *eq = memchr(s, '=', n);
+	char key[DL_CTL_LABEL_KEY_MAX + 1];
+	size_t kl;
+
+	if (!eq || eq == s || strlen(s) != n)
+		return false;
+	kl = (size_t)(eq - s);
+	if (kl > DL_CTL_LABEL_KEY_MAX)
+		return false;
+	memcpy(key, s, kl);
+	key[kl] = '\0';
+	return word_ok(key, "._/-", DL_CTL_LABEL_KEY_MAX) &&
+	       text_ok(eq + 1, n - kl - 1, DL_CTL_LABEL_VAL_MAX);
+}
+
+/* A list of at most max strings each passing ok. */
+static int check_list(const dl_op_t *op, const arg_t *a, const json_t *v,
+		      size_t max, bool (*ok)(const char *, size_t),
+		      const char *what, char *err, size_t errlen)
+{
+	char msg[160];
+	size_t i;
+	json_t *e;
+
+	snprintf(msg, sizeof(msg), "must be a list of at most %zu %s", max,
+		 what);
+	if (!json_is_array(v) || json_array_size(v) > max)
+		return bad(err, errlen, op, a->key, msg);
+	json_array_foreach(v, i, e)
+	{
+		const char *s = json_string_value(e);
+
+		if (!s || !ok(s, json_string_length(e)))
+			return bad(err, errlen, op, a->key, msg);
+	}
+	return 0;
+}
+
+static bool port_n_ok(const char *s, size_t n)
+{
+	return strlen(s) == n && n <= 32 && dl_control_port_ok(s);
+}
+
+static bool mount_n_ok(const char *s, size_t n)
+{
+	return strlen(s) == n && dl_control_mount_ok(s);
 }
 
 static int bad(char *err, size_t errlen, const dl_op_t *op, const char *key,
@@ -286,8 +487,68 @@ static int check_value(const dl_op_t *op, const arg_t *a, const json_t *v,
 			       ? 0
 			       : bad(err, errlen, op, a->key,
 				     "must be containers or images");
+	case A_IMAGE:
+		return s && strlen(s) == n && dl_control_image_ok(s)
+			       ? 0
+			       : bad(err, errlen, op, a->key,
+				     "must be an image reference "
+				     "([REGISTRY/]REPO[:TAG], at most 255 "
+				     "bytes)");
+	case A_PORTS:
+		return check_list(op, a, v, DL_CTL_PORTS_MAX, port_n_ok,
+				  "HOST:CONTAINER[/tcp|udp|sctp] with ports "
+				  "1 to 65535",
+				  err, errlen);
+	case A_MOUNTS:
+		return check_list(op, a, v, DL_CTL_MOUNTS_MAX, mount_n_ok,
+				  "SRC:DST[:ro|:rw] with DST an absolute path "
+				  "and SRC an absolute path or a volume name",
+				  err, errlen);
+	case A_LABELS:
+		return check_list(op, a, v, DL_CTL_LABELS_MAX, label_kv_ok,
+				  "key=value (key [a-zA-Z0-9._/-], at most "
+				  "128 bytes; value at most 1024)",
+				  err, errlen);
+	case A_RESTART:
+		return s && strlen(s) == n &&
+				       dl_control_restart_ok(s, NULL, 0, NULL)
+			       ? 0
+			       : bad(err, errlen, op, a->key,
+				     "must be no, always, unless-stopped or "
+				     "on-failure[:N] (N at most 1000)");
+	case A_TEXT:
+		return s && strlen(s) == n && n > 0 &&
+				       text_ok(s, n, DL_CTL_HEALTH_MAX)
+			       ? 0
+			       : bad(err, errlen, op, a->key,
+				     "must be 1 to 1024 bytes of text without "
+				     "control characters");
+	case A_CPUS:
+		return json_is_number(v) && json_number_value(v) >= 0.01 &&
+				       json_number_value(v) <= DL_CTL_CPUS_MAX
+			       ? 0
+			       : bad(err, errlen, op, a->key,
+				     "must be a number from 0.01 to 1024");
 	}
 	return DL_EINVAL;
+}
+
+/* Rules across arguments. */
+static int check_together(const dl_op_t *op, const json_t *args, char *err,
+			  size_t errlen)
+{
+	if (!strcmp(op->name, "update") && !json_object_get(args, "restart") &&
+	    !json_object_get(args, "memory") &&
+	    !json_object_get(args, "cpus")) {
+		snprintf(err, errlen,
+			 "update: give at least one of restart, memory, cpus");
+		return DL_EINVAL;
+	}
+	if (json_object_get(args, "health_interval") &&
+	    !json_object_get(args, "health_cmd"))
+		return bad(err, errlen, op, "health_interval",
+			   "needs health_cmd");
+	return 0;
 }
 
 int dl_control_validate(const dl_op_t *op, const json_t *args, char *err,
@@ -322,7 +583,7 @@ int dl_control_validate(const dl_op_t *op, const json_t *args, char *err,
 		if (a->required && !json_object_get(args, a->key))
 			return bad(err, errlen, op, a->key, "is required");
 	}
-	return 0;
+	return check_together(op, args, err, errlen);
 }
 
 json_t *dl_control_redact(const dl_op_t *op, const json_t *args)
@@ -353,12 +614,12 @@ json_t *dl_control_redact(const dl_op_t *op, const json_t *args)
 
 /* ---- policy -------------------------------------------------------- */
 
-static const char *const class_names[] = {"read", "lifecycle", "exec",
-					  "destructive"};
+static const char *const class_names[DL_CLASS_COUNT] = {
+	"read", "lifecycle", "exec", "destructive", "deploy"};
 
 const char *dl_control_class_name(unsigned cls)
 {
-	for (unsigned i = 0; i < 4; i++)
+	for (unsigned i = 0; i < DL_CLASS_COUNT; i++)
 		if (cls == 1u << i)
 			return class_names[i];
 	return "?";
@@ -379,11 +640,11 @@ int dl_control_policy_parse(const char *s, unsigned *mask, char *err,
 		n = strcspn(s, " \t,");
 		if (n == 0)
 			break;
-		for (i = 0; i < 4; i++)
+		for (i = 0; i < DL_CLASS_COUNT; i++)
 			if (strlen(class_names[i]) == n &&
 			    !strncmp(s, class_names[i], n))
 				break;
-		if (i < 4)
+		if (i < DL_CLASS_COUNT)
 			m |= 1u << i;
 		else if (n == 3 && !strncmp(s, "all", 3))
 			m |= DL_CLASS_ALL;
@@ -392,8 +653,8 @@ int dl_control_policy_parse(const char *s, unsigned *mask, char *err,
 		else {
 			snprintf(err, errlen,
 				 "unknown control class \"%.*s\" (classes: "
-				 "read, lifecycle, exec, destructive; or all, "
-				 "none)",
+				 "read, lifecycle, exec, destructive, deploy; "
+				 "or all, none)",
 				 (int)(n > 32 ? 32 : n), s);
 			return DL_EINVAL;
 		}
@@ -414,7 +675,7 @@ void dl_control_policy_str(unsigned mask, char *out, size_t outlen)
 	size_t used = 0;
 
 	out[0] = '\0';
-	for (unsigned i = 0; i < 4; i++) {
+	for (unsigned i = 0; i < DL_CLASS_COUNT; i++) {
 		int w;
 
 		if (!(mask & (1u << i)))

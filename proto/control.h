@@ -19,9 +19,11 @@ enum {
 			     << 1, /* start, stop, restart, kill, pause, ... */
 	DL_CLASS_EXEC = 1 << 2,	   /* exec */
 	DL_CLASS_DESTRUCTIVE = 1 << 3, /* rm, prune */
+	DL_CLASS_DEPLOY = 1 << 4,      /* pull, run, update, recreate */
 };
 #define DL_CLASS_DEFAULT (DL_CLASS_READ | DL_CLASS_LIFECYCLE)
-#define DL_CLASS_ALL	 0xf
+#define DL_CLASS_ALL	 0x1f
+#define DL_CLASS_COUNT	 5
 
 /* How the answer travels. */
 typedef enum {
@@ -47,6 +49,19 @@ typedef struct {
 #define DL_CTL_ENV_MAX	   128 /* exec environment entries */
 #define DL_CTL_STR_MAX	   4096
 #define DL_CTL_TIMEOUT_MAX (24 * 3600) /* seconds, stop/restart -t */
+/* deploy: run/update/recreate */
+#define DL_CTL_IMAGE_MAX     255 /* [registry[:port]/]repo[:tag][@digest] */
+#define DL_CTL_PORTS_MAX     64	 /* -p entries */
+#define DL_CTL_MOUNTS_MAX    64	 /* -v entries */
+#define DL_CTL_LABELS_MAX    128 /* --label entries */
+#define DL_CTL_LABEL_KEY_MAX 128
+#define DL_CTL_LABEL_VAL_MAX 1024
+#define DL_CTL_HEALTH_MAX    1024	 /* --health-cmd bytes */
+#define DL_CTL_MEMORY_MIN    (6ll << 20) /* Docker's own minimum */
+#define DL_CTL_MEMORY_MAX    (1ll << 40)
+#define DL_CTL_CPUS_MAX	     1024
+#define DL_CTL_WAIT_MAX	     3600 /* seconds recreate waits for running */
+#define DL_CTL_RETRIES_MAX   1000 /* on-failure:N */
 
 /* The op called name, or NULL. */
 const dl_op_t *dl_control_op(const char *name);
@@ -63,7 +78,7 @@ int dl_control_validate(const dl_op_t *op, const json_t *args, char *err,
  * audit row has it as target). Caller owns the result; NULL on ENOMEM. */
 json_t *dl_control_redact(const dl_op_t *op, const json_t *args);
 
-/* "read", "lifecycle", "exec", "destructive" for one bit. */
+/* "read", "lifecycle", "exec", "destructive", "deploy" for one bit. */
 const char *dl_control_class_name(unsigned cls);
 /* Parses "read, lifecycle" ("none" = nothing allowed; "all" = every
  * class). 0, or DL_EINVAL with a sentence naming the bad word. */
@@ -75,5 +90,18 @@ void dl_control_policy_str(unsigned mask, char *out, size_t outlen);
 /* A container name as Docker accepts it, or an id prefix:
  * [a-zA-Z0-9][a-zA-Z0-9_.-]*, at most DL_CTL_NAME_MAX bytes. */
 bool dl_control_name_ok(const char *s);
+
+/* An image reference: alnum first, then [a-zA-Z0-9._/:@-], at most
+ * DL_CTL_IMAGE_MAX bytes, no "//" and no trailing ':' or '/'. */
+bool dl_control_image_ok(const char *s);
+/* "no", "always", "unless-stopped", "on-failure[:N]" (N <= 1000); the
+ * name and the count (0 when absent) go to name/retries if not NULL. */
+bool dl_control_restart_ok(const char *s, char *name, size_t namelen,
+			   int *retries);
+/* "HOST:CTR[/tcp|udp|sctp]", ports 1..65535. */
+bool dl_control_port_ok(const char *s);
+/* "SRC:DST[:ro|:rw]": SRC an absolute path or a volume name, DST an
+ * absolute path, neither with ':' or control bytes. */
+bool dl_control_mount_ok(const char *s);
 
 #endif

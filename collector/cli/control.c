@@ -7,16 +7,20 @@
  * stdout and stderr to stderr. Ctrl-C simply ends this process: the
  * collector sees the connection close and cancels the request on the
  * agent. Exit codes: see DL_CLI_EXIT_* in cli.h. */
+#include <errno.h>
+#include <fnmatch.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "collector/cli/cli.h"
 #include "collector/conf.h"
+#include "collector/fleet.h"
 #include "collector/store.h"
 #include "common/clock.h"
 #include "common/config.h"
@@ -32,6 +36,10 @@ typedef struct {
 	json_t *args;
 	bool json;
 	int64_t timeout_s; /* -1: the op's default */
+	/* fleet-wide: --hosts GLOB, --parallel N, --rolling */
+	const char *hosts;
+	int parallel;
+	bool rolling;
 } req_t;
 
 static int usage_error(const char *fmt, const char *a)
@@ -45,6 +53,13 @@ static int usage_error(const char *fmt, const char *a)
 /* HOST/CONTAINER for container ops, HOST for host ops. */
 static int parse_target(req_t *r, const char *arg)
 {
+	if (r->hosts) {
+		/* --hosts GLOB: the positional is the container alone */
+		if (r->op->container)
+			json_object_set_new(r->args, "container",
+					    json_string(arg));
+		return 0;
+	}
 	const char *slash = strchr(arg, '/');
 	size_t hl = slash ? (size_t)(slash - arg) : strlen(arg);
 
@@ -101,6 +116,44 @@ static int add_string(req_t *r, const char *key, const char *v)
 	return json_array_append_new(a, json_string(v)) ? DL_CLI_EXIT_FAIL : 0;
 }
 
+/* --memory 512m, 1g, 67108864 (bytes). */
+static int set_memory(req_t *r, const char *v)
+{
+	char *end;
+	unsigned long long n;
+	int shift = 0;
+
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (end != v && *end && !end[1]) {
+		shift = *end == 'k' || *end == 'K'   ? 10
+			: *end == 'm' || *end == 'M' ? 20
+			: *end == 'g' || *end == 'G' ? 30
+						     : -1;
+		end++;
+	}
+	if (end == v || *end || errno || shift < 0 || n > (1ull << 40) ||
+	    (n << shift) < (unsigned long long)DL_CTL_MEMORY_MIN ||
+	    (n << shift) > (unsigned long long)DL_CTL_MEMORY_MAX)
+		return usage_error("invalid --memory \"%s\" (6m to 1024g)", v);
+	json_object_set_new(r->args, "memory",
+			    json_integer((json_int_t)(n << shift)));
+	return 0;
+}
+
+static int set_cpus(req_t *r, const char *v)
+{
+	char *end;
+	double d;
+
+	errno = 0;
+	d = strtod(v, &end);
+	if (end == v || *end || errno || !(d >= 0.01 && d <= DL_CTL_CPUS_MAX))
+		return usage_error("invalid --cpus \"%s\" (0.01 to 1024)", v);
+	json_object_set_new(r->args, "cpus", json_real(d));
+	return 0;
+}
+
 static int parse_opt(req_t *r, int ch, const char *arg)
 {
 	int64_t s;
@@ -129,11 +182,56 @@ static int parse_opt(req_t *r, int ch, const char *arg)
 			json_true());
 		return 0;
 	case 'v':
+		if (!strcmp(r->op->name, "run"))
+			return add_string(r, "volumes", arg);
 		json_object_set_new(r->args, "volumes", json_true());
 		return 0;
 	case 'n': return set_int(r, "tail", arg, 100000000);
 	case 'S': return set_since(r, arg);
 	case 'e': return add_string(r, "env", arg);
+	case 'p': return add_string(r, "ports", arg);
+	case 'V': return add_string(r, "volumes", arg);
+	case 'N':
+		json_object_set_new(r->args, "name", json_string(arg));
+		return 0;
+	case 'R':
+		json_object_set_new(r->args, "restart", json_string(arg));
+		return 0;
+	case 'W':
+		json_object_set_new(r->args, "network", json_string(arg));
+		return 0;
+	case 'H':
+		json_object_set_new(r->args, "health_cmd", json_string(arg));
+		return 0;
+	case 'I':
+		if (dl_duration_parse(arg, &s) || s < 1 || s > 86400)
+			return usage_error("invalid --health-interval \"%s\" "
+					   "(1s to 24h)",
+					   arg);
+		json_object_set_new(r->args, "health_interval",
+				    json_integer(s));
+		return 0;
+	case 'M': return set_memory(r, arg);
+	case 'C': return set_cpus(r, arg);
+	case 'P': json_object_set_new(r->args, "pull", json_true()); return 0;
+	case 'G':
+		json_object_set_new(r->args, "image", json_string(arg));
+		return 0;
+	case 'X':
+		if (dl_duration_parse(arg, &s) || s < 1 || s > DL_CTL_WAIT_MAX)
+			return usage_error("invalid --wait \"%s\" (1s to 1h)",
+					   arg);
+		json_object_set_new(r->args, "wait", json_integer(s));
+		return 0;
+	case 'A': r->hosts = arg; return 0;
+	case 'Q':
+		if (dl_parse_int(arg, 1, 64, &s))
+			return usage_error("invalid --parallel \"%s\" (1 to "
+					   "64)",
+					   arg);
+		r->parallel = (int)s;
+		return 0;
+	case 'O': r->rolling = true; return 0;
 	case 'w':
 		json_object_set_new(r->args, "workdir", json_string(arg));
 		return 0;
@@ -141,6 +239,8 @@ static int parse_opt(req_t *r, int ch, const char *arg)
 		json_object_set_new(r->args, "user", json_string(arg));
 		return 0;
 	case 'l':
+		if (!strcmp(r->op->name, "run"))
+			return add_string(r, "labels", arg);
 		json_object_set_new(r->args, "label", json_string(arg));
 		return 0;
 	default: return DL_CLI_EXIT_USAGE;
@@ -162,6 +262,8 @@ static const char *optstring(const dl_op_t *op)
 		return "ftn:";
 	if (!strcmp(n, "exec"))
 		return "+e:w:u:";
+	if (!strcmp(n, "run"))
+		return "e:p:v:l:";
 	return "";
 }
 
@@ -182,6 +284,21 @@ static int parse_args(req_t *r, int argc, char **argv, int *rest)
 		{"workdir", required_argument, NULL, 'w'},
 		{"user", required_argument, NULL, 'u'},
 		{"label", required_argument, NULL, 'l'},
+		{"name", required_argument, NULL, 'N'},
+		{"publish", required_argument, NULL, 'p'},
+		{"volume", required_argument, NULL, 'V'},
+		{"restart", required_argument, NULL, 'R'},
+		{"network", required_argument, NULL, 'W'},
+		{"health-cmd", required_argument, NULL, 'H'},
+		{"health-interval", required_argument, NULL, 'I'},
+		{"memory", required_argument, NULL, 'M'},
+		{"cpus", required_argument, NULL, 'C'},
+		{"pull", no_argument, NULL, 'P'},
+		{"image", required_argument, NULL, 'G'},
+		{"wait", required_argument, NULL, 'X'},
+		{"hosts", required_argument, NULL, 'A'},
+		{"parallel", required_argument, NULL, 'Q'},
+		{"rolling", no_argument, NULL, 'O'},
 		{NULL, 0, NULL, 0},
 	};
 	int ch, rc;
@@ -214,6 +331,22 @@ static int parse_rest(req_t *r, int n, char **v)
 			return usage_error("%s wants HOST containers|images",
 					   op);
 		json_object_set_new(r->args, "what", json_string(v[0]));
+		return 0;
+	}
+	if (!strcmp(op, "pull")) {
+		if (n != 1)
+			return usage_error("%s wants HOST IMAGE[:TAG]", op);
+		json_object_set_new(r->args, "image", json_string(v[0]));
+		return 0;
+	}
+	if (!strcmp(op, "run")) {
+		if (n < 1)
+			return usage_error("%s wants HOST IMAGE [-- CMD...]",
+					   op);
+		json_object_set_new(r->args, "image", json_string(v[0]));
+		for (int i = 1; i < n; i++)
+			if (strcmp(v[i], "--") && add_string(r, "cmd", v[i]))
+				return DL_CLI_EXIT_FAIL;
 		return 0;
 	}
 	if (!strcmp(op, "exec")) {
@@ -412,6 +545,10 @@ static void print_result(const req_t *r, json_t *d)
 
 	if (r->json || !strcmp(op, "inspect")) {
 		dl_cli_print_json(d);
+	} else if (!strcmp(op, "run")) {
+		printf("%s\n", dl_cli_str(d, "id"));
+	} else if (!strcmp(op, "recreate")) {
+		printf("%s\n", dl_cli_str(d, "summary"));
 	} else if (r->op->container && strcmp(op, "top")) {
 		/* Lifecycle ops echo the container, as docker does. */
 		printf("%s\n", dl_cli_str(r->args, "container"));
@@ -527,6 +664,14 @@ static int run(const dl_cli_t *cli, req_t *r)
 		/* A log or a command runs as long as it runs (Ctrl-C ends
 		 * it); everything else has a natural end. */
 		t = r->op->kind == DL_OPK_STREAM ? 0 : DEFAULT_TIMEOUT_S;
+		/* a pull or a recreate takes what the registry takes */
+		if (!strcmp(r->op->name, "pull"))
+			t = 600;
+		else if (!strcmp(r->op->name, "recreate"))
+			t = 300 + json_integer_value(
+					  json_object_get(r->args, "wait"));
+		else if (!strcmp(r->op->name, "run"))
+			t = 120;
 		/* stop -t 60 must not be cut off at 30 s */
 		t += json_integer_value(json_object_get(r->args, "t"));
 	}
@@ -553,6 +698,163 @@ static int run(const dl_cli_t *cli, req_t *r)
 	return rc;
 }
 
+/* ---- fleet-wide ---------------------------------------------------- */
+
+/* The names of the hosts matching glob, as the collector lists them. */
+static json_t *fleet_hosts(const dl_cli_t *cli, const char *glob)
+{
+	json_t *data = dl_cli_call(cli, json_pack("{s:s}", "op", "hosts"));
+	json_t *out = json_array(), *h;
+	size_t i;
+
+	if (!data || !out) {
+		json_decref(data);
+		json_decref(out);
+		return NULL;
+	}
+	json_array_foreach(data, i, h)
+	{
+		const char *n = dl_cli_str(h, "name");
+
+		if (*n && fnmatch(glob, n, 0) == 0 &&
+		    json_array_size(out) < DL_FLEET_HOSTS_MAX)
+			json_array_append_new(out, json_string(n));
+	}
+	json_decref(data);
+	return out;
+}
+
+/* A whole file, at most 64 KiB (the rest is cut). Caller frees. */
+static char *slurp(FILE *f)
+{
+	char *buf = calloc(1, 65536);
+	size_t n;
+
+	if (!buf)
+		return NULL;
+	rewind(f);
+	n = fread(buf, 1, 65535, f);
+	buf[n] = '\0';
+	return buf;
+}
+
+typedef struct {
+	pid_t pid;
+	FILE *out, *err;
+	size_t idx;
+} child_t;
+
+/* Runs the one-host request for host in a child writing to out/err. */
+static pid_t fleet_spawn(const dl_cli_t *cli, req_t *r, const char *host,
+			 FILE *out, FILE *err)
+{
+	pid_t pid;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid != 0)
+		return pid;
+	dup2(fileno(out), 1);
+	dup2(fileno(err), 2);
+	snprintf(r->host, sizeof(r->host), "%s", host);
+	r->json = false;
+	_exit(run(cli, r));
+}
+
+static void fleet_reap(child_t *kids, int *nk, dl_fleet_result_t *res)
+{
+	int status, code;
+	pid_t pid = wait(&status);
+
+	for (int k = 0; k < *nk; k++) {
+		char *o, *e;
+
+		if (kids[k].pid != pid)
+			continue;
+		code = WIFEXITED(status) ? WEXITSTATUS(status)
+					 : DL_CLI_EXIT_FAIL;
+		o = slurp(kids[k].out);
+		e = slurp(kids[k].err);
+		dl_fleet_classify(&res[kids[k].idx], code, o ? o : "",
+				  e ? e : "");
+		free(o);
+		free(e);
+		fclose(kids[k].out);
+		fclose(kids[k].err);
+		kids[k] = kids[--*nk];
+		return;
+	}
+}
+
+/* The request on every host matching r->hosts, r->parallel at a time
+ * (one at a time with --rolling, which stops at the first failure). */
+static int run_fleet(const dl_cli_t *cli, req_t *r)
+{
+	json_t *hosts = fleet_hosts(cli, r->hosts);
+	int par = r->rolling ? 1 : r->parallel ? r->parallel : 4, nk = 0;
+	child_t kids[64];
+	dl_fleet_result_t *res;
+	size_t n, next = 0;
+	bool stop = false;
+	int rc;
+
+	if (!hosts)
+		return DL_CLI_EXIT_FAIL;
+	n = json_array_size(hosts);
+	if (n == 0) {
+		json_decref(hosts);
+		fprintf(stderr, "dockline: no host matches \"%s\"\n", r->hosts);
+		return DL_CLI_EXIT_FAIL;
+	}
+	res = calloc(n, sizeof(*res));
+	if (!res) {
+		json_decref(hosts);
+		return DL_CLI_EXIT_FAIL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		snprintf(res[i].host, sizeof(res[i].host), "%s",
+			 json_string_value(json_array_get(hosts, i)));
+		res[i].result = "skipped";
+		res[i].exit_code = -1;
+		snprintf(res[i].message, sizeof(res[i].message),
+			 "not run: an earlier host failed");
+	}
+	while (next < n || nk > 0) {
+		while (!stop && next < n && nk < par) {
+			FILE *o = tmpfile(), *e = tmpfile();
+			pid_t pid = o && e ? fleet_spawn(cli, r, res[next].host,
+							 o, e)
+					   : -1;
+
+			if (pid < 0) {
+				if (o)
+					fclose(o);
+				if (e)
+					fclose(e);
+				dl_fleet_classify(&res[next++],
+						  DL_CLI_EXIT_FAIL, "",
+						  "cannot start a process");
+				continue;
+			}
+			kids[nk++] = (child_t){pid, o, e, next++};
+		}
+		if (nk == 0)
+			break;
+		fleet_reap(kids, &nk, res);
+		if (r->rolling)
+			for (size_t i = 0; i < next; i++)
+				stop = stop ||
+				       (strcmp(res[i].result, "ok") &&
+					strcmp(res[i].result, "skipped"));
+	}
+	dl_fleet_print(stdout, res, n, r->json);
+	rc = dl_fleet_exit(res, n);
+	free(res);
+	json_decref(hosts);
+	return rc;
+}
+
 bool dl_cli_is_control(const char *cmd)
 {
 	return dl_control_op(cmd) != NULL;
@@ -570,6 +872,17 @@ int dl_cli_control(const dl_cli_t *cli, int argc, char **argv)
 	if (!r.args)
 		return DL_CLI_EXIT_FAIL;
 	rc = parse_args(&r, argc, argv, &rest);
+	if (rc == 0 && r.hosts && !r.op->container) {
+		/* --hosts GLOB replaces HOST: nothing to take from argv */
+		rc = parse_rest(&r, argc - rest, argv + rest);
+		if (rc == 0 &&
+		    dl_control_validate(r.op, r.args, err, sizeof(err)))
+			rc = usage_error("%s", err);
+		if (rc == 0)
+			rc = run_fleet(cli, &r);
+		json_decref(r.args);
+		return rc;
+	}
 	if (rc == 0 && rest >= argc)
 		rc = usage_error(r.op->container ? "%s wants HOST/CONTAINER"
 						 : "%s wants a HOST",
@@ -580,7 +893,14 @@ int dl_cli_control(const dl_cli_t *cli, int argc, char **argv)
 		rc = parse_rest(&r, argc - rest - 1, argv + rest + 1);
 	if (rc == 0 && dl_control_validate(r.op, r.args, err, sizeof(err)))
 		rc = usage_error("%s", err);
-	if (rc == 0)
+	if (rc == 0 && (r.parallel || r.rolling) && !r.hosts)
+		rc = usage_error("%s: --parallel and --rolling go with --hosts",
+				 r.op->name);
+	if (rc == 0 && r.rolling && strcmp(r.op->name, "recreate"))
+		rc = usage_error("%s: --rolling is for recreate", r.op->name);
+	if (rc == 0 && r.hosts)
+		rc = run_fleet(cli, &r);
+	else if (rc == 0)
 		rc = run(cli, &r);
 	json_decref(r.args);
 	return rc;

@@ -25,7 +25,7 @@ DL_CONTROL_ALLOW=all dl_start_agent ctl2
 dl_wait_for 'dl_host_online ctl1 && dl_host_online ctl2' 30 "hosts ctl1 and ctl2 online"
 
 dl_assert_eq "hosts shows ctl1's policy" "read, lifecycle" "$(dl_host_json ctl1 | jq -r .control)"
-dl_assert_eq "hosts shows ctl2's policy" "read, lifecycle, exec, destructive" "$(dl_host_json ctl2 | jq -r .control)"
+dl_assert_eq "hosts shows ctl2's policy" "read, lifecycle, exec, destructive, deploy" "$(dl_host_json ctl2 | jq -r .control)"
 dl_assert_match "hosts table has the CONTROL column" 'ctl1 .* read, lifecycle$' "$(dl_cli hosts)"
 pfx="dl-${T##*/}"
 web=$(dl_run_container web sh -c 'echo out-1; echo err-1 >&2; i=0; while :; do i=$((i+1)); echo tick-$i; sleep 0.3; done')

@@ -89,6 +89,7 @@ static size_t nops(void)
 #define LC DL_CLASS_LIFECYCLE
 #define EX DL_CLASS_EXEC
 #define DS DL_CLASS_DESTRUCTIVE
+#define DP DL_CLASS_DEPLOY
 
 /* The table, every op once. */
 static const struct {
@@ -116,6 +117,10 @@ static const struct {
 	{"exec", EX, true, DL_OPK_STREAM},
 	{"rm", DS, true, DL_OPK_PLAIN},
 	{"prune", DS, false, DL_OPK_PLAIN},
+	{"pull", DP, false, DL_OPK_STREAM},
+	{"run", DP, false, DL_OPK_PLAIN},
+	{"update", DP, true, DL_OPK_PLAIN},
+	{"recreate", DP, true, DL_OPK_PLAIN},
 };
 
 #define NWANT (sizeof(want_ops) / sizeof(want_ops[0]))
@@ -123,7 +128,7 @@ static const struct {
 static void test_op_table(void)
 {
 	unsigned seen[NWANT] = {0};
-	unsigned per_class[4] = {0};
+	unsigned per_class[DL_CLASS_COUNT] = {0};
 
 	ASSERT_EQ(nops(), NWANT);
 	ASSERT(dl_control_op_at(NWANT) == NULL);
@@ -138,7 +143,7 @@ static void test_op_table(void)
 		ASSERT_EQ(op->cls & (op->cls - 1), 0);
 		ASSERT_EQ(op->cls & ~(unsigned)DL_CLASS_ALL, 0);
 		ASSERT(strcmp(dl_control_class_name(op->cls), "?") != 0);
-		for (unsigned b = 0; b < 4; b++)
+		for (unsigned b = 0; b < DL_CLASS_COUNT; b++)
 			if (op->cls == 1u << b)
 				per_class[b]++;
 		/* and it is the class, container flag and kind */
@@ -168,6 +173,7 @@ static void test_op_table(void)
 	ASSERT_EQ(per_class[1], 7); /* lifecycle */
 	ASSERT_EQ(per_class[2], 1); /* exec */
 	ASSERT_EQ(per_class[3], 2); /* destructive */
+	ASSERT_EQ(per_class[4], 4); /* deploy */
 
 	ASSERT(dl_control_op(NULL) == NULL);
 	ASSERT(dl_control_op("") == NULL);
@@ -181,9 +187,12 @@ static void test_op_table(void)
 	ASSERT_STR_EQ(dl_control_class_name(DS), "destructive");
 	ASSERT_STR_EQ(dl_control_class_name(0), "?");
 	ASSERT_STR_EQ(dl_control_class_name(RD | LC), "?");
-	ASSERT_STR_EQ(dl_control_class_name(1u << 4), "?");
+	ASSERT_STR_EQ(dl_control_class_name(DP), "deploy");
+	ASSERT_STR_EQ(dl_control_class_name(1u << 5), "?");
 	ASSERT_EQ(DL_CLASS_DEFAULT, RD | LC);
-	ASSERT_EQ(DL_CLASS_ALL, RD | LC | EX | DS);
+	ASSERT_EQ(DL_CLASS_ALL, RD | LC | EX | DS | DP);
+	/* deploy is never in the default policy */
+	ASSERT_EQ(DL_CLASS_DEFAULT & DP, 0);
 }
 
 /* The container flag agrees with the argument rules: an op that needs a
@@ -234,7 +243,10 @@ static const struct {
 	{"destructive", 0, DS, NULL},
 	{"exec", 0, EX, NULL},
 	{"read, read", 0, RD, NULL},
-	{"read, lifecycle, exec, destructive", 0, DL_CLASS_ALL, NULL},
+	{"read, lifecycle, exec, destructive", 0, RD | LC | EX | DS, NULL},
+	{"read, lifecycle, exec, destructive, deploy", 0, DL_CLASS_ALL, NULL},
+	{"deploy", 0, DP, NULL},
+	{"deploys", DL_EINVAL, 0, "\"deploys\""},
 	{"all", 0, DL_CLASS_ALL, NULL},
 	{"  all  ", 0, DL_CLASS_ALL, NULL},
 	{"read, all", 0, DL_CLASS_ALL, NULL},
@@ -290,7 +302,8 @@ static void test_policy_parse(void)
 	ASSERT_EQ(dl_control_policy_parse("reed", &mask, err, sizeof(err)),
 		  DL_EINVAL);
 	ASSERT_STR_EQ(err, "unknown control class \"reed\" (classes: read, "
-			   "lifecycle, exec, destructive; or all, none)");
+			   "lifecycle, exec, destructive, deploy; or all, "
+			   "none)");
 	ASSERT_EQ(
 		dl_control_policy_parse("none, read", &mask, err, sizeof(err)),
 		DL_EINVAL);
@@ -324,10 +337,10 @@ static void test_policy_str(void)
 	dl_control_policy_str(RD | LC, out, sizeof(out));
 	ASSERT_STR_EQ(out, "read, lifecycle");
 	dl_control_policy_str(DL_CLASS_ALL, out, sizeof(out));
-	ASSERT_STR_EQ(out, "read, lifecycle, exec, destructive");
+	ASSERT_STR_EQ(out, "read, lifecycle, exec, destructive, deploy");
 	dl_control_policy_str(EX | DS, out, sizeof(out));
 	ASSERT_STR_EQ(out, "exec, destructive");
-	dl_control_policy_str(1u << 4, out, sizeof(out)); /* no such class */
+	dl_control_policy_str(1u << 5, out, sizeof(out)); /* no such class */
 	ASSERT_STR_EQ(out, "none");
 
 	/* Every mask survives str -> parse. */
@@ -736,6 +749,138 @@ static const struct {
 	{"images", "{\"all\": true}", "images: unknown argument \"all\""},
 	{"df", "{\"verbose\": true}", "df: unknown argument \"verbose\""},
 	{"info", "[]", "info: arguments must be a JSON object"},
+	/* pull */
+	{"pull", "{\"image\": \"busybox\"}", ""},
+	{"pull", "{\"image\": \"127.0.0.1:5000/dltest/app:v1\"}", ""},
+	{"pull", "{\"image\": \"a/b@sha256:0123abcd\"}", ""},
+	{"pull", "{}", "pull: image is required"},
+	{"pull", "{\"image\": \"\"}", "pull: image must be an image"},
+	{"pull", "{\"image\": \"-x\"}", "pull: image must be an image"},
+	{"pull", "{\"image\": \"a//b\"}", "pull: image must be an image"},
+	{"pull", "{\"image\": \"a:\"}", "pull: image must be an image"},
+	{"pull", "{\"image\": \"a b\"}", "pull: image must be an image"},
+	{"pull", "{\"image\": \"a?b=1\"}", "pull: image must be an image"},
+	{"pull", "{\"image\": \"<255*a>\"}", ""},
+	{"pull", "{\"image\": \"<256*a>\"}", "pull: image must be an image"},
+	/* run: every flag at its bounds */
+	{"run",
+	 "{\"image\": \"app:v1\", \"name\": \"web\", \"env\": "
+	 "[\"A=1\"], \"ports\": [\"8080:80\", \"53:53/udp\"], "
+	 "\"volumes\": [\"/srv:/data:ro\", \"vol1:/x\"], \"restart\": "
+	 "\"on-failure:5\", \"labels\": [\"a.b/c=d e\"], \"network\": "
+	 "\"net1\", \"health_cmd\": \"true\", \"health_interval\": 5, "
+	 "\"memory\": 67108864, \"cpus\": 1.5, \"cmd\": [\"sleep\", "
+	 "\"9\"]}",
+	 ""},
+	{"run", "{}", "run: image is required"},
+	{"run", "{\"image\": \"a\", \"ports\": [\"0:80\"]}",
+	 "run: ports must be a list"},
+	{"run", "{\"image\": \"a\", \"ports\": [\"65536:80\"]}",
+	 "run: ports must be a list"},
+	{"run", "{\"image\": \"a\", \"ports\": [\"65535:65535/sctp\"]}", ""},
+	{"run", "{\"image\": \"a\", \"ports\": [\"80\"]}",
+	 "run: ports must be a list"},
+	{"run", "{\"image\": \"a\", \"ports\": [\"80:80/icmp\"]}",
+	 "run: ports must be a list"},
+	{"run", "{\"image\": \"a\", \"ports\": [\"1.2.3.4:80:80\"]}",
+	 "run: ports must be a list"},
+	{"run", "{\"image\": \"a\", \"ports\": [\"8o:80\"]}",
+	 "run: ports must be a list"},
+	{"run", "{\"image\": \"a\", \"ports\": \"80:80\"}",
+	 "run: ports must be a list"},
+	{"run", "{\"image\": \"a\", \"ports\": [<64*\"1:1\",>\"1:1\"]}",
+	 "run: ports must be a list of at most 64"},
+	{"run", "{\"image\": \"a\", \"volumes\": [\"/a:b\"]}",
+	 "run: volumes must be a list"},
+	{"run", "{\"image\": \"a\", \"volumes\": [\"/a\"]}",
+	 "run: volumes must be a list"},
+	{"run", "{\"image\": \"a\", \"volumes\": [\"/a:/b:rx\"]}",
+	 "run: volumes must be a list"},
+	{"run", "{\"image\": \"a\", \"volumes\": [\"/a:/b:rw\"]}", ""},
+	{"run", "{\"image\": \"a\", \"volumes\": [\"../a:/b\"]}",
+	 "run: volumes must be a list"},
+	{"run", "{\"image\": \"a\", \"volumes\": [\":/b\"]}",
+	 "run: volumes must be a list"},
+	{"run", "{\"image\": \"a\", \"volumes\": [\"/a:/b\\n\"]}",
+	 "run: volumes must be a list"},
+	{"run", "{\"image\": \"a\", \"restart\": \"always\"}", ""},
+	{"run", "{\"image\": \"a\", \"restart\": \"unless-stopped\"}", ""},
+	{"run", "{\"image\": \"a\", \"restart\": \"no\"}", ""},
+	{"run", "{\"image\": \"a\", \"restart\": \"on-failure\"}", ""},
+	{"run", "{\"image\": \"a\", \"restart\": \"on-failure:1000\"}", ""},
+	{"run", "{\"image\": \"a\", \"restart\": \"on-failure:1001\"}",
+	 "run: restart must be no, always"},
+	{"run", "{\"image\": \"a\", \"restart\": \"on-failure:\"}",
+	 "run: restart must be no, always"},
+	{"run", "{\"image\": \"a\", \"restart\": \"on-failure:-1\"}",
+	 "run: restart must be no, always"},
+	{"run", "{\"image\": \"a\", \"restart\": \"sometimes\"}",
+	 "run: restart must be no, always"},
+	{"run", "{\"image\": \"a\", \"restart\": \"Always\"}",
+	 "run: restart must be no, always"},
+	{"run", "{\"image\": \"a\", \"labels\": [\"nokey\"]}",
+	 "run: labels must be a list"},
+	{"run", "{\"image\": \"a\", \"labels\": [\"=v\"]}",
+	 "run: labels must be a list"},
+	{"run", "{\"image\": \"a\", \"labels\": [\"k k=v\"]}",
+	 "run: labels must be a list"},
+	{"run", "{\"image\": \"a\", \"labels\": [\"<128*k>=v\"]}", ""},
+	{"run", "{\"image\": \"a\", \"labels\": [\"<129*k>=v\"]}",
+	 "run: labels must be a list"},
+	{"run", "{\"image\": \"a\", \"labels\": [\"k=<1025*v>\"]}",
+	 "run: labels must be a list"},
+	{"run", "{\"image\": \"a\", \"memory\": 6291455}",
+	 "run: memory must be an integer from 6291456"},
+	{"run", "{\"image\": \"a\", \"memory\": 6291456}", ""},
+	{"run", "{\"image\": \"a\", \"cpus\": 0}",
+	 "run: cpus must be a number from 0.01 to 1024"},
+	{"run", "{\"image\": \"a\", \"cpus\": 1025}",
+	 "run: cpus must be a number from 0.01 to 1024"},
+	{"run", "{\"image\": \"a\", \"cpus\": \"1\"}",
+	 "run: cpus must be a number from 0.01 to 1024"},
+	{"run", "{\"image\": \"a\", \"cpus\": 2}", ""},
+	{"run", "{\"image\": \"a\", \"health_interval\": 5}",
+	 "run: health_interval needs health_cmd"},
+	{"run", "{\"image\": \"a\", \"health_cmd\": \"\"}",
+	 "run: health_cmd must be 1 to 1024 bytes"},
+	{"run", "{\"image\": \"a\", \"health_cmd\": \"<1025*x>\"}",
+	 "run: health_cmd must be 1 to 1024 bytes"},
+	{"run",
+	 "{\"image\": \"a\", \"health_cmd\": \"x\", "
+	 "\"health_interval\": 0}",
+	 "run: health_interval must be an integer from 1 to 86400"},
+	{"run", "{\"image\": \"a\", \"network\": \"a b\"}",
+	 "run: network must be a container name"},
+	{"run", "{\"image\": \"a\", \"name\": \"/web\"}",
+	 "run: name must be a container name"},
+	{"run", "{\"image\": \"a\", \"cmd\": []}",
+	 "run: cmd must be a list of 1 to 256"},
+	{"run", "{\"image\": \"a\", \"privileged\": true}",
+	 "run: unknown argument \"privileged\""},
+	/* update */
+	{"update", "{\"container\": \"web\", \"restart\": \"always\"}", ""},
+	{"update",
+	 "{\"container\": \"web\", \"memory\": 67108864, "
+	 "\"cpus\": 0.5}",
+	 ""},
+	{"update", "{\"container\": \"web\"}",
+	 "update: give at least one of restart, memory, cpus"},
+	{"update", "{\"restart\": \"always\"}",
+	 "update: container is required"},
+	{"update", "{\"container\": \"web\", \"restart\": \"never\"}",
+	 "update: restart must be"},
+	/* recreate */
+	{"recreate", "{\"container\": \"web\"}", ""},
+	{"recreate",
+	 "{\"container\": \"web\", \"pull\": true, \"image\": "
+	 "\"r:5000/a:v2\", \"wait\": 3600}",
+	 ""},
+	{"recreate", "{\"container\": \"web\", \"wait\": 3601}",
+	 "recreate: wait must be an integer from 1 to 3600"},
+	{"recreate", "{\"container\": \"web\", \"pull\": 1}",
+	 "recreate: pull must be true or false"},
+	{"recreate", "{\"container\": \"web\", \"image\": \":v2\"}",
+	 "recreate: image must be an image"},
 };
 
 static void test_validate_table(void)
