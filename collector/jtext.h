@@ -50,7 +50,8 @@ static inline size_t dl_jt_str_max(size_t n)
  * valid UTF-8 copied as is (no \u escapes above 0x7f), and each byte
  * that is not part of valid UTF-8 (common/utf8.c's rules: no overlongs,
  * surrogates or code points past U+10FFFF) replaced by U+FFFD, as
- * dl_utf8_dup does. s NULL is "". */
+ * dl_utf8_dup does (but a NUL stays \u0000, as in valid text; query.c's
+ * col_str repairs the same way). s NULL is "". */
 char *dl_jt_str(char *p, const char *s, size_t n);
 
 /* Appends what fits into a buffer: the same, growing out. 0 or

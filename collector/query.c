@@ -215,10 +215,25 @@ static json_t *col_str(sqlite3_stmt *st, int i)
 		return json_string("");
 	j = json_stringn(p, (size_t)n);
 	if (!j) {
-		/* each invalid byte becomes U+FFFD, as jtext.c writes it */
-		char *fixed = dl_utf8_dup(p, (size_t)n);
+		/* each invalid byte becomes U+FFFD, as jtext.c writes it
+		 * (a NUL stays: jansson holds it as \u0000) */
+		char *fixed = malloc(3 * (size_t)n + 1);
+		size_t o = 0;
 
-		j = fixed ? json_string(fixed) : NULL;
+		for (size_t x = 0, k; fixed && x < (size_t)n; x += k) {
+			k = p[x] ? dl_utf8_seq((const unsigned char *)p + x,
+					       (size_t)n - x)
+				 : 1;
+			if (k) {
+				memcpy(fixed + o, p + x, k);
+				o += k;
+			} else {
+				memcpy(fixed + o, "\xef\xbf\xbd", 3);
+				o += 3;
+				k = 1;
+			}
+		}
+		j = fixed ? json_stringn(fixed, o) : NULL;
 		free(fixed);
 	}
 	return j ? j : json_string("\xef\xbf\xbd");

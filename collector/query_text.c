@@ -449,6 +449,14 @@ int dl_cursor_decode(const char *op, const char *text, dl_cursor_t *c)
 	p = get_field(p, end, &c->id, &c->id_len);
 	if (p != end || !c->host_len || !c->id_len)
 		return DL_EINVAL;
+	/* one text per cursor: stray bits in the last character decode to
+	 * the same bytes, so a tampered one must not pass as the original */
+	if (dl_base64_encode(c->raw, (size_t)len, false, b64, sizeof(b64)) < 0)
+		return DL_EINVAL;
+	for (size_t i = 0; b64[i]; i++)
+		b64[i] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : b64[i];
+	if (strcmp(b64, text))
+		return DL_EINVAL;
 	c->op = (char)c->raw[5];
 	return 0;
 }
