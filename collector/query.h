@@ -187,7 +187,7 @@ typedef struct {
 } dl_page_t;
 
 #define DL_PAGE_MAX	   10000 /* the largest limit */
-#define DL_CURSOR_TEXT_MAX 4096	 /* the longest cursor, NUL included */
+#define DL_CURSOR_TEXT_MAX 512	 /* the longest cursor, NUL included */
 
 /* stats filters: container (needs host; a name or unique id prefix),
  * state (exact) and name (SQLite GLOB); NULL = any. */
@@ -214,13 +214,15 @@ int dl_query_hosts_text(dl_query_t *q, const char *host, const char *glob,
 			dl_buf_t *out, size_t *rows, char *err, size_t errlen);
 
 /* A cursor: the row a page ended at, for op "ps" or "stats". Opaque to
- * clients: base64url of a version, a CRC-32C and the row's key; decode
- * refuses anything else (tampered, truncated, another op's). */
+ * clients: base64url of a version, a CRC-32C and the row's key (at most
+ * 511 characters: a query string value); decode refuses anything else
+ * (tampered, truncated, another op's). Names and ids of up to 255 bytes
+ * (host 63) always fit. */
 typedef struct {
 	char op;
 	const char *host, *name, *id; /* into raw */
 	size_t host_len, name_len, id_len;
-	unsigned char raw[DL_CURSOR_TEXT_MAX];
+	unsigned char raw[DL_CURSOR_TEXT_MAX / 4 * 3 + 64];
 } dl_cursor_t;
 int dl_cursor_encode(const char *op, const char *host, size_t host_len,
 		     const char *name, size_t name_len, const char *id,

@@ -345,7 +345,11 @@ static const kind_t hosts_kind = {0, 0, -1, -1, hosts_size, hosts_put};
 
 /* ---- cursors ---- */
 
-#define CURSOR_V      1
+/* Small enough for a query string (the gateway takes values of up to
+ * DL_ROUTE_VALUE_MAX, 512): one-byte field lengths, and a Docker id (64
+ * lowercase hex digits) as its 32 bytes. */
+#define CURSOR_V      1	   /* id as typed */
+#define CURSOR_V_HEX  2	   /* id as 32 bytes of a 64-digit hex id */
 #define CURSOR_RAWMAX ((DL_CURSOR_TEXT_MAX - 1) / 4 * 3)
 #define CURSOR_HEAD   6 /* version, crc32c (4, big-endian), op */
 
@@ -356,11 +360,27 @@ static const char *op_name(char op)
 
 static unsigned char *put_field(unsigned char *p, const char *s, size_t n)
 {
-	*p++ = (unsigned char)(n >> 8);
 	*p++ = (unsigned char)n;
 	if (n)
 		memcpy(p, s, n);
 	return p + n;
+}
+
+static int hexval(char ch)
+{
+	return ch >= '0' && ch <= '9' ? ch - '0'
+	       : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+					: -1;
+}
+
+static bool hex64(const char *id, size_t n)
+{
+	if (n != 64)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (hexval(id[i]) < 0)
+			return false;
+	return true;
 }
 
 int dl_cursor_encode(const char *op, const char *host, size_t host_len,
@@ -368,20 +388,30 @@ int dl_cursor_encode(const char *op, const char *host, size_t host_len,
 		     size_t id_len, char *out, size_t outlen)
 {
 	unsigned char raw[CURSOR_RAWMAX], *p = raw + CURSOR_HEAD;
+	bool hex = hex64(id, id_len);
+	size_t idn = hex ? 32 : id_len;
 	uint32_t crc;
 	int n;
 
 	if (strcmp(op, "ps") && strcmp(op, "stats"))
 		return DL_EINVAL;
-	if (host_len + name_len + id_len + 6 + CURSOR_HEAD > sizeof(raw) ||
-	    host_len > 0xffff || name_len > 0xffff || id_len > 0xffff)
+	if (host_len > 255 || name_len > 255 || idn > 255 ||
+	    CURSOR_HEAD + 3 + host_len + name_len + idn > sizeof(raw))
 		return DL_ETOOBIG;
-	raw[0] = CURSOR_V;
+	raw[0] = hex ? CURSOR_V_HEX : CURSOR_V;
 	raw[5] = (unsigned char)op[0];
 	p = put_field(p, host, host_len);
 	p = put_field(p, name, name_len);
-	p = put_field(p, id, id_len);
-	crc = dl_crc32c(0, raw + 5, (size_t)(p - raw) - 5);
+	if (hex) {
+		*p++ = 32;
+		for (size_t i = 0; i < 32; i++)
+			*p++ = (unsigned char)(hexval(id[2 * i]) << 4 |
+					       hexval(id[2 * i + 1]));
+	} else {
+		p = put_field(p, id, id_len);
+	}
+	crc = dl_crc32c(0, raw, 1);
+	crc = dl_crc32c(crc, raw + 5, (size_t)(p - raw) - 5);
 	raw[1] = (unsigned char)(crc >> 24);
 	raw[2] = (unsigned char)(crc >> 16);
 	raw[3] = (unsigned char)(crc >> 8);
@@ -399,10 +429,10 @@ static const unsigned char *get_field(const unsigned char *p,
 				      const unsigned char *end, const char **s,
 				      size_t *n)
 {
-	if (!p || end - p < 2)
+	if (!p || end - p < 1)
 		return NULL;
-	*n = (size_t)p[0] << 8 | p[1];
-	p += 2;
+	*n = p[0];
+	p++;
 	if ((size_t)(end - p) < *n)
 		return NULL;
 	*s = (const char *)p;
@@ -411,9 +441,11 @@ static const unsigned char *get_field(const unsigned char *p,
 
 int dl_cursor_decode(const char *op, const char *text, dl_cursor_t *c)
 {
+	static const char hexd[] = "0123456789abcdef";
 	char b64[DL_CURSOR_TEXT_MAX + 4];
 	size_t n = text ? strnlen(text, DL_CURSOR_TEXT_MAX) : 0;
 	const unsigned char *p, *end;
+	const char *id;
 	uint32_t crc;
 	int len;
 
@@ -434,19 +466,21 @@ int dl_cursor_decode(const char *op, const char *text, dl_cursor_t *c)
 	}
 	while (n % 4)
 		b64[n++] = '=';
-	len = dl_base64_decode(b64, n, c->raw, sizeof(c->raw));
-	if (len < CURSOR_HEAD + 6 || c->raw[0] != CURSOR_V ||
+	len = dl_base64_decode(b64, n, c->raw, CURSOR_RAWMAX);
+	if (len < CURSOR_HEAD + 3 ||
+	    (c->raw[0] != CURSOR_V && c->raw[0] != CURSOR_V_HEX) ||
 	    c->raw[5] != (unsigned char)op[0] ||
 	    strcmp(op, op_name((char)c->raw[5])))
 		return DL_EINVAL;
 	end = c->raw + len;
 	crc = (uint32_t)c->raw[1] << 24 | (uint32_t)c->raw[2] << 16 |
 	      (uint32_t)c->raw[3] << 8 | c->raw[4];
-	if (crc != dl_crc32c(0, c->raw + 5, (size_t)len - 5))
+	if (crc != dl_crc32c(dl_crc32c(0, c->raw, 1), c->raw + 5,
+			     (size_t)len - 5))
 		return DL_EINVAL;
 	p = get_field(c->raw + CURSOR_HEAD, end, &c->host, &c->host_len);
 	p = get_field(p, end, &c->name, &c->name_len);
-	p = get_field(p, end, &c->id, &c->id_len);
+	p = get_field(p, end, &id, &c->id_len);
 	if (p != end || !c->host_len || !c->id_len)
 		return DL_EINVAL;
 	/* one text per cursor: stray bits in the last character decode to
@@ -457,6 +491,20 @@ int dl_cursor_decode(const char *op, const char *text, dl_cursor_t *c)
 		b64[i] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : b64[i];
 	if (strcmp(b64, text))
 		return DL_EINVAL;
+	if (c->raw[0] == CURSOR_V_HEX) {
+		/* spelled out after the raw bytes */
+		char *x = (char *)c->raw + len;
+
+		if (c->id_len != 32 || len + 64 > (int)sizeof(c->raw))
+			return DL_EINVAL;
+		for (size_t i = 0; i < 32; i++) {
+			x[2 * i] = hexd[(unsigned char)id[i] >> 4];
+			x[2 * i + 1] = hexd[(unsigned char)id[i] & 15];
+		}
+		id = x;
+		c->id_len = 64;
+	}
+	c->id = id;
 	c->op = (char)c->raw[5];
 	return 0;
 }

@@ -275,6 +275,32 @@ static void test_cursor(void)
 				DL_FAIL_("tampered cursor %s accepted", bad);
 		}
 	}
+	/* a Docker id travels as 32 bytes; the longest names still fit a
+	 * query string value */
+	{
+		char host[64], name[256], id[65];
+
+		memset(host, 'h', 63);
+		memset(name, 'n', 255);
+		for (int k = 0; k < 64; k++)
+			id[k] = "0123456789abcdef"[(k * 7) % 16];
+		ASSERT_EQ(dl_cursor_encode("stats", host, 63, name, 255, id, 64,
+					   cur, sizeof(cur)),
+			  0);
+		ASSERT_LT(strlen(cur), 512);
+		ASSERT_EQ(dl_cursor_decode("stats", cur, c), 0);
+		ASSERT_EQ(c->id_len, 64);
+		ASSERT(!memcmp(c->id, id, 64));
+		ASSERT_EQ(c->name_len, 255);
+		ASSERT(!memcmp(c->name, name, 255));
+		/* upper-case hex is not a Docker id: kept as typed */
+		id[0] = 'A';
+		ASSERT_EQ(dl_cursor_encode("stats", "h", 1, "n", 1, id, 64,
+					   cur, sizeof(cur)),
+			  0);
+		ASSERT_EQ(dl_cursor_decode("stats", cur, c), 0);
+		ASSERT(c->id_len == 64 && !memcmp(c->id, id, 64));
+	}
 	/* too long to encode */
 	{
 		static char big[4000];
