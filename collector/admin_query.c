@@ -343,8 +343,8 @@ static int page_args(json_t *req, dl_page_t *pg, char *err, size_t errlen)
 		}
 		pg->limit = (size_t)json_integer_value(l);
 	}
-	return opt_str(req, "cursor", DL_CURSOR_TEXT_MAX - 1, &pg->cursor,
-		       err, errlen);
+	return opt_str(req, "cursor", DL_CURSOR_TEXT_MAX - 1, &pg->cursor, err,
+		       errlen);
 }
 
 /* ps {host?, all?, state?, name?, limit?, cursor?}, stats {host?,

@@ -89,8 +89,9 @@ static const char *const sql[Q_COUNT] = {
 		"AND s.ts = (SELECT max(ts) FROM host_samples "
 		"WHERE host = h.name) ORDER BY h.name",
 	[Q_HOST] = "SELECT online, last_seen FROM hosts WHERE name = ?1",
-	[Q_PS_ALL] = PS_COLS "WHERE (?2 OR state = 'running') "
-			     "AND " PS_FILTER " ORDER BY host, ifnull(name, ''), id",
+	[Q_PS_ALL] =
+		PS_COLS "WHERE (?2 OR state = 'running') "
+			"AND " PS_FILTER " ORDER BY host, ifnull(name, ''), id",
 	[Q_PS_HOST] = PS_COLS "WHERE host = ?1 AND "
 			      "(?2 OR state = 'running') AND " PS_FILTER
 			      " ORDER BY ifnull(name, ''), id",
@@ -102,8 +103,9 @@ static const char *const sql[Q_COUNT] = {
 			  "WHERE host = ?1 AND time_ns >= ?2 AND id > ?3 "
 			  "AND " EVENT_FILTER EVENT_ORDER,
 	[Q_STATS_ALL] = STATS_COLS "ORDER BY c.host, ifnull(c.name, ''), c.id",
-	[Q_STATS_HOST] = STATS_COLS "WHERE c.host = ?1 ORDER BY ifnull(c.name, ''), "
-				     "c.id",
+	[Q_STATS_HOST] =
+		STATS_COLS "WHERE c.host = ?1 ORDER BY ifnull(c.name, ''), "
+			   "c.id",
 	[Q_STATS_CID] = STATS_COLS "WHERE k.cid = ?1",
 	/* Live containers first: a name reused by a new container names
 	 * the new one, an old one only when nothing live matches. */

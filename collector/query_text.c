@@ -348,8 +348,8 @@ static const kind_t hosts_kind = {0, 0, -1, -1, hosts_size, hosts_put};
 /* Small enough for a query string (the gateway takes values of up to
  * DL_ROUTE_VALUE_MAX, 512): one-byte field lengths, and a Docker id (64
  * lowercase hex digits) as its 32 bytes. */
-#define CURSOR_V      1	   /* id as typed */
-#define CURSOR_V_HEX  2	   /* id as 32 bytes of a 64-digit hex id */
+#define CURSOR_V      1 /* id as typed */
+#define CURSOR_V_HEX  2 /* id as 32 bytes of a 64-digit hex id */
 #define CURSOR_RAWMAX ((DL_CURSOR_TEXT_MAX - 1) / 4 * 3)
 #define CURSOR_HEAD   6 /* version, crc32c (4, big-endian), op */
 
@@ -368,7 +368,7 @@ static unsigned char *put_field(unsigned char *p, const char *s, size_t n)
 
 static int hexval(char ch)
 {
-	return ch >= '0' && ch <= '9' ? ch - '0'
+	return ch >= '0' && ch <= '9'	? ch - '0'
 	       : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
 					: -1;
 }
@@ -460,7 +460,8 @@ int dl_cursor_decode(const char *op, const char *text, dl_cursor_t *c)
 		else if (ch == '_')
 			ch = '/';
 		else if (!((ch >= 'A' && ch <= 'Z') ||
-			   (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')))
+			   (ch >= 'a' && ch <= 'z') ||
+			   (ch >= '0' && ch <= '9')))
 			return DL_EINVAL; /* '+', '/', '=' and the rest */
 		b64[i] = ch;
 	}
@@ -475,8 +476,8 @@ int dl_cursor_decode(const char *op, const char *text, dl_cursor_t *c)
 	end = c->raw + len;
 	crc = (uint32_t)c->raw[1] << 24 | (uint32_t)c->raw[2] << 16 |
 	      (uint32_t)c->raw[3] << 8 | c->raw[4];
-	if (crc != dl_crc32c(dl_crc32c(0, c->raw, 1), c->raw + 5,
-			     (size_t)len - 5))
+	if (crc !=
+	    dl_crc32c(dl_crc32c(0, c->raw, 1), c->raw + 5, (size_t)len - 5))
 		return DL_EINVAL;
 	p = get_field(c->raw + CURSOR_HEAD, end, &c->host, &c->host_len);
 	p = get_field(p, end, &c->name, &c->name_len);
@@ -534,8 +535,8 @@ static int scan(dl_query_t *q, sqlite3_stmt *st, const kind_t *k,
 		const dl_page_t *pg, dl_buf_t *out, size_t *rows, char *err,
 		size_t errlen)
 {
-	const char *glob = pg && pg->glob && strcmp(pg->glob, "*") ? pg->glob
-								   : NULL;
+	const char *glob =
+		pg && pg->glob && strcmp(pg->glob, "*") ? pg->glob : NULL;
 	bool paged = pg && k->op && (pg->limit || pg->cursor);
 	size_t limit = paged ? pg->limit : 0, n = 0, start = dl_buf_used(out);
 	ctx_t cx = {.now_ns = dl_clock_wall_ns(), .dc = {.day = -1}};
@@ -576,8 +577,8 @@ static int scan(dl_query_t *q, sqlite3_stmt *st, const kind_t *k,
 				memcpy(last + lh,
 				       sqlite3_column_text(st, k->name_col),
 				       ln);
-			memcpy(last + lh + ln, sqlite3_column_text(st, k->id_col),
-			       li);
+			memcpy(last + lh + ln,
+			       sqlite3_column_text(st, k->id_col), li);
 		}
 	}
 	if (!more && step != SQLITE_DONE) {
@@ -652,8 +653,10 @@ static int page_cursor(const char *op, const dl_page_t *pg, dl_cursor_t *c,
 		return DL_EINVAL;
 	}
 	if (*has && dl_cursor_decode(op, pg->cursor, c)) {
-		snprintf(err, errlen, "invalid cursor: not one this %s answer "
-			 "gave", op);
+		snprintf(err, errlen,
+			 "invalid cursor: not one this %s answer "
+			 "gave",
+			 op);
 		return DL_EINVAL;
 	}
 	return 0;

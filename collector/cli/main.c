@@ -336,9 +336,8 @@ static void ps_summary(json_t *rows, bool all)
 		const char *h = dl_cli_str(json_array_get(rows, i), "host");
 		size_t total = 0, running = 0, exited = 0, other = 0;
 
-		for (; i < n && !strcmp(dl_cli_str(json_array_get(rows, i),
-						   "host"),
-					h);
+		for (; i < n &&
+		       !strcmp(dl_cli_str(json_array_get(rows, i), "host"), h);
 		     i++) {
 			const char *st =
 				dl_cli_str(json_array_get(rows, i), "state");

@@ -95,8 +95,8 @@ static size_t ps_text(void)
 	dl_buf_t b;
 
 	dl_buf_init(&b, DL_ADMIN_RESP_MAX);
-	return text_of(dl_query_ps_text(q, &(dl_ps_filter_t){.all = true},
-					NULL, &b, NULL, err, sizeof(err)),
+	return text_of(dl_query_ps_text(q, &(dl_ps_filter_t){.all = true}, NULL,
+					&b, NULL, err, sizeof(err)),
 		       &b);
 }
 
@@ -121,8 +121,8 @@ static size_t stats_text(void)
 	dl_buf_t b;
 
 	dl_buf_init(&b, DL_ADMIN_RESP_MAX);
-	return text_of(dl_query_stats_text(q, &(dl_stats_filter_t){0}, NULL,
-					   &b, NULL, err, sizeof(err)),
+	return text_of(dl_query_stats_text(q, &(dl_stats_filter_t){0}, NULL, &b,
+					   NULL, err, sizeof(err)),
 		       &b);
 }
 
@@ -136,9 +136,9 @@ static size_t hosts_text(void)
 	dl_buf_t b;
 
 	dl_buf_init(&b, DL_ADMIN_RESP_MAX);
-	return text_of(dl_query_hosts_text(q, NULL, NULL, &b, NULL, err,
-					   sizeof(err)),
-		       &b);
+	return text_of(
+		dl_query_hosts_text(q, NULL, NULL, &b, NULL, err, sizeof(err)),
+		&b);
 }
 
 /* The hosts query's counts alone: correlated (as query.c) or grouped. */
@@ -171,7 +171,8 @@ static void row(const char *what, run_fn a, run_fn b, double secs)
 
 	measure(a, secs, &r1, &p50a, &p99a, &s1);
 	measure(b, secs, &r2, &p50b, &p99b, &s2);
-	printf("%-28s %9.1f %8.2f %8.2f | %9.1f %8.2f %8.2f | %9zu %9zu  x%.1f\n",
+	printf("%-28s %9.1f %8.2f %8.2f | %9.1f %8.2f %8.2f | %9zu %9zu  "
+	       "x%.1f\n",
 	       what, r1, p50a, p99a, r2, p50b, p99b, s1, s2, r2 / r1);
 }
 

@@ -44,11 +44,14 @@ static void test_escape_table(void)
 		{"\xf4\x8f\xbf\xbf", 4, "\"\xf4\x8f\xbf\xbf\""},
 		/* invalid bytes: each one U+FFFD */
 		{"\xff", 1, "\"\xef\xbf\xbd\""},
-		{"a\xc3", 2, "\"a\xef\xbf\xbd\""},			   /* cut */
-		{"\xc0\xaf", 2, "\"\xef\xbf\xbd\xef\xbf\xbd\""},	   /* overlong */
-		{"\xed\xa0\x80", 3, "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\""}, /* surrogate */
+		{"a\xc3", 2, "\"a\xef\xbf\xbd\""},		 /* cut */
+		{"\xc0\xaf", 2, "\"\xef\xbf\xbd\xef\xbf\xbd\""}, /* overlong */
+		{"\xed\xa0\x80", 3,
+		 "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+		 "\""}, /* surrogate */
 		{"\xf4\x90\x80\x80", 4,
-		 "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\""}, /* > U+10FFFF */
+		 "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef"
+		 "\xbf\xbd\""}, /* > U+10FFFF */
 		{"\x80x", 2, "\"\xef\xbf\xbdx\""},
 	};
 
@@ -69,7 +72,7 @@ static void test_escape_table(void)
  * U+FFFD repair for invalid input). */
 static void test_escape_vs_jansson(void)
 {
-	static const unsigned char alpha[] = {0x00, 0x01, 0x1f, '"', '\\',
+	static const unsigned char alpha[] = {0x00, 0x01, 0x1f, '"',  '\\',
 					      'a',  0x7f, 0x80, 0xbf, 0xc3,
 					      0xa9, 0xe2, 0xf0, 0xff, 0x9f};
 	size_t na = sizeof(alpha);
@@ -119,7 +122,9 @@ static void test_escape_vs_jansson(void)
 			}
 			ASSERT(want != NULL);
 			if (!json_equal(got, want))
-				DL_FAIL_("len %zu %02x %02x %02x: %s", len, s[0], len > 1 ? s[1] : 0, len > 2 ? s[2] : 0, out);
+				DL_FAIL_("len %zu %02x %02x %02x: %s", len,
+					 s[0], len > 1 ? s[1] : 0,
+					 len > 2 ? s[2] : 0, out);
 			json_decref(got);
 			json_decref(want);
 			count++;
@@ -134,7 +139,7 @@ static void test_numbers(void)
 		double v;
 		const char *want;
 	} r[] = {
-		{0, "0.00"},	   {12.345, "12.35"}, {12.344, "12.34"},
+		{0, "0.00"},	    {12.345, "12.35"}, {12.344, "12.34"},
 		{99.999, "100.00"}, {0.004, "0.00"},   {-1.5, "-1.49"},
 		{1e300, "null"},
 	};
@@ -146,8 +151,8 @@ static void test_numbers(void)
 		ASSERT_STR_EQ(out, r[i].want);
 		if (strcmp(r[i].want, "null")) {
 			/* the same double as the json_t path's */
-			double j = (double)(int64_t)(r[i].v * 100.0 + 0.5) /
-				   100.0;
+			double j =
+				(double)(int64_t)(r[i].v * 100.0 + 0.5) / 100.0;
 
 			ASSERT(strtod(out, NULL) == j);
 		}

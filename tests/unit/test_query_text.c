@@ -95,7 +95,8 @@ static void same(json_t *a, json_t *t, const char *what)
 {
 	ASSERT(a != NULL);
 	if (!json_equal(a, t)) {
-		char *x = json_dumps(a, JSON_COMPACT), *y = json_dumps(t, JSON_COMPACT);
+		char *x = json_dumps(a, JSON_COMPACT),
+		     *y = json_dumps(t, JSON_COMPACT);
 
 		DL_FAIL_("%s differs:\njson %s\ntext %s", what, x, y);
 	}
@@ -199,15 +200,14 @@ static void test_equal(void)
 			  DL_ENOENT);
 		ASSERT_STR_EQ(err, "no host named zz");
 		ASSERT_EQ(dl_buf_used(&b), 0);
-		ASSERT_EQ(dl_query_ps_text(q,
-					   &(dl_ps_filter_t){.host = "zz"},
+		ASSERT_EQ(dl_query_ps_text(q, &(dl_ps_filter_t){.host = "zz"},
 					   NULL, &b, NULL, err, sizeof(err)),
 			  DL_ENOENT);
-		ASSERT_EQ(dl_query_stats_text(q,
-					      &(dl_stats_filter_t){
-						      .host = "app-01",
-						      .ctr = "nope"},
-					      NULL, &b, NULL, err, sizeof(err)),
+		ASSERT_EQ(dl_query_stats_text(
+				  q,
+				  &(dl_stats_filter_t){.host = "app-01",
+						       .ctr = "nope"},
+				  NULL, &b, NULL, err, sizeof(err)),
 			  DL_ENOENT);
 		ASSERT_EQ(dl_buf_used(&b), 0);
 	}
@@ -236,8 +236,9 @@ static void test_cursor(void)
 	ASSERT_EQ(dl_cursor_encode("ps", "app-01", 6, "we\"b", 4, "a\0b", 3,
 				   cur, sizeof(cur)),
 		  0);
-	ASSERT(strspn(cur, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-			   "0123456789-_") == strlen(cur));
+	ASSERT(strspn(cur,
+		      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		      "0123456789-_") == strlen(cur));
 	ASSERT_EQ(dl_cursor_decode("ps", cur, c), 0);
 	ASSERT_EQ(c->host_len, 6);
 	ASSERT(!memcmp(c->host, "app-01", 6));
@@ -263,8 +264,9 @@ static void test_cursor(void)
 	ASSERT_EQ(dl_cursor_decode("ps", bad, c), DL_EINVAL);
 	/* every character changed to every other: never accepted */
 	for (size_t i = 0; i < n; i++) {
-		static const char alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij"
-					    "klmnopqrstuvwxyz0123456789-_+/=.";
+		static const char alpha[] =
+			"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij"
+			"klmnopqrstuvwxyz0123456789-_+/=.";
 
 		for (const char *a = alpha; *a; a++) {
 			if (*a == cur[i])
@@ -295,8 +297,8 @@ static void test_cursor(void)
 		ASSERT(!memcmp(c->name, name, 255));
 		/* upper-case hex is not a Docker id: kept as typed */
 		id[0] = 'A';
-		ASSERT_EQ(dl_cursor_encode("stats", "h", 1, "n", 1, id, 64,
-					   cur, sizeof(cur)),
+		ASSERT_EQ(dl_cursor_encode("stats", "h", 1, "n", 1, id, 64, cur,
+					   sizeof(cur)),
 			  0);
 		ASSERT_EQ(dl_cursor_decode("stats", cur, c), 0);
 		ASSERT(c->id_len == 64 && !memcmp(c->id, id, 64));
@@ -325,8 +327,8 @@ static size_t page(const char *cursor, size_t limit, const char *glob,
 	size_t i;
 
 	dl_buf_init(&b, 1 << 20);
-	doc = text_doc(dl_query_ps_text(q, &(dl_ps_filter_t){.all = true},
-					&pg, &b, NULL, err, sizeof(err)),
+	doc = text_doc(dl_query_ps_text(q, &(dl_ps_filter_t){.all = true}, &pg,
+					&b, NULL, err, sizeof(err)),
 		       &b);
 	rows = json_object_get(doc, "rows");
 	nx = json_object_get(doc, "next");
@@ -337,9 +339,10 @@ static size_t page(const char *cursor, size_t limit, const char *glob,
 	{
 		json_array_append_new(
 			seen,
-			json_sprintf("%s/%s", json_string_value(json_object_get(
-						      r, "host")),
-				     json_string_value(json_object_get(r, "id"))));
+			json_sprintf(
+				"%s/%s",
+				json_string_value(json_object_get(r, "host")),
+				json_string_value(json_object_get(r, "id"))));
 	}
 	snprintf(next, DL_CURSOR_TEXT_MAX, "%s",
 		 json_is_string(nx) ? json_string_value(nx) : "");
@@ -360,9 +363,10 @@ static void test_paging(void)
 	{
 		json_array_append_new(
 			want,
-			json_sprintf("%s/%s", json_string_value(json_object_get(
-						      r, "host")),
-				     json_string_value(json_object_get(r, "id"))));
+			json_sprintf(
+				"%s/%s",
+				json_string_value(json_object_get(r, "host")),
+				json_string_value(json_object_get(r, "id"))));
 	}
 	/* every page size: every row once, in order */
 	for (size_t limit = 1; limit <= json_array_size(want) + 1; limit++) {
@@ -423,10 +427,11 @@ static void test_paging(void)
 		dl_buf_t b;
 
 		dl_buf_init(&b, 1 << 20);
-		ASSERT_EQ(dl_query_ps_text(q, &(dl_ps_filter_t){0},
-					   &(dl_page_t){.limit = DL_PAGE_MAX + 1},
-					   &b, NULL, err, sizeof(err)),
-			  DL_EINVAL);
+		ASSERT_EQ(
+			dl_query_ps_text(q, &(dl_ps_filter_t){0},
+					 &(dl_page_t){.limit = DL_PAGE_MAX + 1},
+					 &b, NULL, err, sizeof(err)),
+			DL_EINVAL);
 		ASSERT_EQ(dl_query_ps_text(q, &(dl_ps_filter_t){0},
 					   &(dl_page_t){.cursor = "abcd"}, &b,
 					   NULL, err, sizeof(err)),
