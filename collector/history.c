@@ -17,6 +17,7 @@
 #include <sqlite3.h>
 
 #include "collector/query.h"
+#include "collector/jtext.h"
 #include "collector/query_int.h"
 #include "common/err.h"
 
@@ -133,115 +134,10 @@ int dl_query_tier_points(int64_t span_s, int points)
 	return span_s / 60 <= CHART_ROWS ? DL_TIER_MINUTE : DL_TIER_HOUR;
 }
 
-/* ---- text ---- */
+/* ---- text: jtext.h ---- */
 
-#define PUT(p, lit) (memcpy((p), (lit), sizeof(lit) - 1), (p) + sizeof(lit) - 1)
-
-static const char digits2[201] = "0001020304050607080910111213141516171819"
-				 "2021222324252627282930313233343536373839"
-				 "4041424344454647484950515253545556575859"
-				 "6061626364656667686970717273747576777879"
-				 "8081828384858687888990919293949596979899";
-
-/* Two digits per division: most values here are 8-12 digits long. */
-static char *put_u64(char *p, uint64_t v)
-{
-	char tmp[20];
-	int n = 20;
-
-	while (v >= 100) {
-		unsigned d = (unsigned)(v % 100) * 2;
-
-		v /= 100;
-		tmp[--n] = digits2[d + 1];
-		tmp[--n] = digits2[d];
-	}
-	if (v >= 10) {
-		tmp[--n] = digits2[v * 2 + 1];
-		tmp[--n] = digits2[v * 2];
-	} else {
-		tmp[--n] = (char)('0' + v);
-	}
-	memcpy(p, tmp + n, (size_t)(20 - n));
-	return p + (20 - n);
-}
-
-static char *put_i64(char *p, int64_t v)
-{
-	if (v < 0) {
-		*p++ = '-';
-		return put_u64(p, (uint64_t)0 - (uint64_t)v);
-	}
-	return put_u64(p, (uint64_t)v);
-}
-
-/* n as exactly `digits` decimal digits, zero padded. */
-static char *put_fixed(char *p, uint32_t n, int digits)
-{
-	for (int i = digits - 1; i >= 0; i--) {
-		p[i] = (char)('0' + n % 10);
-		n /= 10;
-	}
-	return p + digits;
-}
-
-/* Two decimals are all a percentage or a load needs; the same rounding
- * the other queries' json_real values get. */
-static char *put_real(char *p, double v)
-{
-	double r = v * 100.0 + 0.5;
-	int64_t k;
-	uint64_t a;
-
-	/* NaN and values past 2^53 have no exact two-decimal form */
-	if (!(r > -9e15 && r < 9e15))
-		return PUT(p, "null");
-	k = (int64_t)r;
-	if (k < 0)
-		*p++ = '-';
-	a = k < 0 ? (uint64_t)0 - (uint64_t)k : (uint64_t)k;
-	p = put_u64(p, a / 100);
-	*p++ = '.';
-	return put_fixed(p, (uint32_t)(a % 100), 2);
-}
-
-/* "2026-11-23T22:01:02.123456789Z"; the date part is cached per day
- * since rows of one query mostly share it. */
-typedef struct {
-	int64_t day;
-	char ymd[16]; /* "2026-11-23T" */
-} day_cache_t;
-
-static char *put_stamp(char *p, int64_t ns, day_cache_t *dc)
-{
-	int64_t secs, day;
-	uint32_t sod;
-
-	if (ns < 0)
-		ns = 0;
-	secs = ns / 1000000000;
-	day = secs / 86400;
-	sod = (uint32_t)(secs % 86400);
-	if (day != dc->day) {
-		time_t t = (time_t)(day * 86400);
-		struct tm tm;
-
-		gmtime_r(&t, &tm);
-		strftime(dc->ymd, sizeof(dc->ymd), "%Y-%m-%dT", &tm);
-		dc->day = day;
-	}
-	for (const char *s = dc->ymd; *s; s++)
-		*p++ = *s;
-	p = put_fixed(p, sod / 3600, 2);
-	*p++ = ':';
-	p = put_fixed(p, sod / 60 % 60, 2);
-	*p++ = ':';
-	p = put_fixed(p, sod % 60, 2);
-	*p++ = '.';
-	p = put_fixed(p, (uint32_t)(ns % 1000000000), 9);
-	*p++ = 'Z';
-	return p;
-}
+#define PUT(p, lit) JT_PUT(p, lit)
+typedef dl_jt_day_t day_cache_t;
 
 /* ---- rows and buckets ---- */
 
@@ -301,9 +197,9 @@ static char *put_row(char *p, const series_t *s, int ncols, const row_t *r,
 		     day_cache_t *dc)
 {
 	p = PUT(p, "{\"time\":\"");
-	p = put_stamp(p, r->t, dc);
+	p = dl_jt_stamp(p, r->t, dc);
 	p = PUT(p, "\",\"time_ns\":");
-	p = put_i64(p, r->t);
+	p = dl_jt_i64(p, r->t);
 	for (int c = 0; c < ncols; c++) {
 		const hcol_t *col = &s->cols[c];
 		const val_t *v = &r->v[c];
@@ -320,12 +216,12 @@ static char *put_row(char *p, const series_t *s, int ncols, const row_t *r,
 		if (col->agg == AGG_AVG && r->n[c] > 1)
 			d /= r->n[c];
 		if (col->real)
-			p = put_real(p, d);
+			p = dl_jt_real(p, d);
 		else if (col->agg == AGG_AVG)
-			p = d > -9e18 && d < 9e18 ? put_i64(p, llround(d))
+			p = d > -9e18 && d < 9e18 ? dl_jt_i64(p, llround(d))
 						  : PUT(p, "null");
 		else
-			p = put_i64(p, v->i);
+			p = dl_jt_i64(p, v->i);
 	}
 	*p++ = '}';
 	return p;

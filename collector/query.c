@@ -18,6 +18,7 @@
 #include "common/dstatus.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/utf8.h"
 
 #define TAG	   "query"
 #define EVENTS_CAP 100000
@@ -88,11 +89,12 @@ static const char *const sql[Q_COUNT] = {
 		"AND s.ts = (SELECT max(ts) FROM host_samples "
 		"WHERE host = h.name) ORDER BY h.name",
 	[Q_HOST] = "SELECT online, last_seen FROM hosts WHERE name = ?1",
-	[Q_PS_ALL] = PS_COLS "WHERE (?2 OR state = 'running') "
-			     "AND " PS_FILTER " ORDER BY host, name, id",
+	[Q_PS_ALL] =
+		PS_COLS "WHERE (?2 OR state = 'running') "
+			"AND " PS_FILTER " ORDER BY host, ifnull(name, ''), id",
 	[Q_PS_HOST] = PS_COLS "WHERE host = ?1 AND "
 			      "(?2 OR state = 'running') AND " PS_FILTER
-			      " ORDER BY name, id",
+			      " ORDER BY ifnull(name, ''), id",
 	[Q_CONTAINER] = PS_COLS "WHERE host = ?1 AND id = ?2",
 	[Q_EVENTS_ALL] =
 		"SELECT * FROM (" EVENT_COLS
@@ -100,8 +102,10 @@ static const char *const sql[Q_COUNT] = {
 	[Q_EVENTS_HOST] = "SELECT * FROM (" EVENT_COLS
 			  "WHERE host = ?1 AND time_ns >= ?2 AND id > ?3 "
 			  "AND " EVENT_FILTER EVENT_ORDER,
-	[Q_STATS_ALL] = STATS_COLS "ORDER BY c.host, c.name, c.id",
-	[Q_STATS_HOST] = STATS_COLS "WHERE c.host = ?1 ORDER BY c.name, c.id",
+	[Q_STATS_ALL] = STATS_COLS "ORDER BY c.host, ifnull(c.name, ''), c.id",
+	[Q_STATS_HOST] =
+		STATS_COLS "WHERE c.host = ?1 ORDER BY ifnull(c.name, ''), "
+			   "c.id",
 	[Q_STATS_CID] = STATS_COLS "WHERE k.cid = ?1",
 	/* Live containers first: a name reused by a new container names
 	 * the new one, an old one only when nothing live matches. */
@@ -212,6 +216,28 @@ static json_t *col_str(sqlite3_stmt *st, int i)
 	if (!p)
 		return json_string("");
 	j = json_stringn(p, (size_t)n);
+	if (!j) {
+		/* each invalid byte becomes U+FFFD, as jtext.c writes it
+		 * (a NUL stays: jansson holds it as \u0000) */
+		char *fixed = malloc(3 * (size_t)n + 1);
+		size_t o = 0;
+
+		for (size_t x = 0, k; fixed && x < (size_t)n; x += k) {
+			k = p[x] ? dl_utf8_seq((const unsigned char *)p + x,
+					       (size_t)n - x)
+				 : 1;
+			if (k) {
+				memcpy(fixed + o, p + x, k);
+				o += k;
+			} else {
+				memcpy(fixed + o, "\xef\xbf\xbd", 3);
+				o += 3;
+				k = 1;
+			}
+		}
+		j = fixed ? json_stringn(fixed, o) : NULL;
+		free(fixed);
+	}
 	return j ? j : json_string("\xef\xbf\xbd");
 }
 
@@ -250,7 +276,8 @@ static json_t *col_num(sqlite3_stmt *st, int i)
 
 /* One word on what needs a look: "ok", "offline 3m", or the problems
  * of a live host joined ("docker down, skew 12s, dropped 40"). */
-static void host_health(sqlite3_stmt *st, int64_t ago, char *out, size_t outlen)
+void dl_query__host_health(sqlite3_stmt *st, int64_t ago, char *out,
+			   size_t outlen)
 {
 	int64_t skew = sqlite3_column_int64(st, 16);
 	int64_t dropped = sqlite3_column_int64(st, 18);
@@ -297,7 +324,7 @@ static json_t *host_row(sqlite3_stmt *st, int64_t now_s)
 	char health[96];
 	json_t *o;
 
-	host_health(st, ago, health, sizeof(health));
+	dl_query__host_health(st, ago, health, sizeof(health));
 	o = json_pack(
 		"{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:b,s:I,s:I,s:b,s:o,"
 		"s:I,s:I,s:o,s:o}",

@@ -166,4 +166,67 @@ int dl_query_history_text(dl_query_t *q, const char *host, const char *ctr,
 int dl_query_host(dl_query_t *q, const char *host, bool *online,
 		  int64_t *last_seen);
 
+/* ---- the text path (query_text.c) ----
+ *
+ * ps, stats and hosts answers as compact JSON text appended to out, row
+ * for row the documents the json_t calls above build (same keys, types,
+ * nulls and rounding; tests/unit/test_query_text.c compares them), but
+ * with no json_t per row: for 20,000 containers that was most of a
+ * request's CPU. */
+
+/* Token scope and paging. glob (an fnmatch glob, NULL or "*" = every
+ * host) skips the rows of hosts it does not match before they are
+ * written, so a limit counts only rows the asker may see. limit 0 and no
+ * cursor: the answer is the bare array; otherwise it is {"rows": [...],
+ * "next": cursor or null}, at most limit rows (0 = no limit) after the
+ * cursor's row, in (host, name, id) order. */
+typedef struct {
+	const char *glob;
+	size_t limit;
+	const char *cursor; /* NULL = from the first row */
+} dl_page_t;
+
+#define DL_PAGE_MAX	   10000 /* the largest limit */
+#define DL_CURSOR_TEXT_MAX 512	 /* the longest cursor, NUL included */
+
+/* stats filters: container (needs host; a name or unique id prefix),
+ * state (exact) and name (SQLite GLOB); NULL = any. */
+typedef struct {
+	const char *host;
+	const char *ctr;
+	const char *state;
+	const char *name;
+} dl_stats_filter_t;
+
+/* 0, or a negative code with a sentence in err: DL_ENOENT (unknown host
+ * or container), DL_EINVAL ("invalid cursor ..."), DL_ETOOBIG (out's cap),
+ * DL_EDB. out is left as it was on failure; rows (may be NULL) gets the
+ * number of rows written. */
+int dl_query_ps_text(dl_query_t *q, const dl_ps_filter_t *f,
+		     const dl_page_t *pg, dl_buf_t *out, size_t *rows,
+		     char *err, size_t errlen);
+int dl_query_stats_text(dl_query_t *q, const dl_stats_filter_t *f,
+			const dl_page_t *pg, dl_buf_t *out, size_t *rows,
+			char *err, size_t errlen);
+/* hosts: every host glob lets through, or just host (an array of one;
+ * DL_ENOENT "no host named X" when there is none). */
+int dl_query_hosts_text(dl_query_t *q, const char *host, const char *glob,
+			dl_buf_t *out, size_t *rows, char *err, size_t errlen);
+
+/* A cursor: the row a page ended at, for op "ps" or "stats". Opaque to
+ * clients: base64url of a version, a CRC-32C and the row's key (at most
+ * 511 characters: a query string value); decode refuses anything else
+ * (tampered, truncated, another op's). Names and ids of up to 255 bytes
+ * (host 63) always fit. */
+typedef struct {
+	char op;
+	const char *host, *name, *id; /* into raw */
+	size_t host_len, name_len, id_len;
+	unsigned char raw[DL_CURSOR_TEXT_MAX / 4 * 3 + 64];
+} dl_cursor_t;
+int dl_cursor_encode(const char *op, const char *host, size_t host_len,
+		     const char *name, size_t name_len, const char *id,
+		     size_t id_len, char *out, size_t outlen);
+int dl_cursor_decode(const char *op, const char *text, dl_cursor_t *c);
+
 #endif

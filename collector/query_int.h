@@ -4,6 +4,7 @@
 #define DL_COLLECTOR_QUERY_INT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <sqlite3.h>
 
@@ -13,6 +14,7 @@
  * kept with the connection. */
 enum {
 	DL_QSLOT_HISTORY = 0, /* 6: container and host, per tier */
+	DL_QSLOT_TEXT = 6,    /* 6: query_text.c */
 	DL_QSLOT_MAX = 32,
 };
 
@@ -22,5 +24,9 @@ enum {
 sqlite3_stmt *dl_query_slot(dl_query_t *q, int slot, const char *sql, char *err,
 			    size_t errlen);
 sqlite3 *dl_query_db(dl_query_t *q);
+
+/* The `hosts` HEALTH word of a Q_HOSTS row (query.c's columns). */
+void dl_query__host_health(sqlite3_stmt *st, int64_t ago, char *out,
+			   size_t outlen);
 
 #endif

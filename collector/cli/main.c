@@ -33,6 +33,8 @@ static void usage(FILE *f)
 		"Docker version\n"
 		"  ps [--host H] [-a] [--json]             containers across "
 		"the fleet\n"
+		"     [--limit N [--cursor C]] [--all-rows] (over 500 rows "
+		"without --host: a summary per host)\n"
 		"  events [--host H] [--since 10m] [--limit N] [-f] [--json]\n"
 		"                                          Docker events, "
 		"oldest first\n"
@@ -341,31 +343,96 @@ static int cmd_hosts(const dl_cli_t *cli, bool json)
 	return 0;
 }
 
-static int cmd_ps(const dl_cli_t *cli, const char *host, bool all, bool json)
+/* More rows than this without --host print a summary per host. */
+#define PS_SUMMARY_ROWS 500
+
+typedef struct {
+	bool all, json, all_rows;
+	int limit; /* 0 = every row */
+	const char *cursor;
+} ps_opts_t;
+
+/* One line per host: HOST RUNNING/TOTAL and what the others are doing
+ * (rows come in host order). */
+static void ps_summary(json_t *rows, bool all)
 {
-	json_t *req = json_pack("{s:s,s:b}", "op", "ps", "all", all);
-	json_t *data, *c;
+	size_t i = 0, n = json_array_size(rows), hosts = 0;
+
+	printf("%-24s %-15s %s\n", "HOST", "RUNNING/TOTAL", "NOT RUNNING");
+	while (i < n) {
+		const char *h = dl_cli_str(json_array_get(rows, i), "host");
+		size_t total = 0, running = 0, exited = 0, other = 0;
+
+		for (; i < n &&
+		       !strcmp(dl_cli_str(json_array_get(rows, i), "host"), h);
+		     i++) {
+			const char *st =
+				dl_cli_str(json_array_get(rows, i), "state");
+
+			total++;
+			if (!strcmp(st, "running"))
+				running++;
+			else if (!strcmp(st, "exited"))
+				exited++;
+			else
+				other++;
+		}
+		printf("%-24s %6zu/%-8zu %s%zu exited, %zu other\n", h, running,
+		       total, "", exited, other);
+		hosts++;
+	}
+	printf("%zu containers%s on %zu hosts: a summary. Every row: dockline "
+	       "ps%s --all-rows, one host: --host H, pages: --limit N\n",
+	       n, all ? "" : " running", hosts, all ? " -a" : "");
+}
+
+static void ps_table(json_t *rows)
+{
+	json_t *c;
 	size_t i;
 
-	if (host)
-		json_object_set_new(req, "host", json_string(host));
-	data = dl_cli_call(cli, req);
-	if (!data)
-		return 1;
-	if (json) {
-		dl_cli_print_json(data);
-		json_decref(data);
-		return 0;
-	}
 	printf("%-20s %-12s %-24s %-24s %-10s %s\n", "HOST", "CONTAINER ID",
 	       "NAME", "IMAGE", "STATE", "STATUS");
-	json_array_foreach(data, i, c)
+	json_array_foreach(rows, i, c)
 	{
 		printf("%-20s %-12.12s %-24s %-24s %-10s %s\n",
 		       dl_cli_str(c, "host"), dl_cli_str(c, "id"),
 		       dl_cli_str(c, "name"), dl_cli_str(c, "image"),
 		       dl_cli_str(c, "state"), dl_cli_str(c, "status"));
 	}
+}
+
+static int cmd_ps(const dl_cli_t *cli, const char *host, const ps_opts_t *o)
+{
+	json_t *req = json_pack("{s:s,s:b}", "op", "ps", "all", o->all);
+	json_t *data, *rows;
+	bool paged = o->limit || o->cursor;
+
+	if (host)
+		json_object_set_new(req, "host", json_string(host));
+	if (o->limit)
+		json_object_set_new(req, "limit", json_integer(o->limit));
+	if (o->cursor)
+		json_object_set_new(req, "cursor", json_string(o->cursor));
+	data = dl_cli_call(cli, req);
+	if (!data)
+		return 1;
+	if (o->json) {
+		dl_cli_print_json(data);
+		json_decref(data);
+		return 0;
+	}
+	rows = paged ? json_object_get(data, "rows") : data;
+	if (!paged && !host && !o->all_rows &&
+	    json_array_size(rows) > PS_SUMMARY_ROWS)
+		ps_summary(rows, o->all);
+	else
+		ps_table(rows);
+	if (paged && json_is_string(json_object_get(data, "next")))
+		printf("more: dockline ps%s%s%s --limit %d --cursor %s\n",
+		       o->all ? " -a" : "", host ? " --host " : "",
+		       host ? host : "", o->limit ? o->limit : PS_SUMMARY_ROWS,
+		       dl_cli_str(data, "next"));
 	json_decref(data);
 	return 0;
 }
@@ -456,7 +523,7 @@ static int cmd_events(const dl_cli_t *cli, const char *host, int64_t since_s,
 
 static int parse_cmd_opts(int argc, char **argv, const char **host, bool *all,
 			  bool *json, bool *follow, int64_t *since_s,
-			  int *limit)
+			  int *limit, ps_opts_t *ps)
 {
 	static const struct option opts[] = {
 		{"host", required_argument, NULL, 'H'},
@@ -465,6 +532,8 @@ static int parse_cmd_opts(int argc, char **argv, const char **host, bool *all,
 		{"follow", no_argument, NULL, 'f'},
 		{"since", required_argument, NULL, 'S'},
 		{"limit", required_argument, NULL, 'n'},
+		{"cursor", required_argument, NULL, 'C'},
+		{"all-rows", no_argument, NULL, 'R'},
 		{NULL, 0, NULL, 0},
 	};
 	int ch;
@@ -491,7 +560,10 @@ static int parse_cmd_opts(int argc, char **argv, const char **host, bool *all,
 		case 'n':
 			if (dl_cli_opt_limit(optarg, limit))
 				return 2;
+			ps->limit = *limit;
 			break;
+		case 'C': ps->cursor = optarg; break;
+		case 'R': ps->all_rows = true; break;
 		default: return 2;
 		}
 	}
@@ -538,6 +610,7 @@ int main(int argc, char **argv)
 	bool all = false, json = false, follow = false;
 	int64_t since_s = 0;
 	int limit = DEFAULT_EVENT_LIMIT;
+	ps_opts_t pso = {0};
 	int i = 1, rc;
 
 	for (; i < argc && argv[i][0] == '-'; i++) {
@@ -626,14 +699,21 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	rc = parse_cmd_opts(argc, argv, &host, &all, &json, &follow, &since_s,
-			    &limit);
+			    &limit, &pso);
 	if (rc)
 		return rc;
 	if (resolve_socket(&cli, sock))
 		return 1;
 	if (!strcmp(cmd, "hosts"))
 		return cmd_hosts(&cli, json);
-	if (!strcmp(cmd, "ps"))
-		return cmd_ps(&cli, host, all, json);
+	if (!strcmp(cmd, "ps")) {
+		pso.all = all;
+		pso.json = json;
+		if (pso.limit > 10000) {
+			fprintf(stderr, "dockline: ps --limit: 1 to 10000\n");
+			return 2;
+		}
+		return cmd_ps(&cli, host, &pso);
+	}
 	return cmd_events(&cli, host, since_s, limit, follow, json);
 }

@@ -375,10 +375,29 @@ static int history(ctx_t *c, const char *ctr)
 	return 0;
 }
 
+/* limit= and cursor= of a list that pages (ps, stats): passed through,
+ * serve checks the cursor. Without either the answer keeps its old shape
+ * (a bare array of every row). */
+#define PAGE_MAX 10000
+
+static int page_q(ctx_t *c)
+{
+	int64_t limit = 0;
+
+	if (q_int(c, "limit", 1, PAGE_MAX, &limit) ||
+	    q_word(c, "cursor", DL_ROUTE_VALUE_MAX, c->out->req))
+		return c->out->status;
+	if (limit)
+		set_i(c, "limit", limit);
+	return 0;
+}
+
 static int ps(ctx_t *c, const char *host)
 {
-	static const char *const qh[] = {"all", "state", "name", NULL};
-	static const char *const qa[] = {"host", "all", "state", "name", NULL};
+	static const char *const qh[] = {"all",	  "state",  "name",
+					 "limit", "cursor", NULL};
+	static const char *const qa[] = {"host",  "all",    "state", "name",
+					 "limit", "cursor", NULL};
 	bool all = false;
 
 	if (check_query(c, host ? qh : qa) || q_bool(c, "all", &all) ||
@@ -390,7 +409,7 @@ static int ps(ctx_t *c, const char *host)
 	else if (q_word(c, "host", 63, c->out->req))
 		return c->out->status;
 	if (q_word(c, "state", 32, c->out->req) ||
-	    q_word(c, "name", DL_CTL_NAME_MAX, c->out->req))
+	    q_word(c, "name", DL_CTL_NAME_MAX, c->out->req) || page_q(c))
 		return c->out->status;
 	return 0;
 }
@@ -714,11 +733,15 @@ static int api(ctx_t *c, dl_route_method_t m, const char *body, size_t blen,
 	if (is(c, 0, "audit"))
 		return audit(c);
 	{
-		static const char *const q[] = {"host", NULL};
+		static const char *const q[] = {"host",	 "state",  "name",
+						"limit", "cursor", NULL};
 
-		if (check_query(c, q) || new_req(c, "stats"))
+		if (check_query(c, q) || new_req(c, "stats") ||
+		    q_word(c, "host", 63, c->out->req) ||
+		    q_word(c, "state", 32, c->out->req) ||
+		    q_word(c, "name", DL_CTL_NAME_MAX, c->out->req))
 			return c->out->status;
-		return q_word(c, "host", 63, c->out->req);
+		return page_q(c);
 	}
 }
 

@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #define DL_ROUTE_QUERY_MAX  16	/* query pairs per request */
-#define DL_ROUTE_VALUE_MAX  256 /* bytes of one query value */
+#define DL_ROUTE_VALUE_MAX  512 /* bytes of one query value (a cursor) */
 #define DL_ROUTE_PATH_MAX   512 /* bytes of the path */
 #define DL_ROUTE_POINTS_MAX 10000
 

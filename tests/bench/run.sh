@@ -6,7 +6,7 @@
 #   tests/bench/run.sh            all of them (~20 minutes)
 #   tests/bench/run.sh NAME...    only those (proto store ingest history
 #                                 latency sampling wire agent_cost control
-#                                 spool http http_latency)
+#                                 spool http http_latency query)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 SRC=$(pwd)
@@ -22,7 +22,7 @@ run() {
 	"$@" || echo "(bench $name failed)"
 }
 
-want=${*:-proto store ingest history latency sampling wire agent_cost control spool http http_latency}
+want=${*:-proto store ingest history latency sampling wire agent_cost control spool http http_latency query}
 for w in $want; do
 	case $w in
 	proto) run proto "$B/bench/bench_proto" ;;
@@ -36,6 +36,15 @@ for w in $want; do
 	agent_cost) [ -f tests/bench/bench_agent_cost.sh ] && run agent_cost bash tests/bench/bench_agent_cost.sh ;;
 	control) [ -f tests/bench/bench_control.sh ] && run control bash tests/bench/bench_control.sh ;;
 	http) run http bash tests/bench/bench_http.sh 10 ;;
+	query)
+		# json_t path vs text path, same run, on the fleets bench_http uses
+		qd=$(mktemp -d)
+		"$B/bench/bench_fleetdb" "$qd/f1000.db" 1000 20 2 &&
+			"$B/bench/bench_fleetdb" "$qd/f100.db" 100 20 3 &&
+			run "query (1,000 hosts x 20)" "$B/bench/bench_query" "$qd/f1000.db" 3 &&
+			run "query (100 hosts x 20)" "$B/bench/bench_query" "$qd/f100.db" 3
+		rm -rf "$qd"
+		;;
 	http_latency) run http_latency bash tests/bench/bench_ws_latency.sh 200 100 ;;
 	*) echo "unknown bench $w" >&2 ;;
 	esac
