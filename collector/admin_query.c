@@ -495,9 +495,12 @@ static const char *hosts_key(const admin_conn_t *c)
 	return c->auth.hosts;
 }
 
+/* Only API clients (tokens) poll; an admin at the CLI who has just run
+ * `forget` sees the fleet as it is now. */
 static bool hosts_cacheable(const admin_conn_t *c, const char *op)
 {
-	return op && !strcmp(op, "hosts") && !json_object_get(c->req, "host");
+	return c->auth.token && op && !strcmp(op, "hosts") &&
+	       !json_object_get(c->req, "host");
 }
 
 /* A fresh copy of the cached frame for c, or NULL. */
@@ -551,6 +554,14 @@ static void hosts_put(const admin_conn_t *c, const char *frame, size_t len)
 	pthread_mutex_unlock(&hosts_mu);
 }
 
+/* Only answers are kept, never an error. */
+static void hosts_keep(const admin_conn_t *c, const char *op)
+{
+	if (c->frame && hosts_cacheable(c, op) &&
+	    !strncmp(c->frame + DL_FRAME_HDR, "{\"ok\":true", 10))
+		hosts_put(c, c->frame, c->frame_len);
+}
+
 void dl_admin__work_cb(uv_work_t *w)
 {
 	admin_conn_t *c = w->data;
@@ -581,8 +592,7 @@ void dl_admin__work_cb(uv_work_t *w)
 		return;
 	if (text_op(op)) {
 		c->frame = run_text(c, op, &c->frame_len);
-		if (c->frame && hosts_cacheable(c, op))
-			hosts_put(c, c->frame, c->frame_len);
+		hosts_keep(c, op);
 		return;
 	}
 	c->resp = run_query(c->srv->conf->database, c->req, &c->auth);
@@ -594,8 +604,6 @@ void dl_admin__work_cb(uv_work_t *w)
 						  &c->frame_len))) {
 		json_decref(c->resp);
 		c->resp = NULL;
-		if (hosts_cacheable(c, op) &&
-		    !strncmp(c->frame + DL_FRAME_HDR, "{\"ok\":true", 10))
-			hosts_put(c, c->frame, c->frame_len);
+		hosts_keep(c, op);
 	}
 }
