@@ -15,7 +15,7 @@
 #include "collector/store.h"
 #include "proto/msg.h"
 
-#define SCHEMA_VERSION 6
+#define SCHEMA_VERSION 7
 #define RETRY_SLEEP_MS 200
 #define CLOSE_RETRIES  3 /* failed COMMITs tolerated while closing */
 
