@@ -16,6 +16,7 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/err.h"
+#include "common/label.h"
 #include "proto/admin.h"
 
 #define DEFAULT_EVENT_LIMIT 100
@@ -31,7 +32,8 @@ static void usage(FILE *f)
 		"  hosts [--json]                          hosts, online "
 		"state, "
 		"Docker version\n"
-		"  ps [--host H] [-a] [--json]             containers across "
+		"  ps [--host H] [-a] [--label K[=V]] [--labels] [--json]\n"
+		"                                          containers across "
 		"the fleet\n"
 		"  events [--host H] [--since 10m] [--limit N] [-f] [--json]\n"
 		"                                          Docker events, "
@@ -314,14 +316,44 @@ static int cmd_hosts(const dl_cli_t *cli, bool json)
 	return 0;
 }
 
-static int cmd_ps(const dl_cli_t *cli, const char *host, bool all, bool json)
+/* ps only: --label K[=V] and --labels (show the LABELS column). */
+typedef struct {
+	const char *label;
+	bool labels;
+} ps_opts_t;
+
+/* "k=v,k2=v2" into out (cut to fit), "-" when none or unknown. */
+static void labels_text(json_t *labels, char *out, size_t outlen)
+{
+	const char *k;
+	json_t *v;
+	size_t n = 0;
+
+	snprintf(out, outlen, "-");
+	json_object_foreach(labels, k, v)
+	{
+		int w = snprintf(out + n, outlen - n, "%s%s=%s", n ? "," : "",
+				 k, json_string_value(v) ? json_string_value(v)
+							 : "");
+
+		if (w < 0 || (size_t)w >= outlen - n)
+			break;
+		n += (size_t)w;
+	}
+}
+
+static int cmd_ps(const dl_cli_t *cli, const char *host, bool all, bool json,
+		  const ps_opts_t *ps)
 {
 	json_t *req = json_pack("{s:s,s:b}", "op", "ps", "all", all);
 	json_t *data, *c;
+	char labels[1024];
 	size_t i;
 
 	if (host)
 		json_object_set_new(req, "host", json_string(host));
+	if (ps->label)
+		json_object_set_new(req, "label", json_string(ps->label));
 	data = dl_cli_call(cli, req);
 	if (!data)
 		return 1;
@@ -330,14 +362,22 @@ static int cmd_ps(const dl_cli_t *cli, const char *host, bool all, bool json)
 		json_decref(data);
 		return 0;
 	}
-	printf("%-20s %-12s %-24s %-24s %-10s %s\n", "HOST", "CONTAINER ID",
-	       "NAME", "IMAGE", "STATE", "STATUS");
+	/* STATUS is the last column unless LABELS follows it */
+	printf("%-20s %-12s %-24s %-24s %-10s %-*s%s\n", "HOST",
+	       "CONTAINER ID", "NAME", "IMAGE", "STATE", ps->labels ? 28 : 0,
+	       "STATUS", ps->labels ? " LABELS" : "");
 	json_array_foreach(data, i, c)
 	{
-		printf("%-20s %-12.12s %-24s %-24s %-10s %s\n",
+		labels[0] = '\0';
+		if (ps->labels)
+			labels_text(json_object_get(c, "labels"), labels,
+				    sizeof(labels));
+		printf("%-20s %-12.12s %-24s %-24s %-10s %-*s%s%s\n",
 		       dl_cli_str(c, "host"), dl_cli_str(c, "id"),
 		       dl_cli_str(c, "name"), dl_cli_str(c, "image"),
-		       dl_cli_str(c, "state"), dl_cli_str(c, "status"));
+		       dl_cli_str(c, "state"), ps->labels ? 28 : 0,
+		       dl_cli_str(c, "status"),
+		       ps->labels ? " " : "", labels);
 	}
 	json_decref(data);
 	return 0;
@@ -429,7 +469,7 @@ static int cmd_events(const dl_cli_t *cli, const char *host, int64_t since_s,
 
 static int parse_cmd_opts(int argc, char **argv, const char **host, bool *all,
 			  bool *json, bool *follow, int64_t *since_s,
-			  int *limit)
+			  int *limit, ps_opts_t *ps)
 {
 	static const struct option opts[] = {
 		{"host", required_argument, NULL, 'H'},
@@ -438,8 +478,11 @@ static int parse_cmd_opts(int argc, char **argv, const char **host, bool *all,
 		{"follow", no_argument, NULL, 'f'},
 		{"since", required_argument, NULL, 'S'},
 		{"limit", required_argument, NULL, 'n'},
+		{"label", required_argument, NULL, 'l'},
+		{"labels", no_argument, NULL, 'L'},
 		{NULL, 0, NULL, 0},
 	};
+	dl_label_filter_t lf;
 	int ch;
 
 	optind = 1;
@@ -464,6 +507,24 @@ static int parse_cmd_opts(int argc, char **argv, const char **host, bool *all,
 		case 'n':
 			if (dl_cli_opt_limit(optarg, limit))
 				return 2;
+			break;
+		case 'l':
+			if (!ps || dl_label_filter_parse(optarg, &lf) != 0) {
+				fprintf(stderr,
+					"dockline: %s\n",
+					ps ? "--label takes K or K=V"
+					   : "--label is for ps only");
+				return 2;
+			}
+			ps->label = optarg;
+			break;
+		case 'L':
+			if (!ps) {
+				fprintf(stderr,
+					"dockline: --labels is for ps only\n");
+				return 2;
+			}
+			ps->labels = true;
 			break;
 		default: return 2;
 		}
@@ -511,6 +572,7 @@ int main(int argc, char **argv)
 	bool all = false, json = false, follow = false;
 	int64_t since_s = 0;
 	int limit = DEFAULT_EVENT_LIMIT;
+	ps_opts_t ps = {0};
 	int i = 1, rc;
 
 	for (; i < argc && argv[i][0] == '-'; i++) {
@@ -599,7 +661,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	rc = parse_cmd_opts(argc, argv, &host, &all, &json, &follow, &since_s,
-			    &limit);
+			    &limit, !strcmp(cmd, "ps") ? &ps : NULL);
 	if (rc)
 		return rc;
 	if (resolve_socket(&cli, sock))
@@ -607,6 +669,6 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "hosts"))
 		return cmd_hosts(&cli, json);
 	if (!strcmp(cmd, "ps"))
-		return cmd_ps(&cli, host, all, json);
+		return cmd_ps(&cli, host, all, json, &ps);
 	return cmd_events(&cli, host, since_s, limit, follow, json);
 }
