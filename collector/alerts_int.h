@@ -87,6 +87,7 @@ struct dl_alerts {
 	silence_t *sil;
 	size_t nsil;
 	int64_t next_prune;
+	json_t *labels; /* {host: {container name: {K: V}}} */
 };
 
 int64_t dl_alerts__now(dl_alerts_t *e);

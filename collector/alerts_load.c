@@ -213,6 +213,32 @@ static int load_hosts(dl_alerts_t *e, sqlite3 *db, int64_t now)
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+/* Containers' labels as stored, so `label =` scopes hold before each
+ * agent's next INVENTORY. */
+static int load_labels(dl_alerts_t *e, sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db,
+			       "SELECT host, name, labels FROM containers "
+			       "WHERE labels IS NOT NULL",
+			       -1, &st, NULL) != SQLITE_OK)
+		return SQLITE_ERROR;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = col(st, 1);
+		json_t *l = json_loads(col(st, 2), 0, NULL);
+
+		if (name[0] == '/')
+			name++;
+		if (json_is_object(l) && name[0])
+			dl_alerts_set_labels(e, col(st, 0), name, l);
+		json_decref(l);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 int dl_alerts_load(dl_alerts_t *e, const char *path, char *err, size_t errlen)
 {
 	int64_t now = dl_alerts__now(e);
@@ -224,7 +250,8 @@ int dl_alerts_load(dl_alerts_t *e, const char *path, char *err, size_t errlen)
 		sqlite3_busy_timeout(db, 5000);
 		if ((rc = load_alerts(e, db, now)) == SQLITE_OK &&
 		    (rc = load_silences(e, db, now)) == SQLITE_OK)
-			rc = load_hosts(e, db, now);
+			if ((rc = load_hosts(e, db, now)) == SQLITE_OK)
+				rc = load_labels(e, db);
 	}
 	if (rc != SQLITE_OK) {
 		snprintf(err, errlen, "%s: cannot read alert state: %s", path,
