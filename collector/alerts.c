@@ -177,6 +177,8 @@ void dl_alerts__save(dl_alerts_t *e, const inst_t *in)
 		.last_notified = in->notified,
 		.has_value = in->has_value,
 		.value = in->value,
+		.notify_error = in->notify_error,
+		.notify_failed_at = in->notify_failed_at,
 	};
 	if (dl_store_alert_put(e->store, &row))
 		DL_LOG_RL(DL_LOG_LEVEL_ERROR, TAG, "%s %s: state not stored",
@@ -349,7 +351,7 @@ static void send_msg(dl_alerts_t *e, const inst_t *in, bool resolved,
 	}
 	for (size_t i = 0; i < r->nnotify; i++)
 		chans[i] = r->notify[i];
-	e->sink(e->sink_ud, chans, r->nnotify, m);
+	e->sink(e->sink_ud, chans, r->nnotify, m, in->id);
 	json_decref(m);
 }
 
@@ -370,6 +372,44 @@ static void fire(dl_alerts_t *e, inst_t *in, int64_t now)
 	dl_alerts__save(e, in);
 }
 
+void dl_alerts_notified(dl_alerts_t *e, int64_t alert_id, const char *channel,
+			bool ok, const char *detail)
+{
+	int64_t now = dl_alerts__now(e);
+	inst_t *in;
+
+	for (size_t b = 0; b < HASH_SIZE; b++)
+		for (in = e->hash[b]; in; in = in->next) {
+			if (in->id != alert_id || in->state == A_INACTIVE)
+				continue;
+			if (ok && !in->notify_error[0])
+				return;
+			if (ok)
+				in->notify_error[0] = '\0';
+			else
+				snprintf(in->notify_error,
+					 sizeof(in->notify_error), "%s: %s",
+					 channel, detail ? detail : "failed");
+			in->notify_failed_at = ok ? 0 : now;
+			dl_alerts__save(e, in);
+			return;
+		}
+	/* resolved meanwhile: the history keeps the mark, in memory */
+	for (size_t i = 0; i < e->nhist; i++) {
+		hist_t *h = &e->hist[i];
+
+		if (h->id != alert_id)
+			continue;
+		if (ok)
+			h->notify_error[0] = '\0';
+		else
+			snprintf(h->notify_error, sizeof(h->notify_error),
+				 "%s: %s", channel, detail ? detail : "failed");
+		h->notify_failed_at = ok ? 0 : now;
+		return;
+	}
+}
+
 void dl_alerts__bad(dl_alerts_t *e, inst_t *in, int64_t now)
 {
 	const dl_alert_rule_t *r = &e->rules[in->rule];
@@ -382,6 +422,8 @@ void dl_alerts__bad(dl_alerts_t *e, inst_t *in, int64_t now)
 		in->id = e->next_id++;
 		in->since = now;
 		in->fired_at = in->notified = 0;
+		in->notify_error[0] = '\0';
+		in->notify_failed_at = 0;
 		if (r->for_ms > 0) {
 			dl_alerts__save(e, in);
 			return;
@@ -419,6 +461,9 @@ static void resolve(dl_alerts_t *e, inst_t *in, int64_t now)
 	h.has_value = in->has_value;
 	h.value = in->value;
 	snprintf(h.summary, sizeof(h.summary), "%s", in->summary);
+	snprintf(h.notify_error, sizeof(h.notify_error), "%s",
+		 in->notify_error);
+	h.notify_failed_at = in->notify_failed_at;
 	dl_alerts__hist_add(e, &h);
 	if (e->store) {
 		dl_alerts__key(in->host, in->ctr, key, sizeof(key));

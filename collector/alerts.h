@@ -92,7 +92,8 @@ typedef struct dl_alerts dl_alerts_t;
 /* Receives each message (the body documented in docs/ALERTS.md and
  * notify.h) with the rule's channels (possibly none). msg is borrowed. */
 typedef void (*dl_alerts_sink_fn)(void *ud, const char *const *channels,
-				  size_t nchannels, const json_t *msg);
+				  size_t nchannels, const json_t *msg,
+				  int64_t alert_id);
 /* Wall clock in unix ms (tests pass a fake one). */
 typedef int64_t (*dl_alerts_clock_fn)(void *ud);
 
@@ -129,6 +130,11 @@ void dl_alerts_container(dl_alerts_t *e, const char *host, bool removed,
 /* Sets host/ctr's labels (an object of strings, borrowed): load, tests. */
 void dl_alerts_set_labels(dl_alerts_t *e, const char *host, const char *ctr,
 			  json_t *labels);
+/* The outcome of a send of alert_id (the sink's) after its retries: a
+ * failure is kept on the alert ("channel: detail", shown by `alerts` and
+ * the API) until a later send succeeds. Unknown ids are ignored. */
+void dl_alerts_notified(dl_alerts_t *e, int64_t alert_id, const char *channel,
+			bool ok, const char *detail);
 /* The host's history was purged: its alerts go too (no resolve sent). */
 void dl_alerts_forget(dl_alerts_t *e, const char *host);
 /* Advances `for` and `repeat` clocks: serve calls it once a second. */

@@ -94,6 +94,9 @@ static void load_live(dl_alerts_t *e, sqlite3_stmt *st, int64_t now)
 	in->last_input = now;
 	in->until = now + e->rules[r].window_ms;
 	snprintf(in->summary, sizeof(in->summary), "%s", col(st, 10));
+	snprintf(in->notify_error, sizeof(in->notify_error), "%s",
+		 col(st, 13));
+	in->notify_failed_at = sqlite3_column_int64(st, 14);
 }
 
 static void load_resolved(dl_alerts_t *e, sqlite3_stmt *st)
@@ -111,6 +114,8 @@ static void load_resolved(dl_alerts_t *e, sqlite3_stmt *st)
 	h.value = sqlite3_column_double(st, 9);
 	snprintf(h.summary, sizeof(h.summary), "%s", col(st, 10));
 	h.severity = sev_of(col(st, 11));
+	snprintf(h.notify_error, sizeof(h.notify_error), "%s", col(st, 13));
+	h.notify_failed_at = sqlite3_column_int64(st, 14);
 	dl_alerts__hist_add(e, &h);
 }
 
@@ -119,7 +124,8 @@ static int load_alerts(dl_alerts_t *e, sqlite3 *db, int64_t now)
 	static const char q[] =
 		"SELECT id, rule, host, coalesce(container, ''), state, since, "
 		"fired_at, resolved_at, last_notified, value, summary, "
-		"severity, key FROM alerts WHERE state <> 'resolved' OR "
+		"severity, key, coalesce(notify_error, ''), "
+		"coalesce(notify_failed_at, 0) FROM alerts WHERE state <> 'resolved' OR "
 		"resolved_at >= ?1 ORDER BY id";
 	sqlite3_stmt *st;
 	int rc;

@@ -208,7 +208,11 @@ static const char *const migrations[SCHEMA_VERSION] = {
 	" END;"
 	"CREATE TRIGGER containers_labels_del AFTER DELETE ON containers BEGIN"
 	" DELETE FROM container_labels WHERE host = old.host AND id = old.id;"
-	" END;",
+	" END;"
+	/* and the last failed send of an alert (after its retries), so
+	 * `dockline alerts` shows it; NULL once a later send got through. */
+	"ALTER TABLE alerts ADD COLUMN notify_error TEXT;"
+	"ALTER TABLE alerts ADD COLUMN notify_failed_at INTEGER;",
 };
 
 /* Merges a partial bucket (?1 key, ?2 bucket, ?3 n, ?4 cpu_sum, ?5 cpu_n,
@@ -417,9 +421,10 @@ static const char *const sql[ST_COUNT] = {
 			  "AND revoked IS NULL",
 	[ST_ALERT_PUT] = "INSERT OR REPLACE INTO alerts(id, rule, key, host, "
 			 "container, severity, state, summary, since, "
-			 "fired_at, resolved_at, last_notified, value) "
+			 "fired_at, resolved_at, last_notified, value, "
+			 "notify_error, notify_failed_at) "
 			 "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
-			 "?11, ?12, ?13)",
+			 "?11, ?12, ?13, ?14, ?15)",
 	[ST_ALERT_DEL] = "DELETE FROM alerts WHERE id = ?1",
 	/* Bounded like every retention step: the oldest resolved rows. */
 	[ST_ALERT_PRUNE] = "DELETE FROM alerts WHERE id IN (SELECT id FROM "

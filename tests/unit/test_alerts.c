@@ -21,9 +21,11 @@ static int64_t fake_clock(void *ud)
 	return now_ms;
 }
 
-static void sink(void *ud, const char *const *ch, size_t n, const json_t *m)
+static void sink(void *ud, const char *const *ch, size_t n, const json_t *m,
+		 int64_t id)
 {
 	(void)ud;
+	(void)id;
 	(void)ch;
 	(void)n;
 	json_array_append_new(sent, json_deep_copy(m));
