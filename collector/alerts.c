@@ -206,9 +206,9 @@ bool dl_alerts__silenced(dl_alerts_t *e, const inst_t *in, int64_t now)
 /* host/ctr's labels (a new reference), {} when none are known. */
 static json_t *labels_of(dl_alerts_t *e, const char *host, const char *ctr)
 {
-	json_t *l = ctr[0] ? json_object_get(json_object_get(e->labels, host),
-					     ctr)
-			   : NULL;
+	json_t *l =
+		ctr[0] ? json_object_get(json_object_get(e->labels, host), ctr)
+		       : NULL;
 
 	return l ? json_incref(l) : json_object();
 }
@@ -259,9 +259,9 @@ void dl_alerts_inventory(dl_alerts_t *e, const char *host,
 		return;
 	for (uint32_t i = 0; i < n; i++) {
 		const char *name = ctr_name(&v[i], buf, sizeof(buf));
-		json_t *l = v[i].labels.has ? labels_json(&v[i].labels)
-					    : json_incref(json_object_get(
-						      old, name));
+		json_t *l = v[i].labels.has
+				    ? labels_json(&v[i].labels)
+				    : json_incref(json_object_get(old, name));
 
 		if (l && name[0])
 			json_object_set_new(h, name, l);

@@ -63,7 +63,7 @@ typedef struct {
 	bool enabled;
 	char hosts[DL_ALERT_GLOB_MAX + 1];	/* fnmatch glob */
 	char containers[DL_ALERT_GLOB_MAX + 1]; /* fnmatch glob */
-	bool has_label;			       /* `label = K` or `K=V` */
+	bool has_label;				/* `label = K` or `K=V` */
 	dl_label_filter_t label;
 	int64_t for_ms, repeat_ms, window_ms;
 	dl_severity_t severity;

@@ -94,8 +94,7 @@ static void load_live(dl_alerts_t *e, sqlite3_stmt *st, int64_t now)
 	in->last_input = now;
 	in->until = now + e->rules[r].window_ms;
 	snprintf(in->summary, sizeof(in->summary), "%s", col(st, 10));
-	snprintf(in->notify_error, sizeof(in->notify_error), "%s",
-		 col(st, 13));
+	snprintf(in->notify_error, sizeof(in->notify_error), "%s", col(st, 13));
 	in->notify_failed_at = sqlite3_column_int64(st, 14);
 }
 
@@ -125,7 +124,8 @@ static int load_alerts(dl_alerts_t *e, sqlite3 *db, int64_t now)
 		"SELECT id, rule, host, coalesce(container, ''), state, since, "
 		"fired_at, resolved_at, last_notified, value, summary, "
 		"severity, key, coalesce(notify_error, ''), "
-		"coalesce(notify_failed_at, 0) FROM alerts WHERE state <> 'resolved' OR "
+		"coalesce(notify_failed_at, 0) FROM alerts WHERE state <> "
+		"'resolved' OR "
 		"resolved_at >= ?1 ORDER BY id";
 	sqlite3_stmt *st;
 	int rc;

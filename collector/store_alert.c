@@ -166,9 +166,8 @@ int dl_store_alert_put(dl_store_t *s, const dl_alert_row_t *r)
 	it->au.al.t[1] = r->fired_at;
 	it->au.al.t[2] = r->resolved_at;
 	it->au.al.t[3] = r->last_notified;
-	it->au.al.t[4] = r->notify_error && r->notify_error[0]
-				 ? r->notify_failed_at
-				 : 0;
+	it->au.al.t[4] =
+		r->notify_error && r->notify_error[0] ? r->notify_failed_at : 0;
 	it->au.al.has_value = r->has_value;
 	it->au.al.value = r->value;
 	return dl_store__enqueue(s, it, false);

@@ -314,8 +314,7 @@ static void enc_labels(enc_t *e, const dl_labels_t *l)
 
 static void enc_container(enc_t *e, const dl_container_t *c)
 {
-	msgpack_pack_array(&e->pk,
-			   !c->d.has ? 8 : c->labels.has ? 18 : 16);
+	msgpack_pack_array(&e->pk, !c->d.has ? 8 : c->labels.has ? 18 : 16);
 	msgpack_pack_uint32(&e->pk, c->idx);
 	put_str(e, c->id, DL_MAX_ID);
 	put_str(e, c->name, DL_MAX_NAME);
@@ -1078,11 +1077,11 @@ static int dec_labels(const dec_t *s, dl_labels_t *l)
 				l->dropped++;
 			continue;
 		}
-		l->v[l->n].key = (dl_str_t){kv[0].via.str.ptr,
-					    kv[0].via.str.size};
-		l->v[l->n].value = (dl_str_t){
-			kv[1].via.str.size ? kv[1].via.str.ptr : "",
-			kv[1].via.str.size};
+		l->v[l->n].key =
+			(dl_str_t){kv[0].via.str.ptr, kv[0].via.str.size};
+		l->v[l->n].value =
+			(dl_str_t){kv[1].via.str.size ? kv[1].via.str.ptr : "",
+				   kv[1].via.str.size};
 		l->n++;
 	}
 	return 0;

@@ -35,10 +35,10 @@
 /* Container labels: more, longer or beyond the total are dropped (and
  * counted in dl_labels_t.dropped) by whoever meets them, never a frame
  * error. */
-#define DL_MAX_LABELS	    64
-#define DL_MAX_LABEL_KEY    128
-#define DL_MAX_LABEL_VALUE  512
-#define DL_MAX_LABEL_TOTAL  (8u * 1024u) /* keys + values, per container */
+#define DL_MAX_LABELS	   64
+#define DL_MAX_LABEL_KEY   128
+#define DL_MAX_LABEL_VALUE 512
+#define DL_MAX_LABEL_TOTAL (8u * 1024u) /* keys + values, per container */
 /* RESPONSE body: what fits one frame with room for the header fields. */
 #define DL_MAX_BODY (DL_FRAME_MAX - 64u)
 

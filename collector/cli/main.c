@@ -332,9 +332,9 @@ static void labels_text(json_t *labels, char *out, size_t outlen)
 	snprintf(out, outlen, "-");
 	json_object_foreach(labels, k, v)
 	{
-		int w = snprintf(out + n, outlen - n, "%s%s=%s", n ? "," : "",
-				 k, json_string_value(v) ? json_string_value(v)
-							 : "");
+		int w = snprintf(
+			out + n, outlen - n, "%s%s=%s", n ? "," : "", k,
+			json_string_value(v) ? json_string_value(v) : "");
 
 		if (w < 0 || (size_t)w >= outlen - n)
 			break;
@@ -363,9 +363,9 @@ static int cmd_ps(const dl_cli_t *cli, const char *host, bool all, bool json,
 		return 0;
 	}
 	/* STATUS is the last column unless LABELS follows it */
-	printf("%-20s %-12s %-24s %-24s %-10s %-*s%s\n", "HOST",
-	       "CONTAINER ID", "NAME", "IMAGE", "STATE", ps->labels ? 28 : 0,
-	       "STATUS", ps->labels ? " LABELS" : "");
+	printf("%-20s %-12s %-24s %-24s %-10s %-*s%s\n", "HOST", "CONTAINER ID",
+	       "NAME", "IMAGE", "STATE", ps->labels ? 28 : 0, "STATUS",
+	       ps->labels ? " LABELS" : "");
 	json_array_foreach(data, i, c)
 	{
 		labels[0] = '\0';
@@ -376,8 +376,7 @@ static int cmd_ps(const dl_cli_t *cli, const char *host, bool all, bool json,
 		       dl_cli_str(c, "host"), dl_cli_str(c, "id"),
 		       dl_cli_str(c, "name"), dl_cli_str(c, "image"),
 		       dl_cli_str(c, "state"), ps->labels ? 28 : 0,
-		       dl_cli_str(c, "status"),
-		       ps->labels ? " " : "", labels);
+		       dl_cli_str(c, "status"), ps->labels ? " " : "", labels);
 	}
 	json_decref(data);
 	return 0;
@@ -510,8 +509,7 @@ static int parse_cmd_opts(int argc, char **argv, const char **host, bool *all,
 			break;
 		case 'l':
 			if (!ps || dl_label_filter_parse(optarg, &lf) != 0) {
-				fprintf(stderr,
-					"dockline: %s\n",
+				fprintf(stderr, "dockline: %s\n",
 					ps ? "--label takes K or K=V"
 					   : "--label is for ps only");
 				return 2;

@@ -397,8 +397,7 @@ static int q_label(ctx_t *c)
 
 static int ps(ctx_t *c, const char *host)
 {
-	static const char *const qh[] = {"all", "state", "name", "label",
-					 NULL};
+	static const char *const qh[] = {"all", "state", "name", "label", NULL};
 	static const char *const qa[] = {"host", "all",	  "state",
 					 "name", "label", NULL};
 	bool all = false;

@@ -300,10 +300,11 @@ static void event(dl_alerts_t *e, const char *name, const char *action,
  * CONTAINER), the message carries them; an unlabelled twin is out. */
 static void test_label_scope(void)
 {
-	dl_alerts_t *e = engine("[alert sick]\ncondition = container_unhealthy\n"
-				"label = app=web\n[alert any]\n"
-				"condition = container_unhealthy\nlabel = tier\n",
-				NULL);
+	dl_alerts_t *e =
+		engine("[alert sick]\ncondition = container_unhealthy\n"
+		       "label = app=web\n[alert any]\n"
+		       "condition = container_unhealthy\nlabel = tier\n",
+		       NULL);
 	dl_attr_t l[2] = {{DL_STR("app"), DL_STR("web")},
 			  {DL_STR("tier"), DL_STR("front")}};
 	dl_container_t v[2] = {{.name = DL_STR("web1")},
@@ -320,10 +321,11 @@ static void test_label_scope(void)
 	event(e, "web1", "health_status: unhealthy", NULL);
 	ASSERT_EQ(json_array_size(sent), 2);
 	ASSERT_STR_EQ(msg_str(0, "container"), "web1");
-	ASSERT_STR_EQ(json_string_value(json_object_get(
-			      json_object_get(json_array_get(sent, 0), "labels"),
-			      "tier")),
-		      "front");
+	ASSERT_STR_EQ(
+		json_string_value(json_object_get(
+			json_object_get(json_array_get(sent, 0), "labels"),
+			"tier")),
+		"front");
 	/* an INVENTORY without labels for web1 keeps the known ones */
 	v[0].labels.has = false;
 	dl_alerts_inventory(e, "app-1", v, 2);
@@ -373,8 +375,8 @@ static void test_label_scope(void)
 		json_decref(lst);
 		dl_alerts_notified(e, id, "ops", true, "200");
 		lst = dl_alerts_list(e, false, 0, NULL);
-		json_array_foreach(lst, k, row)
-			ASSERT(json_is_null(json_object_get(row, "notify_error")));
+		json_array_foreach(lst, k, row) ASSERT(
+			json_is_null(json_object_get(row, "notify_error")));
 		json_decref(lst);
 	}
 	dl_alerts_free(e);

@@ -41,8 +41,7 @@ static const case_t cases[] = {
 	 "\"name\":\"web\"}",
 	 DL_ROUTE_PLAIN},
 	{G, "/api/v1/containers", "label=app=web", NULL, 0, 0,
-	 "{\"op\":\"ps\",\"all\":false,\"label\":\"app=web\"}",
-	 DL_ROUTE_PLAIN},
+	 "{\"op\":\"ps\",\"all\":false,\"label\":\"app=web\"}", DL_ROUTE_PLAIN},
 	{G, "/api/v1/hosts/a/containers", "label=tier", NULL, 0, 0,
 	 "{\"op\":\"ps\",\"host\":\"a\",\"all\":false,\"label\":"
 	 "\"tier\"}",

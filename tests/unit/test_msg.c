@@ -497,8 +497,8 @@ static void test_container_labels(void)
 	memset(bigk, 'K', sizeof(bigk) - 1);
 	bigk[sizeof(bigk) - 1] = '\0';
 	l[3].key = DL_STR(bigk);
-	m.u.container.c.labels = (dl_labels_t){
-		.has = true, .n = 70, .v = l, .dropped = 2};
+	m.u.container.c.labels =
+		(dl_labels_t){.has = true, .n = 70, .v = l, .dropped = 2};
 	round_trip(&m, &d);
 	ASSERT_EQ(d.u.container.c.labels.n, DL_MAX_LABELS);
 	ASSERT_EQ(d.u.container.c.labels.dropped, 2 + 6);

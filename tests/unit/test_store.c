@@ -636,8 +636,8 @@ static void test_labels(void)
 			      json_object_get(json_array_get(arr, 1), "labels"),
 			      "tier")),
 		      "front"); /* ordered by name: twin, web */
-	ASSERT_EQ(json_object_size(json_object_get(json_array_get(arr, 0),
-						   "labels")),
+	ASSERT_EQ(json_object_size(
+			  json_object_get(json_array_get(arr, 0), "labels")),
 		  0);
 	json_decref(arr);
 	arr = ps_label(qy, "app=web");
