@@ -247,8 +247,59 @@ static int pick_name(json_t *names, dl_str_t *out, bool *cut)
 	return set_str(out, best, bestn, DL_MAX_NAME);
 }
 
+static void free_labels(dl_labels_t *l)
+{
+	for (uint32_t i = 0; i < l->n; i++) {
+		free_str(&l->v[i].key);
+		free_str(&l->v[i].value);
+	}
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+/* Labels (an object of strings) within the DL_MAX_LABEL* bounds; what
+ * does not fit is dropped and counted, never cut: a cut value would
+ * match a filter it should not. */
+static int parse_labels(json_t *o, dl_labels_t *l)
+{
+	uint32_t total = 0;
+	const char *key;
+	json_t *val;
+	size_t n = json_object_size(o);
+
+	memset(l, 0, sizeof(*l));
+	l->has = true;
+	if (!json_is_object(o) || n == 0)
+		return 0;
+	l->v = calloc(n < DL_MAX_LABELS ? n : DL_MAX_LABELS, sizeof(*l->v));
+	if (!l->v)
+		return DL_ENOMEM;
+	json_object_foreach(o, key, val)
+	{
+		dl_attr_t *a = &l->v[l->n];
+		size_t klen = strlen(key);
+
+		if (!json_is_string(val) ||
+		    !dl_label_fits(l->n, &total, klen,
+				   json_string_length(val))) {
+			l->dropped++;
+			continue;
+		}
+		if (set_str(&a->key, key, klen, DL_MAX_LABEL_KEY))
+			return DL_ENOMEM;
+		if (set_str(&a->value, json_string_value(val),
+			    json_string_length(val), DL_MAX_LABEL_VALUE)) {
+			free_str(&a->key);
+			return DL_ENOMEM;
+		}
+		l->n++;
+	}
+	return 0;
+}
+
 static void free_container(dl_container_t *c)
 {
+	free_labels(&c->labels);
 	free_str(&c->id);
 	free_str(&c->name);
 	free_str(&c->image);
@@ -293,6 +344,8 @@ static int parse_container(json_t *o, dl_container_t *c, const char **why)
 
 		rc = set_str(&c->health, h, strlen(h), DL_MAX_NAME);
 	}
+	if (!rc)
+		rc = parse_labels(json_object_get(o, "Labels"), &c->labels);
 	if (rc) {
 		free_container(c);
 		return rc;
@@ -304,6 +357,13 @@ static int parse_container(json_t *o, dl_container_t *c, const char **why)
 		DL_LOG_RL(DL_LOG_LEVEL_WARN, TAG,
 			  "container %.12s: over-long field truncated",
 			  c->id.p);
+	if (c->labels.dropped)
+		DL_LOG_RL(DL_LOG_LEVEL_WARN, TAG,
+			  "container %.12s: %u labels dropped (at most %u, "
+			  "key %u B, value %u B, %u B in all)",
+			  c->id.p, c->labels.dropped, DL_MAX_LABELS,
+			  DL_MAX_LABEL_KEY, DL_MAX_LABEL_VALUE,
+			  DL_MAX_LABEL_TOTAL);
 	return 0;
 }
 
@@ -880,6 +940,7 @@ static void set_last(cent_t *e, dl_container_t *c)
 	e->has_last = true;
 	c->id = c->name = c->image = c->state = c->status = c->health =
 		(dl_str_t){0};
+	c->labels = (dl_labels_t){0};
 }
 
 /* Tells the consumer e's last list answer with the facts known now. */

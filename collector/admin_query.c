@@ -156,14 +156,16 @@ static json_t *run_hosts(const char *host, char *err, size_t errlen)
 	return NULL;
 }
 
-/* "ps" {host?, all?, state?, name? (glob)} */
+/* "ps" {host?, all?, state?, name? (glob), label? ("K" or "K=V")} */
 static json_t *run_ps(const char *host, json_t *req, char *err, size_t errlen)
 {
 	dl_ps_filter_t f = {.host = host,
 			    .all = json_is_true(json_object_get(req, "all"))};
 
 	if (opt_str(req, "state", 32, &f.state, err, errlen) ||
-	    opt_str(req, "name", 256, &f.name, err, errlen))
+	    opt_str(req, "name", 256, &f.name, err, errlen) ||
+	    opt_str(req, "label", DL_MAX_LABEL_KEY + 1 + DL_MAX_LABEL_VALUE,
+		    &f.label, err, errlen))
 		return NULL;
 	return dl_query_ps_where(tq, &f, err, errlen);
 }
@@ -389,7 +391,10 @@ static char *run_text(admin_conn_t *c, const char *op, size_t *len)
 			.all = json_is_true(json_object_get(req, "all"))};
 
 		if (opt_str(req, "state", 32, &f.state, err, sizeof(err)) ||
-		    opt_str(req, "name", 256, &f.name, err, sizeof(err)))
+		    opt_str(req, "name", 256, &f.name, err, sizeof(err)) ||
+		    opt_str(req, "label",
+			    DL_MAX_LABEL_KEY + 1 + DL_MAX_LABEL_VALUE, &f.label,
+			    err, sizeof(err)))
 			goto fail;
 		rc = dl_query_ps_text(tq, &f, &pg, &b, NULL, err, sizeof(err));
 	} else if (!strcmp(op, "stats")) {

@@ -203,7 +203,8 @@ static int refuse_unused(ctx_t *x, int params)
 	} keys[] = {{"threshold", P_THRESHOLD},
 		    {"count", P_COUNT},
 		    {"window", P_WINDOW},
-		    {"containers", P_CONTAINERS}};
+		    {"containers", P_CONTAINERS},
+		    {"label", P_CONTAINERS}};
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (!(params & keys[i].p) &&
@@ -269,6 +270,12 @@ static int parse_rule(ctx_t *x, dl_alert_rule_t *r, dl_alerts_has_fn has,
 		return bad(x, "containers",
 			   "must be a glob of 1 to 255 characters");
 	snprintf(r->containers, sizeof(r->containers), "%s", v);
+	v = dl_conf_str(x->f, x->sect, "label", NULL);
+	if (v && dl_label_filter_parse(v, &r->label) != 0)
+		return bad(x, "label",
+			   "must be K or K=V (key 1 to 128 bytes, value at "
+			   "most 512)");
+	r->has_label = v != NULL;
 	v = dl_conf_str(x->f, x->sect, "severity", "warning");
 	r->severity = (dl_severity_t)-1;
 	for (int i = 0; sev_names[i]; i++)

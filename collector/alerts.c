@@ -15,6 +15,7 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/utf8.h"
 
 #define TAG "alerts"
 
@@ -50,6 +51,10 @@ dl_alerts_t *dl_alerts_new(const dl_alert_rule_t *rules, size_t n,
 	e->clock = wall_ms;
 	e->next_id = 1;
 	e->next_silence = 1;
+	if (!(e->labels = json_object())) {
+		dl_alerts_free(e);
+		return NULL;
+	}
 	return e;
 }
 
@@ -71,6 +76,7 @@ void dl_alerts_free(dl_alerts_t *e)
 			inst_free(in);
 		}
 	}
+	json_decref(e->labels);
 	free(e->rules);
 	free(e->hist);
 	free(e->sil);
@@ -171,6 +177,8 @@ void dl_alerts__save(dl_alerts_t *e, const inst_t *in)
 		.last_notified = in->notified,
 		.has_value = in->has_value,
 		.value = in->value,
+		.notify_error = in->notify_error,
+		.notify_failed_at = in->notify_failed_at,
 	};
 	if (dl_store_alert_put(e->store, &row))
 		DL_LOG_RL(DL_LOG_LEVEL_ERROR, TAG, "%s %s: state not stored",
@@ -193,6 +201,111 @@ bool dl_alerts__silenced(dl_alerts_t *e, const inst_t *in, int64_t now)
 	return false;
 }
 
+/* ---- labels ---- */
+
+/* host/ctr's labels (a new reference), {} when none are known. */
+static json_t *labels_of(dl_alerts_t *e, const char *host, const char *ctr)
+{
+	json_t *l =
+		ctr[0] ? json_object_get(json_object_get(e->labels, host), ctr)
+		       : NULL;
+
+	return l ? json_incref(l) : json_object();
+}
+
+static json_t *labels_json(const dl_labels_t *l)
+{
+	json_t *o = json_object();
+	char k[DL_MAX_LABEL_KEY + 1], v[DL_MAX_LABEL_VALUE + 1];
+
+	for (uint32_t i = 0; o && i < l->n; i++) {
+		dl_str_copy(k, sizeof(k), l->v[i].key);
+		dl_str_copy(v, sizeof(v), l->v[i].value);
+		dl_utf8_fix(k);
+		dl_utf8_fix(v);
+		json_object_set_new(o, k, json_string(v));
+	}
+	return o;
+}
+
+static const char *ctr_name(const dl_container_t *c, char *out, size_t len)
+{
+	dl_str_copy(out, len, c->name);
+	dl_utf8_fix(out);
+	return out[0] == '/' ? out + 1 : out;
+}
+
+void dl_alerts_set_labels(dl_alerts_t *e, const char *host, const char *ctr,
+			  json_t *labels)
+{
+	json_t *h = json_object_get(e->labels, host);
+
+	if (!h) {
+		h = json_object();
+		if (!h || json_object_set_new(e->labels, host, h))
+			return;
+	}
+	json_object_set(h, ctr, labels);
+}
+
+void dl_alerts_inventory(dl_alerts_t *e, const char *host,
+			 const dl_container_t *v, uint32_t n)
+{
+	json_t *old = json_object_get(e->labels, host);
+	json_t *h = json_object();
+	char buf[CTR_MAX + 2];
+
+	if (!h)
+		return;
+	for (uint32_t i = 0; i < n; i++) {
+		const char *name = ctr_name(&v[i], buf, sizeof(buf));
+		json_t *l = v[i].labels.has
+				    ? labels_json(&v[i].labels)
+				    : json_incref(json_object_get(old, name));
+
+		if (l && name[0])
+			json_object_set_new(h, name, l);
+		else
+			json_decref(l);
+	}
+	json_object_set_new(e->labels, host, h);
+}
+
+void dl_alerts_container(dl_alerts_t *e, const char *host, bool removed,
+			 const dl_container_t *c)
+{
+	json_t *h = json_object_get(e->labels, host);
+	char buf[CTR_MAX + 2];
+	const char *name = ctr_name(c, buf, sizeof(buf));
+	json_t *l;
+
+	if (removed) {
+		json_object_del(h, name);
+		return;
+	}
+	if (!c->labels.has || !name[0] || !(l = labels_json(&c->labels)))
+		return;
+	dl_alerts_set_labels(e, host, name, l);
+	json_decref(l);
+}
+
+/* Whether r's label scope (if any) holds for host/ctr: its known labels,
+ * else what the event carries (Docker copies labels into a container
+ * event's attributes). */
+static bool rule_label(dl_alerts_t *e, const dl_alert_rule_t *r,
+		       const char *host, const char *ctr, const json_t *attrs)
+{
+	json_t *l;
+
+	if (!r->has_label)
+		return true;
+	l = json_object_get(json_object_get(e->labels, host), ctr);
+	if (!l)
+		l = (json_t *)attrs;
+	return dl_label_filter_match(
+		&r->label, json_string_value(json_object_get(l, r->label.key)));
+}
+
 /* ---- messages ---- */
 
 static json_t *message(dl_alerts_t *e, const inst_t *in, bool resolved,
@@ -203,11 +316,11 @@ static json_t *message(dl_alerts_t *e, const inst_t *in, bool resolved,
 	json_t *m;
 
 	dl_alerts__rfc3339(in->since, started, sizeof(started));
-	m = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:{}}", "kind", "alert",
+	m = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:o}", "kind", "alert",
 		      "status", resolved ? "resolved" : "firing", "rule",
 		      r->name, "severity", dl_severity_name(r->severity),
 		      "host", in->host, "summary", in->summary, "started_at",
-		      started, "labels");
+		      started, "labels", labels_of(e, in->host, in->ctr));
 	if (!m)
 		return NULL;
 	if (in->ctr[0])
@@ -238,7 +351,7 @@ static void send_msg(dl_alerts_t *e, const inst_t *in, bool resolved,
 	}
 	for (size_t i = 0; i < r->nnotify; i++)
 		chans[i] = r->notify[i];
-	e->sink(e->sink_ud, chans, r->nnotify, m);
+	e->sink(e->sink_ud, chans, r->nnotify, m, in->id);
 	json_decref(m);
 }
 
@@ -259,6 +372,44 @@ static void fire(dl_alerts_t *e, inst_t *in, int64_t now)
 	dl_alerts__save(e, in);
 }
 
+void dl_alerts_notified(dl_alerts_t *e, int64_t alert_id, const char *channel,
+			bool ok, const char *detail)
+{
+	int64_t now = dl_alerts__now(e);
+	inst_t *in;
+
+	for (size_t b = 0; b < HASH_SIZE; b++)
+		for (in = e->hash[b]; in; in = in->next) {
+			if (in->id != alert_id || in->state == A_INACTIVE)
+				continue;
+			if (ok && !in->notify_error[0])
+				return;
+			if (ok)
+				in->notify_error[0] = '\0';
+			else
+				snprintf(in->notify_error,
+					 sizeof(in->notify_error), "%s: %s",
+					 channel, detail ? detail : "failed");
+			in->notify_failed_at = ok ? 0 : now;
+			dl_alerts__save(e, in);
+			return;
+		}
+	/* resolved meanwhile: the history keeps the mark, in memory */
+	for (size_t i = 0; i < e->nhist; i++) {
+		hist_t *h = &e->hist[i];
+
+		if (h->id != alert_id)
+			continue;
+		if (ok)
+			h->notify_error[0] = '\0';
+		else
+			snprintf(h->notify_error, sizeof(h->notify_error),
+				 "%s: %s", channel, detail ? detail : "failed");
+		h->notify_failed_at = ok ? 0 : now;
+		return;
+	}
+}
+
 void dl_alerts__bad(dl_alerts_t *e, inst_t *in, int64_t now)
 {
 	const dl_alert_rule_t *r = &e->rules[in->rule];
@@ -271,6 +422,8 @@ void dl_alerts__bad(dl_alerts_t *e, inst_t *in, int64_t now)
 		in->id = e->next_id++;
 		in->since = now;
 		in->fired_at = in->notified = 0;
+		in->notify_error[0] = '\0';
+		in->notify_failed_at = 0;
 		if (r->for_ms > 0) {
 			dl_alerts__save(e, in);
 			return;
@@ -308,6 +461,9 @@ static void resolve(dl_alerts_t *e, inst_t *in, int64_t now)
 	h.has_value = in->has_value;
 	h.value = in->value;
 	snprintf(h.summary, sizeof(h.summary), "%s", in->summary);
+	snprintf(h.notify_error, sizeof(h.notify_error), "%s",
+		 in->notify_error);
+	h.notify_failed_at = in->notify_failed_at;
 	dl_alerts__hist_add(e, &h);
 	if (e->store) {
 		dl_alerts__key(in->host, in->ctr, key, sizeof(key));
@@ -623,7 +779,8 @@ void dl_alerts_event(dl_alerts_t *e, const json_t *row)
 
 		if (r->cond >= DL_COND_CONTAINER_EXIT &&
 		    r->cond <= DL_COND_RESTART_LOOP &&
-		    rule_ctr(r, r->cond, ev.host, ev.name))
+		    rule_ctr(r, r->cond, ev.host, ev.name) &&
+		    rule_label(e, r, ev.host, ev.name, ev.attrs))
 			ev_rule(e, i, &ev, crash, counted_start, now);
 	}
 }
@@ -781,7 +938,8 @@ void dl_alerts_stats(dl_alerts_t *e, const char *host, const char *key,
 
 			if (!name ||
 			    (!hostrows &&
-			     (!name[0] || fnmatch(r->containers, name, 0))))
+			     (!name[0] || fnmatch(r->containers, name, 0) ||
+			      !rule_label(e, r, host, name, NULL))))
 				continue;
 			if (value_of(r->cond, row, &v))
 				threshold(e, i, host, name, t, v);

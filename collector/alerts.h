@@ -18,6 +18,8 @@
 #include <stdint.h>
 
 #include "collector/store.h"
+#include "common/label.h"
+#include "proto/msg.h"
 
 #define DL_ALERT_RULES_MAX   64
 #define DL_ALERT_NAME_MAX    63
@@ -61,6 +63,8 @@ typedef struct {
 	bool enabled;
 	char hosts[DL_ALERT_GLOB_MAX + 1];	/* fnmatch glob */
 	char containers[DL_ALERT_GLOB_MAX + 1]; /* fnmatch glob */
+	bool has_label;				/* `label = K` or `K=V` */
+	dl_label_filter_t label;
 	int64_t for_ms, repeat_ms, window_ms;
 	dl_severity_t severity;
 	char notify[DL_ALERT_NOTIFY_MAX][DL_ALERT_NAME_MAX + 1];
@@ -88,7 +92,8 @@ typedef struct dl_alerts dl_alerts_t;
 /* Receives each message (the body documented in docs/ALERTS.md and
  * notify.h) with the rule's channels (possibly none). msg is borrowed. */
 typedef void (*dl_alerts_sink_fn)(void *ud, const char *const *channels,
-				  size_t nchannels, const json_t *msg);
+				  size_t nchannels, const json_t *msg,
+				  int64_t alert_id);
 /* Wall clock in unix ms (tests pass a fake one). */
 typedef int64_t (*dl_alerts_clock_fn)(void *ud);
 
@@ -115,6 +120,21 @@ void dl_alerts_host(dl_alerts_t *e, const char *host, bool online);
 void dl_alerts_docker(dl_alerts_t *e, const char *host, bool up,
 		      const char *reason);
 void dl_alerts_dropped(dl_alerts_t *e, const char *host, uint64_t frames);
+/* A container's labels for `label =` scopes and the message's `labels`,
+ * from INVENTORY (replaces the host's set; a container sent without
+ * labels keeps those known) and CONTAINER frames (removed forgets). */
+void dl_alerts_inventory(dl_alerts_t *e, const char *host,
+			 const dl_container_t *v, uint32_t n);
+void dl_alerts_container(dl_alerts_t *e, const char *host, bool removed,
+			 const dl_container_t *c);
+/* Sets host/ctr's labels (an object of strings, borrowed): load, tests. */
+void dl_alerts_set_labels(dl_alerts_t *e, const char *host, const char *ctr,
+			  json_t *labels);
+/* The outcome of a send of alert_id (the sink's) after its retries: a
+ * failure is kept on the alert ("channel: detail", shown by `alerts` and
+ * the API) until a later send succeeds. Unknown ids are ignored. */
+void dl_alerts_notified(dl_alerts_t *e, int64_t alert_id, const char *channel,
+			bool ok, const char *detail);
 /* The host's history was purged: its alerts go too (no resolve sent). */
 void dl_alerts_forget(dl_alerts_t *e, const char *host);
 /* Advances `for` and `repeat` clocks: serve calls it once a second. */

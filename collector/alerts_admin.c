@@ -21,16 +21,19 @@ static json_t *secs(int64_t ms)
 static json_t *row(const char *rule, dl_severity_t sev, const char *host,
 		   const char *ctr, const char *state, int64_t since,
 		   int64_t fired, int64_t resolved, bool has_value,
-		   double value, const char *summary, bool silenced)
+		   double value, const char *summary, bool silenced,
+		   const char *notify_error, int64_t notify_failed_at)
 {
 	return json_pack(
-		"{s:s,s:s,s:s,s:o,s:s,s:o,s:o,s:o,s:o,s:s,s:b}", "rule", rule,
-		"severity", dl_severity_name(sev), "host", host, "container",
-		ctr[0] ? json_string(ctr) : json_null(), "state", state,
-		"since", secs(since), "fired_at", secs(fired), "resolved_at",
-		secs(resolved), "value",
+		"{s:s,s:s,s:s,s:o,s:s,s:o,s:o,s:o,s:o,s:s,s:b,s:o,s:o}", "rule",
+		rule, "severity", dl_severity_name(sev), "host", host,
+		"container", ctr[0] ? json_string(ctr) : json_null(), "state",
+		state, "since", secs(since), "fired_at", secs(fired),
+		"resolved_at", secs(resolved), "value",
 		has_value ? json_real(round(value * 100) / 100) : json_null(),
-		"summary", summary, "silenced", silenced);
+		"summary", summary, "silenced", silenced, "notify_error",
+		notify_error[0] ? json_string(notify_error) : json_null(),
+		"notify_failed_at", secs(notify_failed_at));
 }
 
 static int by_since(const void *a, const void *b)
@@ -85,7 +88,8 @@ json_t *dl_alerts_list(dl_alerts_t *e, bool all, int64_t since_ms,
 							  : "pending",
 				    in->since, in->fired_at, 0, in->has_value,
 				    in->value, in->summary,
-				    dl_alerts__silenced(e, in, now)));
+				    dl_alerts__silenced(e, in, now),
+				    in->notify_error, in->notify_failed_at));
 		}
 	}
 	for (size_t i = 0; all && i < e->nhist; i++) {
@@ -94,11 +98,12 @@ json_t *dl_alerts_list(dl_alerts_t *e, bool all, int64_t since_ms,
 		if (!x->host[0] || x->resolved_at < since_ms ||
 		    (host_glob && fnmatch(host_glob, x->host, 0)))
 			continue;
-		json_array_append_new(rows[2],
-				      row(x->rule, x->severity, x->host, x->ctr,
-					  "resolved", x->since, x->fired_at,
-					  x->resolved_at, x->has_value,
-					  x->value, x->summary, false));
+		json_array_append_new(
+			rows[2],
+			row(x->rule, x->severity, x->host, x->ctr, "resolved",
+			    x->since, x->fired_at, x->resolved_at, x->has_value,
+			    x->value, x->summary, false, x->notify_error,
+			    x->notify_failed_at));
 	}
 	return sorted(rows);
 }

@@ -40,6 +40,8 @@ typedef struct inst {
 	bool has_value;
 	double value;
 	char summary[DL_ALERT_SUMMARY_MAX + 1];
+	char notify_error[DL_ALERT_SUMMARY_MAX + 1]; /* "" = none */
+	int64_t notify_failed_at;
 	bucket_t b[BUCKETS];
 	int64_t *starts; /* restart_loop: start times, ring of count */
 	size_t nstarts, startpos;
@@ -60,6 +62,8 @@ typedef struct {
 	bool has_value;
 	double value;
 	char summary[DL_ALERT_SUMMARY_MAX + 1];
+	char notify_error[DL_ALERT_SUMMARY_MAX + 1];
+	int64_t notify_failed_at;
 } hist_t;
 
 typedef struct {
@@ -87,6 +91,7 @@ struct dl_alerts {
 	silence_t *sil;
 	size_t nsil;
 	int64_t next_prune;
+	json_t *labels; /* {host: {container name: {K: V}}} */
 };
 
 int64_t dl_alerts__now(dl_alerts_t *e);

@@ -94,6 +94,8 @@ static void load_live(dl_alerts_t *e, sqlite3_stmt *st, int64_t now)
 	in->last_input = now;
 	in->until = now + e->rules[r].window_ms;
 	snprintf(in->summary, sizeof(in->summary), "%s", col(st, 10));
+	snprintf(in->notify_error, sizeof(in->notify_error), "%s", col(st, 13));
+	in->notify_failed_at = sqlite3_column_int64(st, 14);
 }
 
 static void load_resolved(dl_alerts_t *e, sqlite3_stmt *st)
@@ -111,6 +113,8 @@ static void load_resolved(dl_alerts_t *e, sqlite3_stmt *st)
 	h.value = sqlite3_column_double(st, 9);
 	snprintf(h.summary, sizeof(h.summary), "%s", col(st, 10));
 	h.severity = sev_of(col(st, 11));
+	snprintf(h.notify_error, sizeof(h.notify_error), "%s", col(st, 13));
+	h.notify_failed_at = sqlite3_column_int64(st, 14);
 	dl_alerts__hist_add(e, &h);
 }
 
@@ -119,7 +123,9 @@ static int load_alerts(dl_alerts_t *e, sqlite3 *db, int64_t now)
 	static const char q[] =
 		"SELECT id, rule, host, coalesce(container, ''), state, since, "
 		"fired_at, resolved_at, last_notified, value, summary, "
-		"severity, key FROM alerts WHERE state <> 'resolved' OR "
+		"severity, key, coalesce(notify_error, ''), "
+		"coalesce(notify_failed_at, 0) FROM alerts WHERE state <> "
+		"'resolved' OR "
 		"resolved_at >= ?1 ORDER BY id";
 	sqlite3_stmt *st;
 	int rc;
@@ -213,6 +219,32 @@ static int load_hosts(dl_alerts_t *e, sqlite3 *db, int64_t now)
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+/* Containers' labels as stored, so `label =` scopes hold before each
+ * agent's next INVENTORY. */
+static int load_labels(dl_alerts_t *e, sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db,
+			       "SELECT host, name, labels FROM containers "
+			       "WHERE labels IS NOT NULL",
+			       -1, &st, NULL) != SQLITE_OK)
+		return SQLITE_ERROR;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = col(st, 1);
+		json_t *l = json_loads(col(st, 2), 0, NULL);
+
+		if (name[0] == '/')
+			name++;
+		if (json_is_object(l) && name[0])
+			dl_alerts_set_labels(e, col(st, 0), name, l);
+		json_decref(l);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 int dl_alerts_load(dl_alerts_t *e, const char *path, char *err, size_t errlen)
 {
 	int64_t now = dl_alerts__now(e);
@@ -224,7 +256,8 @@ int dl_alerts_load(dl_alerts_t *e, const char *path, char *err, size_t errlen)
 		sqlite3_busy_timeout(db, 5000);
 		if ((rc = load_alerts(e, db, now)) == SQLITE_OK &&
 		    (rc = load_silences(e, db, now)) == SQLITE_OK)
-			rc = load_hosts(e, db, now);
+			if ((rc = load_hosts(e, db, now)) == SQLITE_OK)
+				rc = load_labels(e, db);
 	}
 	if (rc != SQLITE_OK) {
 		snprintf(err, errlen, "%s: cannot read alert state: %s", path,

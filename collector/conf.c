@@ -44,6 +44,7 @@ static const char *const known[] = {
 	"alert *.enabled",
 	"alert *.hosts",
 	"alert *.containers",
+	"alert *.label",
 	"alert *.for",
 	"alert *.severity",
 	"alert *.notify",

@@ -5,6 +5,7 @@
  * the writer thread depends on. Statements are prepared once per
  * connection; parameters are always bound. */
 #include "collector/query.h"
+#include "common/label.h"
 #include "collector/query_int.h"
 
 #include <stdio.h>
@@ -58,9 +59,14 @@ enum {
 #define PS_COLS                                                                \
 	"SELECT host, id, name, image, state, status, health, created, "       \
 	"started_at, finished_at, exit_code, oom_killed, restarting, "         \
-	"restart_count, health_streak, health_output FROM containers "
-/* Optional filters: an unbound parameter is NULL, which matches all. */
-#define PS_FILTER    "(?3 IS NULL OR state = ?3) AND (?4 IS NULL OR name GLOB ?4)"
+	"restart_count, health_streak, health_output, labels FROM containers "
+/* Optional filters: an unbound parameter is NULL, which matches all. A
+ * label filter is a primary-key probe of container_labels per row. */
+#define PS_FILTER                                                              \
+	"(?3 IS NULL OR state = ?3) AND (?4 IS NULL OR name GLOB ?4) AND "     \
+	"(?5 IS NULL OR EXISTS (SELECT 1 FROM container_labels l WHERE "       \
+	"l.host = containers.host AND l.id = containers.id AND l.key = ?5 "    \
+	"AND (?6 IS NULL OR l.value = ?6)))"
 #define EVENT_FILTER "(?5 IS NULL OR type = ?5) AND (?6 IS NULL OR action = ?6)"
 
 #define EVENT_COLS                                                             \
@@ -436,6 +442,23 @@ static json_t *col_bool(sqlite3_stmt *st, int i)
 	return json_boolean(sqlite3_column_int(st, i) != 0);
 }
 
+/* Column i (a JSON object text) as an object; null when NULL or not
+ * readable. */
+static json_t *col_labels(sqlite3_stmt *st, int i)
+{
+	const char *txt = (const char *)sqlite3_column_text(st, i);
+	json_t *o;
+
+	if (!txt)
+		return json_null();
+	o = json_loads(txt, JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_object(o)) {
+		json_decref(o);
+		return json_null();
+	}
+	return o;
+}
+
 static json_t *ps_row(sqlite3_stmt *st)
 {
 	json_t *o = json_pack(
@@ -455,7 +478,8 @@ static json_t *ps_row(sqlite3_stmt *st)
 		  json_object_set_new(o, "health_output",
 				      sqlite3_column_type(st, 15) == SQLITE_NULL
 					      ? json_null()
-					      : col_str(st, 15)))) {
+					      : col_str(st, 15)) ||
+		  json_object_set_new(o, "labels", col_labels(st, 16)))) {
 		json_decref(o);
 		return NULL;
 	}
@@ -498,8 +522,14 @@ json_t *dl_query_ps_where(dl_query_t *q, const dl_ps_filter_t *f, char *err,
 			  size_t errlen)
 {
 	sqlite3_stmt *st = q->st[f->host ? Q_PS_HOST : Q_PS_ALL];
+	dl_label_filter_t lf;
 	bool online;
 	int64_t seen;
+
+	if (f->label && dl_label_filter_parse(f->label, &lf) != 0) {
+		snprintf(err, errlen, "label: expected K or K=V");
+		return NULL;
+	}
 
 	if (f->host && !dl_query_host(q, f->host, &online, &seen)) {
 		snprintf(err, errlen, "no host named %s", f->host);
@@ -508,7 +538,9 @@ json_t *dl_query_ps_where(dl_query_t *q, const dl_ps_filter_t *f, char *err,
 	/* naming a state asks for it, running or not */
 	if (bind_opt(st, 1, f->host) ||
 	    sqlite3_bind_int(st, 2, f->all || f->state ? 1 : 0) ||
-	    bind_opt(st, 3, f->state) || bind_opt(st, 4, f->name))
+	    bind_opt(st, 3, f->state) || bind_opt(st, 4, f->name) ||
+	    bind_opt(st, 5, f->label ? lf.key : NULL) ||
+	    bind_opt(st, 6, f->label && lf.has_value ? lf.value : NULL))
 		return step_fail(q, st, NULL, "ps", err, errlen);
 	return collect(q, st, ps_row, "ps", err, errlen);
 }

@@ -28,7 +28,8 @@ void dl_query_close(dl_query_t *q);
  *   control)}] */
 json_t *dl_query_hosts(dl_query_t *q, char *err, size_t errlen);
 
-/* [{host, id, name, image, state, status, health, created}]; all=false
+/* [{host, id, name, image, state, status, health, created, ...,
+ *   labels {K: V} (null: not known, an older agent)}]; all=false
  * keeps only running containers. host NULL = all hosts. An unknown host
  * is an error "no host named X". */
 json_t *dl_query_ps(dl_query_t *q, const char *host, bool all, char *err,
@@ -41,6 +42,9 @@ typedef struct {
 	bool all;
 	const char *state;
 	const char *name;
+	/* "K" (label K is set) or "K=V"; NULL = any. A malformed one is
+	 * the error "label: expected K or K=V". */
+	const char *label;
 } dl_ps_filter_t;
 json_t *dl_query_ps_where(dl_query_t *q, const dl_ps_filter_t *f, char *err,
 			  size_t errlen);

@@ -24,6 +24,7 @@
 #include "common/crc32c.h"
 #include "common/dstatus.h"
 #include "common/err.h"
+#include "common/label.h"
 
 enum {
 	T_PS_ALL,
@@ -45,10 +46,15 @@ enum {
 #define PS_COLS                                                                \
 	"SELECT host, id, name, image, state, status, health, created, "       \
 	"started_at, finished_at, exit_code, oom_killed, restarting, "         \
-	"restart_count, health_streak, health_output FROM containers "
+	"restart_count, health_streak, health_output, labels FROM containers "
+/* A label filter (?8 key, ?9 value) is a primary-key probe of
+ * container_labels per row, as in query.c. */
 #define PS_WHERE                                                               \
 	"(?2 OR state = 'running') AND (?3 IS NULL OR state = ?3) AND "        \
-	"(?4 IS NULL OR name GLOB ?4) AND " AFTER("host", "name", "id")
+	"(?4 IS NULL OR name GLOB ?4) AND "                                    \
+	"(?8 IS NULL OR EXISTS (SELECT 1 FROM container_labels l WHERE "       \
+	"l.host = containers.host AND l.id = containers.id AND l.key = ?8 "    \
+	"AND (?9 IS NULL OR l.value = ?9))) AND " AFTER("host", "name", "id")
 #define STATS_COLS                                                             \
 	"SELECT c.host, c.name, c.id, s.ts, s.cpu_percent, s.mem_usage, "      \
 	"s.mem_limit, s.net_rx, s.net_tx, s.blk_read, s.blk_write, s.pids, "   \
@@ -177,9 +183,23 @@ static size_t row_size(sqlite3_stmt *st, const int *text_cols, int n)
 	return sz;
 }
 
+/* The labels column is a JSON object the writer made from the wire
+ * (store_inventory.c): copied as it is; anything that is not an object
+ * (NULL: an agent older than labels) is null, as in query.c. */
+static char *put_labels(char *p, sqlite3_stmt *st, int i)
+{
+	const char *t = (const char *)sqlite3_column_text(st, i);
+	size_t n = t ? (size_t)sqlite3_column_bytes(st, i) : 0;
+
+	if (n < 2 || t[0] != '{' || t[n - 1] != '}' || memchr(t, '\n', n))
+		return JT_PUT(p, "null");
+	memcpy(p, t, n);
+	return p + n;
+}
+
 static size_t ps_size(sqlite3_stmt *st)
 {
-	static const int cols[] = {0, 1, 2, 3, 4, 5, 6, 15};
+	static const int cols[] = {0, 1, 2, 3, 4, 5, 6, 15, 16};
 
 	return row_size(st, cols, (int)(sizeof(cols) / sizeof(cols[0])));
 }
@@ -218,6 +238,8 @@ static char *ps_put(char *p, sqlite3_stmt *st, ctx_t *cx)
 	p = put_int(p, st, 14);
 	p = JT_PUT(p, ",\"health_output\":");
 	p = put_str_or_null(p, st, 15);
+	p = JT_PUT(p, ",\"labels\":");
+	p = put_labels(p, st, 16);
 	*p++ = '}';
 	return p;
 }
@@ -666,6 +688,7 @@ int dl_query_ps_text(dl_query_t *q, const dl_ps_filter_t *f,
 		     const dl_page_t *pg, dl_buf_t *out, size_t *rows,
 		     char *err, size_t errlen)
 {
+	dl_label_filter_t lf;
 	dl_cursor_t *c;
 	sqlite3_stmt *st;
 	bool online, has;
@@ -688,9 +711,16 @@ int dl_query_ps_text(dl_query_t *q, const dl_ps_filter_t *f,
 		goto done;
 	}
 	/* naming a state asks for it, running or not */
+	if (f->label && dl_label_filter_parse(f->label, &lf) != 0) {
+		snprintf(err, errlen, "label: expected K or K=V");
+		rc = DL_EINVAL;
+		goto done;
+	}
 	if (bind_opt(st, 1, f->host) ||
 	    sqlite3_bind_int(st, 2, f->all || f->state ? 1 : 0) ||
 	    bind_opt(st, 3, f->state) || bind_opt(st, 4, f->name) ||
+	    bind_opt(st, 8, f->label ? lf.key : NULL) ||
+	    bind_opt(st, 9, f->label && lf.has_value ? lf.value : NULL) ||
 	    (has && bind_cursor(st, c))) {
 		rc = bind_fail(q, st, "ps", err, errlen);
 		goto done;

@@ -153,19 +153,31 @@ static void alert_tick(uv_timer_t *t)
 	dl_alerts_tick(srv->alerts);
 }
 
+/* Which alert a send was for (one per channel, freed by alert_sent). */
+typedef struct {
+	dl_server_t *srv;
+	int64_t id;
+} sent_t;
+
 static void alert_sent(void *ud, const char *channel, bool delivered,
 		       const char *detail)
 {
+	sent_t *s = ud;
+
 	if (!delivered)
 		DL_LOG_WARN("alerts", "alert not delivered to %s: %s", channel,
 			    detail);
+	if (s->srv->alerts && !s->srv->stopping)
+		dl_alerts_notified(s->srv->alerts, s->id, channel, delivered,
+				   detail);
+	free(s);
 }
 
 /* Every message is logged, so an alert is never silent even without a
  * channel, then handed to each of its rule's channels (notify.c sends
  * on its worker; this never blocks). */
 static void alert_sink(void *ud, const char *const *channels, size_t n,
-		       const json_t *msg)
+		       const json_t *msg, int64_t id)
 {
 	dl_server_t *srv = ud;
 	const char *status = json_string_value(json_object_get(msg, "status"));
@@ -175,9 +187,19 @@ static void alert_sink(void *ud, const char *const *channels, size_t n,
 		    status ? status : "?", text ? text : "?", n);
 	free(text);
 	for (size_t i = 0; i < n; i++) {
-		int rc = dl_notify_send(srv->notify, channels[i], msg,
-					alert_sent, NULL);
+		sent_t *s = malloc(sizeof(*s));
+		int rc = DL_ENOMEM;
 
+		if (s) {
+			*s = (sent_t){srv, id};
+			rc = dl_notify_send(srv->notify, channels[i], msg,
+					    alert_sent, s);
+		}
+		if (rc) {
+			free(s);
+			dl_alerts_notified(srv->alerts, id, channels[i], false,
+					   dl_strerror(rc));
+		}
 		if (rc)
 			DL_LOG_WARN("alerts", "alert not queued to %s: %s",
 				    channels[i], dl_strerror(rc));

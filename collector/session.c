@@ -313,7 +313,8 @@ static int on_hello(dl_session_t *s, const dl_msg_t *m, char *why,
 	return send_msg(s, &r) == 0 ? 0 : DL_EIO;
 }
 
-/* Host state the alert rules watch that no pushed row carries. */
+/* Host state and container labels the alert rules watch that no pushed
+ * row carries. */
 static void alert_inputs(dl_session_t *s, const dl_msg_t *m)
 {
 	char reason[256];
@@ -327,6 +328,12 @@ static void alert_inputs(dl_session_t *s, const dl_msg_t *m)
 				 reason);
 	} else if (m->type == DL_MSG_DROPPED) {
 		dl_alerts_dropped(s->srv->alerts, s->host, m->u.dropped.frames);
+	} else if (m->type == DL_MSG_INVENTORY) {
+		dl_alerts_inventory(s->srv->alerts, s->host, m->u.inventory.v,
+				    m->u.inventory.n);
+	} else if (m->type == DL_MSG_CONTAINER) {
+		dl_alerts_container(s->srv->alerts, s->host,
+				    m->u.container.removed, &m->u.container.c);
 	}
 }
 

@@ -162,6 +162,10 @@ typedef struct {
 	int64_t since, fired_at, resolved_at, last_notified;
 	bool has_value;
 	double value;
+	/* The last send that failed after its retries ("channel: why"),
+	 * NULL or "" = none; cleared by the next success. */
+	const char *notify_error;
+	int64_t notify_failed_at;
 } dl_alert_row_t;
 int dl_store_alert_put(dl_store_t *s, const dl_alert_row_t *r);
 int dl_store_alert_delete(dl_store_t *s, int64_t id);

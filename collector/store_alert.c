@@ -43,10 +43,10 @@ static int apply_put(dl_store_t *s, const item_t *it)
 {
 	sqlite3_stmt *st = s->st[ST_ALERT_PUT];
 	const char *p = (const char *)it->data;
-	const char *f[7];
+	const char *f[8];
 	int rc;
 
-	for (int i = 0; i < 7; i++)
+	for (int i = 0; i < 8; i++)
 		f[i] = dl_store__next_str(&p);
 	if ((rc = sqlite3_bind_int64(st, 1, it->au.al.id)) == SQLITE_OK)
 		for (int i = 0; i < 7 && rc == SQLITE_OK; i++)
@@ -59,6 +59,10 @@ static int apply_put(dl_store_t *s, const item_t *it)
 		rc = it->au.al.has_value
 			     ? sqlite3_bind_double(st, 13, it->au.al.value)
 			     : sqlite3_bind_null(st, 13);
+	if (rc == SQLITE_OK)
+		rc = bind_opt_str(st, 14, f[7]);
+	if (rc == SQLITE_OK)
+		rc = bind_opt_time(st, 15, it->au.al.t[4]);
 	if (rc == SQLITE_OK)
 		rc = dl_store__run(s, ST_ALERT_PUT);
 	return alert_fail(s, st, it->au.al.id, rc);
@@ -138,7 +142,7 @@ static item_t *strs_item(item_kind_t kind, const char *const *strs, size_t n)
 
 int dl_store_alert_put(dl_store_t *s, const dl_alert_row_t *r)
 {
-	const char *strs[7];
+	const char *strs[8];
 	item_t *it;
 
 	if (!s || !r || r->id <= 0 || !dl_store__field_ok(r->rule, 255) ||
@@ -154,13 +158,16 @@ int dl_store_alert_put(dl_store_t *s, const dl_alert_row_t *r)
 	strs[4] = r->severity;
 	strs[5] = r->state;
 	strs[6] = r->summary ? r->summary : "";
-	if (!(it = strs_item(IT_ALERT_PUT, strs, 7)))
+	strs[7] = r->notify_error ? r->notify_error : "";
+	if (!(it = strs_item(IT_ALERT_PUT, strs, 8)))
 		return DL_EINVAL;
 	it->au.al.id = r->id;
 	it->au.al.t[0] = r->since;
 	it->au.al.t[1] = r->fired_at;
 	it->au.al.t[2] = r->resolved_at;
 	it->au.al.t[3] = r->last_notified;
+	it->au.al.t[4] =
+		r->notify_error && r->notify_error[0] ? r->notify_failed_at : 0;
 	it->au.al.has_value = r->has_value;
 	it->au.al.value = r->value;
 	return dl_store__enqueue(s, it, false);

@@ -15,7 +15,7 @@
 #include "collector/store.h"
 #include "proto/msg.h"
 
-#define SCHEMA_VERSION 6
+#define SCHEMA_VERSION 7
 #define RETRY_SLEEP_MS 200
 #define CLOSE_RETRIES  3 /* failed COMMITs tolerated while closing */
 
@@ -108,8 +108,9 @@ typedef struct item {
 		} tok;
 		struct {
 			int64_t id;
-			int64_t t[4]; /* since, fired_at, resolved_at,
-					 last_notified / created, expires */
+			int64_t t[5]; /* since, fired_at, resolved_at,
+					 last_notified, notify_failed_at /
+					 created, expires */
 			double value;
 			bool has_value;
 		} al; /* IT_ALERT_*, IT_SILENCE_* */
@@ -125,7 +126,7 @@ typedef struct item {
 	 * IT_AUDIT_END: "req\0status\0message\0";
 	 * IT_TOKEN_CREATE: "name\0hash\0role\0hosts\0"; REVOKE, USED:
 	 * "name\0"; IT_ALERT_PUT: "rule\0key\0host\0container\0severity\0
-	 * state\0summary\0"; IT_SILENCE_PUT: "host\0container\0rule\0
+	 * state\0summary\0notify_error\0"; IT_SILENCE_PUT: "host\0container\0rule\0
 	 * comment\0by\0". */
 	uint8_t data[];
 } item_t;

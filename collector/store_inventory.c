@@ -50,6 +50,46 @@ static int bind_detail(sqlite3_stmt *st, const dl_cdetail_t *d)
 	return SQLITE_OK;
 }
 
+/* The labels as a JSON object text (malloc'd), NULL when out of memory.
+ * Invalid UTF-8 is repaired, so json_each in the triggers can read it. */
+static char *labels_json(const dl_labels_t *l)
+{
+	json_t *o = json_object();
+	char *txt = NULL;
+
+	if (!o)
+		return NULL;
+	for (uint32_t i = 0; i < l->n; i++) {
+		char *k = dl_utf8_dup(l->v[i].key.p, l->v[i].key.n);
+		char *v = dl_utf8_dup(l->v[i].value.p, l->v[i].value.n);
+		int rc = -1;
+
+		if (k && v)
+			rc = json_object_set_new(o, k, json_string(v));
+		free(k);
+		free(v);
+		if (rc != 0)
+			goto fail;
+	}
+	txt = json_dumps(o, JSON_COMPACT);
+fail:
+	json_decref(o);
+	return txt;
+}
+
+/* ?19: the labels, or NULL (unbound) when the frame has none: the
+ * upsert then keeps the stored ones. */
+static int bind_labels(sqlite3_stmt *st, const dl_labels_t *l)
+{
+	char *txt;
+
+	if (!l->has)
+		return SQLITE_OK;
+	if (!(txt = labels_json(l)))
+		return SQLITE_NOMEM;
+	return sqlite3_bind_text(st, 19, txt, -1, free);
+}
+
 static int bind_container(sqlite3_stmt *st, const char *host,
 			  const dl_container_t *c, uint64_t stamp)
 {
@@ -64,7 +104,8 @@ static int bind_container(sqlite3_stmt *st, const char *host,
 	    (rc = dl_store__bind_str(st, 7, c->health)) ||
 	    (rc = sqlite3_bind_int64(st, 8, c->created)) ||
 	    (rc = sqlite3_bind_int64(st, 9, (int64_t)stamp)) ||
-	    (rc = sqlite3_bind_int64(st, 10, c->idx)))
+	    (rc = sqlite3_bind_int64(st, 10, c->idx)) ||
+	    (rc = bind_labels(st, &c->labels)))
 		return rc;
 	return bind_detail(st, &c->d);
 }

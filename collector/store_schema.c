@@ -182,6 +182,37 @@ static const char *const migrations[SCHEMA_VERSION] = {
 	" comment TEXT NOT NULL DEFAULT '', created_by TEXT NOT NULL,"
 	" created INTEGER NOT NULL, expires INTEGER NOT NULL);"
 	"CREATE INDEX silences_expires ON silences(expires);",
+
+	/* v7: container labels. containers.labels is the JSON object `ps`
+	 * shows (NULL: not known yet, an older agent); container_labels is
+	 * the same pairs one row each, kept by triggers, so a `label = K=V`
+	 * filter is an index lookup instead of JSON parsing per row. An
+	 * upsert without labels keeps the known ones (labels never change
+	 * in a container's life), and an unchanged JSON text costs nothing. */
+	"ALTER TABLE containers ADD COLUMN labels TEXT;"
+	"CREATE TABLE container_labels ("
+	" host TEXT NOT NULL, id TEXT NOT NULL,"
+	" key TEXT NOT NULL, value TEXT NOT NULL,"
+	" PRIMARY KEY (host, id, key)) WITHOUT ROWID;"
+	"CREATE INDEX container_labels_kv ON container_labels(key, value);"
+	"CREATE TRIGGER containers_labels_ins AFTER INSERT ON containers"
+	" WHEN new.labels IS NOT NULL BEGIN"
+	" INSERT OR REPLACE INTO container_labels(host, id, key, value)"
+	" SELECT new.host, new.id, j.key, j.value FROM json_each(new.labels) j;"
+	" END;"
+	"CREATE TRIGGER containers_labels_upd AFTER UPDATE OF labels"
+	" ON containers WHEN new.labels IS NOT old.labels BEGIN"
+	" DELETE FROM container_labels WHERE host = old.host AND id = old.id;"
+	" INSERT OR REPLACE INTO container_labels(host, id, key, value)"
+	" SELECT new.host, new.id, j.key, j.value FROM json_each(new.labels) j;"
+	" END;"
+	"CREATE TRIGGER containers_labels_del AFTER DELETE ON containers BEGIN"
+	" DELETE FROM container_labels WHERE host = old.host AND id = old.id;"
+	" END;"
+	/* and the last failed send of an alert (after its retries), so
+	 * `dockline alerts` shows it; NULL once a later send got through. */
+	"ALTER TABLE alerts ADD COLUMN notify_error TEXT;"
+	"ALTER TABLE alerts ADD COLUMN notify_failed_at INTEGER;",
 };
 
 /* Merges a partial bucket (?1 key, ?2 bucket, ?3 n, ?4 cpu_sum, ?5 cpu_n,
@@ -292,8 +323,9 @@ static const char *const sql[ST_COUNT] = {
 		"INSERT INTO containers(host, id, name, image, state, status, "
 		"health, created, updated_ns, idx, started_at, finished_at, "
 		"exit_code, oom_killed, restarting, restart_count, "
-		"health_streak, health_output) VALUES(?1, ?2, ?3, ?4, ?5, "
-		"?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) "
+		"health_streak, health_output, labels) VALUES(?1, ?2, ?3, ?4, "
+		"?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
+		"?18, ?19) "
 		"ON CONFLICT(host, id) DO UPDATE SET "
 		"idx = excluded.idx, "
 		"name = excluded.name, image = excluded.image, "
@@ -307,7 +339,8 @@ static const char *const sql[ST_COUNT] = {
 		"restarting = excluded.restarting, "
 		"restart_count = excluded.restart_count, "
 		"health_streak = excluded.health_streak, "
-		"health_output = excluded.health_output",
+		"health_output = excluded.health_output, "
+		"labels = coalesce(excluded.labels, labels)",
 	[ST_CT_DELETE] = "DELETE FROM containers WHERE host = ?1 AND id = ?2",
 	[ST_CT_PRUNE] =
 		"DELETE FROM containers WHERE host = ?1 AND updated_ns <> ?2",
@@ -388,9 +421,10 @@ static const char *const sql[ST_COUNT] = {
 			  "AND revoked IS NULL",
 	[ST_ALERT_PUT] = "INSERT OR REPLACE INTO alerts(id, rule, key, host, "
 			 "container, severity, state, summary, since, "
-			 "fired_at, resolved_at, last_notified, value) "
+			 "fired_at, resolved_at, last_notified, value, "
+			 "notify_error, notify_failed_at) "
 			 "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
-			 "?11, ?12, ?13)",
+			 "?11, ?12, ?13, ?14, ?15)",
 	[ST_ALERT_DEL] = "DELETE FROM alerts WHERE id = ?1",
 	/* Bounded like every retention step: the oldest resolved rows. */
 	[ST_ALERT_PRUNE] = "DELETE FROM alerts WHERE id IN (SELECT id FROM "

@@ -277,10 +277,44 @@ static void enc_bye(enc_t *e, const dl_bye_t *b)
  *   | u32           | u32           | str 256       |
  *   +---------------+---------------+---------------+
  *
- * An older reader ignores 8..15; an older writer sends 8 elements. */
+ * then, with the inspect group only, the labels (docker run --label):
+ *
+ *   +----------------------------+----------------+
+ *   | 16                         | 17             |
+ *   | labels [[key, value]...]   | labels_dropped |
+ *   | <= 64 x (str 128, str 512) | u32            |
+ *   +----------------------------+----------------+
+ *
+ * at most DL_MAX_LABEL_TOTAL bytes of keys and values; labels_dropped
+ * says how many the sender left out for these bounds. A reader drops
+ * (and counts) what breaks them instead of failing the frame.
+ *
+ * An older reader ignores 8..17 (or 16..17); an older writer sends 8 or
+ * 16 elements, which leaves the labels unknown (labels.has = false). */
+static void enc_labels(enc_t *e, const dl_labels_t *l)
+{
+	uint32_t n = 0, total = 0, dropped = l->dropped;
+
+	for (uint32_t i = 0; i < l->n; i++)
+		if (dl_label_fits(n, &total, l->v[i].key.n, l->v[i].value.n))
+			n++;
+	dropped += l->n - n;
+	msgpack_pack_array(&e->pk, n);
+	total = 0;
+	for (uint32_t i = 0, k = 0; i < l->n && k < n; i++) {
+		if (!dl_label_fits(k, &total, l->v[i].key.n, l->v[i].value.n))
+			continue;
+		msgpack_pack_array(&e->pk, 2);
+		put_str(e, l->v[i].key, DL_MAX_LABEL_KEY);
+		put_str(e, l->v[i].value, DL_MAX_LABEL_VALUE);
+		k++;
+	}
+	msgpack_pack_uint32(&e->pk, dropped);
+}
+
 static void enc_container(enc_t *e, const dl_container_t *c)
 {
-	msgpack_pack_array(&e->pk, c->d.has ? 16 : 8);
+	msgpack_pack_array(&e->pk, !c->d.has ? 8 : c->labels.has ? 18 : 16);
 	msgpack_pack_uint32(&e->pk, c->idx);
 	put_str(e, c->id, DL_MAX_ID);
 	put_str(e, c->name, DL_MAX_NAME);
@@ -299,6 +333,8 @@ static void enc_container(enc_t *e, const dl_container_t *c)
 	msgpack_pack_uint32(&e->pk, c->d.restart_count);
 	msgpack_pack_uint32(&e->pk, c->d.health_streak);
 	put_str(e, c->d.health_output, DL_MAX_HEALTH_OUTPUT);
+	if (c->labels.has)
+		enc_labels(e, &c->labels);
 }
 
 /* INVENTORY: the full container list, replaces what the collector knew.
@@ -988,6 +1024,69 @@ static int dec_detail(const dec_t *s, dl_cdetail_t *dt)
 	return 0;
 }
 
+static void *zalloc(const dec_t *d, size_t size)
+{
+	return msgpack_zone_malloc(d->z, size);
+}
+
+bool dl_label_fits(uint32_t n, uint32_t *total, size_t klen, size_t vlen)
+{
+	if (n >= DL_MAX_LABELS || klen == 0 || klen > DL_MAX_LABEL_KEY ||
+	    vlen > DL_MAX_LABEL_VALUE ||
+	    klen + vlen > DL_MAX_LABEL_TOTAL - *total)
+		return false;
+	*total += (uint32_t)(klen + vlen);
+	return true;
+}
+
+/* Elements 16..17: labels that break the bounds (too many, too long, an
+ * entry that is not two strings) are dropped and counted, never a frame
+ * error; only element 16 not being an array is. */
+static int dec_labels(const dec_t *s, dl_labels_t *l)
+{
+	const msgpack_object_array *a;
+	uint32_t total = 0, sent_dropped = 0;
+	int rc;
+
+	memset(l, 0, sizeof(*l));
+	if (s->n < 18)
+		return 0;
+	if (s->el[16].type != MSGPACK_OBJECT_ARRAY)
+		return dfail(s, 16, "labels", "is not an array");
+	if ((rc = get_u32(s, 17, "labels_dropped", &sent_dropped)))
+		return rc;
+	a = &s->el[16].via.array;
+	l->has = true;
+	l->dropped = sent_dropped;
+	if (a->size == 0)
+		return 0;
+	l->v = zalloc(s, (a->size < DL_MAX_LABELS ? a->size : DL_MAX_LABELS) *
+				 sizeof(dl_attr_t));
+	if (!l->v)
+		return DL_ENOMEM;
+	for (uint32_t k = 0; k < a->size; k++) {
+		const msgpack_object *o = &a->ptr[k];
+		const msgpack_object *kv = o->via.array.ptr;
+
+		if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 2 ||
+		    kv[0].type != MSGPACK_OBJECT_STR ||
+		    kv[1].type != MSGPACK_OBJECT_STR ||
+		    !dl_label_fits(l->n, &total, kv[0].via.str.size,
+				   kv[1].via.str.size)) {
+			if (l->dropped < UINT32_MAX)
+				l->dropped++;
+			continue;
+		}
+		l->v[l->n].key =
+			(dl_str_t){kv[0].via.str.ptr, kv[0].via.str.size};
+		l->v[l->n].value =
+			(dl_str_t){kv[1].via.str.size ? kv[1].via.str.ptr : "",
+				   kv[1].via.str.size};
+		l->n++;
+	}
+	return 0;
+}
+
 /* Element i of d as a container; subi numbers it inside an INVENTORY. */
 static int dec_container(const dec_t *d, uint32_t i, uint32_t subi,
 			 dl_container_t *c)
@@ -1007,15 +1106,10 @@ static int dec_container(const dec_t *d, uint32_t i, uint32_t subi,
 	    (rc = get_str(&s, 5, "status", DL_MAX_TEXT, &c->status)) ||
 	    (rc = get_str(&s, 6, "health", DL_MAX_NAME, &c->health)) ||
 	    (rc = get_int(&s, 7, "created", INT64_MIN, INT64_MAX, &created)) ||
-	    (rc = dec_detail(&s, &c->d)))
+	    (rc = dec_detail(&s, &c->d)) || (rc = dec_labels(&s, &c->labels)))
 		return rc;
 	c->created = created;
 	return 0;
-}
-
-static void *zalloc(const dec_t *d, size_t size)
-{
-	return msgpack_zone_malloc(d->z, size);
 }
 
 static int dec_inventory(const dec_t *d, dl_msg_t *m)

@@ -32,6 +32,13 @@
 #define DL_MAX_ARGS	     (64u * 1024u) /* REQUEST args, JSON text */
 #define DL_MAX_CHUNK	     (64u * 1024u) /* STREAM data */
 #define DL_MAX_HEALTH_OUTPUT 256	   /* last health check output */
+/* Container labels: more, longer or beyond the total are dropped (and
+ * counted in dl_labels_t.dropped) by whoever meets them, never a frame
+ * error. */
+#define DL_MAX_LABELS	   64
+#define DL_MAX_LABEL_KEY   128
+#define DL_MAX_LABEL_VALUE 512
+#define DL_MAX_LABEL_TOTAL (8u * 1024u) /* keys + values, per container */
 /* RESPONSE body: what fits one frame with room for the header fields. */
 #define DL_MAX_BODY (DL_FRAME_MAX - 64u)
 
@@ -138,6 +145,25 @@ typedef struct {
 } dl_bye_t;
 
 typedef struct {
+	dl_str_t key;
+	dl_str_t value;
+} dl_attr_t;
+
+/* A container's labels, within the DL_MAX_LABEL* bounds. has = false: not
+ * sent (an older agent, or a frame without the inspect group): the
+ * collector keeps what it knew. */
+typedef struct {
+	bool has;
+	uint32_t n;
+	dl_attr_t *v;
+	uint32_t dropped; /* labels left out for the bounds */
+} dl_labels_t;
+
+/* Whether a label of klen/vlen bytes still fits after n labels of total
+ * bytes; if so, adds it to *total. */
+bool dl_label_fits(uint32_t n, uint32_t *total, size_t klen, size_t vlen);
+
+typedef struct {
 	uint32_t idx; /* per-session number, for compact stats */
 	dl_str_t id;
 	dl_str_t name;
@@ -147,12 +173,8 @@ typedef struct {
 	dl_str_t health; /* ""|starting|healthy|unhealthy */
 	int64_t created; /* unix seconds */
 	dl_cdetail_t d;	 /* trailing elements 8..15, when has */
+	dl_labels_t labels; /* elements 16..17, sent only with d */
 } dl_container_t;
-
-typedef struct {
-	dl_str_t key;
-	dl_str_t value;
-} dl_attr_t;
 
 typedef struct {
 	dl_str_t type;	 /* container|image|network|volume|daemon|... */

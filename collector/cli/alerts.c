@@ -71,7 +71,7 @@ int dl_cli_alerts(const dl_cli_t *cli, int argc, char **argv)
 	bool all = false, json = false;
 	int64_t since = 86400;
 	json_t *data, *row;
-	size_t i;
+	size_t i, nunsent = 0;
 	int ch;
 
 	optind = 1;
@@ -107,16 +107,25 @@ int dl_cli_alerts(const dl_cli_t *cli, int argc, char **argv)
 		       "HOST/CONTAINER", "STATE", "SINCE", "SUMMARY");
 	json_array_foreach(data, i, row)
 	{
-		char key[320], since_s[48];
+		char key[320], since_s[48], state[24];
 		bool sil = json_is_true(json_object_get(row, "silenced"));
+		bool unsent =
+			json_is_string(json_object_get(row, "notify_error"));
 
 		key_of(row, key, sizeof(key));
 		ago(json_object_get(row, "since"), since_s, sizeof(since_s));
+		/* "!": its last notification failed after the retries */
+		snprintf(state, sizeof(state), "%s%s", dl_cli_str(row, "state"),
+			 unsent ? "!" : "");
+		nunsent += unsent;
 		printf("%-20s %-8s %-30s %-9s %-12s %s%s\n",
 		       dl_cli_str(row, "rule"), dl_cli_str(row, "severity"),
-		       key, dl_cli_str(row, "state"), since_s,
-		       dl_cli_str(row, "summary"), sil ? " (silenced)" : "");
+		       key, state, since_s, dl_cli_str(row, "summary"),
+		       sil ? " (silenced)" : "");
 	}
+	if (nunsent)
+		printf("! = its notification failed after retries "
+		       "(notify_error in --json)\n");
 	json_decref(data);
 	return 0;
 }

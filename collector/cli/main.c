@@ -16,6 +16,7 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/err.h"
+#include "common/label.h"
 #include "proto/admin.h"
 
 #define DEFAULT_EVENT_LIMIT 100
@@ -31,7 +32,8 @@ static void usage(FILE *f)
 		"  hosts [--json]                          hosts, online "
 		"state, "
 		"Docker version\n"
-		"  ps [--host H] [-a] [--json]             containers across "
+		"  ps [--host H] [-a] [--label K[=V]] [--labels] [--json]\n"
+		"                                          containers across "
 		"the fleet\n"
 		"     [--limit N [--cursor C]] [--all-rows] (over 500 rows "
 		"without --host: a summary per host)\n"
@@ -350,6 +352,9 @@ typedef struct {
 	bool all, json, all_rows;
 	int limit; /* 0 = every row */
 	const char *cursor;
+	const char *label; /* --label K[=V] */
+	bool labels;	   /* --labels: the LABELS column */
+	bool is_ps;	   /* the options above are ps's alone */
 } ps_opts_t;
 
 /* One line per host: HOST RUNNING/TOTAL and what the others are doing
@@ -386,19 +391,47 @@ static void ps_summary(json_t *rows, bool all)
 	       n, all ? "" : " running", hosts, all ? " -a" : "");
 }
 
-static void ps_table(json_t *rows)
+/* "k=v,k2=v2" into out (cut to fit), "-" when none or unknown. */
+static void labels_text(json_t *labels, char *out, size_t outlen)
 {
+	const char *k;
+	json_t *v;
+	size_t n = 0;
+
+	snprintf(out, outlen, "-");
+	json_object_foreach(labels, k, v)
+	{
+		int w = snprintf(
+			out + n, outlen - n, "%s%s=%s", n ? "," : "", k,
+			json_string_value(v) ? json_string_value(v) : "");
+
+		if (w < 0 || (size_t)w >= outlen - n)
+			break;
+		n += (size_t)w;
+	}
+}
+
+static void ps_table(json_t *rows, const ps_opts_t *ps)
+{
+	char labels[1024];
 	json_t *c;
 	size_t i;
 
-	printf("%-20s %-12s %-24s %-24s %-10s %s\n", "HOST", "CONTAINER ID",
-	       "NAME", "IMAGE", "STATE", "STATUS");
+	/* STATUS is the last column unless LABELS follows it */
+	printf("%-20s %-12s %-24s %-24s %-10s %-*s%s\n", "HOST", "CONTAINER ID",
+	       "NAME", "IMAGE", "STATE", ps->labels ? 28 : 0, "STATUS",
+	       ps->labels ? " LABELS" : "");
 	json_array_foreach(rows, i, c)
 	{
-		printf("%-20s %-12.12s %-24s %-24s %-10s %s\n",
+		labels[0] = '\0';
+		if (ps->labels)
+			labels_text(json_object_get(c, "labels"), labels,
+				    sizeof(labels));
+		printf("%-20s %-12.12s %-24s %-24s %-10s %-*s%s%s\n",
 		       dl_cli_str(c, "host"), dl_cli_str(c, "id"),
 		       dl_cli_str(c, "name"), dl_cli_str(c, "image"),
-		       dl_cli_str(c, "state"), dl_cli_str(c, "status"));
+		       dl_cli_str(c, "state"), ps->labels ? 28 : 0,
+		       dl_cli_str(c, "status"), ps->labels ? " " : "", labels);
 	}
 }
 
@@ -414,6 +447,8 @@ static int cmd_ps(const dl_cli_t *cli, const char *host, const ps_opts_t *o)
 		json_object_set_new(req, "limit", json_integer(o->limit));
 	if (o->cursor)
 		json_object_set_new(req, "cursor", json_string(o->cursor));
+	if (o->label)
+		json_object_set_new(req, "label", json_string(o->label));
 	data = dl_cli_call(cli, req);
 	if (!data)
 		return 1;
@@ -427,7 +462,7 @@ static int cmd_ps(const dl_cli_t *cli, const char *host, const ps_opts_t *o)
 	    json_array_size(rows) > PS_SUMMARY_ROWS)
 		ps_summary(rows, o->all);
 	else
-		ps_table(rows);
+		ps_table(rows, o);
 	if (paged && json_is_string(json_object_get(data, "next")))
 		printf("more: dockline ps%s%s%s --limit %d --cursor %s\n",
 		       o->all ? " -a" : "", host ? " --host " : "",
@@ -534,8 +569,11 @@ static int parse_cmd_opts(int argc, char **argv, const char **host, bool *all,
 		{"limit", required_argument, NULL, 'n'},
 		{"cursor", required_argument, NULL, 'C'},
 		{"all-rows", no_argument, NULL, 'R'},
+		{"label", required_argument, NULL, 'l'},
+		{"labels", no_argument, NULL, 'L'},
 		{NULL, 0, NULL, 0},
 	};
+	dl_label_filter_t lf;
 	int ch;
 
 	optind = 1;
@@ -564,6 +602,24 @@ static int parse_cmd_opts(int argc, char **argv, const char **host, bool *all,
 			break;
 		case 'C': ps->cursor = optarg; break;
 		case 'R': ps->all_rows = true; break;
+		case 'l':
+			if (!ps->is_ps ||
+			    dl_label_filter_parse(optarg, &lf) != 0) {
+				fprintf(stderr, "dockline: %s\n",
+					ps->is_ps ? "--label takes K or K=V"
+						  : "--label is for ps only");
+				return 2;
+			}
+			ps->label = optarg;
+			break;
+		case 'L':
+			if (!ps->is_ps) {
+				fprintf(stderr,
+					"dockline: --labels is for ps only\n");
+				return 2;
+			}
+			ps->labels = true;
+			break;
 		default: return 2;
 		}
 	}
@@ -698,6 +754,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	pso.is_ps = !strcmp(cmd, "ps");
 	rc = parse_cmd_opts(argc, argv, &host, &all, &json, &follow, &since_s,
 			    &limit, &pso);
 	if (rc)

@@ -11,6 +11,7 @@
 #include "collector/http/route.h"
 #include "common/clock.h"
 #include "common/config.h"
+#include "common/label.h"
 #include "proto/control.h"
 
 #define MAX_SEGS	8
@@ -392,12 +393,31 @@ static int page_q(ctx_t *c)
 	return 0;
 }
 
+/* ?label=K or K=V: UTF-8 allowed (labels are), control characters in
+ * the key and over-long parts are not. */
+static int q_label(ctx_t *c)
+{
+	const char *v = qv(c, "label");
+	dl_label_filter_t f;
+	json_t *s;
+
+	if (!v)
+		return 0;
+	if (dl_label_filter_parse(v, &f) != 0)
+		return BAD(c, "label must be K or K=V (key 1 to %s bytes)",
+			   "128");
+	if (!(s = json_string(v)))
+		return BAD(c, "label is not UTF-8%s", "");
+	json_object_set_new(c->out->req, "label", s);
+	return 0;
+}
+
 static int ps(ctx_t *c, const char *host)
 {
-	static const char *const qh[] = {"all",	  "state",  "name",
+	static const char *const qh[] = {"all",	  "state",  "name", "label",
 					 "limit", "cursor", NULL};
-	static const char *const qa[] = {"host",  "all",    "state", "name",
-					 "limit", "cursor", NULL};
+	static const char *const qa[] = {"host",  "all",   "state",  "name",
+					 "label", "limit", "cursor", NULL};
 	bool all = false;
 
 	if (check_query(c, host ? qh : qa) || q_bool(c, "all", &all) ||
@@ -409,7 +429,8 @@ static int ps(ctx_t *c, const char *host)
 	else if (q_word(c, "host", 63, c->out->req))
 		return c->out->status;
 	if (q_word(c, "state", 32, c->out->req) ||
-	    q_word(c, "name", DL_CTL_NAME_MAX, c->out->req) || page_q(c))
+	    q_word(c, "name", DL_CTL_NAME_MAX, c->out->req) || q_label(c) ||
+	    page_q(c))
 		return c->out->status;
 	return 0;
 }

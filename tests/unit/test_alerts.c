@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "collector/alerts.h"
+#include "collector/alerts_int.h"
 #include "collector/conf.h"
 #include "common/err.h"
 #include "store_fixture.h"
@@ -21,9 +22,11 @@ static int64_t fake_clock(void *ud)
 	return now_ms;
 }
 
-static void sink(void *ud, const char *const *ch, size_t n, const json_t *m)
+static void sink(void *ud, const char *const *ch, size_t n, const json_t *m,
+		 int64_t id)
 {
 	(void)ud;
+	(void)id;
 	(void)ch;
 	(void)n;
 	json_array_append_new(sent, json_deep_copy(m));
@@ -86,6 +89,10 @@ static void test_config(void)
 		 "c.conf:2: [alert a] condition host_load needs"},
 		{"[alert a]\ncondition = docker_down\nrepeat = 10s\n",
 		 "c.conf:3: [alert a] repeat"},
+		{"[alert a]\ncondition = docker_down\nlabel = app=web\n",
+		 "c.conf:3: [alert a] label does not apply"},
+		{"[alert a]\ncondition = container_unhealthy\nlabel = =web\n",
+		 "c.conf:3: [alert a] label must be K or K=V"},
 	};
 	char err[512], path[160];
 	size_t n;
@@ -289,6 +296,92 @@ static void event(dl_alerts_t *e, const char *name, const char *action,
 	json_decref(row);
 }
 
+/* `label = app=web`: the known labels decide (from INVENTORY or
+ * CONTAINER), the message carries them; an unlabelled twin is out. */
+static void test_label_scope(void)
+{
+	dl_alerts_t *e =
+		engine("[alert sick]\ncondition = container_unhealthy\n"
+		       "label = app=web\n[alert any]\n"
+		       "condition = container_unhealthy\nlabel = tier\n",
+		       NULL);
+	dl_attr_t l[2] = {{DL_STR("app"), DL_STR("web")},
+			  {DL_STR("tier"), DL_STR("front")}};
+	dl_container_t v[2] = {{.name = DL_STR("web1")},
+			       {.name = DL_STR("twin")}};
+
+	ASSERT(e->rules[0].has_label);
+	ASSERT_STR_EQ(e->rules[0].label.key, "app");
+	ASSERT_STR_EQ(e->rules[0].label.value, "web");
+	v[0].labels = (dl_labels_t){.has = true, .n = 2, .v = l};
+	v[1].labels = (dl_labels_t){.has = true};
+	dl_alerts_inventory(e, "app-1", v, 2);
+	event(e, "twin", "health_status: unhealthy", NULL);
+	ASSERT_EQ(json_array_size(sent), 0);
+	event(e, "web1", "health_status: unhealthy", NULL);
+	ASSERT_EQ(json_array_size(sent), 2);
+	ASSERT_STR_EQ(msg_str(0, "container"), "web1");
+	ASSERT_STR_EQ(
+		json_string_value(json_object_get(
+			json_object_get(json_array_get(sent, 0), "labels"),
+			"tier")),
+		"front");
+	/* an INVENTORY without labels for web1 keeps the known ones */
+	v[0].labels.has = false;
+	dl_alerts_inventory(e, "app-1", v, 2);
+	event(e, "web1", "health_status: healthy", NULL);
+	ASSERT_EQ(json_array_size(sent), 4);
+	ASSERT_STR_EQ(msg_str(2, "status"), "resolved");
+	/* removed: forgotten, so the event's own attributes decide */
+	dl_alerts_container(e, "app-1", true, &v[0]);
+	json_array_clear(sent);
+	event(e, "web1", "health_status: unhealthy", NULL);
+	ASSERT_EQ(json_array_size(sent), 0);
+	/* a failed send is kept on the alert, a later success clears it */
+	dl_alerts_inventory(e, "app-1", v, 1);
+	v[0].labels.has = true;
+	dl_alerts_container(e, "app-1", false, &v[0]);
+	event(e, "web1", "health_status: unhealthy", NULL);
+	ASSERT_EQ(json_array_size(sent), 2);
+	{
+		json_t *lst = dl_alerts_list(e, false, 0, NULL);
+		json_t *row = json_array_get(lst, 0);
+		int64_t id = 0;
+		size_t k;
+		inst_t *in;
+
+		ASSERT(json_is_null(json_object_get(row, "notify_error")));
+		json_decref(lst);
+		for (size_t b = 0; b < HASH_SIZE && !id; b++)
+			for (in = e->hash[b]; in; in = in->next)
+				if (in->state == A_FIRING)
+					id = in->id;
+		ASSERT(id > 0);
+		dl_alerts_notified(e, id, "ops", false, "HTTP 500");
+		lst = dl_alerts_list(e, false, 0, NULL);
+		ASSERT(nalerts(e, false, "firing") == 2);
+		{
+			bool seen = false;
+			size_t i;
+
+			json_array_foreach(lst, i, row) seen |=
+				json_is_string(
+					json_object_get(row, "notify_error")) &&
+				!strcmp(json_string_value(json_object_get(
+						row, "notify_error")),
+					"ops: HTTP 500");
+			ASSERT(seen);
+		}
+		json_decref(lst);
+		dl_alerts_notified(e, id, "ops", true, "200");
+		lst = dl_alerts_list(e, false, 0, NULL);
+		json_array_foreach(lst, k, row) ASSERT(
+			json_is_null(json_object_get(row, "notify_error")));
+		json_decref(lst);
+	}
+	dl_alerts_free(e);
+}
+
 static void test_events(void)
 {
 	dl_alerts_t *e =
@@ -476,6 +569,7 @@ int main(void)
 	test_offline_repeat();
 	test_threshold_hysteresis();
 	test_events();
+	test_label_scope();
 	test_silence();
 	test_restart();
 	json_decref(sent);

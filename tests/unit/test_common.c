@@ -13,6 +13,7 @@
 #include "common/config.h"
 #include "common/err.h"
 #include "common/sdnotify.h"
+#include "common/label.h"
 #include "common/utf8.h"
 #include "test.h"
 
@@ -465,6 +466,59 @@ static void test_sdnotify(void)
 	unsetenv("WATCHDOG_USEC");
 }
 
+/* "K" or "K=V", first '=' splits; bounds of the wire. */
+static void test_label_filter(void)
+{
+	static const struct {
+		const char *in;
+		int rc;
+		const char *key, *value; /* value NULL: key only */
+	} t[] = {
+		{"app", 0, "app", NULL},
+		{"app=web", 0, "app", "web"},
+		{"app=", 0, "app", ""},
+		{"a=b=c", 0, "a", "b=c"},
+		{"com.example.tier=front end", 0, "com.example.tier",
+		 "front end"},
+		{"", DL_EINVAL, NULL, NULL},
+		{"=web", DL_EINVAL, NULL, NULL},
+		{"a\tb=c", DL_EINVAL, NULL, NULL},
+	};
+	char longk[DL_MAX_LABEL_KEY + 3], longv[DL_MAX_LABEL_VALUE + 4];
+	dl_label_filter_t f;
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		ASSERT_EQ(dl_label_filter_parse(t[i].in, &f), t[i].rc);
+		if (t[i].rc)
+			continue;
+		ASSERT_STR_EQ(f.key, t[i].key);
+		ASSERT_EQ(f.has_value, t[i].value != NULL);
+		if (t[i].value)
+			ASSERT_STR_EQ(f.value, t[i].value);
+	}
+	ASSERT_EQ(dl_label_filter_parse(NULL, &f), DL_EINVAL);
+	memset(longk, 'k', sizeof(longk));
+	longk[DL_MAX_LABEL_KEY] = '\0'; /* exactly the maximum */
+	ASSERT_EQ(dl_label_filter_parse(longk, &f), 0);
+	longk[DL_MAX_LABEL_KEY] = 'k';
+	longk[DL_MAX_LABEL_KEY + 1] = '\0';
+	ASSERT_EQ(dl_label_filter_parse(longk, &f), DL_EINVAL);
+	memset(longv, 'v', sizeof(longv));
+	longv[0] = 'k';
+	longv[1] = '=';
+	longv[DL_MAX_LABEL_VALUE + 2] = '\0';
+	ASSERT_EQ(dl_label_filter_parse(longv, &f), 0);
+	longv[DL_MAX_LABEL_VALUE + 2] = 'v';
+	longv[DL_MAX_LABEL_VALUE + 3] = '\0';
+	ASSERT_EQ(dl_label_filter_parse(longv, &f), DL_EINVAL);
+	ASSERT_EQ(dl_label_filter_parse("app=web", &f), 0);
+	ASSERT(dl_label_filter_match(&f, "web"));
+	ASSERT(!dl_label_filter_match(&f, "db"));
+	ASSERT(!dl_label_filter_match(&f, NULL));
+	ASSERT_EQ(dl_label_filter_parse("app", &f), 0);
+	ASSERT(dl_label_filter_match(&f, ""));
+}
+
 int main(void)
 {
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/dl-test-common.XXXXXX");
@@ -484,5 +538,6 @@ int main(void)
 	RUN(test_strerror);
 	RUN(test_utf8_fix);
 	RUN(test_sdnotify);
+	RUN(test_label_filter);
 	return 0;
 }

@@ -40,6 +40,13 @@ static const case_t cases[] = {
 	 "{\"op\":\"ps\",\"host\":\"a\",\"all\":false,\"state\":\"running\","
 	 "\"name\":\"web\"}",
 	 DL_ROUTE_PLAIN},
+	{G, "/api/v1/containers", "label=app=web", NULL, 0, 0,
+	 "{\"op\":\"ps\",\"all\":false,\"label\":\"app=web\"}", DL_ROUTE_PLAIN},
+	{G, "/api/v1/hosts/a/containers", "label=tier", NULL, 0, 0,
+	 "{\"op\":\"ps\",\"host\":\"a\",\"all\":false,\"label\":"
+	 "\"tier\"}",
+	 DL_ROUTE_PLAIN},
+	{G, "/api/v1/containers", "label==web", NULL, 0, 400, NULL, 0},
 	{G, "/api/v1/containers", "all=maybe", NULL, 0, 400, NULL, 0},
 	/* paging: limit and cursor pass through; serve checks the cursor */
 	{G, "/api/v1/containers", "all=1&limit=100&cursor=AbC-_9", NULL, 0, 0,

@@ -465,6 +465,118 @@ static void test_container_detail(void)
 	}
 }
 
+/* Labels ride as elements 16..17 after the inspect group; bounds drop
+ * and count, never fail. */
+static void test_container_labels(void)
+{
+	static dl_attr_t l[70];
+	static char keys[70][16], bigk[DL_MAX_LABEL_KEY + 2];
+	char name[32];
+	dl_msg_t m = {.type = DL_MSG_CONTAINER, .seq = 1}, d;
+
+	for (int i = 0; i < 70; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "k%02d", i);
+		l[i].key = DL_STR(keys[i]);
+		l[i].value = DL_STR(i ? "v" : "");
+	}
+	fill_container(&m.u.container.c, 4, name, sizeof(name));
+	fill_detail(&m.u.container.c);
+	m.u.container.c.labels = (dl_labels_t){.has = true, .n = 2, .v = l};
+	round_trip(&m, &d);
+	check_container(&d.u.container.c, 4);
+	ASSERT(d.u.container.c.d.has);
+	ASSERT(d.u.container.c.labels.has);
+	ASSERT_EQ(d.u.container.c.labels.n, 2);
+	ASSERT_EQ(d.u.container.c.labels.dropped, 0);
+	ASSERT_STR_IS(d.u.container.c.labels.v[0].key, "k00");
+	ASSERT_STR_IS(d.u.container.c.labels.v[0].value, "");
+	ASSERT_STR_IS(d.u.container.c.labels.v[1].value, "v");
+	dl_msg_release(&d);
+
+	/* 70 labels and an over-long key: 64 sent, the rest counted */
+	memset(bigk, 'K', sizeof(bigk) - 1);
+	bigk[sizeof(bigk) - 1] = '\0';
+	l[3].key = DL_STR(bigk);
+	m.u.container.c.labels =
+		(dl_labels_t){.has = true, .n = 70, .v = l, .dropped = 2};
+	round_trip(&m, &d);
+	ASSERT_EQ(d.u.container.c.labels.n, DL_MAX_LABELS);
+	ASSERT_EQ(d.u.container.c.labels.dropped, 2 + 6);
+	ASSERT_STR_IS(d.u.container.c.labels.v[3].key, "k04");
+	dl_msg_release(&d);
+
+	/* without the inspect group no labels go (an older layout) */
+	m.u.container.c.d.has = false;
+	round_trip(&m, &d);
+	ASSERT(!d.u.container.c.d.has);
+	ASSERT(!d.u.container.c.labels.has);
+	dl_msg_release(&d);
+
+	/* an older agent's 16 elements: labels unknown, not empty */
+	fill_detail(&m.u.container.c);
+	m.u.container.c.labels.has = false;
+	round_trip(&m, &d);
+	ASSERT(d.u.container.c.d.has);
+	ASSERT(!d.u.container.c.labels.has);
+	ASSERT_EQ(d.u.container.c.labels.n, 0);
+	dl_msg_release(&d);
+}
+
+/* A hand-made frame beyond the bounds (a peer that does not cap): the
+ * decoder keeps what fits and counts the rest. */
+static void test_labels_decode_bounds(void)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	char big[DL_MAX_LABEL_VALUE + 1], key[16], why[256];
+	dl_msg_t d;
+
+	memset(big, 'v', sizeof(big));
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, 6);
+	msgpack_pack_uint32(&pk, DL_MSG_CONTAINER);
+	for (int i = 0; i < 3; i++)
+		msgpack_pack_uint64(&pk, 1);
+	msgpack_pack_false(&pk);
+	msgpack_pack_array(&pk, 18);
+	msgpack_pack_uint32(&pk, 1);
+	for (int i = 0; i < 6; i++)
+		msgpack_pack_str_with_body(&pk, "x", 1);
+	msgpack_pack_int64(&pk, 0);
+	for (int i = 0; i < 2; i++)
+		msgpack_pack_uint64(&pk, 0);
+	msgpack_pack_int32(&pk, 0);
+	msgpack_pack_false(&pk);
+	msgpack_pack_false(&pk);
+	for (int i = 0; i < 2; i++)
+		msgpack_pack_uint32(&pk, 0);
+	msgpack_pack_str_with_body(&pk, "", 0);
+	msgpack_pack_array(&pk, 80);
+	for (int i = 0; i < 80; i++) {
+		int n = snprintf(key, sizeof(key), "k%d", i);
+
+		if (i == 0) { /* not a pair */
+			msgpack_pack_uint32(&pk, 7);
+			continue;
+		}
+		msgpack_pack_array(&pk, 2);
+		msgpack_pack_str_with_body(&pk, key, (size_t)n);
+		/* label 1: value one byte too long */
+		msgpack_pack_str_with_body(&pk, big, i == 1 ? sizeof(big) : 3);
+	}
+	msgpack_pack_uint32(&pk, 5);
+	ASSERT_EQ(dl_msg_decode(&d, (const uint8_t *)sb.data, sb.size, why,
+				sizeof(why)),
+		  0);
+	ASSERT(d.u.container.c.labels.has);
+	ASSERT_EQ(d.u.container.c.labels.n, DL_MAX_LABELS);
+	ASSERT_STR_IS(d.u.container.c.labels.v[0].key, "k2");
+	ASSERT_EQ(d.u.container.c.labels.dropped, 5 + 2 + (78 - 64));
+	dl_msg_release(&d);
+	msgpack_sbuffer_destroy(&sb);
+}
+
 static void test_event_docker(void)
 {
 	dl_attr_t at[DL_MAX_ATTRS];
@@ -1460,6 +1572,8 @@ int main(void)
 	RUN(test_small);
 	RUN(test_inventory);
 	RUN(test_container_detail);
+	RUN(test_container_labels);
+	RUN(test_labels_decode_bounds);
 	RUN(test_event_docker);
 	RUN(test_stats);
 	RUN(test_hoststats);

@@ -329,7 +329,7 @@ static void test_migrate_v1(void)
 	ASSERT_EQ(system(cmd), 0);
 	ASSERT_EQ(sql_f("PRAGMA user_version", 0), 1);
 	s = open_store(NULL);
-	ASSERT_EQ(sql_f("PRAGMA user_version", 0), 6);
+	ASSERT_EQ(sql_f("PRAGMA user_version", 0), 7);
 	ASSERT_EQ(sql_f("SELECT count(*) FROM tokens", 0), 0);
 	ASSERT_EQ(sql_f("SELECT count(*) FROM alerts", 0), 0);
 	ASSERT_EQ(sql_f("SELECT count(*) FROM silences", 0), 0);

@@ -432,7 +432,7 @@ static void test_reopen_and_migrations(void)
 		ASSERT_EQ(e, E2);
 		ASSERT_EQ(q, 77);
 		close_store(s);
-		ASSERT_EQ(sql_int("PRAGMA user_version", NULL), 6);
+		ASSERT_EQ(sql_int("PRAGMA user_version", NULL), 7);
 		ASSERT_EQ(sql_int("SELECT count(*) FROM events", NULL), 11);
 		/* a restarted collector has no sessions */
 		ASSERT_EQ(sql_int("SELECT sum(online) FROM hosts", NULL), 0);
@@ -440,8 +440,9 @@ static void test_reopen_and_migrations(void)
 			sql_int("SELECT count(*) FROM sqlite_master WHERE "
 				"type = 'table'",
 				NULL),
-			15); /* v1's 4, v2's keys, samples, rollups, v3's audit,
-				v4's tokens, v5's alerts and silences */
+			16); /* v1's 4, v2's keys, samples, rollups, v3's audit,
+				v4's tokens, v5's alerts and silences, v7's
+				container_labels */
 	}
 	{
 		char mode[16];
@@ -587,6 +588,131 @@ static void test_health(void)
 	close_store(s);
 }
 
+/* What v7 added, to make a v6 database from a fresh one. */
+#define DOWN_V7                                                                \
+	"DROP TRIGGER containers_labels_ins;"                                  \
+	"DROP TRIGGER containers_labels_upd;"                                  \
+	"DROP TRIGGER containers_labels_del;"                                  \
+	"DROP TABLE container_labels;"                                         \
+	"ALTER TABLE containers DROP COLUMN labels;"                           \
+	"ALTER TABLE alerts DROP COLUMN notify_error;"                         \
+	"ALTER TABLE alerts DROP COLUMN notify_failed_at;"
+
+static json_t *ps_label(dl_query_t *qy, const char *label)
+{
+	dl_ps_filter_t f = {.host = "h", .all = true, .label = label};
+	char err[256];
+
+	return dl_query_ps_where(qy, &f, err, sizeof(err));
+}
+
+/* Labels stored with the container; `label` filters K and K=V; a frame
+ * without labels keeps them; a removed container takes its rows along. */
+static void test_labels(void)
+{
+	dl_attr_t l[2] = {{DL_STR("app"), DL_STR("web")},
+			  {DL_STR("tier"), DL_STR("front")}};
+	dl_container_t v[2] = {ctr("aaa", "web", "running"),
+			       ctr("bbb", "twin", "running")};
+	char err[256];
+	dl_query_t *qy;
+	json_t *arr;
+	dl_store_t *s;
+
+	fresh_db("labels");
+	s = open_store();
+	dl_store_host_online(s, "h", "p", "sw", NULL, 1);
+	/* labels ride with the inspect group */
+	v[0].d.has = v[1].d.has = true;
+	v[0].labels = (dl_labels_t){.has = true, .n = 2, .v = l};
+	v[1].labels = (dl_labels_t){.has = true};
+	submit_inventory(s, 1, "h", E1, 1, v, 2);
+	wait_ack(1, E1, 1);
+	qy = dl_query_open(dbpath, err, sizeof(err));
+	ASSERT(qy != NULL);
+	arr = ps_label(qy, NULL);
+	ASSERT_EQ(json_array_size(arr), 2);
+	ASSERT_STR_EQ(json_string_value(json_object_get(
+			      json_object_get(json_array_get(arr, 1), "labels"),
+			      "tier")),
+		      "front"); /* ordered by name: twin, web */
+	ASSERT_EQ(json_object_size(
+			  json_object_get(json_array_get(arr, 0), "labels")),
+		  0);
+	json_decref(arr);
+	arr = ps_label(qy, "app=web");
+	ASSERT_EQ(json_array_size(arr), 1);
+	ASSERT_STR_EQ(jstr(json_array_get(arr, 0), "name"), "web");
+	json_decref(arr);
+	arr = ps_label(qy, "app");
+	ASSERT_EQ(json_array_size(arr), 1);
+	json_decref(arr);
+	arr = ps_label(qy, "app=db");
+	ASSERT_EQ(json_array_size(arr), 0);
+	json_decref(arr);
+	arr = ps_label(qy, "=x");
+	ASSERT(arr == NULL);
+
+	/* a CONTAINER without labels (no inspect yet) keeps them */
+	v[0].labels.has = false;
+	submit_container(s, 1, "h", E1, 2, v[0], false);
+	wait_ack(1, E1, 2);
+	arr = ps_label(qy, "tier=front");
+	ASSERT_EQ(json_array_size(arr), 1);
+	json_decref(arr);
+	submit_container(s, 1, "h", E1, 3, v[0], true);
+	wait_ack(1, E1, 3);
+	ASSERT_EQ(sql_int("SELECT count(*) FROM container_labels", NULL), 0);
+	dl_query_close(qy);
+	close_store(s);
+}
+
+/* A v6 store with rows migrates to v7: labels unknown (null), the
+ * filter finds nothing, then an INVENTORY with labels fills both. */
+static void test_migrate_v6(void)
+{
+	dl_attr_t l[1] = {{DL_STR("app"), DL_STR("web")}};
+	dl_container_t v[1] = {ctr("aaa", "web", "running")};
+	char err[256];
+	dl_query_t *qy;
+	json_t *arr;
+	dl_store_t *s;
+	sqlite3 *db;
+
+	fresh_db("v6");
+	s = open_store();
+	dl_store_host_online(s, "h", "p", "sw", NULL, 1);
+	submit_inventory(s, 1, "h", E1, 1, v, 1);
+	wait_ack(1, E1, 1);
+	close_store(s);
+	ASSERT_EQ(sqlite3_open(dbpath, &db), SQLITE_OK);
+	ASSERT_EQ(sqlite3_exec(db, DOWN_V7 "PRAGMA user_version = 6", NULL,
+			       NULL, NULL),
+		  SQLITE_OK);
+	sqlite3_close(db);
+
+	s = open_store();
+	ASSERT_EQ(sql_int("PRAGMA user_version", NULL), 7);
+	qy = dl_query_open(dbpath, err, sizeof(err));
+	ASSERT(qy != NULL);
+	arr = ps_label(qy, NULL);
+	ASSERT_EQ(json_array_size(arr), 1);
+	ASSERT(json_is_null(json_object_get(json_array_get(arr, 0), "labels")));
+	json_decref(arr);
+	arr = ps_label(qy, "app=web");
+	ASSERT_EQ(json_array_size(arr), 0);
+	json_decref(arr);
+	v[0].d.has = true;
+	v[0].labels = (dl_labels_t){.has = true, .n = 1, .v = l};
+	submit_inventory(s, 1, "h", E1, 2, v, 1);
+	wait_ack(1, E1, 2);
+	arr = ps_label(qy, "app=web");
+	ASSERT_EQ(json_array_size(arr), 1);
+	json_decref(arr);
+	dl_query_close(qy);
+	close_store(s);
+}
+
 /* A v4 store (as the code before v5 made it, with rows) migrates to v5:
  * rows kept, the new columns NULL, so ps shows the stored text. */
 static void test_migrate_v4(void)
@@ -609,6 +735,7 @@ static void test_migrate_v4(void)
 	wait_ack(1, E1, 1);
 	close_store(s);
 	ASSERT_EQ(sqlite3_open(dbpath, &db), SQLITE_OK);
+	ASSERT_EQ(sqlite3_exec(db, DOWN_V7, NULL, NULL, NULL), SQLITE_OK);
 	for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++) {
 		snprintf(q, sizeof(q), "ALTER TABLE containers DROP COLUMN %s",
 			 drop[i]);
@@ -624,7 +751,7 @@ static void test_migrate_v4(void)
 	sqlite3_close(db);
 
 	s = open_store();
-	ASSERT_EQ(sql_int("PRAGMA user_version", NULL), 6);
+	ASSERT_EQ(sql_int("PRAGMA user_version", NULL), 7);
 	ASSERT_EQ(sql_int("SELECT count(*) FROM containers WHERE started_at "
 			  "IS NULL AND name = ?",
 			  "web"),
@@ -794,8 +921,10 @@ static void test_queries(void)
 	ASSERT_STR_EQ(jstr(h, "status"), "Up 3 minutes");
 	ASSERT_STR_EQ(jstr(h, "health"), "");
 	ASSERT_EQ(jint(h, "created"), 1700000000);
-	/* + the inspect facts, null from an agent that sent none */
-	ASSERT_EQ(json_object_size(h), 16);
+	/* + the inspect facts and labels, null from an agent that sent
+	 * none */
+	ASSERT_EQ(json_object_size(h), 17);
+	ASSERT(json_is_null(json_object_get(h, "labels")));
 	ASSERT(json_is_null(json_object_get(h, "started_at")));
 	ASSERT(json_is_null(json_object_get(h, "health_output")));
 	json_decref(arr);
@@ -1036,6 +1165,8 @@ int main(void)
 	RUN(test_queries);
 	RUN(test_health);
 	RUN(test_migrate_v4);
+	RUN(test_labels);
+	RUN(test_migrate_v6);
 	RUN(test_readers_during_commits);
 	RUN(test_commit_retry);
 	ASSERT_EQ(uv_loop_close(&loop), 0);
