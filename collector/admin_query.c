@@ -256,55 +256,76 @@ static json_t *run_query(const char *db, json_t *req, const dl_auth_t *au)
 	return dl_admin__ok(data);
 }
 
+/* The text answers (history, ps, stats, hosts) are written straight
+ * into a frame: text_begin checks the host, opens this worker's
+ * connection and writes the frame's head, text_end closes the document
+ * and the frame. Both leave c->resp set (and b freed) on failure. */
+static const char text_head[] = "{\"ok\":true,\"data\":";
+
+static bool text_begin(admin_conn_t *c, const char *host, dl_buf_t *b)
+{
+	char err[512] = "";
+
+	if (host && !dl_host_name_valid(host)) {
+		c->resp = dl_admin__fail("invalid", "invalid host name \"%s\"",
+					 host);
+		return false;
+	}
+	if (!tq &&
+	    !(tq = dl_query_open(c->srv->conf->database, err, sizeof(err)))) {
+		c->resp = dl_admin__fail("error", "%s", err);
+		return false;
+	}
+	dl_buf_init(b, DL_FRAME_HDR + DL_ADMIN_RESP_MAX);
+	if (dl_buf_append(b, "\0\0\0\0", DL_FRAME_HDR) ||
+	    dl_buf_append(b, text_head, sizeof(text_head) - 1)) {
+		dl_buf_free(b);
+		c->resp = dl_admin__fail("error", "out of memory%s", "");
+		return false;
+	}
+	return true;
+}
+
+/* rc: the query's; err its sentence. The frame, or NULL. */
+static char *text_end(admin_conn_t *c, dl_buf_t *b, int rc, char *err,
+		      size_t errlen, size_t *len)
+{
+	if (rc || dl_buf_append(b, "}", 1)) {
+		if (!err[0])
+			snprintf(err, errlen,
+				 "response too large; narrow the query");
+		dl_buf_free(b);
+		c->resp = dl_admin__fail(err_code(err), "%s", err);
+		return NULL;
+	}
+	dl_frame_put_header(dl_buf_head(b),
+			    (uint32_t)(dl_buf_used(b) - DL_FRAME_HDR));
+	*len = dl_buf_used(b);
+	return (char *)b->data; /* off is 0: nothing was consumed */
+}
+
 /* "history": a day of raw samples is ~2 MB of JSON; building it as text
  * from the rows (no json_t per sample) is what keeps it fast. Errors go
  * the json path like every other op. Returns the frame, or NULL with
  * c->resp set. */
 static char *run_history(admin_conn_t *c, size_t *len)
 {
-	static const char head[] = "{\"ok\":true,\"data\":";
 	const char *host = json_string_value(json_object_get(c->req, "host"));
 	char err[512] = "";
 	hist_args_t a;
 	dl_buf_t b;
+	int rc;
 
-	if (host && !dl_host_name_valid(host)) {
-		c->resp = dl_admin__fail("invalid", "invalid host name \"%s\"",
-					 host);
-		return NULL;
-	}
-	if (!tq &&
-	    !(tq = dl_query_open(c->srv->conf->database, err, sizeof(err)))) {
-		c->resp = dl_admin__fail("error", "%s", err);
-		return NULL;
-	}
 	if (history_args(host, c->req, &a, err, sizeof(err))) {
 		c->resp = dl_admin__fail("invalid", "%s", err);
 		return NULL;
 	}
-	dl_buf_init(&b, DL_FRAME_HDR + DL_ADMIN_RESP_MAX);
-	if (dl_buf_append(&b, "\0\0\0\0", DL_FRAME_HDR) ||
-	    dl_buf_append(&b, head, sizeof(head) - 1)) {
-		snprintf(err, sizeof(err), "out of memory");
-		goto fail;
-	}
-	if (dl_query_history_text(tq, host, a.ctr, a.since, a.until,
-				  (int)a.tier, (int)a.points, &b, NULL, err,
-				  sizeof(err)) ||
-	    dl_buf_append(&b, "}", 1)) {
-		if (!err[0])
-			snprintf(err, sizeof(err),
-				 "response too large; narrow the query");
-		goto fail;
-	}
-	dl_frame_put_header(dl_buf_head(&b),
-			    (uint32_t)(dl_buf_used(&b) - DL_FRAME_HDR));
-	*len = dl_buf_used(&b);
-	return (char *)b.data; /* off is 0: nothing was consumed */
-fail:
-	dl_buf_free(&b);
-	c->resp = dl_admin__fail(err_code(err), "%s", err);
-	return NULL;
+	if (!text_begin(c, host, &b))
+		return NULL;
+	rc = dl_query_history_text(tq, host, a.ctr, a.since, a.until,
+				   (int)a.tier, (int)a.points, &b, NULL, err,
+				   sizeof(err));
+	return text_end(c, &b, rc, err, sizeof(err), len);
 }
 
 /* The json_t path for ps, stats and hosts, kept for the benchmarks'
@@ -356,79 +377,49 @@ static int page_args(json_t *req, dl_page_t *pg, char *err, size_t errlen)
  * the rest). Returns the frame, or NULL with c->resp set. */
 static char *run_text(admin_conn_t *c, const char *op, size_t *len)
 {
-	static const char head[] = "{\"ok\":true,\"data\":";
 	json_t *req = c->req;
 	const char *host = json_string_value(json_object_get(req, "host"));
 	const char *glob = c->auth.token ? c->auth.hosts : NULL;
 	dl_page_t pg = {.glob = glob};
 	char err[512] = "";
 	dl_buf_t b;
-	int rc;
+	int rc = DL_EINVAL;
 
-	if (host && !dl_host_name_valid(host)) {
-		c->resp = dl_admin__fail("invalid", "invalid host name \"%s\"",
-					 host);
-		return NULL;
-	}
-	if (!tq &&
-	    !(tq = dl_query_open(c->srv->conf->database, err, sizeof(err)))) {
-		c->resp = dl_admin__fail("error", "%s", err);
-		return NULL;
-	}
 	if (strcmp(op, "hosts") && page_args(req, &pg, err, sizeof(err))) {
 		c->resp = dl_admin__fail("invalid", "%s", err);
 		return NULL;
 	}
-	dl_buf_init(&b, DL_FRAME_HDR + DL_ADMIN_RESP_MAX);
-	if (dl_buf_append(&b, "\0\0\0\0", DL_FRAME_HDR) ||
-	    dl_buf_append(&b, head, sizeof(head) - 1)) {
-		snprintf(err, sizeof(err), "out of memory");
-		goto fail;
-	}
+	if (!text_begin(c, host, &b))
+		return NULL;
 	if (!strcmp(op, "ps")) {
 		dl_ps_filter_t f = {
 			.host = host,
 			.all = json_is_true(json_object_get(req, "all"))};
 
-		if (opt_str(req, "state", 32, &f.state, err, sizeof(err)) ||
-		    opt_str(req, "name", 256, &f.name, err, sizeof(err)) ||
-		    opt_str(req, "label",
-			    DL_MAX_LABEL_KEY + 1 + DL_MAX_LABEL_VALUE, &f.label,
-			    err, sizeof(err)))
-			goto fail;
-		rc = dl_query_ps_text(tq, &f, &pg, &b, NULL, err, sizeof(err));
+		if (!opt_str(req, "state", 32, &f.state, err, sizeof(err)) &&
+		    !opt_str(req, "name", 256, &f.name, err, sizeof(err)) &&
+		    !opt_str(req, "label",
+			     DL_MAX_LABEL_KEY + 1 + DL_MAX_LABEL_VALUE,
+			     &f.label, err, sizeof(err)))
+			rc = dl_query_ps_text(tq, &f, &pg, &b, NULL, err,
+					      sizeof(err));
 	} else if (!strcmp(op, "stats")) {
 		dl_stats_filter_t f = {.host = host};
 
 		f.ctr = json_string_value(json_object_get(req, "container"));
-		if (f.ctr && (!f.ctr[0] || strlen(f.ctr) > DL_QUERY_CTR_MAX)) {
+		if (f.ctr && (!f.ctr[0] || strlen(f.ctr) > DL_QUERY_CTR_MAX))
 			snprintf(err, sizeof(err),
 				 "invalid container name or id");
-			goto fail;
-		}
-		if (opt_str(req, "state", 32, &f.state, err, sizeof(err)) ||
-		    opt_str(req, "name", 256, &f.name, err, sizeof(err)))
-			goto fail;
-		rc = dl_query_stats_text(tq, &f, &pg, &b, NULL, err,
-					 sizeof(err));
+		else if (!opt_str(req, "state", 32, &f.state, err,
+				  sizeof(err)) &&
+			 !opt_str(req, "name", 256, &f.name, err, sizeof(err)))
+			rc = dl_query_stats_text(tq, &f, &pg, &b, NULL, err,
+						 sizeof(err));
 	} else {
 		rc = dl_query_hosts_text(tq, host, glob, &b, NULL, err,
 					 sizeof(err));
 	}
-	if (rc || dl_buf_append(&b, "}", 1)) {
-		if (!err[0])
-			snprintf(err, sizeof(err),
-				 "response too large; narrow the query");
-		goto fail;
-	}
-	dl_frame_put_header(dl_buf_head(&b),
-			    (uint32_t)(dl_buf_used(&b) - DL_FRAME_HDR));
-	*len = dl_buf_used(&b);
-	return (char *)b.data; /* off is 0: nothing was consumed */
-fail:
-	dl_buf_free(&b);
-	c->resp = dl_admin__fail(err_code(err), "%s", err);
-	return NULL;
+	return text_end(c, &b, rc, err, sizeof(err), len);
 }
 
 /* Control, on the threadpool: does the host exist, and which container
