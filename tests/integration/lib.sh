@@ -155,6 +155,15 @@ dl_descendants() {
 	done
 }
 
+# dl_gone PID: the process has exited. A zombie counts as gone: a process
+# that sshd started and that outlived its session is reparented to PID 1,
+# and in a container whose PID 1 is not an init nobody reaps it.
+dl_gone() {
+	local st
+	st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 0
+	[ -z "$st" ] || [ "$st" = Z ] || [ "$st" = X ]
+}
+
 dl_kill_tree() {
 	local sig=${2:-TERM} pids p
 	pids="$(dl_descendants "$1") $1"

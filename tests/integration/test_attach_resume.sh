@@ -89,7 +89,7 @@ conn2=$(connected ar2)
 ssh1=$(accepted)
 
 dl_stop_collector KILL
-dl_wait_for "! kill -0 $apid2" 15 "ar2's attach gave up after attach_wait and exited"
+dl_wait_for "dl_gone $apid2" 15 "ar2's attach gave up after attach_wait and exited"
 dl_wait_for "grep -q 'collector said goodbye' '$T/agent-ar2.log'" 10 "agent ar2 got BYE"
 dl_assert_file_match "agent ar2 waits the retry-after" \
 	'collector said goodbye \(the collector did not come back within 3 s\): retry after 5 s, redialling in 5\.[0-9] s' \
