@@ -216,14 +216,16 @@ static int wait_ready(const apply_t *ap, const char *name)
 			json_decref(d);
 			return 0;
 		}
-		if (!strcmp(hs, "unhealthy") ||
-		    !strcmp(dl_cli_str(st, "Status"), "exited") ||
-		    !strcmp(dl_cli_str(st, "Status"), "dead")) {
+		if (!json_is_true(json_object_get(st, "Running")) &&
+		    (!strcmp(dl_cli_str(st, "Status"), "exited") ||
+		     !strcmp(dl_cli_str(st, "Status"), "dead")))
+			hs = dl_cli_str(st, "Status");
+		if (!strcmp(hs, "unhealthy") || !strcmp(hs, "exited") ||
+		    !strcmp(hs, "dead")) {
 			fprintf(stderr,
 				"dockline: %s/%s is %s (exit code %lld); its "
 				"dependents were not started\n",
-				ap->host, name,
-				*hs ? hs : dl_cli_str(st, "Status"),
+				ap->host, name, hs,
 				(long long)json_integer_value(
 					json_object_get(st, "ExitCode")));
 			json_decref(d);
