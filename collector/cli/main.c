@@ -115,6 +115,14 @@ static void usage(FILE *f)
 		"container; rolls\n"
 		"                                          back if it does not "
 		"run (healthy)\n"
+		"  apply HOST FILE [--down] [--wait 60s]   a stack file "
+		"(docs/DEPLOY.md): run\n"
+		"                                          in depends_on "
+		"order, each after its\n"
+		"                                          dependencies run "
+		"(healthy); existing\n"
+		"                                          ones left alone; "
+		"--down removes, reversed\n"
 		"fleet-wide: any control or deploy command with --hosts GLOB "
 		"instead of HOST\n"
 		"  (restart --hosts 'web-*' CONTAINER) [--parallel 4] "
@@ -720,6 +728,10 @@ int main(int argc, char **argv)
 			return 1;
 		return dl_cli_forget(&cli, argc, argv);
 	}
+	if (!strcmp(cmd, "apply"))
+		return resolve_socket(&cli, sock)
+			       ? DL_CLI_EXIT_FAIL
+			       : dl_cli_apply(&cli, argc, argv);
 	if (!strcmp(cmd, "token"))
 		return resolve_socket(&cli, sock)
 			       ? 1

@@ -14,15 +14,18 @@
 #include "common/label.h"
 #include "proto/control.h"
 
-#define MAX_SEGS	8
-#define SEG_MAX		128
-#define DEFAULT_TIMEOUT 30 /* seconds, plain control ops (as the CLI) */
-#define EVENTS_SINCE	3600
-#define AUDIT_SINCE	86400
-#define HISTORY_SINCE	3600
-#define DEFAULT_LIMIT	1000
-#define LIMIT_MAX	100000
-#define NS		INT64_C(1000000000)
+#define MAX_SEGS	 8
+#define SEG_MAX		 128
+#define DEFAULT_TIMEOUT	 30 /* seconds, plain control ops (as the CLI) */
+#define PULL_TIMEOUT	 600
+#define RUN_TIMEOUT	 120
+#define RECREATE_TIMEOUT 300 /* + the request's own wait */
+#define EVENTS_SINCE	 3600
+#define AUDIT_SINCE	 86400
+#define HISTORY_SINCE	 3600
+#define DEFAULT_LIMIT	 1000
+#define LIMIT_MAX	 100000
+#define NS		 INT64_C(1000000000)
 
 typedef struct {
 	char seg[MAX_SEGS][SEG_MAX + 1];
@@ -245,6 +248,23 @@ static int body_object(ctx_t *c, const char *body, size_t len, json_t **out)
 	return 0;
 }
 
+/* Seconds the call may take, as the CLI gives it: a log or a command
+ * runs until it ends (0: none); a pull or a recreate takes what the
+ * registry takes; stop -t 60 must not be cut off at 30 s. */
+static int64_t op_timeout(const dl_op_t *op, const json_t *args)
+{
+	if (!strcmp(op->name, "pull"))
+		return PULL_TIMEOUT;
+	if (op->kind == DL_OPK_STREAM)
+		return 0;
+	if (!strcmp(op->name, "run"))
+		return RUN_TIMEOUT;
+	if (!strcmp(op->name, "recreate"))
+		return RECREATE_TIMEOUT +
+		       json_integer_value(json_object_get(args, "wait"));
+	return DEFAULT_TIMEOUT + json_integer_value(json_object_get(args, "t"));
+}
+
 /* {"op":"control","host","action","args","timeout_ms"}, as the CLI. */
 static int control(ctx_t *c, const char *host, const char *ctr,
 		   const char *action, json_t *args)
@@ -265,10 +285,7 @@ static int control(ctx_t *c, const char *host, const char *ctr,
 	}
 	if (dl_control_validate(op, args, e, sizeof(e)))
 		return BAD(c, "%s", e);
-	t = op->kind == DL_OPK_STREAM
-		    ? 0
-		    : DEFAULT_TIMEOUT +
-			      json_integer_value(json_object_get(args, "t"));
+	t = op_timeout(op, args);
 	if (new_req(c, "control"))
 		return c->out->status;
 	set_s(c, "host", host);
@@ -307,8 +324,9 @@ static int logs_args(ctx_t *c, json_t *args)
 static bool post_action(const char *a)
 {
 	static const char *const acts[] = {
-		"start",  "stop", "restart", "kill", "pause", "unpause",
-		"rename", "rm",	  "inspect", "top",  "exec",  NULL};
+		"start",   "stop",   "restart",	 "kill",    "pause",
+		"unpause", "rename", "rm",	 "inspect", "top",
+		"exec",	   "update", "recreate", NULL};
 
 	for (const char *const *p = acts; *p; p++)
 		if (!strcmp(*p, a))
@@ -349,6 +367,28 @@ static int container_action(ctx_t *c, dl_route_method_t m, const char *body,
 		}
 	}
 	rc = control(c, host, ctr, a, args);
+	json_decref(args);
+	return rc;
+}
+
+/* POST /hosts/{h}/{prune,pull,run}: the JSON body is the args, with the
+ * same keys the CLI sends (proto/control.c checks them). */
+static int host_post(ctx_t *c, dl_route_method_t m, const char *body,
+		     size_t blen, const char *action)
+{
+	json_t *args = NULL;
+	int rc;
+
+	if (m != DL_ROUTE_POST)
+		return BAD_METHOD(c, "POST");
+	if (check_query(c, NULL))
+		return c->out->status;
+	c->out->body = true;
+	if (!body)
+		return 0;
+	if (body_object(c, body, blen, &args))
+		return c->out->status;
+	rc = control(c, c->seg[1], NULL, action, args);
 	json_decref(args);
 	return rc;
 }
@@ -460,23 +500,9 @@ static int hosts(ctx_t *c, dl_route_method_t m, const char *body, size_t blen)
 		}
 		return container_action(c, m, body, blen);
 	}
-	if (c->n == 3 && is(c, 2, "prune")) {
-		json_t *args = NULL;
-		int rc;
-
-		if (m != DL_ROUTE_POST)
-			return BAD_METHOD(c, "POST");
-		if (check_query(c, NULL))
-			return c->out->status;
-		c->out->body = true;
-		if (!body)
-			return 0;
-		if (body_object(c, body, blen, &args))
-			return c->out->status;
-		rc = control(c, h, NULL, "prune", args);
-		json_decref(args);
-		return rc;
-	}
+	if (c->n == 3 &&
+	    (is(c, 2, "prune") || is(c, 2, "pull") || is(c, 2, "run")))
+		return host_post(c, m, body, blen, c->seg[2]);
 	if (c->n > 4)
 		return NOT_FOUND(c);
 	if (m != DL_ROUTE_GET)

@@ -177,6 +177,19 @@ dl_assert_eq "events filtered: only container stops" '["container stop"]' \
 api POST "/api/v1/hosts/web1/containers/$pfx-app/start"
 dl_assert_eq "POST start (no body)" 200 "$code"
 
+# ---- deploy routes: admin only, then the host's policy (web1: default)
+tok=$OPS api POST /api/v1/hosts/web1/run -d "{\"image\":\"$DL_IMAGE\",\"name\":\"$pfx-dep\"}"
+dl_assert_eq "run with an operate token: 403" 403 "$code"
+dl_assert_eq "forbidden" forbidden "$(jq -r .code <<<"$body")"
+api POST /api/v1/hosts/web1/run -d "{\"image\":\"$DL_IMAGE\",\"name\":\"$pfx-dep\"}"
+dl_assert_eq "run with admin on a host without deploy: 403" 403 "$code"
+dl_assert_eq "refused by the host" refused "$(jq -r .code <<<"$body")"
+docker inspect "$pfx-dep" >/dev/null 2>&1 && dl_fail "a refused run created a container"
+api POST /api/v1/hosts/web1/pull -d '{"image":"a//b"}'
+dl_assert_eq "pull of a bad image: 400" 400 "$code"
+api POST "/api/v1/hosts/web1/containers/$pfx-app/update" -d '{}'
+dl_assert_eq "update without a change: 400" 400 "$code"
+
 # ---- errors
 api GET /api/v1/nothing
 dl_assert_eq "unknown route" 404 "$code"

@@ -149,6 +149,66 @@ static const case_t cases[] = {
 	 0},
 	{P, "/api/v1/hosts/a/prune", NULL, "{\"what\":\"disks\"}", 0, 400, NULL,
 	 0},
+	/* deploy: the body is the CLI's args; pull streams like logs */
+	{P, "/api/v1/hosts/a/pull", NULL, "{\"image\":\"nginx:1.25\"}", 0, 0,
+	 "{\"op\":\"control\",\"host\":\"a\",\"action\":\"pull\",\"args\":"
+	 "{\"image\":\"nginx:1.25\"},\"timeout_ms\":600000}",
+	 DL_ROUTE_NDJSON},
+	{P, "/api/v1/hosts/a/pull", NULL, "{}", 0, 400, NULL, 0},
+	{P, "/api/v1/hosts/a/pull", NULL, "{\"image\":\"a//b\"}", 0, 400, NULL,
+	 0},
+	{P, "/api/v1/hosts/a/pull", "x=1", "{\"image\":\"nginx\"}", 0, 400,
+	 NULL, 0},
+	{G, "/api/v1/hosts/a/pull", NULL, NULL, 0, 405, NULL, 0},
+	{P, "/api/v1/hosts/a/run", NULL,
+	 "{\"image\":\"nginx\",\"name\":\"web\",\"env\":[\"A=1\"],"
+	 "\"ports\":[\"8080:80\"],\"volumes\":[\"/srv:/data:ro\"],"
+	 "\"restart\":\"always\",\"labels\":[\"app=web\"],\"network\":"
+	 "\"bridge\",\"health_cmd\":\"true\",\"health_interval\":5,"
+	 "\"memory\":67108864,\"cpus\":0.5,\"cmd\":[\"sleep\",\"9\"]}",
+	 0, 0,
+	 "{\"op\":\"control\",\"host\":\"a\",\"action\":\"run\",\"args\":"
+	 "{\"image\":\"nginx\",\"name\":\"web\",\"env\":[\"A=1\"],"
+	 "\"ports\":[\"8080:80\"],\"volumes\":[\"/srv:/data:ro\"],"
+	 "\"restart\":\"always\",\"labels\":[\"app=web\"],\"network\":"
+	 "\"bridge\",\"health_cmd\":\"true\",\"health_interval\":5,"
+	 "\"memory\":67108864,\"cpus\":0.5,\"cmd\":[\"sleep\",\"9\"]},"
+	 "\"timeout_ms\":120000}",
+	 DL_ROUTE_PLAIN},
+	{P, "/api/v1/hosts/a/run", NULL,
+	 "{\"image\":\"nginx\",\"ports\":"
+	 "[\"70000:80\"]}",
+	 0, 400, NULL, 0},
+	{P, "/api/v1/hosts/a/run", NULL, "{\"image\":\"nginx\",\"envv\":[]}", 0,
+	 400, NULL, 0},
+	{P, "/api/v1/hosts/a/containers/web/run", NULL, "{\"image\":\"x\"}", 0,
+	 404, NULL, 0},
+	{P, "/api/v1/hosts/a/containers/web/update", NULL,
+	 "{\"restart\":\"on-failure:3\",\"memory\":67108864}", 0, 0,
+	 "{\"op\":\"control\",\"host\":\"a\",\"action\":\"update\","
+	 "\"args\":{\"restart\":\"on-failure:3\",\"memory\":67108864,"
+	 "\"container\":\"web\"},\"timeout_ms\":30000}",
+	 DL_ROUTE_PLAIN},
+	{P, "/api/v1/hosts/a/containers/web/update", NULL, "{}", 0, 400, NULL,
+	 0},
+	{P, "/api/v1/hosts/a/containers/web/update", NULL,
+	 "{\"restart\":\"sometimes\"}", 0, 400, NULL, 0},
+	{G, "/api/v1/hosts/a/containers/web/update", NULL, NULL, 0, 405, NULL,
+	 0},
+	{P, "/api/v1/hosts/a/containers/web/recreate", NULL,
+	 "{\"pull\":true,\"image\":\"nginx:1.26\",\"wait\":20}", 0, 0,
+	 "{\"op\":\"control\",\"host\":\"a\",\"action\":\"recreate\","
+	 "\"args\":{\"pull\":true,\"image\":\"nginx:1.26\",\"wait\":20,"
+	 "\"container\":\"web\"},\"timeout_ms\":320000}",
+	 DL_ROUTE_PLAIN},
+	{P, "/api/v1/hosts/a/containers/web/recreate", NULL, "", 0, 0,
+	 "{\"op\":\"control\",\"host\":\"a\",\"action\":\"recreate\","
+	 "\"args\":{\"container\":\"web\"},\"timeout_ms\":300000}",
+	 DL_ROUTE_PLAIN},
+	{P, "/api/v1/hosts/a/containers/web/recreate", NULL, "{\"wait\":0}", 0,
+	 400, NULL, 0},
+	{P, "/api/v1/hosts/a/containers/web/recreate", NULL,
+	 "{\"container\":\"other\"}", 0, 400, NULL, 0},
 	{G, "/api/v1/tokens", NULL, NULL, 0, 0, "{\"op\":\"token_list\"}", 0},
 	{P, "/api/v1/tokens", NULL, "{\"name\":\"ci\",\"role\":\"read\"}", 0, 0,
 	 "{\"op\":\"token_create\",\"name\":\"ci\",\"role\":\"read\"}", 0},

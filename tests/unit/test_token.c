@@ -147,6 +147,24 @@ static void test_allow(void)
 	ASSERT_EQ(dl_auth_allow(&adm, "control", dl_control_op("rm"), err, 256),
 		  0);
 	ASSERT_EQ(dl_auth_allow(&adm, "token_revoke", NULL, err, 256), 0);
+	/* deploy (pull, run, update, recreate): admin only */
+	{
+		static const char *const deploy[] = {"pull", "run", "update",
+						     "recreate"};
+
+		for (size_t i = 0; i < 4; i++) {
+			const dl_op_t *o = dl_control_op(deploy[i]);
+
+			ASSERT(o != NULL);
+			ASSERT_EQ(o->cls, DL_CLASS_DEPLOY);
+			ASSERT_EQ(dl_auth_allow(&ro, "control", o, err, 256),
+				  DL_EPERM);
+			ASSERT_EQ(dl_auth_allow(&op, "control", o, err, 256),
+				  DL_EPERM);
+			ASSERT_EQ(dl_auth_allow(&adm, "control", o, err, 256),
+				  0);
+		}
+	}
 	/* host scope */
 	ASSERT(dl_auth_host_ok(&local, "db-01"));
 	ASSERT(!dl_auth_host_ok(&ro, "db-01"));
