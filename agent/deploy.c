@@ -354,8 +354,20 @@ static void judge_new(dl_deploy_t *dp, const json_t *j)
 	uint64_t now = dl_clock_mono_ns();
 	char why[512], path[PATH_LEN];
 
-	if (!status || strcmp(status, "running") ||
+	if (status &&
 	    json_integer_value(json_object_get(j, "RestartCount")) > 0) {
+		/* Its restart policy brought it back: the exit code of the
+		 * run that failed is gone from inspect by now. */
+		snprintf(why, sizeof(why),
+			 "the new container exited and its restart policy "
+			 "restarted it %lld time(s) (now %s)",
+			 (long long)json_integer_value(
+				 json_object_get(j, "RestartCount")),
+			 status);
+		fail_forward(dp, "%s", why);
+		return;
+	}
+	if (!status || strcmp(status, "running")) {
 		snprintf(why, sizeof(why),
 			 "the new container stopped (%s, exit code %lld%s%s)",
 			 status ? status : "?",
