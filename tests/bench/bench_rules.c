@@ -42,13 +42,14 @@
 #define RULES_MAX    1000
 #define HOSTNAME_MAX 32
 
-enum { V_NONE, V_EMPTY, V_RULES, V_COUNT };
-static const char *const vname[V_COUNT] = {"no listener", "engine, 0 rules",
-					   "engine, N rules"};
+enum { V_NONE, V_EMPTY, V_QUIET, V_RULES, V_COUNT };
+static const char *const vname[V_COUNT] = {
+	"no listener", "engine, 0 rules", "engine, rules, quiet",
+	"engine, rules, 10% low"};
 
 static uint32_t H = 1000, C = 20, R = 12, NR = 100;
 static uint64_t t0_ns;
-static dl_alert_rule_t *rules;
+static dl_alert_rule_t *rules, *quiet_rules;
 
 typedef struct {
 	dl_alerts_t *alerts;
@@ -85,16 +86,18 @@ static const char *const ctr_conds[] = {"container_cpu", "container_memory"};
 static const char *const host_conds[] = {"host_cpu", "host_memory",
 					 "host_disk", "host_load"};
 
-static void write_rule(FILE *f, uint32_t i)
+static void write_rule(FILE *f, uint32_t i, bool quiet)
 {
 	bool host = i % 4 == 3; /* a quarter over hosts */
 	const char *cond = host ? host_conds[(i / 4) % 4] : ctr_conds[i % 2];
-	/* a tenth with a low threshold, so some instances go pending (and
-	 * the engine writes their rows through the store) */
-	int thr = i % 10 == 0 ? 1 : 90;
+	/* not quiet: a tenth with a low threshold, so their instances go
+	 * pending (and the engine writes their rows through the store);
+	 * quiet: no sample ever crosses one (load1 is 1..5) */
+	bool low = !quiet && i % 10 == 0;
+	int thr = low ? 1 : 90;
 
 	if (!strcmp(cond, "host_load"))
-		thr = i % 10 == 0 ? 1 : 4;
+		thr = low ? 1 : 10;
 	fprintf(f, "[alert r%03u]\ncondition = %s\nhosts = %s\n", i, cond,
 		host_globs[i % (sizeof(host_globs) / sizeof(*host_globs))]);
 	if (!host)
@@ -104,33 +107,35 @@ static void write_rule(FILE *f, uint32_t i)
 	fprintf(f, "threshold = %d\nfor = 5m\n\n", thr);
 }
 
-static void load_rules(const char *dir)
+static dl_alert_rule_t *load_rules(const char *dir, bool quiet)
 {
 	char path[256], err[512];
 	size_t got = 0;
+	dl_alert_rule_t *set = calloc(NR ? NR : 1, sizeof(*set));
 
-	rules = calloc(NR ? NR : 1, sizeof(*rules));
-	if (!rules)
+	if (!set)
 		die("out of memory");
 	for (uint32_t first = 0; first < NR; first += RULES_FILE) {
 		dl_alert_rule_t part[DL_ALERT_RULES_MAX];
 		size_t n = 0;
 		FILE *f;
 
-		snprintf(path, sizeof(path), "%s/rules%u.conf", dir, first);
+		snprintf(path, sizeof(path), "%s/rules%u%s.conf", dir, first,
+			 quiet ? "q" : "");
 		if (!(f = fopen(path, "w")))
 			die("cannot write the rules file");
 		for (uint32_t i = first; i < NR && i < first + RULES_FILE; i++)
-			write_rule(f, i);
+			write_rule(f, i, quiet);
 		fclose(f);
 		if (dl_alert_rules_load(path, NULL, NULL, part, &n, err,
 					sizeof(err)))
 			die(err);
-		memcpy(&rules[got], part, n * sizeof(*part));
+		memcpy(&set[got], part, n * sizeof(*part));
 		got += n;
 	}
 	if (got != NR)
 		die("the rules files did not give every rule");
+	return set;
 }
 
 /* ---- frames ---- */
@@ -308,7 +313,8 @@ static void one(const char *dir, int variant, int k, dl_buf_t *frames,
 		die(err);
 	if (!(ps = dl_pubsub_new(&loop, s, path)))
 		die("pubsub");
-	sink.alerts = dl_alerts_new(rules, variant == V_RULES ? NR : 0, s);
+	sink.alerts = dl_alerts_new(variant == V_QUIET ? quiet_rules : rules,
+				    variant >= V_QUIET ? NR : 0, s);
 	sink.seen = calloc(H, 1);
 	sink.last_ms = (int64_t)((t0_ns + (R - 1) * 10 * SEC) / 1000000);
 	if (!sink.alerts || !sink.seen)
@@ -384,7 +390,8 @@ int main(int argc, char **argv)
 	dl_log_set_level(DL_LOG_LEVEL_WARN);
 	t0_ns = dl_clock_wall_ns() - 3600 * SEC;
 	t0_ns -= t0_ns % (60 * SEC);
-	load_rules(dir);
+	rules = load_rules(dir, false);
+	quiet_rules = load_rules(dir, true);
 	frames = calloc((size_t)H * R * 2, sizeof(*frames));
 	if (!frames)
 		die("out of memory");
@@ -410,12 +417,12 @@ int main(int argc, char **argv)
 			if (x.wall < best[v].wall)
 				best[v] = x;
 		}
-	printf("%-22s %10s %12s %11s %12s %10s %8s\n", "variant (best of 3)",
+	printf("%-24s %10s %12s %11s %12s %10s %8s\n", "variant (best of 3)",
 	       "samples", "samples/s", "CPU s/s", "CPU us/smpl", "rows seen",
 	       "alerts");
 	for (int v = 0; v < V_COUNT; v++)
-		printf("%-22s %10llu %12.0f %11.2f %12.2f %10llu %8zu\n",
-		       v == V_RULES ? "engine, rules" : vname[v],
+		printf("%-24s %10llu %12.0f %11.2f %12.2f %10llu %8zu\n",
+		       vname[v],
 		       (unsigned long long)samples, samples / best[v].wall,
 		       best[v].cpu / best[v].wall,
 		       best[v].cpu * 1e6 / (double)samples,
@@ -423,15 +430,18 @@ int main(int argc, char **argv)
 	printf("%u rules; %u hosts x %u containers (+1 host sample) x %u "
 	       "rounds\n",
 	       NR, H, C, R);
-	printf("ingest rate, %u rules / 0 rules: %.3f (loss %.1f %%, goal "
-	       "< 10 %%); CPU per sample %.2fx\n",
-	       NR, best[V_EMPTY].wall / best[V_RULES].wall,
-	       100.0 * (1.0 - best[V_EMPTY].wall / best[V_RULES].wall),
-	       best[V_RULES].cpu / best[V_EMPTY].cpu);
-	printf("ingest rate, %u rules / no listener: %.3f; CPU per sample "
-	       "%.2fx\n",
-	       NR, best[V_NONE].wall / best[V_RULES].wall,
-	       best[V_RULES].cpu / best[V_NONE].cpu);
+	for (int v = V_QUIET; v <= V_RULES; v++)
+		printf("%-24s vs 0 rules: ingest %.3f (loss %.1f %%, goal < 10 "
+		       "%%), CPU per sample %.2fx; vs no listener: ingest "
+		       "%.3f\n",
+		       vname[v], best[V_EMPTY].wall / best[v].wall,
+		       100.0 * (1.0 - best[V_EMPTY].wall / best[v].wall),
+		       best[v].cpu / best[V_EMPTY].cpu,
+		       best[V_NONE].wall / best[v].wall);
+	printf("rows seen < samples: pubsub hands the engine each host's "
+	       "latest rows per fan-out, so commits that land during one "
+	       "fan-out are seen once\n");
+	free(quiet_rules);
 	for (size_t i = 0; i < (size_t)H * R * 2; i++)
 		dl_buf_free(&frames[i]);
 	free(frames);
