@@ -43,9 +43,9 @@
 #define HOSTNAME_MAX 32
 
 enum { V_NONE, V_EMPTY, V_QUIET, V_RULES, V_COUNT };
-static const char *const vname[V_COUNT] = {
-	"no listener", "engine, 0 rules", "engine, rules, quiet",
-	"engine, rules, 10% low"};
+static const char *const vname[V_COUNT] = {"no listener", "engine, 0 rules",
+					   "engine, rules, quiet",
+					   "engine, rules, 10% low"};
 
 static uint32_t H = 1000, C = 20, R = 12, NR = 100;
 static uint64_t t0_ns;
@@ -78,13 +78,13 @@ static void hostname(char *out, size_t n, uint32_t h)
  * match everything, a tenth, a hundredth or nothing of the fleet ---- */
 
 static const char *const host_globs[] = {
-	"*", "host-0*", "host-00[0-4]*", "host-1?5*", "host-*7", "db-*",
-	"host-09[0-9][0-9]"};
-static const char *const ctr_globs[] = {"*",	   "svc-1*", "svc-[0-4]",
+	"*",	   "host-0*", "host-00[0-4]*",	  "host-1?5*",
+	"host-*7", "db-*",    "host-09[0-9][0-9]"};
+static const char *const ctr_globs[] = {"*",	  "svc-1*", "svc-[0-4]",
 					"svc-1?", "nginx*", "*-9"};
 static const char *const ctr_conds[] = {"container_cpu", "container_memory"};
-static const char *const host_conds[] = {"host_cpu", "host_memory",
-					 "host_disk", "host_load"};
+static const char *const host_conds[] = {"host_cpu", "host_memory", "host_disk",
+					 "host_load"};
 
 static void write_rule(FILE *f, uint32_t i, bool quiet)
 {
@@ -267,8 +267,9 @@ static void on_stats(void *ud, const char *host, const char *key,
 		return;
 	json_array_foreach(rows, i, row)
 	{
-		int64_t t = json_integer_value(json_object_get(row, "time_ns")) /
-			    1000000;
+		int64_t t =
+			json_integer_value(json_object_get(row, "time_ns")) /
+			1000000;
 
 		if (t >= k->last_ms) {
 			k->seen[h] |= bit;
@@ -422,9 +423,8 @@ int main(int argc, char **argv)
 	       "alerts");
 	for (int v = 0; v < V_COUNT; v++)
 		printf("%-24s %10llu %12.0f %11.2f %12.2f %10llu %8zu\n",
-		       vname[v],
-		       (unsigned long long)samples, samples / best[v].wall,
-		       best[v].cpu / best[v].wall,
+		       vname[v], (unsigned long long)samples,
+		       samples / best[v].wall, best[v].cpu / best[v].wall,
 		       best[v].cpu * 1e6 / (double)samples,
 		       (unsigned long long)best[v].rows, best[v].pending);
 	printf("%u rules; %u hosts x %u containers (+1 host sample) x %u "
