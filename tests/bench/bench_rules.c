@@ -57,6 +57,7 @@ typedef struct {
 	uint8_t *seen;	 /* per host: bit 0 stats, bit 1 host_stats */
 	uint32_t done;	 /* hosts with both */
 	uint64_t rows;	 /* rows handed to the engine */
+	uint64_t ns;	 /* time inside dl_alerts_stats (loop thread) */
 } sink_t;
 
 static void die(const char *what)
@@ -261,7 +262,10 @@ static void on_stats(void *ud, const char *host, const char *key,
 	size_t i;
 	json_t *row;
 
+	uint64_t t0 = dl_clock_mono_ns();
+
 	dl_alerts_stats(k->alerts, host, key, rows);
+	k->ns += dl_clock_mono_ns() - t0;
 	k->rows += json_array_size(rows);
 	if (h < 0 || h >= (long)H || (k->seen[h] & bit))
 		return;
@@ -291,7 +295,7 @@ static double cpu_s(void)
 
 typedef struct {
 	double wall, cpu;
-	uint64_t rows;
+	uint64_t rows, engine_ns;
 	size_t pending; /* alerts pending or firing at the end */
 } result_t;
 
@@ -351,6 +355,7 @@ static void one(const char *dir, int variant, int k, dl_buf_t *frames,
 	out->wall = (double)(dl_clock_mono_ns() - t0) / 1e9;
 	out->cpu = cpu_s() - c0;
 	out->rows = sink.rows;
+	out->engine_ns = sink.ns;
 	list = dl_alerts_list(sink.alerts, false, 0, NULL);
 	out->pending = json_array_size(list);
 	json_decref(list);
@@ -418,15 +423,22 @@ int main(int argc, char **argv)
 			if (x.wall < best[v].wall)
 				best[v] = x;
 		}
-	printf("%-24s %10s %12s %11s %12s %10s %8s\n", "variant (best of 3)",
-	       "samples", "samples/s", "CPU s/s", "CPU us/smpl", "rows seen",
-	       "alerts");
+	printf("%-24s %8s %10s %8s %8s %9s %8s %9s %7s\n",
+	       "variant (best of 3)", "samples", "samples/s", "CPU s/s",
+	       "CPU us/s", "rows seen", "engine s", "us/row", "alerts");
 	for (int v = 0; v < V_COUNT; v++)
-		printf("%-24s %10llu %12.0f %11.2f %12.2f %10llu %8zu\n",
+		printf("%-24s %8llu %10.0f %8.2f %8.2f %9llu %8.3f %9.2f "
+		       "%7zu\n",
 		       vname[v], (unsigned long long)samples,
 		       samples / best[v].wall, best[v].cpu / best[v].wall,
 		       best[v].cpu * 1e6 / (double)samples,
-		       (unsigned long long)best[v].rows, best[v].pending);
+		       (unsigned long long)best[v].rows,
+		       best[v].engine_ns / 1e9,
+		       best[v].rows ? best[v].engine_ns / 1e3 / best[v].rows
+				    : 0.0,
+		       best[v].pending);
+	printf("(CPU us/s: CPU microseconds per committed sample; engine s: "
+	       "loop-thread time inside dl_alerts_stats)\n");
 	printf("%u rules; %u hosts x %u containers (+1 host sample) x %u "
 	       "rounds\n",
 	       NR, H, C, R);
