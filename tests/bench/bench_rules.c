@@ -3,12 +3,16 @@
  * as bench_ingest does), the real pubsub (its read-only fan-out query on
  * the threadpool after each COMMIT) and the real rule engine on its
  * listener, wired as serve wires them (collector/serve.c alerts_start),
- * with the engine writing its pending rows through the same store. Three
+ * with the engine writing its pending rows through the same store. Four
  * variants in the same run, alternated, best of RUNS:
  *
- *   no listener      pubsub has nobody to tell: no fan-out query at all
- *   engine, 0 rules  serve without [alert] sections (the listener stays)
- *   engine, N rules  N rules (default 100) read by dl_alert_rules_load
+ *   no listener            pubsub has nobody to tell: no fan-out query
+ *   engine, 0 rules        serve without [alert] sections (the listener
+ *                          stays, so the fan-out query runs)
+ *   engine, rules, quiet   N rules (default 100, read by
+ *                          dl_alert_rules_load), no sample crosses one
+ *   engine, rules, 10% low the same, a tenth with threshold 1: their
+ *                          instances go pending (rows through the store)
  *
  * The figure is the wall time from the first submit until every frame is
  * committed and acked and the engine has been handed every host's last
