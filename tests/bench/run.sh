@@ -6,7 +6,8 @@
 #   tests/bench/run.sh            all of them (~20 minutes)
 #   tests/bench/run.sh NAME...    only those (proto store ingest history
 #                                 latency sampling wire agent_cost control
-#                                 spool http http_latency query)
+#                                 spool http http_latency query
+#                                 alert_latency rules)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 SRC=$(pwd)
@@ -22,7 +23,7 @@ run() {
 	"$@" || echo "(bench $name failed)"
 }
 
-want=${*:-proto store ingest history latency sampling wire agent_cost control spool http http_latency query}
+want=${*:-proto store ingest history latency sampling wire agent_cost control spool http http_latency query alert_latency rules}
 for w in $want; do
 	case $w in
 	proto) run proto "$B/bench/bench_proto" ;;
@@ -46,6 +47,9 @@ for w in $want; do
 		rm -rf "$qd"
 		;;
 	http_latency) run http_latency bash tests/bench/bench_ws_latency.sh 200 100 ;;
+	alert_latency) run alert_latency bash tests/bench/bench_alert_latency.sh 200 ;;
+	# 100 rules over 1,000 hosts x 20 containers vs 0 rules, same run
+	rules) run rules "$B/bench/bench_rules" 1000 20 12 100 ;;
 	*) echo "unknown bench $w" >&2 ;;
 	esac
 done
