@@ -52,22 +52,24 @@ static int bind_detail(sqlite3_stmt *st, const dl_cdetail_t *d)
 
 /* The labels as a JSON object text (malloc'd), NULL when out of memory.
  * Invalid UTF-8 is repaired, so json_each in the triggers can read it. */
-static char *labels_json(const dl_labels_t *l)
+/* Key/value pairs (a container's labels, an event's attributes) as a
+ * JSON object's text, made valid UTF-8; NULL when out of memory. */
+static char *pairs_json(const dl_attr_t *v, uint32_t n)
 {
 	json_t *o = json_object();
 	char *txt = NULL;
 
 	if (!o)
 		return NULL;
-	for (uint32_t i = 0; i < l->n; i++) {
-		char *k = dl_utf8_dup(l->v[i].key.p, l->v[i].key.n);
-		char *v = dl_utf8_dup(l->v[i].value.p, l->v[i].value.n);
+	for (uint32_t i = 0; i < n; i++) {
+		char *k = dl_utf8_dup(v[i].key.p, v[i].key.n);
+		char *val = dl_utf8_dup(v[i].value.p, v[i].value.n);
 		int rc = -1;
 
-		if (k && v)
-			rc = json_object_set_new(o, k, json_string(v));
+		if (k && val)
+			rc = json_object_set_new(o, k, json_string(val));
 		free(k);
-		free(v);
+		free(val);
 		if (rc != 0)
 			goto fail;
 	}
@@ -85,7 +87,7 @@ static int bind_labels(sqlite3_stmt *st, const dl_labels_t *l)
 
 	if (!l->has)
 		return SQLITE_OK;
-	if (!(txt = labels_json(l)))
+	if (!(txt = pairs_json(l->v, l->n)))
 		return SQLITE_NOMEM;
 	return sqlite3_bind_text(st, 19, txt, -1, free);
 }
@@ -171,37 +173,11 @@ int dl_store__apply_container(dl_store_t *s, const item_t *it,
 				next_stamp(s, it->time_ns));
 }
 
-static char *attrs_json(const dl_event_t *ev)
-{
-	json_t *o = json_object();
-	char *txt = NULL;
-
-	if (!o)
-		return NULL;
-	for (uint32_t i = 0; i < ev->nattrs; i++) {
-		char *k = dl_utf8_dup(ev->attrs[i].key.p, ev->attrs[i].key.n);
-		char *v =
-			dl_utf8_dup(ev->attrs[i].value.p, ev->attrs[i].value.n);
-		int rc = -1;
-
-		if (k && v)
-			rc = json_object_set_new(o, k, json_string(v));
-		free(k);
-		free(v);
-		if (rc != 0)
-			goto fail;
-	}
-	txt = json_dumps(o, JSON_COMPACT);
-fail:
-	json_decref(o);
-	return txt;
-}
-
 int dl_store__apply_event(dl_store_t *s, const item_t *it, const dl_msg_t *m)
 {
 	sqlite3_stmt *st = s->st[ST_EVENT];
 	const dl_event_t *ev = &m->u.event;
-	char *attrs = attrs_json(ev);
+	char *attrs = pairs_json(ev->attrs, ev->nattrs);
 	int rc;
 
 	if (!attrs)
