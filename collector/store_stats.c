@@ -662,25 +662,17 @@ void dl_store__retention_run(dl_store_t *s)
 		      (deleted >= RET_STEP_ROWS ? 0 : RET_PERIOD_NS);
 }
 
-void dl_store_set_audit_retention(dl_store_t *s, int64_t seconds)
-{
-	pthread_mutex_lock(&s->mu);
-	if (seconds > 0 && seconds < INT64_MAX / 1000000000)
-		s->ret_audit_ns = seconds * 1000000000;
-	s->ret_kick = true;
-	pthread_cond_signal(&s->cv);
-	pthread_mutex_unlock(&s->mu);
-}
-
 void dl_store_set_retention(dl_store_t *s, int64_t raw_s, int64_t minute_s,
-			    int64_t hour_s)
+			    int64_t hour_s, int64_t audit_s)
 {
-	const int64_t w[3] = {raw_s, minute_s, hour_s};
+	const int64_t w[4] = {raw_s, minute_s, hour_s, audit_s};
+	int64_t *ns[4] = {&s->ret_ns[0], &s->ret_ns[1], &s->ret_ns[2],
+			  &s->ret_audit_ns};
 
 	pthread_mutex_lock(&s->mu);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		if (w[i] > 0 && w[i] < INT64_MAX / 1000000000)
-			s->ret_ns[i] = w[i] * 1000000000;
+			*ns[i] = w[i] * 1000000000;
 	s->ret_kick = true;
 	pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mu);
