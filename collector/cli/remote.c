@@ -6,7 +6,8 @@
  *
  * ssh's argv is built word by word (execvp, never a shell):
  *   DOCKLINE_SSH_COMMAND words (default "ssh") -T -o ConnectTimeout=30
- *   [-l USER] [-p PORT] -- HOST dockline-collector admin-relay [-s P] [-c P]
+ *   [-l USER] [-p PORT] -- HOST exec dockline-collector admin-relay
+ *   [-s P] [-c P]
  * The user's words come first, and ssh keeps the first value it gets for
  * an option, so theirs win. What reaches the remote shell is checked to
  * be plain words (sshurl.c).
@@ -112,6 +113,9 @@ static int build_argv(const dl_cli_t *cli, char *buf, size_t buflen,
 	}
 	argv[n++] = "--";
 	argv[n++] = (char *)cli->remote.host;
+	/* sshd runs the command through the login shell: exec leaves no
+	 * shell process waiting around the relay */
+	argv[n++] = "exec";
 	argv[n++] = "dockline-collector";
 	argv[n++] = "admin-relay";
 	if (cli->socket) {
@@ -260,7 +264,7 @@ static int spawn_failed(int sv[2], int rep[2], const char *what, int e)
 int dl_cli_remote_connect(const dl_cli_t *cli)
 {
 	char buf[DL_SSH_CMD_MAX + 1], port[8];
-	char *argv[DL_SSH_ARGV_MAX + 20];
+	char *argv[DL_SSH_ARGV_MAX + 24];
 	int sv[2], rep[2] = {-1, -1}, e = 0, rc;
 	pid_t pid, me = getpid();
 	ssize_t r;

@@ -149,6 +149,8 @@ last=$(tail -n 1 "$T/follow.out" | sed 's/tick-//')
 dl_assert_match "lines printed after logs -f started ($first .. $last)" yes "$([ "$last" -gt "$first" ] && echo yes)"
 relay=$(relays)
 dl_assert_match "a relay runs for the follow" '^[0-9]+' "$relay"
+dl_assert_eq "one relay process, no shell around it" 1 "$(wc -l <<<"$relay")"
+dl_log "relay: $(ps -o pid=,user=,rss=,args= -p "$relay")"
 dl_assert_eq "the relay runs as the SSH user" "$R_ADM" "$(ps -o user= -p "$(head -n 1 <<<"$relay")" | tr -d ' ')"
 sshpid=$(pgrep -P "$fpid" ssh || true)
 dl_assert_match "the CLI's ssh child" '^[0-9]+$' "$sshpid"
