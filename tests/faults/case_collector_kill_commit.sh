@@ -9,7 +9,7 @@
 # all of it stored) or the case proves nothing and fails.
 . "$(dirname "$0")/lib.sh"
 
-FL_N=${FL_KILL_N:-3000}
+FL_N=${FL_KILL_N:-2000}
 
 fl_setup
 dl_stop_collector TERM

@@ -40,12 +40,13 @@ ip netns exec "$ns" ip addr add "$peer_ip/30" dev "$vp"
 ip netns exec "$ns" ip link set "$vp" up
 ip netns exec "$ns" ip link set lo up
 dl_log "netns $ns: $vp $peer_ip/30 <-> $vh $host_ip/30"
-dl_wait_for "ip netns exec $ns ping -c 1 -W 1 $host_ip" 20 "the netns reaches $host_ip"
 
 export DL_SSHD_LISTEN=$host_ip
 export DL_AGENT_ADDR=$host_ip
 export DL_AGENT_WRAP="ip netns exec $ns"
 FL_NO_AGENT=1 fl_setup
+dl_wait_for "ip netns exec $ns timeout 5 bash -c 'exec 3<>/dev/tcp/$host_ip/$DL_SSH_PORT'" 20 \
+	"sshd on $host_ip:$DL_SSH_PORT reachable from netns $ns"
 # The host key, pinned under the address the agent dials.
 sed "s/^\[127\.0\.0\.1\]/[$host_ip]/" "$T/known_hosts" >"$T/known_hosts.part"
 chmod 644 "$T/known_hosts.part"
@@ -65,10 +66,10 @@ table inet $table {
 	chain out { type filter hook output priority -10; oifname "$vh" drop; }
 }
 EOF
-DL_UNDO+=("nft delete table inet $table")
+DL_UNDO+=("! nft list table inet $table || nft delete table inet $table")
 tp=$(fl_now)
 dl_log "partition: nft table $table drops $vh, $(fl_burst_stored) burst events stored"
-dl_wait_for "grep -q 'no data from the collector for' $alog" 30 \
+dl_wait_for "grep -q 'agent: collector link down: no data from the collector for' $alog" 30 \
 	"the agent found the dead peer by its PING"
 fl_burst_wait
 fl_life_wait
@@ -81,7 +82,7 @@ dl_log "partition over after ${fault}s: nft table $table deleted"
 dl_wait_for "[ \"\$(fl_log_count $alog 'connected to collector')\" -gt $conn0 ]" 120 \
 	"the agent reconnected"
 fl_settle 120
-dead=$(fl_log_count "$alog" 'no data from the collector for')
+dead=$(fl_log_count "$alog" 'agent: collector link down: no data from the collector for')
 fl_row "dead-peer detections" "" "$dead" ""
 [ "$dead" -ge 1 ] || dl_fail "the agent never reported the dead peer"
 fl_report 0 "partition ${fault}s"
