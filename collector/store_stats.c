@@ -634,8 +634,15 @@ static int retention_step(dl_store_t *s, int64_t *deleted)
 	*deleted = RET_STEP_ROWS - budget;
 	return SQLITE_OK;
 fail:
-	DL_LOG_RL(DL_LOG_LEVEL_ERROR, TAG, "%s: retention step failed: %s",
-		  s->path, sqlite3_errmsg(s->db));
+	/* An unavailable database is reported once by the writer when data
+	 * is held (store_writer.c); a skipped step is tried again later. */
+	if (dl_store__unavailable(rc))
+		DL_LOG_DEBUG(TAG, "%s: retention step skipped: %s", s->path,
+			     sqlite3_errmsg(s->db));
+	else
+		DL_LOG_RL(DL_LOG_LEVEL_ERROR, TAG,
+			  "%s: retention step failed: %s", s->path,
+			  sqlite3_errmsg(s->db));
 	if (!sqlite3_get_autocommit(s->db))
 		dl_store__run(s, ST_ROLLBACK);
 	return rc;
