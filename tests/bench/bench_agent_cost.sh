@@ -27,6 +27,9 @@
 # how fast they were stored in the collector's SQLite (first request to
 # the last row), the agent's CPU over that time (% of a core, and us per
 # event), its anonymous memory at the end, and the ratios to `off`.
+# DL_AGENT_BASE_BIN=DIR adds a "base" row after each agent row: the same
+# measurement with DIR/dockline-agent (another build, e.g. main's), same
+# containers, same run.
 # dockerd serves the whole machine: other work shows up in its figures
 # (negative values are such noise), so run this on a quiet host. Build
 # the agent Release (no sanitizers).
@@ -91,6 +94,28 @@ poller() {
 	done
 }
 
+# agent_row LABEL BIN: one agent (BIN/dockline-agent) at n containers and
+# interval iv, measured as described above; appends to rows.
+agent_row() {
+	local label=$1 DL_BIN=$2 apid t0 d0 a0 t1 d1 a1 rss pss anon acpu dcpu
+	DL_STATS_INTERVAL=$iv dl_start_agent bench
+	apid=$DL_LAST_PID
+	sleep $((iv + 5))
+	t0=$(now_ns); d0=$(dticks); a0=$(sched_ns "$apid")
+	sleep "$SECS"
+	t1=$(now_ns); d1=$(dticks); a1=$(sched_ns "$apid")
+	rss=$(kb "$apid" Rss); pss=$(kb "$apid" Pss); anon=$(kb "$apid" Anonymous)
+	dl_kill_tree "$apid"
+	IDLE=$(idle_rate)
+	acpu=$(awk -v a=$((a1 - a0)) -v t=$((t1 - t0)) 'BEGIN { printf "%.3f", 100 * a / t }')
+	dcpu=$(awk -v d=$((d1 - d0)) -v t=$((t1 - t0)) -v k="$TCK" -v i="$IDLE" \
+		'BEGIN { printf "%.2f", 100 * (d / k / (t / 1e9) - i) }')
+	rows+=("$(printf '%-6s %5s %4s %8s %8s %8s %9s %9s %s' "$label" "$n" "$iv" \
+		"$((rss / 1024)).$(((rss % 1024) * 10 / 1024))" \
+		"$((pss / 1024)).$(((pss % 1024) * 10 / 1024))" \
+		"$((anon / 1024)).$(((anon % 1024) * 10 / 1024))" "$acpu" "$dcpu" "$(awk -v n="$running" -v i="$iv" 'BEGIN { printf "%.1f", n / i }')")")
+}
+
 rows=()
 for n in $COUNTS; do
 	ensure_containers "$n"
@@ -98,22 +123,8 @@ for n in $COUNTS; do
 	# only on a host running nothing else; say how many there are.
 	running=$(docker ps -q | wc -l)
 	for iv in $INTERVALS; do
-		DL_STATS_INTERVAL=$iv dl_start_agent bench
-		apid=$DL_LAST_PID
-		sleep $((iv + 5))
-		t0=$(now_ns); d0=$(dticks); a0=$(sched_ns "$apid")
-		sleep "$SECS"
-		t1=$(now_ns); d1=$(dticks); a1=$(sched_ns "$apid")
-		rss=$(kb "$apid" Rss); pss=$(kb "$apid" Pss); anon=$(kb "$apid" Anonymous)
-		dl_kill_tree "$apid"
-		IDLE=$(idle_rate)
-		acpu=$(awk -v a=$((a1 - a0)) -v t=$((t1 - t0)) 'BEGIN { printf "%.3f", 100 * a / t }')
-		dcpu=$(awk -v d=$((d1 - d0)) -v t=$((t1 - t0)) -v k="$TCK" -v i="$IDLE" \
-			'BEGIN { printf "%.2f", 100 * (d / k / (t / 1e9) - i) }')
-		rows+=("$(printf '%-6s %5s %4s %8s %8s %8s %9s %9s %s' agent "$n" "$iv" \
-			"$((rss / 1024)).$(((rss % 1024) * 10 / 1024))" \
-			"$((pss / 1024)).$(((pss % 1024) * 10 / 1024))" \
-			"$((anon / 1024)).$(((anon % 1024) * 10 / 1024))" "$acpu" "$dcpu" "$(awk -v n="$running" -v i="$iv" 'BEGIN { printf "%.1f", n / i }')")")
+		agent_row agent "$DL_BIN"
+		[ -n "${DL_AGENT_BASE_BIN:-}" ] && agent_row base "$DL_AGENT_BASE_BIN"
 
 		# API baseline, same containers, same interval.
 		poller "$iv" &
