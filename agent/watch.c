@@ -40,104 +40,10 @@
 #define REFRESH_TIMEOUT_MS 20000L
 #define BACKOFF_MIN_MS	   1000
 #define BACKOFF_MAX_MS	   30000
-#define MAX_DEFERRED	   256
-#define NBUCKETS	   4096
-#define MAX_DOCKER_ID	   64 /* full hex id; refresh URLs take nothing else */
-/* dockerd 20.10 logs "die" before /containers/json shows the exit (the
- * list is served from a view updated afterwards), so a refresh right
- * after "die" often still says running. Such a container is refreshed
- * again every SETTLE_MS, up to SETTLE_TRIES times. */
-#define SETTLE_MS    100
-#define SETTLE_TRIES 10
-#define MAX_SETTLE   64
-/* Inspects in flight at once; the rest wait in a FIFO. */
-#define MAX_INSPECT	   4
-#define INSPECT_TIMEOUT_MS 20000L
-
-typedef enum {
-	ST_IDLE,
-	ST_PING,
-	ST_VERSION,
-	ST_INFO,
-	ST_LIST,
-	ST_RUNNING,
-	ST_WAIT,
-	ST_CLOSED,
-} state_t;
-
-typedef struct cent {
-	struct cent *next;  /* hash chain */
-	struct cent *qnext; /* inspect queue */
-	dl_watch_t *w;
-	dl_docker_req_t *refresh;
-	dl_docker_req_t *inspect;
-	/* The last list answer (owned strings), so an inspect answer can be
-	 * reported with it; facts: the last inspect (NULL: none valid). */
-	dl_container_t last;
-	bool has_last;
-	dl_inspect_t *facts;
-	bool queued;	    /* in the inspect queue */
-	bool want_facts;    /* an event asked for fresh facts */
-	bool inspect_again; /* ... while an inspect was in flight */
-	uint32_t idx;
-	bool seen;	     /* in the latest list */
-	bool reported;	     /* the consumer has been told about it */
-	bool dirty;	     /* another event came during the refresh */
-	bool expect_stopped; /* "die" seen: running is a stale answer */
-	uint8_t settle_tries;
-	char id[DL_MAX_ID + 1];
-	char name[DL_MAX_NAME + 1];
-} cent_t;
-
-typedef struct {
-	char id[DL_MAX_ID + 1];
-	char name[DL_MAX_NAME + 1];
-	int kind;   /* EV_*: the strongest seen (destroy > die > other) */
-	bool facts; /* one of them changes what inspect says */
-} deferred_t;
-
-struct dl_watch {
-	uv_timer_t retry;  /* WAIT state */
-	uv_timer_t settle; /* re-refresh after a stale "die" answer */
-	uv_timer_t fin;	   /* closed last; its close callback frees w */
-	uv_loop_t *loop;
-	char *sock;
-	dl_docker_t *docker;
-	dl_watch_cbs_t cbs;
-	void *ud;
-	dl_backoff_t bo;
-	state_t st;
-	int up; /* -1 nothing reported yet, 0 down, 1 up */
-	bool cancelling;
-	dl_docker_req_t *req;	 /* discovery request in flight */
-	dl_docker_req_t *events; /* the /events stream */
-	char api[16];		 /* "/v1.41" or lower after negotiation */
-	char version[DL_MAX_NAME + 1];
-	char api_version[DL_MAX_NAME + 1];
-	char os[DL_MAX_NAME + 1];
-	char kernel[DL_MAX_NAME + 1];
-	uint32_t ncpu;
-	uint64_t mem_total;
-	char root_dir[1024]; /* DockerRootDir, for the stats sampler */
-	cent_t *buckets[NBUCKETS];
-	uint32_t ncont;
-	uint32_t next_idx;
-	deferred_t deferred[MAX_DEFERRED];
-	uint32_t ndeferred;
-	bool relist; /* deferred overflowed: list again */
-	char settle_ids[MAX_SETTLE][DL_MAX_ID + 1];
-	uint32_t nsettle;
-	cent_t *qhead, *qtail; /* containers waiting for an inspect */
-	uint32_t ninspect;     /* inspects in flight */
-	void (*close_done)(void *);
-	void *close_arg;
-};
 
 static void start_discovery(dl_watch_t *w);
 static void start_list(dl_watch_t *w);
 static void refresh(dl_watch_t *w, const char *id);
-static void want_facts(dl_watch_t *w, cent_t *e);
-static bool id_ok(const char *id);
 
 /* ---- container table: id -> stable idx ------------------------------- */
 
@@ -150,7 +56,7 @@ static uint32_t hash_id(const char *s)
 	return h % NBUCKETS;
 }
 
-static cent_t *cent_find(dl_watch_t *w, const char *id)
+cent_t *dl_watch__cent_find(dl_watch_t *w, const char *id)
 {
 	cent_t *e = w->buckets[hash_id(id)];
 
@@ -161,7 +67,7 @@ static cent_t *cent_find(dl_watch_t *w, const char *id)
 
 static cent_t *cent_get(dl_watch_t *w, const char *id)
 {
-	cent_t *e = cent_find(w, id);
+	cent_t *e = dl_watch__cent_find(w, id);
 	uint32_t b;
 
 	if (e)
@@ -498,164 +404,6 @@ static void report_up(dl_watch_t *w)
 		w->cbs.on_docker(w->ud, &info);
 }
 
-/* ---- inspect: the facts /containers/json does not give -------------- */
-
-/* Takes c's strings (c is left empty) as e's last list answer. */
-static void set_last(cent_t *e, dl_container_t *c)
-{
-	dl_watch__free_container(&e->last);
-	e->last = *c;
-	e->last.d = (dl_cdetail_t){0};
-	e->has_last = true;
-	c->id = c->name = c->image = c->state = c->status = c->health =
-		(dl_str_t){0};
-	c->labels = (dl_labels_t){0};
-}
-
-/* Tells the consumer e's last list answer with the facts known now. */
-static void report(dl_watch_t *w, cent_t *e)
-{
-	dl_container_t c = e->last;
-
-	c.idx = e->idx;
-	c.d = e->facts ? e->facts->d : (dl_cdetail_t){0};
-	if (w->cbs.on_container)
-		w->cbs.on_container(w->ud, false, &c);
-}
-
-/* Inventory entries carry the facts already known (they point into the
- * table, valid during the callback). */
-static void attach_facts(dl_watch_t *w, dl_container_t *v, uint32_t n)
-{
-	for (uint32_t i = 0; i < n; i++) {
-		cent_t *e = cent_find(w, v[i].id.p);
-
-		v[i].d = e && e->facts ? e->facts->d : (dl_cdetail_t){0};
-	}
-}
-
-/* After the inventory: keep each answer, inspect what is not known. */
-static void keep_last(dl_watch_t *w, dl_container_t *v, uint32_t n)
-{
-	for (uint32_t i = 0; i < n; i++) {
-		cent_t *e = cent_find(w, v[i].id.p);
-
-		if (!e)
-			continue;
-		set_last(e, &v[i]);
-		if (!e->facts)
-			want_facts(w, e);
-	}
-}
-
-static void take_facts(cent_t *e, const dl_inspect_t *f)
-{
-	if (!e->facts && !(e->facts = malloc(sizeof(*e->facts))))
-		return;
-	*e->facts = *f;
-	e->facts->d.health_output.p = e->facts->output; /* into the copy */
-	/* Inspect reads the container itself: fresher than the list. */
-	if (f->state[0] && e->has_last) {
-		dl_watch__free_str(&e->last.state);
-		dl_watch__free_str(&e->last.health);
-		if (dl_watch__set_str(&e->last.state, f->state,
-				      strlen(f->state), DL_MAX_NAME) ||
-		    dl_watch__set_str(&e->last.health, f->health,
-				      strlen(f->health), DL_MAX_NAME))
-			e->has_last = false; /* ENOMEM: report nothing */
-	}
-}
-
-static void pump(dl_watch_t *w);
-
-static void on_inspect(void *ud, int err, long status, const char *body,
-		       size_t len)
-{
-	cent_t *e = ud;
-	dl_watch_t *w = e->w;
-	dl_inspect_t f;
-
-	e->inspect = NULL;
-	w->ninspect--;
-	if (w->cancelling)
-		return;
-	if (!err && status == 404)
-		goto next; /* gone: its destroy event says the rest */
-	if (!err && status == 200 && dl_inspect_parse(body, len, &f) == 0) {
-		take_facts(e, &f);
-	} else {
-		DL_LOG_RL(DL_LOG_LEVEL_WARN, TAG,
-			  "inspect of %.12s failed (%s, HTTP %ld)", e->id,
-			  err ? dl_strerror(err) : "answer not understood",
-			  status);
-		free(e->facts); /* stale by now: say nothing rather */
-		e->facts = NULL;
-	}
-	if (e->has_last)
-		report(w, e);
-	if (w->st == ST_CLOSED)
-		return;
-next:
-	if (e->inspect_again) {
-		e->inspect_again = false;
-		want_facts(w, e);
-	}
-	pump(w);
-}
-
-static void pump(dl_watch_t *w)
-{
-	char path[128];
-	cent_t *e;
-
-	while (w->ninspect < MAX_INSPECT && w->qhead &&
-	       (w->st == ST_LIST || w->st == ST_RUNNING)) {
-		e = w->qhead;
-		w->qhead = e->qnext;
-		if (!w->qhead)
-			w->qtail = NULL;
-		e->qnext = NULL;
-		e->queued = false;
-		if (!id_ok(e->id))
-			continue;
-		snprintf(path, sizeof(path), "%s/containers/%s/json", w->api,
-			 e->id);
-		w->ninspect++;
-		e->inspect = dl_docker_request(
-			w->docker, "GET", path, NULL, DL_INSPECT_MAX_BODY,
-			INSPECT_TIMEOUT_MS, on_inspect, e);
-		if (!e->inspect) {
-			w->ninspect--;
-			DL_LOG_RL(DL_LOG_LEVEL_WARN, TAG,
-				  "cannot inspect container %.12s", e->id);
-			if (e->has_last)
-				report(w, e);
-			if (w->st == ST_CLOSED)
-				return;
-		}
-	}
-}
-
-/* Asks for an inspect of e; its answer is reported with e's last list
- * answer. One in flight per container, MAX_INSPECT in all. */
-static void want_facts(dl_watch_t *w, cent_t *e)
-{
-	if (e->inspect) {
-		e->inspect_again = true;
-		return;
-	}
-	if (!e->queued) {
-		e->queued = true;
-		e->qnext = NULL;
-		if (w->qtail)
-			w->qtail->qnext = e;
-		else
-			w->qhead = e;
-		w->qtail = e;
-	}
-	pump(w);
-}
-
 /* Gives every listed container its idx (kept for known ids) and forgets
  * the ids that are gone; a container beyond the table's cap is dropped
  * from v. Returns the number kept. */
@@ -730,12 +478,12 @@ static void on_list(void *ud, int err, long status, const char *body,
 		return;
 	}
 	n = reconcile(w, v, n);
-	attach_facts(w, v, n);
+	dl_watch__attach_facts(w, v, n);
 	report_up(w);
 	if (w->st != ST_CLOSED && w->cbs.on_inventory)
 		w->cbs.on_inventory(w->ud, v, n);
 	if (w->st == ST_LIST)
-		keep_last(w, v, n);
+		dl_watch__keep_last(w, v, n);
 	dl_watch_free_containers(v, n);
 	if (w->st != ST_LIST)
 		return; /* closed or failed inside a callback */
@@ -774,7 +522,7 @@ static bool str_is(dl_str_t s, const char *c)
 	return s.n == strlen(c) && memcmp(s.p, c, s.n) == 0;
 }
 
-static bool id_ok(const char *id)
+bool dl_watch__id_ok(const char *id)
 {
 	size_t i;
 
@@ -795,7 +543,7 @@ static void on_settle(uv_timer_t *t)
 	memcpy(ids, w->settle_ids, sizeof(ids[0]) * n);
 	w->nsettle = 0;
 	for (i = 0; i < n && w->st == ST_RUNNING; i++) {
-		e = cent_find(w, ids[i]);
+		e = dl_watch__cent_find(w, ids[i]);
 		if (e && e->expect_stopped)
 			refresh(w, e->id);
 	}
@@ -848,14 +596,14 @@ static void on_refresh(void *ud, int err, long status, const char *body,
 		v[i].idx = e->idx;
 		snprintf(e->name, sizeof(e->name), "%s", v[i].name.p);
 		e->reported = true;
-		set_last(e, &v[i]);
+		dl_watch__set_last(e, &v[i]);
 		/* Facts wanted: the inspect's answer reports it, so the
 		 * consumer never sees the new state with the old times. */
 		if (e->want_facts || !e->facts) {
 			e->want_facts = false;
-			want_facts(w, e);
+			dl_watch__want_facts(w, e);
 		} else {
-			report(w, e);
+			dl_watch__report(w, e);
 		}
 		if (w->st == ST_CLOSED) {
 			dl_watch_free_containers(v, n);
@@ -879,7 +627,7 @@ static void refresh(dl_watch_t *w, const char *id)
 	char path[256];
 	cent_t *e;
 
-	if (!id_ok(id)) {
+	if (!dl_watch__id_ok(id)) {
 		DL_LOG_RL(DL_LOG_LEVEL_WARN, TAG,
 			  "event for a malformed container id skipped");
 		return;
@@ -910,17 +658,18 @@ static void apply_event(dl_watch_t *w, const char *id, const char *name,
 	cent_t *e;
 
 	if (kind != EV_DESTROY) {
-		if (kind >= EV_START && id_ok(id) && (e = cent_get(w, id))) {
+		if (kind >= EV_START && dl_watch__id_ok(id) &&
+		    (e = cent_get(w, id))) {
 			e->expect_stopped = kind == EV_DIE;
 			e->settle_tries = 0;
 		}
-		if (facts && id_ok(id) && (e = cent_get(w, id)))
+		if (facts && dl_watch__id_ok(id) && (e = cent_get(w, id)))
 			e->want_facts = true;
 		refresh(w, id);
 		return;
 	}
 	memset(&c, 0, sizeof(c));
-	e = cent_find(w, id);
+	e = dl_watch__cent_find(w, id);
 	c.id = DL_STR(id);
 	c.name = DL_STR(name[0] || !e ? name : e->name);
 	c.image = c.state = c.status = c.health = DL_STR("");
