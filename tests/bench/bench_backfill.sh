@@ -128,12 +128,12 @@ lat=$(join <(sort -k1,1 "$T/made.txt") <(sort -k1,1 "$T/seen.txt") |
 	awk -v d="$tdone" '{ printf "%s %.0f\n", ($2 < d ? "during" : "idle"), ($3 - $2) / 1e6 }')
 made_n=$(wc -l <"$T/made.txt")
 seen_n=$(wc -l <"$T/seen.txt")
-stat() { # during|idle -> "n median max"
+lat_stat() { # during|idle -> "n median max"
 	awk -v w="$1" '$1 == w { print $2 }' <<<"$lat" | sort -n |
-		awk '{ v[NR] = $1 } END { if (NR) printf "%d %d %d", NR, v[int((NR + 1) / 2)], v[NR]; else print "0 0 0" }'
+		awk '{ v[NR] = $1 } END { if (NR) printf "%d %d %d\n", NR, v[int((NR + 1) / 2)], v[NR]; else print "0 0 0" }'
 }
-read -r dn dmed dmax < <(stat during)
-read -r in imed imax < <(stat idle)
+read -r dn dmed dmax < <(lat_stat during)
+read -r idn imed imax < <(lat_stat idle)
 
 ms=$(((tdone - t0) / 1000000))
 win=$(((tdone - tfirst) / 1000000))
@@ -152,5 +152,5 @@ printf '\nlive events (exec_create every 0.5 s): made %s, seen stored %s\n\n' "$
 printf '%-22s %6s %12s %10s %14s\n' when events median_ms max_ms median/idle
 printf '%-22s %6s %12s %10s %14s\n' "during backfill" "$dn" "$dmed" "$dmax" \
 	"$(awk -v a="$dmed" -v b="$imed" 'BEGIN { printf "%.1f", b ? a / b : 0 }')"
-printf '%-22s %6s %12s %10s %14s\n' "idle (after it)" "$in" "$imed" "$imax" 1.0
+printf '%-22s %6s %12s %10s %14s\n' "idle (after it)" "$idn" "$imed" "$imax" 1.0
 [ "$seen_n" -ge $((made_n - 1)) ] || dl_fail "live events lost: made $made_n, stored $seen_n"
