@@ -65,13 +65,16 @@ dl_log "spooled: $frames frames, $bytes bytes, $samples samples (${HOURS} h x $N
 # (seen.txt: i ns).
 : >"$T/made.txt"
 : >"$T/seen.txt"
+: >"$T/failed.txt"
 prober() {
-	local i=0
+	local i=0 tm
 	while :; do
 		i=$((i + 1))
-		echo "$i $(now_ns)" >>"$T/made.txt"
+		tm=$(now_ns)
+		# Only what dockerd accepted counts as made.
 		curl -sf -o /dev/null --unix-socket "$SOCK" -H 'Content-Type: application/json' \
-			-d "{\"Cmd\":[\"true\",\"bfl-$i\"]}" "http://x/containers/$ticker/exec" || true
+			-d "{\"Cmd\":[\"true\",\"bfl-$i\"]}" "http://x/containers/$ticker/exec" &&
+			echo "$i $tm" >>"$T/made.txt" || echo "$i" >>"$T/failed.txt"
 		sleep 0.5
 	done
 }
@@ -95,6 +98,10 @@ apid=$DL_LAST_PID
 watcher &
 DL_PIDS+=($!)
 wpid=$!
+# Probes start once the agent's /events stream is open (it opens before
+# the list that precedes "up"): an event made before the agent subscribed
+# is not a live event it could have lost.
+dl_wait_for "grep -q 'watch: Docker .* up at' '$T/agent-bf.log'" 60 "agent watching Docker"
 prober &
 DL_PIDS+=($!)
 ppid=$!
@@ -153,4 +160,14 @@ printf '%-22s %6s %12s %10s %14s\n' when events median_ms max_ms median/idle
 printf '%-22s %6s %12s %10s %14s\n' "during backfill" "$dn" "$dmed" "$dmax" \
 	"$(awk -v a="$dmed" -v b="$imed" 'BEGIN { printf "%.1f", b ? a / b : 0 }')"
 printf '%-22s %6s %12s %10s %14s\n' "idle (after it)" "$idn" "$imed" "$imax" 1.0
-[ "$seen_n" -ge $((made_n - 1)) ] || dl_fail "live events lost: made $made_n, stored $seen_n"
+# dockerd's own account of the probes, to tell a lost event from one
+# dockerd never emitted.
+emitted=$(timeout 20 docker events --since "$((t0 / 1000000000 - 5))" --until "$(date +%s)" \
+	--filter "container=$ticker" --filter event=exec_create --format '{{.Action}}' |
+	grep -c 'bfl-' || true)
+printf 'dockerd emitted %s of them; requests refused: %s\n' "$emitted" "$(wc -l <"$T/failed.txt" 2>/dev/null || echo 0)"
+[ "$seen_n" -ge "$made_n" ] || {
+	join -v1 <(sort -k1,1 "$T/made.txt") <(sort -k1,1 "$T/seen.txt") |
+		awk -v d="$tdone" '{ print "not stored: bfl-" $1 ($2 < d ? " (made during the backfill)" : " (made after it)") }' >&2
+	dl_fail "live events lost: made $made_n, stored $seen_n"
+}
