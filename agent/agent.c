@@ -52,6 +52,14 @@ typedef struct {
 	uv_signal_t sigterm, sigint;
 	uv_timer_t watchdog; /* systemd's, when it asks for one */
 	int closing;
+	/* The collector's HELLO announced DL_CAP_INVENTORY_PARTS. */
+	bool inv_parts;
+	/* Pushing INVENTORY parts: their seqs must follow each other, so a
+	 * DROPPED waits until the last one is queued. */
+	bool in_parts;
+	/* An INVENTORY payload over this goes in parts: DL_FRAME_MAX, or
+	 * DL_TEST_INVENTORY_PART_MAX (tests only). */
+	size_t inv_part_max;
 } agent_t;
 
 /* Session and control frames bypass the outbox: they are never
@@ -105,7 +113,21 @@ static void pump(agent_t *a)
 
 	while (a->link == LINK_LIVE &&
 	       dl_outbox_peek(a->outbox, &p, &n, &seq)) {
-		int rc = dl_tunnel_write(a->tunnel, p, n);
+		int rc;
+
+		/* An older collector would take each part for the whole
+		 * list and mark the rest gone: it gets none (as before
+		 * parts existed); the acks of later frames cover them. */
+		if (!a->inv_parts && dl_msg_frame_is_inventory_part(p, n)) {
+			DL_LOG_RL(DL_LOG_LEVEL_WARN, TAG,
+				  "collector does not assemble inventory "
+				  "parts (older than this agent): INVENTORY "
+				  "seq %llu not sent; upgrade the collector",
+				  (unsigned long long)seq);
+			dl_outbox_sent(a->outbox);
+			continue;
+		}
+		rc = dl_tunnel_write(a->tunnel, p, n);
 
 		if (rc == DL_EFULL)
 			return; /* on_drain resumes */
@@ -227,7 +249,8 @@ static void push_data(agent_t *a, dl_msg_t *m)
 	int rc;
 
 	m->epoch = a->epoch;
-	dl_spool_take_seq(a->spool, &m->seq); /* logs its own failure */
+	if (!m->seq) /* INVENTORY parts take theirs first (their id) */
+		dl_spool_take_seq(a->spool, &m->seq); /* logs its failure */
 	if (!m->time_ns)
 		m->time_ns = dl_clock_wall_ns();
 	dl_buf_init(&b, DL_FRAME_MAX + DL_FRAME_HDR);
@@ -245,7 +268,8 @@ static void push_data(agent_t *a, dl_msg_t *m)
 			    : DL_OUTBOX_KEEP);
 	dl_buf_free(&b);
 	drop_totals(a, &frames_after, &bytes);
-	if (frames_after != frames_before && m->type != DL_MSG_DROPPED)
+	if (frames_after != frames_before && m->type != DL_MSG_DROPPED &&
+	    !a->in_parts)
 		report_drops(a);
 	pump(a);
 }
@@ -261,14 +285,73 @@ static void on_docker(void *ud, const dl_dockerinfo_t *info)
 	push_data(a, &m);
 }
 
+/* An inventory over one frame goes as parts with consecutive seqs, the
+ * first one's seq naming them all. They must all fit in the outbox at
+ * once: the collector acks none of them before the last arrives, and
+ * the outbox refills from the spool only while at most half full. */
+static void push_inventory_parts(agent_t *a, const dl_container_t *v,
+				 uint32_t n, const uint32_t *starts,
+				 uint32_t nparts, size_t total)
+{
+	size_t cap = a->conf->outbox_max / 2;
+	uint64_t id = 0;
+
+	if (total > cap) {
+		DL_LOG_ERROR(TAG,
+			     "inventory of %u containers (%zu bytes in %u "
+			     "parts) is larger than half of outbox_max (%zu "
+			     "bytes): not sent; raise outbox_max",
+			     n, total, nparts, a->conf->outbox_max);
+		return;
+	}
+	DL_LOG_INFO(TAG, "inventory: %u containers in %u parts (%zu bytes)", n,
+		    nparts, total);
+	for (uint32_t i = 0; i < nparts; i++) {
+		uint32_t end = i + 1 < nparts ? starts[i + 1] : n;
+		dl_msg_t m = {.type = DL_MSG_INVENTORY};
+
+		dl_spool_take_seq(a->spool, &m.seq);
+		if (i == 0)
+			id = m.seq;
+		m.u.inventory.v = (dl_container_t *)v + starts[i];
+		m.u.inventory.n = end - starts[i];
+		m.u.inventory.id = id;
+		m.u.inventory.part = i;
+		m.u.inventory.parts = nparts;
+		a->in_parts = true;
+		push_data(a, &m);
+		a->in_parts = false;
+	}
+	report_drops(a);
+}
+
 static void on_inventory(void *ud, const dl_container_t *v, uint32_t n)
 {
+	static uint32_t starts[DL_MAX_INVENTORY_PARTS];
 	agent_t *a = ud;
 	dl_msg_t m = {.type = DL_MSG_INVENTORY};
+	uint32_t nparts = 0;
+	size_t total = 0;
+	int rc;
 
-	m.u.inventory.n = n;
-	m.u.inventory.v = (dl_container_t *)v;
-	push_data(a, &m);
+	rc = dl_msg_inventory_split(v, n, a->inv_part_max, starts,
+				    DL_MAX_INVENTORY_PARTS, &nparts, &total);
+	if (rc == 0 && nparts > 1) {
+		push_inventory_parts(a, v, n, starts, nparts, total);
+	} else if (rc == DL_ETOOBIG) {
+		DL_LOG_ERROR(TAG,
+			     "inventory of %u containers does not fit %u "
+			     "parts of %zu bytes (%u bytes in all at most): "
+			     "not sent",
+			     n, DL_MAX_INVENTORY_PARTS, a->inv_part_max,
+			     DL_MAX_INVENTORY_BYTES);
+	} else {
+		/* One frame (or a container the encoder refuses, which
+		 * push_data logs). */
+		m.u.inventory.n = n;
+		m.u.inventory.v = (dl_container_t *)v;
+		push_data(a, &m);
+	}
 	dl_sampler_inventory(a->sampler, v, n);
 }
 
@@ -400,6 +483,10 @@ static int on_hello(agent_t *a, const dl_hello_t *h)
 		return DL_EVERSION;
 	}
 	a->spread_ms = fleet_spread_ms(h);
+	a->inv_parts = false;
+	for (uint32_t i = 0; i < h->ncaps; i++)
+		if (dl_str_eq(h->caps[i], DL_CAP_INVENTORY_PARTS))
+			a->inv_parts = true;
 	dl_tunnel_set_spread(a->tunnel, a->spread_ms);
 	/* Frames the collector already committed need not travel again. */
 	if (h->last_epoch == a->epoch) {
@@ -703,6 +790,34 @@ static void on_signal(uv_signal_t *h, int signum)
 	dl_tunnel_close(a->tunnel, on_closed_part, a);
 }
 
+/* DL_TEST_INVENTORY_PART_MAX=BYTES (tests only: it makes a host of ~100
+ * containers send its inventory in parts): 4096..DL_FRAME_MAX. */
+static int test_part_max(size_t *out)
+{
+	const char *e = getenv("DL_TEST_INVENTORY_PART_MAX");
+	unsigned long long v;
+	char *end;
+
+	*out = DL_FRAME_MAX;
+	if (!e || !*e)
+		return 0;
+	errno = 0;
+	v = strtoull(e, &end, 10);
+	if (errno || *end || v < 4096 || v > DL_FRAME_MAX) {
+		DL_LOG_ERROR(TAG,
+			     "DL_TEST_INVENTORY_PART_MAX=%.32s: expected "
+			     "4096..%u bytes",
+			     e, DL_FRAME_MAX);
+		return DL_EINVAL;
+	}
+	*out = (size_t)v;
+	DL_LOG_WARN(TAG,
+		    "DL_TEST_INVENTORY_PART_MAX: inventories over %zu bytes "
+		    "go in parts (a test setting)",
+		    *out);
+	return 0;
+}
+
 int dl_agent_run(const dl_aconf_t *conf)
 {
 	static const dl_watch_cbs_t wcbs = {
@@ -727,6 +842,8 @@ int dl_agent_run(const dl_aconf_t *conf)
 	uv_loop_t loop;
 	uint64_t tick = (uint64_t)conf->ping_interval * 1000u;
 
+	if (test_part_max(&a.inv_part_max) != 0)
+		return 1;
 	signal(SIGPIPE, SIG_IGN);
 	uv_loop_init(&loop);
 	a.loop = &loop;

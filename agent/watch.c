@@ -1,4 +1,6 @@
-/* watch.c - discovery and live view of the local Docker Engine.
+/* watch.c - discovery and live view of the local Docker Engine: the
+ * state machine, the id -> idx table, inspects and refreshes. Parsing
+ * Docker's JSON lives in watch_parse.c.
  *
  * States: PING -> VERSION -> INFO -> (open /events) LIST -> RUNNING, and
  * WAIT (backoff timer) after any failure. No event may fall between the
@@ -25,6 +27,7 @@
 #include <string.h>
 
 #include "agent/inspect.h"
+#include "agent/watch_int.h"
 #include "common/backoff.h"
 #include "common/clock.h"
 #include "common/err.h"
@@ -37,538 +40,10 @@
 #define REFRESH_TIMEOUT_MS 20000L
 #define BACKOFF_MIN_MS	   1000
 #define BACKOFF_MAX_MS	   30000
-#define MAX_DEFERRED	   256
-#define NBUCKETS	   4096
-#define MAX_DOCKER_ID	   64 /* full hex id; refresh URLs take nothing else */
-/* dockerd 20.10 logs "die" before /containers/json shows the exit (the
- * list is served from a view updated afterwards), so a refresh right
- * after "die" often still says running. Such a container is refreshed
- * again every SETTLE_MS, up to SETTLE_TRIES times. */
-#define SETTLE_MS    100
-#define SETTLE_TRIES 10
-#define MAX_SETTLE   64
-/* Inspects in flight at once; the rest wait in a FIFO. */
-#define MAX_INSPECT	   4
-#define INSPECT_TIMEOUT_MS 20000L
-
-typedef enum {
-	ST_IDLE,
-	ST_PING,
-	ST_VERSION,
-	ST_INFO,
-	ST_LIST,
-	ST_RUNNING,
-	ST_WAIT,
-	ST_CLOSED,
-} state_t;
-
-typedef struct cent {
-	struct cent *next;  /* hash chain */
-	struct cent *qnext; /* inspect queue */
-	dl_watch_t *w;
-	dl_docker_req_t *refresh;
-	dl_docker_req_t *inspect;
-	/* The last list answer (owned strings), so an inspect answer can be
-	 * reported with it; facts: the last inspect (NULL: none valid). */
-	dl_container_t last;
-	bool has_last;
-	dl_inspect_t *facts;
-	bool queued;	    /* in the inspect queue */
-	bool want_facts;    /* an event asked for fresh facts */
-	bool inspect_again; /* ... while an inspect was in flight */
-	uint32_t idx;
-	bool seen;	     /* in the latest list */
-	bool reported;	     /* the consumer has been told about it */
-	bool dirty;	     /* another event came during the refresh */
-	bool expect_stopped; /* "die" seen: running is a stale answer */
-	uint8_t settle_tries;
-	char id[DL_MAX_ID + 1];
-	char name[DL_MAX_NAME + 1];
-} cent_t;
-
-typedef struct {
-	char id[DL_MAX_ID + 1];
-	char name[DL_MAX_NAME + 1];
-	int kind;   /* EV_*: the strongest seen (destroy > die > other) */
-	bool facts; /* one of them changes what inspect says */
-} deferred_t;
-
-struct dl_watch {
-	uv_timer_t retry;  /* WAIT state */
-	uv_timer_t settle; /* re-refresh after a stale "die" answer */
-	uv_timer_t fin;	   /* closed last; its close callback frees w */
-	uv_loop_t *loop;
-	char *sock;
-	dl_docker_t *docker;
-	dl_watch_cbs_t cbs;
-	void *ud;
-	dl_backoff_t bo;
-	state_t st;
-	int up; /* -1 nothing reported yet, 0 down, 1 up */
-	bool cancelling;
-	dl_docker_req_t *req;	 /* discovery request in flight */
-	dl_docker_req_t *events; /* the /events stream */
-	char api[16];		 /* "/v1.41" or lower after negotiation */
-	char version[DL_MAX_NAME + 1];
-	char api_version[DL_MAX_NAME + 1];
-	char os[DL_MAX_NAME + 1];
-	char kernel[DL_MAX_NAME + 1];
-	uint32_t ncpu;
-	uint64_t mem_total;
-	char root_dir[1024]; /* DockerRootDir, for the stats sampler */
-	cent_t *buckets[NBUCKETS];
-	uint32_t ncont;
-	uint32_t next_idx;
-	deferred_t deferred[MAX_DEFERRED];
-	uint32_t ndeferred;
-	bool relist; /* deferred overflowed: list again */
-	char settle_ids[MAX_SETTLE][DL_MAX_ID + 1];
-	uint32_t nsettle;
-	cent_t *qhead, *qtail; /* containers waiting for an inspect */
-	uint32_t ninspect;     /* inspects in flight */
-	void (*close_done)(void *);
-	void *close_arg;
-};
 
 static void start_discovery(dl_watch_t *w);
 static void start_list(dl_watch_t *w);
 static void refresh(dl_watch_t *w, const char *id);
-static void want_facts(dl_watch_t *w, cent_t *e);
-static bool id_ok(const char *id);
-
-/* ---- string helpers -------------------------------------------------- */
-
-/* Length of s cut to at most max bytes without splitting a UTF-8 char. */
-static size_t utf8_cut(const char *s, size_t n, size_t max)
-{
-	if (n <= max)
-		return n;
-	n = max;
-	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-		n--;
-	return n;
-}
-
-static int set_str(dl_str_t *out, const char *s, size_t n, size_t max)
-{
-	char *p;
-
-	n = utf8_cut(s, n, max);
-	p = malloc(n + 1);
-	if (!p)
-		return DL_ENOMEM;
-	memcpy(p, s, n);
-	p[n] = '\0';
-	out->p = p;
-	out->n = (uint32_t)n;
-	return 0;
-}
-
-static void free_str(dl_str_t *s)
-{
-	free((void *)s->p);
-	s->p = NULL;
-	s->n = 0;
-}
-
-/* Optional string member: missing or wrong type gives "". Sets *cut when
- * the value was longer than max and got truncated. */
-static int get_str(json_t *o, const char *key, dl_str_t *out, size_t max,
-		   bool *cut)
-{
-	json_t *v = json_object_get(o, key);
-	const char *s = "";
-	size_t n = 0;
-
-	if (json_is_string(v)) {
-		s = json_string_value(v);
-		n = json_string_length(v);
-	}
-	if (n > max && cut)
-		*cut = true;
-	return set_str(out, s, n, max);
-}
-
-static void copy_fixed(char *dst, size_t dstlen, json_t *v)
-{
-	size_t n;
-
-	dst[0] = '\0';
-	if (!json_is_string(v))
-		return;
-	n = utf8_cut(json_string_value(v), json_string_length(v), dstlen - 1);
-	memcpy(dst, json_string_value(v), n);
-	dst[n] = '\0';
-}
-
-/* ---- /containers/json ------------------------------------------------ */
-
-static const char *health_of(const char *status)
-{
-	if (strstr(status, "(healthy)"))
-		return "healthy";
-	if (strstr(status, "(unhealthy)"))
-		return "unhealthy";
-	if (strstr(status, "(health: starting)"))
-		return "starting";
-	return "";
-}
-
-/* Docker lists "/web" and, for links, "/other/alias": take the first name
- * that is the container's own (one leading slash, no other). */
-static int pick_name(json_t *names, dl_str_t *out, bool *cut)
-{
-	const char *best = "";
-	size_t bestn = 0, i;
-	json_t *v;
-
-	if (json_is_array(names)) {
-		json_array_foreach(names, i, v)
-		{
-			const char *s = json_string_value(v);
-			size_t n = json_string_length(v);
-
-			if (!s)
-				continue;
-			if (n > 0 && s[0] == '/') {
-				s++;
-				n--;
-			}
-			if (!*best || !memchr(s, '/', n)) {
-				best = s;
-				bestn = n;
-			}
-			if (!memchr(s, '/', n))
-				break;
-		}
-	}
-	if (bestn > DL_MAX_NAME)
-		*cut = true;
-	return set_str(out, best, bestn, DL_MAX_NAME);
-}
-
-static void free_labels(dl_labels_t *l)
-{
-	for (uint32_t i = 0; i < l->n; i++) {
-		free_str(&l->v[i].key);
-		free_str(&l->v[i].value);
-	}
-	free(l->v);
-	memset(l, 0, sizeof(*l));
-}
-
-/* Labels (an object of strings) within the DL_MAX_LABEL* bounds; what
- * does not fit is dropped and counted, never cut: a cut value would
- * match a filter it should not. */
-static int parse_labels(json_t *o, dl_labels_t *l)
-{
-	uint32_t total = 0;
-	const char *key;
-	json_t *val;
-	size_t n = json_object_size(o);
-
-	memset(l, 0, sizeof(*l));
-	l->has = true;
-	if (!json_is_object(o) || n == 0)
-		return 0;
-	l->v = calloc(n < DL_MAX_LABELS ? n : DL_MAX_LABELS, sizeof(*l->v));
-	if (!l->v)
-		return DL_ENOMEM;
-	json_object_foreach(o, key, val)
-	{
-		dl_attr_t *a = &l->v[l->n];
-		size_t klen = strlen(key);
-
-		if (!json_is_string(val) ||
-		    !dl_label_fits(l->n, &total, klen,
-				   json_string_length(val))) {
-			l->dropped++;
-			continue;
-		}
-		if (set_str(&a->key, key, klen, DL_MAX_LABEL_KEY))
-			return DL_ENOMEM;
-		if (set_str(&a->value, json_string_value(val),
-			    json_string_length(val), DL_MAX_LABEL_VALUE)) {
-			free_str(&a->key);
-			return DL_ENOMEM;
-		}
-		l->n++;
-	}
-	return 0;
-}
-
-static void free_container(dl_container_t *c)
-{
-	free_labels(&c->labels);
-	free_str(&c->id);
-	free_str(&c->name);
-	free_str(&c->image);
-	free_str(&c->state);
-	free_str(&c->status);
-	free_str(&c->health);
-}
-
-/* 0, DL_ENOMEM, or DL_EPROTO with *why set (entry skipped). */
-static int parse_container(json_t *o, dl_container_t *c, const char **why)
-{
-	json_t *id = json_object_get(o, "Id");
-	json_t *created;
-	bool cut = false;
-	int rc;
-
-	memset(c, 0, sizeof(*c));
-	if (!json_is_object(o)) {
-		*why = "entry is not an object";
-		return DL_EPROTO;
-	}
-	if (!json_is_string(id) || json_string_length(id) == 0) {
-		*why = "Id missing or not a string";
-		return DL_EPROTO;
-	}
-	if (json_string_length(id) > DL_MAX_ID) {
-		*why = "Id too long";
-		return DL_EPROTO;
-	}
-	rc = set_str(&c->id, json_string_value(id), json_string_length(id),
-		     DL_MAX_ID);
-	if (!rc)
-		rc = pick_name(json_object_get(o, "Names"), &c->name, &cut);
-	if (!rc)
-		rc = get_str(o, "Image", &c->image, DL_MAX_TEXT, &cut);
-	if (!rc)
-		rc = get_str(o, "State", &c->state, DL_MAX_NAME, &cut);
-	if (!rc)
-		rc = get_str(o, "Status", &c->status, DL_MAX_TEXT, &cut);
-	if (!rc) {
-		const char *h = health_of(c->status.p);
-
-		rc = set_str(&c->health, h, strlen(h), DL_MAX_NAME);
-	}
-	if (!rc)
-		rc = parse_labels(json_object_get(o, "Labels"), &c->labels);
-	if (rc) {
-		free_container(c);
-		return rc;
-	}
-	created = json_object_get(o, "Created");
-	if (json_is_integer(created))
-		c->created = json_integer_value(created);
-	if (cut)
-		DL_LOG_RL(DL_LOG_LEVEL_WARN, TAG,
-			  "container %.12s: over-long field truncated",
-			  c->id.p);
-	if (c->labels.dropped)
-		DL_LOG_RL(DL_LOG_LEVEL_WARN, TAG,
-			  "container %.12s: %u labels dropped (at most %u, "
-			  "key %u B, value %u B, %u B in all)",
-			  c->id.p, c->labels.dropped, DL_MAX_LABELS,
-			  DL_MAX_LABEL_KEY, DL_MAX_LABEL_VALUE,
-			  DL_MAX_LABEL_TOTAL);
-	return 0;
-}
-
-int dl_watch_parse_containers(const char *json, size_t len,
-			      dl_container_t **out, uint32_t *n)
-{
-	dl_container_t *v = NULL;
-	json_error_t jerr;
-	json_t *root = NULL, *item;
-	size_t i, count;
-	uint32_t k = 0;
-	int rc = DL_EPROTO;
-
-	*out = NULL;
-	*n = 0;
-	if (!json)
-		return DL_EINVAL;
-	if (len > DL_DOCKER_MAX_BODY)
-		return DL_ETOOBIG;
-	root = json_loadb(json, len, 0, &jerr);
-	if (!root) {
-		DL_LOG_WARN(TAG, "/containers/json: not JSON: %s", jerr.text);
-		goto fail;
-	}
-	if (!json_is_array(root)) {
-		DL_LOG_WARN(TAG, "/containers/json: not an array");
-		goto fail;
-	}
-	count = json_array_size(root);
-	if (count > DL_MAX_CONTAINERS)
-		DL_LOG_WARN(TAG,
-			    "%zu containers, only the first %u are watched",
-			    count, DL_MAX_CONTAINERS);
-	v = calloc(
-		count ? (count < DL_MAX_CONTAINERS ? count : DL_MAX_CONTAINERS)
-		      : 1,
-		sizeof(*v));
-	if (!v) {
-		rc = DL_ENOMEM;
-		goto fail;
-	}
-	json_array_foreach(root, i, item)
-	{
-		const char *why = "";
-
-		if (k == DL_MAX_CONTAINERS)
-			break;
-		rc = parse_container(item, &v[k], &why);
-		if (rc == DL_ENOMEM)
-			goto fail;
-		if (rc == 0)
-			k++;
-		else
-			DL_LOG_RL(DL_LOG_LEVEL_WARN, TAG,
-				  "/containers/json entry %zu skipped: %s", i,
-				  why);
-	}
-	json_decref(root);
-	*out = v;
-	*n = k;
-	return 0;
-fail:
-	dl_watch_free_containers(v, k);
-	json_decref(root);
-	return rc;
-}
-
-void dl_watch_free_containers(dl_container_t *v, uint32_t n)
-{
-	uint32_t i;
-
-	if (!v)
-		return;
-	for (i = 0; i < n; i++)
-		free_container(&v[i]);
-	free(v);
-}
-
-/* ---- /events --------------------------------------------------------- */
-
-static int parse_attrs(json_t *attrs, dl_event_t *ev)
-{
-	const char *key;
-	json_t *val;
-	size_t n = json_object_size(attrs);
-
-	if (!json_is_object(attrs) || n == 0)
-		return 0;
-	ev->attrs =
-		calloc(n < DL_MAX_ATTRS ? n : DL_MAX_ATTRS, sizeof(*ev->attrs));
-	if (!ev->attrs)
-		return DL_ENOMEM;
-	json_object_foreach(attrs, key, val)
-	{
-		dl_attr_t *a = &ev->attrs[ev->nattrs];
-		size_t klen = strlen(key);
-
-		if (ev->nattrs == DL_MAX_ATTRS)
-			break;
-		/* Labels can be anything: skip what does not fit. */
-		if (!json_is_string(val) || klen > DL_MAX_NAME ||
-		    json_string_length(val) > DL_MAX_TEXT)
-			continue;
-		if (set_str(&a->key, key, klen, DL_MAX_NAME))
-			return DL_ENOMEM;
-		if (set_str(&a->value, json_string_value(val),
-			    json_string_length(val), DL_MAX_TEXT)) {
-			free_str(&a->key);
-			return DL_ENOMEM;
-		}
-		ev->nattrs++;
-	}
-	return 0;
-}
-
-static int parse_event_obj(json_t *root, dl_event_t *ev, uint64_t *time_ns)
-{
-	json_t *type = json_object_get(root, "Type");
-	json_t *action = json_object_get(root, "Action");
-	json_t *actor = json_object_get(root, "Actor");
-	json_t *id = json_object_get(actor, "ID");
-	json_t *attrs = json_object_get(actor, "Attributes");
-	json_t *t;
-	int rc;
-
-	if (!json_is_string(type) || !json_is_string(action)) {
-		DL_LOG_RL(DL_LOG_LEVEL_WARN, TAG,
-			  "event without Type/Action skipped");
-		return DL_EPROTO;
-	}
-	if (json_is_string(id) && json_string_length(id) > DL_MAX_ID &&
-	    strcmp(json_string_value(type), "container") == 0) {
-		DL_LOG_RL(DL_LOG_LEVEL_WARN, TAG,
-			  "container event with an over-long id skipped");
-		return DL_EPROTO;
-	}
-	rc = get_str(root, "Type", &ev->type, DL_MAX_NAME, NULL);
-	if (!rc)
-		rc = get_str(root, "Action", &ev->action, DL_MAX_TEXT, NULL);
-	if (!rc)
-		rc = get_str(actor, "ID", &ev->id, DL_MAX_ID, NULL);
-	if (!rc)
-		rc = get_str(attrs, "name", &ev->name, DL_MAX_NAME, NULL);
-	if (!rc)
-		rc = parse_attrs(attrs, ev);
-	if (rc)
-		return rc;
-	t = json_object_get(root, "timeNano");
-	if (json_is_integer(t) && json_integer_value(t) > 0) {
-		*time_ns = (uint64_t)json_integer_value(t);
-	} else {
-		t = json_object_get(root, "time");
-		if (json_is_integer(t) && json_integer_value(t) > 0 &&
-		    json_integer_value(t) < INT64_MAX / 1000000000)
-			*time_ns =
-				(uint64_t)json_integer_value(t) * 1000000000u;
-	}
-	return 0;
-}
-
-int dl_watch_parse_event(const char *json, size_t len, dl_event_t *ev,
-			 uint64_t *time_ns)
-{
-	json_error_t jerr;
-	json_t *root;
-	int rc;
-
-	memset(ev, 0, sizeof(*ev));
-	*time_ns = 0;
-	if (!json)
-		return DL_EINVAL;
-	if (len > DL_DOCKER_MAX_LINE)
-		return DL_ETOOBIG;
-	root = json_loadb(json, len, 0, &jerr);
-	if (!root || !json_is_object(root)) {
-		DL_LOG_RL(DL_LOG_LEVEL_WARN, TAG, "event line skipped: %s",
-			  root ? "not an object" : jerr.text);
-		json_decref(root);
-		return DL_EPROTO;
-	}
-	rc = parse_event_obj(root, ev, time_ns);
-	json_decref(root);
-	if (rc)
-		dl_watch_free_event(ev);
-	return rc;
-}
-
-void dl_watch_free_event(dl_event_t *ev)
-{
-	uint32_t i;
-
-	if (!ev)
-		return;
-	free_str(&ev->type);
-	free_str(&ev->action);
-	free_str(&ev->id);
-	free_str(&ev->name);
-	for (i = 0; i < ev->nattrs; i++) {
-		free_str(&ev->attrs[i].key);
-		free_str(&ev->attrs[i].value);
-	}
-	free(ev->attrs);
-	ev->attrs = NULL;
-	ev->nattrs = 0;
-}
 
 /* ---- container table: id -> stable idx ------------------------------- */
 
@@ -581,7 +56,7 @@ static uint32_t hash_id(const char *s)
 	return h % NBUCKETS;
 }
 
-static cent_t *cent_find(dl_watch_t *w, const char *id)
+cent_t *dl_watch__cent_find(dl_watch_t *w, const char *id)
 {
 	cent_t *e = w->buckets[hash_id(id)];
 
@@ -592,7 +67,7 @@ static cent_t *cent_find(dl_watch_t *w, const char *id)
 
 static cent_t *cent_get(dl_watch_t *w, const char *id)
 {
-	cent_t *e = cent_find(w, id);
+	cent_t *e = dl_watch__cent_find(w, id);
 	uint32_t b;
 
 	if (e)
@@ -656,7 +131,7 @@ static void cent_remove(dl_watch_t *w, cent_t *e)
 		pp = &(*pp)->next;
 	*pp = e->next;
 	w->ncont--;
-	free_container(&e->last);
+	dl_watch__free_container(&e->last);
 	free(e->facts);
 	free(e);
 }
@@ -799,16 +274,16 @@ static void on_info(void *ud, int err, long status, const char *body,
 		w->mem_total = (uint64_t)json_integer_value(v);
 	v = json_object_get(root, "OperatingSystem");
 	if (json_is_string(v) && json_string_length(v) > 0)
-		copy_fixed(w->os, sizeof(w->os), v);
+		dl_watch__copy_fixed(w->os, sizeof(w->os), v);
 	if (!w->kernel[0])
-		copy_fixed(w->kernel, sizeof(w->kernel),
-			   json_object_get(root, "KernelVersion"));
+		dl_watch__copy_fixed(w->kernel, sizeof(w->kernel),
+				     json_object_get(root, "KernelVersion"));
 	v = json_object_get(root, "DockerRootDir");
 	/* Only an absolute path that fits: it is statvfs()ed later. */
 	if (json_is_string(v) && json_string_length(v) > 1 &&
 	    json_string_length(v) < sizeof(w->root_dir) &&
 	    json_string_value(v)[0] == '/')
-		copy_fixed(w->root_dir, sizeof(w->root_dir), v);
+		dl_watch__copy_fixed(w->root_dir, sizeof(w->root_dir), v);
 	json_decref(root);
 
 	/* Stream first, then list: see the comment at the top. */
@@ -849,13 +324,13 @@ static void on_version(void *ud, int err, long status, const char *body,
 	root = load_object(w, body, len, "/version");
 	if (!root)
 		return;
-	copy_fixed(w->version, sizeof(w->version),
-		   json_object_get(root, "Version"));
-	copy_fixed(w->api_version, sizeof(w->api_version),
-		   json_object_get(root, "ApiVersion"));
-	copy_fixed(w->os, sizeof(w->os), json_object_get(root, "Os"));
-	copy_fixed(w->kernel, sizeof(w->kernel),
-		   json_object_get(root, "KernelVersion"));
+	dl_watch__copy_fixed(w->version, sizeof(w->version),
+			     json_object_get(root, "Version"));
+	dl_watch__copy_fixed(w->api_version, sizeof(w->api_version),
+			     json_object_get(root, "ApiVersion"));
+	dl_watch__copy_fixed(w->os, sizeof(w->os), json_object_get(root, "Os"));
+	dl_watch__copy_fixed(w->kernel, sizeof(w->kernel),
+			     json_object_get(root, "KernelVersion"));
 	json_decref(root);
 	/* Talk the daemon's API version when it is older than ours (the
 	 * fields read here exist since 1.24). */
@@ -929,164 +404,6 @@ static void report_up(dl_watch_t *w)
 		w->cbs.on_docker(w->ud, &info);
 }
 
-/* ---- inspect: the facts /containers/json does not give -------------- */
-
-/* Takes c's strings (c is left empty) as e's last list answer. */
-static void set_last(cent_t *e, dl_container_t *c)
-{
-	free_container(&e->last);
-	e->last = *c;
-	e->last.d = (dl_cdetail_t){0};
-	e->has_last = true;
-	c->id = c->name = c->image = c->state = c->status = c->health =
-		(dl_str_t){0};
-	c->labels = (dl_labels_t){0};
-}
-
-/* Tells the consumer e's last list answer with the facts known now. */
-static void report(dl_watch_t *w, cent_t *e)
-{
-	dl_container_t c = e->last;
-
-	c.idx = e->idx;
-	c.d = e->facts ? e->facts->d : (dl_cdetail_t){0};
-	if (w->cbs.on_container)
-		w->cbs.on_container(w->ud, false, &c);
-}
-
-/* Inventory entries carry the facts already known (they point into the
- * table, valid during the callback). */
-static void attach_facts(dl_watch_t *w, dl_container_t *v, uint32_t n)
-{
-	for (uint32_t i = 0; i < n; i++) {
-		cent_t *e = cent_find(w, v[i].id.p);
-
-		v[i].d = e && e->facts ? e->facts->d : (dl_cdetail_t){0};
-	}
-}
-
-/* After the inventory: keep each answer, inspect what is not known. */
-static void keep_last(dl_watch_t *w, dl_container_t *v, uint32_t n)
-{
-	for (uint32_t i = 0; i < n; i++) {
-		cent_t *e = cent_find(w, v[i].id.p);
-
-		if (!e)
-			continue;
-		set_last(e, &v[i]);
-		if (!e->facts)
-			want_facts(w, e);
-	}
-}
-
-static void take_facts(cent_t *e, const dl_inspect_t *f)
-{
-	if (!e->facts && !(e->facts = malloc(sizeof(*e->facts))))
-		return;
-	*e->facts = *f;
-	e->facts->d.health_output.p = e->facts->output; /* into the copy */
-	/* Inspect reads the container itself: fresher than the list. */
-	if (f->state[0] && e->has_last) {
-		free_str(&e->last.state);
-		free_str(&e->last.health);
-		if (set_str(&e->last.state, f->state, strlen(f->state),
-			    DL_MAX_NAME) ||
-		    set_str(&e->last.health, f->health, strlen(f->health),
-			    DL_MAX_NAME))
-			e->has_last = false; /* ENOMEM: report nothing */
-	}
-}
-
-static void pump(dl_watch_t *w);
-
-static void on_inspect(void *ud, int err, long status, const char *body,
-		       size_t len)
-{
-	cent_t *e = ud;
-	dl_watch_t *w = e->w;
-	dl_inspect_t f;
-
-	e->inspect = NULL;
-	w->ninspect--;
-	if (w->cancelling)
-		return;
-	if (!err && status == 404)
-		goto next; /* gone: its destroy event says the rest */
-	if (!err && status == 200 && dl_inspect_parse(body, len, &f) == 0) {
-		take_facts(e, &f);
-	} else {
-		DL_LOG_RL(DL_LOG_LEVEL_WARN, TAG,
-			  "inspect of %.12s failed (%s, HTTP %ld)", e->id,
-			  err ? dl_strerror(err) : "answer not understood",
-			  status);
-		free(e->facts); /* stale by now: say nothing rather */
-		e->facts = NULL;
-	}
-	if (e->has_last)
-		report(w, e);
-	if (w->st == ST_CLOSED)
-		return;
-next:
-	if (e->inspect_again) {
-		e->inspect_again = false;
-		want_facts(w, e);
-	}
-	pump(w);
-}
-
-static void pump(dl_watch_t *w)
-{
-	char path[128];
-	cent_t *e;
-
-	while (w->ninspect < MAX_INSPECT && w->qhead &&
-	       (w->st == ST_LIST || w->st == ST_RUNNING)) {
-		e = w->qhead;
-		w->qhead = e->qnext;
-		if (!w->qhead)
-			w->qtail = NULL;
-		e->qnext = NULL;
-		e->queued = false;
-		if (!id_ok(e->id))
-			continue;
-		snprintf(path, sizeof(path), "%s/containers/%s/json", w->api,
-			 e->id);
-		w->ninspect++;
-		e->inspect = dl_docker_request(
-			w->docker, "GET", path, NULL, DL_INSPECT_MAX_BODY,
-			INSPECT_TIMEOUT_MS, on_inspect, e);
-		if (!e->inspect) {
-			w->ninspect--;
-			DL_LOG_RL(DL_LOG_LEVEL_WARN, TAG,
-				  "cannot inspect container %.12s", e->id);
-			if (e->has_last)
-				report(w, e);
-			if (w->st == ST_CLOSED)
-				return;
-		}
-	}
-}
-
-/* Asks for an inspect of e; its answer is reported with e's last list
- * answer. One in flight per container, MAX_INSPECT in all. */
-static void want_facts(dl_watch_t *w, cent_t *e)
-{
-	if (e->inspect) {
-		e->inspect_again = true;
-		return;
-	}
-	if (!e->queued) {
-		e->queued = true;
-		e->qnext = NULL;
-		if (w->qtail)
-			w->qtail->qnext = e;
-		else
-			w->qhead = e;
-		w->qtail = e;
-	}
-	pump(w);
-}
-
 /* Gives every listed container its idx (kept for known ids) and forgets
  * the ids that are gone; a container beyond the table's cap is dropped
  * from v. Returns the number kept. */
@@ -1101,7 +418,7 @@ static uint32_t reconcile(dl_watch_t *w, dl_container_t *v, uint32_t n)
 	for (i = 0; i < n; i++) {
 		e = cent_get(w, v[i].id.p);
 		if (!e) {
-			free_container(&v[i]);
+			dl_watch__free_container(&v[i]);
 			continue;
 		}
 		e->seen = e->reported = true;
@@ -1161,12 +478,12 @@ static void on_list(void *ud, int err, long status, const char *body,
 		return;
 	}
 	n = reconcile(w, v, n);
-	attach_facts(w, v, n);
+	dl_watch__attach_facts(w, v, n);
 	report_up(w);
 	if (w->st != ST_CLOSED && w->cbs.on_inventory)
 		w->cbs.on_inventory(w->ud, v, n);
 	if (w->st == ST_LIST)
-		keep_last(w, v, n);
+		dl_watch__keep_last(w, v, n);
 	dl_watch_free_containers(v, n);
 	if (w->st != ST_LIST)
 		return; /* closed or failed inside a callback */
@@ -1205,7 +522,7 @@ static bool str_is(dl_str_t s, const char *c)
 	return s.n == strlen(c) && memcmp(s.p, c, s.n) == 0;
 }
 
-static bool id_ok(const char *id)
+bool dl_watch__id_ok(const char *id)
 {
 	size_t i;
 
@@ -1226,7 +543,7 @@ static void on_settle(uv_timer_t *t)
 	memcpy(ids, w->settle_ids, sizeof(ids[0]) * n);
 	w->nsettle = 0;
 	for (i = 0; i < n && w->st == ST_RUNNING; i++) {
-		e = cent_find(w, ids[i]);
+		e = dl_watch__cent_find(w, ids[i]);
 		if (e && e->expect_stopped)
 			refresh(w, e->id);
 	}
@@ -1279,14 +596,14 @@ static void on_refresh(void *ud, int err, long status, const char *body,
 		v[i].idx = e->idx;
 		snprintf(e->name, sizeof(e->name), "%s", v[i].name.p);
 		e->reported = true;
-		set_last(e, &v[i]);
+		dl_watch__set_last(e, &v[i]);
 		/* Facts wanted: the inspect's answer reports it, so the
 		 * consumer never sees the new state with the old times. */
 		if (e->want_facts || !e->facts) {
 			e->want_facts = false;
-			want_facts(w, e);
+			dl_watch__want_facts(w, e);
 		} else {
-			report(w, e);
+			dl_watch__report(w, e);
 		}
 		if (w->st == ST_CLOSED) {
 			dl_watch_free_containers(v, n);
@@ -1310,7 +627,7 @@ static void refresh(dl_watch_t *w, const char *id)
 	char path[256];
 	cent_t *e;
 
-	if (!id_ok(id)) {
+	if (!dl_watch__id_ok(id)) {
 		DL_LOG_RL(DL_LOG_LEVEL_WARN, TAG,
 			  "event for a malformed container id skipped");
 		return;
@@ -1341,17 +658,18 @@ static void apply_event(dl_watch_t *w, const char *id, const char *name,
 	cent_t *e;
 
 	if (kind != EV_DESTROY) {
-		if (kind >= EV_START && id_ok(id) && (e = cent_get(w, id))) {
+		if (kind >= EV_START && dl_watch__id_ok(id) &&
+		    (e = cent_get(w, id))) {
 			e->expect_stopped = kind == EV_DIE;
 			e->settle_tries = 0;
 		}
-		if (facts && id_ok(id) && (e = cent_get(w, id)))
+		if (facts && dl_watch__id_ok(id) && (e = cent_get(w, id)))
 			e->want_facts = true;
 		refresh(w, id);
 		return;
 	}
 	memset(&c, 0, sizeof(c));
-	e = cent_find(w, id);
+	e = dl_watch__cent_find(w, id);
 	c.id = DL_STR(id);
 	c.name = DL_STR(name[0] || !e ? name : e->name);
 	c.image = c.state = c.status = c.health = DL_STR("");

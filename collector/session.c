@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "collector/alerts.h"
+#include "collector/invparts.h"
 #include "collector/metrics.h"
 #include "collector/notify.h"
 #include "collector/serve_int.h"
@@ -56,6 +57,7 @@ struct dl_session {
 	const uint8_t *pending;
 	size_t pending_len;
 	uint64_t frames_in;
+	dl_invparts_t *inv; /* INVENTORY parts held; made at the first part */
 };
 
 static void process(dl_session_t *s);
@@ -72,6 +74,7 @@ static void on_handle_closed(uv_handle_t *h)
 
 	if (--s->open_handles == 0) {
 		dl_frame_reader_free(&s->rd);
+		dl_invparts_free(s->inv);
 		free(s);
 	}
 }
@@ -244,7 +247,8 @@ static int on_hello(dl_session_t *s, const dl_msg_t *m, char *why,
 	const dl_hello_t *h = &m->u.hello;
 	dl_msg_t r = {.type = DL_MSG_HELLO};
 	char text[256], fleet[32];
-	const char *caps[] = {"ack", "ping", DL_CAP_RESUME};
+	const char *caps[] = {"ack", "ping", DL_CAP_RESUME,
+			      DL_CAP_INVENTORY_PARTS};
 	size_t known;
 	uint64_t now;
 
@@ -286,11 +290,12 @@ static int on_hello(dl_session_t *s, const dl_msg_t *m, char *why,
 	if (known < dl_session_live_count(s->srv) + 1)
 		known = dl_session_live_count(s->srv) + 1;
 	snprintf(fleet, sizeof(fleet), DL_CAP_FLEET "%zu", known);
-	r.u.hello.ncaps = 4;
+	r.u.hello.ncaps = 5;
 	r.u.hello.caps[0] = DL_STR(caps[0]);
 	r.u.hello.caps[1] = DL_STR(caps[1]);
 	r.u.hello.caps[2] = DL_STR(caps[2]);
-	r.u.hello.caps[3] = DL_STR(fleet);
+	r.u.hello.caps[3] = DL_STR(caps[3]);
+	r.u.hello.caps[4] = DL_STR(fleet);
 	r.u.hello.host = DL_STR(s->host);
 	snprintf(text, sizeof(text), "uid %d pid %d", (int)s->uid, (int)s->pid);
 	dl_utf8_fix(s->allow);
@@ -337,11 +342,89 @@ static void alert_inputs(dl_session_t *s, const dl_msg_t *m)
 	}
 }
 
+/* The alert rules see the whole container set once, as for a single
+ * INVENTORY: every held part decoded again (they are ours, copied). */
+static void alert_parts(dl_session_t *s, const dl_invpart_t *v, uint32_t k,
+			uint32_t ncont)
+{
+	dl_container_t *all;
+	dl_msg_t *m;
+	uint32_t n = 0, done = 0;
+
+	if (!s->srv->alerts)
+		return;
+	all = calloc(ncont ? ncont : 1, sizeof(*all));
+	m = calloc(k, sizeof(*m));
+	if (!all || !m)
+		goto fail;
+	for (; done < k; done++) {
+		if (dl_msg_decode(&m[done], v[done].p, v[done].n, NULL, 0))
+			goto fail;
+		for (uint32_t i = 0; i < m[done].u.inventory.n && n < ncont;
+		     i++)
+			all[n++] = m[done].u.inventory.v[i];
+	}
+	dl_alerts_inventory(s->srv->alerts, s->host, all, n);
+fail:
+	for (uint32_t i = 0; i < done; i++)
+		dl_msg_release(&m[i]);
+	free(m);
+	free(all);
+}
+
+/* The last part arrived: all parts go to the store as one item. */
+static int submit_parts(dl_session_t *s)
+{
+	static const uint8_t *pp[DL_MAX_INVENTORY_PARTS];
+	static size_t pn[DL_MAX_INVENTORY_PARTS];
+	uint32_t k, ncont;
+	const dl_invpart_t *v = dl_invparts_parts(s->inv, &k, &ncont);
+	int rc;
+
+	for (uint32_t i = 0; i < k; i++) {
+		pp[i] = v[i].p;
+		pn[i] = v[i].n;
+	}
+	rc = dl_store_submit_parts(s->srv->store, s->sid, s->host, pp, pn, k);
+	if (rc)
+		return rc; /* DL_EFULL: the last part is offered again */
+	alert_parts(s, v, k, ncont);
+	DL_LOG_INFO(TAG, "%s: inventory %llu: %u containers in %u parts",
+		    s->host, (unsigned long long)dl_invparts_id(s->inv), ncont,
+		    k);
+	dl_invparts_reset(s->inv);
+	return 0;
+}
+
+/* INVENTORY parts are held until the last one. Returns 1 for a frame
+ * that is not a part (handled as usual), else 0 or an error. */
+static int on_part(dl_session_t *s, const dl_msg_t *m, const uint8_t *p,
+		   size_t n, char *why, size_t whylen)
+{
+	int rc;
+
+	if (!s->inv) {
+		if (m->type != DL_MSG_INVENTORY || !m->u.inventory.parts)
+			return 1;
+		if (!(s->inv = dl_invparts_new()))
+			return DL_ENOMEM;
+	}
+	rc = dl_invparts_offer(s->inv, s->host, m, p, n, why, whylen);
+	switch (rc) {
+	case DL_INVP_NONE: return 1;
+	case DL_INVP_HELD:
+	case DL_INVP_SKIP: return 0;
+	case DL_INVP_DONE: return submit_parts(s);
+	default: return rc;
+	}
+}
+
 /* Returns 0, DL_EFULL (retry later, frame kept) or an error + why. */
 static int on_live(dl_session_t *s, const dl_msg_t *m, const uint8_t *p,
 		   size_t n, char *why, size_t whylen)
 {
 	dl_msg_t r = {0};
+	int rc;
 
 	switch (m->type) {
 	case DL_MSG_PING:
@@ -365,6 +448,8 @@ static int on_live(dl_session_t *s, const dl_msg_t *m, const uint8_t *p,
 			 dl_msg_type_name(m->type));
 		return DL_EPROTO;
 	}
+	if ((rc = on_part(s, m, p, n, why, whylen)) != 1)
+		return rc;
 	alert_inputs(s, m);
 	return dl_store_submit(s->srv->store, s->sid, s->host, p, n);
 }

@@ -485,6 +485,36 @@ int dl_store_submit(dl_store_t *s, uint64_t sid, const char *host,
 	return dl_store__enqueue(s, it, true);
 }
 
+int dl_store_submit_parts(dl_store_t *s, uint64_t sid, const char *host,
+			  const uint8_t *const *payloads, const size_t *lens,
+			  uint32_t n)
+{
+	size_t len = 4, off = 4;
+	item_t *it;
+
+	if (!s || !payloads || !lens || n == 0 || n > DL_MAX_INVENTORY_PARTS ||
+	    !host || !*host || strlen(host) > DL_HOST_MAX)
+		return DL_EINVAL;
+	for (uint32_t i = 0; i < n; i++) {
+		if (!payloads[i] || lens[i] == 0 || lens[i] > DL_FRAME_MAX)
+			return DL_EINVAL;
+		len += 4 + lens[i];
+	}
+	if (len > DL_MAX_INVENTORY_BYTES + 4u * (DL_MAX_INVENTORY_PARTS + 1))
+		return DL_EINVAL;
+	if (!(it = item_new(IT_INV_PARTS, sid, host, len, dl_clock_wall_ns())))
+		return DL_ENOMEM;
+	memcpy(it->data, &n, 4);
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t l = (uint32_t)lens[i];
+
+		memcpy(it->data + off, &l, 4);
+		memcpy(it->data + off + 4, payloads[i], lens[i]);
+		off += 4 + lens[i];
+	}
+	return dl_store__enqueue(s, it, true);
+}
+
 int dl_store_host_online(dl_store_t *s, const char *host, const char *peer,
 			 const char *software, const char *control,
 			 uint64_t time_ns)

@@ -62,6 +62,15 @@ void dl_store_last(dl_store_t *s, const char *host, uint64_t *epoch,
 int dl_store_submit(dl_store_t *s, uint64_t sid, const char *host,
 		    const uint8_t *payload, size_t len);
 
+/* Queues the parts of one INVENTORY (payloads[i], lens[i], i < n, in
+ * part order, each validated with dl_msg_decode) as one item: the writer
+ * replaces the host's containers with all of them in one savepoint and
+ * dedupes/acks them as the last part's (epoch, seq). Copied. Returns
+ * 0, DL_EFULL as dl_store_submit, DL_EINVAL, DL_ENOMEM. */
+int dl_store_submit_parts(dl_store_t *s, uint64_t sid, const char *host,
+			  const uint8_t *const *payloads, const size_t *lens,
+			  uint32_t n);
+
 /* Host session state changes, applied in order with data. */
 /* control: what the agent allows ("read, lifecycle"), NULL for an agent
  * without control. */

@@ -73,6 +73,7 @@ enum {
 
 typedef enum {
 	IT_DATA,
+	IT_INV_PARTS, /* one INVENTORY's parts: u32 n, then (u32 len, payload)s */
 	IT_ONLINE,
 	IT_OFFLINE,
 	IT_CLOCK,
@@ -291,6 +292,11 @@ int dl_store__apply_docker(dl_store_t *s, const item_t *it, const dl_msg_t *m);
 int dl_store__apply_dropped(dl_store_t *s, const item_t *it, const dl_msg_t *m);
 int dl_store__apply_clock(dl_store_t *s, const item_t *it);
 int dl_store__apply_event(dl_store_t *s, const item_t *it, const dl_msg_t *m);
+/* An inventory in parts (IT_INV_PARTS): begin, add each part, end. */
+uint64_t dl_store__inventory_begin(dl_store_t *s, const item_t *it);
+int dl_store__inventory_add(dl_store_t *s, const item_t *it, const dl_msg_t *m,
+			    uint64_t stamp);
+int dl_store__inventory_end(dl_store_t *s, const item_t *it, uint64_t stamp);
 int dl_store__apply_inventory(dl_store_t *s, const item_t *it,
 			      const dl_msg_t *m);
 

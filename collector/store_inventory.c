@@ -136,24 +136,46 @@ static int upsert_container(dl_store_t *s, const char *host,
 	return dl_store__run(s, ST_KEY_UPSERT);
 }
 
-int dl_store__apply_inventory(dl_store_t *s, const item_t *it,
-			      const dl_msg_t *m)
+uint64_t dl_store__inventory_begin(dl_store_t *s, const item_t *it)
 {
-	uint64_t stamp = next_stamp(s, it->time_ns);
-	sqlite3_stmt *st;
+	dl_store__idx_forget(s, it->host);
+	return next_stamp(s, it->time_ns);
+}
+
+int dl_store__inventory_add(dl_store_t *s, const item_t *it, const dl_msg_t *m,
+			    uint64_t stamp)
+{
 	int rc;
 
-	dl_store__idx_forget(s, it->host);
 	for (uint32_t i = 0; i < m->u.inventory.n; i++) {
 		if ((rc = upsert_container(s, it->host, &m->u.inventory.v[i],
 					   stamp)))
 			return rc;
 	}
-	st = s->st[ST_CT_PRUNE];
+	return SQLITE_OK;
+}
+
+/* Deletes the host's containers the inventory did not write. */
+int dl_store__inventory_end(dl_store_t *s, const item_t *it, uint64_t stamp)
+{
+	sqlite3_stmt *st = s->st[ST_CT_PRUNE];
+	int rc;
+
 	if ((rc = dl_store__bind_cstr(st, 1, it->host)) ||
 	    (rc = sqlite3_bind_int64(st, 2, (int64_t)stamp)))
 		return rc;
 	return dl_store__run(s, ST_CT_PRUNE);
+}
+
+int dl_store__apply_inventory(dl_store_t *s, const item_t *it,
+			      const dl_msg_t *m)
+{
+	uint64_t stamp = dl_store__inventory_begin(s, it);
+	int rc;
+
+	if ((rc = dl_store__inventory_add(s, it, m, stamp)))
+		return rc;
+	return dl_store__inventory_end(s, it, stamp);
 }
 
 int dl_store__apply_container(dl_store_t *s, const item_t *it,

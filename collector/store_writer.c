@@ -221,6 +221,115 @@ fail:
 	return rc;
 }
 
+/* Part i of an IT_INV_PARTS item (built by dl_store_submit_parts, so
+ * well formed; checked anyway). */
+static bool part_at(const item_t *it, uint32_t want, const uint8_t **p,
+		    size_t *n)
+{
+	size_t off = 4;
+	uint32_t cnt, len;
+
+	if (it->len < 4)
+		return false;
+	memcpy(&cnt, it->data, 4);
+	for (uint32_t i = 0; i < cnt && off + 4 <= it->len; i++) {
+		memcpy(&len, it->data + off, 4);
+		if (len > it->len - off - 4)
+			return false;
+		if (i == want) {
+			*p = it->data + off + 4;
+			*n = len;
+			return true;
+		}
+		off += 4 + (size_t)len;
+	}
+	return false;
+}
+
+static uint32_t part_count(const item_t *it)
+{
+	uint32_t cnt = 0;
+
+	if (it->len >= 4)
+		memcpy(&cnt, it->data, 4);
+	return cnt;
+}
+
+/* Adds part i's containers; a part that no longer decodes (it did on
+ * the loop thread) fails the whole inventory. */
+static int apply_part(dl_store_t *s, const item_t *it, uint32_t i,
+		      uint64_t stamp)
+{
+	char why[160];
+	const uint8_t *p;
+	size_t n;
+	dl_msg_t m;
+	int rc;
+
+	if (!part_at(it, i, &p, &n) ||
+	    dl_msg_decode(&m, p, n, why, sizeof(why)) != 0)
+		return SQLITE_MISMATCH;
+	rc = m.type == DL_MSG_INVENTORY
+		     ? dl_store__inventory_add(s, it, &m, stamp)
+		     : SQLITE_MISMATCH;
+	dl_msg_release(&m);
+	return rc;
+}
+
+/* One INVENTORY's parts, applied as one: every container upserted under
+ * one stamp, then the host's other rows pruned, in one savepoint, so a
+ * reader never sees part of the set and a part never marks the rest
+ * gone. Deduped and acked as the last part's (epoch, seq). */
+static int apply_parts(dl_store_t *s, const item_t *it)
+{
+	uint32_t cnt = part_count(it);
+	const uint8_t *p;
+	uint64_t stamp;
+	char why[160];
+	bhost_t *h;
+	dl_msg_t last;
+	size_t n;
+	int rc;
+
+	if (cnt == 0 || !part_at(it, cnt - 1, &p, &n) ||
+	    dl_msg_decode(&last, p, n, why, sizeof(why)) != 0) {
+		DL_LOG_RL(DL_LOG_LEVEL_ERROR, TAG,
+			  "%s: undecodable inventory parts dropped", it->host);
+		return SQLITE_OK;
+	}
+	if ((rc = batch_host(s, it, &h)))
+		goto fail;
+	if (h->have && h->epoch == last.epoch && last.seq <= h->seq)
+		goto done;
+	if ((rc = dl_store__run(s, ST_SAVE)))
+		goto fail;
+	stamp = dl_store__inventory_begin(s, it);
+	for (uint32_t i = 0; i < cnt && rc == SQLITE_OK; i++)
+		rc = apply_part(s, it, i, stamp);
+	if (rc == SQLITE_OK)
+		rc = dl_store__inventory_end(s, it, stamp);
+	if (rc != SQLITE_OK) {
+		dl_store__run(s, ST_ROLLTO);
+		if (!item_fault(rc))
+			goto fail;
+		DL_LOG_RL(DL_LOG_LEVEL_ERROR, TAG,
+			  "%s: INVENTORY %llu/%llu (%u parts) not stored: %s",
+			  it->host, (unsigned long long)last.epoch,
+			  (unsigned long long)last.seq, cnt,
+			  sqlite3_errstr(rc));
+	}
+	if ((rc = dl_store__run(s, ST_RELEASE)))
+		goto fail;
+	h->have = h->dirty = true;
+	h->epoch = last.epoch;
+	h->seq = last.seq;
+done:
+	rc = note_ack(s, it->sid, last.epoch, last.seq);
+fail:
+	dl_msg_release(&last);
+	return rc;
+}
+
 static int apply_host(dl_store_t *s, const item_t *it)
 {
 	int which = it->kind == IT_ONLINE ? ST_HOST_ONLINE : ST_HOST_OFFLINE;
@@ -294,6 +403,7 @@ static int apply_item(dl_store_t *s, item_t *it)
 {
 	switch (it->kind) {
 	case IT_DATA: return apply_data(s, it);
+	case IT_INV_PARTS: return apply_parts(s, it);
 	case IT_FORGET: return apply_forget(s, it);
 	case IT_CLOCK: return dl_store__apply_clock(s, it);
 	case IT_AUDIT_START: return dl_store__apply_audit_start(s, it);

@@ -343,19 +343,109 @@ static void enc_container(enc_t *e, const dl_container_t *c)
  *   | 0  | 1     | 2   | 3       | 4                         |
  *   | 16 | epoch | seq | time_ns | [container...]            |
  *   +----+-------+-----+---------+---------------------------+
- *   at most DL_MAX_CONTAINERS containers. */
+ *   at most DL_MAX_CONTAINERS containers.
+ *
+ * One too big for a frame goes in parts, each with three more elements:
+ *
+ *   +-----------+------+-------+
+ *   | 5         | 6    | 7     |
+ *   | inventory | part | parts |
+ *   | u64       | u32  | u32   |
+ *   +-----------+------+-------+
+ *   inventory = seq of part 0 (so inventory + part == seq), part < parts
+ *   <= DL_MAX_INVENTORY_PARTS; all parts together at most
+ *   DL_MAX_CONTAINERS containers and DL_MAX_INVENTORY_BYTES. An older
+ *   reader would take each part for the whole list: parts go only to a
+ *   collector that announced DL_CAP_INVENTORY_PARTS. */
 static void enc_inventory(enc_t *e, const dl_msg_t *m)
 {
-	uint32_t n = m->u.inventory.n;
+	uint32_t n = m->u.inventory.n, parts = m->u.inventory.parts;
 
-	if (n > DL_MAX_CONTAINERS || (n > 0 && !m->u.inventory.v)) {
+	if (n > DL_MAX_CONTAINERS || (n > 0 && !m->u.inventory.v) ||
+	    parts > DL_MAX_INVENTORY_PARTS ||
+	    (parts && (m->u.inventory.part >= parts ||
+		       m->u.inventory.id + m->u.inventory.part != m->seq))) {
 		e->err = DL_EINVAL;
 		return;
 	}
-	put_data_head(e, m, 5);
+	put_data_head(e, m, parts ? 8 : 5);
 	msgpack_pack_array(&e->pk, n);
 	for (uint32_t i = 0; i < n && !e->err; i++)
 		enc_container(e, &m->u.inventory.v[i]);
+	if (!parts)
+		return;
+	put_u64(e, m->u.inventory.id);
+	msgpack_pack_uint32(&e->pk, m->u.inventory.part);
+	msgpack_pack_uint32(&e->pk, parts);
+}
+
+static int count_write(void *data, const char *p, size_t n)
+{
+	(void)p;
+	*(size_t *)data += n;
+	return 0;
+}
+
+size_t dl_msg_container_size(const dl_container_t *c)
+{
+	size_t n = 0;
+	enc_t e = {0};
+
+	msgpack_packer_init(&e.pk, &n, count_write);
+	enc_container(&e, c);
+	return e.err ? 0 : n;
+}
+
+int dl_msg_inventory_split(const dl_container_t *v, uint32_t n, size_t part_max,
+			   uint32_t *starts, uint32_t max, uint32_t *nparts,
+			   size_t *total)
+{
+	size_t cur = DL_INVENTORY_PART_HEAD;
+	uint32_t k = 0;
+
+	*total = 0;
+	*nparts = 0;
+	if (n > DL_MAX_CONTAINERS || max == 0 ||
+	    part_max <= DL_INVENTORY_PART_HEAD)
+		return DL_EINVAL;
+	starts[k++] = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		size_t sz = dl_msg_container_size(&v[i]);
+
+		if (sz == 0)
+			return DL_EINVAL;
+		if (sz > part_max - DL_INVENTORY_PART_HEAD)
+			return DL_ETOOBIG;
+		if (cur + sz > part_max) {
+			*total += cur;
+			if (k == max || k == DL_MAX_INVENTORY_PARTS)
+				return DL_ETOOBIG;
+			starts[k++] = i;
+			cur = DL_INVENTORY_PART_HEAD;
+		}
+		cur += sz;
+		if (*total + cur > DL_MAX_INVENTORY_BYTES)
+			return DL_ETOOBIG;
+	}
+	*total += cur;
+	*nparts = k;
+	return 0;
+}
+
+bool dl_msg_frame_is_inventory_part(const uint8_t *frame, size_t len)
+{
+	const uint8_t *p = frame + DL_FRAME_HDR;
+
+	if (len < DL_FRAME_HDR + 2)
+		return false;
+	/* Our encoder writes the 8-element array as a fixarray; a larger
+	 * array16 header (0xdc) is accepted too. */
+	if ((p[0] & 0xf0) == 0x90)
+		return (p[0] & 0x0f) > 5 && p[1] == DL_MSG_INVENTORY;
+	if (p[0] == 0xdc && len >= DL_FRAME_HDR + 4)
+		return ((uint32_t)p[1] << 8 | p[2]) > 5 &&
+		       p[3] == DL_MSG_INVENTORY;
+	return false;
 }
 
 /* CONTAINER: one container changed or went away.
@@ -1112,6 +1202,34 @@ static int dec_container(const dec_t *d, uint32_t i, uint32_t subi,
 	return 0;
 }
 
+/* Elements 5..7 of a part: all three or none; the part must name the
+ * seq of its part 0 (inventory + part == seq). */
+static int dec_inventory_part(const dec_t *d, dl_msg_t *m)
+{
+	uint64_t id = 0;
+	uint32_t part = 0, parts = 0;
+	int rc;
+
+	if (d->n == 5)
+		return 0;
+	if ((rc = need(d, 8)) || (rc = get_u64(d, 5, "inventory", &id)) ||
+	    (rc = get_u32(d, 6, "part", &part)) ||
+	    (rc = get_u32(d, 7, "parts", &parts)))
+		return rc;
+	if (parts == 0 || parts > DL_MAX_INVENTORY_PARTS)
+		return dfail(d, 7, "parts", "is not 1..%u",
+			     DL_MAX_INVENTORY_PARTS);
+	if (part >= parts)
+		return dfail(d, 6, "part", "is not below parts (%u)", parts);
+	if (m->seq < part || id != m->seq - part)
+		return dfail(d, 5, "inventory",
+			     "is not the seq of part 0 (seq - part)");
+	m->u.inventory.id = id;
+	m->u.inventory.part = part;
+	m->u.inventory.parts = parts;
+	return 0;
+}
+
 static int dec_inventory(const dec_t *d, dl_msg_t *m)
 {
 	const msgpack_object_array *a = NULL;
@@ -1119,7 +1237,8 @@ static int dec_inventory(const dec_t *d, dl_msg_t *m)
 	int rc;
 
 	if ((rc = dec_data_head(d, m, 5)) ||
-	    (rc = get_arr(d, 4, "containers", DL_MAX_CONTAINERS, &a)))
+	    (rc = get_arr(d, 4, "containers", DL_MAX_CONTAINERS, &a)) ||
+	    (rc = dec_inventory_part(d, m)))
 		return rc;
 	m->u.inventory.n = a->size;
 	if (a->size == 0)

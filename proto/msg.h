@@ -25,7 +25,7 @@
 #define DL_MAX_ID	     128
 #define DL_MAX_NAME	     256
 #define DL_MAX_TEXT	     1024
-#define DL_MAX_CONTAINERS    20000
+#define DL_MAX_CONTAINERS    20000 /* per INVENTORY, all its parts together */
 #define DL_MAX_ATTRS	     64
 #define DL_MAX_CAPS	     32
 #define DL_MAX_OP	     32
@@ -39,6 +39,15 @@
 #define DL_MAX_LABEL_KEY   128
 #define DL_MAX_LABEL_VALUE 512
 #define DL_MAX_LABEL_TOTAL (8u * 1024u) /* keys + values, per container */
+/* An INVENTORY too big for one frame travels in parts (elements 5..7):
+ * at most this many parts, of at most this many payload bytes together.
+ * The collector holds the parts until the last one, so this bounds its
+ * memory per session. */
+#define DL_MAX_INVENTORY_PARTS 1024
+#define DL_MAX_INVENTORY_BYTES (16u * 1024u * 1024u)
+/* Payload bytes of an INVENTORY part besides its containers: the head,
+ * the containers array header and elements 5..7, rounded up. */
+#define DL_INVENTORY_PART_HEAD 64u
 /* RESPONSE body: what fits one frame with room for the header fields. */
 #define DL_MAX_BODY (DL_FRAME_MAX - 64u)
 
@@ -49,6 +58,9 @@
 #define DL_CAP_RESUME "resume"
 #define DL_CAP_BYE    "bye"
 #define DL_CAP_FLEET  "fleet="
+/* serve: it assembles INVENTORY parts (elements 5..7). An agent never
+ * sends a part to a collector without it. */
+#define DL_CAP_INVENTORY_PARTS "inventory-parts"
 
 /* ATTACH flags (element 2). */
 #define DL_ATTACH_RESUME 1u /* attach keeps the SSH channel across restarts */
@@ -299,6 +311,12 @@ typedef struct {
 		struct {
 			uint32_t n;
 			dl_container_t *v;
+			/* Optional elements 5..7: parts = 0 is a whole
+			 * inventory (5 elements); else this is part `part`
+			 * (0-based) of `parts`, and id is the seq of part 0
+			 * (so id + part == seq). */
+			uint64_t id;
+			uint32_t part, parts;
 		} inventory;
 		struct {
 			bool removed;
@@ -344,6 +362,27 @@ int dl_msg_decode(dl_msg_t *m, const uint8_t *payload, size_t len, char *why,
 void dl_msg_release(dl_msg_t *m);
 
 const char *dl_msg_type_name(dl_msg_type_t t);
+
+/* Bytes enc_container writes for c inside an INVENTORY (0: c breaks a
+ * limit and cannot be encoded at all). */
+size_t dl_msg_container_size(const dl_container_t *c);
+
+/* Cuts v[0..n) into INVENTORY parts whose payloads are at most part_max
+ * bytes each (DL_INVENTORY_PART_HEAD + their containers), in order.
+ * starts[i] is the index in v of part i's first container; a part ends
+ * where the next starts (the last at n). Returns 0 and *nparts (>= 1),
+ * DL_ETOOBIG if one container does not fit part_max, more than max
+ * parts would be needed or the parts together pass
+ * DL_MAX_INVENTORY_BYTES, DL_EINVAL for a container that cannot be
+ * encoded or n > DL_MAX_CONTAINERS. *total gets the payload bytes of all
+ * parts (also on DL_ETOOBIG, as far as counted). */
+int dl_msg_inventory_split(const dl_container_t *v, uint32_t n, size_t part_max,
+			   uint32_t *starts, uint32_t max, uint32_t *nparts,
+			   size_t *total);
+
+/* True when an encoded frame (header + payload) is an INVENTORY part:
+ * type 16 with more than 5 elements. Reads at most 6 bytes. */
+bool dl_msg_frame_is_inventory_part(const uint8_t *frame, size_t len);
 
 /* Copies s into out (NUL-terminated, truncated to outlen-1). */
 void dl_str_copy(char *out, size_t outlen, dl_str_t s);

@@ -2,8 +2,8 @@
 # bench_agent_cost.sh - what dockline-agent's stats sampling costs the host,
 # beside polling the Docker stats API for the same containers.
 #
-#   DL_BIN=build-rel/bin bash tests/bench/bench_agent_cost.sh [COUNTS] [INTERVALS] [SECONDS]
-#   (defaults: "10 50 100", "10 1", 30)
+#   DL_BIN=build-rel/bin bash tests/bench/bench_agent_cost.sh [COUNTS] [INTERVALS] [SECONDS] [SPOOL_MODES] [EVENTS]
+#   (defaults: "10 50 100", "10 1", 30, "off 1s always", 2000)
 #
 # For each container count (labelled dockline-test/busybox:1 running
 # sleep 3600) and interval: a real agent (private sshd + collector) runs
@@ -18,6 +18,18 @@
 #   CPU % above the idle rate measured next to it, and container-samples
 #   per second obtained (the agent: containers / interval; the poller:
 #   what it managed).
+#
+# Then the spool's cost, at the largest count and a 10 s interval: for
+# each spool_sync mode (off = never fdatasync, the baseline; 1s, the
+# default; always = fdatasync per frame) a fresh agent run takes a burst
+# of EVENTS exec_create events made through the Engine API (4 requests in
+# flight, no process runs). Printed per mode: how fast dockerd made them,
+# how fast they were stored in the collector's SQLite (first request to
+# the last row), the agent's CPU over that time (% of a core, and us per
+# event), its anonymous memory at the end, and the ratios to `off`.
+# DL_AGENT_BASE_BIN=DIR adds a "base" row after each agent row: the same
+# measurement with DIR/dockline-agent (another build, e.g. main's), same
+# containers, same run.
 # dockerd serves the whole machine: other work shows up in its figures
 # (negative values are such noise), so run this on a quiet host. Build
 # the agent Release (no sanitizers).
@@ -27,6 +39,8 @@ DL_TEST_NAME=bench_agent_cost
 COUNTS=${1:-10 50 100}
 INTERVALS=${2:-10 1}
 SECS=${3:-30}
+SPOOL_MODES=${4-off 1s always}
+EVENTS=${5:-2000}
 TCK=$(getconf CLK_TCK)
 SOCK=/var/run/docker.sock
 
@@ -80,6 +94,28 @@ poller() {
 	done
 }
 
+# agent_row LABEL BIN: one agent (BIN/dockline-agent) at n containers and
+# interval iv, measured as described above; appends to rows.
+agent_row() {
+	local label=$1 DL_BIN=$2 apid t0 d0 a0 t1 d1 a1 rss pss anon acpu dcpu
+	DL_STATS_INTERVAL=$iv dl_start_agent bench
+	apid=$DL_LAST_PID
+	sleep $((iv + 5))
+	t0=$(now_ns); d0=$(dticks); a0=$(sched_ns "$apid")
+	sleep "$SECS"
+	t1=$(now_ns); d1=$(dticks); a1=$(sched_ns "$apid")
+	rss=$(kb "$apid" Rss); pss=$(kb "$apid" Pss); anon=$(kb "$apid" Anonymous)
+	dl_kill_tree "$apid"
+	IDLE=$(idle_rate)
+	acpu=$(awk -v a=$((a1 - a0)) -v t=$((t1 - t0)) 'BEGIN { printf "%.3f", 100 * a / t }')
+	dcpu=$(awk -v d=$((d1 - d0)) -v t=$((t1 - t0)) -v k="$TCK" -v i="$IDLE" \
+		'BEGIN { printf "%.2f", 100 * (d / k / (t / 1e9) - i) }')
+	rows+=("$(printf '%-6s %5s %4s %8s %8s %8s %9s %9s %s' "$label" "$n" "$iv" \
+		"$((rss / 1024)).$(((rss % 1024) * 10 / 1024))" \
+		"$((pss / 1024)).$(((pss % 1024) * 10 / 1024))" \
+		"$((anon / 1024)).$(((anon % 1024) * 10 / 1024))" "$acpu" "$dcpu" "$(awk -v n="$running" -v i="$iv" 'BEGIN { printf "%.1f", n / i }')")")
+}
+
 rows=()
 for n in $COUNTS; do
 	ensure_containers "$n"
@@ -87,22 +123,8 @@ for n in $COUNTS; do
 	# only on a host running nothing else; say how many there are.
 	running=$(docker ps -q | wc -l)
 	for iv in $INTERVALS; do
-		DL_STATS_INTERVAL=$iv dl_start_agent bench
-		apid=$DL_LAST_PID
-		sleep $((iv + 5))
-		t0=$(now_ns); d0=$(dticks); a0=$(sched_ns "$apid")
-		sleep "$SECS"
-		t1=$(now_ns); d1=$(dticks); a1=$(sched_ns "$apid")
-		rss=$(kb "$apid" Rss); pss=$(kb "$apid" Pss); anon=$(kb "$apid" Anonymous)
-		dl_kill_tree "$apid"
-		IDLE=$(idle_rate)
-		acpu=$(awk -v a=$((a1 - a0)) -v t=$((t1 - t0)) 'BEGIN { printf "%.3f", 100 * a / t }')
-		dcpu=$(awk -v d=$((d1 - d0)) -v t=$((t1 - t0)) -v k="$TCK" -v i="$IDLE" \
-			'BEGIN { printf "%.2f", 100 * (d / k / (t / 1e9) - i) }')
-		rows+=("$(printf '%-6s %5s %4s %8s %8s %8s %9s %9s %s' agent "$n" "$iv" \
-			"$((rss / 1024)).$(((rss % 1024) * 10 / 1024))" \
-			"$((pss / 1024)).$(((pss % 1024) * 10 / 1024))" \
-			"$((anon / 1024)).$(((anon % 1024) * 10 / 1024))" "$acpu" "$dcpu" "$(awk -v n="$running" -v i="$iv" 'BEGIN { printf "%.1f", n / i }')")")
+		agent_row agent "$DL_BIN"
+		[ -n "${DL_AGENT_BASE_BIN:-}" ] && agent_row base "$DL_AGENT_BASE_BIN"
 
 		# API baseline, same containers, same interval.
 		poller "$iv" &
@@ -129,3 +151,43 @@ done
 printf '\ndockline-agent cost (%s s per row; dockerd idle measured between agent and api rows, subtracted)\n\n' "$SECS"
 printf '%-6s %5s %4s %8s %8s %8s %9s %9s %s\n' who conts int_s RSS_MiB PSS_MiB anon_MiB cpu_% dockerd_% samples/s
 for r in "${rows[@]}"; do echo "$r"; done
+
+# ---- the spool's cost: spool_sync off / 1s / always, same run
+[ -n "$SPOOL_MODES" ] || exit 0
+n=${COUNTS##* }
+ensure_containers "$n"
+stored() {
+	sqlite3 -readonly "$T/dockline.db" "SELECT count(*) FROM events WHERE host = 'bench'
+		AND action LIKE 'exec_create: true $1-%'" 2>/dev/null || echo 0
+}
+srows=()
+base_rate='' base_us=''
+for mode in $SPOOL_MODES; do
+	DL_SPOOL_SYNC=$mode DL_STATS_INTERVAL=10 dl_start_agent bench
+	apid=$DL_LAST_PID
+	sleep 15
+	tag="sp-$mode-$$"
+	t0=$(now_ns); a0=$(sched_ns "$apid")
+	seq 1 "$EVENTS" | xargs -P 4 -I{} curl -sf -o /dev/null --unix-socket "$SOCK" \
+		-H 'Content-Type: application/json' -d "{\"Cmd\":[\"true\",\"$tag-{}\"]}" \
+		"http://x/containers/${ids[0]}/exec" || dl_fail "exec_create burst failed"
+	tm=$(now_ns)
+	end=$((tm + 120000000000))
+	while [ "$(stored "$tag")" -lt "$EVENTS" ] && [ "$(now_ns)" -lt "$end" ]; do sleep 0.05; done
+	t1=$(now_ns); a1=$(sched_ns "$apid")
+	got=$(stored "$tag")
+	anon=$(kb "$apid" Anonymous)
+	dl_kill_tree "$apid"
+	made=$(awk -v e="$EVENTS" -v t=$((tm - t0)) 'BEGIN { printf "%.0f", e / (t / 1e9) }')
+	rate=$(awk -v e="$got" -v t=$((t1 - t0)) 'BEGIN { printf "%.0f", e / (t / 1e9) }')
+	cpu=$(awk -v a=$((a1 - a0)) -v t=$((t1 - t0)) 'BEGIN { printf "%.2f", 100 * a / t }')
+	us=$(awk -v a=$((a1 - a0)) -v e="$got" 'BEGIN { printf "%.1f", e ? a / 1000 / e : 0 }')
+	[ -n "$base_rate" ] || { base_rate=$rate; base_us=$us; }
+	srows+=("$(printf '%-8s %6s %6s %8s %9s %7s %9s %8s %10s %8s' "$mode" "$EVENTS" "$got" "$made" "$rate" \
+		"$cpu" "$us" "$((anon / 1024)).$(((anon % 1024) * 10 / 1024))" \
+		"$(awk -v a="$rate" -v b="$base_rate" 'BEGIN { printf "%.2f", b ? a / b : 0 }')" \
+		"$(awk -v a="$us" -v b="$base_us" 'BEGIN { printf "%.2f", b ? a / b : 0 }')")")
+done
+printf '\nspool cost: %s containers, burst of %s exec_create events per spool_sync mode (baseline: off)\n\n' "$n" "$EVENTS"
+printf '%-8s %6s %6s %8s %9s %7s %9s %8s %10s %8s\n' spool_sync events stored made/s stored/s cpu_% us/event anon_MiB rate/off us/off
+for r in "${srows[@]}"; do echo "$r"; done

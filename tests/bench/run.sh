@@ -7,7 +7,8 @@
 #   tests/bench/run.sh NAME...    only those (proto store ingest history
 #                                 latency sampling wire agent_cost control
 #                                 spool http http_latency query
-#                                 alert_latency rules)
+#                                 alert_latency rules backfill
+#                                 spool_cost)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 SRC=$(pwd)
@@ -23,7 +24,7 @@ run() {
 	"$@" || echo "(bench $name failed)"
 }
 
-want=${*:-proto store ingest history latency sampling wire agent_cost control spool http http_latency query alert_latency rules}
+want=${*:-proto store ingest history latency sampling wire agent_cost control spool http http_latency query alert_latency rules backfill}
 for w in $want; do
 	case $w in
 	proto) run proto "$B/bench/bench_proto" ;;
@@ -35,6 +36,10 @@ for w in $want; do
 	sampling) DL_BENCH=$B/bench/bench_cgroup run sampling bash tests/bench/bench_sampling.sh 10 2 ;;
 	wire) [ -f tests/bench/bench_wire.sh ] && run wire bash tests/bench/bench_wire.sh ;;
 	agent_cost) [ -f tests/bench/bench_agent_cost.sh ] && run agent_cost bash tests/bench/bench_agent_cost.sh ;;
+	# only the 100-container row and the spool_sync off/1s/always table
+	spool_cost) run spool_cost bash tests/bench/bench_agent_cost.sh 100 10 20 ;;
+	# 24 h x 100 containers spooled offline, then delivered
+	backfill) run backfill bash tests/bench/bench_backfill.sh 24 100 3000 ;;
 	control) [ -f tests/bench/bench_control.sh ] && run control bash tests/bench/bench_control.sh ;;
 	http) run http bash tests/bench/bench_http.sh 10 ;;
 	query)

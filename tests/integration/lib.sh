@@ -467,6 +467,10 @@ stats_interval = ${DL_STATS_INTERVAL:-10}
 log_level = ${DL_AGENT_LOG_LEVEL:-info}
 ping_interval = ${DL_PING_INTERVAL:-15}
 EOF
+	# Unset: the agent's default (1s).
+	if [ -n "${DL_SPOOL_SYNC:-}" ]; then
+		sed -i "/^\[agent\]/a spool_sync = $DL_SPOOL_SYNC" "$T/agent-$name.conf"
+	fi
 	# Unset: the packaged default policy (read, lifecycle).
 	if [ -n "${DL_CONTROL_ALLOW:-}" ]; then
 		printf '\n[control]\nallow = %s\n' "$DL_CONTROL_ALLOW" >>"$T/agent-$name.conf"

@@ -389,6 +389,124 @@ static void test_inventory(void)
 	dl_msg_release(&d);
 }
 
+/* An inventory over a frame: split, each part encoded under its own seq
+ * (id + part), decoded back, the containers in order and none lost; a
+ * part of the split stays within the limit it was cut for. */
+static void test_inventory_parts(void)
+{
+	enum { N = 20000 };
+	static dl_container_t v[N];
+	static char names[N][32];
+	static uint32_t starts[DL_MAX_INVENTORY_PARTS];
+	uint32_t k = 0, seen = 0;
+	size_t total = 0, one, sum = 0;
+	dl_buf_t b;
+	dl_msg_t d;
+
+	for (uint32_t i = 0; i < N; i++)
+		fill_container(&v[i], i, names[i], sizeof(names[i]));
+	one = dl_msg_container_size(&v[1]);
+	ASSERT_GT(one, 100);
+	/* 20000 of them pass 1 MiB: one frame refuses them. */
+	{
+		dl_msg_t m = {.type = DL_MSG_INVENTORY, .epoch = 1, .seq = 9};
+
+		m.u.inventory.n = N;
+		m.u.inventory.v = v;
+		dl_buf_init(&b, DL_FRAME_MAX + DL_FRAME_HDR);
+		ASSERT_EQ(dl_msg_encode(&b, &m), DL_ETOOBIG);
+		dl_buf_free(&b);
+	}
+	ASSERT_EQ(dl_msg_inventory_split(v, N, DL_FRAME_MAX, starts,
+					 DL_MAX_INVENTORY_PARTS, &k, &total),
+		  0);
+	ASSERT_GE(k, 2);
+	ASSERT_LE(k, 4);
+	ASSERT_EQ(starts[0], 0);
+	for (uint32_t i = 0; i < k; i++) {
+		uint32_t end = i + 1 < k ? starts[i + 1] : N;
+		dl_msg_t m = {.type = DL_MSG_INVENTORY,
+			      .epoch = 5,
+			      .seq = 100 + i,
+			      .time_ns = 7};
+
+		ASSERT_LT(starts[i], end);
+		m.u.inventory.v = v + starts[i];
+		m.u.inventory.n = end - starts[i];
+		m.u.inventory.id = 100;
+		m.u.inventory.part = i;
+		m.u.inventory.parts = k;
+		dl_buf_init(&b, DL_FRAME_MAX + DL_FRAME_HDR);
+		ASSERT_EQ(dl_msg_encode(&b, &m), 0);
+		ASSERT(dl_msg_frame_is_inventory_part(dl_buf_head(&b),
+						      dl_buf_used(&b)));
+		ASSERT_LE(dl_buf_used(&b) - DL_FRAME_HDR, DL_FRAME_MAX);
+		sum += dl_buf_used(&b) - DL_FRAME_HDR;
+		ASSERT_EQ(dl_msg_decode(&d, dl_buf_head(&b) + DL_FRAME_HDR,
+					dl_buf_used(&b) - DL_FRAME_HDR, NULL,
+					0),
+			  0);
+		ASSERT_EQ(d.u.inventory.id, 100);
+		ASSERT_EQ(d.u.inventory.part, i);
+		ASSERT_EQ(d.u.inventory.parts, k);
+		for (uint32_t j = 0; j < d.u.inventory.n; j++)
+			check_container(&d.u.inventory.v[j], seen++);
+		dl_msg_release(&d);
+		dl_buf_free(&b);
+	}
+	ASSERT_EQ(seen, N);
+	ASSERT_LE(sum, total); /* the head is counted generously */
+
+	/* A small limit: many parts, each cut where the next container
+	 * would pass it. */
+	ASSERT_EQ(dl_msg_inventory_split(v, 120, 4096, starts,
+					 DL_MAX_INVENTORY_PARTS, &k, &total),
+		  0);
+	ASSERT_EQ(k, (120 * one + (4096 - DL_INVENTORY_PART_HEAD) / one * one -
+		      1) / ((4096 - DL_INVENTORY_PART_HEAD) / one * one));
+	/* Fits one part: one. Empty: one. */
+	ASSERT_EQ(dl_msg_inventory_split(v, 3, DL_FRAME_MAX, starts, 8, &k,
+					 &total),
+		  0);
+	ASSERT_EQ(k, 1);
+	ASSERT_EQ(dl_msg_inventory_split(v, 0, DL_FRAME_MAX, starts, 8, &k,
+					 &total),
+		  0);
+	ASSERT_EQ(k, 1);
+	/* Refusals: too few parts allowed, a container over the limit,
+	 * more than the containers' bound. */
+	ASSERT_EQ(dl_msg_inventory_split(v, 120, 4096, starts, 2, &k, &total),
+		  DL_ETOOBIG);
+	ASSERT_EQ(dl_msg_inventory_split(v, 3, DL_INVENTORY_PART_HEAD + one - 1,
+					 starts, 8, &k, &total),
+		  DL_ETOOBIG);
+	ASSERT_EQ(dl_msg_inventory_split(v, N + 1, DL_FRAME_MAX, starts, 8, &k,
+					 &total),
+		  DL_EINVAL);
+
+	/* The encoder refuses what the decoder would: id + part != seq,
+	 * part >= parts. A whole inventory is not a part. */
+	{
+		dl_msg_t m = {.type = DL_MSG_INVENTORY, .epoch = 1, .seq = 10};
+
+		m.u.inventory.v = v;
+		m.u.inventory.n = 2;
+		m.u.inventory.id = 9;
+		m.u.inventory.part = 0;
+		m.u.inventory.parts = 2;
+		dl_buf_init(&b, DL_FRAME_MAX + DL_FRAME_HDR);
+		ASSERT_EQ(dl_msg_encode(&b, &m), DL_EINVAL);
+		m.u.inventory.part = 2;
+		m.u.inventory.id = 8;
+		ASSERT_EQ(dl_msg_encode(&b, &m), DL_EINVAL);
+		m.u.inventory.parts = 0;
+		ASSERT_EQ(dl_msg_encode(&b, &m), 0);
+		ASSERT(!dl_msg_frame_is_inventory_part(dl_buf_head(&b),
+						       dl_buf_used(&b)));
+		dl_buf_free(&b);
+	}
+}
+
 static void fill_detail(dl_container_t *c)
 {
 	c->d.has = true;
@@ -1231,6 +1349,29 @@ static const struct {
 	 "HELLO: element 4 (caps) has more than 32 entries"},
 	{"[1, 1, \"sw\", 1, [s257], 0, 0, \"\"]", DL_EPROTO,
 	 "HELLO: caps element 0 (cap) is longer than 256"},
+	/* INVENTORY parts: elements 5..7 all or none, inventory = seq -
+	 * part, part < parts <= 1024. */
+	{"[16, 1, 12, 3, [], 10, 2, 3]", 0, ""},
+	{"[16, 1, 12, 3, [], 12, 0, 1]", 0, ""},
+	{"[16, 1, 12, 3, [], 10, 2, 3, \"later\"]", 0, ""},
+	{"[16, 1, 12, 3, [], 10]", DL_EPROTO,
+	 "INVENTORY: array has 6 elements, expected at least 8"},
+	{"[16, 1, 12, 3, [], 10, 2]", DL_EPROTO,
+	 "INVENTORY: array has 7 elements, expected at least 8"},
+	{"[16, 1, 12, 3, [], 11, 2, 3]", DL_EPROTO,
+	 "INVENTORY: element 5 (inventory) is not the seq of part 0"},
+	{"[16, 1, 1, 3, [], 0, 2, 3]", DL_EPROTO,
+	 "INVENTORY: element 5 (inventory) is not the seq of part 0"},
+	{"[16, 1, 12, 3, [], 9, 3, 3]", DL_EPROTO,
+	 "INVENTORY: element 6 (part) is not below parts (3)"},
+	{"[16, 1, 12, 3, [], 12, 0, 0]", DL_EPROTO,
+	 "INVENTORY: element 7 (parts) is not 1..1024"},
+	{"[16, 1, 12, 3, [], 12, 0, 1025]", DL_EPROTO,
+	 "INVENTORY: element 7 (parts) is not 1..1024"},
+	{"[16, 1, 12, 3, [], \"10\", 2, 3]", DL_EPROTO,
+	 "INVENTORY: element 5 (inventory) is not a non-negative"},
+	{"[16, 1, 12, 3, [], 10, -2, 3]", DL_EPROTO,
+	 "INVENTORY: element 6 (part) is not a non-negative"},
 	{"[16, 1, 2, 3, [*20001n]]", DL_EPROTO,
 	 "INVENTORY: element 4 (containers) has more than 20000"},
 	/* control: REQUEST */
@@ -1312,7 +1453,7 @@ static const struct {
 	/* forward compatibility: extra trailing elements are ignored */
 	{"[3, 1, \"future\", [1, 2], m]", 0, ""},
 	{"[16, 1, 2, 3, [[1, \"id\", \"n\", \"i\", \"s\", \"st\", \"h\", 0, "
-	 "1, 2, 3, t, f, 4, 5, \"out\", 9]], \"x\"]",
+	 "1, 2, 3, t, f, 4, 5, \"out\", 9]], 2, 0, 1, \"x\"]",
 	 0, ""},
 	{"[1, 1, \"sw\", 1, [], 0, 0, \"\", 5, \"future\"]", 0, ""},
 	/* container detail (elements 8..15): all of them or none */
@@ -1571,6 +1712,7 @@ int main(void)
 	RUN(test_hello);
 	RUN(test_small);
 	RUN(test_inventory);
+	RUN(test_inventory_parts);
 	RUN(test_container_detail);
 	RUN(test_container_labels);
 	RUN(test_labels_decode_bounds);
