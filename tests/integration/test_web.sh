@@ -34,7 +34,7 @@ dl_start_sshd
 dl_start_collector
 dl_http_socket_access
 dl_enroll web1
-dl_start_agent web1
+DL_CONTROL_ALLOW="read, lifecycle, destructive" dl_start_agent web1
 dl_wait_for 'dl_host_online web1' 30 "host web1 online"
 dl_start_gateway "$T/collector.conf" "$T/http.log" "$URL"
 
@@ -92,6 +92,15 @@ code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -H "Authorization: Bearer 
 dl_assert_eq "Bearer needs no Origin" 200 "$code"
 curl -s -o /dev/null -X POST -H "Authorization: Bearer $OPS" "$URL/api/v1/hosts/web1/containers/$pfx-outside/unpause"
 
+# ---- a long audit list (refused at once, no agent call): the page
+# virtualises it, web_check.py scrolls and filters to rows in it
+FLOOD=300
+for i in $(seq 1 $FLOOD); do
+	curl -s -o /dev/null -X POST -H "Authorization: Bearer $RO" "$URL/api/v1/hosts/web1/containers/flood-$i/stop"
+done
+n=$(curl -s -H "Authorization: Bearer $RO" "$URL/api/v1/audit?limit=5000" | jq '[.[] | select((.target // "") | startswith("flood-"))] | length')
+dl_assert_eq "the refused requests are audited" "$FLOOD" "$n"
+
 # ---- the browser
-URL=$URL RO=$RO OPS=$OPS PFX=$pfx SCREENS=$SCREENS /usr/bin/python3 "$DL_SRC/tests/integration/web_check.py" ||
+URL=$URL RO=$RO OPS=$OPS ADMIN=$ADMIN LABEL="dockline.test=$T" FLOOD=$FLOOD PFX=$pfx SCREENS=$SCREENS /usr/bin/python3 "$DL_SRC/tests/integration/web_check.py" ||
 	dl_fail "web_check.py failed (screenshots in $SCREENS)"
