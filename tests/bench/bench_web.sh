@@ -58,7 +58,7 @@ dl_start_gateway "$T/collector.conf" "$T/http.log" "$URL"
 RO=$(dl_cli token create bench-ro --role read | grep -oE '^dlt_[A-Za-z0-9_-]{43}$')
 cid=$(dl_run_container live sleep 100000)
 name=$(docker inspect --format '{{.Name}}' "$cid" | tr -d /)
-dl_wait_for "[ \"\$(dl_ps_field $name state)\" = running ]" 20 "$name in ps"
+dl_wait_for "[ \"\$(dl_ps_field $cid state)\" = running ]" 30 "$name in ps"
 
 URL=$URL RO=$RO RUNS=$RUNS EVENTS=$EVENTS DAYS=$DAYS NAME=$name /usr/bin/python3 - <<'PY'
 import json, os, statistics, subprocess, tempfile, time, urllib.request

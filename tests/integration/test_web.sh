@@ -54,6 +54,9 @@ victim=$(dl_run_container victim sleep 100000)
 outside=$(dl_run_container outside sleep 100000)
 # prints whatever is written to /tmp/say (the image has no rm)
 dl_run_container chatty sh -c 'last=; while :; do s=$(cat /tmp/say 2>/dev/null); if [ "$s" != "$last" ]; then echo "$s"; last=$s; fi; sleep 0.2; done' >/dev/null
+# fails its health check at once: the fleet counts it as unhealthy
+docker run -d --label "dockline.test=$T" --name "dl-${T##*/}-sick" --health-cmd false \
+	--health-interval 1s --health-retries 1 "$DL_IMAGE" sleep 100000 >/dev/null
 dl_wait_for "[ \"\$(dl_ps_field $outside state)\" = running ]" 20 "containers in ps"
 # a few chart points (12 s buckets for 1 h at 300 points), so the charts have lines
 dl_wait_for "[ \$(curl -s -H 'Authorization: Bearer $RO' '$URL/api/v1/hosts/web1/containers/$pfx-app/history?since=1h&points=300' | jq 'length') -ge 3 ]" 60 "app has 3 chart points (the page's query)"

@@ -200,7 +200,9 @@ const DL = (() => {
       const n = list.length, h0 = rowH || 30;
       const top = Math.max(0, wrap.scrollTop - headRow.offsetHeight);
       const view = wrap.clientHeight || 40 * h0;
-      const a = Math.max(0, Math.floor(top / h0) - MARGIN);
+      /* the list may have shrunk under a box scrolled far down: show
+       * its end (the browser then clamps scrollTop and we come back) */
+      const a = Math.min(Math.max(0, n - Math.ceil(view / h0) - MARGIN), Math.max(0, Math.floor(top / h0) - MARGIN));
       return [a, Math.min(n, Math.ceil((top + view) / h0) + MARGIN)];
     }
     function fill(force) {

@@ -1,5 +1,6 @@
 /* container.js - one container: facts (ports and labels from inspect),
- * actions the role allows (destructive ones confirmed), charts, logs
+ * actions the role allows (rename in place, destructive ones
+ * confirmed), charts, logs
  * (tail, follow, stdout/stderr, timestamps, search) and one-shot exec. */
 "use strict";
 

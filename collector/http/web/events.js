@@ -36,8 +36,9 @@ DL.views.events = (el, [params], alive) => {
     (!f.action || String(e.action).startsWith(f.action));
   function render() { t.set(evs.filter(match)); }
 
-  /* at most one render per 250 ms: a lone event shows at once, a burst
-   * (a deploy, a restart loop) costs four renders a second */
+  /* at most one render per 100 ms: a lone event shows at once, a burst
+   * (docker stop is kill, die, stop; a deploy, a restart loop) costs ten
+   * renders a second at most (bench_web.sh: event -> row) */
   let pending = false, last = -1e9;
   function add(e) {
     if (evs.some((x) => x.seq === e.seq)) return;
@@ -50,7 +51,7 @@ DL.views.events = (el, [params], alive) => {
       if (!alive()) return;
       last = performance.now();
       render();
-    }, Math.max(0, last + 250 - performance.now()));
+    }, Math.max(0, last + 100 - performance.now()));
   }
 
   DL.get("/events?since=1h&limit=1000").then((list) => {

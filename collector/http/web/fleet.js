@@ -1,4 +1,6 @@
-/* fleet.js - every host on one page: problems first, then by name;
+/* fleet.js - every host on one page: problems (offline, Docker down,
+ * unhealthy or restarting containers as counted by serve) first, then
+ * by name;
  * filter by state and text; live CPU/memory over the stats WebSocket,
  * a last-hour CPU sparkline for the rows on screen. */
 "use strict";

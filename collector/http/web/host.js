@@ -1,6 +1,7 @@
 /* host.js - one host: facts, metric charts (1h/24h/7d/30d), its
- * containers with live CPU/memory, recent events, and Docker's lists
- * (images, volumes, networks, df) fetched through the agent on demand. */
+ * containers with live CPU/memory, recent events, Docker's lists
+ * (images, volumes, networks, df) fetched through the agent on demand,
+ * and prune for an admin (confirmed). */
 "use strict";
 
 DL.views.host = (el, [name, params], alive) => {
@@ -14,13 +15,15 @@ DL.views.host = (el, [name, params], alive) => {
   const charts = h("div", { class: "charts", id: "host-charts" });
   const rangeBox = h("div", {});
   const ctrBox = h("div", { id: "host-containers" });
+  const ctrFilter = h("input", { type: "search", class: "grow", id: "host-filter", placeholder: "Filter by name, image, state, health…" });
   const evBox = h("div", { id: "host-events" });
   const docker = h("div", {});
   el.append(
     h("div", { class: "muted" }, h("a", { href: "#/" }, "Fleet"), " / host"),
     h("h1", {}, name), err, facts,
     h("h2", {}, "Metrics"), rangeBox, charts,
-    h("h2", {}, "Containers ", h("span", { class: "muted live", id: "host-live" }, "")), ctrBox,
+    h("h2", {}, "Containers ", h("span", { class: "muted live", id: "host-live" }, "")),
+    h("div", { class: "row" }, ctrFilter), ctrBox,
     h("h2", {}, "Recent events ", h("a", { href: "#/events?host=" + encodeURIComponent(name) }, "(all)")), evBox,
     h("h2", {}, "Docker"), docker);
 
@@ -76,6 +79,12 @@ DL.views.host = (el, [name, params], alive) => {
     { key: "mem", label: "Memory", num: true, html: (c) => esc(bytes(c.mem)) },
   ], { sortKey: "name", empty: "no containers", rowAttrs: (c) => ' data-id="' + esc(c.name) + '"' });
 
+  function showCtrs() {
+    const q = ctrFilter.value.trim().toLowerCase();
+    t.set(q ? ctrs.filter((c) => [c.name, c.image, c.state, c.health, c.status].some((v) => v && String(v).toLowerCase().includes(q))) : ctrs);
+  }
+  ctrFilter.addEventListener("input", showCtrs);
+
   async function loadCtrs() {
     try {
       const [list, stats] = await Promise.all([DL.get(H + "/containers?all=1"), DL.get("/stats?host=" + encodeURIComponent(name))]);
@@ -83,7 +92,7 @@ DL.views.host = (el, [name, params], alive) => {
       const by = {};
       for (const s of stats) by[s.name] = s;
       ctrs = list.map((c) => Object.assign(c, { cpu: by[c.name] ? by[c.name].cpu_percent : null, mem: by[c.name] ? by[c.name].mem_bytes : null }));
-      t.set(ctrs);
+      showCtrs();
     } catch (e) { showErr("Cannot load the containers", e); }
   }
 
