@@ -165,7 +165,7 @@ print("fleet API bytes %d; with /api/v1/containers?all=1 (%d bytes, what the pag
 # ---- live update: docker stop -> the events page's row
 d.get(URL + "/?live#/events?host=live1")
 end = time.time() + 20
-while "live" not in d.find_element("css selector", "#ev-live").text:
+while "live" not in "".join(e.text for e in d.find_elements("css selector", "#ev-live")):
     if time.time() > end:
         raise SystemExit("events WebSocket not live")
     time.sleep(0.1)

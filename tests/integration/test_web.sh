@@ -8,7 +8,14 @@
 # with the cookie but another Origin) is refused; an operate token's
 # Stop button stops a real container (docker inspect agrees) and an
 # audit row appears; logs follow shows a line printed after the page
-# opened; no request leaves the gateway's origin. Screenshots go to
+# opened; the fleet shows the unhealthy count serve's hosts answer
+# carries (a container failing its health check) without fetching the
+# containers; the audit list of 300+ rows is virtualised (few rows in
+# the DOM) and its oldest row is reached by scrolling, another by the
+# filter; rename in the page renames the real container (docker inspect
+# agrees) and the page follows the new name; an admin's prune, limited
+# to this test's label and confirmed first, removes exactly its stopped
+# containers; no request leaves the gateway's origin. Screenshots go to
 # build/web-screens/ (DL_WEB_SCREENS overrides).
 #
 # DL_WEB_HOLD=1: set up the stack, print the URL and tokens, and wait
