@@ -85,15 +85,15 @@ enum {
 static const char *const sql[Q_COUNT] = {
 	[Q_HOSTS] =
 		"SELECT h.name, h.online, h.last_seen, h.docker_up, "
-		"h.docker_version, h.peer, h.software, "
-		"(SELECT count(*) FROM containers c WHERE c.host = h.name), "
-		"(SELECT count(*) FROM containers c WHERE c.host = h.name "
-		"AND c.state = 'running'), s.cpu_percent, s.mem_used, "
+		"h.docker_version, h.peer, h.software, ifnull(n.total, 0), "
+		"ifnull(n.running, 0), s.cpu_percent, s.mem_used, "
 		"s.mem_total, s.load1, s.disk_used, s.disk_total, h.control, "
-		"h.clock_skew_ms, h.last_data, h.dropped_frames "
+		"h.clock_skew_ms, h.last_data, h.dropped_frames, "
+		"ifnull(n.unhealthy, 0), ifnull(n.restarting, 0) "
 		"FROM hosts h LEFT JOIN host_samples s ON s.host = h.name "
 		"AND s.ts = (SELECT max(ts) FROM host_samples "
-		"WHERE host = h.name) ORDER BY h.name",
+		"WHERE host = h.name) LEFT JOIN (" DL_QUERY_HOST_COUNTS(
+			"1") ") n ON n.host = h.name ORDER BY h.name",
 	[Q_HOST] = "SELECT online, last_seen FROM hosts WHERE name = ?1",
 	[Q_PS_ALL] =
 		PS_COLS "WHERE (?2 OR state = 'running') "
@@ -358,6 +358,10 @@ static json_t *host_row(sqlite3_stmt *st, int64_t now_s)
 								: 0)) ||
 	     json_object_set_new(o, "dropped_frames",
 				 json_integer(sqlite3_column_int64(st, 18))) ||
+	     json_object_set_new(o, "unhealthy",
+				 json_integer(sqlite3_column_int64(st, 19))) ||
+	     json_object_set_new(o, "restarting",
+				 json_integer(sqlite3_column_int64(st, 20))) ||
 	     json_object_set_new(o, "health", json_string(health)))) {
 		json_decref(o);
 		return NULL;

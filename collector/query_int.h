@@ -25,6 +25,18 @@ sqlite3_stmt *dl_query_slot(dl_query_t *q, int slot, const char *sql, char *err,
 			    size_t errlen);
 sqlite3 *dl_query_db(dl_query_t *q);
 
+/* The `hosts` answer's container counts: one pass over containers in
+ * primary-key order (host, id), grouped by host, for the hosts WHERE
+ * says. A correlated count per host and per figure would be four probes
+ * per host (tests/bench/bench_query.c). "restarting" is Docker's state
+ * or inspect's flag: a container in its restart back-off shows either. */
+#define DL_QUERY_HOST_COUNTS(WHERE)                                            \
+	"SELECT host, count(*) AS total, "                                     \
+	"count(CASE WHEN state = 'running' THEN 1 END) AS running, "           \
+	"count(CASE WHEN health = 'unhealthy' THEN 1 END) AS unhealthy, "      \
+	"count(CASE WHEN state = 'restarting' OR restarting THEN 1 END) "      \
+	"AS restarting FROM containers WHERE " WHERE " GROUP BY host"
+
 /* The `hosts` HEALTH word of a Q_HOSTS row (query.c's columns). */
 void dl_query__host_health(sqlite3_stmt *st, int64_t ago, char *out,
 			   size_t outlen);

@@ -77,21 +77,22 @@ static const char *const sql[T_COUNT] = {
 	[T_STATS_HOST] = STATS_COLS "WHERE c.host = ?1 AND " STATS_WHERE
 				    " ORDER BY ifnull(c.name, ''), c.id",
 	[T_STATS_CID] = STATS_COLS "WHERE k.cid = ?2 AND " STATS_WHERE,
-	/* query.c's Q_HOSTS, with ?1 naming one host (NULL = all). The
-	 * counts are one pass over containers grouped by host instead of
-	 * two correlated probes per host (tests/bench/bench_query.c). */
+	/* query.c's Q_HOSTS, with ?1 naming one host (NULL = all); the
+	 * counts' pass over containers is limited to that host too. */
 	[T_HOSTS] =
 		"SELECT h.name, h.online, h.last_seen, h.docker_up, "
-		"h.docker_version, h.peer, h.software, "
-		"(SELECT count(*) FROM containers c WHERE c.host = h.name), "
-		"(SELECT count(*) FROM containers c WHERE c.host = h.name "
-		"AND c.state = 'running'), s.cpu_percent, s.mem_used, "
+		"h.docker_version, h.peer, h.software, ifnull(n.total, 0), "
+		"ifnull(n.running, 0), s.cpu_percent, s.mem_used, "
 		"s.mem_total, s.load1, s.disk_used, s.disk_total, h.control, "
-		"h.clock_skew_ms, h.last_data, h.dropped_frames "
+		"h.clock_skew_ms, h.last_data, h.dropped_frames, "
+		"ifnull(n.unhealthy, 0), ifnull(n.restarting, 0) "
 		"FROM hosts h LEFT JOIN host_samples s ON s.host = h.name "
 		"AND s.ts = (SELECT max(ts) FROM host_samples "
-		"WHERE host = h.name) WHERE (?1 IS NULL OR h.name = ?1) "
-		"ORDER BY h.name",
+		"WHERE host = h.name) LEFT JOIN (" DL_QUERY_HOST_COUNTS(
+			"?1 IS NULL OR host = ?1") ") n ON n.host = h.name "
+						   "WHERE (?1 IS NULL OR "
+						   "h.name = ?1) ORDER BY "
+						   "h.name",
 };
 
 static sqlite3_stmt *stmt(dl_query_t *q, int which, char *err, size_t errlen)
@@ -293,7 +294,9 @@ static size_t hosts_size(sqlite3_stmt *st)
 {
 	static const int cols[] = {0, 4, 5, 6, 15};
 
-	return row_size(st, cols, (int)(sizeof(cols) / sizeof(cols[0])));
+	/* + the health words hosts_put writes (at most 95 bytes) */
+	return row_size(st, cols, (int)(sizeof(cols) / sizeof(cols[0]))) +
+	       dl_jt_str_max(96);
 }
 
 /* query.c's host_row, key for key. */
@@ -348,6 +351,10 @@ static char *hosts_put(char *p, sqlite3_stmt *st, ctx_t *cx)
 		p = dl_jt_i64(p, cx->now_s > data_s ? cx->now_s - data_s : 0);
 	p = JT_PUT(p, ",\"dropped_frames\":");
 	p = dl_jt_i64(p, sqlite3_column_int64(st, 18));
+	p = JT_PUT(p, ",\"unhealthy\":");
+	p = dl_jt_i64(p, sqlite3_column_int64(st, 19));
+	p = JT_PUT(p, ",\"restarting\":");
+	p = dl_jt_i64(p, sqlite3_column_int64(st, 20));
 	p = JT_PUT(p, ",\"health\":");
 	p = dl_jt_str(p, health, strlen(health));
 	*p++ = '}';

@@ -3,9 +3,14 @@
  * bench_history's: HOSTS hosts, each online with an inventory of PER
  * containers (3 of 4 running, the rest exited, so `ps` and `ps --all`
  * differ), SAMPLES container samples and as many host samples, 10 s
- * apart and ending now. Prints nothing but errors; times nothing.
+ * apart and ending now. With DAYS, the first host and its first
+ * container (host-0000, app-0) have DAYS days of samples before those,
+ * 10 s apart like an agent's, and retention then runs as configured by
+ * default (raw 48 h, minute 30 d, hour 365 d), so what is left is what
+ * the store keeps after DAYS days (bench_web's 30-day chart). Prints
+ * nothing but errors; times nothing.
  *
- *   bench_fleetdb PATH HOSTS PER SAMPLES */
+ *   bench_fleetdb PATH HOSTS PER SAMPLES [DAYS] */
 #include "collector/store.h"
 
 #include <stdio.h>
@@ -70,21 +75,24 @@ static void inventory(uv_loop_t *loop, dl_store_t *s, const char *host, int h,
 	submit(loop, s, host, &m, b);
 }
 
+/* Samples k = first .. total - 1 of total, 10 s apart, the last one
+ * ending now; counters grow with k, so a host's samples may be sent in
+ * two calls (history, then the last hour) without a reset between. */
 static void samples(uv_loop_t *loop, dl_store_t *s, const char *host, int per,
-		    int nsamples, uint64_t now, dl_buf_t *b)
+		    uint64_t first, uint64_t total, uint64_t now, uint64_t *seq,
+		    dl_buf_t *b)
 {
 	static dl_sample_t v[PER_MAX];
-	uint64_t seq = 2;
 
-	for (uint64_t k = 0; k < (uint64_t)nsamples; k++) {
-		uint64_t t = now - ((uint64_t)nsamples - k) * 10 * SEC;
+	for (uint64_t k = first; k < total; k++) {
+		uint64_t t = now - (total - k) * 10 * SEC;
 		dl_msg_t st = {.type = DL_MSG_STATS,
 			       .epoch = 1,
-			       .seq = seq++,
+			       .seq = (*seq)++,
 			       .time_ns = t};
 		dl_msg_t hs = {.type = DL_MSG_HOSTSTATS,
 			       .epoch = 1,
-			       .seq = seq++,
+			       .seq = (*seq)++,
 			       .time_ns = t};
 		uint32_t n = 0;
 
@@ -122,22 +130,26 @@ static void samples(uv_loop_t *loop, dl_store_t *s, const char *host, int per,
 		hs.u.hoststats.net_rx_bytes = k * 4000;
 		hs.u.hoststats.net_tx_bytes = k * 2000;
 		submit(loop, s, host, &hs, b);
+		if (k % 1000 == 0)
+			uv_run(loop, UV_RUN_NOWAIT);
 	}
 }
 
 int main(int argc, char **argv)
 {
-	int64_t hosts, per, nsamples;
+	int64_t hosts, per, nsamples, days = 0;
 	uint64_t now = dl_clock_wall_ns();
 	char err[512], host[32];
 	uv_loop_t loop;
 	dl_store_t *s;
 	dl_buf_t b;
 
-	if (argc != 5 || dl_parse_int(argv[2], 1, 100000, &hosts) ||
+	if (argc < 5 || argc > 6 || dl_parse_int(argv[2], 1, 100000, &hosts) ||
 	    dl_parse_int(argv[3], 1, PER_MAX, &per) ||
-	    dl_parse_int(argv[4], 0, 1000, &nsamples)) {
-		fprintf(stderr, "usage: %s PATH HOSTS PER SAMPLES\n", argv[0]);
+	    dl_parse_int(argv[4], 0, 1000, &nsamples) ||
+	    (argc == 6 && dl_parse_int(argv[5], 0, 365, &days))) {
+		fprintf(stderr, "usage: %s PATH HOSTS PER SAMPLES [DAYS]\n",
+			argv[0]);
 		return 2;
 	}
 	dl_log_set_level(DL_LOG_LEVEL_WARN);
@@ -149,13 +161,28 @@ int main(int argc, char **argv)
 		snprintf(host, sizeof(host), "host-%04d", h);
 		dl_store_host_online(s, host, "127.0.0.1", "dockline-agent",
 				     "read, lifecycle", now - 3600 * SEC);
+		uint64_t seq = 2, total = (uint64_t)nsamples, hist = 0;
+
 		inventory(&loop, s, host, h, (int)per, &b);
-		samples(&loop, s, host, (int)per, (int)nsamples, now, &b);
+		if (h == 0 && days) {
+			/* app-0 alone (idx 1), then the last hour for all */
+			hist = (uint64_t)days * 8640;
+			total += hist;
+			samples(&loop, s, host, 1, 0, hist,
+				now - nsamples * 10 * SEC, &seq, &b);
+		}
+		samples(&loop, s, host, (int)per, hist, total, now, &seq, &b);
 		uv_run(&loop, UV_RUN_NOWAIT);
 	}
 	while (dl_store_pending(s)) {
 		uv_run(&loop, UV_RUN_NOWAIT);
 		usleep(1000);
+	}
+	if (days) {
+		/* retention as configured by default; its first step runs
+		 * now, and the store's loop needs a moment for it */
+		dl_store_set_retention(s, 48 * 3600, 30 * 86400, 365 * 86400, 0);
+		sleep(3);
 	}
 	dl_store_close(s);
 	uv_run(&loop, UV_RUN_DEFAULT);

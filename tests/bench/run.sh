@@ -8,7 +8,7 @@
 #                                 latency sampling wire agent_cost control
 #                                 spool http http_latency query
 #                                 alert_latency rules backfill
-#                                 spool_cost)
+#                                 spool_cost web)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 SRC=$(pwd)
@@ -24,7 +24,7 @@ run() {
 	"$@" || echo "(bench $name failed)"
 }
 
-want=${*:-proto store ingest history latency sampling wire agent_cost control spool http http_latency query alert_latency rules backfill}
+want=${*:-proto store ingest history latency sampling wire agent_cost control spool http http_latency query alert_latency rules backfill web}
 for w in $want; do
 	case $w in
 	proto) run proto "$B/bench/bench_proto" ;;
@@ -55,6 +55,8 @@ for w in $want; do
 	alert_latency) run alert_latency bash tests/bench/bench_alert_latency.sh 200 ;;
 	# 100 rules over 1,000 hosts x 20 containers vs 0 rules, same run
 	rules) run rules "$B/bench/bench_rules" 1000 20 12 100 ;;
+	# pages on 200 hosts x 20 (one container with 30 days), live update
+	web) run web bash tests/bench/bench_web.sh 200 20 5 30 30 ;;
 	*) echo "unknown bench $w" >&2 ;;
 	esac
 done

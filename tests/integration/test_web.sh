@@ -8,7 +8,14 @@
 # with the cookie but another Origin) is refused; an operate token's
 # Stop button stops a real container (docker inspect agrees) and an
 # audit row appears; logs follow shows a line printed after the page
-# opened; no request leaves the gateway's origin. Screenshots go to
+# opened; the fleet shows the unhealthy count serve's hosts answer
+# carries (a container failing its health check) without fetching the
+# containers; the audit list of 300+ rows is virtualised (few rows in
+# the DOM) and its oldest row is reached by scrolling, another by the
+# filter; rename in the page renames the real container (docker inspect
+# agrees) and the page follows the new name; an admin's prune, limited
+# to this test's label and confirmed first, removes exactly its stopped
+# containers; no request leaves the gateway's origin. Screenshots go to
 # build/web-screens/ (DL_WEB_SCREENS overrides).
 #
 # DL_WEB_HOLD=1: set up the stack, print the URL and tokens, and wait
@@ -34,7 +41,7 @@ dl_start_sshd
 dl_start_collector
 dl_http_socket_access
 dl_enroll web1
-dl_start_agent web1
+DL_CONTROL_ALLOW="read, lifecycle, destructive" dl_start_agent web1
 dl_wait_for 'dl_host_online web1' 30 "host web1 online"
 dl_start_gateway "$T/collector.conf" "$T/http.log" "$URL"
 
@@ -54,6 +61,9 @@ victim=$(dl_run_container victim sleep 100000)
 outside=$(dl_run_container outside sleep 100000)
 # prints whatever is written to /tmp/say (the image has no rm)
 dl_run_container chatty sh -c 'last=; while :; do s=$(cat /tmp/say 2>/dev/null); if [ "$s" != "$last" ]; then echo "$s"; last=$s; fi; sleep 0.2; done' >/dev/null
+# fails its health check at once: the fleet counts it as unhealthy
+docker run -d --label "dockline.test=$T" --name "dl-${T##*/}-sick" --health-cmd false \
+	--health-interval 1s --health-retries 1 "$DL_IMAGE" sleep 100000 >/dev/null
 dl_wait_for "[ \"\$(dl_ps_field $outside state)\" = running ]" 20 "containers in ps"
 # a few chart points (12 s buckets for 1 h at 300 points), so the charts have lines
 dl_wait_for "[ \$(curl -s -H 'Authorization: Bearer $RO' '$URL/api/v1/hosts/web1/containers/$pfx-app/history?since=1h&points=300' | jq 'length') -ge 3 ]" 60 "app has 3 chart points (the page's query)"
@@ -92,6 +102,15 @@ code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -H "Authorization: Bearer 
 dl_assert_eq "Bearer needs no Origin" 200 "$code"
 curl -s -o /dev/null -X POST -H "Authorization: Bearer $OPS" "$URL/api/v1/hosts/web1/containers/$pfx-outside/unpause"
 
+# ---- a long audit list (refused at once, no agent call): the page
+# virtualises it, web_check.py scrolls and filters to rows in it
+FLOOD=300
+for i in $(seq 1 $FLOOD); do
+	curl -s -o /dev/null -X POST -H "Authorization: Bearer $RO" "$URL/api/v1/hosts/web1/containers/flood-$i/stop"
+done
+n=$(curl -s -H "Authorization: Bearer $RO" "$URL/api/v1/audit?limit=5000" | jq '[.[] | select((.target // "") | startswith("flood-"))] | length')
+dl_assert_eq "the refused requests are audited" "$FLOOD" "$n"
+
 # ---- the browser
-URL=$URL RO=$RO OPS=$OPS PFX=$pfx SCREENS=$SCREENS /usr/bin/python3 "$DL_SRC/tests/integration/web_check.py" ||
+URL=$URL RO=$RO OPS=$OPS ADMIN=$ADMIN LABEL="dockline.test=$T" FLOOD=$FLOOD PFX=$pfx SCREENS=$SCREENS /usr/bin/python3 "$DL_SRC/tests/integration/web_check.py" ||
 	dl_fail "web_check.py failed (screenshots in $SCREENS)"

@@ -1,12 +1,15 @@
 #!/usr/bin/python3
 """web_check.py - the dockline page in headless Chromium, as a person uses it.
 
-Run by test_web.sh with the stack up. Environment: URL, RO, OPS (token
-secrets), PFX (container name prefix), SCREENS (screenshot dir). Exits
-non-zero with a sentence on the first failed check.
+Run by test_web.sh with the stack up. Environment: URL, RO, OPS, ADMIN
+(token secrets), PFX (container name prefix), LABEL (the test's
+dockline.test=DIR label, for prune), FLOOD (audit rows made for the
+virtualised list), SCREENS (screenshot dir). Exits non-zero with a
+sentence on the first failed check.
 """
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -21,6 +24,9 @@ from selenium.webdriver.common.by import By
 URL = os.environ["URL"]
 RO = os.environ["RO"]
 OPS = os.environ["OPS"]
+ADMIN = os.environ["ADMIN"]
+LABEL = os.environ["LABEL"]
+FLOOD = int(os.environ["FLOOD"])
 PFX = os.environ["PFX"]
 SCREENS = os.environ["SCREENS"]
 HOST = "web1"
@@ -50,6 +56,20 @@ def wait(cond, timeout, what):
             last = e
         time.sleep(0.2)
     raise Fail("timed out after %ss: %s%s" % (timeout, what, " (%s)" % last if last else ""))
+
+
+def docker_exists(name):
+    return subprocess.run(["docker", "inspect", name], capture_output=True).returncode == 0
+
+
+def api_get(path):
+    req = urllib.request.Request(URL + "/api/v1" + path, headers={"Authorization": "Bearer " + RO})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.load(r)
+
+
+def api_unhealthy():
+    return api_get("/hosts/" + HOST)["unhealthy"]
 
 
 def docker_running(name):
@@ -154,11 +174,39 @@ def main():
         if "online" not in row:
             raise Fail("web1 not shown online: %r" % row)
         ok("fleet: " + row.replace("\n", " "))
+        # the sick container (failing health check) counts from the hosts
+        # answer, without the page fetching the containers. dockerd is
+        # shared: other tests' containers count too, so the page must
+        # agree with serve's answer, and that must count at least ours.
+        tries = [0]
+        def unhealthy():
+            r = [x.text for x in p.q("#fleet tbody tr") if HOST in x.text]
+            m = re.search(r"(\d+) unhealthy", r[0]) if r else None
+            if m and int(m.group(1)) == api_unhealthy() and api_get("/hosts/%s/containers/%s-sick" % (HOST, PFX))["health"] == "unhealthy":
+                return r[0]
+            tries[0] += 1
+            if tries[0] % 10 == 0:  # every 2 s, away and back: the hosts again
+                p.go("#/events")
+                p.go("#/")
+            return None
+        row = wait(unhealthy, 60, "web1 shown with its unhealthy containers, as serve counts them")
+        if not p.q('#fleet tr[data-id="%s"] td[data-k="rank"] span' % HOST):
+            raise Fail("web1 not marked as a problem: %r" % row)
+        if "1 with problems" not in p.text("#fleet-summary"):
+            raise Fail("summary: %r" % p.text("#fleet-summary"))
+        fetched = d.execute_script("return performance.getEntriesByType('resource').map((r) => r.name)"
+                                   ".filter((u) => u.includes('/api/v1/containers'))")
+        if fetched:
+            raise Fail("the fleet page fetched %s" % fetched)
+        ok("fleet: %s; no /api/v1/containers request" % row.replace("\n", " "))
         time.sleep(1.5)  # sparklines
         p.shot("fleet")
 
         # ---- host page: its containers, its charts
+        # (dockerd is shared: the list may be long, so filter it to ours)
         p.go("#/host/" + HOST)
+        wait(lambda: p.q("#host-filter"), 10, "the host page's container filter")
+        p.q("#host-filter")[0].send_keys(PFX)
         wait(lambda: app in p.text("#host-containers"), 15, "app listed on the host page")
         wait(lambda: p.q("#host-charts .chart[data-points]"), 15, "a host chart with points")
         ok("host page lists %s and has charts" % app)
@@ -245,6 +293,96 @@ def main():
              "an audit row for the stop")
         ok("audit row for the stop")
         p.shot("audit")
+
+        # ---- a long list is virtualised: FLOOD refused requests made by
+        # test_web.sh are all in the list, few of them in the DOM; the
+        # oldest is found by scrolling, another by the filter
+        n = wait(lambda: int(p.q("#audit .tablewrap")[0].get_attribute("data-rows") or 0) >= FLOOD and
+                 int(p.q("#audit .tablewrap")[0].get_attribute("data-rows")), 15, "%d audit rows listed" % FLOOD)
+        dom = len(p.q("#audit tbody tr:not(.sp)"))
+        if dom >= n or dom > 120:
+            raise Fail("audit list not virtualised: %d rows in the DOM of %d" % (dom, n))
+        oldest = '#audit tr[data-target="flood-1"]'
+        if p.q(oldest):
+            raise Fail("the oldest flood row is in the DOM before scrolling")
+        steps = 0
+        while not p.q(oldest) and steps < 200:
+            d.execute_script("const w = document.querySelector('#audit .tablewrap'); w.scrollTop += w.clientHeight")
+            time.sleep(0.05)
+            steps += 1
+        wait(lambda: p.q(oldest), 5, "flood-1 after scrolling to the end")
+        dom2 = len(p.q("#audit tbody tr:not(.sp)"))
+        ok("audit: %d rows, %d in the DOM; flood-1 reached after %d scrolls (%d in the DOM there)" % (n, dom, steps, dom2))
+        p.shot("audit-scrolled")
+        # (filtered while scrolled to the end: the short list still shows)
+        d.execute_script("const s = document.getElementById('audit-filter'); s.value = 'flood-%d';"
+                         "s.dispatchEvent(new Event('input'))" % (FLOOD // 2))
+        wait(lambda: p.q('#audit tr[data-target="flood-%d"]' % (FLOOD // 2)), 5, "the filter finds flood-%d" % (FLOOD // 2))
+        ok("audit filter finds flood-%d" % (FLOOD // 2))
+
+        # ---- rename in the page renames the real container
+        renamed = PFX + "-renamed"
+        p.go("#/host/%s/c/%s" % (HOST, victim))
+        wait(lambda: p.q("[data-action=rename]"), 10, "the rename button for operate")
+        p.q("[data-action=rename]")[0].click()
+        box = wait(lambda: p.q("#rename-to"), 5, "the new-name field")[0]
+        box.clear()
+        box.send_keys("bad name!")
+        p.q("#rename-ok")[0].click()
+        wait(lambda: "container name" in p.text("#ctr-error"), 5, "a bad name refused in the page")
+        if not docker_exists(victim):
+            raise Fail("a refused name renamed the container")
+        ok("bad name refused in the page: " + p.text("#ctr-error"))
+        box = wait(lambda: p.q("#rename-to"), 5, "the new-name field, still open to fix the name")[0]
+        box.clear()
+        box.send_keys(renamed)
+        p.shot("rename")
+        p.q("#rename-ok")[0].click()
+        wait(lambda: docker_exists(renamed) and not docker_exists(victim), 30, "docker inspect knows " + renamed)
+        name = subprocess.run(["docker", "inspect", "-f", "{{.Name}}", renamed], capture_output=True,
+                              text=True, check=True).stdout.strip()
+        if name != "/" + renamed:
+            raise Fail("docker inspect says the name is %r" % name)
+        wait(lambda: d.execute_script("return location.hash").endswith("/c/" + renamed), 15, "the page follows the new name")
+        wait(lambda: "exited" in p.text("#ctr-state"), 15, "the renamed container's facts")
+        if p.text("h1") != renamed:
+            raise Fail("the page's title is %r" % p.text("h1"))
+        ok("rename: %s -> %s (docker inspect agrees: %s), the page follows it" % (victim, renamed, name))
+        p.shot("renamed")
+        p.go("#/audit")
+        wait(lambda: p.q('#audit tr[data-op="rename"][data-status="ok"]'), 15, "an audit row for the rename")
+        ok("audit row for the rename")
+
+        # ---- prune: admin only, confirmed, limited to this test's label
+        p.go("#/host/" + HOST)
+        wait(lambda: p.q("#host-containers tbody tr"), 10, "the host page")
+        if p.q("[data-action=prune]"):
+            raise Fail("prune offered to an operate token")
+        ok("no prune for operate")
+        p.sign_out()
+        p.sign_in(ADMIN)
+        wait(lambda: "web-admin (admin)" in p.text("#whoami"), 10, "signed in as web-admin")
+        p.go("#/host/" + HOST)
+        wait(lambda: p.q("[data-action=prune]"), 10, "the prune button for admin")
+        stopped = [n for n in (renamed, outside) if not docker_running(n)]
+        if len(stopped) != 2:
+            raise Fail("expected two stopped containers to prune, have %s" % stopped)
+        p.q("#prune-label")[0].send_keys(LABEL)
+        p.q("[data-action=prune]")[0].click()
+        wait(lambda: p.q("#prune-confirm"), 5, "the prune confirmation")
+        if not docker_exists(outside):
+            raise Fail("pruned before the confirmation")
+        p.shot("prune-confirm")
+        p.q("[data-confirm=prune]")[0].click()
+        res = wait(lambda: "removed" in p.text("#prune-result") and p.text("#prune-result"), 30, "the prune result")
+        if docker_exists(outside) or docker_exists(renamed):
+            raise Fail("the stopped containers are still there after prune")
+        if not docker_running(app):
+            raise Fail("prune touched a running container")
+        if not res.startswith("removed 2 containers"):
+            raise Fail("prune result: %r" % res)
+        ok("prune: %s; docker inspect finds neither stopped container; %s still runs" % (res, app))
+        p.shot("pruned")
 
         # ---- phone width, dark theme
         d.set_window_size(390, 844)

@@ -444,6 +444,59 @@ static void test_paging(void)
 	json_decref(want);
 }
 
+/* hosts' container counts: app-01 has a3 unhealthy and restarting (one
+ * container, counted in both), a2 restarting = 0, a5 created; then b1 in
+ * Docker's state "restarting" (not running) on app-02. Both paths. */
+static void counts(const char *host, json_int_t total, json_int_t running,
+		   json_int_t unhealthy, json_int_t restarting)
+{
+	char err[256];
+	dl_buf_t b;
+	json_t *t, *j, *h;
+	size_t i;
+
+	dl_buf_init(&b, 1u << 20);
+	t = text_doc(
+		dl_query_hosts_text(q, host, NULL, &b, NULL, err, sizeof(err)),
+		&b);
+	ASSERT_EQ(json_array_size(t), 1);
+	j = dl_query_hosts(q, err, sizeof(err));
+	ASSERT(j != NULL);
+	json_array_foreach(j, i, h)
+	{
+		const char *name =
+			json_string_value(json_object_get(h, "name"));
+
+		if (!strcmp(name, host))
+			same(json_incref(h), json_incref(json_array_get(t, 0)),
+			     host);
+	}
+	h = json_array_get(t, 0);
+	ASSERT_EQ(json_integer_value(json_object_get(h, "containers")), total);
+	ASSERT_EQ(json_integer_value(json_object_get(h, "running")), running);
+	ASSERT_EQ(json_integer_value(json_object_get(h, "unhealthy")),
+		  unhealthy);
+	ASSERT_EQ(json_integer_value(json_object_get(h, "restarting")),
+		  restarting);
+	json_decref(j);
+	json_decref(t);
+	dl_buf_free(&b);
+}
+
+static void test_host_counts(void)
+{
+	counts("app-01", 5, 3, 1, 1);
+	counts("app-02", 1, 1, 0, 0);
+	exec("UPDATE containers SET state = 'restarting' WHERE id = 'b1'");
+	counts("app-02", 1, 0, 0, 1);
+	exec("UPDATE containers SET state = 'running' WHERE id = 'b1'");
+	/* a host without containers: zeros, not nulls */
+	exec("INSERT INTO hosts(name, online, last_seen) VALUES ('empty', 1, "
+	     "1)");
+	counts("empty", 0, 0, 0, 0);
+	exec("DELETE FROM hosts WHERE name = 'empty'");
+}
+
 int main(void)
 {
 	char tmpl[] = "/tmp/dl-test-qtext-XXXXXX", err[256];
@@ -458,6 +511,7 @@ int main(void)
 	RUN(test_equal);
 	RUN(test_cursor);
 	RUN(test_paging);
+	RUN(test_host_counts);
 	dl_query_close(q);
 	sqlite3_close(db);
 	ASSERT_EQ(uv_loop_close(&loop), 0);

@@ -895,7 +895,10 @@ static void test_queries(void)
 					    "control"))); /* app-02: none */
 	/* + the latest host sample's six keys, null before any HOSTSTATS */
 	/* + v5's clock_skew_ms, last_data_ago, dropped_frames, health */
-	ASSERT_EQ(json_object_size(h), 21);
+	/* + the unhealthy and restarting counts (issue 12) */
+	ASSERT_EQ(json_object_size(h), 23);
+	ASSERT_EQ(jint(h, "unhealthy"), 0);
+	ASSERT_EQ(jint(h, "restarting"), 0);
 	ASSERT(json_is_null(json_object_get(h, "cpu_percent")));
 	ASSERT(json_is_null(json_object_get(h, "disk_total_bytes")));
 	json_decref(arr);

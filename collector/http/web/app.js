@@ -152,14 +152,23 @@ const DL = (() => {
   const policyMay = (host, action) =>
     !!host && String(host.control || "").split(/,\s*/).includes(CLASS[action] || "read");
 
-  /* ---- tables: sorted, paged ---- */
-  /* cols: [{key, label, num, sort: row => value, html: row => string}] */
+  /* ---- tables: sorted, virtualised ----
+   * Only the rows in view (and a margin) are in the DOM; the box scrolls
+   * and two spacer rows stand for the rest, so 5,000 rows cost what 60
+   * do. Cells do not wrap, so every row of a table is as high as the
+   * first one measured. Spacer heights go through the CSSOM: the CSP
+   * refuses style attributes in markup. */
+  /* cols: [{key, label, num, sort: row => value, html: row => string}];
+   * opts.onRender() after the rows on screen change */
   function table(el, cols, opts) {
-    const o = Object.assign({ page: 100, sortKey: null, desc: false, rowAttrs: null }, opts);
-    let rows = [], page = 0;
-    const wrap = h("div", { class: "tablewrap" });
-    const pager = h("div", { class: "pager" });
-    el.replaceChildren(wrap, pager);
+    const o = Object.assign({ sortKey: null, desc: false, rowAttrs: null, onRender: null }, opts);
+    const MARGIN = 15;
+    let rows = [], list = [], rowH = 0, from = -1, to = -1, queued = false;
+    const wrap = h("div", { class: "tablewrap vt" });
+    const foot = h("div", { class: "pager" });
+    el.replaceChildren(wrap, foot);
+    wrap.innerHTML = "<table><thead><tr></tr></thead><tbody></tbody></table>";
+    const headRow = wrap.querySelector("thead tr"), body = wrap.querySelector("tbody");
     function sorted() {
       if (!o.sortKey) return rows;
       const c = cols.find((x) => x.key === o.sortKey);
@@ -170,46 +179,86 @@ const DL = (() => {
         return (x < y ? -1 : x > y ? 1 : 0) * d;
       });
     }
-    function render() {
-      const list = sorted(), n = list.length, pages = Math.max(1, Math.ceil(n / o.page));
-      if (page >= pages) page = pages - 1;
-      const part = list.slice(page * o.page, (page + 1) * o.page);
-      let s = "<table><thead><tr>";
+    function head() {
+      let s = "";
       for (const c of cols) {
         const cls = [c.num ? "num" : "", c.nosort ? "" : "sort",
           o.sortKey === c.key ? (o.desc ? "desc" : "asc") : "", c.hide ? "hide-sm" : ""].join(" ");
         s += '<th class="' + cls + '" data-k="' + c.key + '">' + esc(c.label) + "</th>";
       }
-      s += "</tr></thead><tbody>";
-      for (const r of part) {
-        s += "<tr" + (o.rowAttrs ? o.rowAttrs(r) : "") + ">";
-        for (const c of cols)
-          s += '<td data-k="' + c.key + '" class="' + (c.num ? "num " : "") + (c.hide ? "hide-sm" : "") + '">' +
-            (c.html ? c.html(r) : esc(r[c.key])) + "</td>";
-        s += "</tr>";
-      }
-      if (!n) s += '<tr><td class="muted" colspan="' + cols.length + '">' + esc(o.empty || "nothing") + "</td></tr>";
-      wrap.innerHTML = s + "</tbody></table>";
-      pager.replaceChildren();
-      if (pages > 1)
-        pager.append(
-          h("button", { onclick: () => { page = Math.max(0, page - 1); render(); }, disabled: page === 0 }, "‹ prev"),
-          `${page * o.page + 1}–${Math.min(n, (page + 1) * o.page)} of ${n}`,
-          h("button", { onclick: () => { page = Math.min(pages - 1, page + 1); render(); }, disabled: page >= pages - 1 }, "next ›"));
-      else if (n) pager.append(`${n} row${n === 1 ? "" : "s"}`);
+      headRow.innerHTML = s;
     }
-    wrap.addEventListener("click", (e) => {
+    function rowHtml(r) {
+      let s = "<tr" + (o.rowAttrs ? o.rowAttrs(r) : "") + ">";
+      for (const c of cols)
+        s += '<td data-k="' + c.key + '" class="' + (c.num ? "num " : "") + (c.hide ? "hide-sm" : "") + '">' +
+          (c.html ? c.html(r) : esc(r[c.key])) + "</td>";
+      return s + "</tr>";
+    }
+    /* the rows [from, to) that cover the box's view, with a margin */
+    function span() {
+      const n = list.length, h0 = rowH || 30;
+      const top = Math.max(0, wrap.scrollTop - headRow.offsetHeight);
+      const view = wrap.clientHeight || 40 * h0;
+      /* the list may have shrunk under a box scrolled far down: show
+       * its end (the browser then clamps scrollTop and we come back) */
+      const a = Math.min(Math.max(0, n - Math.ceil(view / h0) - MARGIN), Math.max(0, Math.floor(top / h0) - MARGIN));
+      return [a, Math.min(n, Math.ceil((top + view) / h0) + MARGIN)];
+    }
+    function fill(force) {
+      const [a, b] = span();
+      if (!force && a === from && b === to) return;
+      from = a;
+      to = b;
+      const sp = '<tr class="sp"><td colspan="' + cols.length + '"></td></tr>';
+      let s = sp;
+      for (let i = a; i < b; i++) s += rowHtml(list[i]);
+      if (!list.length) s += '<tr><td class="muted" colspan="' + cols.length + '">' + esc(o.empty || "nothing") + "</td></tr>";
+      body.innerHTML = s + sp;
+      if (!rowH && b > a) {
+        /* measurable once the box is laid out (not while hidden) */
+        const first = body.rows[1], last = body.rows[b - a];
+        const m = (last.getBoundingClientRect().bottom - first.getBoundingClientRect().top) / (b - a);
+        if (m > 0) { rowH = m; return fill(true); }
+      }
+      body.rows[0].firstChild.style.height = a * (rowH || 30) + "px";
+      body.rows[body.rows.length - 1].firstChild.style.height = (list.length - b) * (rowH || 30) + "px";
+      wrap.dataset.from = String(a);
+      wrap.dataset.to = String(b);
+      if (o.onRender && list.length) o.onRender();
+    }
+    function render() {
+      list = sorted();
+      wrap.dataset.rows = String(list.length);
+      foot.textContent = list.length ? `${list.length} row${list.length === 1 ? "" : "s"}` : "";
+      fill(true);
+    }
+    wrap.addEventListener("scroll", () => {
+      if (queued) return;
+      queued = true;
+      requestAnimationFrame(() => { queued = false; fill(false); });
+    });
+    headRow.addEventListener("click", (e) => {
       const th = e.target.closest("th.sort");
       if (!th) return;
       if (o.sortKey === th.dataset.k) o.desc = !o.desc; else { o.sortKey = th.dataset.k; o.desc = false; }
+      head();
       render();
     });
+    /* brings row i of the sorted list into view (a test, a link) */
+    function reveal(pred) {
+      const i = list.findIndex(pred);
+      if (i < 0) return false;
+      wrap.scrollTop = i * (rowH || 30);
+      fill(false);
+      return true;
+    }
     /* live values: rewrite some cells of the rows on screen in place
      * (a full render would replace what the user is pointing at) */
     function patch(keyAttr, keys) {
       const by = {};
       for (const r of rows) by[r[keyAttr]] = r;
-      for (const tr of wrap.querySelectorAll("tr[data-id]")) {
+      for (const tr of body.querySelectorAll("tr[data-id]")) {
         const r = by[tr.dataset.id];
         if (!r) continue;
         for (const k of keys) {
@@ -218,7 +267,9 @@ const DL = (() => {
         }
       }
     }
-    return { set(r) { rows = r; render(); }, render, patch, el: wrap };
+    head();
+    render();
+    return { set(r) { rows = r; render(); }, render, patch, reveal, el: wrap };
   }
 
   /* ---- charts ---- */
@@ -327,6 +378,7 @@ const DL = (() => {
   }
 
   /* ---- routing: #/, #/host/H, #/host/H/c/C, #/events, #/audit ---- */
+  const rangeOf = (params) => (params && RANGES[params.get("range")] ? params.get("range") : "1h");
   function onLeave(f) { leave.push(f); }
   function runLeave() {
     gen++;
@@ -339,9 +391,11 @@ const DL = (() => {
     runLeave();
     const [path, qs] = location.hash.replace(/^#/, "").split("?");
     const p = path.split("/").filter(Boolean).map(decodeURIComponent);
-    let v = "fleet", args = [new URLSearchParams(qs || "")];
-    if (p[0] === "host" && p[1] && p[2] === "c" && p[3]) { v = "container"; args = [p[1], p[3]]; }
-    else if (p[0] === "host" && p[1]) { v = "host"; args = [p[1]]; }
+    const params = new URLSearchParams(qs || "");
+    let v = "fleet", args = [params];
+    /* ?range=30d on a host or container picks the charts' range */
+    if (p[0] === "host" && p[1] && p[2] === "c" && p[3]) { v = "container"; args = [p[1], p[3], params]; }
+    else if (p[0] === "host" && p[1]) { v = "host"; args = [p[1], params]; }
     else if (p[0] === "events" || p[0] === "audit") v = p[0];
     for (const a of document.querySelectorAll("[data-nav]"))
       a.classList.toggle("cur", a.getAttribute("data-nav") === "#/" + (v === "fleet" ? "" : v));
@@ -368,7 +422,7 @@ const DL = (() => {
 
   return {
     views, h, $, esc, bytes, pct, ago, date, when, api, get, ndjson, socket,
-    roleMay, policyMay, table, chart, rate, rangeButtons, RANGES, onLeave, pctAxis,
+    roleMay, policyMay, table, chart, rate, rangeButtons, RANGES, rangeOf, onLeave, pctAxis,
     me: () => me, ApiError,
   };
 })();

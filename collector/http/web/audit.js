@@ -21,7 +21,7 @@ DL.views.audit = (el, [params], alive) => {
       (r.exit_code !== null && r.exit_code !== undefined ? " (exit " + esc(r.exit_code) + ")" : "") },
     { key: "message", label: "Message", hide: true },
     { key: "duration_ms", label: "ms", num: true, hide: true },
-  ], { sortKey: "time_ns", desc: true, page: 100, empty: "nothing done in this range",
+  ], { sortKey: "time_ns", desc: true, empty: "nothing done in this range",
     rowAttrs: (r) => ' data-op="' + esc(r.op) + '" data-target="' + esc(r.target) + '" data-status="' + esc(r.status) + '"' });
   function render() {
     const q = text.value.toLowerCase();

@@ -1,13 +1,14 @@
 /* container.js - one container: facts (ports and labels from inspect),
- * actions the role allows (destructive ones confirmed), charts, logs
+ * actions the role allows (rename in place, destructive ones
+ * confirmed), charts, logs
  * (tail, follow, stdout/stderr, timestamps, search) and one-shot exec. */
 "use strict";
 
-DL.views.container = (el, [hostName, name], alive) => {
+DL.views.container = (el, [hostName, name, params], alive) => {
   const { h, esc, bytes, when } = DL;
   const H = "/hosts/" + encodeURIComponent(hostName);
   const C = H + "/containers/" + encodeURIComponent(name);
-  let range = "1h", host = null;
+  let range = DL.rangeOf(params), host = null;
 
   const err = h("div", { class: "error", role: "alert", id: "ctr-error" });
   err.hidden = true;
@@ -77,9 +78,10 @@ DL.views.container = (el, [hostName, name], alive) => {
   const CONFIRM = { kill: "Kill", rm: "Remove" };
   function renderActions() {
     actions.replaceChildren();
-    for (const a of ["start", "stop", "restart", "pause", "unpause", "kill", "rm"]) {
+    for (const a of ["start", "stop", "restart", "pause", "unpause", "kill", "rename", "rm"]) {
       if (!DL.roleMay(a)) continue; /* not offered to this role */
-      const b = h("button", { "data-action": a, class: CONFIRM[a] ? "danger" : "", onclick: () => (CONFIRM[a] ? confirmIt(a, b) : act(a)) },
+      const b = h("button", { "data-action": a, class: CONFIRM[a] ? "danger" : "",
+        onclick: () => (CONFIRM[a] ? confirmIt(a, b) : a === "rename" ? renameIt(b) : act(a)) },
         { rm: "remove" }[a] || a);
       actions.append(b);
     }
@@ -91,13 +93,44 @@ DL.views.container = (el, [hostName, name], alive) => {
       h("button", { onclick: () => box.replaceWith(b) }, "Cancel"));
     b.replaceWith(box);
   }
-  async function act(a) {
+  /* rename: the new name in place of the button; the page follows it */
+  function renameIt(b) {
+    const input = h("input", { id: "rename-to", value: name, size: 24, "aria-label": "new name", maxlength: 128 });
+    const form = h("form", { class: "confirm", id: "rename-form" }, "Rename to", input,
+      h("button", { type: "submit", id: "rename-ok" }, "Rename"),
+      h("button", { type: "button", onclick: () => form.replaceWith(b) }, "Cancel"));
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      const to = input.value.trim();
+      if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(to)) {
+        showErr("A container name is letters, digits and _ . - (starting with a letter or digit): " + JSON.stringify(to));
+        return;
+      }
+      if (to === name) { form.replaceWith(b); return; }
+      form.replaceWith(b);
+      act("rename", { name: to });
+    });
+    b.replaceWith(form);
+    input.select();
+  }
+  /* Docker has renamed it; the page follows once the inventory (the
+   * agent's rename event) knows the new name, or after 10 s anyway */
+  async function followRename(to) {
+    actions.append(h("span", { class: "muted", id: "rename-wait" }, "Renamed to " + to + "; waiting for the inventory…"));
+    for (let i = 0; i < 40 && alive(); i++) {
+      try { await DL.get(H + "/containers/" + encodeURIComponent(to)); break; } catch (e) { /* not yet */ }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    if (alive()) location.hash = "#/host/" + encodeURIComponent(hostName) + "/c/" + encodeURIComponent(to);
+  }
+  async function act(a, args) {
     showErr("");
     for (const b of actions.querySelectorAll("button")) b.disabled = true;
     try {
-      await DL.api("POST", C + "/" + a, a === "rm" ? { force: true } : {});
+      await DL.api("POST", C + "/" + a, args || (a === "rm" ? { force: true } : {}));
       if (!alive()) return;
       if (a === "rm") { location.hash = "#/host/" + encodeURIComponent(hostName); return; }
+      if (a === "rename") { await followRename(args.name); return; }
       await loadFacts();
     } catch (e) {
       /* the role may, the host's policy may not: its own sentence */

@@ -1,18 +1,22 @@
-/* fleet.js - every host on one page: problems first, then by name;
+/* fleet.js - every host on one page: problems (offline, Docker down,
+ * unhealthy or restarting containers as counted by serve) first, then
+ * by name;
  * filter by state and text; live CPU/memory over the stats WebSocket,
  * a last-hour CPU sparkline for the rows on screen. */
 "use strict";
 
 DL.views.fleet = (el, args, alive) => {
   const { h, esc, bytes, pct, ago } = DL;
-  let hosts = [], bad = {}, filter = { state: "all", text: "" };
+  let hosts = [], filter = { state: "all", text: "" };
+  /* unhealthy or restarting containers: serve counts them per host */
+  const bad = (x) => (x.unhealthy || 0) + (x.restarting || 0);
 
   /* 3 offline, 2 Docker down, 1 unhealthy/restarting containers or a
    * health remark, 0 fine */
   function rank(x) {
     if (!x.online) return 3;
     if (!x.docker_up) return 2;
-    if ((bad[x.name] || 0) > 0 || (x.health && x.health !== "ok")) return 1;
+    if (bad(x) > 0 || (x.health && x.health !== "ok")) return 1;
     return 0;
   }
   function stateHtml(x) {
@@ -29,7 +33,9 @@ DL.views.fleet = (el, args, alive) => {
     { key: "docker_up", label: "Docker", sort: (x) => (x.docker_up ? 0 : 1), html: (x) =>
       x.docker_up ? '<span class="s-ok">up</span>' : '<span class="s-bad">down</span>' },
     { key: "running", label: "Containers", num: true, html: (x) =>
-      esc((x.running ?? "–") + " / " + (x.containers ?? "–")) + (bad[x.name] ? ' <span class="s-warn">' + bad[x.name] + " bad</span>" : "") },
+      esc((x.running ?? "–") + " / " + (x.containers ?? "–")) +
+      (x.unhealthy ? ' <span class="s-warn">' + esc(x.unhealthy) + " unhealthy</span>" : "") +
+      (x.restarting ? ' <span class="s-warn">' + esc(x.restarting) + " restarting</span>" : "") },
     { key: "cpu_percent", label: "CPU", num: true, html: (x) => esc(pct(x.cpu_percent)) },
     { key: "spark", label: "CPU 1h", nosort: true, hide: true, html: (x) =>
       '<svg class="spark" data-host="' + esc(x.name) + '" viewBox="0 0 90 22" preserveAspectRatio="none"></svg>' },
@@ -50,7 +56,7 @@ DL.views.fleet = (el, args, alive) => {
   err.hidden = true;
   const box = h("div", { id: "fleet" });
   el.append(h("h1", {}, "Fleet"), h("div", { class: "row" }, text, state, summary, live), err, box);
-  const t = DL.table(box, cols, { sortKey: "rank", page: 100, empty: "no hosts match",
+  const t = DL.table(box, cols, { sortKey: "rank", empty: "no hosts match", onRender: () => sparks(),
     rowAttrs: (x) => ' data-id="' + esc(x.name) + '"' });
   const LIVE = ["online", "cpu_percent", "mem_used_bytes", "disk_used_bytes", "load1"];
 
@@ -71,7 +77,6 @@ DL.views.fleet = (el, args, alive) => {
     t.set(list);
     const off = hosts.filter((x) => !x.online).length;
     summary.textContent = `${hosts.length} hosts, ${off} offline, ${hosts.filter((x) => rank(x)).length} with problems`;
-    sparks();
   }
   text.addEventListener("input", () => { filter.text = text.value; render(); });
   state.addEventListener("change", () => { filter.state = state.value; render(); });
@@ -133,24 +138,8 @@ DL.views.fleet = (el, args, alive) => {
       err.hidden = false;
     }
   }
-  /* containers that are unhealthy or restarting count as problems */
-  async function loadBad() {
-    try {
-      const cs = await DL.get("/containers?all=1");
-      if (!alive()) return;
-      bad = {};
-      for (const c of cs)
-        if (c.health === "unhealthy" || c.restarting || c.state === "restarting")
-          bad[c.host] = (bad[c.host] || 0) + 1;
-      render();
-    } catch (e) { /* the host list still stands */ }
-  }
-
-  /* the container list is the heavy one (4,000 rows: ~1.8 MB): after
-   * the first render, then once a minute */
-  let n = 0;
-  load().then(loadBad);
-  const timer = setInterval(() => load().then(() => ++n % 4 === 0 && loadBad()), 15000);
+  load();
+  const timer = setInterval(load, 15000);
   DL.onLeave(() => clearInterval(timer));
 
   /* live: host_stats rows update CPU and memory; one render a second */

@@ -1,12 +1,13 @@
 /* host.js - one host: facts, metric charts (1h/24h/7d/30d), its
- * containers with live CPU/memory, recent events, and Docker's lists
- * (images, volumes, networks, df) fetched through the agent on demand. */
+ * containers with live CPU/memory, recent events, Docker's lists
+ * (images, volumes, networks, df) fetched through the agent on demand,
+ * and prune for an admin (confirmed). */
 "use strict";
 
-DL.views.host = (el, [name], alive) => {
+DL.views.host = (el, [name, params], alive) => {
   const { h, esc, bytes, pct, ago, when } = DL;
   const H = "/hosts/" + encodeURIComponent(name);
-  let range = "1h", host = null, ctrs = [];
+  let range = DL.rangeOf(params), host = null, ctrs = [];
 
   const err = h("div", { class: "error", role: "alert" });
   err.hidden = true;
@@ -14,13 +15,15 @@ DL.views.host = (el, [name], alive) => {
   const charts = h("div", { class: "charts", id: "host-charts" });
   const rangeBox = h("div", {});
   const ctrBox = h("div", { id: "host-containers" });
+  const ctrFilter = h("input", { type: "search", class: "grow", id: "host-filter", placeholder: "Filter by name, image, state, health…" });
   const evBox = h("div", { id: "host-events" });
   const docker = h("div", {});
   el.append(
     h("div", { class: "muted" }, h("a", { href: "#/" }, "Fleet"), " / host"),
     h("h1", {}, name), err, facts,
     h("h2", {}, "Metrics"), rangeBox, charts,
-    h("h2", {}, "Containers ", h("span", { class: "muted live", id: "host-live" }, "")), ctrBox,
+    h("h2", {}, "Containers ", h("span", { class: "muted live", id: "host-live" }, "")),
+    h("div", { class: "row" }, ctrFilter), ctrBox,
     h("h2", {}, "Recent events ", h("a", { href: "#/events?host=" + encodeURIComponent(name) }, "(all)")), evBox,
     h("h2", {}, "Docker"), docker);
 
@@ -39,7 +42,9 @@ DL.views.host = (el, [name], alive) => {
         ["Last seen", esc(ago(host.last_seen_ago)) + ' <span class="muted">(' + esc(when(host.last_seen)) + ")</span>"],
         ["Docker", host.docker_up ? '<span class="s-ok">up</span> ' + esc(host.docker_version || "") : '<span class="s-bad">down</span>'],
         ["Health", esc(host.health)],
-        ["Containers", esc(host.running + " running / " + host.containers)],
+        ["Containers", esc(host.running + " running / " + host.containers) +
+          (host.unhealthy ? ' <span class="s-warn">' + esc(host.unhealthy) + " unhealthy</span>" : "") +
+          (host.restarting ? ' <span class="s-warn">' + esc(host.restarting) + " restarting</span>" : "")],
         ["Control policy", esc(host.control)],
         ["Agent", esc(host.software)],
       ].map(([k, v]) => "<dt>" + k + "</dt><dd>" + v + "</dd>").join("");
@@ -72,7 +77,13 @@ DL.views.host = (el, [name], alive) => {
     { key: "image", label: "Image", hide: true },
     { key: "cpu", label: "CPU", num: true, html: (c) => esc(pct(c.cpu)) },
     { key: "mem", label: "Memory", num: true, html: (c) => esc(bytes(c.mem)) },
-  ], { sortKey: "name", page: 50, empty: "no containers", rowAttrs: (c) => ' data-id="' + esc(c.name) + '"' });
+  ], { sortKey: "name", empty: "no containers", rowAttrs: (c) => ' data-id="' + esc(c.name) + '"' });
+
+  function showCtrs() {
+    const q = ctrFilter.value.trim().toLowerCase();
+    t.set(q ? ctrs.filter((c) => [c.name, c.image, c.state, c.health, c.status].some((v) => v && String(v).toLowerCase().includes(q))) : ctrs);
+  }
+  ctrFilter.addEventListener("input", showCtrs);
 
   async function loadCtrs() {
     try {
@@ -81,7 +92,7 @@ DL.views.host = (el, [name], alive) => {
       const by = {};
       for (const s of stats) by[s.name] = s;
       ctrs = list.map((c) => Object.assign(c, { cpu: by[c.name] ? by[c.name].cpu_percent : null, mem: by[c.name] ? by[c.name].mem_bytes : null }));
-      t.set(ctrs);
+      showCtrs();
     } catch (e) { showErr("Cannot load the containers", e); }
   }
 
@@ -92,7 +103,7 @@ DL.views.host = (el, [name], alive) => {
       DL.table(evBox, [
         { key: "time_ns", label: "Time", html: (e) => esc(when(e.time_ns)) },
         { key: "type", label: "Type" }, { key: "action", label: "Action" }, { key: "name", label: "Name" },
-      ], { sortKey: "time_ns", desc: true, page: 20, empty: "no events in 24 h" }).set(evs);
+      ], { sortKey: "time_ns", desc: true, empty: "no events in 24 h" }).set(evs);
     } catch (e) { showErr("Cannot load the events", e); }
   }
 
@@ -101,6 +112,40 @@ DL.views.host = (el, [name], alive) => {
   for (const what of ["images", "volumes", "networks", "df"])
     docker.append(h("button", { "data-docker": what, onclick: () => dockerList(what) }, what === "df" ? "disk usage" : what), " ");
   docker.append(out);
+
+  /* prune: admin only (destructive), confirmed, the outcome in words */
+  if (DL.roleMay("prune")) {
+    const what = h("select", { id: "prune-what" },
+      h("option", { value: "containers" }, "stopped containers"), h("option", { value: "images" }, "dangling images"));
+    const label = h("input", { type: "text", id: "prune-label", placeholder: "only with label K or K=V (optional)", size: 28 });
+    const res = h("span", { class: "muted", id: "prune-result", role: "status" });
+    const btn = h("button", { class: "danger", "data-action": "prune", onclick: () => confirmPrune() }, "Prune…");
+    const row = h("div", { class: "row" }, "Remove", what, label, btn, res);
+    el.append(h("h2", {}, "Prune"), row);
+    function confirmPrune() {
+      const l = label.value.trim();
+      if (l && !/^[\w.:\/=-]+$/.test(l)) { res.textContent = "A label filter is K or K=V (letters, digits, _ . : / - =)."; return; }
+      const box = h("span", { class: "confirm", id: "prune-confirm" },
+        `Remove all ${what.selectedOptions[0].text}${l ? " labelled " + l : ""} on ${name}? This cannot be undone.`,
+        h("button", { class: "danger", "data-confirm": "prune", onclick: () => { box.replaceWith(btn); prune(what.value, l); } }, "Yes, prune"),
+        h("button", { onclick: () => box.replaceWith(btn) }, "Cancel"));
+      btn.replaceWith(box);
+    }
+    async function prune(w, l) {
+      btn.disabled = true;
+      res.textContent = "pruning…";
+      try {
+        const r = await DL.api("POST", H + "/prune", l ? { what: w, label: l } : { what: w });
+        if (!alive()) return;
+        const n = ((w === "containers" ? r && r.ContainersDeleted : r && r.ImagesDeleted) || []).length;
+        res.textContent = `removed ${n} ${w === "containers" ? "container" : "image"}${n === 1 ? "" : "s"}, ` +
+          `${bytes((r && r.SpaceReclaimed) || 0)} reclaimed`;
+        if (w === "containers") loadCtrs();
+      } catch (e) {
+        if (alive()) res.textContent = "not pruned: " + e.message; /* e.g. the host's policy */
+      } finally { btn.disabled = false; }
+    }
+  }
   async function dockerList(what) {
     out.replaceChildren(h("p", { class: "muted" }, "asking " + name + "…"));
     try {
@@ -116,7 +161,7 @@ DL.views.host = (el, [name], alive) => {
       const box = h("div", {});
       out.replaceChildren(box);
       DL.table(box, pick.map(([k, f]) => ({ key: k, label: k, html: (r) => esc(f ? f(r[k]) : r[k]) })),
-        { page: 50, empty: "none" }).set(d);
+        { empty: "none" }).set(d);
     } catch (e) { out.replaceChildren(h("div", { class: "error" }, e.message)); }
   }
 
