@@ -177,17 +177,15 @@ static long lock_holder(int lockfd)
 	return end != buf && (*end == '\n' || !*end) && pid > 0 ? pid : 0;
 }
 
-static void note_wait(int lockfd, const char *lock)
+/* " (pid N)" when the lock file names its holder, else "". */
+static const char *holder_pid(int lockfd, char *buf, size_t len)
 {
 	long pid = lock_holder(lockfd);
-	char by[40] = "";
 
-	if (pid)
-		snprintf(by, sizeof(by), " (pid %ld)", pid);
-	fprintf(stderr,
-		"dockline: waiting for %s, held by another dockline enroll "
-		"or forget%s\n",
-		lock, by);
+	if (!pid)
+		return "";
+	snprintf(buf, len, " (pid %ld)", pid);
+	return buf;
 }
 
 /* flock(LOCK_EX) bounded by LOCK_WAIT_S, saying after LOCK_NOTE_S whom it
@@ -197,6 +195,7 @@ static void note_wait(int lockfd, const char *lock)
 static int lock_wait(int lockfd, const char *lock)
 {
 	struct sigaction sa = {.sa_handler = on_alarm}, old;
+	char by[40];
 	int rc, waited = 0;
 
 	if (flock(lockfd, LOCK_EX | LOCK_NB) == 0)
@@ -216,17 +215,19 @@ static int lock_wait(int lockfd, const char *lock)
 		waited += step;
 		if (waited >= LOCK_WAIT_S)
 			break;
-		note_wait(lockfd, lock);
+		fprintf(stderr,
+			"dockline: waiting for %s, held by another dockline "
+			"enroll or forget%s\n",
+			lock, holder_pid(lockfd, by, sizeof(by)));
 	}
 	sigaction(SIGALRM, &old, NULL);
 	if (rc == 0)
 		return 0;
 	if (waited >= LOCK_WAIT_S) {
 		fprintf(stderr,
-			"dockline: %s is still held after %d s by pid %ld; "
-			"is that dockline stopped or stuck? Nothing was "
-			"changed\n",
-			lock, LOCK_WAIT_S, lock_holder(lockfd));
+			"dockline: %s is still held after %d s%s; is that "
+			"dockline stopped or stuck? Nothing was changed\n",
+			lock, LOCK_WAIT_S, holder_pid(lockfd, by, sizeof(by)));
 		return DL_ETIMEDOUT;
 	}
 fail:
