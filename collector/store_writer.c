@@ -355,6 +355,27 @@ static int apply_host(dl_store_t *s, const item_t *it)
 	return dl_store__run(s, which);
 }
 
+/* The batch forgets its view of host: written back after a FORGET it
+ * would put a delivery row back for a host that has no row (a foreign
+ * key failure that held the whole batch, every host's data with it,
+ * retrying forever) and the old delivery back into the cache. A later
+ * item of the host in this batch makes the row exist again. */
+static void batch_host_drop(dl_store_t *s, const char *host)
+{
+	for (size_t i = 0; i < s->b_hosts.n; i++) {
+		bhost_t *h = dl_store__vec_at(&s->b_hosts, i);
+
+		if (strcmp(h->host, host))
+			continue;
+		if (i + 1 < s->b_hosts.n)
+			memcpy(h,
+			       dl_store__vec_at(&s->b_hosts, s->b_hosts.n - 1),
+			       sizeof(*h));
+		s->b_hosts.n--;
+		return; /* batch_host keeps one entry per host */
+	}
+}
+
 /* `dockline forget --purge`: every row keyed by this host. Every table
  * that stores per-host data must be listed here. Rare, so statements are
  * prepared on the spot. The audit table is left out on purpose: who did
@@ -392,6 +413,7 @@ static int apply_forget(dl_store_t *s, const item_t *it)
 		sqlite3_finalize(st);
 	}
 	if (rc == SQLITE_OK) {
+		batch_host_drop(s, it->host);
 		/* A later HELLO from this name starts from nothing. */
 		dl_store__cache_set(s, it->host, 0, 0);
 		DL_LOG_INFO(TAG, "%s: history purged", it->host);

@@ -2,9 +2,11 @@
  * prints the restricted authorized_keys line that binds an agent's key to
  * one host name on the collector host. The key can do nothing but run
  * `dockline-collector attach --host=NAME`. */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,6 +149,136 @@ typedef struct {
 	int lockfd; /* PATH.lock, held for the whole read-modify-write */
 } keyfile_t;
 
+/* How long enroll/forget wait for another one's lock: long enough for a
+ * queue of hundreds (each holds it for one read, write and fsync), short
+ * enough that a stuck holder (stopped, or hung on a dead disk) fails a
+ * script instead of hanging it. A holder that dies frees the lock at
+ * once: the kernel drops a flock with the last open file. */
+#define LOCK_NOTE_S 2
+#define LOCK_WAIT_S 60
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+/* Who holds lock: the pid its holder wrote into it, or 0. */
+static long lock_holder(int lockfd)
+{
+	char buf[24];
+	ssize_t n = pread(lockfd, buf, sizeof(buf) - 1, 0);
+	long pid;
+	char *end;
+
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	pid = strtol(buf, &end, 10);
+	return end != buf && (*end == '\n' || !*end) && pid > 0 ? pid : 0;
+}
+
+/* " (pid N)" when the lock file names its holder, else "". */
+static const char *holder_pid(int lockfd, char *buf, size_t len)
+{
+	long pid = lock_holder(lockfd);
+
+	if (!pid)
+		return "";
+	snprintf(buf, len, " (pid %ld)", pid);
+	return buf;
+}
+
+/* flock(LOCK_EX) bounded by LOCK_WAIT_S, saying after LOCK_NOTE_S whom it
+ * waits for. SIGALRM without SA_RESTART makes a blocked flock return
+ * EINTR: no polling, and the kernel still hands the lock over in order.
+ * 0, or DL_ETIMEDOUT / DL_EIO with the reason printed. */
+static int lock_wait(int lockfd, const char *lock)
+{
+	struct sigaction sa = {.sa_handler = on_alarm}, old;
+	char by[40];
+	int rc, waited = 0;
+
+	if (flock(lockfd, LOCK_EX | LOCK_NB) == 0)
+		return 0;
+	if (errno != EWOULDBLOCK)
+		goto fail;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, &old);
+	for (;;) {
+		int step = waited ? LOCK_WAIT_S - LOCK_NOTE_S : LOCK_NOTE_S;
+
+		alarm((unsigned)step);
+		rc = flock(lockfd, LOCK_EX);
+		alarm(0);
+		if (rc == 0 || errno != EINTR)
+			break;
+		waited += step;
+		if (waited >= LOCK_WAIT_S)
+			break;
+		fprintf(stderr,
+			"dockline: waiting for %s, held by another dockline "
+			"enroll or forget%s\n",
+			lock, holder_pid(lockfd, by, sizeof(by)));
+	}
+	sigaction(SIGALRM, &old, NULL);
+	if (rc == 0)
+		return 0;
+	if (waited >= LOCK_WAIT_S) {
+		fprintf(stderr,
+			"dockline: %s is still held after %d s%s; is that "
+			"dockline stopped or stuck? Nothing was changed\n",
+			lock, LOCK_WAIT_S, holder_pid(lockfd, by, sizeof(by)));
+		return DL_ETIMEDOUT;
+	}
+fail:
+	fprintf(stderr, "dockline: cannot lock %s: %s\n", lock,
+		strerror(errno));
+	return DL_EIO;
+}
+
+/* Our pid in the lock file, for the next one's "waiting for" line; only a
+ * hint, so failing to write it is not an error. */
+static void lock_note_holder(int lockfd)
+{
+	char pid[24];
+	int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	ssize_t w = -1;
+
+	if (ftruncate(lockfd, 0) == 0)
+		w = pwrite(lockfd, pid, (size_t)n, 0);
+	(void)w;
+}
+
+/* Under the lock no one else is writing, so a PATH.dockline-XXXXXX is
+ * what a writer killed between mkostemp and rename left behind. */
+static void remove_stale_temps(const char *path)
+{
+	char dir[PATH_MAX], prefix[NAME_MAX + 1];
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	struct dirent *e;
+	size_t plen;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%.*s",
+		 slash ? (int)(slash - path) + (slash == path) : 1,
+		 slash ? path : ".");
+	plen = (size_t)snprintf(prefix, sizeof(prefix), "%s.dockline-", base);
+	if (plen >= sizeof(prefix) || !(d = opendir(dir)))
+		return;
+	while ((e = readdir(d))) {
+		if (strlen(e->d_name) != plen + 6 ||
+		    strncmp(e->d_name, prefix, plen))
+			continue;
+		if (unlinkat(dirfd(d), e->d_name, 0) == 0)
+			fprintf(stderr,
+				"dockline: removed %s/%s, left by an enroll or "
+				"forget killed while writing\n",
+				dir, e->d_name);
+	}
+	closedir(d);
+}
+
 /* The lock is a file of its own: keyfile_write renames a new file over
  * PATH, so a lock on PATH itself would be on an inode that is gone by
  * the time a waiting enroll gets it, and that enroll would write from
@@ -154,16 +286,22 @@ typedef struct {
 static int keyfile_open(keyfile_t *k, const char *path)
 {
 	char lock[PATH_MAX];
+	ssize_t n;
+	int rc;
 
 	memset(k, 0, sizeof(*k));
 	k->fd = -1;
 	snprintf(lock, sizeof(lock), "%s.lock", path);
 	k->lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (k->lockfd < 0 || flock(k->lockfd, LOCK_EX) != 0) {
-		fprintf(stderr, "dockline: cannot lock %s: %s\n", lock,
+	if (k->lockfd < 0) {
+		fprintf(stderr, "dockline: cannot open %s: %s\n", lock,
 			strerror(errno));
 		return DL_EIO;
 	}
+	if ((rc = lock_wait(k->lockfd, lock)))
+		return rc;
+	lock_note_holder(k->lockfd);
+	remove_stale_temps(path);
 	k->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (k->fd < 0 || fstat(k->fd, &k->st)) {
 		fprintf(stderr, "dockline: cannot open %s: %s\n", path,
@@ -177,7 +315,13 @@ static int keyfile_open(keyfile_t *k, const char *path)
 	k->text = calloc(1, (size_t)k->st.st_size + 1);
 	if (!k->text)
 		return DL_ENOMEM;
-	k->len = (size_t)pread(k->fd, k->text, (size_t)k->st.st_size, 0);
+	n = pread(k->fd, k->text, (size_t)k->st.st_size, 0);
+	if (n < 0) {
+		fprintf(stderr, "dockline: cannot read %s: %s\n", path,
+			strerror(errno));
+		return DL_EIO;
+	}
+	k->len = (size_t)n;
 	k->text[k->len] = '\0';
 	return 0;
 }

@@ -24,7 +24,7 @@ curl procps libssh2-1-dev libcurl4-openssl-dev libmsgpack-dev libsqlite3-dev
 libuv1-dev libinih-dev libjansson-dev pkg-config cmake make gcc clang-format
 libssl-dev libwebsockets-dev libwebsockets-evlib-uv python3-websockets
 prometheus wrk python3-aiosmtpd chromium chromium-driver python3-selenium
-clang libclang-rt-14-dev docker-registry nftables iproute2"
+clang libclang-rt-14-dev docker-registry nftables iproute2 strace"
 
 DL_PIDS=()
 # Commands (strings, eval'd) that undo what a test made outside $T and its

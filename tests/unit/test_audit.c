@@ -364,6 +364,47 @@ static void test_forget_keeps_audit(void)
 	close_store(s);
 }
 
+/* A frame of a host and the forget of that host in one batch: the batch
+ * once wrote the host's delivery row back after the purge, failed its
+ * foreign key and was retried forever, holding every host's data. The
+ * write lock held from outside makes the writer sit on its first batch
+ * while the frame and the forget queue up behind it, together. */
+static void test_forget_in_batch_with_data(void)
+{
+	dl_store_t *s = open_store("forget_batch");
+	sqlite3 *db;
+
+	ASSERT_EQ(dl_store_host_online(s, "app-01", "10.0.0.1", "agent 0.1",
+				       NULL, T0),
+		  0);
+	submit_event(s, "app-01", 1);
+	wait_idle(s);
+	ASSERT_EQ(sql_int("SELECT count(*) FROM delivery WHERE host = "
+			  "'app-01'"),
+		  1);
+	ASSERT_EQ(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READWRITE, NULL),
+		  SQLITE_OK);
+	ASSERT_EQ(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+		  SQLITE_OK);
+	submit_event(s, "app-02", 1);
+	submit_event(s, "app-01", 2);
+	ASSERT_EQ(dl_store_forget(s, "app-01"), 0);
+	ASSERT_EQ(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	wait_idle(s);
+	ASSERT_EQ(sql_int("SELECT count(*) FROM hosts WHERE name = 'app-01'"),
+		  0);
+	ASSERT_EQ(sql_int("SELECT count(*) FROM delivery WHERE host = "
+			  "'app-01'"),
+		  0);
+	ASSERT_EQ(sql_int("SELECT count(*) FROM hosts WHERE name = 'app-02'"),
+		  1);
+	ASSERT_EQ(sql_int("SELECT count(*) FROM events WHERE host = "
+			  "'app-02'"),
+		  1);
+	close_store(s);
+}
+
 /* A bad audit row (a repeated key) is dropped; the data queued with it
  * in the same batch is stored and acked all the same. */
 static void test_audit_fault_keeps_batch(void)
@@ -483,6 +524,7 @@ int main(void)
 	RUN(test_filters);
 	RUN(test_caps);
 	RUN(test_forget_keeps_audit);
+	RUN(test_forget_in_batch_with_data);
 	RUN(test_audit_fault_keeps_batch);
 	RUN(test_bad_input);
 	RUN(test_retention);
