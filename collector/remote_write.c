@@ -151,8 +151,7 @@ int dl_rw_encode_container(dl_buf_t *body, const dl_store_csample_t *c,
 
 	pthread_once(&labs_once, labs_init);
 	have[F_CPU] = v->valid & DL_SV_CPU;
-	val[F_CPU] = (double)(v->cpu_ns / 1000000000u) +
-		     (double)(v->cpu_ns % 1000000000u) / 1e9;
+	val[F_CPU] = (double)v->cpu_ns / 1e9;
 	have[F_MEM] = have[F_WSET] = v->valid & DL_SV_MEM;
 	val[F_MEM] = val[F_WSET] = (double)v->mem_usage;
 	have[F_LIMIT] = v->valid & DL_SV_MEMLIMIT;
