@@ -7,7 +7,7 @@
 #   tests/bench/run.sh NAME...    only those (proto store ingest history
 #                                 latency sampling wire agent_cost control
 #                                 spool http http_latency query
-#                                 alert_latency rules)
+#                                 alert_latency rules remote_write)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 SRC=$(pwd)
@@ -23,7 +23,7 @@ run() {
 	"$@" || echo "(bench $name failed)"
 }
 
-want=${*:-proto store ingest history latency sampling wire agent_cost control spool http http_latency query alert_latency rules}
+want=${*:-proto store ingest history latency sampling wire agent_cost control spool http http_latency query alert_latency rules remote_write}
 for w in $want; do
 	case $w in
 	proto) run proto "$B/bench/bench_proto" ;;
@@ -50,6 +50,8 @@ for w in $want; do
 	alert_latency) run alert_latency bash tests/bench/bench_alert_latency.sh 200 ;;
 	# 100 rules over 1,000 hosts x 20 containers vs 0 rules, same run
 	rules) run rules "$B/bench/bench_rules" 1000 20 12 100 ;;
+	# store alone vs store + remote write to a local Prometheus, same run
+	remote_write) run remote_write bash tests/bench/bench_remote_write.sh 200 20 60 5000 ;;
 	*) echo "unknown bench $w" >&2 ;;
 	esac
 done

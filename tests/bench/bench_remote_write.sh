@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# bench_remote_write.sh - starts a local Prometheus as the remote-write
+# receiver (Debian's prometheus, --web.enable-remote-write-receiver, a
+# loopback port and a storage dir of its own) and runs
+# bench_remote_write against it (see tests/bench/bench_remote_write.c for
+# what is measured). Afterwards asks Prometheus how many series it holds,
+# as a check that the samples really landed.
+#
+#   bash tests/bench/bench_remote_write.sh [hosts] [containers] [rounds] [batch]
+DL_TEST_NAME=bench_remote_write
+. "$(dirname "$0")/../integration/lib.sh"
+
+BENCH=${DL_BENCH_DIR:-$DL_SRC/build/bench}/bench_remote_write
+[ -x "$BENCH" ] || dl_fail "$BENCH is not built"
+command -v prometheus >/dev/null || DL_PACKAGES=prometheus dl_need_packages
+PORT=$(dl_free_port)
+PROM=http://127.0.0.1:$PORT
+printf 'global:\n  evaluation_interval: 1m\n' >"$T/prometheus.yml"
+dl_spawn "$T/prometheus.log" /usr/bin/prometheus --config.file="$T/prometheus.yml" \
+	--storage.tsdb.path="$T/tsdb" --web.listen-address="127.0.0.1:$PORT" \
+	--web.enable-remote-write-receiver
+dl_wait_for "curl -sf $PROM/-/ready" 60 "Prometheus ready on $PROM"
+"$BENCH" "$PROM/api/v1/write" "$@" || dl_fail "bench_remote_write failed"
+series=$(curl -s "$PROM/api/v1/status/tsdb" | jq -r '.data.headStats.numSeries')
+echo "Prometheus holds $series series in its head (every run's hosts are new series)"
+grep -E 'level=(warn|error)' "$T/prometheus.log" | head -n 5 || true
