@@ -372,9 +372,9 @@ int main(int argc, char **argv)
 	       "%s\n",
 	       H, C, R, (unsigned long long)samples,
 	       (unsigned long long)expected(), BATCH, url);
-	printf("%-20s %4s %12s %10s %14s %10s %9s %9s %8s\n", "variant", "run",
-	       "ingest/s", "ingest s", "delivered/s", "deliver s", "requests",
-	       "retried", "dropped");
+	printf("%-20s %4s %12s %10s %14s %10s %9s %9s %8s %10s\n", "variant",
+	       "run", "ingest/s", "ingest s", "delivered/s", "deliver s",
+	       "requests", "retried", "dropped", "CPU us/s");
 	for (int v = 0; v < V_COUNT; v++)
 		for (int k = 0; k < RUNS; k++) {
 			const result_t *x = &all[v][k];
@@ -383,14 +383,15 @@ int main(int argc, char **argv)
 					   x->k.dropped_unknown;
 
 			printf("%-20s %4d %12.0f %10.3f %14.0f %10.3f %9llu "
-			       "%9llu %8llu\n",
+			       "%9llu %8llu %10.2f\n",
 			       vname[v], k + 1, samples / x->ingest, x->ingest,
 			       v == V_ON ? x->k.sent / x->deliver : 0.0,
 			       x->deliver,
 			       (unsigned long long)(x->k.requests_ok +
 						    x->k.requests_failed),
 			       (unsigned long long)x->k.retried,
-			       (unsigned long long)dropped);
+			       (unsigned long long)dropped,
+			       x->cpu * 1e6 / (double)samples);
 		}
 	printf("best of %d: ingest off %.0f/s, on %.0f/s: ratio on/off %.3f "
 	       "(goal >= 0.90)\n",
@@ -400,6 +401,9 @@ int main(int argc, char **argv)
 	       "(goal >= 100000), the whole run's %llu in %.2f s\n",
 	       RUNS, expected() / best[V_ON].deliver,
 	       (unsigned long long)expected(), best[V_ON].deliver);
+	printf("(CPU us/s: this process's CPU microseconds per stored sample, "
+	       "until ingest (off) or delivery (on) ended: writer, tap, "
+	       "worker; the receiver's CPU is not in it)\n");
 	printf("encoder alone (series + protobuf + snappy, one thread): %.0f "
 	       "samples/s; %.1f bytes/sample raw, %.1f compressed (%.1fx)\n",
 	       enc, (double)braw / expected(), (double)bz / expected(),
