@@ -47,6 +47,7 @@ static const char *const known[] = {
 	"remote_write.timeout",
 	"remote_write.batch",
 	"remote_write.queue",
+	"remote_write.connections",
 	/* checked by collector/notify.c */
 	"notify *",
 	"hook *",
@@ -354,6 +355,7 @@ static int parse_rw(dl_rw_conf_t *rw, dl_conf_t *f, const char *file, char *err,
 	rw->timeout_s = DL_RW_TIMEOUT_DEF;
 	rw->batch = DL_RW_BATCH_DEF;
 	rw->queue = DL_RW_QUEUE_DEF;
+	rw->connections = DL_RW_CONN_DEF;
 	if (!dl_conf_line(f, "remote_write", NULL))
 		return 0;
 	if (!(v = dl_conf_str(f, "remote_write", "url", NULL))) {
@@ -391,9 +393,13 @@ static int parse_rw(dl_rw_conf_t *rw, dl_conf_t *f, const char *file, char *err,
 			DL_RW_QUEUE_MAX, &rw->queue, err, errlen))
 		return DL_ECONFIG;
 	rw->timeout_s = (int)n;
-	if (rw->queue < rw->batch)
+	if (dl_conf_int(f, "remote_write", "connections", DL_RW_CONN_DEF, 1,
+			DL_RW_CONN_MAX, &n, err, errlen))
+		return DL_ECONFIG;
+	rw->connections = (int)n;
+	if (rw->queue < rw->batch * rw->connections)
 		return rw_bad(f, file, "queue", err, errlen,
-			      "must be at least batch");
+			      "must be at least batch x connections");
 	rw->enabled = true;
 	return 0;
 }

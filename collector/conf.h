@@ -56,6 +56,8 @@ enum { DL_HTTP_TLS_AUTO, DL_HTTP_TLS_ON, DL_HTTP_TLS_OFF };
 #define DL_RW_BATCH_MAX	  100000
 #define DL_RW_QUEUE_DEF	  200000
 #define DL_RW_QUEUE_MAX	  10000000
+#define DL_RW_CONN_DEF	  4
+#define DL_RW_CONN_MAX	  32
 typedef struct {
 	bool enabled; /* the section has a url */
 	char url[DL_RW_URL_MAX];
@@ -63,9 +65,10 @@ typedef struct {
 	char ca_file[DL_PATH_MAX];		       /* "" = the system's */
 	char headers[DL_RW_HEADERS][DL_RW_HEADER_MAX]; /* "Name: value" */
 	int nheaders;
-	int timeout_s; /* per request */
-	int64_t batch; /* samples (series values) per request */
-	int64_t queue; /* samples waiting at most; oldest dropped */
+	int timeout_s;	 /* per request */
+	int64_t batch;	 /* samples (series values) per request */
+	int64_t queue;	 /* samples waiting at most; oldest dropped */
+	int connections; /* requests out at once (series split by key) */
 } dl_rw_conf_t;
 
 typedef struct {

@@ -211,7 +211,7 @@ int dl_rw_encode_host(dl_buf_t *body, const dl_store_hsample_t *h)
 	return H_FAMILIES;
 }
 
-/* ---- the queue ---- */
+/* ---- the queue: one ring per connection ---- */
 
 typedef struct {
 	bool host;
@@ -230,22 +230,40 @@ typedef struct {
 	size_t len;
 } clabel_t;
 
+/* One connection: its share of the queue (every series of a container
+ * or of a host always goes to the same one, so each series stays in
+ * time order) and the request it has out or waiting for a retry. */
+typedef struct {
+	int idx;
+	/* under rw->mu */
+	row_t *ring;
+	size_t rcap, rhead, rn, rmax;
+	uint64_t qsamples, qmax;
+	/* worker only */
+	CURL *easy;
+	dl_buf_t body, answer;
+	char errbuf[CURL_ERROR_SIZE];
+	size_t cur_n;	 /* samples in body; 0: no batch */
+	bool inflight;	 /* body is being sent */
+	uint64_t due_ms; /* next attempt (monotonic) */
+	int attempts;	 /* failed attempts of this body */
+	bool failing;	 /* the last attempt failed (for the log) */
+	atomic_uint_least64_t inflight_n;
+} shard_t;
+
 struct dl_rw {
 	dl_rw_conf_t conf;
 	char *db;
 	char *auth; /* "Authorization: Bearer ..." or NULL; never logged */
 
-	/* under mu */
 	pthread_mutex_t mu;
-	row_t *ring;
-	size_t rcap, rhead, rn, rmax;
-	uint64_t qsamples;
-	bool stopping, started;
+	shard_t *shards;
+	int nshards;
+	bool stopping, started; /* under mu */
 	pthread_t thread;
 
 	/* worker only */
 	CURLM *multi;
-	CURL *easy;
 	struct curl_slist *hdrs;
 	sqlite3 *rdb;
 	sqlite3_stmt *lq;
@@ -253,17 +271,11 @@ struct dl_rw {
 	size_t lcap, ln;
 	row_t *take;
 	size_t take_cap;
-	dl_buf_t raw, body, answer;
-	char errbuf[CURL_ERROR_SIZE];
-	size_t cur_n;	 /* samples in body; 0: no batch */
-	bool inflight;	 /* body is being sent */
-	uint64_t due_ms; /* next attempt (monotonic) */
-	int attempts;	 /* failed attempts of this body */
-	bool failing;	 /* the last attempt failed (for the log) */
+	dl_buf_t raw;
 
 	/* counters (any thread) */
 	atomic_uint_least64_t sent, retried, d_full, d_rej, d_stop, d_unk;
-	atomic_uint_least64_t req_ok, req_fail, inflight_n, last_ok_ms;
+	atomic_uint_least64_t req_ok, req_fail, last_ok_ms;
 };
 
 static uint64_t mono_ms(void)
@@ -272,17 +284,17 @@ static uint64_t mono_ms(void)
 }
 
 /* Drops rows from the head until `need` more samples fit (mu held). */
-static void make_room(dl_rw_t *rw, uint64_t need)
+static void make_room(dl_rw_t *rw, shard_t *s, uint64_t need)
 {
 	uint64_t dropped = 0;
 
-	while (rw->rn && rw->qsamples + need > (uint64_t)rw->conf.queue) {
-		row_t *r = &rw->ring[rw->rhead];
+	while (s->rn && s->qsamples + need > s->qmax) {
+		row_t *r = &s->ring[s->rhead];
 
-		rw->qsamples -= r->nval;
+		s->qsamples -= r->nval;
 		dropped += r->nval;
-		rw->rhead = (rw->rhead + 1) % rw->rcap;
-		rw->rn--;
+		s->rhead = (s->rhead + 1) % s->rcap;
+		s->rn--;
 	}
 	if (dropped) {
 		atomic_fetch_add(&rw->d_full, dropped);
@@ -296,42 +308,58 @@ static void make_room(dl_rw_t *rw, uint64_t need)
 }
 
 /* A free slot at the tail (mu held), growing the ring up to rmax rows;
- * NULL when at rmax and full, or out of memory. */
-static row_t *ring_slot(dl_rw_t *rw)
+ * NULL when out of memory. */
+static row_t *ring_slot(shard_t *s)
 {
-	if (rw->rn == rw->rcap) {
-		size_t cap = rw->rcap ? rw->rcap * 2 : 1024;
+	if (s->rn == s->rcap) {
+		size_t cap = s->rcap ? s->rcap * 2 : 256;
 		row_t *r;
 
-		if (cap > rw->rmax)
-			cap = rw->rmax;
-		if (cap <= rw->rcap || !(r = malloc(cap * sizeof(*r))))
+		if (cap > s->rmax)
+			cap = s->rmax;
+		if (cap <= s->rcap || !(r = malloc(cap * sizeof(*r))))
 			return NULL;
-		for (size_t i = 0; i < rw->rn; i++)
-			r[i] = rw->ring[(rw->rhead + i) % rw->rcap];
-		free(rw->ring);
-		rw->ring = r;
-		rw->rcap = cap;
-		rw->rhead = 0;
+		for (size_t i = 0; i < s->rn; i++)
+			r[i] = s->ring[(s->rhead + i) % s->rcap];
+		free(s->ring);
+		s->ring = r;
+		s->rcap = cap;
+		s->rhead = 0;
 	}
-	return &rw->ring[(rw->rhead + rw->rn) % rw->rcap];
+	return &s->ring[(s->rhead + s->rn) % s->rcap];
 }
 
-static void push_row(dl_rw_t *rw, const row_t *r)
+static void push_row(dl_rw_t *rw, shard_t *s, const row_t *r)
 {
 	row_t *slot;
 
 	if (!r->nval)
 		return;
-	make_room(rw, r->nval);
-	if (!(slot = ring_slot(rw))) {
-		/* Only out of memory gets here (rmax rows hold `queue`). */
+	make_room(rw, s, r->nval);
+	if (!(slot = ring_slot(s))) {
+		/* Only out of memory gets here (rmax rows hold qmax). */
 		atomic_fetch_add(&rw->d_full, r->nval);
 		return;
 	}
 	*slot = *r;
-	rw->rn++;
-	rw->qsamples += r->nval;
+	s->rn++;
+	s->qsamples += r->nval;
+}
+
+static shard_t *shard_of_cid(dl_rw_t *rw, int64_t cid)
+{
+	uint64_t h = (uint64_t)cid * 0x9e3779b97f4a7c15ull;
+
+	return &rw->shards[(h >> 32) % (uint64_t)rw->nshards];
+}
+
+static shard_t *shard_of_host(dl_rw_t *rw, const char *host)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+
+	for (; *host; host++)
+		h = (h ^ (uint8_t)*host) * 1099511628211ull;
+	return &rw->shards[h % (uint64_t)rw->nshards];
 }
 
 void dl_rw_tap(void *ud, const dl_store_csample_t *c, size_t nc,
@@ -345,13 +373,13 @@ void dl_rw_tap(void *ud, const dl_store_csample_t *c, size_t nc,
 		r.host = false;
 		r.u.c = c[i];
 		r.nval = (uint8_t)csample_series(&c[i]);
-		push_row(rw, &r);
+		push_row(rw, shard_of_cid(rw, c[i].cid), &r);
 	}
 	for (size_t i = 0; i < nh; i++) {
 		r.host = true;
 		r.u.h = h[i];
 		r.nval = H_FAMILIES;
-		push_row(rw, &r);
+		push_row(rw, shard_of_host(rw, h[i].host), &r);
 	}
 	pthread_mutex_unlock(&rw->mu);
 	if (rw->multi)
@@ -479,15 +507,15 @@ static const clabel_t *labels_of(dl_rw_t *rw, int64_t cid, uint64_t now)
 
 /* ---- one batch (worker) ---- */
 
-/* Moves up to `batch` samples' rows out of the ring. */
-static size_t take_rows(dl_rw_t *rw, uint64_t *samples)
+/* Moves up to `batch` samples' rows out of s's ring. */
+static size_t take_rows(dl_rw_t *rw, shard_t *s, uint64_t *samples)
 {
 	size_t n = 0;
 
 	*samples = 0;
 	pthread_mutex_lock(&rw->mu);
-	while (rw->rn) {
-		row_t *r = &rw->ring[rw->rhead];
+	while (s->rn) {
+		row_t *r = &s->ring[s->rhead];
 
 		if (n && *samples + r->nval > (uint64_t)rw->conf.batch)
 			break;
@@ -502,21 +530,21 @@ static size_t take_rows(dl_rw_t *rw, uint64_t *samples)
 		}
 		rw->take[n++] = *r;
 		*samples += r->nval;
-		rw->qsamples -= r->nval;
-		rw->rhead = (rw->rhead + 1) % rw->rcap;
-		rw->rn--;
+		s->qsamples -= r->nval;
+		s->rhead = (s->rhead + 1) % s->rcap;
+		s->rn--;
 	}
-	atomic_store(&rw->inflight_n, *samples);
+	atomic_store(&s->inflight_n, *samples);
 	pthread_mutex_unlock(&rw->mu);
 	return n;
 }
 
-/* Encodes the next batch into body: 1, 0 when nothing is queued, -1
+/* Encodes s's next batch into its body: 1, 0 when nothing is queued, -1
  * when every row taken was dropped (take more). */
-static int next_batch(dl_rw_t *rw, uint64_t now)
+static int next_batch(dl_rw_t *rw, shard_t *s, uint64_t now)
 {
 	uint64_t samples, unknown = 0;
-	size_t n = take_rows(rw, &samples);
+	size_t n = take_rows(rw, s, &samples);
 	int got = 0;
 
 	if (!n)
@@ -549,19 +577,19 @@ static int next_batch(dl_rw_t *rw, uint64_t now)
 			  (unsigned long long)unknown);
 	}
 	if (!got || dl_rwp_compress(dl_buf_head(&rw->raw),
-				    dl_buf_used(&rw->raw), &rw->body)) {
+				    dl_buf_used(&rw->raw), &s->body)) {
 		if (got) {
 			atomic_fetch_add(&rw->d_unk, (uint64_t)got);
 			DL_LOG_RL(DL_LOG_LEVEL_ERROR, TAG,
 				  "cannot compress a batch of %d samples", got);
 		}
-		atomic_store(&rw->inflight_n, 0);
+		atomic_store(&s->inflight_n, 0);
 		return -1;
 	}
-	rw->cur_n = (size_t)got;
-	atomic_store(&rw->inflight_n, (uint64_t)got);
-	rw->attempts = 0;
-	rw->due_ms = now;
+	s->cur_n = (size_t)got;
+	atomic_store(&s->inflight_n, (uint64_t)got);
+	s->attempts = 0;
+	s->due_ms = now;
 	return 1;
 }
 
@@ -569,11 +597,11 @@ static int next_batch(dl_rw_t *rw, uint64_t now)
 
 static size_t on_answer(char *p, size_t size, size_t nmemb, void *ud)
 {
-	dl_rw_t *rw = ud;
+	shard_t *s = ud;
 	size_t n = size * nmemb,
-	       room = DL_RW_ANSWER_MAX - dl_buf_used(&rw->answer);
+	       room = DL_RW_ANSWER_MAX - dl_buf_used(&s->answer);
 
-	dl_buf_append(&rw->answer, p, n < room ? n : room);
+	dl_buf_append(&s->answer, p, n < room ? n : room);
 	return n;
 }
 
@@ -606,46 +634,49 @@ static int build_headers(dl_rw_t *rw)
 	return 0;
 }
 
-static int setup_easy(dl_rw_t *rw)
+/* One easy handle per connection, kept (and its connection kept alive)
+ * for every request it sends. */
+static int setup_easy(dl_rw_t *rw, shard_t *s)
 {
 	long t = rw->conf.timeout_s * 1000L;
 	CURL *e;
 
-	if (!(e = rw->easy = curl_easy_init()))
+	if (!(e = s->easy = curl_easy_init()))
 		return DL_ENOMEM;
 	curl_easy_setopt(e, CURLOPT_URL, rw->conf.url);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, rw->errbuf);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)s);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, s->errbuf);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, t);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, t < 10000 ? t : 10000L);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, rw->hdrs);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_answer);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, rw);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
 	curl_easy_setopt(e, CURLOPT_POST, 1L);
 	if (rw->conf.ca_file[0])
 		curl_easy_setopt(e, CURLOPT_CAINFO, rw->conf.ca_file);
 	return 0;
 }
 
-static void start_request(dl_rw_t *rw)
+static void start_request(dl_rw_t *rw, shard_t *s)
 {
-	dl_buf_reset(&rw->answer);
-	rw->errbuf[0] = '\0';
-	curl_easy_setopt(rw->easy, CURLOPT_POSTFIELDS, dl_buf_head(&rw->body));
-	curl_easy_setopt(rw->easy, CURLOPT_POSTFIELDSIZE_LARGE,
-			 (curl_off_t)dl_buf_used(&rw->body));
-	if (curl_multi_add_handle(rw->multi, rw->easy) == CURLM_OK)
-		rw->inflight = true;
+	dl_buf_reset(&s->answer);
+	s->errbuf[0] = '\0';
+	curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, dl_buf_head(&s->body));
+	curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE_LARGE,
+			 (curl_off_t)dl_buf_used(&s->body));
+	if (curl_multi_add_handle(rw->multi, s->easy) == CURLM_OK)
+		s->inflight = true;
 	else
-		rw->due_ms = mono_ms() + DL_RW_BACKOFF_MAX;
+		s->due_ms = mono_ms() + DL_RW_BACKOFF_MAX;
 }
 
 /* What the receiver said, printable, for a log line. */
-static void answer_text(dl_rw_t *rw, char *out, size_t n)
+static void answer_text(shard_t *s, char *out, size_t n)
 {
-	size_t k = 0, len = dl_buf_used(&rw->answer);
-	const uint8_t *p = dl_buf_head(&rw->answer);
+	size_t k = 0, len = dl_buf_used(&s->answer);
+	const uint8_t *p = dl_buf_head(&s->answer);
 
 	for (size_t i = 0; i < len && k + 1 < n; i++)
 		out[k++] = p[i] < 0x20 || p[i] >= 0x7f ? ' ' : (char)p[i];
@@ -654,75 +685,80 @@ static void answer_text(dl_rw_t *rw, char *out, size_t n)
 	out[k] = '\0';
 }
 
-static void batch_done(dl_rw_t *rw)
+static void batch_done(shard_t *s)
 {
-	rw->cur_n = 0;
-	atomic_store(&rw->inflight_n, 0);
+	s->cur_n = 0;
+	atomic_store(&s->inflight_n, 0);
 }
 
-static void request_done(dl_rw_t *rw, CURLcode rc, bool stopping)
+static void request_ok(dl_rw_t *rw, shard_t *s)
+{
+	atomic_fetch_add(&rw->sent, s->cur_n);
+	atomic_fetch_add(&rw->req_ok, 1);
+	atomic_store(&rw->last_ok_ms, dl_clock_wall_ns() / 1000000u);
+	if (s->failing)
+		DL_LOG_INFO(TAG,
+			    "%s accepts samples again after %d failed "
+			    "attempts (connection %d; sent %llu, retried "
+			    "%llu, dropped %llu so far)",
+			    rw->conf.url, s->attempts, s->idx + 1,
+			    (unsigned long long)atomic_load(&rw->sent),
+			    (unsigned long long)atomic_load(&rw->retried),
+			    (unsigned long long)(atomic_load(&rw->d_full) +
+						 atomic_load(&rw->d_rej)));
+	s->failing = false;
+	batch_done(s);
+}
+
+static void request_done(dl_rw_t *rw, shard_t *s, CURLcode rc, bool stopping)
 {
 	char why[DL_RW_ANSWER_MAX + 64], ans[DL_RW_ANSWER_MAX + 1];
 	long code = 0;
 	uint64_t backoff;
 
-	curl_multi_remove_handle(rw->multi, rw->easy);
-	rw->inflight = false;
-	curl_easy_getinfo(rw->easy, CURLINFO_RESPONSE_CODE, &code);
-	answer_text(rw, ans, sizeof(ans));
+	curl_multi_remove_handle(rw->multi, s->easy);
+	s->inflight = false;
+	curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &code);
 	if (rc == CURLE_OK && code >= 200 && code < 300) {
-		atomic_fetch_add(&rw->sent, rw->cur_n);
-		atomic_fetch_add(&rw->req_ok, 1);
-		atomic_store(&rw->last_ok_ms, dl_clock_wall_ns() / 1000000u);
-		if (rw->failing)
-			DL_LOG_INFO(
-				TAG,
-				"%s accepts samples again after %d "
-				"failed attempts (sent %llu, retried "
-				"%llu, dropped %llu so far)",
-				rw->conf.url, rw->attempts,
-				(unsigned long long)atomic_load(&rw->sent),
-				(unsigned long long)atomic_load(&rw->retried),
-				(unsigned long long)(atomic_load(&rw->d_full) +
-						     atomic_load(&rw->d_rej)));
-		rw->failing = false;
-		batch_done(rw);
+		request_ok(rw, s);
 		return;
 	}
+	answer_text(s, ans, sizeof(ans));
 	atomic_fetch_add(&rw->req_fail, 1);
 	if (rc != CURLE_OK)
 		snprintf(why, sizeof(why), "%s",
-			 rw->errbuf[0] ? rw->errbuf : curl_easy_strerror(rc));
+			 s->errbuf[0] ? s->errbuf : curl_easy_strerror(rc));
 	else
 		snprintf(why, sizeof(why), "HTTP %ld%s%s", code,
 			 ans[0] ? ": " : "", ans);
 	if (rc == CURLE_OK && code != 429 && code < 500) {
 		/* The receiver refuses this body: sending it again would
 		 * be refused again. */
-		atomic_fetch_add(&rw->d_rej, rw->cur_n);
+		atomic_fetch_add(&rw->d_rej, s->cur_n);
 		DL_LOG_RL(DL_LOG_LEVEL_ERROR, TAG,
 			  "%s refused %zu samples, dropped: %s", rw->conf.url,
-			  rw->cur_n, why);
-		batch_done(rw);
+			  s->cur_n, why);
+		batch_done(s);
 		return;
 	}
 	if (stopping) {
-		atomic_fetch_add(&rw->d_stop, rw->cur_n);
-		batch_done(rw);
+		atomic_fetch_add(&rw->d_stop, s->cur_n);
+		batch_done(s);
 		return;
 	}
-	atomic_fetch_add(&rw->retried, rw->cur_n);
+	atomic_fetch_add(&rw->retried, s->cur_n);
 	backoff = (uint64_t)DL_RW_BACKOFF_MIN
-		  << (rw->attempts < 8 ? rw->attempts : 8);
+		  << (s->attempts < 8 ? s->attempts : 8);
 	if (backoff > DL_RW_BACKOFF_MAX)
 		backoff = DL_RW_BACKOFF_MAX;
-	rw->attempts++;
-	rw->due_ms = mono_ms() + backoff;
+	s->attempts++;
+	s->due_ms = mono_ms() + backoff;
 	DL_LOG_RL(DL_LOG_LEVEL_WARN, TAG,
-		  "%s: %s; %zu samples retried in %llu ms (attempt %d)",
-		  rw->conf.url, why, rw->cur_n, (unsigned long long)backoff,
-		  rw->attempts);
-	rw->failing = true;
+		  "%s: %s; %zu samples retried in %llu ms (connection %d, "
+		  "attempt %d)",
+		  rw->conf.url, why, s->cur_n, (unsigned long long)backoff,
+		  s->idx + 1, s->attempts);
+	s->failing = true;
 }
 
 /* ---- the worker ---- */
@@ -730,38 +766,83 @@ static void request_done(dl_rw_t *rw, CURLcode rc, bool stopping)
 /* Stopping and out of time: what is left is counted, not sent. */
 static void drop_all(dl_rw_t *rw)
 {
-	uint64_t n = rw->cur_n;
+	uint64_t n = 0;
 
-	if (rw->inflight) {
-		curl_multi_remove_handle(rw->multi, rw->easy);
-		rw->inflight = false;
-	}
 	pthread_mutex_lock(&rw->mu);
-	n += rw->qsamples;
-	rw->qsamples = 0;
-	rw->rn = rw->rhead = 0;
+	for (int i = 0; i < rw->nshards; i++) {
+		shard_t *s = &rw->shards[i];
+
+		if (s->inflight) {
+			curl_multi_remove_handle(rw->multi, s->easy);
+			s->inflight = false;
+		}
+		n += s->cur_n + s->qsamples;
+		s->qsamples = 0;
+		s->rn = s->rhead = 0;
+		batch_done(s);
+	}
 	pthread_mutex_unlock(&rw->mu);
 	atomic_fetch_add(&rw->d_stop, n);
 	if (n)
 		DL_LOG_WARN(TAG, "stopping: %llu samples not sent to %s",
 			    (unsigned long long)n, rw->conf.url);
-	batch_done(rw);
 }
 
+/* Every connection with nothing out takes its next batch and sends it
+ * when due. Returns whether any could act again at once (more rows
+ * queued behind a batch that failed to encode). */
+static void start_due(dl_rw_t *rw, uint64_t now)
+{
+	for (int i = 0; i < rw->nshards; i++) {
+		shard_t *s = &rw->shards[i];
+
+		while (!s->cur_n && next_batch(rw, s, now) < 0)
+			;
+		if (s->cur_n && !s->inflight && s->due_ms <= now)
+			start_request(rw, s);
+	}
+}
+
+/* ms until something is due; 0 when a connection with nothing out has
+ * rows waiting. */
 static int wait_ms(dl_rw_t *rw, uint64_t now)
 {
-	long cto = -1;
+	long cto = -1, ms = IDLE_WAIT_MS;
+	bool any_inflight = false;
 
-	if (rw->inflight) {
-		curl_multi_timeout(rw->multi, &cto);
-		return cto >= 0 && cto < IDLE_WAIT_MS ? (int)cto : IDLE_WAIT_MS;
+	pthread_mutex_lock(&rw->mu);
+	for (int i = 0; i < rw->nshards; i++) {
+		shard_t *s = &rw->shards[i];
+
+		if (s->inflight)
+			any_inflight = true;
+		else if (!s->cur_n && s->rn)
+			ms = 0;
+		else if (s->cur_n)
+			ms = s->due_ms <= now ? 0
+			     : (long)(s->due_ms - now) < ms
+				     ? (long)(s->due_ms - now)
+				     : ms;
 	}
-	if (rw->cur_n)
-		return rw->due_ms <= now ? 0
-		       : rw->due_ms - now < IDLE_WAIT_MS
-			       ? (int)(rw->due_ms - now)
-			       : IDLE_WAIT_MS;
-	return IDLE_WAIT_MS;
+	pthread_mutex_unlock(&rw->mu);
+	if (any_inflight) {
+		curl_multi_timeout(rw->multi, &cto);
+		if (cto >= 0 && cto < ms)
+			ms = cto;
+	}
+	return (int)ms;
+}
+
+static bool all_done(dl_rw_t *rw)
+{
+	bool done = true;
+
+	pthread_mutex_lock(&rw->mu);
+	for (int i = 0; i < rw->nshards; i++)
+		if (rw->shards[i].rn || rw->shards[i].cur_n)
+			done = false;
+	pthread_mutex_unlock(&rw->mu);
+	return done;
 }
 
 static void *worker_main(void *arg)
@@ -771,7 +852,7 @@ static void *worker_main(void *arg)
 
 	for (;;) {
 		uint64_t now = mono_ms();
-		bool stopping, empty;
+		bool stopping;
 		CURLMsg *m;
 		int running, left;
 
@@ -784,23 +865,20 @@ static void *worker_main(void *arg)
 			drop_all(rw);
 			break;
 		}
-		while (!rw->cur_n && next_batch(rw, now) < 0)
-			;
-		if (rw->cur_n && !rw->inflight && rw->due_ms <= now)
-			start_request(rw);
+		start_due(rw, now);
 		curl_multi_perform(rw->multi, &running);
-		while ((m = curl_multi_info_read(rw->multi, &left)))
-			if (m->msg == CURLMSG_DONE)
-				request_done(rw, m->data.result, stopping);
-		pthread_mutex_lock(&rw->mu);
-		empty = rw->rn == 0;
-		pthread_mutex_unlock(&rw->mu);
-		if (stopping && empty && !rw->cur_n)
+		while ((m = curl_multi_info_read(rw->multi, &left))) {
+			char *priv = NULL;
+
+			if (m->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE,
+					  &priv);
+			request_done(rw, (shard_t *)priv, m->data.result,
+				     stopping);
+		}
+		if (stopping && all_done(rw))
 			break;
-		if (rw->cur_n && !rw->inflight && rw->due_ms <= mono_ms())
-			continue;
-		if (!rw->cur_n && !empty)
-			continue;
 		curl_multi_poll(rw->multi, NULL, 0, wait_ms(rw, mono_ms()),
 				NULL);
 	}
@@ -857,30 +935,45 @@ dl_rw_t *dl_rw_new(const dl_rw_conf_t *conf, const char *db, char *err,
 		   size_t errlen)
 {
 	dl_rw_t *rw = calloc(1, sizeof(*rw));
+	int n = conf->connections > 0 ? conf->connections : 1;
 
 	err[0] = '\0';
-	if (!rw || !(rw->db = strdup(db))) {
+	if (!rw || !(rw->db = strdup(db)) ||
+	    !(rw->shards = calloc((size_t)n, sizeof(*rw->shards)))) {
 		snprintf(err, errlen, "out of memory");
+		if (rw)
+			free(rw->db);
 		free(rw);
 		return NULL;
 	}
 	rw->conf = *conf;
+	rw->nshards = n;
 	pthread_mutex_init(&rw->mu, NULL);
-	rw->rmax = (size_t)conf->queue; /* every row is at least 1 sample */
 	dl_buf_init(&rw->raw, BODY_MAX);
-	dl_buf_init(&rw->body, BODY_MAX + BODY_MAX / 6 + 64);
-	dl_buf_init(&rw->answer, DL_RW_ANSWER_MAX);
+	for (int i = 0; i < n; i++) {
+		shard_t *s = &rw->shards[i];
+
+		s->idx = i;
+		/* each connection its share; every row is >= 1 sample */
+		s->qmax = (uint64_t)conf->queue / (uint64_t)n;
+		s->rmax = (size_t)s->qmax;
+		dl_buf_init(&s->body, BODY_MAX + BODY_MAX / 6 + 64);
+		dl_buf_init(&s->answer, DL_RW_ANSWER_MAX);
+	}
 	if ((conf->bearer_token_file[0] &&
 	     read_token(conf->bearer_token_file, &rw->auth, err, errlen)) ||
-	    build_headers(rw) || !(rw->multi = curl_multi_init()) ||
-	    setup_easy(rw)) {
-		if (!err[0])
-			snprintf(err, errlen, "remote write: out of memory");
-		dl_rw_free(rw);
-		return NULL;
-	}
+	    build_headers(rw) || !(rw->multi = curl_multi_init()))
+		goto fail;
+	for (int i = 0; i < n; i++)
+		if (setup_easy(rw, &rw->shards[i]))
+			goto fail;
 	pthread_once(&labs_once, labs_init);
 	return rw;
+fail:
+	if (!err[0])
+		snprintf(err, errlen, "remote write: out of memory");
+	dl_rw_free(rw);
+	return NULL;
 }
 
 int dl_rw_start(dl_rw_t *rw)
@@ -889,11 +982,11 @@ int dl_rw_start(dl_rw_t *rw)
 		return DL_EIO;
 	rw->started = true;
 	DL_LOG_INFO(TAG,
-		    "samples go to %s (batch %lld, queue %lld samples, "
-		    "timeout %d s%s)",
-		    rw->conf.url, (long long)rw->conf.batch,
-		    (long long)rw->conf.queue, rw->conf.timeout_s,
-		    rw->auth ? ", bearer token" : "");
+		    "samples go to %s (%d connection%s, batch %lld, queue "
+		    "%lld samples, timeout %d s%s)",
+		    rw->conf.url, rw->nshards, rw->nshards == 1 ? "" : "s",
+		    (long long)rw->conf.batch, (long long)rw->conf.queue,
+		    rw->conf.timeout_s, rw->auth ? ", bearer token" : "");
 	return 0;
 }
 
@@ -925,11 +1018,19 @@ void dl_rw_free(dl_rw_t *rw)
 						 atomic_load(&rw->d_stop) +
 						 atomic_load(&rw->d_unk)));
 	}
-	if (rw->easy) {
-		if (rw->inflight)
-			curl_multi_remove_handle(rw->multi, rw->easy);
-		curl_easy_cleanup(rw->easy);
+	for (int i = 0; i < rw->nshards; i++) {
+		shard_t *s = &rw->shards[i];
+
+		if (s->easy) {
+			if (s->inflight)
+				curl_multi_remove_handle(rw->multi, s->easy);
+			curl_easy_cleanup(s->easy);
+		}
+		free(s->ring);
+		dl_buf_free(&s->body);
+		dl_buf_free(&s->answer);
 	}
+	free(rw->shards);
 	if (rw->multi)
 		curl_multi_cleanup(rw->multi);
 	curl_slist_free_all(rw->hdrs);
@@ -940,11 +1041,8 @@ void dl_rw_free(dl_rw_t *rw)
 	sqlite3_finalize(rw->lq);
 	sqlite3_close(rw->rdb);
 	labels_clear(rw);
-	free(rw->ring);
 	free(rw->take);
 	dl_buf_free(&rw->raw);
-	dl_buf_free(&rw->body);
-	dl_buf_free(&rw->answer);
 	pthread_mutex_destroy(&rw->mu);
 	free(rw->db);
 	free(rw);
@@ -965,9 +1063,10 @@ void dl_rw_counters(dl_rw_t *rw, dl_rw_counters_t *o)
 	o->requests_failed = atomic_load(&rw->req_fail);
 	o->last_ok_ms = atomic_load(&rw->last_ok_ms);
 	pthread_mutex_lock(&rw->mu);
-	o->queued = rw->qsamples;
+	for (int i = 0; i < rw->nshards; i++)
+		o->queued += rw->shards[i].qsamples +
+			     atomic_load(&rw->shards[i].inflight_n);
 	pthread_mutex_unlock(&rw->mu);
-	o->queued += atomic_load(&rw->inflight_n);
 }
 
 int dl_rw_metrics(dl_rw_t *rw, dl_buf_t *b)

@@ -20,7 +20,7 @@
  * each time and never a duplicate.
  *
  *   bench_remote_write URL [hosts] [containers] [rounds] [batch]
- *                          (200 20 60 5000) */
+ *                          [connections]   (200 20 60 5000 4) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +47,7 @@ enum { V_OFF, V_ON, V_COUNT };
 static const char *const vname[V_COUNT] = {"off (store only)",
 					   "on (remote write)"};
 
-static uint32_t H = 200, C = 20, R = 60, BATCH = 5000;
+static uint32_t H = 200, C = 20, R = 60, BATCH = 5000, CONNS = 4;
 static uint64_t t0_ns;
 static const char *url;
 
@@ -197,7 +197,8 @@ static void one(const char *dir, int variant, int run, dl_buf_t *frames,
 	dl_rw_conf_t conf = {.enabled = true,
 			     .timeout_s = 30,
 			     .batch = BATCH,
-			     .queue = DL_RW_QUEUE_MAX};
+			     .queue = DL_RW_QUEUE_MAX,
+			     .connections = (int)CONNS};
 	uv_loop_t loop;
 	dl_store_t *s;
 	dl_rw_t *rw = NULL;
@@ -330,6 +331,7 @@ int main(int argc, char **argv)
 	C = arg(argv, argc, 3, C, 64);
 	R = arg(argv, argc, 4, R, 1000);
 	BATCH = arg(argv, argc, 5, BATCH, DL_RW_BATCH_MAX);
+	CONNS = arg(argv, argc, 6, CONNS, DL_RW_CONN_MAX);
 	if (!mkdtemp(dir))
 		return 2;
 	dl_log_set_level(DL_LOG_LEVEL_WARN);
@@ -368,10 +370,10 @@ int main(int argc, char **argv)
 		}
 	enc = encode_only(&braw, &bz);
 	printf("%u hosts x %u containers (+1 host sample) x %u rounds = %llu "
-	       "stored samples = %llu series samples; batch %u; receiver "
-	       "%s\n",
+	       "stored samples = %llu series samples; batch %u, %u "
+	       "connection(s); receiver %s\n",
 	       H, C, R, (unsigned long long)samples,
-	       (unsigned long long)expected(), BATCH, url);
+	       (unsigned long long)expected(), BATCH, CONNS, url);
 	printf("%-20s %4s %12s %10s %14s %10s %9s %9s %8s %10s\n", "variant",
 	       "run", "ingest/s", "ingest s", "delivered/s", "deliver s",
 	       "requests", "retried", "dropped", "CPU us/s");

@@ -51,7 +51,10 @@ for w in $want; do
 	# 100 rules over 1,000 hosts x 20 containers vs 0 rules, same run
 	rules) run rules "$B/bench/bench_rules" 1000 20 12 100 ;;
 	# store alone vs store + remote write to a local Prometheus, same run
-	remote_write) run remote_write bash tests/bench/bench_remote_write.sh 200 20 60 5000 ;;
+	remote_write)
+		run "remote_write (4 connections)" bash tests/bench/bench_remote_write.sh 200 20 60 5000 4
+		run "remote_write (1 connection)" bash tests/bench/bench_remote_write.sh 200 20 60 5000 1
+		;;
 	*) echo "unknown bench $w" >&2 ;;
 	esac
 done

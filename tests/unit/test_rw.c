@@ -481,7 +481,7 @@ static void test_conf(void)
 		{"[remote_write]\nurl = https://m.example/api/v1/push\n"
 		 "bearer_token_file = /etc/dockline/rw.token\n"
 		 "header1 = X-Scope-OrgID: fleet-a\ntimeout = 10s\n"
-		 "batch = 5000\nqueue = 500000\n",
+		 "batch = 5000\nqueue = 500000\nconnections = 8\n",
 		 NULL},
 		{"[remote_write]\nbatch = 5000\n",
 		 ":2: [remote_write] needs url"},
@@ -497,6 +497,8 @@ static void test_conf(void)
 		{"[remote_write]\nurl = http://h/w\nbatch = 50000\nqueue = "
 		 "2000\n",
 		 ":4: [remote_write] queue must be at least batch"},
+		{"[remote_write]\nurl = http://h/w\nconnections = 33\n",
+		 "connections"},
 		{"[remote_write]\nurl = http://h/w\nbatch = 10\n", "batch"},
 		{"[remote_write]\nurl = http://h/w\nbearer_token_file = t\n",
 		 ":3: [remote_write] bearer_token_file must be an absolute"},
@@ -528,6 +530,7 @@ static void test_conf(void)
 	ASSERT_EQ(c.rw.timeout_s, 10);
 	ASSERT_EQ(c.rw.batch, 5000);
 	ASSERT_EQ(c.rw.queue, 500000);
+	ASSERT_EQ(c.rw.connections, 8);
 	/* no section: off, defaults */
 	ASSERT_EQ(load("[collector]\nlog_level = warn\n", &c, err, sizeof(err)),
 		  0);
