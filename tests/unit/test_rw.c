@@ -422,6 +422,21 @@ static void test_queue_drops_oldest(void)
 	ASSERT_EQ(k.dropped_full, 77 * 8);
 	ASSERT_EQ(k.sent, 0);
 	dl_rw_free(rw);
+
+	/* two connections: each ring holds half the bound, and what is
+	 * kept plus what was dropped is what came */
+	conf.connections = 2;
+	ASSERT((rw = dl_rw_new(&conf, "/nonexistent.db", err, sizeof(err))));
+	for (int i = 0; i < 100; i++)
+		c[i].cid = i + 1; /* spread over both */
+	dl_rw_tap(rw, c, 100, &h, 1);
+	dl_rw_tap(rw, c, 100, NULL, 0);
+	dl_rw_counters(rw, &k);
+	ASSERT_LE(k.queued, 1000);
+	ASSERT_GT(k.queued, 1000 - 2 * 8);
+	ASSERT_GT(k.dropped_full, 0);
+	ASSERT_EQ(k.queued + k.dropped_full, 1609);
+	dl_rw_free(rw);
 }
 
 static void test_token_file(void)
