@@ -19,8 +19,18 @@ printf 'global:\n  evaluation_interval: 1m\n' >"$T/prometheus.yml"
 dl_spawn "$T/prometheus.log" /usr/bin/prometheus --config.file="$T/prometheus.yml" \
 	--storage.tsdb.path="$T/tsdb" --web.listen-address="127.0.0.1:$PORT" \
 	--web.enable-remote-write-receiver
+PROM_PID=$DL_LAST_PID
 dl_wait_for "curl -sf $PROM/-/ready" 60 "Prometheus ready on $PROM"
-"$BENCH" "$PROM/api/v1/write" "$@" || dl_fail "bench_remote_write failed"
+# Prometheus's own CPU (utime + stime, clock ticks), before and after
+prom_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$PROM_PID/stat"; }
+c0=$(prom_cpu)
+"$BENCH" "$PROM/api/v1/write" "$@" | tee "$T/out" || dl_fail "bench_remote_write failed"
+c1=$(prom_cpu)
+sent=$(awk '/^on \(remote write\)/ { n++ } END { print n }' "$T/out")
+total=$(sed -n 's/.* = \([0-9]*\) series samples;.*/\1/p' "$T/out")
+awk -v c0="$c0" -v c1="$c1" -v runs="$sent" -v n="$total" 'BEGIN {
+	printf "Prometheus CPU while receiving %d runs x %d samples: %.1f s = %.2f us per sample (one core: %.0f samples/s at most)\n",
+		runs, n, c1 - c0, (c1 - c0) * 1e6 / (runs * n), (runs * n) / (c1 - c0) }'
 series=$(curl -s "$PROM/api/v1/status/tsdb" | jq -r '.data.headStats.numSeries')
 echo "Prometheus holds $series series in its head (every run's hosts are new series)"
 grep -E 'level=(warn|error)' "$T/prometheus.log" | head -n 5 || true
