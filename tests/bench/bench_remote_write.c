@@ -5,11 +5,14 @@
  * bench_rules do) with the real sample tap and worker (collector/
  * remote_write.c) sending to the receiver at URL (a local Prometheus
  * with --web.enable-remote-write-receiver, started by
- * bench_remote_write.sh). Two variants in the same run, alternated, best
- * of RUNS:
+ * bench_remote_write.sh). Three variants in the same run, alternated,
+ * best of RUNS:
  *
- *   off   the store alone (no [remote_write]): the baseline
- *   on    the store with the tap and the worker sending as it commits
+ *   off         the store alone (no [remote_write]): the baseline
+ *   sink        the tap and the worker sending to SINK, a receiver that
+ *               reads each body and answers 204: dockline's own cost
+ *   Prometheus  the same to URL: what a receiver on the same two cores
+ *               costs on top
  *
  * Figures: ingest = samples committed and acked per second (wall time
  * from the first submit until nothing is pending); delivered = series
@@ -19,7 +22,7 @@
  * Every run uses host names of its own, so the receiver sees new series
  * each time and never a duplicate.
  *
- *   bench_remote_write URL [hosts] [containers] [rounds] [batch]
+ *   bench_remote_write URL SINK [hosts] [containers] [rounds] [batch]
  *                          [connections]   (200 20 60 5000 4) */
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,13 +46,13 @@
 #define C_SERIES     8 /* per container sample, every value valid */
 #define H_SERIES     9
 
-enum { V_OFF, V_ON, V_COUNT };
-static const char *const vname[V_COUNT] = {"off (store only)",
-					   "on (remote write)"};
+enum { V_OFF, V_SINK, V_ON, V_COUNT };
+static const char *const vname[V_COUNT] = {"off (store only)", "on, to a sink",
+					   "on, to Prometheus"};
 
 static uint32_t H = 200, C = 20, R = 60, BATCH = 5000, CONNS = 4;
 static uint64_t t0_ns;
-static const char *url;
+static const char *url, *sink;
 
 static void die(const char *what)
 {
@@ -207,7 +210,8 @@ static void one(const char *dir, int variant, int run, dl_buf_t *frames,
 	double c0;
 
 	memset(out, 0, sizeof(*out));
-	snprintf(conf.url, sizeof(conf.url), "%s", url);
+	snprintf(conf.url, sizeof(conf.url), "%s",
+		 variant == V_SINK ? sink : url);
 	snprintf(path, sizeof(path), "%s/v%d-%d.db", dir, variant, run);
 	uv_loop_init(&loop);
 	if (!(s = dl_store_open(&loop, path, on_ack, NULL, err, sizeof(err))))
@@ -222,7 +226,7 @@ static void one(const char *dir, int variant, int run, dl_buf_t *frames,
 	dl_buf_free(&b);
 	while (dl_store_pending(s))
 		spin(&loop);
-	if (variant == V_ON) {
+	if (variant != V_OFF) {
 		if (!(rw = dl_rw_new(&conf, path, err, sizeof(err))) ||
 		    dl_rw_start(rw))
 			die(rw ? "cannot start the worker" : err);
@@ -310,7 +314,8 @@ static uint32_t arg(char **argv, int argc, int i, uint32_t def, uint32_t max)
 	long v = argc > i ? strtol(argv[i], &end, 10) : (long)def;
 
 	if (argc > i && (*end || v < 1 || v > (long)max))
-		die("usage: bench_remote_write URL [hosts] [containers<=64] "
+		die("usage: bench_remote_write URL SINK [hosts] "
+		    "[containers<=64] "
 		    "[rounds] [batch]");
 	return (uint32_t)v;
 }
@@ -323,15 +328,16 @@ int main(int argc, char **argv)
 	uint64_t samples, braw, bz;
 	double enc;
 
-	if (argc < 2)
-		die("usage: bench_remote_write URL [hosts] [containers] "
+	if (argc < 3)
+		die("usage: bench_remote_write URL SINK [hosts] [containers] "
 		    "[rounds] [batch]");
 	url = argv[1];
-	H = arg(argv, argc, 2, H, 100000);
-	C = arg(argv, argc, 3, C, 64);
-	R = arg(argv, argc, 4, R, 1000);
-	BATCH = arg(argv, argc, 5, BATCH, DL_RW_BATCH_MAX);
-	CONNS = arg(argv, argc, 6, CONNS, DL_RW_CONN_MAX);
+	sink = argv[2];
+	H = arg(argv, argc, 3, H, 100000);
+	C = arg(argv, argc, 4, C, 64);
+	R = arg(argv, argc, 5, R, 1000);
+	BATCH = arg(argv, argc, 6, BATCH, DL_RW_BATCH_MAX);
+	CONNS = arg(argv, argc, 7, CONNS, DL_RW_CONN_MAX);
 	if (!mkdtemp(dir))
 		return 2;
 	dl_log_set_level(DL_LOG_LEVEL_WARN);
@@ -365,7 +371,7 @@ int main(int argc, char **argv)
 				best[v] = *x;
 				best[v].deliver = d;
 			}
-			if (v == V_ON && x->deliver < best[v].deliver)
+			if (v != V_OFF && x->deliver < best[v].deliver)
 				best[v].deliver = x->deliver;
 		}
 	enc = encode_only(&braw, &bz);
@@ -387,7 +393,7 @@ int main(int argc, char **argv)
 			printf("%-20s %4d %12.0f %10.3f %14.0f %10.3f %9llu "
 			       "%9llu %8llu %10.2f\n",
 			       vname[v], k + 1, samples / x->ingest, x->ingest,
-			       v == V_ON ? x->k.sent / x->deliver : 0.0,
+			       v != V_OFF ? x->k.sent / x->deliver : 0.0,
 			       x->deliver,
 			       (unsigned long long)(x->k.requests_ok +
 						    x->k.requests_failed),
@@ -395,14 +401,15 @@ int main(int argc, char **argv)
 			       (unsigned long long)dropped,
 			       x->cpu * 1e6 / (double)samples);
 		}
-	printf("best of %d: ingest off %.0f/s, on %.0f/s: ratio on/off %.3f "
-	       "(goal >= 0.90)\n",
-	       RUNS, samples / best[V_OFF].ingest, samples / best[V_ON].ingest,
-	       best[V_OFF].ingest / best[V_ON].ingest);
-	printf("best of %d: delivered to the receiver %.0f series samples/s "
-	       "(goal >= 100000), the whole run's %llu in %.2f s\n",
-	       RUNS, expected() / best[V_ON].deliver,
-	       (unsigned long long)expected(), best[V_ON].deliver);
+	for (int v = V_SINK; v < V_COUNT; v++)
+		printf("best of %d: ingest off %.0f/s, %s %.0f/s: ratio %.3f "
+		       "(goal >= 0.90); delivered %.0f series samples/s "
+		       "(goal >= 100000), the run's %llu in %.2f s\n",
+		       RUNS, samples / best[V_OFF].ingest, vname[v],
+		       samples / best[v].ingest,
+		       best[V_OFF].ingest / best[v].ingest,
+		       expected() / best[v].deliver,
+		       (unsigned long long)expected(), best[v].deliver);
 	printf("(CPU us/s: this process's CPU microseconds per stored sample, "
 	       "until ingest (off) or delivery (on) ended: writer, tap, "
 	       "worker; the receiver's CPU is not in it)\n");
