@@ -788,9 +788,8 @@ static void drop_all(dl_rw_t *rw)
 			    (unsigned long long)n, rw->conf.url);
 }
 
-/* Every connection with nothing out takes its next batch and sends it
- * when due. Returns whether any could act again at once (more rows
- * queued behind a batch that failed to encode). */
+/* Every connection without a batch takes its next one; every batch that
+ * is due and not out is sent. */
 static void start_due(dl_rw_t *rw, uint64_t now)
 {
 	for (int i = 0; i < rw->nshards; i++) {
