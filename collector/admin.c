@@ -18,6 +18,7 @@
 #include "collector/metrics.h"
 #include "collector/notify.h"
 #include "collector/pubsub.h"
+#include "collector/remote_write.h"
 #include "collector/query.h"
 #include "collector/serve_int.h"
 #include "common/clock.h"
@@ -311,7 +312,8 @@ static json_t *start_metrics(admin_conn_t *c)
 	c->metrics =
 		dl_metrics_serve_text(srv->metrics, dl_session_live_count(srv),
 				      dl_pubsub_count(srv->pubsub), srv->store);
-	if (!c->metrics || dl_notify_metrics(srv->notify, c->metrics)) {
+	if (!c->metrics || dl_notify_metrics(srv->notify, c->metrics) ||
+	    dl_rw_metrics(srv->rw, c->metrics)) {
 		dl_metrics_buf_free(c->metrics);
 		c->metrics = NULL;
 		return json_pack("{s:b,s:s,s:s}", "ok", 0, "error",

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/config.h"
 #include "common/err.h"
@@ -36,6 +37,17 @@ static const char *const known[] = {
 	"http.idle_timeout",
 	"http.header_timeout",
 	"http.client_buffer",
+	"remote_write.url",
+	"remote_write.bearer_token_file",
+	"remote_write.ca_file",
+	"remote_write.header1",
+	"remote_write.header2",
+	"remote_write.header3",
+	"remote_write.header4",
+	"remote_write.timeout",
+	"remote_write.batch",
+	"remote_write.queue",
+	"remote_write.connections",
 	/* checked by collector/notify.c */
 	"notify *",
 	"hook *",
@@ -259,6 +271,139 @@ static int parse_http(dl_http_conf_t *h, dl_conf_t *f, const char *file,
 	return 0;
 }
 
+static int rw_bad(dl_conf_t *f, const char *file, const char *key, char *err,
+		  size_t errlen, const char *what)
+{
+	snprintf(err, errlen, "%s:%d: [remote_write] %s %s", file,
+		 dl_conf_line(f, "remote_write", key), key, what);
+	return DL_ECONFIG;
+}
+
+/* Headers dockline sets itself (or that carry a secret in the file). */
+static bool rw_reserved(const char *name, size_t n)
+{
+	static const char *const r[] = {"authorization",
+					"content-type",
+					"content-encoding",
+					"content-length",
+					"host",
+					"x-prometheus-remote-write-version",
+					"user-agent",
+					NULL};
+
+	for (int i = 0; r[i]; i++)
+		if (strlen(r[i]) == n && !strncasecmp(name, r[i], n))
+			return true;
+	return false;
+}
+
+static int rw_header(dl_rw_conf_t *rw, dl_conf_t *f, const char *file,
+		     const char *key, const char *v, char *err, size_t errlen)
+{
+	const char *colon = strchr(v, ':');
+	size_t n = colon ? (size_t)(colon - v) : 0;
+
+	if (!n || strlen(v) >= DL_RW_HEADER_MAX ||
+	    strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		      "0123456789-_") != n)
+		return rw_bad(f, file, key, err, errlen,
+			      "must be \"Name: value\" (at most 255 bytes)");
+	for (const char *p = colon + 1; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return rw_bad(f, file, key, err, errlen,
+				      "has a control character");
+	if (rw_reserved(v, n))
+		return rw_bad(f, file, key, err, errlen,
+			      "names a header dockline sets itself (a token "
+			      "goes in bearer_token_file)");
+	snprintf(rw->headers[rw->nheaders++], DL_RW_HEADER_MAX, "%s", v);
+	return 0;
+}
+
+static int rw_url(dl_rw_conf_t *rw, dl_conf_t *f, const char *file,
+		  const char *v, char *err, size_t errlen)
+{
+	const char *rest = !strncmp(v, "http://", 7)	? v + 7
+			   : !strncmp(v, "https://", 8) ? v + 8
+							: NULL;
+	size_t auth;
+
+	if (!rest || !rest[0] || strlen(v) >= DL_RW_URL_MAX)
+		return rw_bad(f, file, "url", err, errlen,
+			      "must be http://HOST[:PORT]/PATH or https://...");
+	for (const char *p = v; *p; p++)
+		if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+			return rw_bad(f, file, "url", err, errlen,
+				      "must not hold spaces or control "
+				      "characters");
+	/* user:password@ would end up in log lines: the url is logged. */
+	auth = strcspn(rest, "/?#");
+	if (memchr(rest, '@', auth))
+		return rw_bad(f, file, "url", err, errlen,
+			      "must not hold credentials (user@): they would "
+			      "be logged; use bearer_token_file");
+	snprintf(rw->url, sizeof(rw->url), "%s", v);
+	return 0;
+}
+
+static int parse_rw(dl_rw_conf_t *rw, dl_conf_t *f, const char *file, char *err,
+		    size_t errlen)
+{
+	const char *v;
+	int64_t n;
+
+	rw->timeout_s = DL_RW_TIMEOUT_DEF;
+	rw->batch = DL_RW_BATCH_DEF;
+	rw->queue = DL_RW_QUEUE_DEF;
+	rw->connections = DL_RW_CONN_DEF;
+	if (!dl_conf_line(f, "remote_write", NULL))
+		return 0;
+	if (!(v = dl_conf_str(f, "remote_write", "url", NULL))) {
+		snprintf(err, errlen, "%s:%d: [remote_write] needs url", file,
+			 dl_conf_line(f, "remote_write", NULL));
+		return DL_ECONFIG;
+	}
+	if (rw_url(rw, f, file, v, err, errlen))
+		return DL_ECONFIG;
+	v = dl_conf_str(f, "remote_write", "bearer_token_file", NULL);
+	if (v && (v[0] != '/' || strlen(v) >= DL_PATH_MAX))
+		return rw_bad(f, file, "bearer_token_file", err, errlen,
+			      "must be an absolute path");
+	if (v)
+		snprintf(rw->bearer_token_file, DL_PATH_MAX, "%s", v);
+	v = dl_conf_str(f, "remote_write", "ca_file", NULL);
+	if (v && (v[0] != '/' || strlen(v) >= DL_PATH_MAX))
+		return rw_bad(f, file, "ca_file", err, errlen,
+			      "must be an absolute path");
+	if (v)
+		snprintf(rw->ca_file, DL_PATH_MAX, "%s", v);
+	for (int i = 1; i <= DL_RW_HEADERS; i++) {
+		char key[16];
+
+		snprintf(key, sizeof(key), "header%d", i);
+		if ((v = dl_conf_str(f, "remote_write", key, NULL)) &&
+		    rw_header(rw, f, file, key, v, err, errlen))
+			return DL_ECONFIG;
+	}
+	if (dl_conf_duration(f, "remote_write", "timeout", DL_RW_TIMEOUT_DEF, 1,
+			     300, &n, err, errlen) ||
+	    dl_conf_int(f, "remote_write", "batch", DL_RW_BATCH_DEF, 100,
+			DL_RW_BATCH_MAX, &rw->batch, err, errlen) ||
+	    dl_conf_int(f, "remote_write", "queue", DL_RW_QUEUE_DEF, 1000,
+			DL_RW_QUEUE_MAX, &rw->queue, err, errlen))
+		return DL_ECONFIG;
+	rw->timeout_s = (int)n;
+	if (dl_conf_int(f, "remote_write", "connections", DL_RW_CONN_DEF, 1,
+			DL_RW_CONN_MAX, &n, err, errlen))
+		return DL_ECONFIG;
+	rw->connections = (int)n;
+	if (rw->queue < rw->batch * rw->connections)
+		return rw_bad(f, file, "queue", err, errlen,
+			      "must be at least batch x connections");
+	rw->enabled = true;
+	return 0;
+}
+
 /* The gateway's uid, when its user exists here: requests from it must
  * carry a token. Looked up after the file, so a default user that is
  * not installed (a collector without the gateway) costs nothing. */
@@ -365,7 +510,8 @@ int dl_cconf_load(dl_cconf_t *c, const char *path, char *err, size_t errlen)
 	    dl_conf_duration(f, "retention", "audit", c->retention_audit, 86400,
 			     3650 * 86400, &c->retention_audit, err, errlen))
 		goto out;
-	if (parse_http(&c->http, f, file, err, errlen))
+	if (parse_http(&c->http, f, file, err, errlen) ||
+	    parse_rw(&c->rw, f, file, err, errlen))
 		goto out;
 	http_uid(&c->http);
 	rc = 0;

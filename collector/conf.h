@@ -45,6 +45,32 @@ typedef struct {
 
 enum { DL_HTTP_TLS_AUTO, DL_HTTP_TLS_ON, DL_HTTP_TLS_OFF };
 
+/* [remote_write]: committed samples pushed to a Prometheus remote-write
+ * receiver (collector/remote_write.c). serve reads the token file, not
+ * conf.c, so the CLI never needs to. */
+#define DL_RW_URL_MAX	  1024
+#define DL_RW_HEADERS	  4
+#define DL_RW_HEADER_MAX  256
+#define DL_RW_TIMEOUT_DEF 30
+#define DL_RW_BATCH_DEF	  2000
+#define DL_RW_BATCH_MAX	  100000
+#define DL_RW_QUEUE_DEF	  200000
+#define DL_RW_QUEUE_MAX	  10000000
+#define DL_RW_CONN_DEF	  4
+#define DL_RW_CONN_MAX	  32
+typedef struct {
+	bool enabled; /* the section has a url */
+	char url[DL_RW_URL_MAX];
+	char bearer_token_file[DL_PATH_MAX];	       /* "" = none */
+	char ca_file[DL_PATH_MAX];		       /* "" = the system's */
+	char headers[DL_RW_HEADERS][DL_RW_HEADER_MAX]; /* "Name: value" */
+	int nheaders;
+	int timeout_s;	 /* per request */
+	int64_t batch;	 /* samples (series values) per request */
+	int64_t queue;	 /* samples waiting at most; oldest dropped */
+	int connections; /* requests out at once (series split by key) */
+} dl_rw_conf_t;
+
 typedef struct {
 	char path[DL_PATH_MAX]; /* absolute path of the file loaded, or "" */
 	char database[DL_PATH_MAX];
@@ -67,6 +93,7 @@ typedef struct {
 	int64_t retention_raw, retention_minute, retention_hour;
 	int64_t retention_audit; /* [retention] audit: control requests */
 	dl_http_conf_t http;
+	dl_rw_conf_t rw;
 } dl_cconf_t;
 
 /* Fills defaults, then reads path if not NULL. 0 or DL_ECONFIG + err. */

@@ -14,6 +14,7 @@
 #include "collector/metrics.h"
 #include "collector/notify.h"
 #include "collector/pubsub.h"
+#include "collector/remote_write.h"
 #include "collector/serve_int.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -358,12 +359,22 @@ int dl_serve_run(const dl_cconf_t *conf)
 		uv_loop_close(&loop);
 		return 1;
 	}
+	/* [remote_write]: the token file is read here, so a bad one
+	 * refuses to start too. */
+	if (conf->rw.enabled && !(srv.rw = dl_rw_new(&conf->rw, conf->database,
+						     err, sizeof(err)))) {
+		DL_LOG_ERROR(TAG, "%s", err);
+		dl_notify_free(srv.notify);
+		uv_loop_close(&loop);
+		return 1;
+	}
 	mkdir_parent(conf->database);
 	srv.store = dl_store_open(&loop, conf->database, on_ack, &srv, err,
 				  sizeof(err));
 	if (!srv.store) {
 		DL_LOG_ERROR(TAG, "%s", err);
 		dl_notify_free(srv.notify);
+		dl_rw_free(srv.rw);
 		uv_loop_close(&loop);
 		return 1;
 	}
@@ -376,6 +387,7 @@ int dl_serve_run(const dl_cconf_t *conf)
 		uv_run(&loop, UV_RUN_DEFAULT);
 		uv_loop_close(&loop);
 		dl_notify_free(srv.notify);
+		dl_rw_free(srv.rw);
 		return 1;
 	}
 	DL_LOG_INFO(TAG, "%zu API token(s) loaded",
@@ -395,6 +407,7 @@ int dl_serve_run(const dl_cconf_t *conf)
 		uv_loop_close(&loop);
 		dl_tokens_free(srv.tokens);
 		dl_notify_free(srv.notify);
+		dl_rw_free(srv.rw);
 		return 1;
 	}
 	dl_store_set_retention(srv.store, conf->retention_raw,
@@ -421,10 +434,16 @@ int dl_serve_run(const dl_cconf_t *conf)
 		uv_loop_close(&loop);
 		dl_tokens_free(srv.tokens);
 		dl_notify_free(srv.notify);
+		dl_rw_free(srv.rw);
 		return 1;
 	}
 	dl_router_init(&srv);
 	start_notify(&srv);
+	if (srv.rw && dl_rw_start(srv.rw) == 0)
+		dl_store_on_samples(srv.store, dl_rw_tap, srv.rw);
+	else if (srv.rw)
+		DL_LOG_ERROR(TAG, "cannot start the remote-write worker: "
+				  "samples are not sent");
 	uv_signal_init(&loop, &srv.sigterm);
 	uv_signal_init(&loop, &srv.sigint);
 	srv.sigterm.data = srv.sigint.data = &srv;
@@ -441,6 +460,9 @@ int dl_serve_run(const dl_cconf_t *conf)
 	uv_loop_close(&loop);
 	dl_tokens_free(srv.tokens);
 	dl_notify_free(srv.notify);
+	/* The store is closed: its last COMMITs are queued; they get a
+	 * few seconds to reach the receiver. */
+	dl_rw_free(srv.rw);
 	DL_LOG_INFO(TAG, "stopped");
 	return 0;
 }

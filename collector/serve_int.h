@@ -39,8 +39,9 @@ typedef struct {
 	struct dl_pubsub *pubsub;   /* live push (pubsub.c) */
 	struct dl_metrics *metrics; /* serve's own counters (metrics.c) */
 	struct dl_notify *notify;   /* channels and hooks (notify.c) */
-	struct dl_alerts *alerts;   /* alert rules (alerts.c), or NULL */
-	uv_timer_t alert_timer;	    /* advances for/repeat clocks, 1 s */
+	struct dl_rw *rw;	  /* [remote_write] (remote_write.c), or NULL */
+	struct dl_alerts *alerts; /* alert rules (alerts.c), or NULL */
+	uv_timer_t alert_timer;	  /* advances for/repeat clocks, 1 s */
 } dl_server_t;
 
 /* session.c */

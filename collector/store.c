@@ -254,6 +254,14 @@ void dl_store_on_push(dl_store_t *s, dl_store_push_cb cb, void *ud)
 	s->push_ud = ud;
 }
 
+void dl_store_on_samples(dl_store_t *s, dl_store_tap_cb cb, void *ud)
+{
+	pthread_mutex_lock(&s->mu);
+	s->tap_cb = cb;
+	s->tap_ud = ud;
+	pthread_mutex_unlock(&s->mu);
+}
+
 void dl_store_push_enable(dl_store_t *s, bool on)
 {
 	atomic_store(&s->push_on, on);
@@ -324,6 +332,8 @@ static void store_free(dl_store_t *s)
 	free(s->dones.v);
 	free(s->cache.v);
 	free(s->b_push_hosts.v);
+	free(s->b_tap_c.v);
+	free(s->b_tap_h.v);
 	free(s->push_hosts.v);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
@@ -358,6 +368,8 @@ dl_store_t *dl_store_open(uv_loop_t *loop, const char *path,
 	s->cache.size = sizeof(deliv_t);
 	s->hstates.size = sizeof(hstate_t);
 	s->b_push_hosts.size = s->push_hosts.size = DL_HOST_MAX + 1;
+	s->b_tap_c.size = sizeof(dl_store_csample_t);
+	s->b_tap_h.size = sizeof(dl_store_hsample_t);
 	s->ret_ns[0] = DL_STORE_RAW_DEFAULT * 1000000000ll;
 	s->ret_ns[1] = DL_STORE_MINUTE_DEFAULT * 1000000000ll;
 	s->ret_ns[2] = DL_STORE_HOUR_DEFAULT * 1000000000ll;

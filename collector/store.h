@@ -22,6 +22,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "proto/msg.h"
+
 #define DL_STORE_BATCH_MAX 5000
 #define DL_STORE_QUEUE_MAX (64u * 1024u * 1024u) /* bytes queued to writer */
 #define DL_HOST_MAX	   63
@@ -236,6 +238,27 @@ void dl_store_on_push(dl_store_t *s, dl_store_push_cb cb, void *ud);
 void dl_store_push_enable(dl_store_t *s, bool on);
 /* Row id of the newest committed event (0 none). Thread-safe. */
 int64_t dl_store_last_event(dl_store_t *s);
+
+/* The sample tap (remote write): after each COMMIT, on the writer
+ * thread, the container and host samples that COMMIT stored (not the
+ * duplicates it skipped), in commit order. The callback must only copy
+ * and return: ingest waits for it. Pointers are valid during the call. */
+typedef struct {
+	int64_t cid; /* container_keys.cid */
+	int64_t ts;  /* ns */
+	dl_sample_t v;
+} dl_store_csample_t;
+typedef struct {
+	char host[DL_HOST_MAX + 1];
+	int64_t ts; /* ns */
+	dl_hoststats_t v;
+} dl_store_hsample_t;
+typedef void (*dl_store_tap_cb)(void *ud, const dl_store_csample_t *c,
+				size_t nc, const dl_store_hsample_t *h,
+				size_t nh);
+/* Loop thread, before data is submitted; cb NULL turns it off. Without a
+ * tap the writer keeps nothing. */
+void dl_store_on_samples(dl_store_t *s, dl_store_tap_cb cb, void *ud);
 
 /* Counters since the store opened, for `metrics`. commit_le[i] counts
  * COMMITs that took at most dl_store_commit_bounds[i] seconds

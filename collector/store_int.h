@@ -260,6 +260,16 @@ struct dl_store {
 	bool push_pending;		 /* under ack_mu */
 	vec_t push_hosts;		 /* under ack_mu, for the loop */
 
+	/* The sample tap (remote write): set under mu, copied by the writer
+	 * when it takes a batch; the batch's stored samples collect in
+	 * b_tap_c / b_tap_h and go to tap_cb after COMMIT. */
+	dl_store_tap_cb tap_cb;
+	void *tap_ud;
+	dl_store_tap_cb b_tap_cb;
+	void *b_tap_ud;
+	vec_t b_tap_c; /* dl_store_csample_t */
+	vec_t b_tap_h; /* dl_store_hsample_t */
+
 	/* Counters for metrics (any thread reads). */
 	atomic_uint_least64_t n_events, n_samples, n_host_samples;
 	uint64_t b_events_n, b_samples_n, b_hsamples_n; /* writer, batch */

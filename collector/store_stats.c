@@ -407,6 +407,13 @@ static int apply_sample(dl_store_t *s, hstate_t *h, const dl_msg_t *m,
 	if (sqlite3_changes(s->db) == 0)
 		return SQLITE_OK; /* this instant is stored already */
 	s->b_samples_n++;
+	if (s->b_tap_cb) {
+		dl_store_csample_t *t = dl_store__vec_push(&s->b_tap_c);
+
+		if (!t)
+			return SQLITE_NOMEM;
+		*t = (dl_store_csample_t){cid, ts, *v};
+	}
 	return roll(s, c, ts);
 }
 
@@ -515,6 +522,15 @@ int dl_store__apply_hoststats(dl_store_t *s, const item_t *it,
 	s->b_hsamples_n++;
 	if ((rc = push_note_host(s, it->host)))
 		return rc;
+	if (s->b_tap_cb) {
+		dl_store_hsample_t *t = dl_store__vec_push(&s->b_tap_h);
+
+		if (!t)
+			return SQLITE_NOMEM;
+		memcpy(t->host, it->host, sizeof(t->host));
+		t->ts = ts;
+		t->v = *v;
+	}
 	as.valid = DL_SV_MEM | DL_SV_MEMLIMIT | DL_SV_NET;
 	as.mem_usage = v->mem_used;
 	as.mem_limit = v->mem_total;

@@ -467,6 +467,7 @@ static int commit_batch(dl_store_t *s, item_t *batch, size_t n)
 	s->b_acks.n = 0;
 	s->b_hosts.n = 0;
 	s->b_push_hosts.n = 0;
+	s->b_tap_c.n = s->b_tap_h.n = 0;
 	s->b_event = 0;
 	s->b_events_n = s->b_samples_n = s->b_hsamples_n = 0;
 	if ((rc = dl_store__run(s, ST_BEGIN)))
@@ -518,6 +519,10 @@ static void publish(dl_store_t *s)
 {
 	bool posted = false;
 
+	if (s->b_tap_cb && (s->b_tap_c.n || s->b_tap_h.n))
+		s->b_tap_cb(s->b_tap_ud, s->b_tap_c.v, s->b_tap_c.n,
+			    s->b_tap_h.v, s->b_tap_h.n);
+	s->b_tap_c.n = s->b_tap_h.n = 0;
 	for (size_t i = 0; i < s->b_hosts.n; i++) {
 		bhost_t *d = dl_store__vec_at(&s->b_hosts, i);
 
@@ -717,6 +722,9 @@ void *dl_store__writer_main(void *arg)
 		uint64_t since = 0;
 		int tries = 0, rc;
 
+		s->b_tap_cb = s->tap_cb; /* under mu */
+		s->b_tap_ud = s->tap_ud;
+
 		pthread_mutex_unlock(&s->mu);
 		/* Nothing is acked before COMMIT, so giving up only costs
 		 * a resend; but while running, keep trying (backing off up
@@ -741,6 +749,7 @@ void *dl_store__writer_main(void *arg)
 				s->b_acks.n = 0;
 				s->b_hosts.n = 0;
 				s->b_push_hosts.n = 0;
+				s->b_tap_c.n = s->b_tap_h.n = 0;
 				s->b_event = 0;
 				break;
 			}

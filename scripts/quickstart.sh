@@ -25,7 +25,7 @@ BUILD=${DL_BUILD_DIR:-$SRC/build}
 PACKAGES="docker.io openssh-server openssh-client jq sqlite3 curl procps
 libssh2-1-dev libcurl4-openssl-dev libmsgpack-dev libsqlite3-dev libuv1-dev
 libinih-dev libjansson-dev libssl-dev libwebsockets-dev libwebsockets-evlib-uv
-pkg-config cmake make gcc"
+libsnappy-dev pkg-config cmake make gcc"
 HTTP_USER=dockline-http
 HTTP_PORT=${DL_QUICKSTART_HTTP_PORT:-9810}
 

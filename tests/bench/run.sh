@@ -8,7 +8,7 @@
 #                                 latency sampling wire agent_cost control
 #                                 spool http http_latency query
 #                                 alert_latency rules backfill
-#                                 spool_cost web)
+#                                 spool_cost web remote_write)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 SRC=$(pwd)
@@ -24,7 +24,7 @@ run() {
 	"$@" || echo "(bench $name failed)"
 }
 
-want=${*:-proto store ingest history latency sampling wire agent_cost control spool http http_latency query alert_latency rules backfill web}
+want=${*:-proto store ingest history latency sampling wire agent_cost control spool http http_latency query alert_latency rules backfill web remote_write}
 for w in $want; do
 	case $w in
 	proto) run proto "$B/bench/bench_proto" ;;
@@ -57,6 +57,11 @@ for w in $want; do
 	rules) run rules "$B/bench/bench_rules" 1000 20 12 100 ;;
 	# pages on 200 hosts x 20 (one container with 30 days), live update
 	web) run web bash tests/bench/bench_web.sh 200 20 5 30 30 ;;
+	# store alone vs store + remote write to a local Prometheus, same run
+	remote_write)
+		run "remote_write (4 connections)" bash tests/bench/bench_remote_write.sh 200 20 60 5000 4
+		run "remote_write (1 connection)" bash tests/bench/bench_remote_write.sh 200 20 60 5000 1
+		;;
 	*) echo "unknown bench $w" >&2 ;;
 	esac
 done

@@ -22,7 +22,7 @@ DL_LOCK_DIR=/var/lock
 DL_PACKAGES="docker.io openssh-server openssh-client busybox-static jq sqlite3
 curl procps libssh2-1-dev libcurl4-openssl-dev libmsgpack-dev libsqlite3-dev
 libuv1-dev libinih-dev libjansson-dev pkg-config cmake make gcc clang-format
-libssl-dev libwebsockets-dev libwebsockets-evlib-uv python3-websockets
+libssl-dev libwebsockets-dev libwebsockets-evlib-uv python3-websockets libsnappy-dev
 prometheus wrk python3-aiosmtpd chromium chromium-driver python3-selenium
 clang libclang-rt-14-dev docker-registry nftables iproute2 strace"
 

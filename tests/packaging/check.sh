@@ -114,9 +114,9 @@ check "dockline-agent Depends (shlibdeps): libssh2, libcurl, libuv, libmsgpack, 
 	for l in libc6 libssh2-1 libcurl4 libuv1 libmsgpackc2 libjansson4 libinih1 passwd openssh-client; do
 		echo \"\$d\" | grep -q \"\\b\$l\\b\" || { echo \"missing \$l in: \$d\"; exit 1; }
 	done"
-check "dockline-collector Depends (shlibdeps): libsqlite3, libuv, libjansson, libinih, libssl, libwebsockets + passwd, its uv plugin" sh -c "
+check "dockline-collector Depends (shlibdeps): libsqlite3, libuv, libjansson, libinih, libssl, libwebsockets, libsnappy + passwd, its uv plugin" sh -c "
 	d=\$(sed -n 's/^Depends: //p' '$tmp/collector.control')
-	for l in libc6 libsqlite3-0 libuv1 libjansson4 libinih1 libssl3 libwebsockets17 passwd libwebsockets-evlib-uv; do
+	for l in libc6 libsqlite3-0 libuv1 libjansson4 libinih1 libssl3 libwebsockets17 libsnappy1v5 passwd libwebsockets-evlib-uv; do
 		echo \"\$d\" | grep -q \"\\b\$l\\b\" || { echo \"missing \$l in: \$d\"; exit 1; }
 	done"
 check "agent postinst: creates user, adds to docker, makes key" sh -c "
@@ -166,8 +166,8 @@ check "dockline-agent.rpm requires (automatic): libssh2.so.1, libcurl.so.4, libu
 	for r in 'libssh2.so.1()(64bit)' 'libcurl.so.4()(64bit)' 'libuv.so.1()(64bit)' 'libjansson.so.4()(64bit)' /usr/sbin/useradd /usr/bin/ssh-keygen; do
 		grep -qF \"\$r\" '$tmp/agent.requires' || { echo \"missing \$r\"; cat '$tmp/agent.requires'; exit 1; }
 	done"
-check "dockline-collector.rpm requires (automatic): libsqlite3.so.0, libuv.so.1, useradd" sh -c "
-	for r in 'libsqlite3.so.0()(64bit)' 'libuv.so.1()(64bit)' /usr/sbin/useradd; do
+check "dockline-collector.rpm requires (automatic): libsqlite3.so.0, libuv.so.1, libsnappy.so.1, useradd" sh -c "
+	for r in 'libsqlite3.so.0()(64bit)' 'libuv.so.1()(64bit)' 'libsnappy.so.1()(64bit)' /usr/sbin/useradd; do
 		grep -qF \"\$r\" '$tmp/collector.requires' || { echo \"missing \$r\"; cat '$tmp/collector.requires'; exit 1; }
 	done"
 
