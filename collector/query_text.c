@@ -87,7 +87,7 @@ static const char *const sql[T_COUNT] = {
 		"(SELECT count(*) FROM containers c WHERE c.host = h.name "
 		"AND c.state = 'running'), s.cpu_percent, s.mem_used, "
 		"s.mem_total, s.load1, s.disk_used, s.disk_total, h.control, "
-		"h.clock_skew_ms, h.last_data, h.dropped_frames "
+		"h.clock_skew_ms, h.last_data, h.dropped_frames, h.labels "
 		"FROM hosts h LEFT JOIN host_samples s ON s.host = h.name "
 		"AND s.ts = (SELECT max(ts) FROM host_samples "
 		"WHERE host = h.name) WHERE (?1 IS NULL OR h.name = ?1) "
@@ -291,7 +291,7 @@ static char *stats_put(char *p, sqlite3_stmt *st, ctx_t *cx)
 
 static size_t hosts_size(sqlite3_stmt *st)
 {
-	static const int cols[] = {0, 4, 5, 6, 15};
+	static const int cols[] = {0, 4, 5, 6, 15, 19};
 
 	return row_size(st, cols, (int)(sizeof(cols) / sizeof(cols[0])));
 }
@@ -350,6 +350,9 @@ static char *hosts_put(char *p, sqlite3_stmt *st, ctx_t *cx)
 	p = dl_jt_i64(p, sqlite3_column_int64(st, 18));
 	p = JT_PUT(p, ",\"health\":");
 	p = dl_jt_str(p, health, strlen(health));
+	p = JT_PUT(p, ",\"labels\":");
+	p = sqlite3_column_type(st, 19) == SQLITE_NULL ? JT_PUT(p, "{}")
+						       : put_labels(p, st, 19);
 	*p++ = '}';
 	return p;
 }
