@@ -800,7 +800,14 @@ static pid_t fleet_spawn(const dl_cli_t *cli, req_t *r, const char *host,
 	dup2(fileno(err), 2);
 	snprintf(r->host, sizeof(r->host), "%s", host);
 	r->json = false;
-	_exit(run(cli, r));
+	{
+		int rc = run(cli, r);
+
+		/* _exit flushes nothing: the ok row's message is stdout */
+		fflush(stdout);
+		fflush(stderr);
+		_exit(rc);
+	}
 }
 
 static void fleet_reap(child_t *kids, int *nk, dl_fleet_result_t *res)
