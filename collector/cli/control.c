@@ -41,6 +41,9 @@ typedef struct {
 	 * holds them, all must match), --parallel N, --rolling */
 	const char *hosts;
 	json_t *sel;
+	/* a container name holding "{host}": each host's own, e.g.
+	 * app-{host} is app-web-01 on web-01 */
+	const char *ctr_tmpl;
 	int parallel;
 	bool rolling;
 } req_t;
@@ -81,11 +84,43 @@ static int add_selector(req_t *r, const char *v)
 							     : 0;
 }
 
+#define HOST_MARK "{host}"
+
+/* The container of a fleet-wide request on host: r->ctr_tmpl with every
+ * {host} replaced (checked like any name before the first host runs). */
+static int set_container(req_t *r, const char *host)
+{
+	char name[DL_CTL_NAME_MAX + 2];
+	const char *p = r->ctr_tmpl, *m;
+	size_t used = 0;
+	int w;
+
+	while ((m = strstr(p, HOST_MARK))) {
+		w = snprintf(name + used, sizeof(name) - used, "%.*s%s",
+			     (int)(m - p), p, host);
+		if (w < 0 || (size_t)w >= sizeof(name) - used)
+			return usage_error("container name \"%s\" is too long",
+					   r->ctr_tmpl);
+		used += (size_t)w;
+		p = m + strlen(HOST_MARK);
+	}
+	w = snprintf(name + used, sizeof(name) - used, "%s", p);
+	if (w < 0 || (size_t)w >= sizeof(name) - used)
+		return usage_error("container name \"%s\" is too long",
+				   r->ctr_tmpl);
+	json_object_set_new(r->args, "container", json_string(name));
+	return 0;
+}
+
 /* HOST/CONTAINER for container ops, HOST for host ops. */
 static int parse_target(req_t *r, const char *arg)
 {
 	if (fleet(r)) {
 		/* --hosts, --label: the positional is the container alone */
+		if (r->op->container && strstr(arg, HOST_MARK)) {
+			r->ctr_tmpl = arg;
+			return set_container(r, "h");
+		}
 		if (r->op->container)
 			json_object_set_new(r->args, "container",
 					    json_string(arg));
@@ -800,6 +835,8 @@ static pid_t fleet_spawn(const dl_cli_t *cli, req_t *r, const char *host,
 	dup2(fileno(err), 2);
 	snprintf(r->host, sizeof(r->host), "%s", host);
 	r->json = false;
+	if (r->ctr_tmpl && set_container(r, host))
+		_exit(DL_CLI_EXIT_USAGE);
 	{
 		int rc = run(cli, r);
 

@@ -5,7 +5,7 @@
 # a 33rd label exit 1, nothing changed); `hosts --labels`, `hosts
 # --label` and the hosts JSON show them; every change is an audit row;
 # `--label K=V` chooses hosts, `--hosts GLOB --label K=V` the
-# intersection. Then `recreate --rolling` over the three: the second
+# intersection; `{host}` in a container name makes it each host's own. Then `recreate --rolling` over the three: the second
 # host refuses (its policy lacks deploy), so the third is never asked
 # (the table says skipped, no audit row, the container was recreated
 # exactly once) and the exit code is 1.
@@ -91,6 +91,21 @@ dl_ctl 0 restart --label role=web --label dc/rack=r-7 "$ctr" -t 1 --json
 dl_assert_eq "two --label: both must match" "ro1" "$(jq -r 'map(.host) | join(" ")' <<<"$out")"
 dl_ctl 0 info --label tier=roll --json
 dl_assert_eq "host op by label" "ro1 ro2 ro3" "$(jq -r 'map(.host) | join(" ")' <<<"$out")"
+# each host its own container: {host} in the name
+for h in ro1 ro2 ro3; do
+	dl_run_container "own-$h" sh -c 'trap "exit 0" TERM; sleep 100000 & wait' >/dev/null
+done
+dl_wait_for '[ "$(dl_items ps --host ro3 | grep -c "$pfx-own-")" = 3 ]' 30 "own containers in ps"
+before=$(for h in ro1 ro2 ro3; do docker inspect -f '{{.State.StartedAt}}' "$pfx-own-$h"; done)
+dl_ctl 0 restart --label tier=roll "$pfx-own-{host}" -t 1 --json
+dl_assert_eq "{host}: every host ok" "ro1=ok ro2=ok ro3=ok" "$(jq -r 'map("\(.host)=\(.result)") | join(" ")' <<<"$out")"
+for h in ro1 ro2 ro3; do
+	b=$(sed -n "${h#ro}p" <<<"$before")
+	[ "$(docker inspect -f '{{.State.StartedAt}}' "$pfx-own-$h")" != "$b" ] ||
+		dl_fail "$pfx-own-$h was not restarted"
+done
+dl_ok "{host}: each host restarted its own container"
+dl_assert_match "audit names the host's own container" "\"target\":\"$pfx-own-ro2\"" "$(dl_items audit --host ro2 --limit 1000)"
 dl_ctl 1 restart --label role=cache "$ctr"
 dl_assert_match "no match said so" "no host matches --label role=cache" "$err"
 dl_ctl 2 restart --label 'bad key=x' "$ctr"
@@ -104,7 +119,7 @@ dl_assert_match "table: ro3 skipped" 'ro3 +skipped +not run: an earlier host fai
 id1=$(docker inspect -f '{{.Id}}' "$ctr")
 [ "$id1" != "$id0" ] || dl_fail "ro1 did not recreate $ctr"
 dl_assert_eq "recreated once: the only other container is gone" "" "$(docker ps -aq --filter "id=$id0")"
-dl_assert_eq "one container with the name" 1 "$(docker ps -aq --filter "label=dockline.test=$T" | wc -l)"
+dl_assert_eq "one container with the name" 1 "$(docker ps -aq --filter "label=dockline.test=$T" --filter "name=^/$ctr$" | wc -l)"
 dl_assert_eq "running" running "$(docker inspect -f '{{.State.Status}}' "$id1")"
 dl_assert_eq "no recreate audit row for ro3" "" "$(dl_items audit --host ro3 --limit 1000 | jq -r 'select(.op == "recreate") | .op')"
 dl_assert_eq "audit: ro1 recreate ok" "ok" "$(dl_items audit --host ro1 --limit 1000 | jq -r 'select(.op == "recreate") | .status')"
