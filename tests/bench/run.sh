@@ -7,7 +7,8 @@
 #   tests/bench/run.sh NAME...    only those (proto store ingest history
 #                                 latency sampling wire agent_cost control
 #                                 spool http http_latency query
-#                                 alert_latency rules)
+#                                 alert_latency rules recreate
+#                                 fleet_restart)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 SRC=$(pwd)
@@ -23,7 +24,7 @@ run() {
 	"$@" || echo "(bench $name failed)"
 }
 
-want=${*:-proto store ingest history latency sampling wire agent_cost control spool http http_latency query alert_latency rules}
+want=${*:-proto store ingest history latency sampling wire agent_cost control spool http http_latency query alert_latency rules recreate fleet_restart}
 for w in $want; do
 	case $w in
 	proto) run proto "$B/bench/bench_proto" ;;
@@ -50,6 +51,10 @@ for w in $want; do
 	alert_latency) run alert_latency bash tests/bench/bench_alert_latency.sh 200 ;;
 	# 100 rules over 1,000 hosts x 20 containers vs 0 rules, same run
 	rules) run rules "$B/bench/bench_rules" 1000 20 12 100 ;;
+	# dockline recreate vs its steps through the docker CLI, same run
+	recreate) run recreate bash tests/bench/bench_recreate.sh 7 ;;
+	# restart across 20 agents, --parallel 1/4/16 vs docker restart
+	fleet_restart) run fleet_restart bash tests/bench/bench_fleet_restart.sh 20 3 ;;
 	*) echo "unknown bench $w" >&2 ;;
 	esac
 done
