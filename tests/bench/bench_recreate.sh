@@ -137,3 +137,4 @@ row "dockline recreate --pull --image" "$T/t.dl" "$M_DL" "$(ratio "$M_DL" "$M_DK
 printf '\ndockline recreate / (docker CLI + check): %s\n' "$(ratio "$M_DL" "$M_DKC")"
 printf 'dockline recreate - (docker CLI + check): %s ms (the path, the\n' "$(ms $((M_DL - M_DKC)))"
 printf '  polling at 500 ms and the restart-policy update)\n'
+printf 'load average at the end: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
