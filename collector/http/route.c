@@ -404,6 +404,7 @@ static int labels_post(ctx_t *c, dl_route_method_t m, const char *body,
 {
 	const char *k;
 	json_t *v;
+	char bad[72];
 
 	if (m != DL_ROUTE_POST)
 		return BAD_METHOD(c, "POST");
@@ -412,11 +413,15 @@ static int labels_post(ctx_t *c, dl_route_method_t m, const char *body,
 		return c->out->status;
 	json_object_foreach(c->out->req, k, v)
 	{
-		if (strcmp(k, "op") && strcmp(k, "set") && strcmp(k, "remove"))
+		if (strcmp(k, "op") && strcmp(k, "set") &&
+		    strcmp(k, "remove")) {
+			/* BAD frees the request, and k with it */
+			snprintf(bad, sizeof(bad), "%.64s", k);
 			return BAD(c,
-				   "unknown key \"%.64s\" in the body (set, "
+				   "unknown key \"%s\" in the body (set, "
 				   "remove)",
-				   k);
+				   bad);
+		}
 	}
 	set_s(c, "host", c->seg[1]);
 	return 0;
