@@ -4,9 +4,10 @@
  *   run:      create -> start (a start failure removes what was created)
  *   update:   POST /containers/ID/update
  *   recreate: inspect old -> inspect its image -> [pull] -> create new
- *             under NAME-new-TS -> stop old -> rename old NAME-old-TS ->
- *             rename new NAME -> start new -> wait running (healthy) ->
- *             remove old.
+ *             under NAME-new-TS with restart policy "no" -> stop old ->
+ *             rename old NAME-old-TS -> rename new NAME -> start new ->
+ *             wait running (healthy) -> update new to the old's restart
+ *             policy -> remove old.
  *   rollback (any step from create on): remove new -> rename old back
  *             -> start old if it ran; the answer says what happened.
  *
@@ -48,6 +49,7 @@ typedef enum {
 	S_RENAME_NEW,
 	S_START_NEW,
 	S_WAIT,
+	S_POLICY,
 	S_REMOVE_OLD,
 	S_RB_REMOVE_NEW,
 	S_RB_RENAME_OLD,
@@ -77,6 +79,7 @@ struct dl_deploy {
 	char tmp_new[NAME_LEN], tmp_old[NAME_LEN];
 	char img_before[DL_CTL_IMAGE_MAX + 1], img_after[DL_CTL_IMAGE_MAX + 1];
 	json_t *old, *img;
+	json_t *policy; /* the old's RestartPolicy, given back after probation */
 	bool old_running, has_health;
 	bool created, stopped, renamed_old, renamed_new;
 	uint64_t started_ns, wait_end_ns;
@@ -94,6 +97,7 @@ static void on_closed(uv_handle_t *h)
 	json_decref(dp->args);
 	json_decref(dp->old);
 	json_decref(dp->img);
+	json_decref(dp->policy);
 	free(dp->line);
 	free(dp);
 }
@@ -315,9 +319,35 @@ static void rollback(dl_deploy_t *dp)
 	finish(dp, DL_EDOCKER, text);
 }
 
-static void start_create(dl_deploy_t *dp)
+/* The create body: the old's configuration with restart policy "no", so
+ * a new container that exits during probation stays exited and shows its
+ * own exit code instead of being restarted behind our back. */
+static json_t *probation_body(dl_deploy_t *dp)
 {
 	json_t *body = dl_spec_from_inspect(dp->old, dp->img, dp->img_after);
+	json_t *hc = json_deep_copy(json_object_get(body, "HostConfig"));
+	json_t *rp = json_object_get(json_object_get(dp->old, "HostConfig"),
+				     "RestartPolicy");
+	const char *name = json_string_value(json_object_get(rp, "Name"));
+
+	if (!body || !hc) {
+		json_decref(body);
+		json_decref(hc);
+		return NULL;
+	}
+	json_decref(dp->policy);
+	dp->policy = name && name[0] && strcmp(name, "no") ? json_deep_copy(rp)
+							   : NULL;
+	json_object_set_new(
+		hc, "RestartPolicy",
+		json_pack("{s:s,s:i}", "Name", "no", "MaximumRetryCount", 0));
+	json_object_set_new(body, "HostConfig", hc);
+	return body;
+}
+
+static void start_create(dl_deploy_t *dp)
+{
+	json_t *body = probation_body(dp);
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	char path[PATH_LEN];
 
@@ -344,6 +374,42 @@ static void poll_new(uv_timer_t *t)
 		fail_forward(dp, "%s", "cannot inspect the new container");
 }
 
+static void remove_old(dl_deploy_t *dp)
+{
+	char path[PATH_LEN];
+
+	snprintf(path, sizeof(path), DL_DOCKER_API "/containers/%s?v=0",
+		 dp->old_id);
+	if (!call(dp, S_REMOVE_OLD, "DELETE", path, NULL))
+		fail_forward(dp, "%s", "cannot remove the old container");
+}
+
+/* Probation passed: the old's restart policy (Docker's container update),
+ * then the old goes. */
+static void passed(dl_deploy_t *dp)
+{
+	json_t *b;
+	char *text;
+	char path[PATH_LEN];
+	bool ok;
+
+	if (!dp->policy) {
+		remove_old(dp);
+		return;
+	}
+	b = json_pack("{s:O}", "RestartPolicy", dp->policy);
+	text = b ? json_dumps(b, JSON_COMPACT) : NULL;
+	json_decref(b);
+	snprintf(path, sizeof(path), DL_DOCKER_API "/containers/%s/update",
+		 dp->new_id);
+	ok = text && call(dp, S_POLICY, "POST", path, text);
+	free(text);
+	if (!ok)
+		fail_forward(dp, "%s",
+			     "cannot give the new container its restart "
+			     "policy");
+}
+
 /* The new container's state: done (remove old), failed, or poll again. */
 static void judge_new(dl_deploy_t *dp, const json_t *j)
 {
@@ -352,21 +418,8 @@ static void judge_new(dl_deploy_t *dp, const json_t *j)
 	const char *health = json_string_value(
 		json_object_get(json_object_get(st, "Health"), "Status"));
 	uint64_t now = dl_clock_mono_ns();
-	char why[512], path[PATH_LEN];
+	char why[512];
 
-	if (status &&
-	    json_integer_value(json_object_get(j, "RestartCount")) > 0) {
-		/* Its restart policy brought it back: the exit code of the
-		 * run that failed is gone from inspect by now. */
-		snprintf(why, sizeof(why),
-			 "the new container exited and its restart policy "
-			 "restarted it %lld time(s) (now %s)",
-			 (long long)json_integer_value(
-				 json_object_get(j, "RestartCount")),
-			 status);
-		fail_forward(dp, "%s", why);
-		return;
-	}
 	if (!status || strcmp(status, "running")) {
 		snprintf(why, sizeof(why),
 			 "the new container stopped (%s, exit code %lld%s%s)",
@@ -389,11 +442,7 @@ static void judge_new(dl_deploy_t *dp, const json_t *j)
 	if ((health && !strcmp(health, "healthy")) ||
 	    (!health &&
 	     now - dp->started_ns >= DL_DEPLOY_SETTLE_MS * 1000000ull)) {
-		snprintf(path, sizeof(path), DL_DOCKER_API "/containers/%s?v=0",
-			 dp->old_id);
-		if (!call(dp, S_REMOVE_OLD, "DELETE", path, NULL))
-			fail_forward(dp, "%s",
-				     "cannot remove the old container");
+		passed(dp);
 		return;
 	}
 	if (now >= dp->wait_end_ns) {
@@ -542,6 +591,7 @@ static void recreate_next(dl_deploy_t *dp, const char *body, size_t len)
 		judge_new(dp, j);
 		json_decref(j);
 		return;
+	case S_POLICY: remove_old(dp); return;
 	default: return;
 	}
 }
@@ -557,6 +607,7 @@ static void recreate_failed(dl_deploy_t *dp, const char *why)
 		[S_RENAME_NEW] = "renaming the new container",
 		[S_START_NEW] = "starting the new container",
 		[S_WAIT] = "inspecting the new container",
+		[S_POLICY] = "giving the new container its restart policy",
 	};
 	char text[1400];
 

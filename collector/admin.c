@@ -40,6 +40,7 @@ void dl_admin__on_closed(uv_handle_t *h)
 
 	dl_frame_reader_free(&c->rd);
 	dl_metrics_buf_free(c->metrics);
+	free(c->labels_out);
 	free(c);
 }
 
@@ -397,6 +398,12 @@ void dl_admin__on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 		}
 		if (!resp && dl_admin__alerts_op(op) &&
 		    !(resp = dl_admin__run_alerts(c, op, c->req))) {
+			json_decref(c->req); /* answered by the writer */
+			c->req = NULL;
+			return;
+		}
+		if (!resp && op && !strcmp(op, "host_labels") &&
+		    !(resp = dl_admin__run_labels(c, c->req))) {
 			json_decref(c->req); /* answered by the writer */
 			c->req = NULL;
 			return;

@@ -43,8 +43,13 @@ typedef struct {
 	dl_token_t tok;
 	char tok_secret[DL_TOKEN_SECRET_LEN + 1];
 	int64_t silence_id; /* silence_add/rm waiting for the writer */
-	dl_sub_t *sub;	    /* a subscriber: only writes from now on */
-	dl_buf_t *metrics;  /* "metrics": serve's part, then the store's */
+	/* host_labels waiting for the writer: its answer (or sentence)
+	 * and the audit row's key (owned; freed when answered) */
+	char *labels_out;
+	char labels_req[DL_AUDIT_REQ_MAX];
+	uint64_t labels_start_ns;
+	dl_sub_t *sub;	   /* a subscriber: only writes from now on */
+	dl_buf_t *metrics; /* "metrics": serve's part, then the store's */
 } admin_conn_t;
 
 typedef struct {
@@ -73,6 +78,7 @@ bool dl_admin__alerts_op(const char *op);
 json_t *dl_admin__run_alerts(admin_conn_t *c, const char *op, json_t *req);
 json_t *dl_admin__run_notify(admin_conn_t *c, const char *op, json_t *req);
 json_t *dl_admin__run_token(admin_conn_t *c, const char *op, json_t *req);
+json_t *dl_admin__run_labels(admin_conn_t *c, json_t *req);
 
 /* admin_query.c */
 void dl_admin__work_cb(uv_work_t *w);

@@ -10,6 +10,7 @@
 
 #include "collector/alerts.h"
 #include "collector/auth.h"
+#include "collector/hostlabel.h"
 #include "collector/metrics.h"
 #include "collector/notify.h"
 #include "collector/pubsub.h"
@@ -359,4 +360,130 @@ json_t *dl_admin__run_alerts(admin_conn_t *c, const char *op, json_t *req)
 bool dl_admin__alerts_op(const char *op)
 {
 	return op && (!strcmp(op, "alerts") || !strncmp(op, "silence_", 8));
+}
+
+/* ---- host labels: checked here, applied by the writer (which reads
+ * the row inside its transaction), answered after the COMMIT, and
+ * audited like a control request (op "label") ---- */
+
+static void labels_done(void *ud, int result)
+{
+	admin_conn_t *c = ud;
+	const char *status = result == 0 ? "ok" : "error";
+	json_t *labels = NULL, *resp;
+
+	c->busy = false;
+	if (result == 0)
+		labels = json_loads(c->labels_out, 0, NULL);
+	if (result == 0 && json_is_object(labels)) {
+		DL_LOG_INFO(TAG, "%s: labels of %s are now %s", c->labels_req,
+			    c->ctl_host, c->labels_out);
+		resp = dl_admin__ok(json_pack("{s:s,s:o}", "host", c->ctl_host,
+					      "labels", labels));
+		labels = NULL;
+	} else if (result == DL_ENOENT) {
+		snprintf(c->labels_out, DL_STORE_LABELS_TEXT_MAX,
+			 "no host named %s", c->ctl_host);
+		resp = dl_admin__fail("not_found", "%s", c->labels_out);
+	} else if (result == DL_EINVAL) {
+		resp = dl_admin__fail("invalid", "%s", c->labels_out);
+	} else {
+		snprintf(c->labels_out, DL_STORE_LABELS_TEXT_MAX,
+			 "cannot store the labels of %s", c->ctl_host);
+		resp = dl_admin__fail("error", "%s", c->labels_out);
+	}
+	json_decref(labels);
+	if (c->srv->store &&
+	    dl_store_audit_end(
+		    c->srv->store, c->labels_req, status,
+		    result == 0
+			    ? c->labels_out
+			    : json_string_value(json_object_get(resp, "error")),
+		    INT_MIN,
+		    (int64_t)((dl_clock_mono_ns() - c->labels_start_ns) /
+			      1000000u)) != 0)
+		DL_LOG_ERROR(TAG,
+			     "%s: cannot record the outcome in the audit "
+			     "log",
+			     c->labels_req);
+	free(c->labels_out);
+	c->labels_out = NULL;
+	dl_admin__respond(c, resp);
+}
+
+/* The audit row of an edit: who, which host, the edit as sent. */
+static int labels_audit(admin_conn_t *c, const char *host, const char *edit)
+{
+	static unsigned seq;
+	dl_audit_t a = {0};
+
+	snprintf(c->ctl_user, sizeof(c->ctl_user), "uid %u", (unsigned)c->uid);
+	if (c->auth.token)
+		dl_auth_user(&c->auth, c->ctl_user, sizeof(c->ctl_user));
+	snprintf(c->labels_req, sizeof(c->labels_req), "label-%llu-%u",
+		 (unsigned long long)c->srv->boot_ns, ++seq);
+	c->labels_start_ns = dl_clock_mono_ns();
+	a.req = c->labels_req;
+	a.time_ns = dl_clock_wall_ns();
+	a.uid = (uint32_t)c->uid;
+	a.user = c->ctl_user;
+	a.host = host;
+	a.op = "label";
+	a.target = "";
+	a.args = edit;
+	return dl_store_audit_start(c->srv->store, &a);
+}
+
+/* host_labels {host, set?: {K: V}, remove?: [K]}: NULL when queued. */
+json_t *dl_admin__run_labels(admin_conn_t *c, json_t *req)
+{
+	const char *host = json_string_value(json_object_get(req, "host"));
+	json_t *set = json_object_get(req, "set"),
+	       *rm = json_object_get(req, "remove");
+	json_t *edit;
+	char err[256], *st = NULL, *rt = NULL, *et = NULL;
+	int rc = DL_ENOMEM;
+
+	if (!host || !dl_host_name_valid(host))
+		return dl_admin__fail(
+			"invalid", "host_labels needs a valid host name%s", "");
+	if (dl_hostlabel_edit_check(set, rm, err, sizeof(err)))
+		return dl_admin__fail("invalid", "%s", err);
+	if (!c->srv->store)
+		return dl_admin__fail("error", "collector is stopping%s", "");
+	set = set ? json_incref(set) : json_object();
+	rm = rm ? json_incref(rm) : json_array();
+	edit = json_pack("{s:O,s:O}", "set", set, "remove", rm);
+	st = set ? json_dumps(set, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	rt = rm ? json_dumps(rm, JSON_COMPACT) : NULL;
+	et = edit ? json_dumps(edit, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(edit);
+	json_decref(set);
+	json_decref(rm);
+	snprintf(c->ctl_host, sizeof(c->ctl_host), "%s", host);
+	if (st && rt && et &&
+	    (c->labels_out = malloc(DL_STORE_LABELS_TEXT_MAX + 1))) {
+		c->labels_out[0] = '\0';
+		if (labels_audit(c, host, et))
+			DL_LOG_ERROR(TAG,
+				     "cannot record labels of %s in the "
+				     "audit log",
+				     host);
+		rc = dl_store_host_labels(
+			c->srv->store, host, st, rt, c->labels_out,
+			DL_STORE_LABELS_TEXT_MAX + 1, labels_done, c);
+	}
+	free(st);
+	free(rt);
+	free(et);
+	if (rc) {
+		if (c->labels_out && c->srv->store)
+			dl_store_audit_end(c->srv->store, c->labels_req,
+					   "error", "not queued", INT_MIN, 0);
+		free(c->labels_out);
+		c->labels_out = NULL;
+		return dl_admin__fail("error", "cannot store the labels%s", "");
+	}
+	c->busy = true;
+	return NULL;
 }

@@ -25,6 +25,7 @@ static const struct {
 	{"notify_list", DL_ROLE_ADMIN},	  {"whoami", DL_ROLE_READ},
 	{"alerts", DL_ROLE_READ},	  {"silence_list", DL_ROLE_READ},
 	{"silence_add", DL_ROLE_OPERATE}, {"silence_rm", DL_ROLE_OPERATE},
+	{"host_labels", DL_ROLE_ADMIN},
 };
 
 static void refused(const json_t *req, uid_t uid, const char *what)

@@ -89,7 +89,7 @@ static const char *const sql[Q_COUNT] = {
 		"ifnull(n.running, 0), s.cpu_percent, s.mem_used, "
 		"s.mem_total, s.load1, s.disk_used, s.disk_total, h.control, "
 		"h.clock_skew_ms, h.last_data, h.dropped_frames, "
-		"ifnull(n.unhealthy, 0), ifnull(n.restarting, 0) "
+		"ifnull(n.unhealthy, 0), ifnull(n.restarting, 0), h.labels "
 		"FROM hosts h LEFT JOIN host_samples s ON s.host = h.name "
 		"AND s.ts = (SELECT max(ts) FROM host_samples "
 		"WHERE host = h.name) LEFT JOIN (" DL_QUERY_HOST_COUNTS(
@@ -322,6 +322,16 @@ void dl_query__host_health(sqlite3_stmt *st, int64_t ago, char *out,
 		snprintf(out, outlen, "ok");
 }
 
+static json_t *col_labels(sqlite3_stmt *st, int i);
+
+/* A host's labels: always an object ({} when none). */
+static json_t *host_labels(sqlite3_stmt *st, int i)
+{
+	json_t *o = col_labels(st, i);
+
+	return json_is_object(o) ? o : json_object();
+}
+
 static json_t *host_row(sqlite3_stmt *st, int64_t now_s)
 {
 	int64_t last_s = sqlite3_column_int64(st, 2) / 1000000000;
@@ -362,7 +372,8 @@ static json_t *host_row(sqlite3_stmt *st, int64_t now_s)
 				 json_integer(sqlite3_column_int64(st, 19))) ||
 	     json_object_set_new(o, "restarting",
 				 json_integer(sqlite3_column_int64(st, 20))) ||
-	     json_object_set_new(o, "health", json_string(health)))) {
+	     json_object_set_new(o, "health", json_string(health)) ||
+	     json_object_set_new(o, "labels", host_labels(st, 21)))) {
 		json_decref(o);
 		return NULL;
 	}

@@ -85,7 +85,7 @@ static const char *const sql[T_COUNT] = {
 		"ifnull(n.running, 0), s.cpu_percent, s.mem_used, "
 		"s.mem_total, s.load1, s.disk_used, s.disk_total, h.control, "
 		"h.clock_skew_ms, h.last_data, h.dropped_frames, "
-		"ifnull(n.unhealthy, 0), ifnull(n.restarting, 0) "
+		"ifnull(n.unhealthy, 0), ifnull(n.restarting, 0), h.labels "
 		"FROM hosts h LEFT JOIN host_samples s ON s.host = h.name "
 		"AND s.ts = (SELECT max(ts) FROM host_samples "
 		"WHERE host = h.name) LEFT JOIN (" DL_QUERY_HOST_COUNTS(
@@ -292,7 +292,7 @@ static char *stats_put(char *p, sqlite3_stmt *st, ctx_t *cx)
 
 static size_t hosts_size(sqlite3_stmt *st)
 {
-	static const int cols[] = {0, 4, 5, 6, 15};
+	static const int cols[] = {0, 4, 5, 6, 15, 21};
 
 	/* + the health words hosts_put writes (at most 95 bytes) */
 	return row_size(st, cols, (int)(sizeof(cols) / sizeof(cols[0]))) +
@@ -357,6 +357,9 @@ static char *hosts_put(char *p, sqlite3_stmt *st, ctx_t *cx)
 	p = dl_jt_i64(p, sqlite3_column_int64(st, 20));
 	p = JT_PUT(p, ",\"health\":");
 	p = dl_jt_str(p, health, strlen(health));
+	p = JT_PUT(p, ",\"labels\":");
+	p = sqlite3_column_type(st, 21) == SQLITE_NULL ? JT_PUT(p, "{}")
+						       : put_labels(p, st, 21);
 	*p++ = '}';
 	return p;
 }

@@ -160,6 +160,18 @@ int dl_store_token_revoke(dl_store_t *s, const char *name, int64_t when,
  * rate-limits (DL_TOKEN_USED_PERIOD_S). */
 int dl_store_token_used(dl_store_t *s, const char *name, int64_t when);
 
+/* Host labels (hosts.labels, schema v8): applies an edit checked with
+ * dl_hostlabel_edit_check (set: JSON object text, remove: JSON array
+ * text) to host's labels inside the writer's transaction, so two edits
+ * never lose each other's keys. done gets 0 with the host's labels as a
+ * JSON object text in out, DL_ENOENT (no such host), DL_EINVAL with the
+ * sentence in out (too many labels), or DL_EDB. out (outlen >= 2 KiB)
+ * must stay alive until done runs. Returns like dl_store_token_create. */
+#define DL_STORE_LABELS_TEXT_MAX 8192
+int dl_store_host_labels(dl_store_t *s, const char *host, const char *set,
+			 const char *remove, char *out, size_t outlen,
+			 dl_store_done_cb done, void *ud);
+
 /* Alert states and silences (tables alerts and silences, schema v5),
  * written for collector/alerts.c, which hands out the ids. Strings are
  * copied; "" container/rule = none (NULL in the row). Times unix ms, 0 =

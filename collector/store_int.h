@@ -15,7 +15,7 @@
 #include "collector/store.h"
 #include "proto/msg.h"
 
-#define SCHEMA_VERSION 7
+#define SCHEMA_VERSION 8
 #define RETRY_SLEEP_MS 200  /* first retry of a failed COMMIT */
 #define RETRY_MAX_MS   5000 /* backoff cap while the database is unavailable */
 #define CLOSE_RETRIES  3    /* failed COMMITs tolerated while closing */
@@ -68,6 +68,8 @@ enum {
 	ST_ALERT_PRUNE,
 	ST_SILENCE_PUT,
 	ST_SILENCE_END,
+	ST_LABELS_GET,
+	ST_LABELS_SET,
 	ST_COUNT
 };
 
@@ -87,7 +89,8 @@ typedef enum {
 	IT_ALERT_DEL,
 	IT_ALERT_PRUNE,
 	IT_SILENCE_PUT,
-	IT_SILENCE_END
+	IT_SILENCE_END,
+	IT_HOST_LABELS
 } item_kind_t;
 
 typedef struct item {
@@ -116,6 +119,10 @@ typedef struct item {
 			double value;
 			bool has_value;
 		} al; /* IT_ALERT_*, IT_SILENCE_* */
+		struct {
+			char *out; /* the caller's, alive until done */
+			size_t outlen;
+		} lab; /* IT_HOST_LABELS */
 	} au;
 	/* Items that want their outcome: called on the loop thread after
 	 * the batch holding them committed (or was given up), with result
@@ -129,7 +136,7 @@ typedef struct item {
 	 * IT_TOKEN_CREATE: "name\0hash\0role\0hosts\0"; REVOKE, USED:
 	 * "name\0"; IT_ALERT_PUT: "rule\0key\0host\0container\0severity\0
 	 * state\0summary\0notify_error\0"; IT_SILENCE_PUT: "host\0container\0rule\0
-	 * comment\0by\0". */
+	 * comment\0by\0"; IT_HOST_LABELS: "set\0remove\0" (JSON texts). */
 	uint8_t data[];
 } item_t;
 
@@ -330,6 +337,7 @@ int dl_store__apply_alert(dl_store_t *s, item_t *it);
 
 /* store_token.c */
 int dl_store__apply_token(dl_store_t *s, item_t *it);
+int dl_store__apply_host_labels(dl_store_t *s, item_t *it);
 
 /* store_writer.c */
 void *dl_store__writer_main(void *arg);

@@ -213,6 +213,12 @@ static const char *const migrations[SCHEMA_VERSION] = {
 	 * `dockline alerts` shows it; NULL once a later send got through. */
 	"ALTER TABLE alerts ADD COLUMN notify_error TEXT;"
 	"ALTER TABLE alerts ADD COLUMN notify_failed_at INTEGER;",
+
+	/* v8: host labels (`dockline label`), set by admins, never by an
+	 * agent: a JSON object of strings, NULL = none. Few per host
+	 * (collector/hostlabel.h), so selecting hosts by label reads the
+	 * hosts list it already has; no index table as for containers. */
+	"ALTER TABLE hosts ADD COLUMN labels TEXT;",
 };
 
 /* Merges a partial bucket (?1 key, ?2 bucket, ?3 n, ?4 cpu_sum, ?5 cpu_n,
@@ -273,6 +279,8 @@ static const char *const migrations[SCHEMA_VERSION] = {
 	" LIMIT ?3)"
 
 static const char *const sql[ST_COUNT] = {
+	[ST_LABELS_GET] = "SELECT labels FROM hosts WHERE name = ?1",
+	[ST_LABELS_SET] = "UPDATE hosts SET labels = ?2 WHERE name = ?1",
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",

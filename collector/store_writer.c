@@ -438,6 +438,7 @@ static int apply_item(dl_store_t *s, item_t *it)
 	case IT_ALERT_PRUNE:
 	case IT_SILENCE_PUT:
 	case IT_SILENCE_END: return dl_store__apply_alert(s, it);
+	case IT_HOST_LABELS: return dl_store__apply_host_labels(s, it);
 	default: return apply_host(s, it);
 	}
 }

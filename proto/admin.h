@@ -19,6 +19,9 @@
  * role, hosts, created, expires, secret}, token_list -> [{name, role,
  * hosts, created, expires, last_used}], token_revoke {name} -> {name,
  * revoked}.
+ * host_labels {host, set?: {K: V}, remove?: [K]} -> {host, labels}
+ * (role admin; collector/hostlabel.h has the rules; audited as op
+ * "label").
  * Requests are capped at DL_ADMIN_REQ_MAX, responses at DL_ADMIN_RESP_MAX.
  * The blocking helpers here are for the CLI only; the collector reads
  * requests inside its libuv loop. */

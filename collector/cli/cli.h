@@ -84,6 +84,8 @@ int dl_cli_alerts(const dl_cli_t *cli, int argc, char **argv);
 int dl_cli_silence(const dl_cli_t *cli, int argc, char **argv);
 /* `apply HOST FILE [--down] [--wait 60s]`: a stack file; exit code. */
 int dl_cli_apply(const dl_cli_t *cli, int argc, char **argv);
+/* `label HOST [K=V ...] [K- ...]`: a host's labels; exit code. */
+int dl_cli_label(const dl_cli_t *cli, int argc, char **argv);
 /* `token create|list|revoke`; exit code. */
 int dl_cli_token(const dl_cli_t *cli, int argc, char **argv);
 /* `notify test CHANNEL|list`; exit code. */

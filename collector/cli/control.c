@@ -21,6 +21,7 @@
 #include "collector/cli/cli.h"
 #include "collector/conf.h"
 #include "collector/fleet.h"
+#include "collector/hostlabel.h"
 #include "collector/store.h"
 #include "common/clock.h"
 #include "common/config.h"
@@ -36,8 +37,13 @@ typedef struct {
 	json_t *args;
 	bool json;
 	int64_t timeout_s; /* -1: the op's default */
-	/* fleet-wide: --hosts GLOB, --parallel N, --rolling */
+	/* fleet-wide: --hosts GLOB and/or --label K=V (host labels; sel
+	 * holds them, all must match), --parallel N, --rolling */
 	const char *hosts;
+	json_t *sel;
+	/* a container name holding "{host}": each host's own, e.g.
+	 * app-{host} is app-web-01 on web-01 */
+	const char *ctr_tmpl;
 	int parallel;
 	bool rolling;
 } req_t;
@@ -50,11 +56,71 @@ static int usage_error(const char *fmt, const char *a)
 	return DL_CLI_EXIT_USAGE;
 }
 
+/* Fleet-wide: hosts chosen by --hosts and/or --label instead of HOST. */
+static bool fleet(const req_t *r)
+{
+	return r->hosts || json_array_size(r->sel) > 0;
+}
+
+/* --label K=V (or K: set to anything) choosing hosts by their labels. */
+static int add_selector(req_t *r, const char *v)
+{
+	const char *eq = strchr(v, '=');
+	char key[DL_HOSTLABEL_KEY_MAX + 2], err[256];
+	size_t kl = eq ? (size_t)(eq - v) : strlen(v);
+
+	snprintf(key, sizeof(key), "%.*s",
+		 (int)(kl > DL_HOSTLABEL_KEY_MAX + 1 ? DL_HOSTLABEL_KEY_MAX + 1
+						     : kl),
+		 v);
+	if (!dl_hostlabel_key_ok(key, err, sizeof(err)) ||
+	    (eq && !dl_hostlabel_value_ok(key, eq + 1, err, sizeof(err))))
+		return usage_error("--label: %s", err);
+	if (!r->sel && !(r->sel = json_array()))
+		return DL_CLI_EXIT_FAIL;
+	if (json_array_size(r->sel) >= DL_HOSTLABEL_MAX)
+		return usage_error("at most %s --label selectors", "32");
+	return json_array_append_new(r->sel, json_string(v)) ? DL_CLI_EXIT_FAIL
+							     : 0;
+}
+
+#define HOST_MARK "{host}"
+
+/* The container of a fleet-wide request on host: r->ctr_tmpl with every
+ * {host} replaced (checked like any name before the first host runs). */
+static int set_container(req_t *r, const char *host)
+{
+	char name[DL_CTL_NAME_MAX + 2];
+	const char *p = r->ctr_tmpl, *m;
+	size_t used = 0;
+	int w;
+
+	while ((m = strstr(p, HOST_MARK))) {
+		w = snprintf(name + used, sizeof(name) - used, "%.*s%s",
+			     (int)(m - p), p, host);
+		if (w < 0 || (size_t)w >= sizeof(name) - used)
+			return usage_error("container name \"%s\" is too long",
+					   r->ctr_tmpl);
+		used += (size_t)w;
+		p = m + strlen(HOST_MARK);
+	}
+	w = snprintf(name + used, sizeof(name) - used, "%s", p);
+	if (w < 0 || (size_t)w >= sizeof(name) - used)
+		return usage_error("container name \"%s\" is too long",
+				   r->ctr_tmpl);
+	json_object_set_new(r->args, "container", json_string(name));
+	return 0;
+}
+
 /* HOST/CONTAINER for container ops, HOST for host ops. */
 static int parse_target(req_t *r, const char *arg)
 {
-	if (r->hosts) {
-		/* --hosts GLOB: the positional is the container alone */
+	if (fleet(r)) {
+		/* --hosts, --label: the positional is the container alone */
+		if (r->op->container && strstr(arg, HOST_MARK)) {
+			r->ctr_tmpl = arg;
+			return set_container(r, "h");
+		}
 		if (r->op->container)
 			json_object_set_new(r->args, "container",
 					    json_string(arg));
@@ -239,10 +305,16 @@ static int parse_opt(req_t *r, int ch, const char *arg)
 		json_object_set_new(r->args, "user", json_string(arg));
 		return 0;
 	case 'l':
+		/* run's --label is the container's, prune's a filter of
+		 * what it removes; everywhere else it chooses hosts */
 		if (!strcmp(r->op->name, "run"))
 			return add_string(r, "labels", arg);
-		json_object_set_new(r->args, "label", json_string(arg));
-		return 0;
+		if (!strcmp(r->op->name, "prune")) {
+			json_object_set_new(r->args, "label", json_string(arg));
+			return 0;
+		}
+		return add_selector(r, arg);
+	case 'B': return add_selector(r, arg);
 	default: return DL_CLI_EXIT_USAGE;
 	}
 }
@@ -299,6 +371,7 @@ static int parse_args(req_t *r, int argc, char **argv, int *rest)
 		{"hosts", required_argument, NULL, 'A'},
 		{"parallel", required_argument, NULL, 'Q'},
 		{"rolling", no_argument, NULL, 'O'},
+		{"host-label", required_argument, NULL, 'B'},
 		{NULL, 0, NULL, 0},
 	};
 	int ch, rc;
@@ -700,8 +773,10 @@ static int run(const dl_cli_t *cli, req_t *r)
 
 /* ---- fleet-wide ---------------------------------------------------- */
 
-/* The names of the hosts matching glob, as the collector lists them. */
-static json_t *fleet_hosts(const dl_cli_t *cli, const char *glob)
+/* The names of the hosts matching glob (NULL: any) and carrying every
+ * label of sel, as the collector lists them. */
+static json_t *fleet_hosts(const dl_cli_t *cli, const char *glob,
+			   const json_t *sel)
 {
 	json_t *data = dl_cli_call(cli, json_pack("{s:s}", "op", "hosts"));
 	json_t *out = json_array(), *h;
@@ -716,7 +791,8 @@ static json_t *fleet_hosts(const dl_cli_t *cli, const char *glob)
 	{
 		const char *n = dl_cli_str(h, "name");
 
-		if (*n && fnmatch(glob, n, 0) == 0 &&
+		if (*n && (!glob || fnmatch(glob, n, 0) == 0) &&
+		    dl_hostlabel_match(json_object_get(h, "labels"), sel) &&
 		    json_array_size(out) < DL_FLEET_HOSTS_MAX)
 			json_array_append_new(out, json_string(n));
 	}
@@ -759,7 +835,16 @@ static pid_t fleet_spawn(const dl_cli_t *cli, req_t *r, const char *host,
 	dup2(fileno(err), 2);
 	snprintf(r->host, sizeof(r->host), "%s", host);
 	r->json = false;
-	_exit(run(cli, r));
+	if (r->ctr_tmpl && set_container(r, host))
+		_exit(DL_CLI_EXIT_USAGE);
+	{
+		int rc = run(cli, r);
+
+		/* _exit flushes nothing: the ok row's message is stdout */
+		fflush(stdout);
+		fflush(stderr);
+		_exit(rc);
+	}
 }
 
 static void fleet_reap(child_t *kids, int *nk, dl_fleet_result_t *res)
@@ -787,11 +872,25 @@ static void fleet_reap(child_t *kids, int *nk, dl_fleet_result_t *res)
 	}
 }
 
+/* "no host matches --hosts 'web-*' --label role=web". */
+static void no_match(const req_t *r)
+{
+	json_t *v;
+	size_t i;
+
+	fprintf(stderr, "dockline: no host matches");
+	if (r->hosts)
+		fprintf(stderr, " --hosts '%s'", r->hosts);
+	json_array_foreach(r->sel, i, v)
+		fprintf(stderr, " --label %s", json_string_value(v));
+	fprintf(stderr, "\n");
+}
+
 /* The request on every host matching r->hosts, r->parallel at a time
  * (one at a time with --rolling, which stops at the first failure). */
 static int run_fleet(const dl_cli_t *cli, req_t *r)
 {
-	json_t *hosts = fleet_hosts(cli, r->hosts);
+	json_t *hosts = fleet_hosts(cli, r->hosts, r->sel);
 	int par = r->rolling ? 1 : r->parallel ? r->parallel : 4, nk = 0;
 	child_t kids[64];
 	dl_fleet_result_t *res;
@@ -804,7 +903,7 @@ static int run_fleet(const dl_cli_t *cli, req_t *r)
 	n = json_array_size(hosts);
 	if (n == 0) {
 		json_decref(hosts);
-		fprintf(stderr, "dockline: no host matches \"%s\"\n", r->hosts);
+		no_match(r);
 		return DL_CLI_EXIT_FAIL;
 	}
 	res = calloc(n, sizeof(*res));
@@ -872,8 +971,8 @@ int dl_cli_control(const dl_cli_t *cli, int argc, char **argv)
 	if (!r.args)
 		return DL_CLI_EXIT_FAIL;
 	rc = parse_args(&r, argc, argv, &rest);
-	if (rc == 0 && r.hosts && !r.op->container) {
-		/* --hosts GLOB replaces HOST: nothing to take from argv */
+	if (rc == 0 && fleet(&r) && !r.op->container) {
+		/* --hosts, --label replace HOST: nothing to take from argv */
 		rc = parse_rest(&r, argc - rest, argv + rest);
 		if (rc == 0 &&
 		    dl_control_validate(r.op, r.args, err, sizeof(err)))
@@ -881,6 +980,7 @@ int dl_cli_control(const dl_cli_t *cli, int argc, char **argv)
 		if (rc == 0)
 			rc = run_fleet(cli, &r);
 		json_decref(r.args);
+		json_decref(r.sel);
 		return rc;
 	}
 	if (rc == 0 && rest >= argc)
@@ -893,15 +993,17 @@ int dl_cli_control(const dl_cli_t *cli, int argc, char **argv)
 		rc = parse_rest(&r, argc - rest - 1, argv + rest + 1);
 	if (rc == 0 && dl_control_validate(r.op, r.args, err, sizeof(err)))
 		rc = usage_error("%s", err);
-	if (rc == 0 && (r.parallel || r.rolling) && !r.hosts)
-		rc = usage_error("%s: --parallel and --rolling go with --hosts",
+	if (rc == 0 && (r.parallel || r.rolling) && !fleet(&r))
+		rc = usage_error("%s: --parallel and --rolling go with --hosts "
+				 "or --label",
 				 r.op->name);
 	if (rc == 0 && r.rolling && strcmp(r.op->name, "recreate"))
 		rc = usage_error("%s: --rolling is for recreate", r.op->name);
-	if (rc == 0 && r.hosts)
+	if (rc == 0 && fleet(&r))
 		rc = run_fleet(cli, &r);
 	else if (rc == 0)
 		rc = run(cli, &r);
 	json_decref(r.args);
+	json_decref(r.sel);
 	return rc;
 }

@@ -13,6 +13,7 @@
 
 #include "collector/cli/cli.h"
 #include "collector/conf.h"
+#include "collector/hostlabel.h"
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/err.h"
@@ -29,9 +30,13 @@ static void usage(FILE *f)
 		"                [--token SECRET] COMMAND [ARGS]\n"
 		"\n"
 		"commands:\n"
-		"  hosts [--json]                          hosts, online "
+		"  hosts [--label K[=V]] [--labels] [--json]\n"
+		"                                          hosts, online "
 		"state, "
 		"Docker version\n"
+		"  label HOST [K=V ...] [K- ...] [--json] a host's labels: "
+		"set, remove,\n"
+		"                                          or list (admin)\n"
 		"  ps [--host H] [-a] [--label K[=V]] [--labels] [--json]\n"
 		"                                          containers across "
 		"the fleet\n"
@@ -124,7 +129,11 @@ static void usage(FILE *f)
 		"                                          ones left alone; "
 		"--down removes, reversed\n"
 		"fleet-wide: any control or deploy command with --hosts GLOB "
-		"instead of HOST\n"
+		"and/or\n"
+		"  --label K=V (host labels; repeatable; --host-label K=V for "
+		"run and\n"
+		"  prune, whose --label is the container's) instead of HOST;\n"
+		"  {host} in CONTAINER is each host's name\n"
 		"  (restart --hosts 'web-*' CONTAINER) [--parallel 4] "
 		"[--json]; recreate\n"
 		"  --rolling goes host by host and stops at the first "
@@ -322,25 +331,56 @@ static void host_metrics(json_t *h, char *cpu, size_t cpulen, char *mem,
 		snprintf(disk, disklen, "%.0f", du / dt * 100.0);
 }
 
-static int cmd_hosts(const dl_cli_t *cli, bool json)
+/* "k=v,k2=v2" of a host's labels object, "-" when none. */
+static void host_labels_text(json_t *labels, char *out, size_t outlen)
+{
+	const char *k;
+	json_t *v;
+	size_t used = 0;
+	int w;
+
+	snprintf(out, outlen, "-");
+	json_object_foreach(labels, k, v)
+	{
+		w = snprintf(out + used, outlen - used, "%s%s=%s",
+			     used ? "," : "", k, json_string_value(v));
+		if (w < 0 || (size_t)w >= outlen - used)
+			break;
+		used += (size_t)w;
+	}
+}
+
+/* hosts [--label K[=V]] [--labels] [--json]. */
+static int cmd_hosts(const dl_cli_t *cli, bool json, const char *label,
+		     bool show_labels)
 {
 	json_t *data = dl_cli_call(cli, json_pack("{s:s}", "op", "hosts"));
+	json_t *sel = label ? json_pack("[s]", label) : NULL;
 	size_t i;
 	json_t *h;
 
-	if (!data)
+	if (!data) {
+		json_decref(sel);
 		return 1;
+	}
+	for (i = json_array_size(data); sel && i-- > 0;)
+		if (!dl_hostlabel_match(
+			    json_object_get(json_array_get(data, i), "labels"),
+			    sel))
+			json_array_remove(data, i);
+	json_decref(sel);
 	if (json) {
 		dl_cli_print_json(data);
 		json_decref(data);
 		return 0;
 	}
-	printf("%-24s %-8s %-10s %-14s %-10s %-7s %6s %-19s %6s %-20s %s\n",
+	printf("%-24s %-8s %-10s %-14s %-10s %-7s %6s %-19s %6s %-20s %s%s\n",
 	       "NAME", "STATUS", "LAST SEEN", "DOCKER", "CONTAINERS", "RUNNING",
-	       "CPU %", "MEM", "DISK %", "HEALTH", "CONTROL");
+	       "CPU %", "MEM", "DISK %", "HEALTH", "CONTROL",
+	       show_labels ? "  LABELS" : "");
 	json_array_foreach(data, i, h)
 	{
-		char seen[32], cpu[16], mem[40], disk[16];
+		char seen[32], cpu[16], mem[40], disk[16], labels[2048] = "";
 		bool online = json_is_true(json_object_get(h, "online"));
 		bool dup = json_is_true(json_object_get(h, "docker_up"));
 
@@ -348,8 +388,11 @@ static int cmd_hosts(const dl_cli_t *cli, bool json)
 		    sizeof(seen));
 		host_metrics(h, cpu, sizeof(cpu), mem, sizeof(mem), disk,
 			     sizeof(disk));
+		if (show_labels)
+			host_labels_text(json_object_get(h, "labels"), labels,
+					 sizeof(labels));
 		printf("%-24s %-8s %-10s %-14s %-10lld %-7lld %6s %-19s %6s "
-		       "%-20s %s\n",
+		       "%-20s %s%s%s\n",
 		       dl_cli_str(h, "name"), online ? "online" : "offline",
 		       online ? "now" : seen,
 		       !online ? dl_cli_str(h, "docker_version")
@@ -362,7 +405,8 @@ static int cmd_hosts(const dl_cli_t *cli, bool json)
 		       cpu, mem, disk, dl_cli_str(h, "health"),
 		       json_is_string(json_object_get(h, "control"))
 			       ? dl_cli_str(h, "control")
-			       : "-");
+			       : "-",
+		       show_labels ? "  " : "", labels);
 	}
 	json_decref(data);
 	return 0;
@@ -377,6 +421,7 @@ typedef struct {
 	const char *cursor;
 	const char *label; /* --label K[=V] */
 	bool labels;	   /* --labels: the LABELS column */
+	bool is_hosts;	   /* hosts: --label K[=V] selects, --labels shows */
 	bool is_ps;	   /* the options above are ps's alone */
 } ps_opts_t;
 
@@ -626,19 +671,21 @@ static int parse_cmd_opts(int argc, char **argv, const char **host, bool *all,
 		case 'C': ps->cursor = optarg; break;
 		case 'R': ps->all_rows = true; break;
 		case 'l':
-			if (!ps->is_ps ||
+			if (!(ps->is_ps || ps->is_hosts) ||
 			    dl_label_filter_parse(optarg, &lf) != 0) {
 				fprintf(stderr, "dockline: %s\n",
-					ps->is_ps ? "--label takes K or K=V"
-						  : "--label is for ps only");
+					ps->is_ps || ps->is_hosts
+						? "--label takes K or K=V"
+						: "--label is for ps and "
+						  "hosts");
 				return 2;
 			}
 			ps->label = optarg;
 			break;
 		case 'L':
-			if (!ps->is_ps) {
-				fprintf(stderr,
-					"dockline: --labels is for ps only\n");
+			if (!ps->is_ps && !ps->is_hosts) {
+				fprintf(stderr, "dockline: --labels is for ps "
+						"and hosts\n");
 				return 2;
 			}
 			ps->labels = true;
@@ -770,6 +817,10 @@ static int cli_main(int argc, char **argv)
 		return resolve_socket(&cli, sock)
 			       ? DL_CLI_EXIT_FAIL
 			       : dl_cli_apply(&cli, argc, argv);
+	if (!strcmp(cmd, "label"))
+		return resolve_socket(&cli, sock)
+			       ? 1
+			       : dl_cli_label(&cli, argc, argv);
 	if (!strcmp(cmd, "token"))
 		return resolve_socket(&cli, sock)
 			       ? 1
@@ -805,6 +856,7 @@ static int cli_main(int argc, char **argv)
 		return 2;
 	}
 	pso.is_ps = !strcmp(cmd, "ps");
+	pso.is_hosts = !strcmp(cmd, "hosts");
 	rc = parse_cmd_opts(argc, argv, &host, &all, &json, &follow, &since_s,
 			    &limit, &pso);
 	if (rc)
@@ -812,7 +864,7 @@ static int cli_main(int argc, char **argv)
 	if (resolve_socket(&cli, sock))
 		return 1;
 	if (!strcmp(cmd, "hosts"))
-		return cmd_hosts(&cli, json);
+		return cmd_hosts(&cli, json, pso.label, pso.labels);
 	if (!strcmp(cmd, "ps")) {
 		pso.all = all;
 		pso.json = json;

@@ -393,6 +393,40 @@ static int host_post(ctx_t *c, dl_route_method_t m, const char *body,
 	return rc;
 }
 
+static int body_request(ctx_t *c, const char *body, size_t blen,
+			const char *op);
+
+/* POST /hosts/{h}/labels {"set": {K: V}, "remove": [K]}: host_labels
+ * (admin; serve checks keys and values). Only set and remove in the
+ * body: the host is the path's. */
+static int labels_post(ctx_t *c, dl_route_method_t m, const char *body,
+		       size_t blen)
+{
+	const char *k;
+	json_t *v;
+	char bad[72];
+
+	if (m != DL_ROUTE_POST)
+		return BAD_METHOD(c, "POST");
+	if (check_query(c, NULL) ||
+	    body_request(c, body, blen, "host_labels") || !c->out->req)
+		return c->out->status;
+	json_object_foreach(c->out->req, k, v)
+	{
+		if (strcmp(k, "op") && strcmp(k, "set") &&
+		    strcmp(k, "remove")) {
+			/* BAD frees the request, and k with it */
+			snprintf(bad, sizeof(bad), "%.64s", k);
+			return BAD(c,
+				   "unknown key \"%s\" in the body (set, "
+				   "remove)",
+				   bad);
+		}
+	}
+	set_s(c, "host", c->seg[1]);
+	return 0;
+}
+
 /* since/until/points -> since_ns/until_ns/points */
 static int history(ctx_t *c, const char *ctr)
 {
@@ -503,6 +537,8 @@ static int hosts(ctx_t *c, dl_route_method_t m, const char *body, size_t blen)
 	if (c->n == 3 &&
 	    (is(c, 2, "prune") || is(c, 2, "pull") || is(c, 2, "run")))
 		return host_post(c, m, body, blen, c->seg[2]);
+	if (c->n == 3 && is(c, 2, "labels"))
+		return labels_post(c, m, body, blen);
 	if (c->n > 4)
 		return NOT_FOUND(c);
 	if (m != DL_ROUTE_GET)

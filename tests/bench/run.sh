@@ -8,7 +8,8 @@
 #                                 latency sampling wire agent_cost control
 #                                 spool http http_latency query
 #                                 alert_latency rules backfill
-#                                 spool_cost web remote_write)
+#                                 spool_cost web remote_write recreate
+#                                 fleet_restart)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 SRC=$(pwd)
@@ -24,7 +25,7 @@ run() {
 	"$@" || echo "(bench $name failed)"
 }
 
-want=${*:-proto store ingest history latency sampling wire agent_cost control spool http http_latency query alert_latency rules backfill web remote_write}
+want=${*:-proto store ingest history latency sampling wire agent_cost control spool http http_latency query alert_latency rules backfill web remote_write recreate fleet_restart}
 for w in $want; do
 	case $w in
 	proto) run proto "$B/bench/bench_proto" ;;
@@ -62,6 +63,10 @@ for w in $want; do
 		run "remote_write (4 connections)" bash tests/bench/bench_remote_write.sh 200 20 60 5000 4
 		run "remote_write (1 connection)" bash tests/bench/bench_remote_write.sh 200 20 60 5000 1
 		;;
+	# dockline recreate vs its steps through the docker CLI, same run
+	recreate) run recreate bash tests/bench/bench_recreate.sh 7 ;;
+	# restart across 20 agents, --parallel 1/4/16 vs docker restart
+	fleet_restart) run fleet_restart bash tests/bench/bench_fleet_restart.sh 20 3 ;;
 	*) echo "unknown bench $w" >&2 ;;
 	esac
 done

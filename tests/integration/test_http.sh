@@ -177,6 +177,22 @@ dl_assert_eq "events filtered: only container stops" '["container stop"]' \
 api POST "/api/v1/hosts/web1/containers/$pfx-app/start"
 dl_assert_eq "POST start (no body)" 200 "$code"
 
+# ---- host labels: admin only, checked, shown in GET hosts
+tok=$OPS api POST /api/v1/hosts/web1/labels -d '{"set":{"role":"web"}}'
+dl_assert_eq "labels with an operate token: 403" 403 "$code"
+api POST /api/v1/hosts/web1/labels -d '{"set":{"role":"web","zone":"a"}}'
+dl_assert_eq "POST labels" 200 "$code"
+dl_assert_eq "answer: the labels" '{"role":"web","zone":"a"}' "$(jq -c .labels <<<"$body")"
+api POST /api/v1/hosts/web1/labels -d '{"remove":["zone"]}'
+dl_assert_eq "remove: the rest" '{"role":"web"}' "$(jq -c .labels <<<"$body")"
+api POST /api/v1/hosts/web1/labels -d '{"set":{"bad key":"x"}}'
+dl_assert_eq "a bad key: 400" 400 "$code"
+dl_assert_match "names the key" 'label key .{1,2}bad key' "$body"
+api POST /api/v1/hosts/nosuch/labels -d '{"set":{"a":"b"}}'
+dl_assert_eq "an unknown host: 404" 404 "$code"
+api GET /api/v1/hosts/web1
+dl_assert_eq "GET hosts/web1 has the labels" web "$(jq -r .labels.role <<<"$body")"
+
 # ---- deploy routes: admin only, then the host's policy (web1: default)
 tok=$OPS api POST /api/v1/hosts/web1/run -d "{\"image\":\"$DL_IMAGE\",\"name\":\"$pfx-dep\"}"
 dl_assert_eq "run with an operate token: 403" 403 "$code"

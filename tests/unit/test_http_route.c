@@ -160,6 +160,17 @@ static const case_t cases[] = {
 	{P, "/api/v1/hosts/a/pull", "x=1", "{\"image\":\"nginx\"}", 0, 400,
 	 NULL, 0},
 	{G, "/api/v1/hosts/a/pull", NULL, NULL, 0, 405, NULL, 0},
+	/* host labels: the body's set/remove, the path's host */
+	{P, "/api/v1/hosts/a/labels", NULL,
+	 "{\"set\":{\"role\":\"web\"},\"remove\":[\"zone\"]}", 0, 0,
+	 "{\"op\":\"host_labels\",\"host\":\"a\",\"set\":{\"role\":"
+	 "\"web\"},\"remove\":[\"zone\"]}",
+	 DL_ROUTE_PLAIN},
+	{P, "/api/v1/hosts/a/labels", NULL, "{\"host\":\"b\"}", 0, 400, NULL,
+	 0},
+	{P, "/api/v1/hosts/a/labels", NULL, "[1]", 0, 400, NULL, 0},
+	{G, "/api/v1/hosts/a/labels", NULL, NULL, 0, 405, NULL, 0},
+	{P, "/api/v1/hosts/A!/labels", NULL, "{}", 0, 400, NULL, 0},
 	{P, "/api/v1/hosts/a/run", NULL,
 	 "{\"image\":\"nginx\",\"name\":\"web\",\"env\":[\"A=1\"],"
 	 "\"ports\":[\"8080:80\"],\"volumes\":[\"/srv:/data:ro\"],"

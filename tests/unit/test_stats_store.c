@@ -329,8 +329,11 @@ static void test_migrate_v1(void)
 	ASSERT_EQ(system(cmd), 0);
 	ASSERT_EQ(sql_f("PRAGMA user_version", 0), 1);
 	s = open_store(NULL);
-	ASSERT_EQ(sql_f("PRAGMA user_version", 0), 7);
+	ASSERT_EQ(sql_f("PRAGMA user_version", 0), 8);
 	ASSERT_EQ(sql_f("SELECT count(*) FROM tokens", 0), 0);
+	/* v8: hosts.labels, none yet */
+	ASSERT_EQ(sql_f("SELECT count(*) FROM hosts WHERE labels IS NULL", 0),
+		  sql_f("SELECT count(*) FROM hosts", 0));
 	ASSERT_EQ(sql_f("SELECT count(*) FROM alerts", 0), 0);
 	ASSERT_EQ(sql_f("SELECT count(*) FROM silences", 0), 0);
 	/* v1 data kept; containers got their lasting keys */

@@ -2,6 +2,7 @@
  * uv loop: ack after commit, replay dedup, epochs, container sets, reopen,
  * hostile strings, the query JSON contract, and readers during commits. */
 #include "collector/query.h"
+#include "collector/hostlabel.h"
 #include "collector/store.h"
 
 #include <fcntl.h>
@@ -433,7 +434,7 @@ static void test_reopen_and_migrations(void)
 		ASSERT_EQ(e, E2);
 		ASSERT_EQ(q, 77);
 		close_store(s);
-		ASSERT_EQ(sql_int("PRAGMA user_version", NULL), 7);
+		ASSERT_EQ(sql_int("PRAGMA user_version", NULL), 8);
 		ASSERT_EQ(sql_int("SELECT count(*) FROM events", NULL), 11);
 		/* a restarted collector has no sessions */
 		ASSERT_EQ(sql_int("SELECT sum(online) FROM hosts", NULL), 0);
@@ -590,7 +591,10 @@ static void test_health(void)
 }
 
 /* What v7 added, to make a v6 database from a fresh one. */
+/* v8 undone first: a store taken back to v7 or older. */
+#define DOWN_V8 "ALTER TABLE hosts DROP COLUMN labels;"
 #define DOWN_V7                                                                \
+	DOWN_V8                                                                \
 	"DROP TRIGGER containers_labels_ins;"                                  \
 	"DROP TRIGGER containers_labels_upd;"                                  \
 	"DROP TRIGGER containers_labels_del;"                                  \
@@ -668,6 +672,88 @@ static void test_labels(void)
 	close_store(s);
 }
 
+/* Host labels (v8): an edit applied by the writer against the row it
+ * reads, so sets and removals add up; the hosts answer shows them; an
+ * unknown host and one label too many are the item's result. */
+static int label_rc;
+static int label_calls;
+
+static void on_labels(void *ud, int result)
+{
+	label_rc = result;
+	label_calls++;
+}
+
+static int host_labels(dl_store_t *s, const char *host, const char *set,
+		       const char *rm, char *out, size_t outlen)
+{
+	int before = label_calls;
+
+	ASSERT_EQ(dl_store_host_labels(s, host, set, rm, out, outlen, on_labels,
+				       NULL),
+		  0);
+	wait_idle(s);
+	ASSERT_EQ(label_calls, before + 1);
+	return label_rc;
+}
+
+static void test_host_labels(void)
+{
+	char out[4096], set[64], err[256];
+	dl_query_t *qy;
+	json_t *arr, *l;
+	dl_store_t *s;
+
+	fresh_db("hostlabels");
+	s = open_store();
+	dl_store_host_online(s, "h", "p", "sw", NULL, 1);
+	dl_store_host_online(s, "g", "p", "sw", NULL, 1);
+	ASSERT_EQ(host_labels(s, "h", "{\"role\":\"web\",\"zone\":\"a\"}", "[]",
+			      out, sizeof(out)),
+		  0);
+	ASSERT_STR_EQ(out, "{\"role\":\"web\",\"zone\":\"a\"}");
+	ASSERT_EQ(host_labels(s, "h", "{\"tier\":\"1\"}", "[\"zone\"]", out,
+			      sizeof(out)),
+		  0);
+	ASSERT_STR_EQ(out, "{\"role\":\"web\",\"tier\":\"1\"}");
+	ASSERT_EQ(host_labels(s, "nosuch", "{\"a\":\"b\"}", "[]", out,
+			      sizeof(out)),
+		  DL_ENOENT);
+	for (int i = 0; i < DL_HOSTLABEL_MAX - 2; i++) {
+		snprintf(set, sizeof(set), "{\"k%d\":\"v\"}", i);
+		ASSERT_EQ(host_labels(s, "g", set, "[]", out, sizeof(out)), 0);
+	}
+	ASSERT_EQ(host_labels(s, "g", "{\"x\":\"1\",\"y\":\"2\"}", "[]", out,
+			      sizeof(out)),
+		  0);
+	ASSERT_EQ(host_labels(s, "g", "{\"z\":\"1\"}", "[]", out, sizeof(out)),
+		  DL_EINVAL);
+	ASSERT(strstr(out, "at most 32 labels") != NULL);
+	/* removing all: NULL again, {} in the answer */
+	ASSERT_EQ(host_labels(s, "h", "{}", "[\"role\",\"tier\"]", out,
+			      sizeof(out)),
+		  0);
+	ASSERT_STR_EQ(out, "{}");
+	ASSERT_EQ(sql_int("SELECT count(*) FROM hosts WHERE labels IS NULL",
+			  NULL),
+		  1);
+	ASSERT_EQ(host_labels(s, "h", "{\"role\":\"db\"}", "[]", out,
+			      sizeof(out)),
+		  0);
+	qy = dl_query_open(dbpath, err, sizeof(err));
+	ASSERT(qy != NULL);
+	arr = dl_query_hosts(qy, err, sizeof(err));
+	ASSERT_EQ(json_array_size(arr), 2); /* g, h */
+	l = json_object_get(json_array_get(arr, 1), "labels");
+	ASSERT_STR_EQ(json_string_value(json_object_get(l, "role")), "db");
+	ASSERT_EQ(json_object_size(
+			  json_object_get(json_array_get(arr, 0), "labels")),
+		  32);
+	json_decref(arr);
+	dl_query_close(qy);
+	close_store(s);
+}
+
 /* A v6 store with rows migrates to v7: labels unknown (null), the
  * filter finds nothing, then an INVENTORY with labels fills both. */
 static void test_migrate_v6(void)
@@ -693,7 +779,7 @@ static void test_migrate_v6(void)
 	sqlite3_close(db);
 
 	s = open_store();
-	ASSERT_EQ(sql_int("PRAGMA user_version", NULL), 7);
+	ASSERT_EQ(sql_int("PRAGMA user_version", NULL), 8);
 	qy = dl_query_open(dbpath, err, sizeof(err));
 	ASSERT(qy != NULL);
 	arr = ps_label(qy, NULL);
@@ -752,7 +838,7 @@ static void test_migrate_v4(void)
 	sqlite3_close(db);
 
 	s = open_store();
-	ASSERT_EQ(sql_int("PRAGMA user_version", NULL), 7);
+	ASSERT_EQ(sql_int("PRAGMA user_version", NULL), 8);
 	ASSERT_EQ(sql_int("SELECT count(*) FROM containers WHERE started_at "
 			  "IS NULL AND name = ?",
 			  "web"),
@@ -896,9 +982,12 @@ static void test_queries(void)
 	/* + the latest host sample's six keys, null before any HOSTSTATS */
 	/* + v5's clock_skew_ms, last_data_ago, dropped_frames, health */
 	/* + the unhealthy and restarting counts (issue 12) */
-	ASSERT_EQ(json_object_size(h), 23);
+	/* + v8's labels, {} before any are set */
+	ASSERT_EQ(json_object_size(h), 24);
 	ASSERT_EQ(jint(h, "unhealthy"), 0);
 	ASSERT_EQ(jint(h, "restarting"), 0);
+	ASSERT_EQ(json_object_size(json_object_get(h, "labels")), 0);
+	ASSERT(json_is_object(json_object_get(h, "labels")));
 	ASSERT(json_is_null(json_object_get(h, "cpu_percent")));
 	ASSERT(json_is_null(json_object_get(h, "disk_total_bytes")));
 	json_decref(arr);
@@ -1205,6 +1294,7 @@ int main(void)
 	RUN(test_health);
 	RUN(test_migrate_v4);
 	RUN(test_labels);
+	RUN(test_host_labels);
 	RUN(test_migrate_v6);
 	RUN(test_readers_during_commits);
 	RUN(test_commit_retry);
