@@ -435,6 +435,8 @@ int dl_serve_run(const dl_cconf_t *conf)
 	start_watchdog(&srv);
 	dl_sd_notify("READY=1\nSTATUS=serving");
 	uv_run(&loop, UV_RUN_DEFAULT);
+	dl_hidx_free(&srv.by_sid);
+	dl_hidx_free(&srv.by_host);
 	dl_pubsub_free(srv.pubsub);
 	dl_metrics_free(srv.metrics);
 	dl_alerts_free(srv.alerts);

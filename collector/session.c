@@ -34,8 +34,9 @@ struct dl_session {
 	uv_pipe_t pipe;
 	uv_timer_t timer; /* PING, dead-peer check, store back-pressure */
 	dl_server_t *srv;
-	dl_session_t *next;
+	dl_session_t *next, **pprev; /* srv->sessions */
 	uint64_t sid;
+	bool by_host; /* listed in srv->by_host */
 	state_t state;
 	int open_handles;
 	uid_t uid;
@@ -76,14 +77,24 @@ static void on_handle_closed(uv_handle_t *h)
 	}
 }
 
+/* Every state change goes through here: srv->nlive counts S_LIVE. */
+static void set_state(dl_session_t *s, state_t st)
+{
+	s->srv->nlive += (st == S_LIVE) - (s->state == S_LIVE);
+	s->state = st;
+}
+
 static void unlink_session(dl_session_t *s)
 {
-	for (dl_session_t **pp = &s->srv->sessions; *pp; pp = &(*pp)->next) {
-		if (*pp == s) {
-			*pp = s->next;
-			return;
-		}
-	}
+	dl_server_t *srv = s->srv;
+
+	*s->pprev = s->next;
+	if (s->next)
+		s->next->pprev = s->pprev;
+	dl_hidx_del(&srv->by_sid, dl_hash_u64(s->sid), (uintptr_t)s);
+	if (s->by_host)
+		dl_hidx_del(&srv->by_host, dl_hash_str(s->host), (uintptr_t)s);
+	s->by_host = false;
 }
 
 /* {"type":"host","action":"offline"|"online","host","time_ns",
@@ -121,7 +132,7 @@ static void session_close(dl_session_t *s, const char *why)
 		DL_LOG_WARN(TAG, "closing session of %s (pid %d): %s",
 			    name_of(s), (int)s->pid, why);
 	}
-	s->state = S_CLOSING;
+	set_state(s, S_CLOSING);
 	unlink_session(s);
 	dl_call_session_closed(s->srv, s->sid, why);
 	uv_close((uv_handle_t *)&s->pipe, on_handle_closed);
@@ -189,11 +200,35 @@ static void session_end(dl_session_t *s, int code, const char *why)
 	session_close(s, why);
 }
 
+/* The host's session past ATTACH (at most one: a new ATTACH ends the
+ * old), by hash: a connect storm of N hosts costs N lookups, not N^2/2
+ * string compares. */
 static dl_session_t *find_host(dl_server_t *srv, const char *host)
 {
-	for (dl_session_t *s = srv->sessions; s; s = s->next)
-		if (s->state != S_ATTACH && !strcmp(s->host, host))
+	uint64_t h = dl_hash_str(host);
+
+	for (size_t i = dl_hidx_find(&srv->by_host, h); i != DL_HIDX_END;
+	     i = dl_hidx_next(&srv->by_host, h, i)) {
+		dl_session_t *s =
+			(dl_session_t *)(uintptr_t)srv->by_host.s[i].v;
+
+		if (!strcmp(s->host, host))
 			return s;
+	}
+	return NULL;
+}
+
+static dl_session_t *find_sid(dl_server_t *srv, uint64_t sid)
+{
+	uint64_t h = dl_hash_u64(sid);
+
+	for (size_t i = dl_hidx_find(&srv->by_sid, h); i != DL_HIDX_END;
+	     i = dl_hidx_next(&srv->by_sid, h, i)) {
+		dl_session_t *s = (dl_session_t *)(uintptr_t)srv->by_sid.s[i].v;
+
+		if (s->sid == sid)
+			return s;
+	}
 	return NULL;
 }
 
@@ -222,10 +257,15 @@ static int on_attach(dl_session_t *s, const dl_msg_t *m, char *why,
 			    s->host, (int)s->pid, (int)old->pid);
 		/* Not S_LIVE any more: the new session owns "online". */
 		if (old->state == S_LIVE)
-			old->state = S_HELLO;
+			set_state(old, S_HELLO);
 		session_end(old, DL_ECLOSED, "replaced by a newer session");
 	}
-	s->state = S_HELLO;
+	if (dl_hidx_put(&s->srv->by_host, dl_hash_str(s->host), (uintptr_t)s)) {
+		snprintf(why, whylen, "out of memory");
+		return DL_ENOMEM;
+	}
+	s->by_host = true;
+	set_state(s, S_HELLO);
 	return 0;
 }
 
@@ -300,7 +340,7 @@ static int on_hello(dl_session_t *s, const dl_msg_t *m, char *why,
 	dl_store_host_clock(s->srv->store, s->host, h->time_ns != 0,
 			    skew_ms(h->time_ns, now));
 	r.u.hello.time_ns = now;
-	s->state = S_LIVE;
+	set_state(s, S_LIVE);
 	dl_metrics_session_start(s->srv->metrics, s->host);
 	host_event(s, "online", "software", s->software);
 	if (s->srv->alerts)
@@ -522,7 +562,14 @@ void dl_session_accept(dl_server_t *srv)
 	s->open_handles = 2;
 	s->state = S_ATTACH;
 	s->next = srv->sessions;
+	s->pprev = &srv->sessions;
+	if (s->next)
+		s->next->pprev = &s->next;
 	srv->sessions = s;
+	if (dl_hidx_put(&srv->by_sid, dl_hash_u64(s->sid), (uintptr_t)s)) {
+		session_close(s, "out of memory");
+		return;
+	}
 	if (uv_accept((uv_stream_t *)&srv->agent_listener,
 		      (uv_stream_t *)&s->pipe) != 0) {
 		session_close(s, "accept failed");
@@ -600,7 +647,7 @@ bool dl_session_drop(dl_server_t *srv, const char *host, const char *why)
 
 	if (!s)
 		return false;
-	s->state = S_HELLO; /* no offline row for a host being purged */
+	set_state(s, S_HELLO); /* no offline row for a host being purged */
 	session_end(s, DL_ECLOSED, why);
 	return live;
 }
@@ -618,17 +665,14 @@ uint64_t dl_session_live(dl_server_t *srv, const char *host,
 
 int dl_session_send(dl_server_t *srv, uint64_t sid, const dl_msg_t *m)
 {
-	for (dl_session_t *s = srv->sessions; s; s = s->next)
-		if (s->sid == sid)
-			return s->state == S_LIVE ? send_msg(s, m) : DL_ECLOSED;
-	return DL_ECLOSED;
+	dl_session_t *s = find_sid(srv, sid);
+
+	if (!s)
+		return DL_ECLOSED;
+	return s->state == S_LIVE ? send_msg(s, m) : DL_ECLOSED;
 }
 
 size_t dl_session_live_count(dl_server_t *srv)
 {
-	size_t n = 0;
-
-	for (dl_session_t *s = srv->sessions; s; s = s->next)
-		n += s->state == S_LIVE;
-	return n;
+	return srv->nlive;
 }
