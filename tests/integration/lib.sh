@@ -337,8 +337,9 @@ PasswordAuthentication no
 KbdInteractiveAuthentication no
 UsePAM no
 AllowUsers $DL_USER
-MaxStartups 100:30:200
+MaxStartups ${DL_SSHD_MAXSTARTUPS:-100:30:200}
 LogLevel ${DL_SSHD_LOGLEVEL:-VERBOSE}
+${DL_SSHD_EXTRA:-}
 EOF
 		: >"$T/sshd.log"
 		dl_spawn "$T/sshd.log" /usr/sbin/sshd -D -e -f "$T/sshd_config"
