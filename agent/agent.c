@@ -745,6 +745,8 @@ int dl_agent_run(const dl_aconf_t *conf)
 	refill(&a);
 	a.tunnel = dl_tunnel_new(&loop, &topts, &tcbs, &a);
 	a.watch = dl_watch_new(&loop, conf->docker_socket, &wcbs, &a);
+	if (a.watch)
+		dl_watch_set_label(a.watch, conf->docker_label); /* checked */
 	a.sampler =
 		a.watch ? dl_sampler_new(&loop, a.watch, &sopts, on_stats, &a)
 			: NULL;

@@ -51,6 +51,7 @@ struct dl_session {
 	char allow[64];	    /* and "allow=CLASSES": the agent's policy */
 	dl_frame_reader_t rd;
 	uint64_t last_rx_ns;
+	uint64_t next_ping_ns; /* monotonic: PINGs go on under back-pressure */
 	uint64_t nonce;
 	/* A data frame the writer could not take yet (DL_EFULL). It points
 	 * into rd, which is not fed while reading is stopped. */
@@ -515,6 +516,11 @@ static void process(dl_session_t *s)
 	}
 }
 
+static uint64_t ping_ns(const dl_session_t *s)
+{
+	return (uint64_t)s->srv->conf->ping_interval * 1000000000ull;
+}
+
 static void on_timer(uv_timer_t *t)
 {
 	dl_session_t *s = t->data;
@@ -534,6 +540,7 @@ static void on_timer(uv_timer_t *t)
 		m.u.nonce = ++s->nonce;
 		send_msg(s, &m);
 	}
+	s->next_ping_ns = dl_clock_mono_ns() + ping_ns(s);
 }
 
 static bool uid_allowed(const dl_server_t *srv, uid_t uid)
@@ -585,6 +592,7 @@ void dl_session_accept(dl_server_t *srv)
 		return;
 	}
 	s->last_rx_ns = dl_clock_mono_ns();
+	s->next_ping_ns = s->last_rx_ns + ping_ns(s);
 	/* The PING period doubles as the back-pressure retry when needed. */
 	tick = (uint64_t)srv->conf->ping_interval * 1000u;
 	uv_timer_start(&s->timer, on_timer, tick, tick);
@@ -601,6 +609,19 @@ static void on_retry(uv_timer_t *t)
 	process(s);
 	if (s->state == S_CLOSING)
 		return;
+	/* The retry timer stands in for the PING timer: without PINGs a
+	 * session held back for 3 ping periods (a writer behind under a
+	 * fan-in of events) is dropped by its agent, which redials: a new
+	 * SSH handshake for every held-back host, the storm feeding itself. */
+	if (s->state == S_LIVE && dl_clock_mono_ns() >= s->next_ping_ns) {
+		dl_msg_t m = {.type = DL_MSG_PING};
+
+		m.u.nonce = ++s->nonce;
+		send_msg(s, &m);
+		s->next_ping_ns = dl_clock_mono_ns() + ping_ns(s);
+		if (s->state == S_CLOSING)
+			return;
+	}
 	if (s->pending) {
 		uv_timer_start(&s->timer, on_retry, RETRY_MS, 0);
 		return;

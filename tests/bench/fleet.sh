@@ -4,9 +4,9 @@
 #   DL_BIN=build/bin bash tests/bench/fleet.sh N [--stagger MS] [--steady S]
 #
 # Every agent has its own key, enrollment and state dir, and reads the
-# shared local dockerd (stats every 10 s) which runs CONTAINERS (3)
-# labelled containers: the machine stays usable, and the collector sees
-# N hosts of 3 containers each. sshd is configured as docs/INSTALL.md
+# shared local dockerd (stats every 10 s) but watches only the CONTAINERS
+# (3) containers labelled for this run ([docker] label): the machine
+# stays usable, and the collector sees N hosts of 3 containers each. sshd is configured as docs/INSTALL.md
 # says for large fleets (MaxStartups 200:30:1000, LoginGraceTime 30,
 # ClientAlive 30 x 3). The agents start all at once, or one every MS ms.
 #
@@ -52,7 +52,9 @@ dl_docker_lock_shared
 ulimit -n "$(ulimit -Hn)"
 [ "$(ulimit -n)" -ge $((N * 2 + 200)) ] || dl_fail "$N agents need $((N * 2 + 200)) open files in serve"
 
-export DL_STATS_INTERVAL=10 DL_AGENT_LOG_LEVEL=warn
+# Only our labelled containers: every agent reads the one shared dockerd,
+# and each event there would otherwise reach (and be inspected by) all N.
+export DL_STATS_INTERVAL=10 DL_AGENT_LOG_LEVEL=warn DL_DOCKER_LABEL="dockline.test=$T"
 export DL_SSHD_MAXSTARTUPS=200:30:1000 DL_SSHD_EXTRA="LoginGraceTime 30
 ClientAliveInterval 30
 ClientAliveCountMax 3"
@@ -139,8 +141,7 @@ c_serve0=$(cpu "$DL_COLLECTOR_PID")
 c_sshd0=$(cpu "$SP")
 c_attach0=$(cpu "$AP")
 c_agents0=$(cpu "$GP")
-# the agents see every container of the shared dockerd, ours and others'
-running=$(docker ps -q | wc -l)
+running=$(docker ps -q --filter "label=dockline.test=$T" | wc -l)
 rows0=$(sqlite3 "$T/dockline.db" 'SELECT count(*) FROM container_samples')
 w0=$(date +%s%N)
 sleep "$STEADY_S"

@@ -449,6 +449,7 @@ known_hosts = $kh
 
 [docker]
 socket = /var/run/docker.sock
+${DL_DOCKER_LABEL:+label = $DL_DOCKER_LABEL}
 
 [agent]
 state_dir = $T/state-$name
