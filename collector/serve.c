@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -250,6 +251,23 @@ static int alerts_start(dl_server_t *srv)
 	return 0;
 }
 
+/* One descriptor per agent session: the soft limit (often 1024) goes up
+ * to the hard one, or the 1,000th agent's accept fails with EMFILE. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	DL_LOG_INFO(TAG, "open files: up to %llu (about as many agents)",
+		    (unsigned long long)rl.rlim_cur);
+}
+
 /* The watchdog is fed from the loop itself, so a stuck loop (not only a
  * dead process) gets the collector restarted. */
 static void on_watchdog(uv_timer_t *t)
@@ -343,6 +361,7 @@ int dl_serve_run(const dl_cconf_t *conf)
 	uv_loop_t loop;
 
 	signal(SIGPIPE, SIG_IGN);
+	raise_nofile();
 	/* The database holds the fleet's history: never world-readable, and
 	 * only ever tighten what the service manager set (UMask=0077). */
 	umask(umask(027) | 027);

@@ -58,9 +58,36 @@ export DL_STATS_INTERVAL=10 DL_AGENT_LOG_LEVEL=warn DL_DOCKER_LABEL="dockline.te
 export DL_SSHD_MAXSTARTUPS=200:30:1000 DL_SSHD_EXTRA="LoginGraceTime 30
 ClientAliveInterval 30
 ClientAliveCountMax 3"
-dl_start_sshd
+# Where each part would run in production, as CPU cgroups: the agents are
+# on other machines ("remote"), sshd and the attach relays it starts in
+# ssh.service's cgroup, serve in its own service's. Under the connect
+# storm the CPU is then shared per part, as systemd shares it, instead
+# of per process (hundreds of sshd handshakes would otherwise starve
+# serve's one thread pool); and the other users of this machine keep
+# their share. Without cgroup v1's cpu controller, everything runs in
+# one group (and the figures say so).
+CG=/sys/fs/cgroup/cpu/dl-fleet-${T##*/}
+CG_ON=0
+if mkdir "$CG" 2>/dev/null && mkdir "$CG/remote" "$CG/ssh" "$CG/collector"; then
+	CG_ON=1
+fi
+cg_remove() { [ "$CG_ON" = 1 ] && rmdir "$CG/remote" "$CG/ssh" "$CG/collector" "$CG" 2>/dev/null; true; }
+# after lib.sh's cleanup has stopped every process, before it exits
+eval "$(declare -f dl_cleanup | sed 's/^\([[:space:]]*\)exit "\$rc"/\1cg_remove; exit "$rc"/')"
+# cg_run GROUP CMD...: runs CMD with this shell in GROUP, whose children
+# (spawned by CMD) stay there
+cg_run() {
+	local g=$1
+	shift
+	[ "$CG_ON" = 1 ] && echo "$BASHPID" >"$CG/$g/cgroup.procs"
+	"$@"
+	[ "$CG_ON" = 1 ] && echo "$BASHPID" >"$(dirname "$CG")/cgroup.procs"
+	true
+}
+
+cg_run ssh dl_start_sshd
 dl_write_collector_conf
-dl_start_collector
+cg_run collector dl_start_collector
 
 calc() { awk "BEGIN { printf \"%.${2:-1}f\", $1 }"; }
 accepted() { grep -c 'Accepted publickey' "$T/sshd.log" || true; }
@@ -114,7 +141,10 @@ names=()
 for i in $(seq 1 "$N"); do
 	names+=("$(printf 'fa-%04d' "$i")")
 done
-for n in "${names[@]}"; do dl_enroll "$n" 2>>"$T/enroll.log"; done
+for n in "${names[@]}"; do
+	dl_enroll "$n" 2>>"$T/enroll.log"
+	dl_write_agent_conf "$n"
+done
 
 # ---- 1. connect storm -------------------------------------------------------
 "$POLL" hosts "$T/admin.sock" "$N" $((N / 2 + 300)) >"$T/storm.txt" &
@@ -122,11 +152,14 @@ poll_pid=$!
 DL_PIDS+=("$poll_pid")
 AGENT_PIDS=()
 t0=$(date +%s%N)
-for n in "${names[@]}"; do
-	dl_start_agent "$n" 2>>"$T/enroll.log"
-	AGENT_PIDS+=("$DL_LAST_PID")
-	[ "$STAGGER_MS" = 0 ] || sleep "$(calc "$STAGGER_MS/1000" 3)"
-done
+start_agents() {
+	for n in "${names[@]}"; do
+		dl_spawn "$T/agent-$n.log" "$DL_BIN/dockline-agent" -c "$T/agent-$n.conf"
+		AGENT_PIDS+=("$DL_LAST_PID")
+		[ "$STAGGER_MS" = 0 ] || sleep "$(calc "$STAGGER_MS/1000" 3)"
+	done
+}
+cg_run remote start_agents
 dl_log "$N agents started in $(calc "($(date +%s%N) - $t0)/1e9") s"
 wait "$poll_pid" || dl_fail "not all $N agents came online: $(cat "$T/storm.txt")"
 storm_s=$(calc "($(date +%s%N) - $t0)/1e9")
@@ -173,7 +206,7 @@ docker create --label "dockline.test=$T" --name "$out" "$DL_IMAGE" true >/dev/nu
 sleep 2
 conn0=$(grep -c ' connected (' "$T/collector.log" || true)
 r0=$(date +%s%N)
-dl_start_collector
+cg_run collector dl_start_collector
 dl_wait_for "[ \$((\$(grep -c ' connected (' $T/collector.log) - $conn0)) -ge $N ]" $((N / 2 + 120)) \
 	"all $N sessions back in the new serve"
 resume_s=$(calc "($(date +%s%N) - $r0)/1e9")
@@ -187,8 +220,9 @@ read -r ev_hosts ev_rows < <(sqlite3 -separator ' ' "$T/dockline.db" \
 	"SELECT count(DISTINCT host), count(*) FROM events WHERE name = '$out' AND action = 'create'")
 
 # ---- report -----------------------------------------------------------------
-printf '\n==== fleet: %d real agents, one sshd, one collector (%s)\n' "$N" \
-	"$([ "$STAGGER_MS" = 0 ] && echo "all at once" || echo "one every $STAGGER_MS ms")"
+printf '\n==== fleet: %d real agents, one sshd, one collector (%s; %s)\n' "$N" \
+	"$([ "$STAGGER_MS" = 0 ] && echo "all at once" || echo "one every $STAGGER_MS ms")" \
+	"$([ "$CG_ON" = 1 ] && echo "CPU cgroups: agents, sshd+attach, serve" || echo "no CPU cgroups")"
 printf '%-44s %s s\n' "time to all online" "$storm_s"
 sed -n 's/^hosts latency: /admin hosts during the storm: /p; s/^hosts failures: /admin hosts failures: /p' "$T/storm.txt"
 printf '%-44s %-10s %-10s %s\n' "steady state ($STEADY_S s)" "RSS MiB" "PSS MiB" "CPU % of one core"

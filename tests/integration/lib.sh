@@ -436,8 +436,8 @@ dl_enroll() {
 	dl_log "enrolled $name: $line"
 }
 
-# dl_start_agent NAME [KNOWN_HOSTS]
-dl_start_agent() {
+# dl_write_agent_conf NAME [KNOWN_HOSTS]: $T/agent-NAME.conf
+dl_write_agent_conf() {
 	local name=$1 kh=${2:-$T/known_hosts}
 	mkdir -p "$T/state-$name"
 	cat >"$T/agent-$name.conf" <<EOF
@@ -461,6 +461,12 @@ EOF
 	if [ -n "${DL_CONTROL_ALLOW:-}" ]; then
 		printf '\n[control]\nallow = %s\n' "$DL_CONTROL_ALLOW" >>"$T/agent-$name.conf"
 	fi
+}
+
+# dl_start_agent NAME [KNOWN_HOSTS]
+dl_start_agent() {
+	local name=$1
+	dl_write_agent_conf "$@"
 	echo "=== $(date '+%F %T') starting agent $name" >>"$T/agent-$name.log"
 	dl_spawn "$T/agent-$name.log" "$DL_BIN/dockline-agent" -c "$T/agent-$name.conf"
 	eval "DL_AGENT_PID_${name//[.-]/_}=$DL_LAST_PID"
