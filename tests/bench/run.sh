@@ -7,7 +7,7 @@
 #   tests/bench/run.sh NAME...    only those (proto store ingest history
 #                                 latency sampling wire agent_cost control
 #                                 spool http http_latency query
-#                                 alert_latency rules)
+#                                 alert_latency rules simfleet fleet)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 SRC=$(pwd)
@@ -23,7 +23,7 @@ run() {
 	"$@" || echo "(bench $name failed)"
 }
 
-want=${*:-proto store ingest history latency sampling wire agent_cost control spool http http_latency query alert_latency rules}
+want=${*:-proto store ingest history latency sampling wire agent_cost control spool http http_latency query alert_latency rules simfleet fleet}
 for w in $want; do
 	case $w in
 	proto) run proto "$B/bench/bench_proto" ;;
@@ -50,6 +50,12 @@ for w in $want; do
 	alert_latency) run alert_latency bash tests/bench/bench_alert_latency.sh 200 ;;
 	# 100 rules over 1,000 hosts x 20 containers vs 0 rules, same run
 	rules) run rules "$B/bench/bench_rules" 1000 20 12 100 ;;
+	# serve's limits: 1,000 / 5,000 / 10,000 simulated agents, this build
+	# against the baseline build of BASE_BIN when set (simfleet.sh)
+	simfleet) run simfleet bash tests/bench/simfleet.sh ${DL_SIMFLEET_N:-1000 5000 10000} ;;
+	# real agents through one sshd; 100 by default (300 and 1,000 load
+	# the machine for minutes: DL_FLEET_N=1000 when nobody else works)
+	fleet) for n in ${DL_FLEET_N:-100}; do run "fleet $n" bash tests/bench/fleet.sh "$n"; done ;;
 	*) echo "unknown bench $w" >&2 ;;
 	esac
 done
