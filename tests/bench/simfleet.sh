@@ -60,6 +60,7 @@ EOF
 	c1=$(cpu_s "$spid")
 	kill -TERM "$spid"
 	dl_wait_for "dl_gone $spid" 120 "serve stopping"
+	wait "$spid" || dl_fail "serve exited $? after SIGTERM: $(tail -20 "$d/collector.log")"
 	rows=$(sqlite3 "$d/dockline.db" 'SELECT count(*) FROM container_samples')
 	printf '\n---- %s serve, %d simulated agents\n' "$label" "$n"
 	printf '%s\n' "$out"
