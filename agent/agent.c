@@ -493,6 +493,16 @@ static int on_frame(agent_t *a, const dl_msg_t *m, char *why, size_t whylen)
 			 (int)m->u.error.message.n, m->u.error.message.p);
 		return DL_EPROTO;
 	}
+	/* Before HELLO too: attach PINGs while it waits for a serve that
+	 * went away again between its RESTART and serve's HELLO. */
+	if (m->type == DL_MSG_PING) {
+		r.type = DL_MSG_PONG;
+		r.u.nonce = m->u.nonce;
+		send_now(a, &r);
+		return 0;
+	}
+	if (m->type == DL_MSG_PONG)
+		return 0;
 	if (a->link == LINK_HELLO) {
 		if (m->type != DL_MSG_HELLO) {
 			snprintf(why, whylen,
@@ -514,12 +524,6 @@ static int on_frame(agent_t *a, const dl_msg_t *m, char *why, size_t whylen)
 			pump(a);
 		}
 		return 0;
-	case DL_MSG_PING:
-		r.type = DL_MSG_PONG;
-		r.u.nonce = m->u.nonce;
-		send_now(a, &r);
-		return 0;
-	case DL_MSG_PONG: return 0;
 	case DL_MSG_REQUEST:
 		dl_executor_request(a->exec, &m->u.request);
 		return 0;
