@@ -580,6 +580,16 @@ static int on_frame(agent_t *a, const dl_msg_t *m, char *why, size_t whylen)
 			 (int)m->u.error.message.n, m->u.error.message.p);
 		return DL_EPROTO;
 	}
+	/* Before HELLO too: attach PINGs while it waits for a serve that
+	 * went away again between its RESTART and serve's HELLO. */
+	if (m->type == DL_MSG_PING) {
+		r.type = DL_MSG_PONG;
+		r.u.nonce = m->u.nonce;
+		send_now(a, &r);
+		return 0;
+	}
+	if (m->type == DL_MSG_PONG)
+		return 0;
 	if (a->link == LINK_HELLO) {
 		if (m->type != DL_MSG_HELLO) {
 			snprintf(why, whylen,
@@ -601,12 +611,6 @@ static int on_frame(agent_t *a, const dl_msg_t *m, char *why, size_t whylen)
 			pump(a);
 		}
 		return 0;
-	case DL_MSG_PING:
-		r.type = DL_MSG_PONG;
-		r.u.nonce = m->u.nonce;
-		send_now(a, &r);
-		return 0;
-	case DL_MSG_PONG: return 0;
 	case DL_MSG_REQUEST:
 		dl_executor_request(a->exec, &m->u.request);
 		return 0;
@@ -862,6 +866,8 @@ int dl_agent_run(const dl_aconf_t *conf)
 	refill(&a);
 	a.tunnel = dl_tunnel_new(&loop, &topts, &tcbs, &a);
 	a.watch = dl_watch_new(&loop, conf->docker_socket, &wcbs, &a);
+	if (a.watch)
+		dl_watch_set_label(a.watch, conf->docker_label); /* checked */
 	a.sampler =
 		a.watch ? dl_sampler_new(&loop, a.watch, &sopts, on_stats, &a)
 			: NULL;

@@ -11,14 +11,23 @@
 #include "proto/control.h"
 
 static const char *const known[] = {
-	"collector.address",   "collector.user",
-	"collector.identity",  "collector.known_hosts",
-	"collector.command",   "docker.socket",
-	"agent.state_dir",     "agent.stats_interval",
-	"agent.ping_interval", "agent.outbox_max",
-	"agent.log_level",     "agent.stats_source",
-	"agent.spool_max",     "agent.spool_sync",
-	"control.allow",       NULL,
+	"collector.address",
+	"collector.user",
+	"collector.identity",
+	"collector.known_hosts",
+	"collector.command",
+	"docker.socket",
+	"docker.label",
+	"agent.state_dir",
+	"agent.stats_interval",
+	"agent.ping_interval",
+	"agent.outbox_max",
+	"agent.log_level",
+	"agent.stats_source",
+	"agent.spool_max",
+	"agent.spool_sync",
+	"control.allow",
+	NULL,
 };
 
 int dl_aconf_parse_address(const char *s, char *host, size_t hostlen,
@@ -91,6 +100,31 @@ static int parse_sync(const dl_conf_t *f, dl_aconf_t *c, char *err,
 	}
 	c->spool_sync = DL_SPOOL_SYNC_INTERVAL;
 	c->spool_sync_s = (int)n;
+	return 0;
+}
+
+/* [docker] label = KEY or KEY=VALUE: only containers carrying it are
+ * watched (Docker's label filter). Bounded and limited to [\w.:/=-] so
+ * it goes into a URL as it is. */
+static int parse_label(const dl_conf_t *f, dl_aconf_t *c, const char *file,
+		       char *err, size_t errlen)
+{
+	const char *v = dl_conf_str(f, "docker", "label", "");
+
+	c->docker_label[0] = '\0';
+	if (!v[0])
+		return 0;
+	if (strlen(v) >= sizeof(c->docker_label) ||
+	    strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		      "0123456789_.:/=-") != strlen(v) ||
+	    v[0] == '=') {
+		snprintf(err, errlen,
+			 "%s: [docker] label must be KEY or KEY=VALUE of at "
+			 "most %zu characters from [A-Za-z0-9_.:/=-]",
+			 file, sizeof(c->docker_label) - 1);
+		return DL_ECONFIG;
+	}
+	memcpy(c->docker_label, v, strlen(v) + 1);
 	return 0;
 }
 
@@ -191,6 +225,8 @@ int dl_aconf_load(dl_aconf_t *c, const char *path, char *err, size_t errlen)
 		goto out;
 	}
 	c->log_level = (int)lvl;
+	if (parse_label(f, c, file, err, errlen))
+		goto out;
 	if (dl_control_policy_parse(
 		    dl_conf_str(f, "control", "allow", "read, lifecycle"),
 		    &c->control_allow, why, sizeof(why))) {

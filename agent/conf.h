@@ -22,6 +22,7 @@ typedef struct {
 	char known_hosts[DL_APATH_MAX];
 	char command[256];
 	char docker_socket[DL_APATH_MAX];
+	char docker_label[256]; /* "" or KEY[=VALUE]: watch only those */
 	char state_dir[DL_APATH_MAX];
 	int stats_interval; /* seconds, 1..3600 (used by stats sampling) */
 	int stats_source;   /* DL_STATS_SRC_*, default auto */

@@ -255,7 +255,7 @@ static void on_info(void *ud, int err, long status, const char *body,
 		    size_t len)
 {
 	dl_watch_t *w = ud;
-	char path[128];
+	char path[448];
 	uint64_t since;
 	json_t *root, *v;
 
@@ -300,7 +300,8 @@ static void on_info(void *ud, int err, long status, const char *body,
 			since = r;
 		}
 	}
-	snprintf(path, sizeof(path), "%s/events?since=%" PRIu64, w->api, since);
+	snprintf(path, sizeof(path), "%s/events?since=%" PRIu64 "%s", w->api,
+		 since, w->filter);
 	w->events = dl_docker_stream(w->docker, path, on_event_line,
 				     on_events_done, w);
 	if (!w->events) {
@@ -504,10 +505,11 @@ static void on_list(void *ud, int err, long status, const char *body,
 
 static void start_list(dl_watch_t *w)
 {
-	char path[64];
+	char path[400];
 
 	w->st = ST_LIST;
-	snprintf(path, sizeof(path), "%s/containers/json?all=1", w->api);
+	snprintf(path, sizeof(path), "%s/containers/json?all=1%s", w->api,
+		 w->filter);
 	w->req = dl_docker_request(w->docker, "GET", path, NULL,
 				   DL_DOCKER_MAX_BODY, LIST_TIMEOUT_MS, on_list,
 				   w);
@@ -794,6 +796,23 @@ static void on_events_done(void *ud, int err, long status, const char *body,
 }
 
 /* ---- public API ------------------------------------------------------ */
+
+int dl_watch_set_label(dl_watch_t *w, const char *label)
+{
+	size_t n = label ? strlen(label) : 0;
+
+	w->filter[0] = '\0';
+	if (!n)
+		return 0;
+	if (n > 255 ||
+	    strspn(label, "abcdefghijklmnopqrstuvwxyz"
+			  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:/=-") != n)
+		return DL_EINVAL;
+	/* filters={"label":["L"]} */
+	snprintf(w->filter, sizeof(w->filter),
+		 "&filters=%%7B%%22label%%22%%3A%%5B%%22%s%%22%%5D%%7D", label);
+	return 0;
+}
 
 dl_watch_t *dl_watch_new(uv_loop_t *loop, const char *socket_path,
 			 const dl_watch_cbs_t *cbs, void *ud)

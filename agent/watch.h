@@ -45,6 +45,11 @@ typedef struct {
 
 dl_watch_t *dl_watch_new(uv_loop_t *loop, const char *socket_path,
 			 const dl_watch_cbs_t *cbs, void *ud);
+/* Before dl_watch_start: only containers with this label (KEY or
+ * KEY=VALUE, [\w.:/=-] only) are listed and followed; their events are
+ * the only ones streamed. NULL or "" = all. DL_EINVAL for another
+ * character or more than 255. */
+int dl_watch_set_label(dl_watch_t *w, const char *label);
 int dl_watch_start(dl_watch_t *w);
 /* Stops requests and timers; done(arg) after handles are closed. */
 void dl_watch_close(dl_watch_t *w, void (*done)(void *), void *arg);

@@ -87,6 +87,7 @@ struct dl_watch {
 	dl_docker_req_t *req;	 /* discovery request in flight */
 	dl_docker_req_t *events; /* the /events stream */
 	char api[16];		 /* "/v1.41" or lower after negotiation */
+	char filter[320]; /* "" or "&filters={"label":["L"]}", URL-encoded */
 	char version[DL_MAX_NAME + 1];
 	char api_version[DL_MAX_NAME + 1];
 	char os[DL_MAX_NAME + 1];

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -251,6 +252,23 @@ static int alerts_start(dl_server_t *srv)
 	return 0;
 }
 
+/* One descriptor per agent session: the soft limit (often 1024) goes up
+ * to the hard one, or the 1,000th agent's accept fails with EMFILE. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	DL_LOG_INFO(TAG, "open files: up to %llu (about as many agents)",
+		    (unsigned long long)rl.rlim_cur);
+}
+
 /* The watchdog is fed from the loop itself, so a stuck loop (not only a
  * dead process) gets the collector restarted. */
 static void on_watchdog(uv_timer_t *t)
@@ -344,6 +362,7 @@ int dl_serve_run(const dl_cconf_t *conf)
 	uv_loop_t loop;
 
 	signal(SIGPIPE, SIG_IGN);
+	raise_nofile();
 	/* The database holds the fleet's history: never world-readable, and
 	 * only ever tighten what the service manager set (UMask=0077). */
 	umask(umask(027) | 027);
@@ -454,6 +473,8 @@ int dl_serve_run(const dl_cconf_t *conf)
 	start_watchdog(&srv);
 	dl_sd_notify("READY=1\nSTATUS=serving");
 	uv_run(&loop, UV_RUN_DEFAULT);
+	dl_hidx_free(&srv.by_sid);
+	dl_hidx_free(&srv.by_host);
 	dl_pubsub_free(srv.pubsub);
 	dl_metrics_free(srv.metrics);
 	dl_alerts_free(srv.alerts);

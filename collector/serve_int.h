@@ -12,6 +12,7 @@
 #include "collector/conf.h"
 #include "collector/store.h"
 #include "collector/token.h"
+#include "common/hidx.h"
 #include "proto/control.h"
 #include "proto/frame.h"
 #include "proto/msg.h"
@@ -29,6 +30,9 @@ typedef struct {
 	uv_signal_t sigterm;
 	uv_signal_t sigint;
 	dl_session_t *sessions; /* all live agent sessions */
+	dl_hidx_t by_sid;	/* sid -> session (session.c) */
+	dl_hidx_t by_host;	/* host -> its session, once ATTACHed */
+	size_t nlive;		/* sessions in S_LIVE */
 	uint64_t next_sid;
 	dl_call_t *calls; /* control requests in flight (router.c) */
 	uint32_t next_call_id;

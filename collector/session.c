@@ -35,8 +35,9 @@ struct dl_session {
 	uv_pipe_t pipe;
 	uv_timer_t timer; /* PING, dead-peer check, store back-pressure */
 	dl_server_t *srv;
-	dl_session_t *next;
+	dl_session_t *next, **pprev; /* srv->sessions */
 	uint64_t sid;
+	bool by_host; /* listed in srv->by_host */
 	state_t state;
 	int open_handles;
 	uid_t uid;
@@ -51,6 +52,7 @@ struct dl_session {
 	char allow[64];	    /* and "allow=CLASSES": the agent's policy */
 	dl_frame_reader_t rd;
 	uint64_t last_rx_ns;
+	uint64_t next_ping_ns; /* monotonic: PINGs go on under back-pressure */
 	uint64_t nonce;
 	/* A data frame the writer could not take yet (DL_EFULL). It points
 	 * into rd, which is not fed while reading is stopped. */
@@ -79,14 +81,24 @@ static void on_handle_closed(uv_handle_t *h)
 	}
 }
 
+/* Every state change goes through here: srv->nlive counts S_LIVE. */
+static void set_state(dl_session_t *s, state_t st)
+{
+	s->srv->nlive += (st == S_LIVE) - (s->state == S_LIVE);
+	s->state = st;
+}
+
 static void unlink_session(dl_session_t *s)
 {
-	for (dl_session_t **pp = &s->srv->sessions; *pp; pp = &(*pp)->next) {
-		if (*pp == s) {
-			*pp = s->next;
-			return;
-		}
-	}
+	dl_server_t *srv = s->srv;
+
+	*s->pprev = s->next;
+	if (s->next)
+		s->next->pprev = s->pprev;
+	dl_hidx_del(&srv->by_sid, dl_hash_u64(s->sid), (uintptr_t)s);
+	if (s->by_host)
+		dl_hidx_del(&srv->by_host, dl_hash_str(s->host), (uintptr_t)s);
+	s->by_host = false;
 }
 
 /* {"type":"host","action":"offline"|"online","host","time_ns",
@@ -124,7 +136,7 @@ static void session_close(dl_session_t *s, const char *why)
 		DL_LOG_WARN(TAG, "closing session of %s (pid %d): %s",
 			    name_of(s), (int)s->pid, why);
 	}
-	s->state = S_CLOSING;
+	set_state(s, S_CLOSING);
 	unlink_session(s);
 	dl_call_session_closed(s->srv, s->sid, why);
 	uv_close((uv_handle_t *)&s->pipe, on_handle_closed);
@@ -192,11 +204,35 @@ static void session_end(dl_session_t *s, int code, const char *why)
 	session_close(s, why);
 }
 
+/* The host's session past ATTACH (at most one: a new ATTACH ends the
+ * old), by hash: a connect storm of N hosts costs N lookups, not N^2/2
+ * string compares. */
 static dl_session_t *find_host(dl_server_t *srv, const char *host)
 {
-	for (dl_session_t *s = srv->sessions; s; s = s->next)
-		if (s->state != S_ATTACH && !strcmp(s->host, host))
+	uint64_t h = dl_hash_str(host);
+
+	for (size_t i = dl_hidx_find(&srv->by_host, h); i != DL_HIDX_END;
+	     i = dl_hidx_next(&srv->by_host, h, i)) {
+		dl_session_t *s =
+			(dl_session_t *)(uintptr_t)srv->by_host.s[i].v;
+
+		if (!strcmp(s->host, host))
 			return s;
+	}
+	return NULL;
+}
+
+static dl_session_t *find_sid(dl_server_t *srv, uint64_t sid)
+{
+	uint64_t h = dl_hash_u64(sid);
+
+	for (size_t i = dl_hidx_find(&srv->by_sid, h); i != DL_HIDX_END;
+	     i = dl_hidx_next(&srv->by_sid, h, i)) {
+		dl_session_t *s = (dl_session_t *)(uintptr_t)srv->by_sid.s[i].v;
+
+		if (s->sid == sid)
+			return s;
+	}
 	return NULL;
 }
 
@@ -225,10 +261,15 @@ static int on_attach(dl_session_t *s, const dl_msg_t *m, char *why,
 			    s->host, (int)s->pid, (int)old->pid);
 		/* Not S_LIVE any more: the new session owns "online". */
 		if (old->state == S_LIVE)
-			old->state = S_HELLO;
+			set_state(old, S_HELLO);
 		session_end(old, DL_ECLOSED, "replaced by a newer session");
 	}
-	s->state = S_HELLO;
+	if (dl_hidx_put(&s->srv->by_host, dl_hash_str(s->host), (uintptr_t)s)) {
+		snprintf(why, whylen, "out of memory");
+		return DL_ENOMEM;
+	}
+	s->by_host = true;
+	set_state(s, S_HELLO);
 	return 0;
 }
 
@@ -305,7 +346,7 @@ static int on_hello(dl_session_t *s, const dl_msg_t *m, char *why,
 	dl_store_host_clock(s->srv->store, s->host, h->time_ns != 0,
 			    skew_ms(h->time_ns, now));
 	r.u.hello.time_ns = now;
-	s->state = S_LIVE;
+	set_state(s, S_LIVE);
 	dl_metrics_session_start(s->srv->metrics, s->host);
 	host_event(s, "online", "software", s->software);
 	if (s->srv->alerts)
@@ -560,6 +601,11 @@ static void process(dl_session_t *s)
 	}
 }
 
+static uint64_t ping_ns(const dl_session_t *s)
+{
+	return (uint64_t)s->srv->conf->ping_interval * 1000000000ull;
+}
+
 static void on_timer(uv_timer_t *t)
 {
 	dl_session_t *s = t->data;
@@ -579,6 +625,7 @@ static void on_timer(uv_timer_t *t)
 		m.u.nonce = ++s->nonce;
 		send_msg(s, &m);
 	}
+	s->next_ping_ns = dl_clock_mono_ns() + ping_ns(s);
 }
 
 static bool uid_allowed(const dl_server_t *srv, uid_t uid)
@@ -607,7 +654,14 @@ void dl_session_accept(dl_server_t *srv)
 	s->open_handles = 2;
 	s->state = S_ATTACH;
 	s->next = srv->sessions;
+	s->pprev = &srv->sessions;
+	if (s->next)
+		s->next->pprev = &s->next;
 	srv->sessions = s;
+	if (dl_hidx_put(&srv->by_sid, dl_hash_u64(s->sid), (uintptr_t)s)) {
+		session_close(s, "out of memory");
+		return;
+	}
 	if (uv_accept((uv_stream_t *)&srv->agent_listener,
 		      (uv_stream_t *)&s->pipe) != 0) {
 		session_close(s, "accept failed");
@@ -623,6 +677,7 @@ void dl_session_accept(dl_server_t *srv)
 		return;
 	}
 	s->last_rx_ns = dl_clock_mono_ns();
+	s->next_ping_ns = s->last_rx_ns + ping_ns(s);
 	/* The PING period doubles as the back-pressure retry when needed. */
 	tick = (uint64_t)srv->conf->ping_interval * 1000u;
 	uv_timer_start(&s->timer, on_timer, tick, tick);
@@ -639,6 +694,19 @@ static void on_retry(uv_timer_t *t)
 	process(s);
 	if (s->state == S_CLOSING)
 		return;
+	/* The retry timer stands in for the PING timer: without PINGs a
+	 * session held back for 3 ping periods (a writer behind under a
+	 * fan-in of events) is dropped by its agent, which redials: a new
+	 * SSH handshake for every held-back host, the storm feeding itself. */
+	if (s->state == S_LIVE && dl_clock_mono_ns() >= s->next_ping_ns) {
+		dl_msg_t m = {.type = DL_MSG_PING};
+
+		m.u.nonce = ++s->nonce;
+		send_msg(s, &m);
+		s->next_ping_ns = dl_clock_mono_ns() + ping_ns(s);
+		if (s->state == S_CLOSING)
+			return;
+	}
 	if (s->pending) {
 		uv_timer_start(&s->timer, on_retry, RETRY_MS, 0);
 		return;
@@ -685,7 +753,7 @@ bool dl_session_drop(dl_server_t *srv, const char *host, const char *why)
 
 	if (!s)
 		return false;
-	s->state = S_HELLO; /* no offline row for a host being purged */
+	set_state(s, S_HELLO); /* no offline row for a host being purged */
 	session_end(s, DL_ECLOSED, why);
 	return live;
 }
@@ -703,17 +771,14 @@ uint64_t dl_session_live(dl_server_t *srv, const char *host,
 
 int dl_session_send(dl_server_t *srv, uint64_t sid, const dl_msg_t *m)
 {
-	for (dl_session_t *s = srv->sessions; s; s = s->next)
-		if (s->sid == sid)
-			return s->state == S_LIVE ? send_msg(s, m) : DL_ECLOSED;
-	return DL_ECLOSED;
+	dl_session_t *s = find_sid(srv, sid);
+
+	if (!s)
+		return DL_ECLOSED;
+	return s->state == S_LIVE ? send_msg(s, m) : DL_ECLOSED;
 }
 
 size_t dl_session_live_count(dl_server_t *srv)
 {
-	size_t n = 0;
-
-	for (dl_session_t *s = srv->sessions; s; s = s->next)
-		n += s->state == S_LIVE;
-	return n;
+	return srv->nlive;
 }

@@ -223,6 +223,8 @@ static void drain_acks(dl_store_t *s)
 	hosts = s->push_hosts;
 	s->push_pending = false;
 	s->push_hosts = (vec_t){.size = DL_HOST_MAX + 1};
+	dl_hidx_clear(&s->acks_ix);
+	dl_hidx_clear(&s->push_ix);
 	pthread_mutex_unlock(&s->ack_mu);
 	for (size_t i = 0; i < acks.n; i++) {
 		ack_t *a = dl_store__vec_at(&acks, i);
@@ -323,6 +325,10 @@ static void store_free(dl_store_t *s)
 	dl_store__free_items(s->head);
 	free(s->b_acks.v);
 	free(s->b_hosts.v);
+	dl_hidx_free(&s->b_acks_ix);
+	dl_hidx_free(&s->b_hosts_ix);
+	dl_hidx_free(&s->acks_ix);
+	dl_hidx_free(&s->push_ix);
 	free(s->ctab);
 	for (size_t i = 0; i < s->hstates.n; i++)
 		free(((hstate_t *)dl_store__vec_at(&s->hstates, i))

@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 
 #include "collector/store.h"
+#include "common/hidx.h"
 #include "proto/msg.h"
 
 #define SCHEMA_VERSION 8
@@ -225,10 +226,12 @@ struct dl_store {
 	sqlite3_stmt *st[ST_COUNT];
 	pthread_t thread;
 	bool thread_started;
-	uint64_t stamp; /* last containers.updated_ns handed out */
-	vec_t b_acks;	/* ack_t per session, this batch */
-	vec_t b_hosts;	/* bhost_t per host seen, this batch */
-	cstate_t *ctab; /* stats state per container, ccap slots */
+	uint64_t stamp;	      /* last containers.updated_ns handed out */
+	vec_t b_acks;	      /* ack_t per session, this batch */
+	vec_t b_hosts;	      /* bhost_t per host seen, this batch */
+	dl_hidx_t b_acks_ix;  /* sid -> b_acks index + 1 */
+	dl_hidx_t b_hosts_ix; /* host -> b_hosts index + 1 */
+	cstate_t *ctab;	      /* stats state per container, ccap slots */
 	size_t ccap, cn;
 	vec_t hstates;	      /* hstate_t sorted by host */
 	int64_t ret_cursor;   /* retention: next cid after this one */
@@ -249,7 +252,8 @@ struct dl_store {
 	/* Acks for the loop thread, under ack_mu. */
 	pthread_mutex_t ack_mu;
 	vec_t acks;
-	vec_t dones; /* done_t, in commit order */
+	dl_hidx_t acks_ix; /* sid -> acks index + 1 */
+	vec_t dones;	   /* done_t, in commit order */
 
 	/* Delivery cache sorted by host, under cache_mu. */
 	pthread_mutex_t cache_mu;
@@ -266,6 +270,7 @@ struct dl_store {
 	vec_t b_push_hosts;		 /* char[DL_HOST_MAX + 1], batch */
 	bool push_pending;		 /* under ack_mu */
 	vec_t push_hosts;		 /* under ack_mu, for the loop */
+	dl_hidx_t push_ix;		 /* host -> push_hosts index + 1 */
 
 	/* The sample tap (remote write): set under mu, copied by the writer
 	 * when it takes a batch; the batch's stored samples collect in

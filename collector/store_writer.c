@@ -84,14 +84,16 @@ static int host_touch(dl_store_t *s, const char *host, uint64_t time_ns)
 /* The batch's view of host: on first sight the hosts row is made to
  * exist (foreign keys) and the delivery row is read; later items of the
  * batch use and advance the copy, written back once before COMMIT.
- * Items of one host come in runs, so the newest entry is checked first. */
+ * Found by hash: a batch may hold thousands of hosts. */
 static int batch_host(dl_store_t *s, const item_t *it, bhost_t **out)
 {
+	uint64_t hh = dl_hash_str(it->host);
 	bhost_t *h;
 	int rc;
 
-	for (size_t i = s->b_hosts.n; i-- > 0;) {
-		h = dl_store__vec_at(&s->b_hosts, i);
+	for (size_t i = dl_hidx_find(&s->b_hosts_ix, hh); i != DL_HIDX_END;
+	     i = dl_hidx_next(&s->b_hosts_ix, hh, i)) {
+		h = dl_store__vec_at(&s->b_hosts, s->b_hosts_ix.s[i].v - 1);
 		if (!strcmp(h->host, it->host)) {
 			if (it->time_ns > h->last_ns)
 				h->last_ns = it->time_ns;
@@ -101,6 +103,10 @@ static int batch_host(dl_store_t *s, const item_t *it, bhost_t **out)
 	}
 	if (!(h = dl_store__vec_push(&s->b_hosts)))
 		return SQLITE_NOMEM;
+	if (dl_hidx_put(&s->b_hosts_ix, hh, s->b_hosts.n)) {
+		s->b_hosts.n--;
+		return SQLITE_NOMEM;
+	}
 	memset(h, 0, sizeof(*h));
 	memcpy(h->host, it->host, sizeof(h->host));
 	h->touched_ns = h->last_ns = it->time_ns;
@@ -133,26 +139,47 @@ static int batch_flush(dl_store_t *s)
 	return SQLITE_OK;
 }
 
+/* The ack of sid in v (indexed by ix), or NULL. */
+static ack_t *ack_of(vec_t *v, const dl_hidx_t *ix, uint64_t sid)
+{
+	uint64_t h = dl_hash_u64(sid);
+
+	for (size_t i = dl_hidx_find(ix, h); i != DL_HIDX_END;
+	     i = dl_hidx_next(ix, h, i)) {
+		ack_t *a = dl_store__vec_at(v, ix->s[i].v - 1);
+
+		if (a->sid == sid)
+			return a;
+	}
+	return NULL;
+}
+
+/* Keeps one ack per session in v: same epoch, the highest seq wins; a
+ * new epoch (the agent restarted) replaces. 0 or DL_ENOMEM. */
+static int ack_merge(vec_t *v, dl_hidx_t *ix, const ack_t *b)
+{
+	ack_t *a = ack_of(v, ix, b->sid);
+
+	if (!a) {
+		if (!(a = dl_store__vec_push(v)))
+			return DL_ENOMEM;
+		if (dl_hidx_put(ix, dl_hash_u64(b->sid), v->n)) {
+			v->n--;
+			return DL_ENOMEM;
+		}
+		*a = *b;
+	} else if (a->epoch != b->epoch || b->seq > a->seq) {
+		*a = *b;
+	}
+	return 0;
+}
+
 static int note_ack(dl_store_t *s, uint64_t sid, uint64_t epoch, uint64_t seq)
 {
-	ack_t *a = NULL;
+	ack_t b = {sid, epoch, seq};
 
-	for (size_t i = s->b_acks.n; i-- > 0;) {
-		if (((ack_t *)dl_store__vec_at(&s->b_acks, i))->sid == sid) {
-			a = dl_store__vec_at(&s->b_acks, i);
-			break;
-		}
-	}
-	if (!a) {
-		if (!(a = dl_store__vec_push(&s->b_acks)))
-			return SQLITE_NOMEM;
-		*a = (ack_t){sid, epoch, seq};
-		return SQLITE_OK;
-	}
-	/* Same epoch: the highest wins. New epoch: the agent restarted. */
-	if (a->epoch != epoch || seq > a->seq)
-		*a = (ack_t){sid, epoch, seq};
-	return SQLITE_OK;
+	return ack_merge(&s->b_acks, &s->b_acks_ix, &b) ? SQLITE_NOMEM
+							: SQLITE_OK;
 }
 
 /* SQLite codes that say "the item is bad", not "the database is". Such an
@@ -456,6 +483,17 @@ static void observe_commit(dl_store_t *s, uint64_t ns)
 	atomic_fetch_add(&s->commit_ns_sum, ns);
 }
 
+static void batch_reset(dl_store_t *s)
+{
+	s->b_acks.n = 0;
+	s->b_hosts.n = 0;
+	dl_hidx_clear(&s->b_acks_ix);
+	dl_hidx_clear(&s->b_hosts_ix);
+	s->b_push_hosts.n = 0;
+	s->b_tap_c.n = s->b_tap_h.n = 0;
+	s->b_event = 0;
+}
+
 /* One transaction for the batch. Returns an SQLite code; on failure the
  * transaction is rolled back and nothing of the batch counts. */
 static int commit_batch(dl_store_t *s, item_t *batch, size_t n)
@@ -465,11 +503,7 @@ static int commit_batch(dl_store_t *s, item_t *batch, size_t n)
 
 	uint64_t t0;
 
-	s->b_acks.n = 0;
-	s->b_hosts.n = 0;
-	s->b_push_hosts.n = 0;
-	s->b_tap_c.n = s->b_tap_h.n = 0;
-	s->b_event = 0;
+	batch_reset(s);
 	s->b_events_n = s->b_samples_n = s->b_hsamples_n = 0;
 	if ((rc = dl_store__run(s, ST_BEGIN)))
 		goto fail;
@@ -502,12 +536,19 @@ fail:
 
 static void push_merge_host(dl_store_t *s, const char *host)
 {
+	uint64_t h = dl_hash_str(host);
 	char *slot;
 
-	for (size_t k = 0; k < s->push_hosts.n; k++)
-		if (!strcmp(dl_store__vec_at(&s->push_hosts, k), host))
+	for (size_t i = dl_hidx_find(&s->push_ix, h); i != DL_HIDX_END;
+	     i = dl_hidx_next(&s->push_ix, h, i))
+		if (!strcmp(dl_store__vec_at(&s->push_hosts,
+					     s->push_ix.s[i].v - 1),
+			    host))
 			return;
-	if (!(slot = dl_store__vec_push(&s->push_hosts))) {
+	if (!(slot = dl_store__vec_push(&s->push_hosts)) ||
+	    dl_hidx_put(&s->push_ix, h, s->push_hosts.n)) {
+		if (slot)
+			s->push_hosts.n--;
 		DL_LOG_ERROR(TAG, "out of memory queueing a push");
 		return;
 	}
@@ -532,22 +573,13 @@ static void publish(dl_store_t *s)
 			DL_LOG_ERROR(TAG, "out of memory caching delivery");
 	}
 	pthread_mutex_lock(&s->ack_mu);
+	/* The loop may not have taken the last batch's acks yet: merged by
+	 * sid through acks_ix, not compared against every queued one. */
 	for (size_t i = 0; i < s->b_acks.n; i++) {
-		ack_t *b = dl_store__vec_at(&s->b_acks, i), *a = NULL;
-
-		for (size_t k = 0; k < s->acks.n && !a; k++)
-			if (((ack_t *)dl_store__vec_at(&s->acks, k))->sid ==
-			    b->sid)
-				a = dl_store__vec_at(&s->acks, k);
-		if (!a) {
-			if (!(a = dl_store__vec_push(&s->acks))) {
-				DL_LOG_ERROR(TAG,
-					     "out of memory queueing an ack");
-				continue;
-			}
-			*a = *b;
-		} else if (a->epoch != b->epoch || b->seq > a->seq) {
-			*a = *b;
+		if (ack_merge(&s->acks, &s->acks_ix,
+			      dl_store__vec_at(&s->b_acks, i))) {
+			DL_LOG_ERROR(TAG, "out of memory queueing an ack");
+			continue;
 		}
 		posted = true;
 	}
@@ -747,11 +779,7 @@ void *dl_store__writer_main(void *arg)
 					     "closing with %zu items not "
 					     "stored (agents will resend)",
 					     count);
-				s->b_acks.n = 0;
-				s->b_hosts.n = 0;
-				s->b_push_hosts.n = 0;
-				s->b_tap_c.n = s->b_tap_h.n = 0;
-				s->b_event = 0;
+				batch_reset(s);
 				break;
 			}
 			sleep_ms(stopping ? RETRY_SLEEP_MS : wait_ms);

@@ -9,7 +9,7 @@
 #                                 spool http http_latency query
 #                                 alert_latency rules backfill
 #                                 spool_cost web remote_write recreate
-#                                 fleet_restart)
+#                                 fleet_restart simfleet fleet)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 SRC=$(pwd)
@@ -25,7 +25,7 @@ run() {
 	"$@" || echo "(bench $name failed)"
 }
 
-want=${*:-proto store ingest history latency sampling wire agent_cost control spool http http_latency query alert_latency rules backfill web remote_write recreate fleet_restart}
+want=${*:-proto store ingest history latency sampling wire agent_cost control spool http http_latency query alert_latency rules backfill web remote_write recreate fleet_restart simfleet fleet}
 for w in $want; do
 	case $w in
 	proto) run proto "$B/bench/bench_proto" ;;
@@ -67,6 +67,12 @@ for w in $want; do
 	recreate) run recreate bash tests/bench/bench_recreate.sh 7 ;;
 	# restart across 20 agents, --parallel 1/4/16 vs docker restart
 	fleet_restart) run fleet_restart bash tests/bench/bench_fleet_restart.sh 20 3 ;;
+	# serve's limits: 1,000 / 5,000 / 10,000 simulated agents, this build
+	# against the baseline build of BASE_BIN when set (simfleet.sh)
+	simfleet) run simfleet bash tests/bench/simfleet.sh ${DL_SIMFLEET_N:-1000 5000 10000} ;;
+	# real agents through one sshd; 100 by default (300 and 1,000 load
+	# the machine for minutes: DL_FLEET_N=1000 when nobody else works)
+	fleet) for n in ${DL_FLEET_N:-100}; do run "fleet $n" bash tests/bench/fleet.sh "$n"; done ;;
 	*) echo "unknown bench $w" >&2 ;;
 	esac
 done

@@ -347,8 +347,9 @@ PasswordAuthentication no
 KbdInteractiveAuthentication no
 UsePAM no
 AllowUsers $DL_USER
-MaxStartups 100:30:200
+MaxStartups ${DL_SSHD_MAXSTARTUPS:-100:30:200}
 LogLevel ${DL_SSHD_LOGLEVEL:-VERBOSE}
+${DL_SSHD_EXTRA:-}
 EOF
 		: >"$T/sshd.log"
 		dl_spawn "$T/sshd.log" /usr/sbin/sshd -D -e -f "$T/sshd_config"
@@ -445,10 +446,8 @@ dl_enroll() {
 	dl_log "enrolled $name: $line"
 }
 
-# dl_start_agent NAME [KNOWN_HOSTS]. DL_AGENT_ADDR: the collector's address
-# (default 127.0.0.1); DL_AGENT_WRAP: a command prefix that execs the agent
-# (same pid), e.g. "ip netns exec NS".
-dl_start_agent() {
+# dl_write_agent_conf NAME [KNOWN_HOSTS]: $T/agent-NAME.conf
+dl_write_agent_conf() {
 	local name=$1 kh=${2:-$T/known_hosts}
 	mkdir -p "$T/state-$name"
 	cat >"$T/agent-$name.conf" <<EOF
@@ -460,6 +459,7 @@ known_hosts = $kh
 
 [docker]
 socket = /var/run/docker.sock
+${DL_DOCKER_LABEL:+label = $DL_DOCKER_LABEL}
 
 [agent]
 state_dir = $T/state-$name
@@ -475,6 +475,14 @@ EOF
 	if [ -n "${DL_CONTROL_ALLOW:-}" ]; then
 		printf '\n[control]\nallow = %s\n' "$DL_CONTROL_ALLOW" >>"$T/agent-$name.conf"
 	fi
+}
+
+# dl_start_agent NAME [KNOWN_HOSTS]. DL_AGENT_ADDR: the collector's address
+# (default 127.0.0.1); DL_AGENT_WRAP: a command prefix that execs the agent
+# (same pid), e.g. "ip netns exec NS".
+dl_start_agent() {
+	local name=$1
+	dl_write_agent_conf "$@"
 	echo "=== $(date '+%F %T') starting agent $name" >>"$T/agent-$name.log"
 	# shellcheck disable=SC2086 # DL_AGENT_WRAP is words on purpose
 	dl_spawn "$T/agent-$name.log" ${DL_AGENT_WRAP:-} "$DL_BIN/dockline-agent" \

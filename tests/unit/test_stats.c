@@ -435,6 +435,28 @@ static void test_conf_source(void)
 		  DL_ECONFIG);
 }
 
+/* [docker] label: KEY or KEY=VALUE from [A-Za-z0-9_.:/=-], or absent. */
+static void test_conf_label(void)
+{
+	static dl_aconf_t c;
+	char err[512];
+
+	ASSERT_EQ(load_conf("", &c, err, sizeof(err)), 0);
+	ASSERT_STR_EQ(c.docker_label, "");
+	ASSERT_EQ(load_conf("[docker]\nlabel = dockline.test=/tmp/dl.Ab1-x_\n",
+			    &c, err, sizeof(err)),
+		  0);
+	ASSERT_STR_EQ(c.docker_label, "dockline.test=/tmp/dl.Ab1-x_");
+	ASSERT_EQ(load_conf("[docker]\nlabel = a&filters=x\n", &c, err,
+			    sizeof(err)),
+		  DL_ECONFIG);
+	ASSERT(strstr(err, "[docker] label must be KEY or KEY=VALUE"));
+	ASSERT_EQ(load_conf("[docker]\nlabel = =v\n", &c, err, sizeof(err)),
+		  DL_ECONFIG);
+	ASSERT_EQ(load_conf("[docker]\nlabel = a\"b\n", &c, err, sizeof(err)),
+		  DL_ECONFIG);
+}
+
 int main(void)
 {
 	RUN(test_parse_fixture);
@@ -445,5 +467,6 @@ int main(void)
 	RUN(test_table_auto);
 	RUN(test_table_api);
 	RUN(test_conf_source);
+	RUN(test_conf_label);
 	return 0;
 }
