@@ -21,9 +21,9 @@
  *
  *   bench_rules [hosts] [containers] [rounds] [rules]  (1000 20 12 100)
  *
- * The collector loads at most DL_ALERT_RULES_MAX (64) rules from its
- * configuration; the engine itself takes any number, so the N rules are
- * read in files of at most 50 and handed to dl_alerts_new together. */
+ * The N rules are written in files of at most 50, included by one
+ * collector configuration (`include = DIR/rulesN*.conf`) and read by
+ * dl_alert_rules_load as serve reads them. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,28 +116,27 @@ static dl_alert_rule_t *load_rules(const char *dir, bool quiet)
 {
 	char path[256], err[512];
 	size_t got = 0;
-	dl_alert_rule_t *set = calloc(NR ? NR : 1, sizeof(*set));
+	dl_alert_rule_t *set;
+	FILE *f;
 
-	if (!set)
-		die("out of memory");
 	for (uint32_t first = 0; first < NR; first += RULES_FILE) {
-		dl_alert_rule_t part[DL_ALERT_RULES_MAX];
-		size_t n = 0;
-		FILE *f;
-
-		snprintf(path, sizeof(path), "%s/rules%u%s.conf", dir, first,
-			 quiet ? "q" : "");
+		snprintf(path, sizeof(path), "%s/rules%s%04u.conf", dir,
+			 quiet ? "q" : "l", first);
 		if (!(f = fopen(path, "w")))
 			die("cannot write the rules file");
 		for (uint32_t i = first; i < NR && i < first + RULES_FILE; i++)
 			write_rule(f, i, quiet);
 		fclose(f);
-		if (dl_alert_rules_load(path, NULL, NULL, part, &n, err,
-					sizeof(err)))
-			die(err);
-		memcpy(&set[got], part, n * sizeof(*part));
-		got += n;
 	}
+	snprintf(path, sizeof(path), "%s/collector%s.conf", dir,
+		 quiet ? "q" : "l");
+	if (!(f = fopen(path, "w")))
+		die("cannot write the configuration");
+	fprintf(f, "[collector]\ninclude = %s/rules%s*.conf\n", dir,
+		quiet ? "q" : "l");
+	fclose(f);
+	if (dl_alert_rules_load(path, NULL, NULL, &set, &got, err, sizeof(err)))
+		die(err);
 	if (got != NR)
 		die("the rules files did not give every rule");
 	return set;

@@ -46,6 +46,24 @@ static void write_file(const char *path, const char *text)
 	fclose(f);
 }
 
+#define RULES_CAP 64
+
+/* Loads path into rules (at most RULES_CAP of them). */
+static int load_path(const char *path, dl_alerts_has_fn has,
+		     dl_alert_rule_t *rules, size_t *n, char *err,
+		     size_t errlen)
+{
+	dl_alert_rule_t *got;
+	int rc = dl_alert_rules_load(path, has, NULL, &got, n, err, errlen);
+
+	if (rc)
+		return rc;
+	ASSERT(*n <= RULES_CAP);
+	memcpy(rules, got, *n * sizeof(*got));
+	free(got);
+	return 0;
+}
+
 static int load(const char *text, dl_alert_rule_t *rules, size_t *n, char *err,
 		size_t errlen)
 {
@@ -53,7 +71,7 @@ static int load(const char *text, dl_alert_rule_t *rules, size_t *n, char *err,
 
 	snprintf(path, sizeof(path), "%s/c.conf", dir);
 	write_file(path, text);
-	return dl_alert_rules_load(path, NULL, NULL, rules, n, err, errlen);
+	return load_path(path, NULL, rules, n, err, errlen);
 }
 
 static bool no_channels(void *ud, const char *ch)
@@ -64,7 +82,7 @@ static bool no_channels(void *ud, const char *ch)
 
 static void test_config(void)
 {
-	static dl_alert_rule_t r[DL_ALERT_RULES_MAX];
+	static dl_alert_rule_t r[RULES_CAP];
 	static const struct {
 		const char *text, *want;
 	} bad[] = {
@@ -110,8 +128,7 @@ static void test_config(void)
 	snprintf(path, sizeof(path), "%s/c.conf", dir);
 	write_file(path, "[alert a]\ncondition = docker_down\n"
 			 "notify = ops, pager\n");
-	ASSERT_EQ(dl_alert_rules_load(path, no_channels, NULL, r, &n, err,
-				      sizeof(err)),
+	ASSERT_EQ(load_path(path, no_channels, r, &n, err, sizeof(err)),
 		  DL_ECONFIG);
 	ASSERT(strstr(err, "c.conf:3: [alert a] notify names channel pager"));
 
@@ -151,7 +168,7 @@ static void test_config(void)
 
 static dl_alerts_t *engine(const char *text, dl_store_t *store)
 {
-	static dl_alert_rule_t r[DL_ALERT_RULES_MAX];
+	static dl_alert_rule_t r[RULES_CAP];
 	char err[512];
 	size_t n;
 	dl_alerts_t *e;
@@ -352,7 +369,7 @@ static void test_label_scope(void)
 
 		ASSERT(json_is_null(json_object_get(row, "notify_error")));
 		json_decref(lst);
-		for (size_t b = 0; b < HASH_SIZE && !id; b++)
+		for (size_t b = 0; b < e->nbuckets && !id; b++)
 			for (in = e->hash[b]; in; in = in->next)
 				if (in->state == A_FIRING)
 					id = in->id;
