@@ -34,23 +34,29 @@ typedef struct inst {
 	struct inst *next; /* hash chain */
 	uint32_t hv;	   /* hash of (rule, host, ctr) */
 	size_t rule;
+	/* what a sample touches first, together (one or two cache lines:
+	 * a row of a fleet of instances is bound by memory, not by work) */
+	astate_t state;
+	bool bad; /* the condition holds now */
+	bool has_value;
+	int64_t last_sample;
+	int64_t last_input; /* unix ms, for forgetting idle state */
+	double value;
+	int64_t widx; /* newest bucket index; wsum, wn: the buckets within
+			 `for` of it, kept as they come and go */
+	double wsum;
+	uint32_t wn;
+	int64_t id;	  /* row id while pending or firing */
+	int64_t since;	  /* unix ms the condition began */
+	int64_t fired_at; /* unix ms, 0 = not yet */
+	int64_t notified; /* unix ms of the last message, 0 = none */
+	int64_t until;	  /* oom, frames_dropped: clears at this time */
+	bucket_t b[BUCKETS];
 	char host[DL_HOST_MAX + 1];
 	char ctr[CTR_MAX + 1]; /* "" = the host itself */
-	astate_t state;
-	bool bad;	    /* the condition holds now */
-	int64_t id;	    /* row id while pending or firing */
-	int64_t since;	    /* unix ms the condition began */
-	int64_t fired_at;   /* unix ms, 0 = not yet */
-	int64_t notified;   /* unix ms of the last message, 0 = none */
-	int64_t last_input; /* unix ms, for forgetting idle state */
-	int64_t until;	    /* oom, frames_dropped: clears at this time */
-	int64_t last_sample;
-	bool has_value;
-	double value;
 	char summary[DL_ALERT_SUMMARY_MAX + 1];
 	char notify_error[DL_ALERT_SUMMARY_MAX + 1]; /* "" = none */
 	int64_t notify_failed_at;
-	bucket_t b[BUCKETS];
 	int64_t *starts; /* restart_loop: start times, ring of count */
 	size_t nstarts, startpos;
 	/* memory (rule == nrules) */

@@ -22,21 +22,35 @@ static int64_t bucket_width(const dl_alert_rule_t *r)
 	return w < 1000 ? 1000 : w;
 }
 
-/* Adds a sample at t (unix ms); returns the mean over the last `for`
- * (at least the newest bucket). */
+/* Adds a sample at t (unix ms, after the last); returns the mean over
+ * the last `for` (at least the newest bucket). The window's sum and
+ * count follow its buckets as they enter and leave, so a sample reads
+ * the one or two buckets that change, not all BUCKETS of them. */
 static double mean_add(const dl_alert_rule_t *r, inst_t *in, int64_t t,
 		       double v)
 {
 	int64_t w = bucket_width(r), idx = t / w;
 	int64_t span = (r->for_ms + w - 1) / w;
 	bucket_t *b = &in->b[idx % BUCKETS];
-	double sum = 0;
-	uint32_t n = 0;
 
 	if (span < 1)
 		span = 1;
 	if (span > BUCKETS)
 		span = BUCKETS;
+	if (!in->wn || idx - in->widx >= span) {
+		in->wsum = 0; /* every bucket counted has left */
+		in->wn = 0;
+	} else {
+		for (int64_t k = in->widx - span + 1; k <= idx - span; k++) {
+			const bucket_t *o = &in->b[k % BUCKETS];
+
+			if (o->idx == k) {
+				in->wsum -= o->sum;
+				in->wn -= o->n;
+			}
+		}
+	}
+	in->widx = idx;
 	if (b->idx != idx) {
 		b->idx = idx;
 		b->sum = 0;
@@ -44,13 +58,9 @@ static double mean_add(const dl_alert_rule_t *r, inst_t *in, int64_t t,
 	}
 	b->sum += v;
 	b->n++;
-	for (int k = 0; k < BUCKETS; k++)
-		if (in->b[k].n && in->b[k].idx > idx - span &&
-		    in->b[k].idx <= idx) {
-			sum += in->b[k].sum;
-			n += in->b[k].n;
-		}
-	return sum / n;
+	in->wsum += v;
+	in->wn++;
+	return in->wsum / in->wn;
 }
 
 static const char *what_of(dl_cond_t c)

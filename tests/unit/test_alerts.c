@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "collector/alerts.h"
@@ -576,6 +577,201 @@ static void test_restart(void)
 	close_store(s);
 }
 
+/* collector.conf's `include`: files in sorted order, every error names
+ * the included file and line, nothing but [alert NAME] in them, a name
+ * defined twice is refused, no match is no rules. */
+static void test_include(void)
+{
+	static const struct {
+		const char *text, *want;
+	} bad[] = {
+		{"[alert y]\n\ncondition = host_offlin\n",
+		 "inc/b.conf:3: [alert y] condition"},
+		{"[alert y]\ncondition = docker_down\n\ntreshold = 5\n",
+		 "inc/b.conf:4: unknown setting alert y.treshold"},
+		{"[collector]\ndatabase = /tmp/x.db\n",
+		 "inc/b.conf:2: unknown setting collector.database"},
+		{"[alert x]\ncondition = docker_down\n",
+		 "inc/b.conf:2: [alert x] is already defined at "},
+		{"[alert y]\ncondition = host_disk\nthreshold = 101\n",
+		 "inc/b.conf:3: [alert y] threshold"},
+	};
+	dl_alert_rule_t *r;
+	char err[512], conf[160], inc[160], path[200];
+	size_t n;
+
+	snprintf(inc, sizeof(inc), "%s/inc", dir);
+	ASSERT_EQ(mkdir(inc, 0700), 0);
+	snprintf(conf, sizeof(conf), "%s/main.conf", dir);
+	snprintf(path, sizeof(path),
+		 "[collector]\ninclude = %s/*.conf\n"
+		 "[alert first]\ncondition = docker_down\n",
+		 inc);
+	write_file(conf, path);
+	/* an empty alerts.d: collector.conf's rules only */
+	ASSERT_EQ(
+		dl_alert_rules_load(conf, NULL, NULL, &r, &n, err, sizeof(err)),
+		0);
+	ASSERT_EQ(n, 1);
+	free(r);
+	snprintf(path, sizeof(path), "%s/a.conf", inc);
+	write_file(path, "# a\n[alert x]\ncondition = host_offline\n");
+	snprintf(path, sizeof(path), "%s/b.conf", inc);
+	write_file(path, "[alert y]\ncondition = host_cpu\nthreshold = 80\n");
+	snprintf(path, sizeof(path), "%s/b.conf.off", inc);
+	write_file(path, "[alert z]\ncondition = nothing\n");
+	ASSERT_EQ(
+		dl_alert_rules_load(conf, NULL, NULL, &r, &n, err, sizeof(err)),
+		0);
+	ASSERT_EQ(n, 3);
+	ASSERT_STR_EQ(r[0].name, "first");
+	ASSERT_STR_EQ(r[1].name, "x");
+	ASSERT_STR_EQ(r[2].name, "y");
+	ASSERT(r[2].threshold == 80.0);
+	free(r);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(path, sizeof(path), "%s/b.conf", inc);
+		write_file(path, bad[i].text);
+		err[0] = '\0';
+		ASSERT_EQ(dl_alert_rules_load(conf, NULL, NULL, &r, &n, err,
+					      sizeof(err)),
+			  DL_ECONFIG);
+		ASSERT(r == NULL && n == 0);
+		if (!strstr(err, bad[i].want))
+			DL_FAIL_("case %zu: \"%s\" lacks \"%s\"", i, err,
+				 bad[i].want);
+		if (i == 3)
+			ASSERT(strstr(err, "already defined at ") &&
+			       strstr(err, "/inc/a.conf:3"));
+	}
+	/* the channel check reaches included rules too */
+	write_file(path,
+		   "[alert y]\ncondition = docker_down\nnotify = pager\n");
+	ASSERT_EQ(dl_alert_rules_load(conf, no_channels, NULL, &r, &n, err,
+				      sizeof(err)),
+		  DL_ECONFIG);
+	ASSERT(strstr(err, "inc/b.conf:3: [alert y] notify names channel"));
+	/* a directory matching the glob is refused, not read as empty */
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/d.conf", inc);
+	ASSERT_EQ(mkdir(path, 0700), 0);
+	ASSERT_EQ(
+		dl_alert_rules_load(conf, NULL, NULL, &r, &n, err, sizeof(err)),
+		DL_ECONFIG);
+	ASSERT(strstr(err, "d.conf: included, but not a readable regular"));
+	rmdir(path);
+	/* conf.c: include must be absolute */
+	{
+		dl_cconf_t cc;
+
+		write_file(conf, "[collector]\ninclude = alerts.d/*.conf\n");
+		ASSERT_EQ(dl_cconf_load(&cc, conf, err, sizeof(err)),
+			  DL_ECONFIG);
+		ASSERT(strstr(err, "include must be an absolute path"));
+	}
+}
+
+/* More rules than one file's old bound, up to DL_ALERT_RULES_MAX in
+ * all; one more is refused naming where. */
+static void test_many_rules(void)
+{
+	char err[512], conf[160], path[200];
+	dl_alert_rule_t *r;
+	size_t n;
+	FILE *f = NULL;
+
+	snprintf(conf, sizeof(conf), "%s/many.conf", dir);
+	snprintf(path, sizeof(path), "[collector]\ninclude = %s/many/*.conf\n",
+		 dir);
+	write_file(conf, path);
+	snprintf(path, sizeof(path), "%s/many", dir);
+	ASSERT_EQ(mkdir(path, 0700), 0);
+	for (int i = 0; i <= DL_ALERT_RULES_MAX; i++) {
+		if (i % 200 == 0) {
+			if (f)
+				fclose(f);
+			snprintf(path, sizeof(path), "%s/many/%04d.conf", dir,
+				 i);
+			ASSERT((f = fopen(path, "w")));
+		}
+		if (i == DL_ALERT_RULES_MAX) {
+			fclose(f);
+			ASSERT_EQ(dl_alert_rules_load(conf, NULL, NULL, &r, &n,
+						      err, sizeof(err)),
+				  0);
+			ASSERT_EQ(n, DL_ALERT_RULES_MAX);
+			ASSERT_STR_EQ(r[DL_ALERT_RULES_MAX - 1].name, "r1023");
+			free(r);
+			ASSERT((f = fopen(path, "a")));
+		}
+		fprintf(f,
+			"[alert r%d]\ncondition = container_cpu\n"
+			"containers = c%d\nthreshold = 50\nfor = 1m\n",
+			i, i);
+	}
+	fclose(f);
+	ASSERT_EQ(
+		dl_alert_rules_load(conf, NULL, NULL, &r, &n, err, sizeof(err)),
+		DL_ECONFIG);
+	if (!strstr(err, "1000.conf:122: [alert r1024]: more than 1024"))
+		DL_FAIL_("%s", err);
+}
+
+static void cpu(dl_alerts_t *e, const char *host, const char *ctr, double v)
+{
+	json_t *rows =
+		json_pack("[{s:s,s:I,s:f}]", "name", ctr, "time_ns",
+			  (json_int_t)now_ms * 1000000, "cpu_percent", v);
+
+	dl_alerts_stats(e, host, "stats", rows);
+	json_decref(rows);
+}
+
+/* Thresholds over many containers: the instance table grows past its
+ * first size and every instance stays found; a rule's label scope
+ * follows the host's labels; idle instances go and come back. */
+static void test_stats_scope(void)
+{
+	dl_alerts_t *e = engine("[alert web]\ncondition = container_cpu\n"
+				"label = app=web\nthreshold = 50\nfor = 1m\n"
+				"[alert c7]\ncondition = container_cpu\n"
+				"containers = c7*\nthreshold = 50\nfor = 1m\n",
+				NULL);
+	dl_attr_t l[1] = {{DL_STR("app"), DL_STR("web")}};
+	dl_container_t v[1] = {{.name = DL_STR("/c1")}};
+	char name[32];
+	size_t nb0 = e->nbuckets;
+
+	for (int i = 0; i < 3000; i++) {
+		snprintf(name, sizeof(name), "c%d", i);
+		cpu(e, "app-1", name, 90);
+	}
+	ASSERT(e->nbuckets > nb0);
+	ASSERT(e->ninst <= e->nbuckets);
+	/* c7, c70..c79, c700..c799: 111 pending, the label rule none yet */
+	ASSERT_EQ(nalerts(e, false, "pending"), 111);
+	/* c1 gets app=web: its scope is worked out again */
+	v[0].labels = (dl_labels_t){.has = true, .n = 1, .v = l};
+	dl_alerts_container(e, "app-1", false, &v[0]);
+	now_ms += 10000;
+	cpu(e, "app-1", "c1", 90);
+	ASSERT_EQ(nalerts(e, false, "pending"), 112);
+	/* gone quiet, their instances are forgotten; then back */
+	now_ms += 10000;
+	cpu(e, "app-1", "c1", 1);
+	for (int i = 700; i < 800; i++) {
+		snprintf(name, sizeof(name), "c%d", i);
+		cpu(e, "app-1", name, 1);
+	}
+	ASSERT_EQ(nalerts(e, false, "pending"), 11);
+	advance(e, 2 * FORGET_MS);
+	ASSERT_EQ(nalerts(e, false, "firing"), 11);
+	cpu(e, "app-1", "c1", 95);
+	cpu(e, "app-1", "c705", 95);
+	ASSERT_EQ(nalerts(e, false, "pending"), 2);
+	dl_alerts_free(e);
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/dl-alerts-XXXXXX");
@@ -589,6 +785,9 @@ int main(void)
 	test_label_scope();
 	test_silence();
 	test_restart();
+	test_include();
+	test_many_rules();
+	test_stats_scope();
 	json_decref(sent);
 	uv_loop_close(&loop);
 	{
