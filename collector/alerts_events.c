@@ -262,6 +262,27 @@ static void ev_memory(dl_alerts_t *e, const ev_t *ev, bool *crash,
 	}
 }
 
+/* A container that stopped uses neither CPU nor memory and sends no
+ * more samples: its threshold alerts resolve now (else they would fire
+ * on until it is removed), and a new start begins a fresh mean. */
+static void ev_stopped(dl_alerts_t *e, const ev_t *ev, int64_t now)
+{
+	for (size_t i = 0; i < e->nrules; i++) {
+		dl_cond_t c = e->rules[i].cond;
+		inst_t *in;
+
+		if ((c != DL_COND_CONTAINER_CPU &&
+		     c != DL_COND_CONTAINER_MEMORY) ||
+		    !(in = dl_alerts__get(e, i, ev->host, ev->name, false)))
+			continue;
+		memset(in->b, 0, sizeof(in->b));
+		in->wsum = 0;
+		in->wn = 0;
+		if (in->state != A_INACTIVE)
+			dl_alerts__good(e, in, now);
+	}
+}
+
 void dl_alerts_event(dl_alerts_t *e, const json_t *row)
 {
 	const char *type = json_string_value(json_object_get(row, "type"));
@@ -285,6 +306,9 @@ void dl_alerts_event(dl_alerts_t *e, const json_t *row)
 		ev.name++;
 	ev.stale = now - ev.time > DL_ALERT_STALE_MS;
 	ev_memory(e, &ev, &crash, &counted_start);
+	if (!ev.stale &&
+	    (!strcmp(ev.action, "die") || !strcmp(ev.action, "destroy")))
+		ev_stopped(e, &ev, now);
 	for (size_t i = 0; i < e->nrules; i++) {
 		const dl_alert_rule_t *r = &e->rules[i];
 

@@ -24,7 +24,7 @@ curl procps libssh2-1-dev libcurl4-openssl-dev libmsgpack-dev libsqlite3-dev
 libuv1-dev libinih-dev libjansson-dev pkg-config cmake make gcc clang-format
 libssl-dev libwebsockets-dev libwebsockets-evlib-uv python3-websockets
 prometheus wrk python3-aiosmtpd chromium chromium-driver python3-selenium
-clang libclang-rt-14-dev docker-registry"
+clang libclang-rt-14-dev docker-registry socat"
 
 DL_PIDS=()
 
@@ -435,7 +435,8 @@ dl_enroll() {
 	dl_log "enrolled $name: $line"
 }
 
-# dl_start_agent NAME [KNOWN_HOSTS]
+# dl_start_agent NAME [KNOWN_HOSTS] (DL_DOCKER_SOCKET: another socket,
+# e.g. a proxy the test owns)
 dl_start_agent() {
 	local name=$1 kh=${2:-$T/known_hosts}
 	mkdir -p "$T/state-$name"
@@ -447,7 +448,7 @@ identity = $T/key-$name
 known_hosts = $kh
 
 [docker]
-socket = /var/run/docker.sock
+socket = ${DL_DOCKER_SOCKET:-/var/run/docker.sock}
 
 [agent]
 state_dir = $T/state-$name
