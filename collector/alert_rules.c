@@ -3,6 +3,7 @@
  * refused by conf.c (its known list); here each value is read and a key
  * that does not apply to the rule's condition is refused too, so a rule
  * never silently ignores what its author wrote. */
+#include <errno.h>
 #include <fnmatch.h>
 #include <glob.h>
 #include <stdio.h>
@@ -386,8 +387,23 @@ static int add_included(set_t *set, const char *path)
 				   set->errlen);
 }
 
+/* glob(3) reports a directory it cannot read here: one that does not
+ * exist is no files (no alerts.d), any other error stops the start
+ * (rules silently missing would be worse). Start-up runs on one thread. */
+static char glob_path[256];
+static int glob_errno;
+
+static int glob_fail(const char *path, int eno)
+{
+	if (eno == ENOENT || eno == ENOTDIR)
+		return 0;
+	snprintf(glob_path, sizeof(glob_path), "%s", path);
+	glob_errno = eno;
+	return 1;
+}
+
 /* collector.conf's `include`: a glob, matched in sorted order; none
- * matching is no rules, not an error (an empty alerts.d). */
+ * matching is no rules, not an error (an empty or absent alerts.d). */
 static int add_includes(set_t *set, const char *conf, const char *pattern)
 {
 	glob_t g;
@@ -400,15 +416,23 @@ static int add_includes(set_t *set, const char *conf, const char *pattern)
 			 dl_conf_line(set->files[0], "collector", "include"));
 		return DL_ECONFIG;
 	}
-	rc = glob(pattern, GLOB_ERR, NULL, &g);
+	glob_errno = 0;
+	rc = glob(pattern, 0, glob_fail, &g);
 	if (rc == GLOB_NOMATCH)
 		return 0;
-	if (rc) {
-		snprintf(set->err, set->errlen, "%s:%d: include %s: %s", conf,
+	if (rc == GLOB_NOSPACE)
+		snprintf(set->err, set->errlen,
+			 "%s:%d: include %s: out of memory", conf,
 			 dl_conf_line(set->files[0], "collector", "include"),
-			 pattern,
-			 rc == GLOB_NOSPACE ? "out of memory"
-					    : "cannot read the directory");
+			 pattern);
+	else if (rc)
+		snprintf(set->err, set->errlen,
+			 "%s:%d: include %s: cannot read %s: %s", conf,
+			 dl_conf_line(set->files[0], "collector", "include"),
+			 pattern, glob_path,
+			 strerror(glob_errno ? glob_errno : EIO));
+	if (rc) {
+		globfree(&g);
 		return DL_ECONFIG;
 	}
 	if (g.gl_pathc > DL_ALERT_FILES_MAX) {

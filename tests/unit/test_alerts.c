@@ -660,6 +660,28 @@ static void test_include(void)
 		DL_ECONFIG);
 	ASSERT(strstr(err, "d.conf: included, but not a readable regular"));
 	rmdir(path);
+	/* a directory that is not there is no files; one that cannot be
+	 * read stops the start */
+	snprintf(path, sizeof(path), "[collector]\ninclude = %s/none/*.conf\n",
+		 dir);
+	write_file(conf, path);
+	ASSERT_EQ(
+		dl_alert_rules_load(conf, NULL, NULL, &r, &n, err, sizeof(err)),
+		0);
+	ASSERT_EQ(n, 0);
+	free(r);
+	if (geteuid() != 0) {
+		snprintf(path, sizeof(path),
+			 "[collector]\ninclude = %s/inc/*.conf\n", dir);
+		write_file(conf, path);
+		ASSERT_EQ(chmod(inc, 0), 0);
+		ASSERT_EQ(dl_alert_rules_load(conf, NULL, NULL, &r, &n, err,
+					      sizeof(err)),
+			  DL_ECONFIG);
+		ASSERT(strstr(err, "main.conf:2: include ") &&
+		       strstr(err, "Permission denied"));
+		ASSERT_EQ(chmod(inc, 0700), 0);
+	}
 	/* conf.c: include must be absolute */
 	{
 		dl_cconf_t cc;
