@@ -22,6 +22,22 @@ static int64_t bucket_width(const dl_alert_rule_t *r)
 	return w < 1000 ? 1000 : w;
 }
 
+/* The window's sum from its buckets: once every BUCKETS buckets, so the
+ * rounding of adding and subtracting never accumulates. */
+static void resum(inst_t *in, int64_t idx, int64_t span)
+{
+	in->wsum = 0;
+	in->wn = 0;
+	for (int64_t k = idx - span + 1; k <= idx; k++) {
+		const bucket_t *o = &in->b[k % BUCKETS];
+
+		if (o->idx == k) {
+			in->wsum += o->sum;
+			in->wn += o->n;
+		}
+	}
+}
+
 /* Adds a sample at t (unix ms, after the last); returns the mean over
  * the last `for` (at least the newest bucket). The window's sum and
  * count follow its buckets as they enter and leave, so a sample reads
@@ -55,6 +71,8 @@ static double mean_add(const dl_alert_rule_t *r, inst_t *in, int64_t t,
 		b->idx = idx;
 		b->sum = 0;
 		b->n = 0;
+		if (idx % BUCKETS == 0)
+			resum(in, idx, span);
 	}
 	b->sum += v;
 	b->n++;

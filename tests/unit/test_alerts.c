@@ -2,6 +2,7 @@
  * machine (pending -> firing after `for`, hysteresis, resolve, repeat,
  * silences) on synthetic rows and a fake clock, and restart survival
  * through a real store file. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -794,6 +795,45 @@ static void test_stats_scope(void)
 	dl_alerts_free(e);
 }
 
+/* The running mean over `for` equals the mean of every sample whose
+ * bucket is within `for` of the newest, whatever the gaps between
+ * samples (shorter than a bucket, longer than the whole window). */
+static void test_mean_window(void)
+{
+	dl_alerts_t *e = engine("[alert c]\ncondition = container_cpu\n"
+				"threshold = 1000\nfor = 100s\n",
+				NULL);
+	static int64_t ts[4000];
+	static double vs[4000];
+	int64_t w = 100000 / BUCKETS, t = now_ms;
+	unsigned seed = 7;
+	inst_t *in;
+
+	for (int i = 0; i < 4000; i++) {
+		double want = 0;
+		int n = 0;
+
+		seed = seed * 1103515245u + 12345u;
+		t += 1 + (seed >> 8) % (i % 500 == 499 ? 300000 : 9000);
+		seed = seed * 1103515245u + 12345u;
+		ts[i] = t;
+		vs[i] = (double)((seed >> 8) % 10000) / 100.0;
+		now_ms = t;
+		cpu(e, "app-1", "c", vs[i]);
+		for (int k = 0; k <= i; k++)
+			if (ts[k] / w > t / w - BUCKETS) {
+				want += vs[k];
+				n++;
+			}
+		want /= n;
+		ASSERT((in = dl_alerts__get(e, 0, "app-1", "c", false)));
+		if (fabs(in->value - want) > 1e-6)
+			DL_FAIL_("sample %d: mean %.9f, want %.9f", i,
+				 in->value, want);
+	}
+	dl_alerts_free(e);
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/dl-alerts-XXXXXX");
@@ -810,6 +850,7 @@ int main(void)
 	test_include();
 	test_many_rules();
 	test_stats_scope();
+	test_mean_window();
 	json_decref(sent);
 	uv_loop_close(&loop);
 	{
