@@ -1,5 +1,6 @@
-/* dockline-collector: `serve` (the central service) and `attach` (the
- * sshd forced command that relays one agent session to serve). */
+/* dockline-collector: `serve` (the central service), `attach` (the
+ * sshd forced command that relays one agent session to serve) and
+ * `admin-relay` (what `dockline -H ssh://...` runs through ssh). */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include "collector/attach.h"
 #include "collector/backup.h"
 #include "collector/http/gateway.h"
+#include "collector/relay.h"
 #include "collector/serve.h"
 #include "common/log.h"
 
@@ -18,6 +20,7 @@ static void usage(FILE *f)
 		"       dockline-collector attach --host=NAME [-c FILE]\n"
 		"       dockline-collector http [-c FILE]\n"
 		"       dockline-collector backup FILE [-c FILE]\n"
+		"       dockline-collector admin-relay [-c FILE] [-s SOCKET]\n"
 		"       dockline-collector --version\n"
 		"\n"
 		"  serve   run the collector: store agent data in SQLite and "
@@ -31,6 +34,13 @@ static void usage(FILE *f)
 		"  backup  a consistent copy of the live database into FILE "
 		"(new), ingest\n"
 		"          goes on meanwhile (docs/INSTALL.md: restoring)\n"
+		"  admin-relay  the admin socket over stdin/stdout, as the "
+		"calling user\n"
+		"          (run through ssh by `dockline -H ssh://USER@HOST`; "
+		"group\n"
+		"          dockline-admin decides, as for the local CLI)\n"
+		"  -s SOCKET the admin socket (default: admin_socket from the "
+		"config)\n"
 		"  -c FILE configuration (default %s if it exists)\n",
 		DL_COLLECTOR_CONF_DEFAULT);
 }
@@ -40,11 +50,13 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"host", required_argument, NULL, 'H'},
+		{"socket", required_argument, NULL, 's'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *conf_path = NULL, *host = NULL, *cmd, *dest = NULL;
+	const char *sock = NULL;
 	char err[1024];
 	dl_cconf_t conf;
 	int ch;
@@ -67,10 +79,11 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "attach"))
 		dl_attach_exec_small(argv);
 	optind = 2;
-	while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:hs:", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': conf_path = optarg; break;
 		case 'H': host = optarg; break;
+		case 's': sock = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -81,6 +94,11 @@ int main(int argc, char **argv)
 	if (optind != argc) {
 		fprintf(stderr, "dockline-collector: unexpected argument %s\n",
 			argv[optind]);
+		return 2;
+	}
+	if (sock && strcmp(cmd, "admin-relay")) {
+		fprintf(stderr, "dockline-collector: only admin-relay takes "
+				"-s SOCKET\n");
 		return 2;
 	}
 	if (!conf_path && access(DL_COLLECTOR_CONF_DEFAULT, R_OK) == 0)
@@ -113,6 +131,15 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		return dl_backup_run(&conf, dest);
+	}
+	if (!strcmp(cmd, "admin-relay")) {
+		if (host) {
+			fprintf(stderr, "dockline-collector: admin-relay takes "
+					"no --host\n");
+			return 2;
+		}
+		return dl_relay_run(sock ? sock : conf.admin_socket,
+				    STDIN_FILENO, STDOUT_FILENO);
 	}
 	if (!strcmp(cmd, "attach")) {
 		if (!host) {

@@ -395,9 +395,9 @@ int dl_serve_run(const dl_cconf_t *conf)
 		dl_notify_free(srv.notify);
 		return 1;
 	}
-	dl_store_set_audit_retention(srv.store, conf->retention_audit);
 	dl_store_set_retention(srv.store, conf->retention_raw,
-			       conf->retention_minute, conf->retention_hour);
+			       conf->retention_minute, conf->retention_hour,
+			       conf->retention_audit);
 	/* The agent socket is reachable by attach processes of other uids
 	 * (sshd runs them as the collector's ssh user); SO_PEERCRED decides.
 	 * The admin socket's file mode decides who may administer. */

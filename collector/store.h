@@ -185,19 +185,19 @@ int dl_store_silence_put(dl_store_t *s, const dl_silence_row_t *r,
 int dl_store_silence_end(dl_store_t *s, int64_t id, int64_t when,
 			 dl_store_done_cb done, void *ud);
 
-/* Stats retention per tier, in seconds (collector.conf [retention]).
- * The writer deletes what is older in steps of at most a few thousand
- * rows between batches, once a second, so ingest never waits long. A
- * call also runs a step soon. Values <= 0 keep the current window. */
+/* Retention windows in seconds (collector.conf [retention]): stats per
+ * tier, and finished audit rows. The writer deletes what is older in
+ * steps of at most a few thousand rows between batches, once a second,
+ * so ingest never waits long. A call also runs a step soon. Values <= 0
+ * keep the current window. All four are set in one call: a step run
+ * between two calls would cut with a default window the caller meant
+ * to widen. */
 #define DL_STORE_RAW_DEFAULT	(48 * 3600)
 #define DL_STORE_MINUTE_DEFAULT (30 * 86400)
 #define DL_STORE_HOUR_DEFAULT	(365 * 86400)
+#define DL_STORE_AUDIT_DEFAULT	(400 * 86400)
 void dl_store_set_retention(dl_store_t *s, int64_t raw_s, int64_t minute_s,
-			    int64_t hour_s);
-/* Audit rows older than this many seconds go the same way (finished
- * ones only; collector.conf [retention] audit). */
-#define DL_STORE_AUDIT_DEFAULT (400 * 86400)
-void dl_store_set_audit_retention(dl_store_t *s, int64_t seconds);
+			    int64_t hour_s, int64_t audit_s);
 
 /* CPU percent as docker stats computes it, from two cumulative readings
  * of container and host CPU time; -1 when it cannot be known (no

@@ -16,8 +16,9 @@
 #include "proto/msg.h"
 
 #define SCHEMA_VERSION 7
-#define RETRY_SLEEP_MS 200
-#define CLOSE_RETRIES  3 /* failed COMMITs tolerated while closing */
+#define RETRY_SLEEP_MS 200  /* first retry of a failed COMMIT */
+#define RETRY_MAX_MS   5000 /* backoff cap while the database is unavailable */
+#define CLOSE_RETRIES  3    /* failed COMMITs tolerated while closing */
 
 enum {
 	ST_BEGIN,
@@ -304,6 +305,9 @@ void dl_store__idx_forget(dl_store_t *s, const char *host);
 bool dl_store__retention_due(dl_store_t *s);
 void dl_store__retention_run(dl_store_t *s);
 void dl_store__stats_forget(dl_store_t *s);
+/* rc says the database cannot take writes now (disk full, locked by
+ * another process, I/O error): retry later, not the item's fault. */
+bool dl_store__unavailable(int rc);
 
 /* store_alert.c */
 int dl_store__apply_alert(dl_store_t *s, item_t *it);

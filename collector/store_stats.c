@@ -634,8 +634,15 @@ static int retention_step(dl_store_t *s, int64_t *deleted)
 	*deleted = RET_STEP_ROWS - budget;
 	return SQLITE_OK;
 fail:
-	DL_LOG_RL(DL_LOG_LEVEL_ERROR, TAG, "%s: retention step failed: %s",
-		  s->path, sqlite3_errmsg(s->db));
+	/* An unavailable database is reported once by the writer when data
+	 * is held (store_writer.c); a skipped step is tried again later. */
+	if (dl_store__unavailable(rc))
+		DL_LOG_DEBUG(TAG, "%s: retention step skipped: %s", s->path,
+			     sqlite3_errmsg(s->db));
+	else
+		DL_LOG_RL(DL_LOG_LEVEL_ERROR, TAG,
+			  "%s: retention step failed: %s", s->path,
+			  sqlite3_errmsg(s->db));
 	if (!sqlite3_get_autocommit(s->db))
 		dl_store__run(s, ST_ROLLBACK);
 	return rc;
@@ -662,25 +669,17 @@ void dl_store__retention_run(dl_store_t *s)
 		      (deleted >= RET_STEP_ROWS ? 0 : RET_PERIOD_NS);
 }
 
-void dl_store_set_audit_retention(dl_store_t *s, int64_t seconds)
-{
-	pthread_mutex_lock(&s->mu);
-	if (seconds > 0 && seconds < INT64_MAX / 1000000000)
-		s->ret_audit_ns = seconds * 1000000000;
-	s->ret_kick = true;
-	pthread_cond_signal(&s->cv);
-	pthread_mutex_unlock(&s->mu);
-}
-
 void dl_store_set_retention(dl_store_t *s, int64_t raw_s, int64_t minute_s,
-			    int64_t hour_s)
+			    int64_t hour_s, int64_t audit_s)
 {
-	const int64_t w[3] = {raw_s, minute_s, hour_s};
+	const int64_t w[4] = {raw_s, minute_s, hour_s, audit_s};
+	int64_t *ns[4] = {&s->ret_ns[0], &s->ret_ns[1], &s->ret_ns[2],
+			  &s->ret_audit_ns};
 
 	pthread_mutex_lock(&s->mu);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		if (w[i] > 0 && w[i] < INT64_MAX / 1000000000)
-			s->ret_ns[i] = w[i] * 1000000000;
+			*ns[i] = w[i] * 1000000000;
 	s->ret_kick = true;
 	pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mu);

@@ -356,10 +356,11 @@ static int commit_batch(dl_store_t *s, item_t *batch, size_t n)
 	return SQLITE_OK;
 fail:
 	dl_store__stats_forget(s);
-	DL_LOG_RL(DL_LOG_LEVEL_ERROR, TAG,
-		  "%s: batch of %zu items not committed (%s: %s); nothing "
-		  "acked, retrying",
-		  s->path, n, sqlite3_errstr(rc), sqlite3_errmsg(s->db));
+	/* One line per episode comes from the writer loop (hold_begin). */
+	DL_LOG_DEBUG(TAG,
+		     "%s: batch of %zu items not committed (%s: %s); nothing "
+		     "acked, retrying",
+		     s->path, n, sqlite3_errstr(rc), sqlite3_errmsg(s->db));
 	if (!sqlite3_get_autocommit(s->db))
 		dl_store__run(s, ST_ROLLBACK);
 	return rc;
@@ -506,6 +507,72 @@ static void publish_dones(dl_store_t *s, const item_t *batch, bool stored)
 		uv_async_send(&s->async);
 }
 
+bool dl_store__unavailable(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_FULL:
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+	case SQLITE_IOERR:
+	case SQLITE_CANTOPEN:
+	case SQLITE_READONLY: return true;
+	default: return false;
+	}
+}
+
+/* Items held by the writer: the batch plus what queued up behind it. */
+static size_t held_items(dl_store_t *s, size_t batch)
+{
+	size_t n;
+
+	pthread_mutex_lock(&s->mu);
+	n = batch + s->nitems;
+	pthread_mutex_unlock(&s->mu);
+	return n;
+}
+
+/* The first failed COMMIT of an episode: one line that says why and what
+ * it means. Nothing is acked while it lasts, so the agents keep their
+ * frames spooled; the store's queue is bounded (DL_STORE_QUEUE_MAX),
+ * past it the sessions stop reading. */
+static void hold_begin(dl_store_t *s, int rc, size_t batch)
+{
+	size_t n = held_items(s, batch);
+	const char *pl = n == 1 ? "" : "s";
+
+	switch (rc & 0xff) {
+	case SQLITE_FULL:
+		DL_LOG_ERROR(
+			TAG,
+			"database disk is full at %s; holding %zu frame%s, "
+			"agents keep spooling",
+			s->path, n, pl);
+		break;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		DL_LOG_ERROR(TAG,
+			     "database %s is locked by another process (%s); "
+			     "holding %zu frame%s, agents keep spooling",
+			     s->path, sqlite3_errstr(rc), n, pl);
+		break;
+	default:
+		DL_LOG_ERROR(TAG,
+			     "cannot write database %s (%s, code %d); holding "
+			     "%zu frame%s, agents keep spooling",
+			     s->path, sqlite3_errstr(rc), rc, n, pl);
+		break;
+	}
+}
+
+static void hold_end(dl_store_t *s, uint64_t since_ns, unsigned tries)
+{
+	DL_LOG_WARN(TAG,
+		    "database %s is writable again after %.1f s (%u tries); "
+		    "held frames committed",
+		    s->path, (double)(dl_clock_mono_ns() - since_ns) / 1e9,
+		    tries);
+}
+
 void *dl_store__writer_main(void *arg)
 {
 	dl_store_t *s = arg;
@@ -514,15 +581,23 @@ void *dl_store__writer_main(void *arg)
 	while (wait_batch(s)) {
 		size_t bytes, count;
 		item_t *batch = take_batch(s, &bytes, &count);
-		int tries = 0;
+		unsigned failed = 0, wait_ms = RETRY_SLEEP_MS;
+		uint64_t since = 0;
+		int tries = 0, rc;
 
 		pthread_mutex_unlock(&s->mu);
 		/* Nothing is acked before COMMIT, so giving up only costs
-		 * a resend; but while running, keep trying: the agent is
-		 * waiting for exactly these frames. */
-		while (commit_batch(s, batch, count) != SQLITE_OK) {
+		 * a resend; but while running, keep trying (backing off up
+		 * to RETRY_MAX_MS): the agent is waiting for exactly these
+		 * frames. One line when the episode starts, one when it
+		 * ends. */
+		while ((rc = commit_batch(s, batch, count)) != SQLITE_OK) {
 			bool stopping;
 
+			if (failed++ == 0) {
+				since = dl_clock_mono_ns();
+				hold_begin(s, rc, count);
+			}
 			pthread_mutex_lock(&s->mu);
 			stopping = s->stopping;
 			pthread_mutex_unlock(&s->mu);
@@ -537,8 +612,12 @@ void *dl_store__writer_main(void *arg)
 				s->b_event = 0;
 				break;
 			}
-			sleep_ms(RETRY_SLEEP_MS);
+			sleep_ms(stopping ? RETRY_SLEEP_MS : wait_ms);
+			wait_ms = wait_ms * 2 < RETRY_MAX_MS ? wait_ms * 2
+							     : RETRY_MAX_MS;
 		}
+		if (failed && rc == SQLITE_OK)
+			hold_end(s, since, failed + 1);
 		publish(s);
 		publish_dones(s, batch, tries < CLOSE_RETRIES);
 		dl_store__free_items(batch);

@@ -81,7 +81,7 @@ static json_t *ctl(const apply_t *ap, const char *action, json_t *args,
 	if (rc == 0)
 		rc = dl_admin_recv(fd, DL_ADMIN_RESP_MAX,
 				   (int)(timeout_s * 1000 + 5000), &resp);
-	close(fd);
+	dl_cli_close(fd);
 	json_decref(req);
 	if (rc) {
 		snprintf(a->status, sizeof(a->status), "unknown");

@@ -7,10 +7,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "collector/sshurl.h"
+
 typedef struct {
-	const char *socket;    /* admin socket path */
+	const char *socket;    /* admin socket path (remote: may be NULL) */
 	const char *conf_path; /* collector.conf, may be NULL */
 	const char *token;     /* --token or DOCKLINE_TOKEN, may be NULL */
+	bool is_remote;	       /* -H ssh://... (socket, conf_path: there) */
+	dl_ssh_url_t remote;
 } dl_cli_t;
 
 /* Adds cli's token, if any, to req (every request carries it). 0, or
@@ -28,11 +32,24 @@ enum {
 	DL_CLI_EXIT_UNKNOWN = 4, /* no answer in time or link lost: the
 				    outcome is unknown */
 	DL_CLI_EXIT_REFUSED = 5, /* the host's policy refused */
+	DL_CLI_EXIT_SSH = 6,	 /* -H ssh://: ssh or the relay failed
+				    before the collector answered */
 	DL_CLI_EXIT_EXEC = 125,
 };
 
-/* Connects to the admin socket: fd, or -1 after printing why. */
+/* Connects to the admin socket (through ssh with -H): fd, or -1 after
+ * printing why. Close it with dl_cli_close. */
 int dl_cli_connect(const dl_cli_t *cli);
+void dl_cli_close(int fd);
+
+/* remote.c: -H ssh://USER@HOST[:PORT]. setup checks the URL and that -s
+ * and -c are plain remote paths: 0 or DL_CLI_EXIT_USAGE after a
+ * sentence. connect: fd once the relay answered, or -1 after ssh's words
+ * and one sentence. dl_cli_exit(rc): the exit code, DL_CLI_EXIT_SSH (or
+ * DL_CLI_EXIT_OFFLINE) instead of rc when a session failed that way. */
+int dl_cli_remote_setup(dl_cli_t *cli, const char *url);
+int dl_cli_remote_connect(const dl_cli_t *cli);
+int dl_cli_exit(int rc);
 
 /* Control ops (start, stop, logs, exec, images, ...): argv[0] names it. */
 bool dl_cli_is_control(const char *cmd);

@@ -690,11 +690,11 @@ static int run(const dl_cli_t *cli, req_t *r)
 	if (rc) {
 		fprintf(stderr, "dockline: cannot send the request: %s\n",
 			dl_strerror(rc));
-		close(fd);
+		dl_cli_close(fd);
 		return DL_CLI_EXIT_FAIL;
 	}
 	rc = receive(r, fd);
-	close(fd);
+	dl_cli_close(fd);
 	return rc;
 }
 

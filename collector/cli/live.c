@@ -54,7 +54,7 @@ static int open_request(const dl_cli_t *cli, json_t *req)
 	return fd;
 fail:
 	json_decref(resp);
-	close(fd);
+	dl_cli_close(fd);
 	return -1;
 }
 
@@ -105,7 +105,7 @@ int dl_cli_events_follow(const dl_cli_t *cli, const char *host,
 	if (host)
 		json_object_set_new(req, "host", json_string(host));
 	if (!(data = dl_cli_call(cli, req))) {
-		close(fd);
+		dl_cli_close(fd);
 		return 1;
 	}
 	if (!json)
@@ -130,7 +130,7 @@ int dl_cli_events_follow(const dl_cli_t *cli, const char *host,
 		}
 		json_decref(msg);
 	}
-	close(fd);
+	dl_cli_close(fd);
 	return rc < 0 ? 1 : 0;
 }
 
@@ -175,7 +175,7 @@ int dl_cli_metrics(const dl_cli_t *cli, int argc, char **argv)
 		if (n && p[0] == DL_ADMIN_STDOUT) {
 			if (write_all(p + 1, n - 1)) {
 				free(p);
-				close(fd);
+				dl_cli_close(fd);
 				return DL_CLI_EXIT_FAIL;
 			}
 			free(p);
@@ -185,7 +185,7 @@ int dl_cli_metrics(const dl_cli_t *cli, int argc, char **argv)
 		free(p);
 		break;
 	}
-	close(fd);
+	dl_cli_close(fd);
 	if (rc) {
 		fprintf(stderr, "dockline: no answer from the collector: %s\n",
 			dl_strerror(rc));

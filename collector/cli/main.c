@@ -24,9 +24,9 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: dockline [-s ADMIN_SOCKET] [-c collector.conf] "
-		"[--token "
-		"SECRET] COMMAND [ARGS]\n"
+		"usage: dockline [-H ssh://USER@HOST[:PORT]] [-s ADMIN_SOCKET] "
+		"[-c collector.conf]\n"
+		"                [--token SECRET] COMMAND [ARGS]\n"
 		"\n"
 		"commands:\n"
 		"  hosts [--json]                          hosts, online "
@@ -140,20 +140,35 @@ static void usage(FILE *f)
 		"(no\n"
 		"  answer in time, connection lost), 5 refused by the host's "
 		"policy;\n"
+		"  6 (-H) ssh or the relay failed before the collector "
+		"answered;\n"
 		"  exec exits with the command's code, or 125 when dockline "
 		"failed\n"
 		"default socket: %s (or admin_socket from %s)\n"
 		"--token (or the environment's DOCKLINE_TOKEN, which ps "
 		"cannot show)\n"
 		"  sends every request as that API token, with its role and "
-		"hosts\n",
+		"hosts\n"
+		"-H ssh://USER@HOST[:PORT] (or DOCKLINE_HOST): every request "
+		"goes through\n"
+		"  ssh to `dockline-collector admin-relay` on HOST, as USER "
+		"(who must be in\n"
+		"  group dockline-admin there); -s and -c then name paths on "
+		"HOST;\n"
+		"  DOCKLINE_SSH_COMMAND replaces \"ssh\" (words, quotes "
+		"group, no shell),\n"
+		"  e.g. \"ssh -i ~/.ssh/admin -o "
+		"UserKnownHostsFile=~/.ssh/kh\"\n",
 		DL_ADMIN_SOCKET_DEFAULT, DL_COLLECTOR_CONF_DEFAULT);
 }
 
 int dl_cli_connect(const dl_cli_t *cli)
 {
-	int fd = dl_admin_connect(cli->socket);
+	int fd;
 
+	if (cli->is_remote)
+		return dl_cli_remote_connect(cli);
+	fd = dl_admin_connect(cli->socket);
 	if (fd >= 0)
 		return fd;
 	if (fd == DL_ENOENT)
@@ -191,7 +206,7 @@ json_t *dl_cli_call(const dl_cli_t *cli, json_t *req)
 				   : dl_admin_send(fd, req, DL_ADMIN_REQ_MAX);
 	if (rc == 0)
 		rc = dl_admin_recv(fd, DL_ADMIN_RESP_MAX, 60000, &resp);
-	close(fd);
+	dl_cli_close(fd);
 	json_decref(req);
 	if (rc) {
 		fprintf(stderr, "dockline: no answer from the collector: %s\n",
@@ -644,6 +659,11 @@ static int resolve_socket(dl_cli_t *cli, const char *sock_opt)
 	static dl_cconf_t conf;
 	char err[1024];
 
+	/* the relay reads the collector host's own config */
+	if (cli->is_remote) {
+		cli->socket = sock_opt;
+		return 0;
+	}
 	if (sock_opt) {
 		cli->socket = sock_opt;
 		return 0;
@@ -667,10 +687,10 @@ static bool names_container(int argc, char **argv)
 	return false;
 }
 
-int main(int argc, char **argv)
+static int cli_main(int argc, char **argv)
 {
 	dl_cli_t cli = {0};
-	const char *sock = NULL, *host = NULL, *cmd;
+	const char *sock = NULL, *host = NULL, *cmd, *url = NULL;
 	bool all = false, json = false, follow = false;
 	int64_t since_s = 0;
 	int limit = DEFAULT_EVENT_LIMIT;
@@ -690,6 +710,8 @@ int main(int argc, char **argv)
 			cli.conf_path = argv[++i];
 		} else if (!strcmp(argv[i], "--token") && i + 1 < argc) {
 			cli.token = argv[++i];
+		} else if (!strcmp(argv[i], "-H") && i + 1 < argc) {
+			url = argv[++i];
 		} else {
 			fprintf(stderr, "dockline: unknown option %s\n",
 				argv[i]);
@@ -708,9 +730,25 @@ int main(int argc, char **argv)
 		fprintf(stderr, "dockline: the token is too long\n");
 		return 2;
 	}
+	if (!url && getenv("DOCKLINE_HOST") && getenv("DOCKLINE_HOST")[0])
+		url = getenv("DOCKLINE_HOST");
+	if (url) {
+		cli.socket = sock;
+		rc = dl_cli_remote_setup(&cli, url);
+		if (rc)
+			return rc;
+	}
 	cmd = argv[i];
 	argc -= i;
 	argv += i;
+	/* both edit authorized_keys on the collector host */
+	if (url && (!strcmp(cmd, "enroll") || !strcmp(cmd, "forget"))) {
+		fprintf(stderr,
+			"dockline: %s edits files on the collector host: run "
+			"it there (without -H or DOCKLINE_HOST)\n",
+			cmd);
+		return DL_CLI_EXIT_USAGE;
+	}
 	if (!strcmp(cmd, "enroll"))
 		return dl_cli_enroll(&cli, argc, argv);
 	/* `top HOST/CONTAINER` lists processes; `top` is the live view. */
@@ -785,4 +823,9 @@ int main(int argc, char **argv)
 		return cmd_ps(&cli, host, &pso);
 	}
 	return cmd_events(&cli, host, since_s, limit, follow, json);
+}
+
+int main(int argc, char **argv)
+{
+	return dl_cli_exit(cli_main(argc, argv));
 }

@@ -35,7 +35,7 @@ static int cmd_test(const dl_cli_t *cli, const char *channel, bool json)
 		     : dl_admin_send(fd, req, DL_ADMIN_REQ_MAX);
 	if (rc == 0)
 		rc = dl_admin_recv(fd, DL_ADMIN_RESP_MAX, TEST_WAIT_MS, &resp);
-	close(fd);
+	dl_cli_close(fd);
 	json_decref(req);
 	if (rc) {
 		fprintf(stderr, "dockline: no answer from the collector: %s\n",

@@ -123,7 +123,7 @@ static void fill(const char *path, int64_t now)
 		usleep(1000);
 	}
 	/* retention as configured by default: raw older than 48 h goes */
-	dl_store_set_retention(s, 48 * 3600, 30 * 86400, 365 * 86400);
+	dl_store_set_retention(s, 48 * 3600, 30 * 86400, 365 * 86400, 0);
 	sleep(3);
 	dl_store_close(s);
 	uv_run(&loop, UV_RUN_DEFAULT);

@@ -23,7 +23,8 @@ FL_GAP_SLACK_S=${FL_GAP_SLACK_S:-8}
 export DL_STATS_INTERVAL=${DL_STATS_INTERVAL:-1}
 export DL_PING_INTERVAL=${DL_PING_INTERVAL:-2}
 
-fl_db() { sqlite3 -cmd '.timeout 20000' "$T/dockline.db" "$@"; }
+FL_DB=${DL_DATABASE:-$T/dockline.db}
+fl_db() { sqlite3 -cmd '.timeout 20000' "$FL_DB" "$@"; }
 fl_now() { date +%s.%N; }
 fl_agent_pid() { eval "echo \$DL_AGENT_PID_$FL_H"; }
 
@@ -71,23 +72,25 @@ fl_max_gap() {
 	       SELECT printf('%.1f', coalesce(max(d), 0) / 1e9) FROM g"
 }
 
-# fl_burst TAG [N]: N exec_create events on the ticker, through the
-# Engine API (no process runs, so ~1 ms each on dockerd's side), FL_PAR
-# at a time. In the background: the pid goes to FL_BURST_PID.
+# fl_burst TAG [N [FIRST]]: N exec_create events on the ticker, through
+# the Engine API (no process runs, so ~1 ms each on dockerd's side),
+# FL_PAR at a time, numbered from FIRST (1). In the background: the pid
+# goes to FL_BURST_PID. FL_BURST_N counts all the bursts of one TAG.
 fl_burst() {
-	local tag=$1 n=${2:-$FL_N}
-	(seq 1 "$n" | xargs -P "$FL_PAR" -I{} curl -sf -o /dev/null \
+	local tag=$1 n=${2:-$FL_N} first=${3:-1}
+	(seq "$first" $((first + n - 1)) | xargs -P "$FL_PAR" -I{} curl -sf -o /dev/null \
 		--unix-socket /var/run/docker.sock -H 'Content-Type: application/json' \
 		-d "{\"Cmd\":[\"true\",\"$tag-{}\"]}" \
 		"http://x/containers/$FL_TICKER/exec") >>"$T/burst.log" 2>&1 &
 	FL_BURST_PID=$!
 	DL_PIDS+=("$FL_BURST_PID")
+	[ "$first" = 1 ] && FL_BURST_N=0
 	FL_BURST_TAG=$tag
-	FL_BURST_N=$n
+	FL_BURST_N=$((FL_BURST_N + n))
 }
 fl_burst_wait() {
 	wait "$FL_BURST_PID" || dl_fail "the burst's requests to dockerd failed (see $T/burst.log)"
-	dl_log "burst $FL_BURST_TAG: $FL_BURST_N exec_create events made"
+	dl_log "burst $FL_BURST_TAG: $FL_BURST_N exec_create events made in all"
 }
 fl_burst_stored() {
 	fl_db "SELECT count(*) FROM events WHERE host = '$FL_H' AND actor_id = '$FL_TICKER'
@@ -187,3 +190,28 @@ fl_restart_sshd() {
 	done
 	dl_fail "sshd did not come back on port $DL_SSH_PORT"
 }
+
+# fl_row LABEL A B C: one more table row (before the samples rows).
+fl_row() { printf '%-22s %8s %8s %10s\n' "$@" >>"$T/extra.rows"; }
+
+# fl_skip_table WHY: the case's table says SKIPPED (run.sh lists it).
+fl_skip_table() {
+	local table
+	table=$(printf '\n== %s\n%-22s SKIPPED: %s\n' "$FL_CASE" "" "$1")
+	printf '%s\n' "$table" >&2
+	[ -n "${FL_TABLES:-}" ] && printf '%s\n' "$table" >>"$FL_TABLES"
+	dl_log "SKIPPED: $1"
+	exit 77
+}
+
+# The database after the fault: SQLite finds nothing wrong with it.
+fl_integrity() {
+	dl_assert_eq "PRAGMA integrity_check" ok "$(fl_db 'PRAGMA integrity_check')"
+}
+
+# fl_log_count FILE ERE: lines matching in FILE (0 when none).
+fl_log_count() { grep -cE -- "$2" "$1" 2>/dev/null || true; }
+
+# fl_events_total: every event row of the host (any actor), for watching
+# commits land.
+fl_events_total() { fl_db "SELECT count(*) FROM events WHERE host = '$FL_H'"; }

@@ -10,7 +10,8 @@ FL_TABLES=$(mktemp /tmp/dl-faults.XXXXXX)
 export FL_TABLES
 trap 'rm -f "$FL_TABLES"' EXIT
 failed=() skipped=() passed=()
-cases=(agent_kill collector_kill sshd_restart agent_reboot)
+cases=(agent_kill collector_kill sshd_restart agent_reboot partition disk_full sqlite_busy
+	collector_kill_commit docker_restart)
 [ $# -gt 0 ] && cases=("$@")
 for c in "${cases[@]}"; do
 	start=$(date +%s)

@@ -24,9 +24,13 @@ curl procps libssh2-1-dev libcurl4-openssl-dev libmsgpack-dev libsqlite3-dev
 libuv1-dev libinih-dev libjansson-dev pkg-config cmake make gcc clang-format
 libssl-dev libwebsockets-dev libwebsockets-evlib-uv python3-websockets
 prometheus wrk python3-aiosmtpd chromium chromium-driver python3-selenium
-clang libclang-rt-14-dev docker-registry socat"
+clang libclang-rt-14-dev docker-registry nftables iproute2 socat"
 
 DL_PIDS=()
+# Commands (strings, eval'd) that undo what a test made outside $T and its
+# processes (a network namespace, a mount, an nft table): run at exit,
+# newest first, after the processes are killed.
+DL_UNDO=()
 
 dl_log() { printf '[%s %s] %s\n' "$(date +%H:%M:%S)" "$DL_TEST_NAME" "$*" >&2; }
 
@@ -196,6 +200,10 @@ dl_cleanup() {
 		p=${DL_PIDS[$i]}
 		kill -0 "$p" 2>/dev/null && dl_kill_tree "$p"
 	done
+	for ((i = ${#DL_UNDO[@]} - 1; i >= 0; i--)); do
+		eval "${DL_UNDO[$i]}" >/dev/null 2>&1 ||
+			dl_log "cleanup failed: ${DL_UNDO[$i]}"
+	done
 	if [ -n "${T:-}" ]; then
 		local ids
 		ids=$(docker ps -aq --filter "label=dockline.test=$T" 2>/dev/null)
@@ -315,6 +323,7 @@ dl_check_bins() {
 
 # Private sshd: own host keys (ed25519 and ecdsa, so the agent has to pick
 # the pinned one), own authorized_keys, only dltest, on a free port.
+# DL_SSHD_LISTEN: one more address to listen on (it must exist already).
 dl_start_sshd() {
 	local try
 	mkdir -p /run/sshd
@@ -327,6 +336,7 @@ dl_start_sshd() {
 		DL_SSH_PORT=$(dl_free_port)
 		cat >"$T/sshd_config" <<EOF
 ListenAddress 127.0.0.1
+${DL_SSHD_LISTEN:+ListenAddress $DL_SSHD_LISTEN}
 Port $DL_SSH_PORT
 HostKey $T/ssh_host_ed25519_key
 HostKey $T/ssh_host_ecdsa_key
@@ -370,7 +380,7 @@ EOF
 dl_write_collector_conf() {
 	cat >"$T/collector.conf" <<EOF
 [collector]
-database = $T/dockline.db
+database = ${DL_DATABASE:-$T/dockline.db}
 agent_socket = $T/agent.sock
 admin_socket = $T/admin.sock
 attach_users = $DL_USER
@@ -435,14 +445,16 @@ dl_enroll() {
 	dl_log "enrolled $name: $line"
 }
 
-# dl_start_agent NAME [KNOWN_HOSTS] (DL_DOCKER_SOCKET: another socket,
-# e.g. a proxy the test owns)
+# dl_start_agent NAME [KNOWN_HOSTS]. DL_AGENT_ADDR: the collector's address
+# (default 127.0.0.1); DL_AGENT_WRAP: a command prefix that execs the agent
+# (same pid), e.g. "ip netns exec NS"; DL_DOCKER_SOCKET: another Docker
+# socket (e.g. a proxy the test owns).
 dl_start_agent() {
 	local name=$1 kh=${2:-$T/known_hosts}
 	mkdir -p "$T/state-$name"
 	cat >"$T/agent-$name.conf" <<EOF
 [collector]
-address = 127.0.0.1:$DL_SSH_PORT
+address = ${DL_AGENT_ADDR:-127.0.0.1}:$DL_SSH_PORT
 user = $DL_USER
 identity = $T/key-$name
 known_hosts = $kh
@@ -461,7 +473,9 @@ EOF
 		printf '\n[control]\nallow = %s\n' "$DL_CONTROL_ALLOW" >>"$T/agent-$name.conf"
 	fi
 	echo "=== $(date '+%F %T') starting agent $name" >>"$T/agent-$name.log"
-	dl_spawn "$T/agent-$name.log" "$DL_BIN/dockline-agent" -c "$T/agent-$name.conf"
+	# shellcheck disable=SC2086 # DL_AGENT_WRAP is words on purpose
+	dl_spawn "$T/agent-$name.log" ${DL_AGENT_WRAP:-} "$DL_BIN/dockline-agent" \
+		-c "$T/agent-$name.conf"
 	eval "DL_AGENT_PID_${name//[.-]/_}=$DL_LAST_PID"
 	dl_log "agent $name pid $DL_LAST_PID"
 }
@@ -590,6 +604,8 @@ dl_event_count() {
 # test that restarts dockerd takes it exclusively. (fd 9 is closed for
 # every process started here, so the lock dies with the test.)
 dl_docker_lock_shared() {
+	# A test that took it exclusively (restarts dockerd) keeps it.
+	[ "${DL_DOCKER_LOCK:-}" != exclusive ] || return 0
 	exec 9>"$DL_LOCK_DIR/dockline-test-dockerd-use.lock"
 	flock -s 9
 }

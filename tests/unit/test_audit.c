@@ -459,7 +459,7 @@ static void test_retention(void)
 	ASSERT_EQ(dl_store_audit_end(s, "fresh", "ok", "", INT_MIN, 5), 0);
 	wait_idle(s);
 	ASSERT_EQ(sql_int("SELECT count(*) FROM audit"), 3);
-	dl_store_set_audit_retention(s, 2 * 86400);
+	dl_store_set_retention(s, 0, 0, 0, 2 * 86400);
 	end = dl_clock_mono_ns() + 5000000000ull;
 	while (sql_int("SELECT count(*) FROM audit") != 2 &&
 	       dl_clock_mono_ns() < end)

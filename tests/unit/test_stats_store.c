@@ -297,7 +297,7 @@ static void test_retention(void)
 	inventory(s, "h", 1); /* cid 1 exists */
 	wait_idle(s);
 	seed_ages();
-	dl_store_set_retention(s, 48 * 3600, 30 * 86400, 365 * 86400);
+	dl_store_set_retention(s, 48 * 3600, 30 * 86400, 365 * 86400, 0);
 	end = dl_clock_mono_ns() + 5 * SEC;
 	while (sql_f("SELECT count(*) FROM container_samples", 0) != 1 &&
 	       dl_clock_mono_ns() < end)

@@ -4,6 +4,7 @@
 #include "collector/query.h"
 #include "collector/store.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <unistd.h>
@@ -1059,16 +1060,41 @@ static void test_queries(void)
 	ASSERT(strstr(err, "cannot open") != NULL);
 }
 
+/* Occurrences of needle in the file at path. */
+static int count_in_file(const char *path, const char *needle)
+{
+	char line[1024];
+	FILE *f = fopen(path, "r");
+	int n = 0;
+
+	ASSERT(f != NULL);
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, needle))
+			n++;
+	fclose(f);
+	return n;
+}
+
 /* Another writer holds the lock past busy_timeout: the batch fails, is
- * rolled back, is not acked, and goes in once the lock is gone. */
+ * rolled back, is not acked, and goes in once the lock is gone. The
+ * episode is logged once when it starts and once when it ends. */
 static void test_commit_retry(void)
 {
+	char logpath[sizeof(dbpath) + 8];
+	int saved_err, logfd;
 	uint64_t end;
 	dl_store_t *s;
 	sqlite3 *db;
 	uv_timer_t t;
 
 	fresh_db("retry");
+	snprintf(logpath, sizeof(logpath), "%s.log", dbpath);
+	fflush(stderr);
+	saved_err = dup(2);
+	logfd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ASSERT(saved_err >= 0 && logfd >= 0);
+	ASSERT_EQ(dup2(logfd, 2), 2);
+	close(logfd);
 	s = open_store();
 	ASSERT_EQ(sqlite3_open(dbpath, &db), SQLITE_OK);
 	ASSERT_EQ(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL),
@@ -1089,6 +1115,16 @@ static void test_commit_retry(void)
 	ASSERT_EQ(acked[1].calls, 1);
 	ASSERT_EQ(sql_int("SELECT count(*) FROM events", NULL), 1);
 	close_store(s);
+	fflush(stderr);
+	ASSERT_EQ(dup2(saved_err, 2), 2);
+	close(saved_err);
+	ASSERT_EQ(count_in_file(logpath, "is locked by another process"), 1);
+	ASSERT_EQ(count_in_file(logpath, "holding 1 frame, agents keep "
+					 "spooling"),
+		  1);
+	ASSERT_EQ(count_in_file(logpath, "is writable again after"), 1);
+	ASSERT_EQ(count_in_file(logpath, "ERROR"), 1);
+	unlink(logpath);
 }
 
 /* Readers on their own connections while the writer commits batch after
