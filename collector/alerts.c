@@ -76,11 +76,18 @@ static void inst_free(inst_t *in)
 void dl_alerts__drop(dl_alerts_t *e, inst_t **pp)
 {
 	inst_t *in = *pp;
+	inst_t *mem;
 
 	*pp = in->next;
+	/* the memory of its host or container may point at it
+	 * (alerts_stats.c): that slot is looked up again on next use */
+	if (in->rule < e->nrules &&
+	    (mem = dl_alerts__get(e, e->nrules, in->host, in->ctr, false)))
+		for (size_t j = 0; mem->mi && j < mem->nmatch; j++)
+			if (mem->mi[j] == in)
+				mem->mi[j] = NULL;
 	inst_free(in);
 	e->ninst--;
-	e->inst_gen++; /* memories holding it look it up again */
 }
 
 void dl_alerts_free(dl_alerts_t *e)

@@ -65,10 +65,11 @@ typedef struct inst {
 	bool have_dropped;
 	/* memory: the threshold rules whose scope (hosts, containers,
 	 * label) holds for this host (ctr "") or container, and their
-	 * instances, worked out once per scope_gen rather than per row
-	 * (alerts_stats.c); a host's memory counts its label changes */
+	 * instances (NULL: not looked up yet, or freed since), worked out
+	 * once per scope_gen rather than per row (alerts_stats.c); a
+	 * host's memory counts its label changes */
 	bool scoped;
-	uint32_t scope_gen, inst_gen, labels_gen;
+	uint32_t scope_gen, labels_gen;
 	size_t *match;
 	struct inst **mi;
 	size_t nmatch;
@@ -110,7 +111,6 @@ struct dl_alerts {
 	inst_t **hash;
 	size_t nbuckets; /* a power of two */
 	size_t ninst;
-	uint32_t inst_gen;    /* bumped when an instance is freed */
 	size_t nthreshold[2]; /* threshold rules over containers, hosts */
 	int64_t next_id, next_silence;
 	hist_t *hist; /* ring of DL_ALERT_HISTORY_MAX */

@@ -208,20 +208,15 @@ static int scope(dl_alerts_t *e, inst_t *mem, bool hostrows, uint32_t gen)
 	mem->nmatch = n;
 	mem->scoped = true;
 	mem->scope_gen = gen;
-	mem->inst_gen = e->inst_gen;
 	return 0;
 }
 
-/* mem's rules, worked out again when the host's labels changed; their
- * instances looked up again when any instance was freed. */
+/* mem's rules, worked out again when the host's labels changed (an
+ * instance freed clears its own slot: dl_alerts__drop). */
 static bool rules_of(dl_alerts_t *e, inst_t *mem, bool hostrows, uint32_t gen)
 {
 	if (!mem->scoped || mem->scope_gen != gen)
 		return scope(e, mem, hostrows, gen) == 0;
-	if (mem->inst_gen != e->inst_gen) {
-		memset(mem->mi, 0, mem->nmatch * sizeof(*mem->mi));
-		mem->inst_gen = e->inst_gen;
-	}
 	return true;
 }
 

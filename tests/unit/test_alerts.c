@@ -792,6 +792,21 @@ static void test_stats_scope(void)
 	cpu(e, "app-1", "c1", 95);
 	cpu(e, "app-1", "c705", 95);
 	ASSERT_EQ(nalerts(e, false, "pending"), 2);
+	/* c1's rule instance goes idle and is freed while events keep its
+	 * memory (which points at it): the slot is looked up again */
+	now_ms += 10000;
+	cpu(e, "app-1", "c1", 1);
+	ASSERT(dl_alerts__get(e, 0, "app-1", "c1", false));
+	for (int i = 0; i < 12; i++) {
+		advance(e, 60000);
+		event(e, "c1", "exec_create", NULL);
+	}
+	ASSERT(!dl_alerts__get(e, 0, "app-1", "c1", false));
+	ASSERT(dl_alerts__get(e, e->nrules, "app-1", "c1", false));
+	now_ms += 10000;
+	cpu(e, "app-1", "c1", 95);
+	ASSERT(dl_alerts__get(e, 0, "app-1", "c1", false));
+	ASSERT_EQ(nalerts(e, false, "pending"), 1);
 	dl_alerts_free(e);
 }
 
