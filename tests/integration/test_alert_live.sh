@@ -120,16 +120,24 @@ run_ctr() { # NAME DOCKER-OPTS... -- CMD...
 
 # --- docker_down: the proxy goes (with its forked connections), then back
 dl_wait_for docker_up 30 "lv1 reports Docker up through the proxy"
+# Under heavy load the agent's Docker requests can time out even through
+# a live proxy (a real "down" to it): count from here, and at the end
+# every firing must have its resolution.
+before=$(nbodies dockerdown firing)
 dl_kill_tree "$PROXY_PID"
-dl_wait_for '[ "$(nbodies dockerdown firing)" -ge 1 ]' 90 "docker_down firing delivered"
+dl_wait_for '[ "$(nbodies dockerdown firing)" -gt "$before" ]' 90 "docker_down firing delivered"
 dl_assert_eq "docker_down body" '{"kind":"alert","host":"lv1","severity":"critical","container":null}' \
 	"$(bodies dockerdown firing | head -n 1 | jq -c '{kind, host, severity, container}')"
 dl_assert_match "docker_down summary" '^Docker on lv1 is down' "$(field dockerdown firing .summary)"
 dl_assert_match "docker_down started_at" '^20[0-9-]+T[0-9:]+Z$' "$(field dockerdown firing .started_at)"
 start_proxy
-dl_wait_for '[ "$(nbodies dockerdown resolved)" -ge 1 ]' 90 "docker_down resolution delivered"
+resolved_all() { # RULE: as many resolutions as firings, at least one
+	local f
+	f=$(nbodies "$1" firing)
+	[ "$f" -ge 1 ] && [ "$(nbodies "$1" resolved)" = "$f" ]
+}
+dl_wait_for 'resolved_all dockerdown' 90 "docker_down resolution delivered"
 dl_assert_match "docker_down resolved_at" '^20[0-9-]+T[0-9:]+Z$' "$(field dockerdown resolved .resolved_at)"
-dl_assert_eq "one docker_down firing" 1 "$(nbodies dockerdown firing)"
 dl_wait_for docker_up 30 "lv1 reports Docker up again"
 
 # --- container_cpu: a busy loop, then the container stops
@@ -141,16 +149,18 @@ dl_assert_eq "busy body" "{\"kind\":\"alert\",\"host\":\"lv1\",\"container\":\"$
 dl_assert_eq "busy value above the threshold" true "$(field busy firing '.value > 5')"
 dl_assert_match "busy summary" "^lv1/$name CPU [0-9.]+% \\(above 5% for 4s\\)" "$(field busy firing .summary)"
 docker stop -t 1 "$name" >/dev/null
-dl_wait_for '[ "$(nbodies busy resolved)" -ge 1 ]' 60 "busy resolution delivered once it stopped"
-dl_assert_eq "one busy firing" 1 "$(nbodies busy firing)"
+dl_wait_for 'resolved_all busy' 60 "busy resolution delivered once it stopped"
 
 # --- container_oom: 8 MiB and a string that doubles
 name="dl-${T##*/}-oom"
-run_ctr oom --memory 8m --memory-swap 8m -- sh -c 'x=0123456789; while :; do x=$x$x; done' >/dev/null
+# The sleep first: containerd (likely) watches a cgroup v1 OOM through an
+# eventfd it registers after the start; a kill before that reads as a
+# plain SIGKILL (exit 137, OOMKilled false: seen in 2 of 7 runs here).
+run_ctr oom --memory 8m --memory-swap 8m -- sh -c 'sleep 3; x=0123456789; while :; do x=$x$x; done' >/dev/null
 dl_wait_for "[ \"\$(docker inspect -f '{{.State.Status}}' $name)\" = exited ]" 60 "the oom container is killed"
 dl_assert_eq "exit code of a SIGKILL" 137 "$(docker inspect -f '{{.State.ExitCode}}' "$name")"
-# dockerd handles the task's OOM event apart from its exit (cgroup v1:
-# the eventfd), so under load OOMKilled may turn true a moment later
+# dockerd handles the task's OOM event apart from its exit, so under load
+# OOMKilled may turn true a moment later
 dl_wait_for "[ \"\$(docker inspect -f '{{.State.OOMKilled}}' $name)\" = true ]" 30 "Docker says OOMKilled"
 dl_wait_for '[ "$(nbodies oom firing)" -ge 1 ]' 60 "oom firing delivered"
 dl_assert_eq "oom body" "{\"kind\":\"alert\",\"host\":\"lv1\",\"container\":\"$name\",\"test_label\":\"$T\"}" \

@@ -849,6 +849,33 @@ static void test_mean_window(void)
 	dl_alerts_free(e);
 }
 
+/* A container that stops sends no more samples: its CPU alert resolves
+ * on the die event, and a restart starts a fresh mean. */
+static void test_stopped(void)
+{
+	dl_alerts_t *e = engine("[alert c]\ncondition = container_cpu\n"
+				"threshold = 50\nfor = 20s\n",
+				NULL);
+
+	for (int i = 0; i < 4; i++) {
+		now_ms += 10000;
+		cpu(e, "app-1", "web1", 90);
+		advance(e, 0);
+		dl_alerts_tick(e);
+	}
+	ASSERT_EQ(nalerts(e, false, "firing"), 1);
+	ASSERT_EQ(json_array_size(sent), 1);
+	event(e, "web1", "die", "137");
+	ASSERT_EQ(nalerts(e, false, "firing"), 0);
+	ASSERT_EQ(json_array_size(sent), 2);
+	ASSERT_STR_EQ(msg_str(1, "status"), "resolved");
+	/* started again: one low sample is the whole mean */
+	now_ms += 10000;
+	cpu(e, "app-1", "web1", 10);
+	ASSERT_EQ(nalerts(e, false, NULL), 0);
+	dl_alerts_free(e);
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/dl-alerts-XXXXXX");
@@ -866,6 +893,7 @@ int main(void)
 	test_many_rules();
 	test_stats_scope();
 	test_mean_window();
+	test_stopped();
 	json_decref(sent);
 	uv_loop_close(&loop);
 	{
