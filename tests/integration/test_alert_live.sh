@@ -100,7 +100,7 @@ dl_wait_for 'dl_host_online lv1' 30 "host lv1 online"
 
 # bodies RULE STATUS: the receiver's bodies of that rule and status
 bodies() {
-	cat "$T"/recv/req-*.body 2>/dev/null |
+	{ cat "$T"/recv/req-*.body 2>/dev/null || true; } |
 		jq -c --arg r "$1" --arg s "$2" 'select(.rule == $r and .status == $s)'
 }
 nbodies() { bodies "$1" "$2" | wc -l; }
