@@ -3,12 +3,16 @@
  * refused by conf.c (its known list); here each value is read and a key
  * that does not apply to the rule's condition is refused too, so a rule
  * never silently ignores what its author wrote. */
+#include <errno.h>
 #include <fnmatch.h>
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "collector/alerts.h"
+#include "collector/conf.h"
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/err.h"
@@ -306,54 +310,183 @@ static int parse_rule(ctx_t *x, dl_alert_rule_t *r, dl_alerts_has_fn has,
 	return parse_notify(x, r, has, ud);
 }
 
+/* Every [alert NAME] section of every file, in order: collector.conf's,
+ * then each included file's (sorted by name). */
 typedef struct {
-	const char **sects;
-	size_t n;
-} names_t;
+	dl_conf_t *files[DL_ALERT_FILES_MAX + 1];
+	size_t nfiles;
+	struct sect {
+		const dl_conf_t *f;
+		const char *sect;
+	} * s;
+	size_t n, cap;
+	char *err;
+	size_t errlen;
+} set_t;
 
-static int add_name(void *ud, const char *sect, const char *name, int line)
+static int add_sect(void *ud, const char *sect, const char *name, int line)
 {
-	names_t *nm = ud;
+	set_t *set = ud;
+	const dl_conf_t *f = set->files[set->nfiles - 1];
 
-	if (nm->n < DL_ALERT_RULES_MAX)
-		nm->sects[nm->n] = sect;
-	nm->n++;
+	(void)name;
+	for (size_t i = 0; i < set->n; i++) {
+		if (strcmp(set->s[i].sect, sect))
+			continue;
+		snprintf(set->err, set->errlen,
+			 "%s:%d: [%s] is already defined at %s:%d",
+			 dl_conf_path(f), line, sect, dl_conf_path(set->s[i].f),
+			 dl_conf_line(set->s[i].f, sect, NULL));
+		return DL_ECONFIG;
+	}
+	if (set->n == DL_ALERT_RULES_MAX) {
+		snprintf(set->err, set->errlen,
+			 "%s:%d: [%s]: more than %d alert rules",
+			 dl_conf_path(f), line, sect, DL_ALERT_RULES_MAX);
+		return DL_ECONFIG;
+	}
+	if (set->n == set->cap) {
+		size_t cap = set->cap ? set->cap * 2 : 16;
+		struct sect *s = realloc(set->s, cap * sizeof(*s));
+
+		if (!s) {
+			snprintf(set->err, set->errlen, "out of memory");
+			return DL_ENOMEM;
+		}
+		set->s = s;
+		set->cap = cap;
+	}
+	set->s[set->n++] = (struct sect){f, sect};
 	return 0;
 }
 
+static int add_file(set_t *set, const char *path)
+{
+	dl_conf_t *f = dl_conf_load(path, set->err, set->errlen);
+
+	if (!f)
+		return DL_ECONFIG;
+	set->files[set->nfiles++] = f;
+	return dl_conf_sections(f, "alert", add_sect, set);
+}
+
+/* An included file holds [alert NAME] sections and nothing else. */
+static int add_included(set_t *set, const char *path)
+{
+	static const char *const keys[] = {DL_ALERT_CONF_KEYS, NULL};
+	struct stat st;
+
+	if (stat(path, &st) || !S_ISREG(st.st_mode)) {
+		snprintf(set->err, set->errlen,
+			 "%s: included, but not a readable regular file", path);
+		return DL_ECONFIG;
+	}
+	if (add_file(set, path))
+		return DL_ECONFIG;
+	return dl_conf_check_known(set->files[set->nfiles - 1], keys, set->err,
+				   set->errlen);
+}
+
+/* glob(3) reports a directory it cannot read here: one that does not
+ * exist is no files (no alerts.d), any other error stops the start
+ * (rules silently missing would be worse). Start-up runs on one thread. */
+static char glob_path[256];
+static int glob_errno;
+
+static int glob_fail(const char *path, int eno)
+{
+	if (eno == ENOENT || eno == ENOTDIR)
+		return 0;
+	snprintf(glob_path, sizeof(glob_path), "%s", path);
+	glob_errno = eno;
+	return 1;
+}
+
+/* collector.conf's `include`: a glob, matched in sorted order; none
+ * matching is no rules, not an error (an empty or absent alerts.d). */
+static int add_includes(set_t *set, const char *conf, const char *pattern)
+{
+	glob_t g;
+	int rc;
+
+	if (pattern[0] != '/') {
+		snprintf(set->err, set->errlen,
+			 "%s:%d: include must be an absolute path or glob",
+			 conf,
+			 dl_conf_line(set->files[0], "collector", "include"));
+		return DL_ECONFIG;
+	}
+	glob_errno = 0;
+	rc = glob(pattern, 0, glob_fail, &g);
+	if (rc == GLOB_NOMATCH)
+		return 0;
+	if (rc == GLOB_NOSPACE)
+		snprintf(set->err, set->errlen,
+			 "%s:%d: include %s: out of memory", conf,
+			 dl_conf_line(set->files[0], "collector", "include"),
+			 pattern);
+	else if (rc)
+		snprintf(set->err, set->errlen,
+			 "%s:%d: include %s: cannot read %s: %s", conf,
+			 dl_conf_line(set->files[0], "collector", "include"),
+			 pattern, glob_path,
+			 strerror(glob_errno ? glob_errno : EIO));
+	if (rc) {
+		globfree(&g);
+		return DL_ECONFIG;
+	}
+	if (g.gl_pathc > DL_ALERT_FILES_MAX) {
+		snprintf(set->err, set->errlen,
+			 "%s:%d: include %s matches %zu files, more than %d",
+			 conf,
+			 dl_conf_line(set->files[0], "collector", "include"),
+			 pattern, (size_t)g.gl_pathc, DL_ALERT_FILES_MAX);
+		globfree(&g);
+		return DL_ECONFIG;
+	}
+	rc = 0;
+	for (size_t i = 0; rc == 0 && i < g.gl_pathc; i++)
+		rc = add_included(set, g.gl_pathv[i]);
+	globfree(&g);
+	return rc;
+}
+
 int dl_alert_rules_load(const char *path, dl_alerts_has_fn has, void *has_ud,
-			dl_alert_rule_t *rules, size_t *n, char *err,
+			dl_alert_rule_t **rules, size_t *n, char *err,
 			size_t errlen)
 {
-	const char *sects[DL_ALERT_RULES_MAX];
-	dl_conf_t *f;
-	size_t ns;
+	set_t set = {.err = err, .errlen = errlen};
+	dl_alert_rule_t *r = NULL;
+	const char *inc;
 	int rc = 0;
 
 	*n = 0;
-	if (!path)
-		return 0;
-	if (!(f = dl_conf_load(path, err, errlen)))
-		return DL_ECONFIG;
-	{
-		names_t nm = {sects, 0};
+	*rules = NULL;
+	if (path && (rc = add_file(&set, path)))
+		goto out;
+	inc = path ? dl_conf_str(set.files[0], "collector", "include", NULL)
+		   : NULL;
+	if (inc && (rc = add_includes(&set, path, inc)))
+		goto out;
+	if (!(r = calloc(set.n ? set.n : 1, sizeof(*r)))) {
+		snprintf(err, errlen, "out of memory");
+		rc = DL_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < set.n; i++) {
+		ctx_t x = {set.s[i].f, set.s[i].sect, err, errlen};
 
-		dl_conf_sections(f, "alert", add_name, &nm);
-		ns = nm.n;
+		if ((rc = parse_rule(&x, &r[i], has, has_ud)))
+			goto out;
 	}
-	if (ns > DL_ALERT_RULES_MAX) {
-		snprintf(err, errlen, "%s: more than %d [alert] sections", path,
-			 DL_ALERT_RULES_MAX);
-		rc = DL_ECONFIG;
-	}
-	for (size_t i = 0; rc == 0 && i < ns; i++) {
-		ctx_t x = {f, sects[i], err, errlen};
-
-		if ((rc = parse_rule(&x, &rules[*n], has, has_ud)) == 0)
-			(*n)++;
-	}
-	dl_conf_free(f);
-	if (rc)
-		*n = 0;
+	*rules = r;
+	*n = set.n;
+	r = NULL;
+	rc = 0;
+out:
+	free(r);
+	for (size_t i = 0; i < set.nfiles; i++)
+		dl_conf_free(set.files[i]);
+	free(set.s);
 	return rc;
 }

@@ -21,7 +21,11 @@
 #include "common/label.h"
 #include "proto/msg.h"
 
-#define DL_ALERT_RULES_MAX   64
+/* Rules across collector.conf and the files its `include` names; the
+ * engine's work per row is O(rules that match the row's host and
+ * container), its memory O(rules x containers they match). */
+#define DL_ALERT_RULES_MAX   1024
+#define DL_ALERT_FILES_MAX   64 /* files an `include` glob may match */
 #define DL_ALERT_NAME_MAX    63
 #define DL_ALERT_GLOB_MAX    255
 #define DL_ALERT_NOTIFY_MAX  8 /* channels per rule */
@@ -77,12 +81,16 @@ typedef struct {
 /* Whether a notify channel exists (dl_notify_has); NULL = any name. */
 typedef bool (*dl_alerts_has_fn)(void *ud, const char *channel);
 
-/* Reads every [alert NAME] section of the configuration file at path
- * into rules (at most DL_ALERT_RULES_MAX); *n gets how many. 0, or
- * DL_ECONFIG with "file:line: ..." in err (unknown condition, bad value,
- * a channel has() denies). Unknown keys are refused by conf.c. */
+/* Reads every [alert NAME] section of the configuration file at path,
+ * then of each file its [collector] `include` glob matches (sorted, at
+ * most DL_ALERT_FILES_MAX, holding [alert NAME] sections only), into a
+ * new array *rules (the caller frees it) of *n (at most
+ * DL_ALERT_RULES_MAX). 0, or DL_ECONFIG (DL_ENOMEM) with "file:line:
+ * ..." in err naming the file it is in (unknown condition or key, bad
+ * value, a name defined twice, a channel has() denies). Unknown keys of
+ * collector.conf itself are refused by conf.c. */
 int dl_alert_rules_load(const char *path, dl_alerts_has_fn has, void *has_ud,
-			dl_alert_rule_t *rules, size_t *n, char *err,
+			dl_alert_rule_t **rules, size_t *n, char *err,
 			size_t errlen);
 const char *dl_cond_name(dl_cond_t c);
 const char *dl_severity_name(dl_severity_t s);

@@ -73,7 +73,7 @@ json_t *dl_alerts_list(dl_alerts_t *e, bool all, int64_t since_ms,
 	int64_t now = dl_alerts__now(e);
 	json_t *rows[3] = {json_array(), json_array(), json_array()};
 
-	for (size_t h = 0; h < HASH_SIZE; h++) {
+	for (size_t h = 0; h < e->nbuckets; h++) {
 		for (inst_t *in = e->hash[h]; in; in = in->next) {
 			const dl_alert_rule_t *r;
 

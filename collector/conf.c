@@ -21,6 +21,7 @@ static const char *const known[] = {
 	"collector.authorized_keys",
 	"collector.host_key",
 	"collector.public_address",
+	"collector.include",
 	"retention.raw",
 	"retention.minute",
 	"retention.hour",
@@ -52,19 +53,7 @@ static const char *const known[] = {
 	"notify *",
 	"hook *",
 	/* [alert NAME]: read by alert_rules.c */
-	"alert *.condition",
-	"alert *.enabled",
-	"alert *.hosts",
-	"alert *.containers",
-	"alert *.label",
-	"alert *.for",
-	"alert *.severity",
-	"alert *.notify",
-	"alert *.repeat",
-	"alert *.resolve",
-	"alert *.threshold",
-	"alert *.count",
-	"alert *.window",
+	DL_ALERT_CONF_KEYS,
 	NULL,
 };
 
@@ -477,6 +466,10 @@ int dl_cconf_load(dl_cconf_t *c, const char *path, char *err, size_t errlen)
 		goto out;
 	}
 	memcpy(c->public_address, v, strlen(v) + 1);
+	/* alert_rules.c reads the files; here only the pattern's shape */
+	v = dl_conf_str(f, "collector", "include", NULL);
+	if (v && copy_path(c->include, v, "include", file, err, errlen))
+		goto out;
 	if (parse_users(c, dl_conf_str(f, "collector", "attach_users", ""),
 			file, err, errlen))
 		goto out;

@@ -18,6 +18,16 @@
 #define DL_PATH_MAX		  1024
 #define DL_ATTACH_WAIT_DEFAULT	  60 /* seconds attach waits for serve */
 
+/* The keys of an [alert NAME] section, for dl_conf_check_known: of
+ * collector.conf here, of the files its `include` names in
+ * alert_rules.c (which reads the values). */
+#define DL_ALERT_CONF_KEYS                                                     \
+	"alert *.condition", "alert *.enabled", "alert *.hosts",               \
+		"alert *.containers", "alert *.label", "alert *.for",          \
+		"alert *.severity", "alert *.notify", "alert *.repeat",        \
+		"alert *.resolve", "alert *.threshold", "alert *.count",       \
+		"alert *.window"
+
 #define DL_HTTP_LISTEN_DEFAULT "127.0.0.1:9810"
 #define DL_HTTP_USER_DEFAULT   "dockline-http"
 
@@ -80,6 +90,8 @@ typedef struct {
 	char authorized_keys[DL_PATH_MAX];
 	/* sshd's public host key, printed for the agent to pin. */
 	char host_key[DL_PATH_MAX];
+	/* Glob of files of [alert NAME] sections ("" = none). */
+	char include[DL_PATH_MAX];
 	/* How agents reach this host's sshd ("" = unknown). */
 	char public_address[256];
 	uid_t attach_uids[DL_MAX_ATTACH_USERS];

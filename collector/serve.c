@@ -216,7 +216,7 @@ static bool has_channel(void *ud, const char *channel)
 /* Rules come from collector.conf; a bad rule refuses the start. */
 static int alerts_start(dl_server_t *srv)
 {
-	dl_alert_rule_t *rules = calloc(DL_ALERT_RULES_MAX, sizeof(*rules));
+	dl_alert_rule_t *rules = NULL;
 	const dl_cconf_t *conf = srv->conf;
 	dl_listener_t l = {alert_event, alert_stats, NULL};
 	char err[512];
@@ -224,11 +224,9 @@ static int alerts_start(dl_server_t *srv)
 
 	/* A rule naming a channel that is not configured refuses the
 	 * start, with its file:line. */
-	if (!rules ||
-	    dl_alert_rules_load(conf->path[0] ? conf->path : NULL, has_channel,
-				srv->notify, rules, &n, err, sizeof(err))) {
-		DL_LOG_ERROR(TAG, "%s", rules ? err : "out of memory");
-		free(rules);
+	if (dl_alert_rules_load(conf->path[0] ? conf->path : NULL, has_channel,
+				srv->notify, &rules, &n, err, sizeof(err))) {
+		DL_LOG_ERROR(TAG, "%s", err);
 		return DL_ECONFIG;
 	}
 	srv->alerts = dl_alerts_new(rules, n, srv->store);

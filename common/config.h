@@ -9,8 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DL_CONF_MAX_FILE    (256 * 1024)
-#define DL_CONF_MAX_ENTRIES 256
+#define DL_CONF_MAX_FILE (256 * 1024)
+/* 1,024 alert rules of a few keys each fit one file (256 KiB) */
+#define DL_CONF_MAX_ENTRIES 8192
 /* libinih (Debian) reads lines of at most 198 characters. */
 #define DL_CONF_MAX_VALUE 1024
 

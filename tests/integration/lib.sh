@@ -24,7 +24,7 @@ curl procps libssh2-1-dev libcurl4-openssl-dev libmsgpack-dev libsqlite3-dev
 libuv1-dev libinih-dev libjansson-dev pkg-config cmake make gcc clang-format
 libssl-dev libwebsockets-dev libwebsockets-evlib-uv python3-websockets libsnappy-dev
 prometheus wrk python3-aiosmtpd chromium chromium-driver python3-selenium
-clang libclang-rt-14-dev docker-registry nftables iproute2 strace"
+clang libclang-rt-14-dev docker-registry nftables iproute2 strace socat"
 
 DL_PIDS=()
 # Commands (strings, eval'd) that undo what a test made outside $T and its
@@ -446,7 +446,8 @@ dl_enroll() {
 	dl_log "enrolled $name: $line"
 }
 
-# dl_write_agent_conf NAME [KNOWN_HOSTS]: $T/agent-NAME.conf
+# dl_write_agent_conf NAME [KNOWN_HOSTS]: $T/agent-NAME.conf. DL_DOCKER_SOCKET:
+# another Docker socket (e.g. a proxy the test owns).
 dl_write_agent_conf() {
 	local name=$1 kh=${2:-$T/known_hosts}
 	mkdir -p "$T/state-$name"
@@ -458,7 +459,7 @@ identity = $T/key-$name
 known_hosts = $kh
 
 [docker]
-socket = /var/run/docker.sock
+socket = ${DL_DOCKER_SOCKET:-/var/run/docker.sock}
 ${DL_DOCKER_LABEL:+label = $DL_DOCKER_LABEL}
 
 [agent]

@@ -2,9 +2,11 @@
  * machine (pending -> firing after `for`, hysteresis, resolve, repeat,
  * silences) on synthetic rows and a fake clock, and restart survival
  * through a real store file. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "collector/alerts.h"
@@ -46,6 +48,24 @@ static void write_file(const char *path, const char *text)
 	fclose(f);
 }
 
+#define RULES_CAP 64
+
+/* Loads path into rules (at most RULES_CAP of them). */
+static int load_path(const char *path, dl_alerts_has_fn has,
+		     dl_alert_rule_t *rules, size_t *n, char *err,
+		     size_t errlen)
+{
+	dl_alert_rule_t *got;
+	int rc = dl_alert_rules_load(path, has, NULL, &got, n, err, errlen);
+
+	if (rc)
+		return rc;
+	ASSERT(*n <= RULES_CAP);
+	memcpy(rules, got, *n * sizeof(*got));
+	free(got);
+	return 0;
+}
+
 static int load(const char *text, dl_alert_rule_t *rules, size_t *n, char *err,
 		size_t errlen)
 {
@@ -53,7 +73,7 @@ static int load(const char *text, dl_alert_rule_t *rules, size_t *n, char *err,
 
 	snprintf(path, sizeof(path), "%s/c.conf", dir);
 	write_file(path, text);
-	return dl_alert_rules_load(path, NULL, NULL, rules, n, err, errlen);
+	return load_path(path, NULL, rules, n, err, errlen);
 }
 
 static bool no_channels(void *ud, const char *ch)
@@ -64,7 +84,7 @@ static bool no_channels(void *ud, const char *ch)
 
 static void test_config(void)
 {
-	static dl_alert_rule_t r[DL_ALERT_RULES_MAX];
+	static dl_alert_rule_t r[RULES_CAP];
 	static const struct {
 		const char *text, *want;
 	} bad[] = {
@@ -110,8 +130,7 @@ static void test_config(void)
 	snprintf(path, sizeof(path), "%s/c.conf", dir);
 	write_file(path, "[alert a]\ncondition = docker_down\n"
 			 "notify = ops, pager\n");
-	ASSERT_EQ(dl_alert_rules_load(path, no_channels, NULL, r, &n, err,
-				      sizeof(err)),
+	ASSERT_EQ(load_path(path, no_channels, r, &n, err, sizeof(err)),
 		  DL_ECONFIG);
 	ASSERT(strstr(err, "c.conf:3: [alert a] notify names channel pager"));
 
@@ -151,7 +170,7 @@ static void test_config(void)
 
 static dl_alerts_t *engine(const char *text, dl_store_t *store)
 {
-	static dl_alert_rule_t r[DL_ALERT_RULES_MAX];
+	static dl_alert_rule_t r[RULES_CAP];
 	char err[512];
 	size_t n;
 	dl_alerts_t *e;
@@ -352,7 +371,7 @@ static void test_label_scope(void)
 
 		ASSERT(json_is_null(json_object_get(row, "notify_error")));
 		json_decref(lst);
-		for (size_t b = 0; b < HASH_SIZE && !id; b++)
+		for (size_t b = 0; b < e->nbuckets && !id; b++)
 			for (in = e->hash[b]; in; in = in->next)
 				if (in->state == A_FIRING)
 					id = in->id;
@@ -559,6 +578,304 @@ static void test_restart(void)
 	close_store(s);
 }
 
+/* collector.conf's `include`: files in sorted order, every error names
+ * the included file and line, nothing but [alert NAME] in them, a name
+ * defined twice is refused, no match is no rules. */
+static void test_include(void)
+{
+	static const struct {
+		const char *text, *want;
+	} bad[] = {
+		{"[alert y]\n\ncondition = host_offlin\n",
+		 "inc/b.conf:3: [alert y] condition"},
+		{"[alert y]\ncondition = docker_down\n\ntreshold = 5\n",
+		 "inc/b.conf:4: unknown setting alert y.treshold"},
+		{"[collector]\ndatabase = /tmp/x.db\n",
+		 "inc/b.conf:2: unknown setting collector.database"},
+		{"[alert x]\ncondition = docker_down\n",
+		 "inc/b.conf:2: [alert x] is already defined at "},
+		{"[alert y]\ncondition = host_disk\nthreshold = 101\n",
+		 "inc/b.conf:3: [alert y] threshold"},
+	};
+	dl_alert_rule_t *r;
+	char err[512], conf[160], inc[160], path[200];
+	size_t n;
+
+	snprintf(inc, sizeof(inc), "%s/inc", dir);
+	ASSERT_EQ(mkdir(inc, 0700), 0);
+	snprintf(conf, sizeof(conf), "%s/main.conf", dir);
+	snprintf(path, sizeof(path),
+		 "[collector]\ninclude = %s/*.conf\n"
+		 "[alert first]\ncondition = docker_down\n",
+		 inc);
+	write_file(conf, path);
+	/* an empty alerts.d: collector.conf's rules only */
+	ASSERT_EQ(
+		dl_alert_rules_load(conf, NULL, NULL, &r, &n, err, sizeof(err)),
+		0);
+	ASSERT_EQ(n, 1);
+	free(r);
+	snprintf(path, sizeof(path), "%s/a.conf", inc);
+	write_file(path, "# a\n[alert x]\ncondition = host_offline\n");
+	snprintf(path, sizeof(path), "%s/b.conf", inc);
+	write_file(path, "[alert y]\ncondition = host_cpu\nthreshold = 80\n");
+	snprintf(path, sizeof(path), "%s/b.conf.off", inc);
+	write_file(path, "[alert z]\ncondition = nothing\n");
+	ASSERT_EQ(
+		dl_alert_rules_load(conf, NULL, NULL, &r, &n, err, sizeof(err)),
+		0);
+	ASSERT_EQ(n, 3);
+	ASSERT_STR_EQ(r[0].name, "first");
+	ASSERT_STR_EQ(r[1].name, "x");
+	ASSERT_STR_EQ(r[2].name, "y");
+	ASSERT(r[2].threshold == 80.0);
+	free(r);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(path, sizeof(path), "%s/b.conf", inc);
+		write_file(path, bad[i].text);
+		err[0] = '\0';
+		ASSERT_EQ(dl_alert_rules_load(conf, NULL, NULL, &r, &n, err,
+					      sizeof(err)),
+			  DL_ECONFIG);
+		ASSERT(r == NULL && n == 0);
+		if (!strstr(err, bad[i].want))
+			DL_FAIL_("case %zu: \"%s\" lacks \"%s\"", i, err,
+				 bad[i].want);
+		if (i == 3)
+			ASSERT(strstr(err, "already defined at ") &&
+			       strstr(err, "/inc/a.conf:3"));
+	}
+	/* the channel check reaches included rules too */
+	write_file(path,
+		   "[alert y]\ncondition = docker_down\nnotify = pager\n");
+	ASSERT_EQ(dl_alert_rules_load(conf, no_channels, NULL, &r, &n, err,
+				      sizeof(err)),
+		  DL_ECONFIG);
+	ASSERT(strstr(err, "inc/b.conf:3: [alert y] notify names channel"));
+	/* a directory matching the glob is refused, not read as empty */
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/d.conf", inc);
+	ASSERT_EQ(mkdir(path, 0700), 0);
+	ASSERT_EQ(
+		dl_alert_rules_load(conf, NULL, NULL, &r, &n, err, sizeof(err)),
+		DL_ECONFIG);
+	ASSERT(strstr(err, "d.conf: included, but not a readable regular"));
+	rmdir(path);
+	/* a directory that is not there is no files; one that cannot be
+	 * read stops the start */
+	snprintf(path, sizeof(path), "[collector]\ninclude = %s/none/*.conf\n",
+		 dir);
+	write_file(conf, path);
+	ASSERT_EQ(
+		dl_alert_rules_load(conf, NULL, NULL, &r, &n, err, sizeof(err)),
+		0);
+	ASSERT_EQ(n, 0);
+	free(r);
+	if (geteuid() != 0) {
+		snprintf(path, sizeof(path),
+			 "[collector]\ninclude = %s/inc/*.conf\n", dir);
+		write_file(conf, path);
+		ASSERT_EQ(chmod(inc, 0), 0);
+		ASSERT_EQ(dl_alert_rules_load(conf, NULL, NULL, &r, &n, err,
+					      sizeof(err)),
+			  DL_ECONFIG);
+		ASSERT(strstr(err, "main.conf:2: include ") &&
+		       strstr(err, "Permission denied"));
+		ASSERT_EQ(chmod(inc, 0700), 0);
+	}
+	/* conf.c: include must be absolute */
+	{
+		dl_cconf_t cc;
+
+		write_file(conf, "[collector]\ninclude = alerts.d/*.conf\n");
+		ASSERT_EQ(dl_cconf_load(&cc, conf, err, sizeof(err)),
+			  DL_ECONFIG);
+		ASSERT(strstr(err, "include must be an absolute path"));
+	}
+}
+
+/* More rules than one file's old bound, up to DL_ALERT_RULES_MAX in
+ * all; one more is refused naming where. */
+static void test_many_rules(void)
+{
+	char err[512], conf[160], path[200];
+	dl_alert_rule_t *r;
+	size_t n;
+	FILE *f = NULL;
+
+	snprintf(conf, sizeof(conf), "%s/many.conf", dir);
+	snprintf(path, sizeof(path), "[collector]\ninclude = %s/many/*.conf\n",
+		 dir);
+	write_file(conf, path);
+	snprintf(path, sizeof(path), "%s/many", dir);
+	ASSERT_EQ(mkdir(path, 0700), 0);
+	for (int i = 0; i <= DL_ALERT_RULES_MAX; i++) {
+		if (i % 200 == 0) {
+			if (f)
+				fclose(f);
+			snprintf(path, sizeof(path), "%s/many/%04d.conf", dir,
+				 i);
+			ASSERT((f = fopen(path, "w")));
+		}
+		if (i == DL_ALERT_RULES_MAX) {
+			fclose(f);
+			ASSERT_EQ(dl_alert_rules_load(conf, NULL, NULL, &r, &n,
+						      err, sizeof(err)),
+				  0);
+			ASSERT_EQ(n, DL_ALERT_RULES_MAX);
+			ASSERT_STR_EQ(r[DL_ALERT_RULES_MAX - 1].name, "r1023");
+			free(r);
+			ASSERT((f = fopen(path, "a")));
+		}
+		fprintf(f,
+			"[alert r%d]\ncondition = container_cpu\n"
+			"containers = c%d\nthreshold = 50\nfor = 1m\n",
+			i, i);
+	}
+	fclose(f);
+	ASSERT_EQ(
+		dl_alert_rules_load(conf, NULL, NULL, &r, &n, err, sizeof(err)),
+		DL_ECONFIG);
+	if (!strstr(err, "1000.conf:122: [alert r1024]: more than 1024"))
+		DL_FAIL_("%s", err);
+}
+
+static void cpu(dl_alerts_t *e, const char *host, const char *ctr, double v)
+{
+	json_t *rows =
+		json_pack("[{s:s,s:I,s:f}]", "name", ctr, "time_ns",
+			  (json_int_t)now_ms * 1000000, "cpu_percent", v);
+
+	dl_alerts_stats(e, host, "stats", rows);
+	json_decref(rows);
+}
+
+/* Thresholds over many containers: the instance table grows past its
+ * first size and every instance stays found; a rule's label scope
+ * follows the host's labels; idle instances go and come back. */
+static void test_stats_scope(void)
+{
+	dl_alerts_t *e = engine("[alert web]\ncondition = container_cpu\n"
+				"label = app=web\nthreshold = 50\nfor = 1m\n"
+				"[alert c7]\ncondition = container_cpu\n"
+				"containers = c7*\nthreshold = 50\nfor = 1m\n",
+				NULL);
+	dl_attr_t l[1] = {{DL_STR("app"), DL_STR("web")}};
+	dl_container_t v[1] = {{.name = DL_STR("/c1")}};
+	char name[32];
+	size_t nb0 = e->nbuckets;
+
+	for (int i = 0; i < 3000; i++) {
+		snprintf(name, sizeof(name), "c%d", i);
+		cpu(e, "app-1", name, 90);
+	}
+	ASSERT(e->nbuckets > nb0);
+	ASSERT(e->ninst <= e->nbuckets);
+	/* c7, c70..c79, c700..c799: 111 pending, the label rule none yet */
+	ASSERT_EQ(nalerts(e, false, "pending"), 111);
+	/* c1 gets app=web: its scope is worked out again */
+	v[0].labels = (dl_labels_t){.has = true, .n = 1, .v = l};
+	dl_alerts_container(e, "app-1", false, &v[0]);
+	now_ms += 10000;
+	cpu(e, "app-1", "c1", 90);
+	ASSERT_EQ(nalerts(e, false, "pending"), 112);
+	/* gone quiet, their instances are forgotten; then back */
+	now_ms += 10000;
+	cpu(e, "app-1", "c1", 1);
+	for (int i = 700; i < 800; i++) {
+		snprintf(name, sizeof(name), "c%d", i);
+		cpu(e, "app-1", name, 1);
+	}
+	ASSERT_EQ(nalerts(e, false, "pending"), 11);
+	advance(e, 2 * FORGET_MS);
+	ASSERT_EQ(nalerts(e, false, "firing"), 11);
+	cpu(e, "app-1", "c1", 95);
+	cpu(e, "app-1", "c705", 95);
+	ASSERT_EQ(nalerts(e, false, "pending"), 2);
+	/* c1's rule instance goes idle and is freed while events keep its
+	 * memory (which points at it): the slot is looked up again */
+	now_ms += 10000;
+	cpu(e, "app-1", "c1", 1);
+	ASSERT(dl_alerts__get(e, 0, "app-1", "c1", false));
+	for (int i = 0; i < 12; i++) {
+		advance(e, 60000);
+		event(e, "c1", "exec_create", NULL);
+	}
+	ASSERT(!dl_alerts__get(e, 0, "app-1", "c1", false));
+	ASSERT(dl_alerts__get(e, e->nrules, "app-1", "c1", false));
+	now_ms += 10000;
+	cpu(e, "app-1", "c1", 95);
+	ASSERT(dl_alerts__get(e, 0, "app-1", "c1", false));
+	ASSERT_EQ(nalerts(e, false, "pending"), 1);
+	dl_alerts_free(e);
+}
+
+/* The running mean over `for` equals the mean of every sample whose
+ * bucket is within `for` of the newest, whatever the gaps between
+ * samples (shorter than a bucket, longer than the whole window). */
+static void test_mean_window(void)
+{
+	dl_alerts_t *e = engine("[alert c]\ncondition = container_cpu\n"
+				"threshold = 1000\nfor = 100s\n",
+				NULL);
+	static int64_t ts[4000];
+	static double vs[4000];
+	int64_t w = 100000 / BUCKETS, t = now_ms;
+	unsigned seed = 7;
+	inst_t *in;
+
+	for (int i = 0; i < 4000; i++) {
+		double want = 0;
+		int n = 0;
+
+		seed = seed * 1103515245u + 12345u;
+		t += 1 + (seed >> 8) % (i % 500 == 499 ? 300000 : 9000);
+		seed = seed * 1103515245u + 12345u;
+		ts[i] = t;
+		vs[i] = (double)((seed >> 8) % 10000) / 100.0;
+		now_ms = t;
+		cpu(e, "app-1", "c", vs[i]);
+		for (int k = 0; k <= i; k++)
+			if (ts[k] / w > t / w - BUCKETS) {
+				want += vs[k];
+				n++;
+			}
+		want /= n;
+		ASSERT((in = dl_alerts__get(e, 0, "app-1", "c", false)));
+		if (fabs(in->value - want) > 1e-6)
+			DL_FAIL_("sample %d: mean %.9f, want %.9f", i,
+				 in->value, want);
+	}
+	dl_alerts_free(e);
+}
+
+/* A container that stops sends no more samples: its CPU alert resolves
+ * on the die event, and a restart starts a fresh mean. */
+static void test_stopped(void)
+{
+	dl_alerts_t *e = engine("[alert c]\ncondition = container_cpu\n"
+				"threshold = 50\nfor = 20s\n",
+				NULL);
+
+	for (int i = 0; i < 4; i++) {
+		now_ms += 10000;
+		cpu(e, "app-1", "web1", 90);
+		advance(e, 0);
+		dl_alerts_tick(e);
+	}
+	ASSERT_EQ(nalerts(e, false, "firing"), 1);
+	ASSERT_EQ(json_array_size(sent), 1);
+	event(e, "web1", "die", "137");
+	ASSERT_EQ(nalerts(e, false, "firing"), 0);
+	ASSERT_EQ(json_array_size(sent), 2);
+	ASSERT_STR_EQ(msg_str(1, "status"), "resolved");
+	/* started again: one low sample is the whole mean */
+	now_ms += 10000;
+	cpu(e, "app-1", "web1", 10);
+	ASSERT_EQ(nalerts(e, false, NULL), 0);
+	dl_alerts_free(e);
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/dl-alerts-XXXXXX");
@@ -572,6 +889,11 @@ int main(void)
 	test_label_scope();
 	test_silence();
 	test_restart();
+	test_include();
+	test_many_rules();
+	test_stats_scope();
+	test_mean_window();
+	test_stopped();
 	json_decref(sent);
 	uv_loop_close(&loop);
 	{
