@@ -389,15 +389,26 @@ static int apply_host(dl_store_t *s, const item_t *it)
  * item of the host in this batch makes the row exist again. */
 static void batch_host_drop(dl_store_t *s, const char *host)
 {
+	uint64_t hh = dl_hash_str(host);
+
 	for (size_t i = 0; i < s->b_hosts.n; i++) {
 		bhost_t *h = dl_store__vec_at(&s->b_hosts, i);
+		size_t last = s->b_hosts.n - 1;
 
 		if (strcmp(h->host, host))
 			continue;
-		if (i + 1 < s->b_hosts.n)
-			memcpy(h,
-			       dl_store__vec_at(&s->b_hosts, s->b_hosts.n - 1),
-			       sizeof(*h));
+		/* The last entry moves into the hole: its index entry
+		 * moves with it (index + 1 values). */
+		dl_hidx_del(&s->b_hosts_ix, hh, i + 1);
+		if (i < last) {
+			bhost_t *m = dl_store__vec_at(&s->b_hosts, last);
+			uint64_t mh = dl_hash_str(m->host);
+
+			dl_hidx_del(&s->b_hosts_ix, mh, last + 1);
+			memcpy(h, m, sizeof(*h));
+			/* cannot fail: a slot was just freed */
+			(void)dl_hidx_put(&s->b_hosts_ix, mh, i + 1);
+		}
 		s->b_hosts.n--;
 		return; /* batch_host keeps one entry per host */
 	}

@@ -386,9 +386,14 @@ static void test_forget_in_batch_with_data(void)
 		  SQLITE_OK);
 	ASSERT_EQ(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL),
 		  SQLITE_OK);
-	submit_event(s, "app-02", 1);
+	/* app-01 first in the batch's host list, so the forget moves
+	 * app-02 into its place; app-02's later frames must still find
+	 * their entry (and its progress reach the delivery row). */
 	submit_event(s, "app-01", 2);
+	submit_event(s, "app-02", 1);
 	ASSERT_EQ(dl_store_forget(s, "app-01"), 0);
+	submit_event(s, "app-02", 2);
+	submit_event(s, "app-02", 3);
 	ASSERT_EQ(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	wait_idle(s);
@@ -401,7 +406,8 @@ static void test_forget_in_batch_with_data(void)
 		  1);
 	ASSERT_EQ(sql_int("SELECT count(*) FROM events WHERE host = "
 			  "'app-02'"),
-		  1);
+		  3);
+	ASSERT_EQ(sql_int("SELECT seq FROM delivery WHERE host = 'app-02'"), 3);
 	close_store(s);
 }
 
