@@ -114,7 +114,8 @@ int dl_ssh_url_parse(const char *s, dl_ssh_url_t *u, char *err, size_t errlen)
 	h = at ? at + 1 : p;
 	if (*h == '[') {
 		he = strchr(h, ']');
-		if (!he || !ipv6_ok(h + 1, (size_t)(he - h - 1)))
+		if (!he || (size_t)(he - h - 1) > DL_SSH_HOST_MAX ||
+		    !ipv6_ok(h + 1, (size_t)(he - h - 1)))
 			return bad(err, errlen, "invalid [IPv6] address", s);
 		n = (size_t)(he - h - 1);
 		memcpy(u->host, h + 1, n);

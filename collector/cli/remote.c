@@ -6,6 +6,7 @@
  *
  * ssh's argv is built word by word (execvp, never a shell):
  *   DOCKLINE_SSH_COMMAND words (default "ssh") -T -o ConnectTimeout=30
+ *   -o ServerAliveInterval=15
  *   [-l USER] [-p PORT] -- HOST exec dockline-collector admin-relay
  *   [-s P] [-c P]
  * The user's words come first, and ssh keeps the first value it gets for
@@ -37,11 +38,14 @@
 #include <unistd.h>
 
 #include "collector/cli/cli.h"
+#include "common/clock.h"
 #include "collector/relay.h"
 #include "collector/sshurl.h"
 
 #define REMOTE_MAX   16 /* connections open at once (events -f holds 2) */
 #define REAP_WAIT_MS 10000
+/* ssh connected, relay banner not yet read: a slow passphrase fits */
+#define BANNER_WAIT_MS 120000
 
 static struct {
 	int fd;
@@ -102,6 +106,9 @@ static int build_argv(const dl_cli_t *cli, char *buf, size_t buflen,
 	argv[n++] = "-T";
 	argv[n++] = "-o";
 	argv[n++] = "ConnectTimeout=30";
+	/* a link that dies under `logs -f` ends it instead of hanging */
+	argv[n++] = "-o";
+	argv[n++] = "ServerAliveInterval=15";
 	if (cli->remote.user[0]) {
 		argv[n++] = "-l";
 		argv[n++] = (char *)cli->remote.user;
@@ -220,9 +227,27 @@ static int read_banner(const dl_cli_t *cli, int fd)
 	char got[32];
 	size_t have = 0;
 
-	while (have < n) {
-		ssize_t r = read(fd, got + have, n - have);
+	uint64_t end = dl_clock_mono_ns() + BANNER_WAIT_MS * 1000000ull;
 
+	while (have < n) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		uint64_t now = dl_clock_mono_ns();
+		ssize_t r;
+
+		if (now >= end ||
+		    (poll(&p, 1, (int)((end - now) / 1000000 + 1)) == 0)) {
+			char t[400];
+
+			target(cli, t, sizeof(t));
+			fprintf(stderr,
+				"dockline: %s: no answer from the relay "
+				"within %d s (a login that waits: a "
+				"passphrase prompt, a shell startup file?)\n",
+				t, BANNER_WAIT_MS / 1000);
+			remote_exit = DL_CLI_EXIT_SSH;
+			return -2;
+		}
+		r = read(fd, got + have, n - have);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)

@@ -181,7 +181,8 @@ int main(int argc, char **argv)
 	if (days) {
 		/* retention as configured by default; its first step runs
 		 * now, and the store's loop needs a moment for it */
-		dl_store_set_retention(s, 48 * 3600, 30 * 86400, 365 * 86400, 0);
+		dl_store_set_retention(s, 48 * 3600, 30 * 86400, 365 * 86400,
+				       0);
 		sleep(3);
 	}
 	dl_store_close(s);

@@ -72,8 +72,8 @@ if mkdir "$CG" 2>/dev/null && mkdir "$CG/remote" "$CG/ssh" "$CG/collector"; then
 	CG_ON=1
 fi
 cg_remove() { [ "$CG_ON" = 1 ] && rmdir "$CG/remote" "$CG/ssh" "$CG/collector" "$CG" 2>/dev/null; true; }
-# after lib.sh's cleanup has stopped every process, before it exits
-eval "$(declare -f dl_cleanup | sed 's/^\([[:space:]]*\)exit "\$rc"/\1cg_remove; exit "$rc"/')"
+# lib.sh's cleanup runs DL_UNDO after it has stopped every process
+DL_UNDO+=("cg_remove")
 # cg_run GROUP CMD...: runs CMD with this shell in GROUP, whose children
 # (spawned by CMD) stay there
 cg_run() {

@@ -60,6 +60,18 @@ static void test_urls(void)
 			DL_FAIL_("accepted %s", bad[i]);
 		ASSERT(strstr(err, "ssh://USER@HOST") != NULL);
 	}
+	/* a bracketed host longer than u.host, with or without a user */
+	for (int with_user = 0; with_user < 2; with_user++) {
+		char url[400];
+		int n = snprintf(url, sizeof(url), "ssh://%s[",
+				 with_user ? "bob@" : "");
+
+		memset(url + n, 'a', 285);
+		url[n + 285] = ']';
+		url[n + 286] = '\0';
+		ASSERT_EQ(dl_ssh_url_parse(url, &u, err, sizeof(err)),
+			  DL_EINVAL);
+	}
 }
 
 static void test_split(void)
