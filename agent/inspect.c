@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/utf8.h"
 
 /* n digits at s as a number; -1 if any is not a digit. */
 static int64_t digits(const char *s, int n)
@@ -80,17 +81,6 @@ uint64_t dl_inspect_time_ns(const char *s)
 	return (uint64_t)secs * 1000000000u + (uint64_t)frac;
 }
 
-/* Length of s cut to at most max bytes without splitting a UTF-8 char. */
-static size_t utf8_cut(const char *s, size_t n, size_t max)
-{
-	if (n <= max)
-		return n;
-	n = max;
-	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-		n--;
-	return n;
-}
-
 static void copy_str(char *out, size_t outlen, json_t *v, bool trim)
 {
 	const char *s = json_string_value(v);
@@ -104,7 +94,7 @@ static void copy_str(char *out, size_t outlen, json_t *v, bool trim)
 				 s[n - 1] == ' ' || s[n - 1] == '\t'))
 			n--;
 	/* jansson loads no "\u0000" (no JSON_ALLOW_NUL), so s has no NUL */
-	n = utf8_cut(s, n, outlen - 1);
+	n = dl_utf8_cut(s, n, outlen - 1);
 	memcpy(out, s, n);
 	out[n] = '\0';
 }

@@ -47,6 +47,7 @@
 #include "common/config.h"
 #include "common/crc32c.h"
 #include "common/err.h"
+#include "common/fdio.h"
 #include "common/log.h"
 #include "proto/frame.h"
 #include "proto/msg.h"
@@ -152,23 +153,6 @@ static int fsync_dir(const char *dir)
 		rc = DL_EIO;
 	close(fd);
 	return rc;
-}
-
-static int write_all(int fd, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-
-	while (n > 0) {
-		ssize_t w = write(fd, b, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return DL_EIO;
-		b += w;
-		n -= (size_t)w;
-	}
-	return 0;
 }
 
 static int pread_all(int fd, void *p, size_t n, uint64_t off)
@@ -312,7 +296,7 @@ static int stream_save(const char *state_dir, const stream_t *s)
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		goto fail;
-	if (write_all(fd, text, (size_t)n) != 0 || fsync(fd) != 0) {
+	if (dl_write_all(fd, text, (size_t)n) != 0 || fsync(fd) != 0) {
 		close(fd);
 		goto fail;
 	}
@@ -778,7 +762,7 @@ static int open_new_seg(dl_spool_t *sp)
 	memcpy(h, "DLSP", 4);
 	put32(h + 4, DL_SPOOL_VERSION);
 	put64(h + 8, sp->epoch);
-	if ((rc = write_all(fd, h, SEG_HDR)) != 0 ||
+	if ((rc = dl_write_all(fd, h, SEG_HDR)) != 0 ||
 	    (rc = add_seg(sp, num)) != 0) {
 		close(fd);
 		unlink(path);
@@ -813,7 +797,7 @@ static int rewrite_seg(dl_spool_t *sp, size_t i)
 	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	rc = DL_EIO;
 	if (in < 0 || out < 0 || pread_all(in, h, SEG_HDR, 0) != 0 ||
-	    write_all(out, h, SEG_HDR) != 0)
+	    dl_write_all(out, h, SEG_HDR) != 0)
 		goto fail;
 	while ((rc = read_rec(in, off, g->size, &r, &sp->buf, &sp->bufcap)) ==
 	       1) {
@@ -826,8 +810,8 @@ static int rewrite_seg(dl_spool_t *sp, size_t i)
 		put32(rh, r.len);
 		put64(rh + 8, r.seq);
 		put32(rh + 4, rec_crc(rh, r.payload, r.len));
-		if ((rc = write_all(out, rh, REC_HDR)) != 0 ||
-		    (rc = write_all(out, r.payload, r.len)) != 0)
+		if ((rc = dl_write_all(out, rh, REC_HDR)) != 0 ||
+		    (rc = dl_write_all(out, r.payload, r.len)) != 0)
 			goto fail;
 		if (!n.first)
 			n.first = r.seq;

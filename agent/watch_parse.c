@@ -12,27 +12,17 @@
 #include "agent/watch_int.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/utf8.h"
 
 #define TAG "watch"
 
 /* ---- string helpers -------------------------------------------------- */
 
-/* Length of s cut to at most max bytes without splitting a UTF-8 char. */
-static size_t utf8_cut(const char *s, size_t n, size_t max)
-{
-	if (n <= max)
-		return n;
-	n = max;
-	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-		n--;
-	return n;
-}
-
 int dl_watch__set_str(dl_str_t *out, const char *s, size_t n, size_t max)
 {
 	char *p;
 
-	n = utf8_cut(s, n, max);
+	n = dl_utf8_cut(s, n, max);
 	p = malloc(n + 1);
 	if (!p)
 		return DL_ENOMEM;
@@ -75,7 +65,8 @@ void dl_watch__copy_fixed(char *dst, size_t dstlen, json_t *v)
 	dst[0] = '\0';
 	if (!json_is_string(v))
 		return;
-	n = utf8_cut(json_string_value(v), json_string_length(v), dstlen - 1);
+	n = dl_utf8_cut(json_string_value(v), json_string_length(v),
+			dstlen - 1);
 	memcpy(dst, json_string_value(v), n);
 	dst[n] = '\0';
 }

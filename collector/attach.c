@@ -15,6 +15,7 @@
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/err.h"
+#include "common/fdio.h"
 #include "proto/frame.h"
 #include "proto/msg.h"
 
@@ -76,22 +77,6 @@ static uint64_t now_ms(void)
 	return dl_clock_mono_ns() / 1000000u;
 }
 
-static int write_all(int fd, const void *p, size_t n)
-{
-	size_t off = 0;
-
-	while (off < n) {
-		ssize_t w = write(fd, (const char *)p + off, n - off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return DL_EIO;
-		off += (size_t)w;
-	}
-	return 0;
-}
-
 static int send_msg(int fd, const dl_msg_t *m)
 {
 	dl_buf_t b;
@@ -100,7 +85,7 @@ static int send_msg(int fd, const dl_msg_t *m)
 	dl_buf_init(&b, 8192);
 	rc = dl_msg_encode(&b, m);
 	if (rc == 0)
-		rc = write_all(fd, dl_buf_head(&b), dl_buf_used(&b));
+		rc = dl_write_all(fd, dl_buf_head(&b), dl_buf_used(&b));
 	dl_buf_free(&b);
 	return rc;
 }
@@ -189,7 +174,7 @@ static void up_frame_end(attach_t *a)
 	    dl_frame_peek_type(a->upcap.b + DL_FRAME_HDR,
 			       a->upcap.n - DL_FRAME_HDR) == DL_MSG_HELLO) {
 		/* The new session's first frame: everything after it flows. */
-		if (write_all(a->sock, a->upcap.b, a->upcap.n) == 0)
+		if (dl_write_all(a->sock, a->upcap.b, a->upcap.n) == 0)
 			a->mode = UP_FWD;
 	}
 }
@@ -205,14 +190,16 @@ static int up_feed(attach_t *a, const uint8_t *p, size_t n)
 			/* Not ours to judge: serve closes the session. We
 			 * just cannot follow frames any more. */
 			a->agent_resume = 0;
-			return a->mode == UP_FWD ? write_all(a->sock, p, n) : 0;
+			return a->mode == UP_FWD ? dl_write_all(a->sock, p, n)
+						 : 0;
 		}
 		if (start) {
 			a->upcap.n = 0;
 			a->upcap.on = !a->agent_hello || a->mode == UP_SEEK;
 		}
 		cap_add(&a->upcap, p, (size_t)k);
-		if (a->mode == UP_FWD && write_all(a->sock, p, (size_t)k) != 0)
+		if (a->mode == UP_FWD &&
+		    dl_write_all(a->sock, p, (size_t)k) != 0)
 			return DL_EIO;
 		if (ended)
 			up_frame_end(a);
@@ -233,14 +220,14 @@ static int down_feed(attach_t *a, const uint8_t *p, size_t n)
 
 		if (k < 0) {
 			a->serve_resume = 0; /* cannot resume mid-anything */
-			return write_all(a->out, p, n);
+			return dl_write_all(a->out, p, n);
 		}
 		if (start) {
 			a->downcap.n = 0;
 			a->downcap.on = !a->serve_hello;
 		}
 		cap_add(&a->downcap, p, (size_t)k);
-		if (write_all(a->out, p, (size_t)k) != 0)
+		if (dl_write_all(a->out, p, (size_t)k) != 0)
 			return DL_EIO;
 		if (ended) {
 			a->down_last = dl_frame_track_type(&a->down);

@@ -11,6 +11,7 @@
 #include "collector/notify_int.h"
 #include "common/base64.h"
 #include "common/err.h"
+#include "common/utf8.h"
 
 #define VALUE_MAX   1024 /* one value in text, facts and env */
 #define LINES_MAX   64	 /* key: value lines of a text body */
@@ -178,13 +179,7 @@ int dl_notify_text(const json_t *msg, dl_buf_t *out)
 /* Cuts s to at most max bytes on a UTF-8 character boundary. */
 static void utf8_cut(char *s, size_t max)
 {
-	size_t n = strlen(s);
-
-	if (n <= max)
-		return;
-	while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80)
-		max--;
-	s[max] = '\0';
+	s[dl_utf8_cut(s, strlen(s), max)] = '\0';
 }
 
 /* The text body as a NUL-terminated string of at most max bytes. */

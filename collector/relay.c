@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "common/err.h"
+#include "common/fdio.h"
 #include "proto/admin.h"
 
 typedef struct {
@@ -144,21 +145,6 @@ static int connect_admin(const char *path)
 	return -DL_RELAY_EXIT_FAIL;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* 1 moved bytes (or nothing to do yet), 0 EOF, -1 error. */
 static int fill(half_t *h, int fd)
 {
@@ -251,7 +237,7 @@ int dl_relay_run(const char *socket_path, int in_fd, int out_fd)
 		free(down);
 		return -afd;
 	}
-	if (write_all(out_fd, DL_RELAY_BANNER, strlen(DL_RELAY_BANNER))) {
+	if (dl_write_all(out_fd, DL_RELAY_BANNER, strlen(DL_RELAY_BANNER))) {
 		close(afd);
 		free(up);
 		free(down);

@@ -75,3 +75,13 @@ void dl_utf8_fix(char *s)
 		}
 	}
 }
+
+size_t dl_utf8_cut(const char *s, size_t n, size_t max)
+{
+	if (n <= max)
+		return n;
+	n = max;
+	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+		n--;
+	return n;
+}

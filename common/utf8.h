@@ -17,5 +17,8 @@ char *dl_utf8_dup(const char *p, size_t n);
 /* In place: every byte of s not part of valid UTF-8 becomes '?' (a cut
  * at a fixed byte count may split a character). */
 void dl_utf8_fix(char *s);
+/* n (the length of s) cut to at most max bytes without splitting a
+ * UTF-8 character. */
+size_t dl_utf8_cut(const char *s, size_t n, size_t max);
 
 #endif

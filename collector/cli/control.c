@@ -26,6 +26,7 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/err.h"
+#include "common/fdio.h"
 #include "proto/admin.h"
 #include "proto/control.h"
 
@@ -660,19 +661,6 @@ static int exit_for(const req_t *r, const char *status)
 	return !strcmp(r->op->name, "exec") ? DL_CLI_EXIT_EXEC : code;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Reads frames until the final JSON one; stream bytes go to 1 and 2. */
 static int receive(const req_t *r, int fd)
 {
@@ -692,7 +680,7 @@ static int receive(const req_t *r, int fd)
 			return exit_for(r, "unknown");
 		}
 		if (p[0] == DL_ADMIN_STDOUT || p[0] == DL_ADMIN_STDERR) {
-			if (write_all(p[0], p + 1, n - 1)) {
+			if (dl_write_all(p[0], p + 1, n - 1)) {
 				free(p); /* our reader went away */
 				return DL_CLI_EXIT_FAIL;
 			}

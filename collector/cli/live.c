@@ -15,6 +15,7 @@
 
 #include "collector/cli/cli.h"
 #include "common/err.h"
+#include "common/fdio.h"
 #include "proto/admin.h"
 
 static volatile sig_atomic_t stop;
@@ -134,21 +135,6 @@ int dl_cli_events_follow(const dl_cli_t *cli, const char *host,
 	return rc < 0 ? 1 : 0;
 }
 
-static int write_all(const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(1, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* `dockline metrics`: the collector's Prometheus exposition on stdout. */
 int dl_cli_metrics(const dl_cli_t *cli, int argc, char **argv)
 {
@@ -173,7 +159,7 @@ int dl_cli_metrics(const dl_cli_t *cli, int argc, char **argv)
 	while (rc == 0 && (rc = dl_admin_recv_frame(fd, DL_ADMIN_RESP_MAX,
 						    60000, &p, &n)) == 0) {
 		if (n && p[0] == DL_ADMIN_STDOUT) {
-			if (write_all(p + 1, n - 1)) {
+			if (dl_write_all(1, p + 1, n - 1)) {
 				free(p);
 				dl_cli_close(fd);
 				return DL_CLI_EXIT_FAIL;
