@@ -389,8 +389,44 @@ static void on_event(void *ud, const dl_event_t *ev, uint64_t time_ns)
 		return;
 	}
 	m.u.event = *ev;
+	/* Docker's time: also what replay_catch_up finds in the spool */
+	m.time_ns = time_ns;
 	push_data(a, &m);
-	dl_replay_note(a->replay, ev, time_ns);
+	dl_replay_note(a->replay, ev, time_ns, m.seq);
+}
+
+/* A crash between the spool append and the replay note above leaves the
+ * newest event spooled but not remembered, and dockerd replays it at the
+ * next subscribe: it would be queued again under a new seq, which the
+ * collector cannot dedupe (tests/faults/case_agent_kill.sh saw one in
+ * 10). Every EVENT in the spool was accepted: the ones after the last
+ * noted seq are noted now, before the watcher subscribes. */
+static void replay_catch_up(agent_t *a)
+{
+	uint64_t after = dl_replay_seq(a->replay);
+	dl_spool_rec_t r;
+	unsigned n = 0;
+
+	while (dl_spool_next(a->spool, after, &r) > 0) {
+		dl_msg_t m;
+
+		after = r.seq;
+		if (r.cls != DL_OUTBOX_KEEP || r.len <= DL_FRAME_HDR ||
+		    dl_msg_decode(&m, r.frame + DL_FRAME_HDR,
+				  r.len - DL_FRAME_HDR, NULL, 0) != 0)
+			continue;
+		if (m.type == DL_MSG_EVENT &&
+		    !dl_replay_seen(a->replay, &m.u.event, m.time_ns)) {
+			dl_replay_note(a->replay, &m.u.event, m.time_ns, r.seq);
+			n++;
+		}
+		dl_msg_release(&m);
+	}
+	if (n)
+		DL_LOG_INFO(TAG,
+			    "%u spooled event(s) were not yet remembered as "
+			    "accepted (the agent stopped in between): noted",
+			    n);
 }
 
 /* Events dockerd made while the agent was down are still in its replay
@@ -863,6 +899,7 @@ int dl_agent_run(const dl_aconf_t *conf)
 		uv_loop_close(&loop);
 		return 1;
 	}
+	replay_catch_up(&a);
 	refill(&a);
 	a.tunnel = dl_tunnel_new(&loop, &topts, &tcbs, &a);
 	a.watch = dl_watch_new(&loop, conf->docker_socket, &wcbs, &a);

@@ -10,8 +10,11 @@
 #include "common/log.h"
 
 /* events.seen: DL_REPLAY_RING entries of 12 bytes, little-endian
- * time_ns u64 + key u32; then u32 next slot. Rewritten whole in place. */
-#define FILE_BYTES (DL_REPLAY_RING * 12 + 4)
+ * time_ns u64 + key u32; then u32 next slot; then u64 the spool seq of
+ * the newest noted event (absent in files of older agents: 0). Rewritten
+ * whole in place. */
+#define OLD_BYTES  (DL_REPLAY_RING * 12 + 4)
+#define FILE_BYTES (OLD_BYTES + 8)
 
 typedef struct {
 	uint64_t time_ns;
@@ -22,6 +25,7 @@ struct dl_replay {
 	char path[1100];
 	seen_t ring[DL_REPLAY_RING];
 	uint32_t next;
+	uint64_t seq;
 };
 
 static uint32_t key_of(const dl_event_t *ev)
@@ -45,7 +49,7 @@ static void load(dl_replay_t *r)
 		return;
 	n = read(fd, b, sizeof(b));
 	close(fd);
-	if (n != (ssize_t)sizeof(b))
+	if (n != (ssize_t)sizeof(b) && n != OLD_BYTES)
 		return;
 	for (int i = 0; i < DL_REPLAY_RING; i++) {
 		uint64_t t = 0;
@@ -57,7 +61,9 @@ static void load(dl_replay_t *r)
 			k = (k << 8) | b[i * 12 + 8 + j];
 		r->ring[i] = (seen_t){t, k};
 	}
-	r->next = (uint32_t)b[FILE_BYTES - 4] % DL_REPLAY_RING;
+	r->next = (uint32_t)b[OLD_BYTES - 4] % DL_REPLAY_RING;
+	for (int j = 7; n == (ssize_t)sizeof(b) && j >= 0; j--)
+		r->seq = (r->seq << 8) | b[OLD_BYTES + j];
 }
 
 static void save(const dl_replay_t *r)
@@ -73,8 +79,10 @@ static void save(const dl_replay_t *r)
 			b[i * 12 + 8 + j] =
 				(uint8_t)(r->ring[i].key >> (8 * j));
 	}
-	memset(b + FILE_BYTES - 4, 0, 4);
-	b[FILE_BYTES - 4] = (uint8_t)r->next;
+	memset(b + OLD_BYTES - 4, 0, 4);
+	b[OLD_BYTES - 4] = (uint8_t)r->next;
+	for (int j = 0; j < 8; j++)
+		b[OLD_BYTES + j] = (uint8_t)(r->seq >> (8 * j));
 	fd = open(r->path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0 || pwrite(fd, b, sizeof(b), 0) != (ssize_t)sizeof(b))
 		DL_LOG_RL(DL_LOG_LEVEL_WARN, "replay", "cannot write %s",
@@ -122,13 +130,21 @@ int dl_replay_seen(const dl_replay_t *r, const dl_event_t *ev, uint64_t time_ns)
 	return floor != UINT64_MAX && time_ns < floor;
 }
 
-void dl_replay_note(dl_replay_t *r, const dl_event_t *ev, uint64_t time_ns)
+void dl_replay_note(dl_replay_t *r, const dl_event_t *ev, uint64_t time_ns,
+		    uint64_t seq)
 {
 	if (!time_ns)
 		return;
 	r->ring[r->next] = (seen_t){time_ns, key_of(ev)};
 	r->next = (r->next + 1) % DL_REPLAY_RING;
+	if (seq > r->seq)
+		r->seq = seq;
 	save(r);
+}
+
+uint64_t dl_replay_seq(const dl_replay_t *r)
+{
+	return r->seq;
 }
 
 uint64_t dl_replay_newest(const dl_replay_t *r)

@@ -27,10 +27,15 @@ void dl_replay_free(dl_replay_t *r);
  * An event without a Docker time (0) is always new. */
 int dl_replay_seen(const dl_replay_t *r, const dl_event_t *ev,
 		   uint64_t time_ns);
-/* ev was queued (spooled): remember it, rewriting the file in place
- * without fsync. Called after the spool took it, so a crash in between
- * can only repeat an event, never lose one. */
-void dl_replay_note(dl_replay_t *r, const dl_event_t *ev, uint64_t time_ns);
+/* ev was queued (spooled) under seq: remember it, rewriting the file in
+ * place without fsync. Called after the spool took it, so a crash in
+ * between can only repeat an event, never lose one; and the agent closes
+ * that window at start: every EVENT spooled after dl_replay_seq() is
+ * noted from the spool (agent.c replay_catch_up). */
+void dl_replay_note(dl_replay_t *r, const dl_event_t *ev, uint64_t time_ns,
+		    uint64_t seq);
+/* Spool seq of the newest noted event, 0 if none (or an old file). */
+uint64_t dl_replay_seq(const dl_replay_t *r);
 /* Docker time of the newest remembered event, 0 if none. */
 uint64_t dl_replay_newest(const dl_replay_t *r);
 

@@ -26,7 +26,7 @@ static void test_replay(void)
 	r = dl_replay_new(dir);
 	ASSERT(r);
 	ASSERT_EQ(dl_replay_seen(r, &die, 1000), 0);
-	dl_replay_note(r, &die, 1000);
+	dl_replay_note(r, &die, 1000, 7);
 	ASSERT_EQ(dl_replay_seen(r, &die, 1000), 1);
 	ASSERT_EQ(dl_replay_seen(r, &stop, 1000), 0); /* other action */
 	ASSERT_EQ(dl_replay_seen(r, &die, 1001), 0);  /* other time */
@@ -35,18 +35,27 @@ static void test_replay(void)
 	/* A new process: the file remembers. */
 	r = dl_replay_new(dir);
 	ASSERT_EQ(dl_replay_seen(r, &die, 1000), 1);
+	ASSERT_EQ(dl_replay_seq(r), 7); /* the spool seq it was queued under */
 	/* A burst of 4 rings: replayed in order, every event is still
 	 * seen (older than all remembered = accepted before them), and the
 	 * next new one is new, also at the newest time (other action). */
 	for (uint64_t t = 2000; t < 2000 + 4 * DL_REPLAY_RING; t++)
-		dl_replay_note(r, &stop, t);
+		dl_replay_note(r, &stop, t, 8 + t);
 	ASSERT_EQ(dl_replay_seen(r, &die, 1000), 1);
 	for (uint64_t t = 2000; t < 2000 + 4 * DL_REPLAY_RING; t++)
 		ASSERT_EQ(dl_replay_seen(r, &stop, t), 1);
 	ASSERT_EQ(dl_replay_seen(r, &stop, 2000 + 4 * DL_REPLAY_RING), 0);
 	ASSERT_EQ(dl_replay_seen(r, &die, 2000 + 4 * DL_REPLAY_RING - 1), 0);
+	ASSERT_EQ(dl_replay_seq(r), 8 + 2000 + 4 * DL_REPLAY_RING - 1);
 	dl_replay_free(r);
+	/* A file of an older agent (no seq at the end) still loads: its
+	 * events are remembered and the seq is 0 (catch up from the start). */
 	snprintf(path, sizeof(path), "%s/events.seen", dir);
+	ASSERT_EQ(truncate(path, DL_REPLAY_RING * 12 + 4), 0);
+	r = dl_replay_new(dir);
+	ASSERT_EQ(dl_replay_seen(r, &stop, 2000 + 4 * DL_REPLAY_RING - 1), 1);
+	ASSERT_EQ(dl_replay_seq(r), 0);
+	dl_replay_free(r);
 	ASSERT_EQ(unlink(path), 0);
 	ASSERT_EQ(rmdir(dir), 0);
 }
