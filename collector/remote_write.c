@@ -611,7 +611,7 @@ static int build_headers(dl_rw_t *rw)
 		"Content-Encoding: snappy",
 		"Content-Type: application/x-protobuf",
 		"X-Prometheus-Remote-Write-Version: 0.1.0",
-		"User-Agent: dockline/" DL_VERSION,
+		("User-Agent: dockline/" DL_VERSION), /* () : one element */
 		"Expect:", /* no 100-continue round trip */
 	};
 	struct curl_slist *s;
