@@ -230,7 +230,8 @@ static const char *const migrations[SCHEMA_VERSION] = {
 	 * newest takes its place. n_*: the host's containers, running,
 	 * unhealthy and restarting ("restarting" is Docker's state or
 	 * inspect's flag: a container in its restart back-off shows
-	 * either); an upsert that changes none of those costs nothing.
+	 * either); an upsert that changes none of those costs nothing, one
+	 * that does one hosts row update.
 	 * Filled from the rows there are. */
 	"ALTER TABLE hosts ADD COLUMN hs_ts INTEGER;"
 	"ALTER TABLE hosts ADD COLUMN hs_cpu_percent REAL;"
@@ -283,12 +284,22 @@ static const char *const migrations[SCHEMA_VERSION] = {
 	"THEN 1 ELSE 0 END), n_restarting = n_restarting - (CASE WHEN "
 	"(old.state = 'restarting' OR old.restarting) THEN 1 ELSE 0 END) "
 	"WHERE name = old.host; END;"
-	"CREATE TRIGGER containers_counts_upd AFTER UPDATE OF host, "
-	"state, health, restarting ON containers WHEN new.host IS NOT "
-	"old.host OR new.state IS NOT old.state OR new.health IS NOT "
-	"old.health OR new.restarting IS NOT old.restarting BEGIN UPDATE "
-	"hosts SET n_total = n_total - 1, n_running = n_running - (CASE "
-	"WHEN old.state = 'running' THEN 1 ELSE 0 END), n_unhealthy = "
+	"CREATE TRIGGER containers_counts_upd AFTER UPDATE OF state, "
+	"health, restarting ON containers WHEN new.host = old.host AND "
+	"(new.state IS NOT old.state OR new.health IS NOT old.health OR "
+	"new.restarting IS NOT old.restarting) BEGIN UPDATE hosts SET "
+	"n_running = n_running + (CASE WHEN new.state = 'running' THEN 1 "
+	"ELSE 0 END) - (CASE WHEN old.state = 'running' THEN 1 ELSE 0 "
+	"END), n_unhealthy = n_unhealthy + (CASE WHEN new.health = "
+	"'unhealthy' THEN 1 ELSE 0 END) - (CASE WHEN old.health = "
+	"'unhealthy' THEN 1 ELSE 0 END), n_restarting = n_restarting + "
+	"(CASE WHEN (new.state = 'restarting' OR new.restarting) THEN 1 "
+	"ELSE 0 END) - (CASE WHEN (old.state = 'restarting' OR "
+	"old.restarting) THEN 1 ELSE 0 END) WHERE name = new.host; END;"
+	"CREATE TRIGGER containers_counts_move AFTER UPDATE OF host ON "
+	"containers WHEN new.host IS NOT old.host BEGIN UPDATE hosts SET "
+	"n_total = n_total - 1, n_running = n_running - (CASE WHEN "
+	"old.state = 'running' THEN 1 ELSE 0 END), n_unhealthy = "
 	"n_unhealthy - (CASE WHEN old.health = 'unhealthy' THEN 1 ELSE 0 "
 	"END), n_restarting = n_restarting - (CASE WHEN (old.state = "
 	"'restarting' OR old.restarting) THEN 1 ELSE 0 END) WHERE name = "

@@ -598,6 +598,7 @@ static void test_health(void)
 	"DROP TRIGGER containers_counts_ins;"                                  \
 	"DROP TRIGGER containers_counts_del;"                                  \
 	"DROP TRIGGER containers_counts_upd;"                                  \
+	"DROP TRIGGER containers_counts_move;"                                 \
 	"ALTER TABLE hosts DROP COLUMN hs_ts;"                                 \
 	"ALTER TABLE hosts DROP COLUMN hs_cpu_percent;"                        \
 	"ALTER TABLE hosts DROP COLUMN hs_mem_used;"                           \
