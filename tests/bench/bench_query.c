@@ -169,9 +169,12 @@ static size_t step_all(sqlite3_stmt *st)
 	size_t n = 0;
 	int cols = sqlite3_column_count(st);
 
+	/* every value read as what it is (a number is not made text) */
 	while (sqlite3_step(st) == SQLITE_ROW)
 		for (int i = 0; i < cols; i++)
-			n += (size_t)sqlite3_column_bytes(st, i);
+			n += sqlite3_column_type(st, i) == SQLITE_TEXT
+				     ? (size_t)sqlite3_column_bytes(st, i)
+				     : 8;
 	sqlite3_reset(st);
 	return n;
 }
