@@ -83,17 +83,7 @@ enum {
 	" ORDER BY time_ns DESC, id DESC LIMIT ?3) ORDER BY time_ns, id"
 
 static const char *const sql[Q_COUNT] = {
-	[Q_HOSTS] =
-		"SELECT h.name, h.online, h.last_seen, h.docker_up, "
-		"h.docker_version, h.peer, h.software, ifnull(n.total, 0), "
-		"ifnull(n.running, 0), s.cpu_percent, s.mem_used, "
-		"s.mem_total, s.load1, s.disk_used, s.disk_total, h.control, "
-		"h.clock_skew_ms, h.last_data, h.dropped_frames, "
-		"ifnull(n.unhealthy, 0), ifnull(n.restarting, 0), h.labels "
-		"FROM hosts h LEFT JOIN host_samples s ON s.host = h.name "
-		"AND s.ts = (SELECT max(ts) FROM host_samples "
-		"WHERE host = h.name) LEFT JOIN (" DL_QUERY_HOST_COUNTS(
-			"1") ") n ON n.host = h.name ORDER BY h.name",
+	[Q_HOSTS] = DL_QUERY_HOSTS_COLS "ORDER BY h.name",
 	[Q_HOST] = "SELECT online, last_seen FROM hosts WHERE name = ?1",
 	[Q_PS_ALL] =
 		PS_COLS "WHERE (?2 OR state = 'running') "

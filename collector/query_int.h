@@ -25,17 +25,19 @@ sqlite3_stmt *dl_query_slot(dl_query_t *q, int slot, const char *sql, char *err,
 			    size_t errlen);
 sqlite3 *dl_query_db(dl_query_t *q);
 
-/* The `hosts` answer's container counts: one pass over containers in
- * primary-key order (host, id), grouped by host, for the hosts WHERE
- * says. A correlated count per host and per figure would be four probes
- * per host (tests/bench/bench_query.c). "restarting" is Docker's state
- * or inspect's flag: a container in its restart back-off shows either. */
-#define DL_QUERY_HOST_COUNTS(WHERE)                                            \
-	"SELECT host, count(*) AS total, "                                     \
-	"count(CASE WHEN state = 'running' THEN 1 END) AS running, "           \
-	"count(CASE WHEN health = 'unhealthy' THEN 1 END) AS unhealthy, "      \
-	"count(CASE WHEN state = 'restarting' OR restarting THEN 1 END) "      \
-	"AS restarting FROM containers WHERE " WHERE " GROUP BY host"
+/* The `hosts` answer's columns (query.c's host_row, query_text.c's
+ * hosts_put), all from the hosts row: the newest sample's figures and
+ * the container counts are kept there by the writer (store schema v9),
+ * so the answer is one pass over hosts, not a max(ts) probe of
+ * host_samples per host and a grouped pass over every container
+ * (tests/bench/bench_query.c). */
+#define DL_QUERY_HOSTS_COLS                                                    \
+	"SELECT h.name, h.online, h.last_seen, h.docker_up, "                  \
+	"h.docker_version, h.peer, h.software, h.n_total, h.n_running, "       \
+	"h.hs_cpu_percent, h.hs_mem_used, h.hs_mem_total, h.hs_load1, "        \
+	"h.hs_disk_used, h.hs_disk_total, h.control, h.clock_skew_ms, "        \
+	"h.last_data, h.dropped_frames, h.n_unhealthy, h.n_restarting, "       \
+	"h.labels FROM hosts h "
 
 /* The `hosts` HEALTH word of a Q_HOSTS row (query.c's columns). */
 void dl_query__host_health(sqlite3_stmt *st, int64_t ago, char *out,

@@ -77,22 +77,9 @@ static const char *const sql[T_COUNT] = {
 	[T_STATS_HOST] = STATS_COLS "WHERE c.host = ?1 AND " STATS_WHERE
 				    " ORDER BY ifnull(c.name, ''), c.id",
 	[T_STATS_CID] = STATS_COLS "WHERE k.cid = ?2 AND " STATS_WHERE,
-	/* query.c's Q_HOSTS, with ?1 naming one host (NULL = all); the
-	 * counts' pass over containers is limited to that host too. */
-	[T_HOSTS] =
-		"SELECT h.name, h.online, h.last_seen, h.docker_up, "
-		"h.docker_version, h.peer, h.software, ifnull(n.total, 0), "
-		"ifnull(n.running, 0), s.cpu_percent, s.mem_used, "
-		"s.mem_total, s.load1, s.disk_used, s.disk_total, h.control, "
-		"h.clock_skew_ms, h.last_data, h.dropped_frames, "
-		"ifnull(n.unhealthy, 0), ifnull(n.restarting, 0), h.labels "
-		"FROM hosts h LEFT JOIN host_samples s ON s.host = h.name "
-		"AND s.ts = (SELECT max(ts) FROM host_samples "
-		"WHERE host = h.name) LEFT JOIN (" DL_QUERY_HOST_COUNTS(
-			"?1 IS NULL OR host = ?1") ") n ON n.host = h.name "
-						   "WHERE (?1 IS NULL OR "
-						   "h.name = ?1) ORDER BY "
-						   "h.name",
+	/* query.c's Q_HOSTS, with ?1 naming one host (NULL = all) */
+	[T_HOSTS] = DL_QUERY_HOSTS_COLS "WHERE (?1 IS NULL OR h.name = ?1) "
+					"ORDER BY h.name",
 };
 
 static sqlite3_stmt *stmt(dl_query_t *q, int which, char *err, size_t errlen)

@@ -16,7 +16,7 @@
 #include "common/hidx.h"
 #include "proto/msg.h"
 
-#define SCHEMA_VERSION 8
+#define SCHEMA_VERSION 9
 #define RETRY_SLEEP_MS 200  /* first retry of a failed COMMIT */
 #define RETRY_MAX_MS   5000 /* backoff cap while the database is unavailable */
 #define CLOSE_RETRIES  3    /* failed COMMITs tolerated while closing */

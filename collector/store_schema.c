@@ -219,6 +219,96 @@ static const char *const migrations[SCHEMA_VERSION] = {
 	 * (collector/hostlabel.h), so selecting hosts by label reads the
 	 * hosts list it already has; no index table as for containers. */
 	"ALTER TABLE hosts ADD COLUMN labels TEXT;",
+
+	/* v9: what `hosts` shows of a host's newest sample and of its
+	 * containers, kept on its hosts row by triggers on the writer's
+	 * statements (so in the same transaction): the answer is one scan
+	 * of hosts instead of a max(ts) probe per host and a grouped pass
+	 * over every container (tests/bench/bench_query.c). hs_*:
+	 * host_samples' columns of the newest sample (NULL: none), its ts
+	 * in hs_ts; when the newest is deleted (retention, forget) the next
+	 * newest takes its place. n_*: the host's containers, running,
+	 * unhealthy and restarting ("restarting" is Docker's state or
+	 * inspect's flag: a container in its restart back-off shows
+	 * either); an upsert that changes none of those costs nothing, one
+	 * that does one hosts row update.
+	 * Filled from the rows there are. */
+	"ALTER TABLE hosts ADD COLUMN hs_ts INTEGER;"
+	"ALTER TABLE hosts ADD COLUMN hs_cpu_percent REAL;"
+	"ALTER TABLE hosts ADD COLUMN hs_mem_used INTEGER;"
+	"ALTER TABLE hosts ADD COLUMN hs_mem_total INTEGER;"
+	"ALTER TABLE hosts ADD COLUMN hs_load1 REAL;"
+	"ALTER TABLE hosts ADD COLUMN hs_disk_used INTEGER;"
+	"ALTER TABLE hosts ADD COLUMN hs_disk_total INTEGER;"
+	"ALTER TABLE hosts ADD COLUMN n_total INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE hosts ADD COLUMN n_running INTEGER NOT NULL DEFAULT "
+	"0;"
+	"ALTER TABLE hosts ADD COLUMN n_unhealthy INTEGER NOT NULL "
+	"DEFAULT 0;"
+	"ALTER TABLE hosts ADD COLUMN n_restarting INTEGER NOT NULL "
+	"DEFAULT 0;"
+	"UPDATE hosts SET (hs_ts, hs_cpu_percent, hs_mem_used, "
+	"hs_mem_total, hs_load1, hs_disk_used, hs_disk_total) = (SELECT "
+	"ts, cpu_percent, mem_used, mem_total, load1, disk_used, "
+	"disk_total FROM host_samples WHERE host = hosts.name ORDER BY ts "
+	"DESC LIMIT 1);"
+	"UPDATE hosts SET (n_total, n_running, n_unhealthy, n_restarting) "
+	"= (SELECT count(*), sum(CASE WHEN c.state = 'running' THEN 1 "
+	"ELSE 0 END), sum(CASE WHEN c.health = 'unhealthy' THEN 1 ELSE 0 "
+	"END), sum(CASE WHEN (c.state = 'restarting' OR c.restarting) "
+	"THEN 1 ELSE 0 END) FROM containers c WHERE c.host = hosts.name) "
+	"WHERE name IN (SELECT host FROM containers);"
+	"CREATE TRIGGER host_samples_latest AFTER INSERT ON host_samples "
+	"BEGIN UPDATE hosts SET hs_ts = new.ts, hs_cpu_percent = "
+	"new.cpu_percent, hs_mem_used = new.mem_used, hs_mem_total = "
+	"new.mem_total, hs_load1 = new.load1, hs_disk_used = "
+	"new.disk_used, hs_disk_total = new.disk_total WHERE name = "
+	"new.host AND (hs_ts IS NULL OR hs_ts <= new.ts); END;"
+	"CREATE TRIGGER host_samples_gone AFTER DELETE ON host_samples "
+	"BEGIN UPDATE hosts SET (hs_ts, hs_cpu_percent, hs_mem_used, "
+	"hs_mem_total, hs_load1, hs_disk_used, hs_disk_total) = (SELECT "
+	"ts, cpu_percent, mem_used, mem_total, load1, disk_used, "
+	"disk_total FROM host_samples WHERE host = old.host ORDER BY ts "
+	"DESC LIMIT 1) WHERE name = old.host AND hs_ts = old.ts; END;"
+	"CREATE TRIGGER containers_counts_ins AFTER INSERT ON containers "
+	"BEGIN UPDATE hosts SET n_total = n_total + 1, n_running = "
+	"n_running + (CASE WHEN new.state = 'running' THEN 1 ELSE 0 END), "
+	"n_unhealthy = n_unhealthy + (CASE WHEN new.health = 'unhealthy' "
+	"THEN 1 ELSE 0 END), n_restarting = n_restarting + (CASE WHEN "
+	"(new.state = 'restarting' OR new.restarting) THEN 1 ELSE 0 END) "
+	"WHERE name = new.host; END;"
+	"CREATE TRIGGER containers_counts_del AFTER DELETE ON containers "
+	"BEGIN UPDATE hosts SET n_total = n_total - 1, n_running = "
+	"n_running - (CASE WHEN old.state = 'running' THEN 1 ELSE 0 END), "
+	"n_unhealthy = n_unhealthy - (CASE WHEN old.health = 'unhealthy' "
+	"THEN 1 ELSE 0 END), n_restarting = n_restarting - (CASE WHEN "
+	"(old.state = 'restarting' OR old.restarting) THEN 1 ELSE 0 END) "
+	"WHERE name = old.host; END;"
+	"CREATE TRIGGER containers_counts_upd AFTER UPDATE OF state, "
+	"health, restarting ON containers WHEN new.host = old.host AND "
+	"(new.state IS NOT old.state OR new.health IS NOT old.health OR "
+	"new.restarting IS NOT old.restarting) BEGIN UPDATE hosts SET "
+	"n_running = n_running + (CASE WHEN new.state = 'running' THEN 1 "
+	"ELSE 0 END) - (CASE WHEN old.state = 'running' THEN 1 ELSE 0 "
+	"END), n_unhealthy = n_unhealthy + (CASE WHEN new.health = "
+	"'unhealthy' THEN 1 ELSE 0 END) - (CASE WHEN old.health = "
+	"'unhealthy' THEN 1 ELSE 0 END), n_restarting = n_restarting + "
+	"(CASE WHEN (new.state = 'restarting' OR new.restarting) THEN 1 "
+	"ELSE 0 END) - (CASE WHEN (old.state = 'restarting' OR "
+	"old.restarting) THEN 1 ELSE 0 END) WHERE name = new.host; END;"
+	"CREATE TRIGGER containers_counts_move AFTER UPDATE OF host ON "
+	"containers WHEN new.host IS NOT old.host BEGIN UPDATE hosts SET "
+	"n_total = n_total - 1, n_running = n_running - (CASE WHEN "
+	"old.state = 'running' THEN 1 ELSE 0 END), n_unhealthy = "
+	"n_unhealthy - (CASE WHEN old.health = 'unhealthy' THEN 1 ELSE 0 "
+	"END), n_restarting = n_restarting - (CASE WHEN (old.state = "
+	"'restarting' OR old.restarting) THEN 1 ELSE 0 END) WHERE name = "
+	"old.host; UPDATE hosts SET n_total = n_total + 1, n_running = "
+	"n_running + (CASE WHEN new.state = 'running' THEN 1 ELSE 0 END), "
+	"n_unhealthy = n_unhealthy + (CASE WHEN new.health = 'unhealthy' "
+	"THEN 1 ELSE 0 END), n_restarting = n_restarting + (CASE WHEN "
+	"(new.state = 'restarting' OR new.restarting) THEN 1 ELSE 0 END) "
+	"WHERE name = new.host; END",
 };
 
 /* Merges a partial bucket (?1 key, ?2 bucket, ?3 n, ?4 cpu_sum, ?5 cpu_n,

@@ -8,10 +8,19 @@
  *
  * Each round is one STATS frame per host, 10 s after the previous one:
  * the fleet of the issue (1,000 agents x 100 containers at 10 s) needs
- * 10,000 samples/s. */
+ * 10,000 samples/s.
+ *
+ * Also times, as frames/s, the frames that keep the hosts answer's
+ * figures (schema v9's hosts columns), each on a fresh store after the
+ * same setup: R rounds of one HOSTSTATS per host (a host_samples row and
+ * the hosts row's copy), and R rounds of one INVENTORY per host in which
+ * a quarter of the containers stopped and the quarter stopped the round
+ * before runs again (half the rows changed, each a count change on the
+ * hosts row: far more churn than a fleet has). */
 #include "collector/store.h"
 
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,15 +64,17 @@ static void cid_hex(char *out, uint32_t h, uint32_t c)
 	snprintf(out, 65, "%08x%08x%048x", h, c, 0u);
 }
 
-/* Payload (without frame header) of host h's INVENTORY. */
-static void encode_inventory(dl_buf_t *b, uint32_t h)
+/* Payload (without frame header) of host h's INVENTORY: all running
+ * for round 0 (seq 1); from round 1 on, a quarter stopped, another
+ * quarter each round. */
+static void encode_inventory(dl_buf_t *b, uint32_t h, uint32_t r)
 {
 	dl_container_t *v = calloc(C, sizeof(*v));
 	char(*ids)[65] = calloc(C, 65), (*names)[32] = calloc(C, 32);
 	dl_msg_t m = {.type = DL_MSG_INVENTORY,
 		      .epoch = 1,
-		      .seq = 1,
-		      .time_ns = t0_ns};
+		      .seq = r ? 1 + 2 * r : 1,
+		      .time_ns = t0_ns + r * 10 * SEC};
 
 	if (!v || !ids || !names)
 		die("out of memory");
@@ -74,7 +85,9 @@ static void encode_inventory(dl_buf_t *b, uint32_t h)
 					.id = DL_STR(ids[c]),
 					.name = DL_STR(names[c]),
 					.image = DL_STR("app:1"),
-					.state = DL_STR("running"),
+					.state = r && (c + r) % 4 == 0
+							 ? DL_STR("exited")
+							 : DL_STR("running"),
 					.status = DL_STR("Up"),
 					.health = DL_STR(""),
 					.created = 1};
@@ -129,6 +142,31 @@ static void encode_stats(dl_buf_t *b, uint32_t h, uint32_t r)
 	free(v);
 }
 
+/* Host h's HOSTSTATS of round r >= 1 (seq 2r, before that round's
+ * INVENTORY). */
+static void encode_hoststats(dl_buf_t *b, uint32_t h, uint32_t r)
+{
+	dl_msg_t m = {.type = DL_MSG_HOSTSTATS,
+		      .epoch = 1,
+		      .seq = 2 * r,
+		      .time_ns = t0_ns + r * 10 * SEC};
+
+	m.u.hoststats = (dl_hoststats_t){.cpu_total_ns = r * 80 * SEC,
+					 .cpu_idle_ns = r * 60 * SEC,
+					 .online_cpus = 8,
+					 .mem_total = 16ull << 30,
+					 .mem_used = (4ull << 30) + h * 4096,
+					 .mem_available = 12ull << 30,
+					 .load1_x100 = 42 + r,
+					 .disk_used = 10ull << 30,
+					 .disk_total = 100ull << 30,
+					 .net_rx_bytes = r * 150000ull,
+					 .net_tx_bytes = r * 90000ull};
+	dl_buf_reset(b);
+	if (dl_msg_encode(b, &m))
+		die("encode HOSTSTATS");
+}
+
 static void wait_acks(uv_loop_t *loop, dl_store_t *s)
 {
 	while (dl_store_pending(s)) {
@@ -163,7 +201,7 @@ static dl_store_t *setup(uv_loop_t *loop, const char *path)
 	for (uint32_t h = 0; h < H; h++) {
 		hostname(host, sizeof(host), h);
 		dl_store_host_online(s, host, "p", "sw", NULL, 1);
-		encode_inventory(&b, h);
+		encode_inventory(&b, h, 0);
 		submit(loop, s, h, &b);
 	}
 	wait_acks(loop, s);
@@ -199,6 +237,51 @@ static double run_store(const char *path, size_t *frame_bytes)
 			if (h % 64 == 0)
 				uv_run(&loop, UV_RUN_NOWAIT);
 		}
+	wait_acks(&loop, s);
+	secs = (double)(dl_clock_mono_ns() - t0) / 1e9;
+	uv_close((uv_handle_t *)&t, NULL);
+	dl_store_close(s);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+	for (size_t i = 0; i < (size_t)H * R; i++)
+		dl_buf_free(&frames[i]);
+	free(frames);
+	return secs;
+}
+
+/* R rounds of a HOSTSTATS (inv false) or an INVENTORY (inv true) per
+ * host, after setup; returns seconds. */
+static double run_hostframes(const char *path, bool inv)
+{
+	uv_loop_t loop;
+	uv_timer_t t;
+	dl_buf_t *frames = calloc((size_t)H * R, sizeof(dl_buf_t));
+	dl_store_t *s;
+	uint64_t t0;
+	double secs;
+
+	if (!frames)
+		die("out of memory");
+	uv_loop_init(&loop);
+	s = setup(&loop, path);
+	for (uint32_t r = 0; r < R; r++)
+		for (uint32_t h = 0; h < H; h++) {
+			dl_buf_t *f = &frames[(size_t)r * H + h];
+
+			dl_buf_init(f, 8u << 20);
+			if (inv)
+				encode_inventory(f, h, r + 1);
+			else
+				encode_hoststats(f, h, r + 1);
+		}
+	uv_timer_init(&loop, &t);
+	uv_timer_start(&t, on_tick, 1, 1);
+	t0 = dl_clock_mono_ns();
+	for (size_t i = 0; i < (size_t)H * R; i++) {
+		submit(&loop, s, (uint32_t)(i % H), &frames[i]);
+		if (i % 64 == 0)
+			uv_run(&loop, UV_RUN_NOWAIT);
+	}
 	wait_acks(&loop, s);
 	secs = (double)(dl_clock_mono_ns() - t0) / 1e9;
 	uv_close((uv_handle_t *)&t, NULL);
@@ -335,7 +418,7 @@ int main(int argc, char **argv)
 	char dir[] = "/tmp/dl-bench-ingest-XXXXXX";
 	char a[160], cmd[160];
 	size_t frame = 0;
-	double ts = 1e9, tr = 1e9;
+	double ts = 1e9, tr = 1e9, th = 1e9, ti = 1e9;
 	uint64_t n;
 
 	H = arg(argv, argc, 1, H);
@@ -356,6 +439,22 @@ int main(int argc, char **argv)
 		ts = x < ts ? x : ts;
 		tr = y < tr ? y : tr;
 	}
+	for (int k = 0; k < RUNS; k++) {
+		double x;
+
+		snprintf(a, sizeof(a), "%s/hosts%d.db", dir, k);
+		x = run_hostframes(a, false);
+		if (count(a, "SELECT count(*) FROM host_samples") !=
+		    (int64_t)H * R)
+			die("host frames run lost samples");
+		th = x < th ? x : th;
+		snprintf(a, sizeof(a), "%s/inv%d.db", dir, k);
+		x = run_hostframes(a, true);
+		if (count(a, "SELECT count(*) FROM containers WHERE state = "
+			     "'exited'") != (int64_t)H * (C / 4))
+			die("inventory run lost changes");
+		ti = x < ti ? x : ti;
+	}
 	snprintf(a, sizeof(a), "%s/store0.db", dir);
 	printf("%-40s %10s %12s %9s\n", "path (best of 3)", "samples",
 	       "samples/s", "us/sample");
@@ -368,6 +467,12 @@ int main(int argc, char **argv)
 	       "frame %zu bytes; minute rollup rows %lld\n",
 	       tr / ts, H, C, R, frame,
 	       (long long)count(a, "SELECT count(*) FROM container_1m"));
+	printf("%-40s %10s %12s %9s\n", "", "frames", "frames/s", "us/frame");
+	printf("%-40s %10llu %12.0f %9.3f\n", "HOSTSTATS submit -> ack",
+	       (unsigned long long)H * R, H * R / th, th * 1e6 / (H * R));
+	printf("%-40s %10llu %12.0f %9.3f\n",
+	       "INVENTORY, half the rows changed", (unsigned long long)H * R,
+	       H * R / ti, ti * 1e6 / (H * R));
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	return system(cmd) == 0 ? 0 : 1;
 }

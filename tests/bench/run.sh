@@ -49,7 +49,9 @@ for w in $want; do
 		"$B/bench/bench_fleetdb" "$qd/f1000.db" 1000 20 2 &&
 			"$B/bench/bench_fleetdb" "$qd/f100.db" 100 20 3 &&
 			run "query (1,000 hosts x 20)" "$B/bench/bench_query" "$qd/f1000.db" 3 &&
-			run "query (100 hosts x 20)" "$B/bench/bench_query" "$qd/f100.db" 3
+			run "query (100 hosts x 20)" "$B/bench/bench_query" "$qd/f100.db" 3 &&
+			"$B/bench/bench_fleetdb" "$qd/f10000.db" 10000 20 2 &&
+			run "query (10,000 hosts x 20, hosts only)" "$B/bench/bench_query" "$qd/f10000.db" 3 hosts
 		rm -rf "$qd"
 		;;
 	http_latency) run http_latency bash tests/bench/bench_ws_latency.sh 200 100 ;;

@@ -221,7 +221,7 @@ static void test_unknown_after_restart(void)
 			  "'unknown'"),
 		  1);
 	close_store(s);
-	ASSERT_EQ(sql_int("PRAGMA user_version"), 8);
+	ASSERT_EQ(sql_int("PRAGMA user_version"), 9);
 }
 
 static void test_filters(void)

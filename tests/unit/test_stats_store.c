@@ -329,8 +329,14 @@ static void test_migrate_v1(void)
 	ASSERT_EQ(system(cmd), 0);
 	ASSERT_EQ(sql_f("PRAGMA user_version", 0), 1);
 	s = open_store(NULL);
-	ASSERT_EQ(sql_f("PRAGMA user_version", 0), 8);
+	ASSERT_EQ(sql_f("PRAGMA user_version", 0), 9);
 	ASSERT_EQ(sql_f("SELECT count(*) FROM tokens", 0), 0);
+	/* v9: each host's count of its containers, from the v1 rows */
+	ASSERT_EQ(sql_f("SELECT sum(n_total) FROM hosts", 0), 2);
+	ASSERT_EQ(sql_f("SELECT count(*) FROM hosts h WHERE n_total <> "
+			"(SELECT count(*) FROM containers WHERE host = h.name)",
+			0),
+		  0);
 	/* v8: hosts.labels, none yet */
 	ASSERT_EQ(sql_f("SELECT count(*) FROM hosts WHERE labels IS NULL", 0),
 		  sql_f("SELECT count(*) FROM hosts", 0));

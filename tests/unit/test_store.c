@@ -434,7 +434,7 @@ static void test_reopen_and_migrations(void)
 		ASSERT_EQ(e, E2);
 		ASSERT_EQ(q, 77);
 		close_store(s);
-		ASSERT_EQ(sql_int("PRAGMA user_version", NULL), 8);
+		ASSERT_EQ(sql_int("PRAGMA user_version", NULL), 9);
 		ASSERT_EQ(sql_int("SELECT count(*) FROM events", NULL), 11);
 		/* a restarted collector has no sessions */
 		ASSERT_EQ(sql_int("SELECT sum(online) FROM hosts", NULL), 0);
@@ -458,7 +458,7 @@ static void test_reopen_and_migrations(void)
 		sqlite3 *db;
 
 		ASSERT_EQ(sqlite3_open(dbpath, &db), SQLITE_OK);
-		ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 9", NULL,
+		ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 10", NULL,
 				       NULL, NULL),
 			  SQLITE_OK);
 		sqlite3_close(db);
@@ -591,8 +591,26 @@ static void test_health(void)
 }
 
 /* What v7 added, to make a v6 database from a fresh one. */
-/* v8 undone first: a store taken back to v7 or older. */
-#define DOWN_V8 "ALTER TABLE hosts DROP COLUMN labels;"
+/* v9 undone first: a store taken back to v8 or older. */
+#define DOWN_V9                                                                \
+	"DROP TRIGGER host_samples_latest;"                                    \
+	"DROP TRIGGER host_samples_gone;"                                      \
+	"DROP TRIGGER containers_counts_ins;"                                  \
+	"DROP TRIGGER containers_counts_del;"                                  \
+	"DROP TRIGGER containers_counts_upd;"                                  \
+	"DROP TRIGGER containers_counts_move;"                                 \
+	"ALTER TABLE hosts DROP COLUMN hs_ts;"                                 \
+	"ALTER TABLE hosts DROP COLUMN hs_cpu_percent;"                        \
+	"ALTER TABLE hosts DROP COLUMN hs_mem_used;"                           \
+	"ALTER TABLE hosts DROP COLUMN hs_mem_total;"                          \
+	"ALTER TABLE hosts DROP COLUMN hs_load1;"                              \
+	"ALTER TABLE hosts DROP COLUMN hs_disk_used;"                          \
+	"ALTER TABLE hosts DROP COLUMN hs_disk_total;"                         \
+	"ALTER TABLE hosts DROP COLUMN n_total;"                               \
+	"ALTER TABLE hosts DROP COLUMN n_running;"                             \
+	"ALTER TABLE hosts DROP COLUMN n_unhealthy;"                           \
+	"ALTER TABLE hosts DROP COLUMN n_restarting;"
+#define DOWN_V8 DOWN_V9 "ALTER TABLE hosts DROP COLUMN labels;"
 #define DOWN_V7                                                                \
 	DOWN_V8                                                                \
 	"DROP TRIGGER containers_labels_ins;"                                  \
@@ -754,6 +772,217 @@ static void test_host_labels(void)
 	close_store(s);
 }
 
+/* The hosts answer's figures as v8 computed them (the newest
+ * host_samples row by max(ts), counts by a grouped pass over containers)
+ * and as v9 keeps them on the hosts row, with the stored types. */
+#define V8_HOSTS                                                               \
+	"SELECT h.name, ifnull(n.total, 0), ifnull(n.running, 0), "            \
+	"ifnull(n.unhealthy, 0), ifnull(n.restarting, 0), s.cpu_percent, "     \
+	"typeof(s.cpu_percent), s.mem_used, s.mem_total, s.load1, "            \
+	"typeof(s.load1), s.disk_used, s.disk_total FROM hosts h LEFT JOIN "   \
+	"host_samples s ON s.host = h.name AND s.ts = (SELECT max(ts) FROM "   \
+	"host_samples WHERE host = h.name) LEFT JOIN (SELECT host, count(*) "  \
+	"AS total, count(CASE WHEN state = 'running' THEN 1 END) AS running, " \
+	"count(CASE WHEN health = 'unhealthy' THEN 1 END) AS unhealthy, "      \
+	"count(CASE WHEN state = 'restarting' OR restarting THEN 1 END) AS "   \
+	"restarting FROM containers GROUP BY host) n ON n.host = h.name"
+#define V9_HOSTS                                                               \
+	"SELECT name, n_total, n_running, n_unhealthy, n_restarting, "         \
+	"hs_cpu_percent, typeof(hs_cpu_percent), hs_mem_used, hs_mem_total, "  \
+	"hs_load1, typeof(hs_load1), hs_disk_used, hs_disk_total FROM hosts"
+
+static void hosts_match(void)
+{
+	ASSERT_EQ(sql_int("SELECT count(*) FROM (" V8_HOSTS " EXCEPT " V9_HOSTS
+			  ")",
+			  NULL),
+		  0);
+	ASSERT_EQ(sql_int("SELECT count(*) FROM (" V9_HOSTS " EXCEPT " V8_HOSTS
+			  ")",
+			  NULL),
+		  0);
+}
+
+static void submit_hoststats(dl_store_t *s, const char *host, uint64_t seq,
+			     uint64_t time_ns, uint64_t idle, uint64_t used)
+{
+	dl_msg_t m = {.type = DL_MSG_HOSTSTATS,
+		      .epoch = E1,
+		      .seq = seq,
+		      .time_ns = time_ns};
+
+	m.u.hoststats = (dl_hoststats_t){.cpu_total_ns = 1000 * seq,
+					 .cpu_idle_ns = idle,
+					 .mem_total = 8000,
+					 .mem_used = used,
+					 .load1_x100 = 150,
+					 .disk_used = 10,
+					 .disk_total = 100};
+	ASSERT_EQ(submit(s, 1, host, &m), 0);
+}
+
+static json_t *host_named(dl_query_t *q, const char *name)
+{
+	char err[256];
+	json_t *arr = dl_query_hosts(q, err, sizeof(err)), *h, *r = NULL;
+	size_t i;
+
+	ASSERT(arr != NULL);
+	json_array_foreach(arr, i, h) if (!strcmp(jstr(h, "name"), name)) r =
+		json_incref(h);
+	json_decref(arr);
+	ASSERT(r != NULL);
+	return r;
+}
+
+/* v9: the hosts row's newest sample and container counts follow every
+ * write that changes them (inventory, a container's change or removal, a
+ * prune, a late sample, a deleted newest sample, forget), always as
+ * v8's joins would have computed them. */
+static void test_host_figures(void)
+{
+	dl_container_t v[4] = {
+		inspected("aaa", "web", "running", 185, -1, "healthy"),
+		inspected("bbb", "job", "exited", 7300, 7200, ""),
+		inspected("ccc", "api", "running", 7200, -1, "unhealthy"),
+		ctr("ddd", "rst", "restarting"),
+	};
+	uint64_t now = dl_clock_wall_ns();
+	char err[256];
+	dl_query_t *q;
+	dl_store_t *s;
+	json_t *h;
+	sqlite3 *db;
+
+	fresh_db("hostfig");
+	s = open_store();
+	dl_store_host_online(s, "h1", "p", "sw", NULL, now);
+	dl_store_host_online(s, "h2", "p", "sw", NULL, now);
+	v[1].d.restarting = true; /* in its back-off, as inspect says */
+	submit_inventory(s, 1, "h1", E1, 1, v, 4);
+	submit_hoststats(s, "h1", 2, now - 20 * SEC, 500, 1000);
+	submit_hoststats(s, "h1", 3, now - 10 * SEC, 1000, 3000);
+	wait_ack(1, E1, 3);
+	wait_idle(s);
+	hosts_match();
+	q = dl_query_open(dbpath, err, sizeof(err));
+	ASSERT(q != NULL);
+	h = host_named(q, "h1");
+	ASSERT_EQ(jint(h, "containers"), 4);
+	ASSERT_EQ(jint(h, "running"), 2);
+	ASSERT_EQ(jint(h, "unhealthy"), 1);
+	ASSERT_EQ(jint(h, "restarting"), 2);
+	ASSERT_EQ(jint(h, "mem_used_bytes"), 3000);
+	ASSERT_EQ(jint(h, "mem_total_bytes"), 8000);
+	json_decref(h);
+	h = host_named(q, "h2");
+	ASSERT_EQ(jint(h, "containers"), 0);
+	ASSERT(json_is_null(json_object_get(h, "mem_used_bytes")));
+	json_decref(h);
+
+	/* a late sample (older than the newest) does not replace it */
+	submit_hoststats(s, "h1", 4, now - 15 * SEC, 1000, 2000);
+	/* web stops, api goes, then an inventory without job */
+	v[0].state = DL_STR("exited");
+	submit_container(s, 1, "h1", E1, 5, v[0], false);
+	submit_container(s, 1, "h1", E1, 6, v[2], true);
+	wait_ack(1, E1, 6);
+	wait_idle(s);
+	hosts_match();
+	h = host_named(q, "h1");
+	ASSERT_EQ(jint(h, "containers"), 3);
+	ASSERT_EQ(jint(h, "running"), 0);
+	ASSERT_EQ(jint(h, "unhealthy"), 0);
+	ASSERT_EQ(jint(h, "mem_used_bytes"), 3000);
+	json_decref(h);
+	v[1] = v[3];
+	submit_inventory(s, 1, "h1", E1, 7, v, 2);
+	wait_ack(1, E1, 7);
+	wait_idle(s);
+	hosts_match();
+	h = host_named(q, "h1");
+	ASSERT_EQ(jint(h, "containers"), 2);
+	ASSERT_EQ(jint(h, "restarting"), 1);
+	json_decref(h);
+	close_store(s);
+
+	/* the newest sample deleted (as retention does): the next newest
+	 * stands in; none left: null */
+	ASSERT_EQ(sqlite3_open(dbpath, &db), SQLITE_OK);
+	ASSERT_EQ(sqlite3_exec(db,
+			       "DELETE FROM host_samples WHERE ts = (SELECT "
+			       "max(ts) FROM host_samples)",
+			       NULL, NULL, NULL),
+		  SQLITE_OK);
+	sqlite3_close(db);
+	hosts_match();
+	h = host_named(q, "h1");
+	ASSERT_EQ(jint(h, "mem_used_bytes"), 2000);
+	json_decref(h);
+	ASSERT_EQ(sqlite3_open(dbpath, &db), SQLITE_OK);
+	ASSERT_EQ(
+		sqlite3_exec(db, "DELETE FROM host_samples", NULL, NULL, NULL),
+		SQLITE_OK);
+	sqlite3_close(db);
+	hosts_match();
+	h = host_named(q, "h1");
+	ASSERT(json_is_null(json_object_get(h, "mem_used_bytes")));
+	ASSERT(json_is_null(json_object_get(h, "cpu_percent")));
+	json_decref(h);
+
+	s = open_store();
+	ASSERT_EQ(dl_store_forget(s, "h1"), 0);
+	wait_idle(s);
+	hosts_match();
+	ASSERT_EQ(sql_int("SELECT count(*) FROM hosts", NULL), 1);
+	dl_query_close(q);
+	close_store(s);
+}
+
+/* A v8 store with rows migrates to v9: the hosts rows get their newest
+ * sample and counts from the rows there are. */
+static void test_migrate_v8(void)
+{
+	dl_container_t v[3] = {
+		inspected("aaa", "web", "running", 185, -1, "healthy"),
+		inspected("bbb", "api", "running", 7200, -1, "unhealthy"),
+		ctr("ccc", "job", "exited"),
+	};
+	uint64_t now = dl_clock_wall_ns();
+	dl_store_t *s;
+	sqlite3 *db;
+
+	fresh_db("v8");
+	s = open_store();
+	dl_store_host_online(s, "h1", "p", "sw", NULL, now);
+	dl_store_host_online(s, "h2", "p", "sw", NULL, now);
+	submit_inventory(s, 1, "h1", E1, 1, v, 3);
+	submit_hoststats(s, "h1", 2, now - 20 * SEC, 500, 1000);
+	submit_hoststats(s, "h1", 3, now - 10 * SEC, 1000, 3000);
+	wait_ack(1, E1, 3);
+	close_store(s);
+	ASSERT_EQ(sqlite3_open(dbpath, &db), SQLITE_OK);
+	ASSERT_EQ(sqlite3_exec(db, DOWN_V9 "PRAGMA user_version = 8", NULL,
+			       NULL, NULL),
+		  SQLITE_OK);
+	sqlite3_close(db);
+
+	s = open_store();
+	ASSERT_EQ(sql_int("PRAGMA user_version", NULL), 9);
+	hosts_match();
+	ASSERT_EQ(sql_int("SELECT n_total * 100 + n_running * 10 + "
+			  "n_unhealthy FROM hosts WHERE name = ?",
+			  "h1"),
+		  321);
+	ASSERT_EQ(sql_int("SELECT hs_mem_used FROM hosts WHERE name = ?", "h1"),
+		  3000);
+	ASSERT_EQ(sql_int("SELECT hs_ts IS NULL AND n_total = 0 FROM hosts "
+			  "WHERE name = ?",
+			  "h2"),
+		  1);
+	close_store(s);
+}
+
 /* A v6 store with rows migrates to v7: labels unknown (null), the
  * filter finds nothing, then an INVENTORY with labels fills both. */
 static void test_migrate_v6(void)
@@ -779,7 +1008,7 @@ static void test_migrate_v6(void)
 	sqlite3_close(db);
 
 	s = open_store();
-	ASSERT_EQ(sql_int("PRAGMA user_version", NULL), 8);
+	ASSERT_EQ(sql_int("PRAGMA user_version", NULL), 9);
 	qy = dl_query_open(dbpath, err, sizeof(err));
 	ASSERT(qy != NULL);
 	arr = ps_label(qy, NULL);
@@ -838,7 +1067,7 @@ static void test_migrate_v4(void)
 	sqlite3_close(db);
 
 	s = open_store();
-	ASSERT_EQ(sql_int("PRAGMA user_version", NULL), 8);
+	ASSERT_EQ(sql_int("PRAGMA user_version", NULL), 9);
 	ASSERT_EQ(sql_int("SELECT count(*) FROM containers WHERE started_at "
 			  "IS NULL AND name = ?",
 			  "web"),
@@ -1296,6 +1525,8 @@ int main(void)
 	RUN(test_labels);
 	RUN(test_host_labels);
 	RUN(test_migrate_v6);
+	RUN(test_migrate_v8);
+	RUN(test_host_figures);
 	RUN(test_readers_during_commits);
 	RUN(test_commit_retry);
 	ASSERT_EQ(uv_loop_close(&loop), 0);
