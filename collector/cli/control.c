@@ -483,7 +483,7 @@ static void print_top(json_t *d)
 static void print_images(json_t *d)
 {
 	json_t *img, *tags;
-	size_t i;
+	size_t i, t;
 	char size[32];
 
 	printf("%-40s %-12s %10s\n", "REPOSITORY:TAG", "IMAGE ID", "SIZE");
@@ -497,10 +497,15 @@ static void print_images(json_t *d)
 			    size, sizeof(size));
 		if (!strncmp(id, "sha256:", 7))
 			id += 7;
-		printf("%-40s %-12.12s %10s\n",
-		       json_array_size(tags) ? sv(json_array_get(tags, 0))
-					     : "<none>",
-		       id, size);
+		/* one row per tag, as docker images prints them */
+		t = 0;
+		do
+			printf("%-40s %-12.12s %10s\n",
+			       t < json_array_size(tags)
+				       ? sv(json_array_get(tags, t))
+				       : "<none>",
+			       id, size);
+		while (++t < json_array_size(tags));
 	}
 }
 
