@@ -17,20 +17,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench_feed.h"
 #include "common/buf.h"
 #include "common/clock.h"
-#include "common/err.h"
 #include "common/log.h"
-#include "proto/frame.h"
-#include "proto/msg.h"
 
 #define SEC  1000000000ull
 #define RUNS 3
-
-/* Completion is "nothing pending" (every frame committed and acked). */
-static void on_ack(void *ud, uint64_t sid, uint64_t epoch, uint64_t seq)
-{
-}
 
 static void on_tick(uv_timer_t *t)
 {
@@ -38,56 +31,6 @@ static void on_tick(uv_timer_t *t)
 
 static uint32_t H = 1000, C = 100, R = 12;
 static uint64_t t0_ns;
-
-static void die(const char *what)
-{
-	fprintf(stderr, "bench_ingest: %s\n", what);
-	exit(1);
-}
-
-static void hostname(char *out, size_t n, uint32_t h)
-{
-	snprintf(out, n, "host-%04u", h);
-}
-
-static void cid_hex(char *out, uint32_t h, uint32_t c)
-{
-	snprintf(out, 65, "%08x%08x%048x", h, c, 0u);
-}
-
-/* Payload (without frame header) of host h's INVENTORY. */
-static void encode_inventory(dl_buf_t *b, uint32_t h)
-{
-	dl_container_t *v = calloc(C, sizeof(*v));
-	char(*ids)[65] = calloc(C, 65), (*names)[32] = calloc(C, 32);
-	dl_msg_t m = {.type = DL_MSG_INVENTORY,
-		      .epoch = 1,
-		      .seq = 1,
-		      .time_ns = t0_ns};
-
-	if (!v || !ids || !names)
-		die("out of memory");
-	for (uint32_t c = 0; c < C; c++) {
-		cid_hex(ids[c], h, c);
-		snprintf(names[c], 32, "svc-%u", c);
-		v[c] = (dl_container_t){.idx = c + 1,
-					.id = DL_STR(ids[c]),
-					.name = DL_STR(names[c]),
-					.image = DL_STR("app:1"),
-					.state = DL_STR("running"),
-					.status = DL_STR("Up"),
-					.health = DL_STR(""),
-					.created = 1};
-	}
-	m.u.inventory.n = C;
-	m.u.inventory.v = v;
-	dl_buf_reset(b);
-	if (dl_msg_encode(b, &m))
-		die("encode INVENTORY");
-	free(v);
-	free(ids);
-	free(names);
-}
 
 static dl_sample_t sample(uint32_t h, uint32_t c, uint32_t r)
 {
@@ -107,67 +50,17 @@ static dl_sample_t sample(uint32_t h, uint32_t c, uint32_t r)
 			     .pids = 3 + c % 7};
 }
 
-static void encode_stats(dl_buf_t *b, uint32_t h, uint32_t r)
-{
-	dl_sample_t *v = calloc(C, sizeof(*v));
-	dl_msg_t m = {.type = DL_MSG_STATS,
-		      .epoch = 1,
-		      .seq = 2 + r,
-		      .time_ns = t0_ns + r * 10 * SEC};
-
-	if (!v)
-		die("out of memory");
-	for (uint32_t c = 0; c < C; c++)
-		v[c] = sample(h, c, r);
-	m.u.stats.system_cpu_ns = (uint64_t)r * 10 * 8 * SEC;
-	m.u.stats.online_cpus = 8;
-	m.u.stats.n = C;
-	m.u.stats.v = v;
-	dl_buf_reset(b);
-	if (dl_msg_encode(b, &m))
-		die("encode STATS (is the codec in proto/msg.c?)");
-	free(v);
-}
-
-static void wait_acks(uv_loop_t *loop, dl_store_t *s)
-{
-	while (dl_store_pending(s)) {
-		uv_run(loop, UV_RUN_NOWAIT);
-		usleep(200);
-	}
-	uv_run(loop, UV_RUN_NOWAIT);
-}
-
-static void submit(uv_loop_t *loop, dl_store_t *s, uint32_t h, dl_buf_t *b)
-{
-	char host[32];
-
-	hostname(host, sizeof(host), h);
-	while (dl_store_submit(s, h, host, dl_buf_head(b) + DL_FRAME_HDR,
-			       dl_buf_used(b) - DL_FRAME_HDR) == DL_EFULL)
-		uv_run(loop, UV_RUN_ONCE);
-}
-
 /* Hosts online with their inventories: the untimed setup both runs
  * share, so the raw run has the same cids. */
 static dl_store_t *setup(uv_loop_t *loop, const char *path)
 {
-	char err[256], host[32];
+	char err[256];
 	dl_store_t *s;
-	dl_buf_t b;
 
-	s = dl_store_open(loop, path, on_ack, NULL, err, sizeof(err));
+	s = dl_store_open(loop, path, bench_on_ack, NULL, err, sizeof(err));
 	if (!s)
 		die(err);
-	dl_buf_init(&b, 8u << 20);
-	for (uint32_t h = 0; h < H; h++) {
-		hostname(host, sizeof(host), h);
-		dl_store_host_online(s, host, "p", "sw", NULL, 1);
-		encode_inventory(&b, h);
-		submit(loop, s, h, &b);
-	}
-	wait_acks(loop, s);
-	dl_buf_free(&b);
+	bench_hosts_online(loop, s, "", H, C, t0_ns);
 	return s;
 }
 
@@ -175,39 +68,31 @@ static double run_store(const char *path, size_t *frame_bytes)
 {
 	uv_loop_t loop;
 	uv_timer_t t;
-	dl_buf_t *frames = calloc((size_t)H * R, sizeof(dl_buf_t));
+	dl_buf_t *frames;
 	dl_store_t *s;
 	uint64_t t0;
 	double secs;
 
-	if (!frames)
-		die("out of memory");
 	uv_loop_init(&loop);
 	s = setup(&loop, path);
+	frames = bench_frames_new(H, R, 1, 8u << 20);
 	for (uint32_t r = 0; r < R; r++)
-		for (uint32_t h = 0; h < H; h++) {
-			dl_buf_init(&frames[r * H + h], 8u << 20);
-			encode_stats(&frames[r * H + h], h, r);
-		}
+		for (uint32_t h = 0; h < H; h++)
+			bench_encode_stats(&frames[r * H + h], h, r, C, 2 + r,
+					   t0_ns + r * 10 * SEC, sample);
 	*frame_bytes = dl_buf_used(&frames[0]) - DL_FRAME_HDR;
 	uv_timer_init(&loop, &t);
 	uv_timer_start(&t, on_tick, 1, 1);
 	t0 = dl_clock_mono_ns();
-	for (uint32_t r = 0; r < R; r++)
-		for (uint32_t h = 0; h < H; h++) {
-			submit(&loop, s, h, &frames[r * H + h]);
-			if (h % 64 == 0)
-				uv_run(&loop, UV_RUN_NOWAIT);
-		}
-	wait_acks(&loop, s);
+	bench_feed(&loop, s, "", frames, H, R, 1);
+	bench_wait_idle(&loop, s, 200);
+	uv_run(&loop, UV_RUN_NOWAIT);
 	secs = (double)(dl_clock_mono_ns() - t0) / 1e9;
 	uv_close((uv_handle_t *)&t, NULL);
 	dl_store_close(s);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);
-	for (size_t i = 0; i < (size_t)H * R; i++)
-		dl_buf_free(&frames[i]);
-	free(frames);
+	bench_frames_free(frames, (size_t)H * R);
 	return secs;
 }
 
