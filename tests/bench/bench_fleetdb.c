@@ -18,33 +18,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench_feed.h"
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/config.h"
-#include "common/err.h"
 #include "common/log.h"
-#include "proto/frame.h"
 #include "proto/msg.h"
 
 #define SEC	1000000000ull
 #define PER_MAX 1000
-
-static void die(const char *what)
-{
-	fprintf(stderr, "bench_fleetdb: %s\n", what);
-	exit(1);
-}
-
-static void submit(uv_loop_t *loop, dl_store_t *s, const char *host,
-		   const dl_msg_t *m, dl_buf_t *b)
-{
-	dl_buf_reset(b);
-	if (dl_msg_encode(b, m))
-		die("encode");
-	while (dl_store_submit(s, 1, host, dl_buf_head(b) + DL_FRAME_HDR,
-			       dl_buf_used(b) - DL_FRAME_HDR) == DL_EFULL)
-		uv_run(loop, UV_RUN_ONCE);
-}
 
 static void inventory(uv_loop_t *loop, dl_store_t *s, const char *host, int h,
 		      int per, dl_buf_t *b)
@@ -72,7 +54,7 @@ static void inventory(uv_loop_t *loop, dl_store_t *s, const char *host, int h,
 	}
 	m.u.inventory.n = (uint32_t)per;
 	m.u.inventory.v = c;
-	submit(loop, s, host, &m, b);
+	bench_submit_msg(loop, s, 1, host, &m, b);
 }
 
 /* Samples k = first .. total - 1 of total, 10 s apart, the last one
@@ -117,7 +99,7 @@ static void samples(uv_loop_t *loop, dl_store_t *s, const char *host, int per,
 		st.u.stats.online_cpus = 4;
 		st.u.stats.n = n;
 		st.u.stats.v = v;
-		submit(loop, s, host, &st, b);
+		bench_submit_msg(loop, s, 1, host, &st, b);
 		hs.u.hoststats.cpu_total_ns = k * 10 * 4 * SEC;
 		hs.u.hoststats.cpu_idle_ns = k * 10 * 3 * SEC;
 		hs.u.hoststats.online_cpus = 4;
@@ -129,7 +111,7 @@ static void samples(uv_loop_t *loop, dl_store_t *s, const char *host, int per,
 		hs.u.hoststats.disk_total = 100ull << 30;
 		hs.u.hoststats.net_rx_bytes = k * 4000;
 		hs.u.hoststats.net_tx_bytes = k * 2000;
-		submit(loop, s, host, &hs, b);
+		bench_submit_msg(loop, s, 1, host, &hs, b);
 		if (k % 1000 == 0)
 			uv_run(loop, UV_RUN_NOWAIT);
 	}
@@ -174,10 +156,7 @@ int main(int argc, char **argv)
 		samples(&loop, s, host, (int)per, hist, total, now, &seq, &b);
 		uv_run(&loop, UV_RUN_NOWAIT);
 	}
-	while (dl_store_pending(s)) {
-		uv_run(&loop, UV_RUN_NOWAIT);
-		usleep(1000);
-	}
+	bench_wait_idle(&loop, s, 1000);
 	if (days) {
 		/* retention as configured by default; its first step runs
 		 * now, and the store's loop needs a moment for it */

@@ -17,33 +17,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench_feed.h"
 #include "common/buf.h"
 #include "common/clock.h"
-#include "common/err.h"
 #include "common/log.h"
-#include "proto/frame.h"
 #include "proto/msg.h"
 
 #define SEC    1000000000ll
 #define DAYS   30
 #define STEP_S 10
-
-static void die(const char *what)
-{
-	fprintf(stderr, "bench_history: %s\n", what);
-	exit(1);
-}
-
-static void submit(uv_loop_t *loop, dl_store_t *s, const dl_msg_t *m,
-		   dl_buf_t *b)
-{
-	dl_buf_reset(b);
-	if (dl_msg_encode(b, m))
-		die("encode");
-	while (dl_store_submit(s, 1, "app-01", dl_buf_head(b) + DL_FRAME_HDR,
-			       dl_buf_used(b) - DL_FRAME_HDR) == DL_EFULL)
-		uv_run(loop, UV_RUN_ONCE);
-}
 
 static void fill(const char *path, int64_t now)
 {
@@ -71,7 +53,7 @@ static void fill(const char *path, int64_t now)
 	dl_store_host_online(s, "app-01", "p", "sw", NULL, 1);
 	m.u.inventory.n = 1;
 	m.u.inventory.v = &c;
-	submit(&loop, s, &m, &b);
+	bench_submit_msg(&loop, s, 1, "app-01", &m, &b);
 	for (int64_t i = 0; i < n; i++) {
 		dl_sample_t v = {
 			.idx = 1,
@@ -102,7 +84,7 @@ static void fill(const char *path, int64_t now)
 		st.u.stats.online_cpus = 4;
 		st.u.stats.n = 1;
 		st.u.stats.v = &v;
-		submit(&loop, s, &st, &b);
+		bench_submit_msg(&loop, s, 1, "app-01", &st, &b);
 		hs.u.hoststats.cpu_total_ns = (uint64_t)i * STEP_S * 4 * SEC;
 		hs.u.hoststats.cpu_idle_ns = (uint64_t)i * STEP_S * 3 * SEC;
 		hs.u.hoststats.online_cpus = 4;
@@ -114,14 +96,11 @@ static void fill(const char *path, int64_t now)
 		hs.u.hoststats.disk_total = 100ull << 30;
 		hs.u.hoststats.net_rx_bytes = (uint64_t)i * 4000;
 		hs.u.hoststats.net_tx_bytes = (uint64_t)i * 2000;
-		submit(&loop, s, &hs, &b);
+		bench_submit_msg(&loop, s, 1, "app-01", &hs, &b);
 		if (i % 1000 == 0)
 			uv_run(&loop, UV_RUN_NOWAIT);
 	}
-	while (dl_store_pending(s)) {
-		uv_run(&loop, UV_RUN_NOWAIT);
-		usleep(1000);
-	}
+	bench_wait_idle(&loop, s, 1000);
 	/* retention as configured by default: raw older than 48 h goes */
 	dl_store_set_retention(s, 48 * 3600, 30 * 86400, 365 * 86400, 0);
 	sleep(3);

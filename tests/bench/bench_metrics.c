@@ -12,34 +12,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench_feed.h"
 #include "common/buf.h"
 #include "common/clock.h"
-#include "common/err.h"
 #include "common/log.h"
-#include "proto/frame.h"
 #include "proto/msg.h"
 
 #define HOSTS	20
 #define PER	1000
 #define SAMPLES 10
 #define SEC	1000000000ull
-
-static void die(const char *what)
-{
-	fprintf(stderr, "bench_metrics: %s\n", what);
-	exit(1);
-}
-
-static void submit(uv_loop_t *loop, dl_store_t *s, const char *host,
-		   const dl_msg_t *m, dl_buf_t *b)
-{
-	dl_buf_reset(b);
-	if (dl_msg_encode(b, m))
-		die("encode");
-	while (dl_store_submit(s, 1, host, dl_buf_head(b) + DL_FRAME_HDR,
-			       dl_buf_used(b) - DL_FRAME_HDR) == DL_EFULL)
-		uv_run(loop, UV_RUN_ONCE);
-}
 
 static void fill_host(uv_loop_t *loop, dl_store_t *s, int h, dl_buf_t *b)
 {
@@ -66,7 +48,7 @@ static void fill_host(uv_loop_t *loop, dl_store_t *s, int h, dl_buf_t *b)
 	}
 	m.u.inventory.n = PER;
 	m.u.inventory.v = c;
-	submit(loop, s, host, &m, b);
+	bench_submit_msg(loop, s, 1, host, &m, b);
 	for (uint64_t k = 0; k < SAMPLES; k++) {
 		dl_msg_t st = {.type = DL_MSG_STATS,
 			       .epoch = 1,
@@ -91,7 +73,7 @@ static void fill_host(uv_loop_t *loop, dl_store_t *s, int h, dl_buf_t *b)
 		st.u.stats.online_cpus = 4;
 		st.u.stats.n = PER;
 		st.u.stats.v = v;
-		submit(loop, s, host, &st, b);
+		bench_submit_msg(loop, s, 1, host, &st, b);
 	}
 }
 
@@ -123,10 +105,7 @@ int main(int argc, char **argv)
 	dl_buf_init(&b, 4u << 20);
 	for (int h = 0; h < HOSTS; h++)
 		fill_host(&loop, s, h, &b);
-	while (dl_store_pending(s)) {
-		uv_run(&loop, UV_RUN_NOWAIT);
-		usleep(1000);
-	}
+	bench_wait_idle(&loop, s, 1000);
 	dl_store_close(s);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);

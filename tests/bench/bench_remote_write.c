@@ -30,21 +30,18 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "bench_feed.h"
 #include "collector/remote_write.h"
 #include "collector/rw_proto.h"
 #include "collector/store.h"
 #include "common/buf.h"
 #include "common/clock.h"
-#include "common/err.h"
 #include "common/log.h"
-#include "proto/frame.h"
-#include "proto/msg.h"
 
-#define SEC	     1000000000ull
-#define RUNS	     3
-#define HOSTNAME_MAX 32
-#define C_SERIES     8 /* per container sample, every value valid */
-#define H_SERIES     9
+#define SEC	 1000000000ull
+#define RUNS	 3
+#define C_SERIES 8 /* per container sample, every value valid */
+#define H_SERIES 9
 
 enum { V_OFF, V_SINK, V_ON, V_COUNT };
 static const char *const vname[V_COUNT] = {"off (store only)", "on, to a sink",
@@ -53,87 +50,6 @@ static const char *const vname[V_COUNT] = {"off (store only)", "on, to a sink",
 static uint32_t H = 200, C = 20, R = 60, BATCH = 5000, CONNS = 4;
 static uint64_t t0_ns;
 static const char *url, *sink;
-
-static void die(const char *what)
-{
-	fprintf(stderr, "bench_remote_write: %s\n", what);
-	exit(1);
-}
-
-static void on_ack(void *ud, uint64_t sid, uint64_t epoch, uint64_t seq)
-{
-}
-
-static void hostname(char *out, size_t n, int run, uint32_t h)
-{
-	snprintf(out, n, "b%d-host-%04u", run, h);
-}
-
-static void encode(dl_buf_t *b, const dl_msg_t *m)
-{
-	dl_buf_reset(b);
-	if (dl_msg_encode(b, m))
-		die("encode");
-}
-
-static void encode_inventory(dl_buf_t *b, uint32_t h)
-{
-	dl_container_t v[64];
-	char ids[64][65], names[64][16];
-	dl_msg_t m = {.type = DL_MSG_INVENTORY,
-		      .epoch = 1,
-		      .seq = 1,
-		      .time_ns = t0_ns};
-
-	for (uint32_t c = 0; c < C; c++) {
-		snprintf(ids[c], 65, "%08x%08x%048x", h, c, 0u);
-		snprintf(names[c], 16, "svc-%u", c);
-		v[c] = (dl_container_t){.idx = c + 1,
-					.id = DL_STR(ids[c]),
-					.name = DL_STR(names[c]),
-					.image = DL_STR("app:1"),
-					.state = DL_STR("running"),
-					.status = DL_STR("Up"),
-					.health = DL_STR(""),
-					.created = 1};
-	}
-	m.u.inventory.n = C;
-	m.u.inventory.v = v;
-	encode(b, &m);
-}
-
-static dl_sample_t sample(uint32_t h, uint32_t c, uint32_t r)
-{
-	return (dl_sample_t){.idx = c + 1,
-			     .valid = DL_SV_CPU | DL_SV_MEM | DL_SV_MEMLIMIT |
-				      DL_SV_NET | DL_SV_BLK | DL_SV_PIDS,
-			     .cpu_ns = (uint64_t)r * (c + 1) * 100000000ull,
-			     .mem_usage =
-				     (uint64_t)(c + 1) * 1048576 + r * 4096 + h,
-			     .mem_limit = 1ull << 28,
-			     .net_rx_bytes = (uint64_t)r * 150000,
-			     .net_tx_bytes = (uint64_t)r * 90000,
-			     .blk_read_bytes = (uint64_t)r * 4096,
-			     .blk_write_bytes = (uint64_t)r * 8192,
-			     .pids = 3 + c % 7};
-}
-
-static void encode_stats(dl_buf_t *b, uint32_t h, uint32_t r)
-{
-	dl_sample_t v[64];
-	dl_msg_t m = {.type = DL_MSG_STATS,
-		      .epoch = 1,
-		      .seq = 2 + 2 * r,
-		      .time_ns = t0_ns + r * 10 * SEC};
-
-	for (uint32_t c = 0; c < C; c++)
-		v[c] = sample(h, c, r);
-	m.u.stats.system_cpu_ns = (uint64_t)r * 10 * 8 * SEC;
-	m.u.stats.online_cpus = 8;
-	m.u.stats.n = C;
-	m.u.stats.v = v;
-	encode(b, &m);
-}
 
 static void encode_hoststats(dl_buf_t *b, uint32_t h, uint32_t r)
 {
@@ -154,24 +70,7 @@ static void encode_hoststats(dl_buf_t *b, uint32_t h, uint32_t r)
 				 .disk_total = 100ull << 30,
 				 .net_rx_bytes = (uint64_t)r * 1000000,
 				 .net_tx_bytes = (uint64_t)r * 500000};
-	encode(b, &m);
-}
-
-static void spin(uv_loop_t *loop)
-{
-	uv_run(loop, UV_RUN_NOWAIT);
-	usleep(200);
-}
-
-static void submit(uv_loop_t *loop, dl_store_t *s, int run, uint32_t h,
-		   dl_buf_t *b)
-{
-	char host[HOSTNAME_MAX];
-
-	hostname(host, sizeof(host), run, h);
-	while (dl_store_submit(s, h, host, dl_buf_head(b) + DL_FRAME_HDR,
-			       dl_buf_used(b) - DL_FRAME_HDR) == DL_EFULL)
-		uv_run(loop, UV_RUN_ONCE);
+	bench_encode(b, &m);
 }
 
 static double cpu_s(void)
@@ -196,7 +95,7 @@ static uint64_t expected(void)
 static void one(const char *dir, int variant, int run, dl_buf_t *frames,
 		result_t *out)
 {
-	char path[256], err[256], host[HOSTNAME_MAX];
+	char path[256], err[256], prefix[16];
 	dl_rw_conf_t conf = {.enabled = true,
 			     .timeout_s = 30,
 			     .batch = BATCH,
@@ -205,7 +104,6 @@ static void one(const char *dir, int variant, int run, dl_buf_t *frames,
 	uv_loop_t loop;
 	dl_store_t *s;
 	dl_rw_t *rw = NULL;
-	dl_buf_t b;
 	uint64_t t0;
 	double c0;
 
@@ -213,19 +111,13 @@ static void one(const char *dir, int variant, int run, dl_buf_t *frames,
 	snprintf(conf.url, sizeof(conf.url), "%s",
 		 variant == V_SINK ? sink : url);
 	snprintf(path, sizeof(path), "%s/v%d-%d.db", dir, variant, run);
+	/* host names of the run's own: b<run>-host-0000 .. */
+	snprintf(prefix, sizeof(prefix), "b%d-", run);
 	uv_loop_init(&loop);
-	if (!(s = dl_store_open(&loop, path, on_ack, NULL, err, sizeof(err))))
+	if (!(s = dl_store_open(&loop, path, bench_on_ack, NULL, err,
+				sizeof(err))))
 		die(err);
-	dl_buf_init(&b, 1u << 20);
-	for (uint32_t h = 0; h < H; h++) { /* untimed */
-		hostname(host, sizeof(host), run, h);
-		dl_store_host_online(s, host, "p", "sw", NULL, 1);
-		encode_inventory(&b, h);
-		submit(&loop, s, run, h, &b);
-	}
-	dl_buf_free(&b);
-	while (dl_store_pending(s))
-		spin(&loop);
+	bench_hosts_online(&loop, s, prefix, H, C, t0_ns); /* untimed */
 	if (variant != V_OFF) {
 		if (!(rw = dl_rw_new(&conf, path, err, sizeof(err))) ||
 		    dl_rw_start(rw))
@@ -234,15 +126,8 @@ static void one(const char *dir, int variant, int run, dl_buf_t *frames,
 	}
 	c0 = cpu_s();
 	t0 = dl_clock_mono_ns();
-	for (uint32_t r = 0; r < R; r++)
-		for (uint32_t h = 0; h < H; h++) {
-			submit(&loop, s, run, h, &frames[(r * H + h) * 2]);
-			submit(&loop, s, run, h, &frames[(r * H + h) * 2 + 1]);
-			if (h % 64 == 0)
-				uv_run(&loop, UV_RUN_NOWAIT);
-		}
-	while (dl_store_pending(s))
-		spin(&loop);
+	bench_feed(&loop, s, prefix, frames, H, R, 2);
+	bench_wait_idle(&loop, s, 200);
 	out->ingest = (double)(dl_clock_mono_ns() - t0) / 1e9;
 	if (rw) {
 		for (;;) {
@@ -286,7 +171,7 @@ static double encode_only(uint64_t *bytes_raw, uint64_t *bytes_z)
 			for (uint32_t c = 0; c < C; c++) {
 				cs.cid = c + 1;
 				cs.ts = (int64_t)(t0_ns + r * 10 * SEC);
-				cs.v = sample(h, c, r);
+				cs.v = bench_sample(h, c, r);
 				n += (uint64_t)dl_rw_encode_container(
 					&raw, &cs, dl_buf_head(&lab),
 					dl_buf_used(&lab));
@@ -343,16 +228,13 @@ int main(int argc, char **argv)
 	dl_log_set_level(DL_LOG_LEVEL_WARN);
 	t0_ns = dl_clock_wall_ns() - 1800 * SEC;
 	t0_ns -= t0_ns % (60 * SEC);
-	frames = calloc((size_t)H * R * 2, sizeof(*frames));
-	if (!frames)
-		die("out of memory");
+	frames = bench_frames_new(H, R, 2, 1u << 20);
 	for (uint32_t r = 0; r < R; r++)
 		for (uint32_t h = 0; h < H; h++) {
 			dl_buf_t *f = &frames[(r * H + h) * 2];
 
-			dl_buf_init(&f[0], 1u << 20);
-			dl_buf_init(&f[1], 1u << 20);
-			encode_stats(&f[0], h, r);
+			bench_encode_stats(&f[0], h, r, C, 2 + 2 * r,
+					   t0_ns + r * 10 * SEC, bench_sample);
 			encode_hoststats(&f[1], h, r);
 		}
 	samples = (uint64_t)H * R * (C + 1);
@@ -417,9 +299,7 @@ int main(int argc, char **argv)
 	       "samples/s; %.1f bytes/sample raw, %.1f compressed (%.1fx)\n",
 	       enc, (double)braw / expected(), (double)bz / expected(),
 	       bz ? (double)braw / bz : 0.0);
-	for (size_t i = 0; i < (size_t)H * R * 2; i++)
-		dl_buf_free(&frames[i]);
-	free(frames);
+	bench_frames_free(frames, (size_t)H * R * 2);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	return system(cmd) == 0 ? 0 : 1;
 }

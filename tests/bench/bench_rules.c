@@ -33,21 +33,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_feed.h"
 #include "collector/alerts.h"
 #include "collector/pubsub.h"
 #include "collector/store.h"
 #include "common/buf.h"
 #include "common/clock.h"
-#include "common/err.h"
 #include "common/log.h"
-#include "proto/frame.h"
-#include "proto/msg.h"
 
-#define SEC	     1000000000ull
-#define RUNS	     3
-#define RULES_FILE   50
-#define RULES_MAX    1000
-#define HOSTNAME_MAX 32
+#define SEC	   1000000000ull
+#define RUNS	   3
+#define RULES_FILE 50
+#define RULES_MAX  1000
 
 enum { V_NONE, V_EMPTY, V_QUIET, V_RULES, V_COUNT };
 static const char *const vname[V_COUNT] = {"no listener", "engine, 0 rules",
@@ -66,21 +63,6 @@ typedef struct {
 	uint64_t rows;	 /* rows handed to the engine */
 	uint64_t ns;	 /* loop-thread CPU time inside dl_alerts_stats */
 } sink_t;
-
-static void die(const char *what)
-{
-	fprintf(stderr, "bench_rules: %s\n", what);
-	exit(1);
-}
-
-static void on_ack(void *ud, uint64_t sid, uint64_t epoch, uint64_t seq)
-{
-}
-
-static void hostname(char *out, size_t n, uint32_t h)
-{
-	snprintf(out, n, "host-%04u", h);
-}
 
 /* ---- the rules: a mix of container and host thresholds, globs that
  * match everything, a tenth, a hundredth or nothing of the fleet ---- */
@@ -147,67 +129,6 @@ static dl_alert_rule_t *load_rules(const char *dir, bool quiet)
 
 /* ---- frames ---- */
 
-static void encode(dl_buf_t *b, const dl_msg_t *m)
-{
-	dl_buf_reset(b);
-	if (dl_msg_encode(b, m))
-		die("encode");
-}
-
-static void encode_inventory(dl_buf_t *b, uint32_t h)
-{
-	dl_container_t v[64];
-	char ids[64][65], names[64][16];
-	dl_msg_t m = {.type = DL_MSG_INVENTORY,
-		      .epoch = 1,
-		      .seq = 1,
-		      .time_ns = t0_ns};
-
-	for (uint32_t c = 0; c < C; c++) {
-		snprintf(ids[c], 65, "%08x%08x%048x", h, c, 0u);
-		snprintf(names[c], 16, "svc-%u", c);
-		v[c] = (dl_container_t){.idx = c + 1,
-					.id = DL_STR(ids[c]),
-					.name = DL_STR(names[c]),
-					.image = DL_STR("app:1"),
-					.state = DL_STR("running"),
-					.status = DL_STR("Up"),
-					.health = DL_STR(""),
-					.created = 1};
-	}
-	m.u.inventory.n = C;
-	m.u.inventory.v = v;
-	encode(b, &m);
-}
-
-static void encode_stats(dl_buf_t *b, uint32_t h, uint32_t r)
-{
-	dl_sample_t v[64];
-	dl_msg_t m = {.type = DL_MSG_STATS,
-		      .epoch = 1,
-		      .seq = 2 + 2 * r,
-		      .time_ns = t0_ns + r * 10 * SEC};
-
-	for (uint32_t c = 0; c < C; c++)
-		v[c] = (dl_sample_t){
-			.idx = c + 1,
-			.valid = DL_SV_CPU | DL_SV_MEM | DL_SV_MEMLIMIT |
-				 DL_SV_NET | DL_SV_BLK | DL_SV_PIDS,
-			.cpu_ns = (uint64_t)r * (c + 1) * 100000000ull,
-			.mem_usage = (uint64_t)(c + 1) * 1048576 + r * 4096 + h,
-			.mem_limit = 1ull << 28,
-			.net_rx_bytes = (uint64_t)r * 150000,
-			.net_tx_bytes = (uint64_t)r * 90000,
-			.blk_read_bytes = (uint64_t)r * 4096,
-			.blk_write_bytes = (uint64_t)r * 8192,
-			.pids = 3 + c % 7};
-	m.u.stats.system_cpu_ns = (uint64_t)r * 10 * 8 * SEC;
-	m.u.stats.online_cpus = 8;
-	m.u.stats.n = C;
-	m.u.stats.v = v;
-	encode(b, &m);
-}
-
 static void encode_hoststats(dl_buf_t *b, uint32_t h, uint32_t r)
 {
 	dl_msg_t m = {.type = DL_MSG_HOSTSTATS,
@@ -229,25 +150,7 @@ static void encode_hoststats(dl_buf_t *b, uint32_t h, uint32_t r)
 		.disk_total = 100ull << 30,
 		.net_rx_bytes = (uint64_t)r * 1000000,
 		.net_tx_bytes = (uint64_t)r * 500000};
-	encode(b, &m);
-}
-
-/* Acks and fan-outs come back through uv_async: poll, as bench_ingest
- * does, so an idle loop never blocks the wait. */
-static void spin(uv_loop_t *loop)
-{
-	uv_run(loop, UV_RUN_NOWAIT);
-	usleep(200);
-}
-
-static void submit(uv_loop_t *loop, dl_store_t *s, uint32_t h, dl_buf_t *b)
-{
-	char host[HOSTNAME_MAX];
-
-	hostname(host, sizeof(host), h);
-	while (dl_store_submit(s, h, host, dl_buf_head(b) + DL_FRAME_HDR,
-			       dl_buf_used(b) - DL_FRAME_HDR) == DL_EFULL)
-		uv_run(loop, UV_RUN_ONCE);
+	bench_encode(b, &m);
 }
 
 /* ---- the listener: hands rows to the engine, notes the last round ---- */
@@ -318,19 +221,19 @@ typedef struct {
 static void one(const char *dir, int variant, int k, dl_buf_t *frames,
 		result_t *out)
 {
-	char path[256], err[256], host[HOSTNAME_MAX];
+	char path[256], err[256];
 	uv_loop_t loop;
 	dl_store_t *s;
 	dl_pubsub_t *ps;
 	sink_t sink = {0};
-	dl_buf_t b;
 	double c0;
 	uint64_t t0;
 	json_t *list;
 
 	snprintf(path, sizeof(path), "%s/v%d-%d.db", dir, variant, k);
 	uv_loop_init(&loop);
-	if (!(s = dl_store_open(&loop, path, on_ack, NULL, err, sizeof(err))))
+	if (!(s = dl_store_open(&loop, path, bench_on_ack, NULL, err,
+				sizeof(err))))
 		die(err);
 	if (!(ps = dl_pubsub_new(&loop, s, path)))
 		die("pubsub");
@@ -341,16 +244,7 @@ static void one(const char *dir, int variant, int k, dl_buf_t *frames,
 	if (!sink.alerts || !sink.seen)
 		die("out of memory");
 	/* untimed: hosts online with their inventories */
-	dl_buf_init(&b, 1u << 20);
-	for (uint32_t h = 0; h < H; h++) {
-		hostname(host, sizeof(host), h);
-		dl_store_host_online(s, host, "p", "sw", NULL, 1);
-		encode_inventory(&b, h);
-		submit(&loop, s, h, &b);
-	}
-	dl_buf_free(&b);
-	while (dl_store_pending(s))
-		spin(&loop);
+	bench_hosts_online(&loop, s, "", H, C, t0_ns);
 	if (variant != V_NONE) {
 		dl_listener_t l = {on_event, on_stats, &sink};
 
@@ -359,15 +253,10 @@ static void one(const char *dir, int variant, int k, dl_buf_t *frames,
 	}
 	c0 = cpu_s();
 	t0 = dl_clock_mono_ns();
-	for (uint32_t r = 0; r < R; r++)
-		for (uint32_t h = 0; h < H; h++) {
-			submit(&loop, s, h, &frames[(r * H + h) * 2]);
-			submit(&loop, s, h, &frames[(r * H + h) * 2 + 1]);
-			if (h % 64 == 0)
-				uv_run(&loop, UV_RUN_NOWAIT);
-		}
+	bench_feed(&loop, s, "", frames, H, R, 2);
+	/* acks and fan-outs come back through uv_async */
 	while (dl_store_pending(s) || (variant != V_NONE && sink.done < H))
-		spin(&loop);
+		bench_spin(&loop, 200);
 	out->wall = (double)(dl_clock_mono_ns() - t0) / 1e9;
 	out->cpu = cpu_s() - c0;
 	out->rows = sink.rows;
@@ -414,16 +303,13 @@ int main(int argc, char **argv)
 	t0_ns -= t0_ns % (60 * SEC);
 	rules = load_rules(dir, false);
 	quiet_rules = load_rules(dir, true);
-	frames = calloc((size_t)H * R * 2, sizeof(*frames));
-	if (!frames)
-		die("out of memory");
+	frames = bench_frames_new(H, R, 2, 1u << 20);
 	for (uint32_t r = 0; r < R; r++)
 		for (uint32_t h = 0; h < H; h++) {
 			dl_buf_t *f = &frames[(r * H + h) * 2];
 
-			dl_buf_init(&f[0], 1u << 20);
-			dl_buf_init(&f[1], 1u << 20);
-			encode_stats(&f[0], h, r);
+			bench_encode_stats(&f[0], h, r, C, 2 + 2 * r,
+					   t0_ns + r * 10 * SEC, bench_sample);
 			encode_hoststats(&f[1], h, r);
 		}
 	samples = (uint64_t)H * R * (C + 1);
@@ -470,9 +356,7 @@ int main(int argc, char **argv)
 	       "latest rows per fan-out, so commits that land during one "
 	       "fan-out are seen once\n");
 	free(quiet_rules);
-	for (size_t i = 0; i < (size_t)H * R * 2; i++)
-		dl_buf_free(&frames[i]);
-	free(frames);
+	bench_frames_free(frames, (size_t)H * R * 2);
 	free(rules);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	return system(cmd) == 0 ? 0 : 1;
