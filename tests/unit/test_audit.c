@@ -384,6 +384,9 @@ static void test_forget_in_batch_with_data(void)
 		  1);
 	ASSERT_EQ(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READWRITE, NULL),
 		  SQLITE_OK);
+	/* the writer may be in a retention step (open_store sets the
+	 * windows, which runs one): wait for it like any other writer */
+	sqlite3_busy_timeout(db, 5000);
 	ASSERT_EQ(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL),
 		  SQLITE_OK);
 	/* app-01 first in the batch's host list, so the forget moves
