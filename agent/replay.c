@@ -11,10 +11,11 @@
 
 /* events.seen: DL_REPLAY_RING entries of 12 bytes, little-endian
  * time_ns u64 + key u32; then u32 next slot; then u64 the spool seq of
- * the newest noted event (absent in files of older agents: 0). Rewritten
- * whole in place. */
-#define OLD_BYTES  (DL_REPLAY_RING * 12 + 4)
-#define FILE_BYTES (OLD_BYTES + 8)
+ * the newest noted event. Rewritten whole in place. Older agents wrote
+ * 64 entries and the next slot only (OLD_BYTES): still read. */
+#define FILE_BYTES (DL_REPLAY_RING * 12 + 4 + 8)
+#define OLD_RING   64
+#define OLD_BYTES  (OLD_RING * 12 + 4)
 
 typedef struct {
 	uint64_t time_ns;
@@ -39,31 +40,47 @@ static uint32_t key_of(const dl_event_t *ev)
 	return dl_crc32c(c, ev->id.p, ev->id.n);
 }
 
+static uint64_t le(const uint8_t *p, int n)
+{
+	uint64_t v = 0;
+
+	while (n-- > 0)
+		v = (v << 8) | p[n];
+	return v;
+}
+
+static void put_le(uint8_t *p, uint64_t v, int n)
+{
+	for (int j = 0; j < n; j++)
+		p[j] = (uint8_t)(v >> (8 * j));
+}
+
 static void load(dl_replay_t *r)
 {
 	uint8_t b[FILE_BYTES];
 	int fd = open(r->path, O_RDONLY | O_CLOEXEC);
 	ssize_t n;
+	int cnt;
 
 	if (fd < 0)
 		return;
 	n = read(fd, b, sizeof(b));
 	close(fd);
-	if (n != (ssize_t)sizeof(b) && n != OLD_BYTES)
+	if (n == (ssize_t)sizeof(b))
+		cnt = DL_REPLAY_RING;
+	else if (n == OLD_BYTES)
+		cnt = OLD_RING;
+	else
 		return;
-	for (int i = 0; i < DL_REPLAY_RING; i++) {
-		uint64_t t = 0;
-		uint32_t k = 0;
-
-		for (int j = 7; j >= 0; j--)
-			t = (t << 8) | b[i * 12 + j];
-		for (int j = 3; j >= 0; j--)
-			k = (k << 8) | b[i * 12 + 8 + j];
-		r->ring[i] = (seen_t){t, k};
+	for (int i = 0; i < cnt; i++)
+		r->ring[i] = (seen_t){le(b + i * 12, 8),
+				      (uint32_t)le(b + i * 12 + 8, 4)};
+	if (cnt == OLD_RING) { /* the old ring's order does not matter */
+		r->next = OLD_RING;
+		return;
 	}
-	r->next = (uint32_t)b[OLD_BYTES - 4] % DL_REPLAY_RING;
-	for (int j = 7; n == (ssize_t)sizeof(b) && j >= 0; j--)
-		r->seq = (r->seq << 8) | b[OLD_BYTES + j];
+	r->next = (uint32_t)(le(b + cnt * 12, 4) % DL_REPLAY_RING);
+	r->seq = le(b + cnt * 12 + 4, 8);
 }
 
 static void save(const dl_replay_t *r)
@@ -72,17 +89,11 @@ static void save(const dl_replay_t *r)
 	int fd;
 
 	for (int i = 0; i < DL_REPLAY_RING; i++) {
-		for (int j = 0; j < 8; j++)
-			b[i * 12 + j] =
-				(uint8_t)(r->ring[i].time_ns >> (8 * j));
-		for (int j = 0; j < 4; j++)
-			b[i * 12 + 8 + j] =
-				(uint8_t)(r->ring[i].key >> (8 * j));
+		put_le(b + i * 12, r->ring[i].time_ns, 8);
+		put_le(b + i * 12 + 8, r->ring[i].key, 4);
 	}
-	memset(b + OLD_BYTES - 4, 0, 4);
-	b[OLD_BYTES - 4] = (uint8_t)r->next;
-	for (int j = 0; j < 8; j++)
-		b[OLD_BYTES + j] = (uint8_t)(r->seq >> (8 * j));
+	put_le(b + DL_REPLAY_RING * 12, r->next, 4);
+	put_le(b + DL_REPLAY_RING * 12 + 4, r->seq, 8);
 	fd = open(r->path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0 || pwrite(fd, b, sizeof(b), 0) != (ssize_t)sizeof(b))
 		DL_LOG_RL(DL_LOG_LEVEL_WARN, "replay", "cannot write %s",

@@ -11,11 +11,15 @@
 
 #include "proto/msg.h"
 
-/* Replays reach back ~2 s. The ring answers exact repeats; an event
- * older than every remembered one counts as seen too (dockerd replays in
- * time order), so bursts faster than the ring per replay window are
- * covered. */
-#define DL_REPLAY_RING 64
+/* A replay can only hold what dockerd still buffers: its last 256 events
+ * (daemon/events eventsLimit). The ring holds twice that, so every
+ * accepted event dockerd can replay is answered by an exact match. An
+ * event older than every remembered one counts as seen too. With 64 the
+ * floor was the only answer for most of a burst, and Docker publishes
+ * concurrent events slightly out of time order: an event evicted from
+ * the ring could be newer than the floor and went out twice
+ * (tests/faults/case_agent_kill.sh, 1 of 1,000). */
+#define DL_REPLAY_RING 512
 
 typedef struct dl_replay dl_replay_t;
 

@@ -48,12 +48,27 @@ static void test_replay(void)
 	ASSERT_EQ(dl_replay_seen(r, &die, 2000 + 4 * DL_REPLAY_RING - 1), 0);
 	ASSERT_EQ(dl_replay_seq(r), 8 + 2000 + 4 * DL_REPLAY_RING - 1);
 	dl_replay_free(r);
-	/* A file of an older agent (no seq at the end) still loads: its
-	 * events are remembered and the seq is 0 (catch up from the start). */
+	/* A file of an older agent (64 entries, no seq) still loads: its
+	 * events are remembered and the seq is 0 (catch up from the
+	 * start). Its first entry is the one a fresh ring notes first. */
 	snprintf(path, sizeof(path), "%s/events.seen", dir);
-	ASSERT_EQ(truncate(path, DL_REPLAY_RING * 12 + 4), 0);
+	ASSERT_EQ(unlink(path), 0);
 	r = dl_replay_new(dir);
-	ASSERT_EQ(dl_replay_seen(r, &stop, 2000 + 4 * DL_REPLAY_RING - 1), 1);
+	dl_replay_note(r, &die, 5000, 9);
+	dl_replay_free(r);
+	{
+		uint8_t old[64 * 12 + 4] = {0};
+		FILE *f = fopen(path, "r+");
+
+		ASSERT(f && fread(old, 1, 12, f) == 12);
+		old[64 * 12] = 1; /* next slot */
+		ASSERT(freopen(path, "w", f) != NULL);
+		ASSERT_EQ(fwrite(old, 1, sizeof(old), f), sizeof(old));
+		fclose(f);
+	}
+	r = dl_replay_new(dir);
+	ASSERT_EQ(dl_replay_seen(r, &die, 5000), 1);
+	ASSERT_EQ(dl_replay_seen(r, &stop, 5000), 0);
 	ASSERT_EQ(dl_replay_seq(r), 0);
 	dl_replay_free(r);
 	ASSERT_EQ(unlink(path), 0);
