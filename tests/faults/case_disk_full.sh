@@ -39,17 +39,6 @@ dl_assert_eq "the agent is still connected" 1 "$(dl_host_online "$FL_H" && echo 
 rm -f "$T/dbfs/fill"
 fault=$(awk -v a="$tf" -v b="$(fl_now)" 'BEGIN { printf "%.1f", b - a }')
 dl_log "space freed after ${fault}s"
-dl_wait_for "grep -qE '$again_re' $clog" 60 "the collector says it writes again"
-fl_burst_wait
-fl_life_wait
-fl_settle 120
-fl_row "'disk is full' lines" 1 "$(fl_log_count "$clog" "$full_re")" ""
-fl_row "'writable again' lines" 1 "$(fl_log_count "$clog" "$again_re")" ""
-fl_row "held at the fault" "" "$held" ""
-dl_assert_eq "'disk is full' logged once" 1 "$(fl_log_count "$clog" "$full_re")"
-dl_assert_eq "'writable again' logged once" 1 "$(fl_log_count "$clog" "$again_re")"
-dl_assert_eq "store errors logged besides" 0 \
-	"$(grep -E 'store: ' "$clog" | grep -vE "$full_re|$again_re" | grep -ciE 'error|fail' || true)"
-fl_integrity
+fl_hold_verify "disk is full" "$full_re" "$held" "$clog" "$again_re"
 # The agent sampled on: no gap beyond the slack.
 fl_report 0 "disk full ${fault}s"

@@ -36,16 +36,5 @@ kill -0 "$DL_COLLECTOR_PID" || dl_fail "the collector died on SQLITE_BUSY"
 wait "$locker" || dl_fail "the lock holder failed (see $T/locker.log)"
 fault=$(awk -v a="$tl" -v b="$(fl_now)" 'BEGIN { printf "%.1f", b - a }')
 dl_log "lock released after ${fault}s"
-dl_wait_for "grep -qE '$again_re' $clog" 60 "the collector says it writes again"
-fl_burst_wait
-fl_life_wait
-fl_settle 120
-fl_row "'locked' lines" 1 "$(fl_log_count "$clog" "$busy_re")" ""
-fl_row "'writable again' lines" 1 "$(fl_log_count "$clog" "$again_re")" ""
-fl_row "held at the fault" "" "$held" ""
-dl_assert_eq "'locked' logged once" 1 "$(fl_log_count "$clog" "$busy_re")"
-dl_assert_eq "'writable again' logged once" 1 "$(fl_log_count "$clog" "$again_re")"
-dl_assert_eq "store errors logged besides" 0 \
-	"$(grep -E 'store: ' "$clog" | grep -vE "$busy_re|$again_re" | grep -ciE 'error|fail' || true)"
-fl_integrity
+fl_hold_verify "locked" "$busy_re" "$held" "$clog" "$again_re"
 fl_report 0 "write lock held ${fault}s"

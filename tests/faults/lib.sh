@@ -215,3 +215,24 @@ fl_log_count() { grep -cE -- "$2" "$1" 2>/dev/null || true; }
 # fl_events_total: every event row of the host (any actor), for watching
 # commits land.
 fl_events_total() { fl_db "SELECT count(*) FROM events WHERE host = '$FL_H'"; }
+
+# fl_hold_verify WORD RE HELD CLOG AGAIN_RE: the end of a case whose fault
+# made the writer hold (disk full, write lock): waits for the recovery
+# line and for every event, then rows and asserts exactly one fault line
+# (RE, called WORD), one recovery line (AGAIN_RE), no other store error,
+# and an intact database.
+fl_hold_verify() {
+	local word=$1 re=$2 held=$3 clog=$4 again_re=$5
+	dl_wait_for "grep -qE '$again_re' $clog" 60 "the collector says it writes again"
+	fl_burst_wait
+	fl_life_wait
+	fl_settle 120
+	fl_row "'$word' lines" 1 "$(fl_log_count "$clog" "$re")" ""
+	fl_row "'writable again' lines" 1 "$(fl_log_count "$clog" "$again_re")" ""
+	fl_row "held at the fault" "" "$held" ""
+	dl_assert_eq "'$word' logged once" 1 "$(fl_log_count "$clog" "$re")"
+	dl_assert_eq "'writable again' logged once" 1 "$(fl_log_count "$clog" "$again_re")"
+	dl_assert_eq "store errors logged besides" 0 \
+		"$(grep -E 'store: ' "$clog" | grep -vE "$re|$again_re" | grep -ciE 'error|fail' || true)"
+	fl_integrity
+}
