@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # fleet.sh - N real agents through one real sshd against one collector.
 #
-#   DL_BIN=build/bin bash tests/bench/fleet.sh N [--stagger MS] [--steady S]
+#   DL_BIN=build/bin bash tests/bench/fleet.sh N [--stagger MS] [--steady S] [--no-rexec]
 #
 # Every agent has its own key, enrollment and state dir, and reads the
 # shared local dockerd (stats every 10 s) but watches only the CONTAINERS
@@ -9,6 +9,10 @@
 # stays usable, and the collector sees N hosts of 3 containers each. sshd is configured as docs/INSTALL.md
 # says for large fleets (MaxStartups 200:30:1000, LoginGraceTime 30,
 # ClientAlive 30 x 3). The agents start all at once, or one every MS ms.
+# --no-rexec starts sshd with -r, as docs/INSTALL.md describes for hosts
+# short of memory (each session forks from the listener and shares its
+# pages instead of exec'ing sshd afresh; it gives up per-connection
+# address-space randomisation).
 #
 # Reported:
 #  1. connect storm: time until all N are online, and the latency of the
@@ -36,6 +40,7 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--stagger) STAGGER_MS=$2 && shift 2 ;;
 	--steady) STEADY_S=$2 && shift 2 ;;
+	--no-rexec) export DL_SSHD_FLAGS=-r && shift ;;
 	*) dl_fail "unknown argument $1" ;;
 	esac
 done
@@ -220,7 +225,8 @@ read -r ev_hosts ev_rows < <(sqlite3 -separator ' ' "$T/dockline.db" \
 	"SELECT count(DISTINCT host), count(*) FROM events WHERE name = '$out' AND action = 'create'")
 
 # ---- report -----------------------------------------------------------------
-printf '\n==== fleet: %d real agents, one sshd, one collector (%s; %s)\n' "$N" \
+printf '\n==== fleet: %d real agents, one sshd%s, one collector (%s; %s)\n' "$N" \
+	"$([ -n "${DL_SSHD_FLAGS:-}" ] && echo " (sshd $DL_SSHD_FLAGS)")" \
 	"$([ "$STAGGER_MS" = 0 ] && echo "all at once" || echo "one every $STAGGER_MS ms")" \
 	"$([ "$CG_ON" = 1 ] && echo "CPU cgroups: agents, sshd+attach, serve" || echo "no CPU cgroups")"
 printf '%-44s %s s\n' "time to all online" "$storm_s"

@@ -324,6 +324,7 @@ dl_check_bins() {
 # Private sshd: own host keys (ed25519 and ecdsa, so the agent has to pick
 # the pinned one), own authorized_keys, only dltest, on a free port.
 # DL_SSHD_LISTEN: one more address to listen on (it must exist already).
+# DL_SSHD_FLAGS: more sshd command-line flags (fleet.sh's -r).
 dl_start_sshd() {
 	local try
 	mkdir -p /run/sshd
@@ -352,7 +353,8 @@ LogLevel ${DL_SSHD_LOGLEVEL:-VERBOSE}
 ${DL_SSHD_EXTRA:-}
 EOF
 		: >"$T/sshd.log"
-		dl_spawn "$T/sshd.log" /usr/sbin/sshd -D -e -f "$T/sshd_config"
+		# shellcheck disable=SC2086 # DL_SSHD_FLAGS: words
+		dl_spawn "$T/sshd.log" /usr/sbin/sshd -D -e ${DL_SSHD_FLAGS:-} -f "$T/sshd_config"
 		DL_SSHD_PID=$DL_LAST_PID
 		local i
 		for i in $(seq 1 50); do
