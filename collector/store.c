@@ -354,6 +354,33 @@ static void on_closed(uv_handle_t *h)
 	store_free(h->data);
 }
 
+/* DL_TEST_STORE_BATCH_MAX=ITEMS (tests only: a backlog then takes many
+ * COMMITs, so a kill can land between two of them): 1..DL_STORE_BATCH_MAX.
+ * Anything else is ignored with a warning. */
+static size_t test_batch_max(void)
+{
+	const char *e = getenv("DL_TEST_STORE_BATCH_MAX");
+	unsigned long v;
+	char *end;
+
+	if (!e || !*e)
+		return DL_STORE_BATCH_MAX;
+	errno = 0;
+	v = strtoul(e, &end, 10);
+	if (errno || *end || v < 1 || v > DL_STORE_BATCH_MAX) {
+		DL_LOG_WARN(TAG,
+			    "DL_TEST_STORE_BATCH_MAX=%.32s ignored: expected "
+			    "1..%d items",
+			    e, DL_STORE_BATCH_MAX);
+		return DL_STORE_BATCH_MAX;
+	}
+	DL_LOG_WARN(TAG,
+		    "DL_TEST_STORE_BATCH_MAX: at most %lu items per COMMIT "
+		    "(a test setting)",
+		    v);
+	return (size_t)v;
+}
+
 dl_store_t *dl_store_open(uv_loop_t *loop, const char *path,
 			  dl_store_ack_cb ack_cb, void *ud, char *err,
 			  size_t errlen)
@@ -381,6 +408,7 @@ dl_store_t *dl_store_open(uv_loop_t *loop, const char *path,
 	s->ret_ns[2] = DL_STORE_HOUR_DEFAULT * 1000000000ll;
 	s->ret_audit_ns = DL_STORE_AUDIT_DEFAULT * 1000000000ll;
 	s->ret_next = dl_clock_mono_ns() + RET_PERIOD_NS;
+	s->batch_max = test_batch_max();
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_init(&s->ack_mu, NULL);
 	pthread_mutex_init(&s->cache_mu, NULL);

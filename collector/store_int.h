@@ -227,6 +227,7 @@ struct dl_store {
 	pthread_t thread;
 	bool thread_started;
 	uint64_t stamp;	      /* last containers.updated_ns handed out */
+	size_t batch_max;     /* items per COMMIT, DL_STORE_BATCH_MAX */
 	vec_t b_acks;	      /* ack_t per session, this batch */
 	vec_t b_hosts;	      /* bhost_t per host seen, this batch */
 	dl_hidx_t b_acks_ix;  /* sid -> b_acks index + 1 */

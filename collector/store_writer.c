@@ -637,7 +637,7 @@ static item_t *take_batch(dl_store_t *s, size_t *bytes, size_t *count)
 	size_t n = 0;
 
 	*bytes = 0;
-	while (it && n < DL_STORE_BATCH_MAX) {
+	while (it && n < s->batch_max) {
 		*bytes += it->len;
 		last = it;
 		it = it->next;
