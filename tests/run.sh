@@ -42,14 +42,14 @@ step "build (ASan+UBSan) in build-asan/"
 cmake -S "$SRC" -B "$SRC/build-asan" -DCMAKE_BUILD_TYPE=Debug -DDL_SANITIZE=ON || die "cmake configure (asan) failed"
 cmake --build "$SRC/build-asan" -j"$JOBS" || die "build (asan) failed"
 
-status=0
+status=0 tails=()
 step "unit tests under ASan+UBSan"
 ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} \
 UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
-	ctest --test-dir "$SRC/build-asan" -L unit --output-on-failure -j"$JOBS" || status=1
+	ctest --test-dir "$SRC/build-asan" -L unit --output-on-failure -j"$JOBS" || status=1 tails+=("$SRC/build-asan")
 
 step "all tests (unit + integration) on the Release build"
-ctest --test-dir "$SRC/build" --output-on-failure -j"$JOBS" || status=1
+ctest --test-dir "$SRC/build" --output-on-failure -j"$JOBS" || status=1 tails+=("$SRC/build")
 
 step "fuzz: each libFuzzer target ${DL_FUZZ_SECONDS:-20} s, 2 at a time (clang)"
 bash "$SRC/tests/fuzz/run.sh"
@@ -62,9 +62,22 @@ bash "$SRC/tests/packaging/check.sh" || status=1
 step "packages: install, enroll, upgrade, purge in a clean Debian 12 container"
 bash "$SRC/tests/packaging/install_test.sh" || status=1
 
+# The end of a long log is what survives truncation: repeat each failed
+# ctest test's last lines here.
+failed_tail() {
+	local d=$1 t
+	[ -s "$d/Testing/Temporary/LastTestsFailed.log" ] || return 0
+	for t in $(cut -d: -f2 "$d/Testing/Temporary/LastTestsFailed.log"); do
+		printf '\n---- %s (%s), its last 40 lines\n' "$t" "${d##*/}"
+		awk -v t="$t" '$0 ~ "^[0-9]+/[0-9]+ Testing: " t "$" { on = 1; next }
+			on && /^<end of output>/ { exit } on' "$d/Testing/Temporary/LastTest.log" | tail -n 40
+	done
+}
+
 if [ "$status" = 0 ]; then
 	step "all test steps passed"
 else
 	step "SOME TESTS FAILED"
+	for d in "${tails[@]}"; do failed_tail "$d"; done
 fi
 exit "$status"

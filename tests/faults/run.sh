@@ -8,15 +8,15 @@ set -uo pipefail
 cd "$(dirname "$0")"
 FL_TABLES=$(mktemp /tmp/dl-faults.XXXXXX)
 export FL_TABLES
-trap 'rm -f "$FL_TABLES"' EXIT
+trap 'rm -f "$FL_TABLES" "$FL_TABLES".*' EXIT
 failed=() skipped=() passed=()
 cases=(agent_kill collector_kill sshd_restart agent_reboot partition disk_full sqlite_busy
 	collector_kill_commit docker_restart)
 [ $# -gt 0 ] && cases=("$@")
 for c in "${cases[@]}"; do
 	start=$(date +%s)
-	bash "./case_$c.sh"
-	rc=$?
+	bash "./case_$c.sh" 2>&1 | tee "$FL_TABLES.$c"
+	rc=${PIPESTATUS[0]}
 	echo "[faults] case_$c: exit $rc in $(($(date +%s) - start)) s" >&2
 	case $rc in
 	0) passed+=("$c") ;;
@@ -28,6 +28,11 @@ echo
 echo "==== fault-injection tables"
 cat "$FL_TABLES"
 echo
+# A failed case's own last lines, where a truncated log still shows them
+for c in "${failed[@]}"; do
+	printf '\n---- case_%s failed; its last 25 lines\n' "$c"
+	tail -n 25 "$FL_TABLES.$c"
+done
 echo "passed: ${passed[*]:-none}; skipped: ${skipped[*]:-none}; failed: ${failed[*]:-none}"
 [ ${#failed[@]} -eq 0 ] || exit 1
 [ ${#passed[@]} -gt 0 ] || exit 77
