@@ -35,16 +35,22 @@ N=${1:-100}
 shift || true
 STAGGER_MS=0
 STEADY_S=30
+# serve's CPU weight (systemd's CPUWeight, 1..10000): the packaged unit's
+SERVE_WEIGHT=$(sed -n 's/^CPUWeight=\([0-9]*\)$/\1/p' "$DL_SRC/packaging/dockline-collector.service")
+SERVE_WEIGHT=${SERVE_WEIGHT:-100}
 CONTAINERS=3
 while [ $# -gt 0 ]; do
 	case $1 in
 	--stagger) STAGGER_MS=$2 && shift 2 ;;
 	--steady) STEADY_S=$2 && shift 2 ;;
 	--no-rexec) export DL_SSHD_FLAGS=-r && shift ;;
+	--serve-weight) SERVE_WEIGHT=$2 && shift 2 ;;
 	*) dl_fail "unknown argument $1" ;;
 	esac
 done
 [[ $N =~ ^[0-9]+$ ]] && [ "$N" -ge 1 ] && [ "$N" -le 5000 ] || dl_fail "N must be 1 to 5000"
+[[ $SERVE_WEIGHT =~ ^[0-9]+$ ]] && [ "$SERVE_WEIGHT" -ge 1 ] && [ "$SERVE_WEIGHT" -le 10000 ] ||
+	dl_fail "--serve-weight must be 1 to 10000 (systemd's CPUWeight)"
 POLL=${DL_BENCH_DIR:-$DL_SRC/build/bench}/bench_fleetpoll
 [ -x "$POLL" ] || dl_fail "$POLL is missing: build the benches first"
 
@@ -75,6 +81,8 @@ CG=/sys/fs/cgroup/cpu/dl-fleet-${T##*/}
 CG_ON=0
 if mkdir "$CG" 2>/dev/null && mkdir "$CG/remote" "$CG/ssh" "$CG/collector"; then
 	CG_ON=1
+	# cgroup v1 shares for systemd's CPUWeight (100 = 1024)
+	echo $((SERVE_WEIGHT * 1024 / 100)) >"$CG/collector/cpu.shares"
 fi
 cg_remove() { [ "$CG_ON" = 1 ] && rmdir "$CG/remote" "$CG/ssh" "$CG/collector" "$CG" 2>/dev/null; true; }
 # lib.sh's cleanup runs DL_UNDO after it has stopped every process
@@ -228,7 +236,7 @@ read -r ev_hosts ev_rows < <(sqlite3 -separator ' ' "$T/dockline.db" \
 printf '\n==== fleet: %d real agents, one sshd%s, one collector (%s; %s)\n' "$N" \
 	"$([ -n "${DL_SSHD_FLAGS:-}" ] && echo " (sshd $DL_SSHD_FLAGS)")" \
 	"$([ "$STAGGER_MS" = 0 ] && echo "all at once" || echo "one every $STAGGER_MS ms")" \
-	"$([ "$CG_ON" = 1 ] && echo "CPU cgroups: agents, sshd+attach, serve" || echo "no CPU cgroups")"
+	"$([ "$CG_ON" = 1 ] && echo "CPU cgroups: agents, sshd+attach, serve (weight $SERVE_WEIGHT)" || echo "no CPU cgroups")"
 printf '%-44s %s s\n' "time to all online" "$storm_s"
 sed -n 's/^hosts latency: /admin hosts during the storm: /p; s/^hosts failures: /admin hosts failures: /p' "$T/storm.txt"
 printf '%-44s %-10s %-10s %s\n' "steady state ($STEADY_S s)" "RSS MiB" "PSS MiB" "CPU % of one core"
