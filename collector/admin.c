@@ -202,6 +202,8 @@ static void after_work(uv_work_t *w, int status)
 	c->resp = NULL;
 	c->frame = NULL;
 	c->busy = false;
+	dl_metrics_query(c->srv->metrics,
+			 (double)(dl_clock_mono_ns() - c->work_ns) / 1e9);
 	if (c->metrics) {
 		send_metrics(c);
 		return;
@@ -422,6 +424,7 @@ void dl_admin__on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	}
 	c->busy = true;
 	c->work.data = c;
+	c->work_ns = dl_clock_mono_ns();
 	uv_queue_work(c->srv->loop, &c->work, dl_admin__work_cb, after_work);
 	/* A control request is cancelled by EOF even while it resolves. */
 	if (c->ctl)

@@ -23,6 +23,7 @@ typedef struct {
 	uid_t uid;
 	pid_t pid;
 	bool busy;
+	uint64_t work_ns; /* a query's start (monotonic), for its metric */
 	bool closing;
 	json_t *req;  /* owned while busy */
 	json_t *resp; /* built on the worker thread */

@@ -27,6 +27,9 @@
 static const double ctl_bounds[] = {0.01, 0.05, 0.1, 0.25, 0.5, 1,
 				    2.5,  5,	10,  30,   60,	300};
 #define CTL_BUCKETS (sizeof(ctl_bounds) / sizeof(ctl_bounds[0]))
+static const double q_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+				  0.1,	 0.25,	 0.5,	1,    2.5,   5};
+#define Q_BUCKETS (sizeof(q_bounds) / sizeof(q_bounds[0]))
 
 typedef struct {
 	char op[33];
@@ -46,6 +49,8 @@ struct dl_metrics {
 	size_t nctl;
 	uint64_t ctl_le[CTL_BUCKETS + 1]; /* per bucket, not cumulative */
 	double ctl_sum;
+	uint64_t q_le[Q_BUCKETS + 1]; /* admin queries, per bucket */
+	double q_sum;
 };
 
 /* ---- text helpers ---- */
@@ -212,6 +217,18 @@ void dl_metrics_control(dl_metrics_t *m, const char *op, const char *status,
 	m->ctl_sum += seconds;
 }
 
+void dl_metrics_query(dl_metrics_t *m, double seconds)
+{
+	size_t k = 0;
+
+	if (!m)
+		return;
+	while (k < Q_BUCKETS && seconds > q_bounds[k])
+		k++;
+	m->q_le[k]++;
+	m->q_sum += seconds;
+}
+
 static void store_families(out_t *o, dl_store_t *store)
 {
 	dl_store_counters_t c;
@@ -279,6 +296,10 @@ dl_buf_t *dl_metrics_serve_text(const dl_metrics_t *m, size_t agents,
 	histogram(&o, "dockline_control_duration_seconds",
 		  "Duration of control requests, start to outcome.", ctl_bounds,
 		  CTL_BUCKETS, m->ctl_le, m->ctl_sum);
+	histogram(&o, "dockline_admin_query_seconds",
+		  "Admin queries answered from the database (hosts, ps, "
+		  "stats, events, metrics, ...): request read to answer ready.",
+		  q_bounds, Q_BUCKETS, m->q_le, m->q_sum);
 	if (store)
 		store_families(&o, store);
 	if (o.rc) {

@@ -28,6 +28,11 @@ void dl_metrics_session_start(dl_metrics_t *m, const char *host);
 void dl_metrics_control(dl_metrics_t *m, const char *op, const char *status,
 			double seconds);
 
+/* Loop thread. An admin query from the database ended (admin.c), from
+ * the request read to its answer back on the loop thread
+ * (dockline_admin_query_seconds). */
+void dl_metrics_query(dl_metrics_t *m, double seconds);
+
 /* Loop thread: serve's own families into a new buffer (caller frees with
  * dl_metrics_buf_free). store may be NULL (stopping). NULL when out of
  * memory. */

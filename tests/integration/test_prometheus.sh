@@ -107,6 +107,12 @@ promtool check metrics <"$T/metrics.txt" >"$T/promtool.out" 2>&1 || true
 bad=$(grep -v "^node_memory_[A-Za-z]*_bytes metric names should be written in 'snake_case' not 'camelCase'$" "$T/promtool.out" || true)
 [ -z "$bad" ] || dl_fail "promtool check metrics: $bad"
 dl_ok "promtool check metrics: only the camelCase node_memory_* names ($(wc -l <"$T/promtool.out") lines)"
+# serve timed the admin queries behind this test (the scrapes, stats):
+# every one is in the histogram's +Inf bucket and its count.
+qn=$(sed -n 's/^dockline_admin_query_seconds_count //p' "$T/metrics.txt")
+dl_assert_match "admin queries counted" '^[1-9][0-9]*$' "$qn"
+dl_assert_eq "admin query histogram: +Inf bucket = count" "$qn" \
+	"$(sed -n 's/^dockline_admin_query_seconds_bucket{le="+Inf"} //p' "$T/metrics.txt")"
 
 kill "$PROM_PID"
 
