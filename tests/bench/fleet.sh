@@ -178,6 +178,19 @@ wait "$poll_pid" || dl_fail "not all $N agents came online: $(cat "$T/storm.txt"
 storm_s=$(calc "($(date +%s%N) - $t0)/1e9")
 dl_log "all $N online ${storm_s} s after the first agent started"
 
+# serve's own share of those latencies (dockline_admin_query_seconds):
+# the bucket holding the 99th percentile, and how many took over 100 ms
+"$DL_BIN/dockline" -s "$T/admin.sock" metrics 2>/dev/null | awk '
+	/^dockline_admin_query_seconds_bucket/ {
+		le = $1; sub(/.*le="/, "", le); sub(/".*/, "", le); b[++n] = le; c[n] = $2 }
+	/^dockline_admin_query_seconds_count/ { total = $2 }
+	END {
+		if (!total) { print "serve-side query time: none recorded"; exit }
+		for (i = 1; i <= n; i++) if (c[i] >= 0.99 * total) { p99 = b[i]; break }
+		for (i = 1; i <= n; i++) if (b[i] == "0.1") over = total - c[i]
+		printf "serve-side query time: n=%d p99 <= %s s, %d over 100 ms\n", total, p99, over
+	}' >"$T/serve_q.txt"
+
 # ---- 2. steady state --------------------------------------------------------
 sleep 15 # the INVENTORYs and first samples of the last ones
 SP=$(tree sshd)
@@ -239,6 +252,7 @@ printf '\n==== fleet: %d real agents, one sshd%s, one collector (%s; %s)\n' "$N"
 	"$([ "$CG_ON" = 1 ] && echo "CPU cgroups: agents, sshd+attach, serve (weight $SERVE_WEIGHT)" || echo "no CPU cgroups")"
 printf '%-44s %s s\n' "time to all online" "$storm_s"
 sed -n 's/^hosts latency: /admin hosts during the storm: /p; s/^hosts failures: /admin hosts failures: /p' "$T/storm.txt"
+sed 's/^/admin hosts during the storm, /' "$T/serve_q.txt"
 printf '%-44s %-10s %-10s %s\n' "steady state ($STEADY_S s)" "RSS MiB" "PSS MiB" "CPU % of one core"
 row() { printf '%-44s %-10s %-10s %s\n' "$1" "$2" "$3" "$(calc "($5 - $4) * 100 / $w")"; }
 row "serve" "$m_serve_r" "$m_serve_p" "$c_serve0" "$c_serve1"
