@@ -45,22 +45,8 @@ ms() { awk -v u="$1" 'BEGIN { printf "%.0f", u / 1000 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 # ---- the registry and the image
-RP=$(dl_free_port)
-mkdir -p "$T/registry"
-cat >"$T/registry.yml" <<EOF2
-version: 0.1
-log:
-  level: warn
-storage:
-  filesystem:
-    rootdirectory: $T/registry
-http:
-  addr: 127.0.0.1:$RP
-EOF2
-dl_spawn "$T/registry.log" /usr/bin/docker-registry serve "$T/registry.yml"
-dl_wait_for "curl -sf http://127.0.0.1:$RP/v2/ >/dev/null" 20 "registry on 127.0.0.1:$RP"
-tid=$(printf '%s' "${T##*/}" | tr 'A-Z.' 'a-z-')
-IMG=127.0.0.1:$RP/dlbench/app-$tid:v1
+dl_start_registry
+IMG=$DL_REGISTRY/dlbench/app-$DL_REGISTRY_TID:v1
 trap 'rc=$?; docker rmi -f "$IMG" >/dev/null 2>&1; (exit $rc); dl_cleanup' EXIT
 docker tag "$DL_IMAGE" "$IMG"
 docker push -q "$IMG" >/dev/null || dl_fail "docker push $IMG"

@@ -321,6 +321,29 @@ dl_check_bins() {
 	fi
 }
 
+# dl_start_registry: Debian's docker-registry on a free loopback port,
+# storing in $T/registry; sets DL_REGISTRY (127.0.0.1:PORT) and an image
+# path suffix unique to this test, DL_REGISTRY_TID (docker's lower case).
+dl_start_registry() {
+	local port
+	port=$(dl_free_port)
+	mkdir -p "$T/registry"
+	cat >"$T/registry.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $T/registry
+http:
+  addr: 127.0.0.1:$port
+EOF
+	dl_spawn "$T/registry.log" /usr/bin/docker-registry serve "$T/registry.yml"
+	dl_wait_for "curl -sf http://127.0.0.1:$port/v2/ >/dev/null" 20 "registry on 127.0.0.1:$port"
+	DL_REGISTRY=127.0.0.1:$port
+	DL_REGISTRY_TID=$(printf '%s' "${T##*/}" | tr 'A-Z.' 'a-z-')
+}
+
 # Private sshd: own host keys (ed25519 and ecdsa, so the agent has to pick
 # the pinned one), own authorized_keys, only dltest, on a free port.
 # DL_SSHD_LISTEN: one more address to listen on (it must exist already).

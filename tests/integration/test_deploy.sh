@@ -18,22 +18,9 @@ dl_check_bins
 dl_docker_lock_shared
 
 # ---- the registry: v1 (the test image), v2 (another label), v3 (exits)
-RP=$(dl_free_port)
-mkdir -p "$T/registry" "$T/data"
-cat >"$T/registry.yml" <<EOF2
-version: 0.1
-log:
-  level: warn
-storage:
-  filesystem:
-    rootdirectory: $T/registry
-http:
-  addr: 127.0.0.1:$RP
-EOF2
-dl_spawn "$T/registry.log" /usr/bin/docker-registry serve "$T/registry.yml"
-dl_wait_for "curl -sf http://127.0.0.1:$RP/v2/ >/dev/null" 20 "registry on 127.0.0.1:$RP"
-tid=$(printf '%s' "${T##*/}" | tr 'A-Z.' 'a-z-')
-REG=127.0.0.1:$RP/dltest/app-$tid
+mkdir -p "$T/data"
+dl_start_registry
+REG=$DL_REGISTRY/dltest/app-$DL_REGISTRY_TID
 deploy_cleanup() {
 	docker rmi -f "$REG:v1" "$REG:v2" "$REG:v3" >/dev/null 2>&1 || true
 }
