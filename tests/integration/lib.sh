@@ -415,6 +415,15 @@ EOF
 	if [ -n "${DL_COLLECTOR_PING:-}" ]; then
 		echo "ping_interval = $DL_COLLECTOR_PING" >>"$T/collector.conf"
 	fi
+	# DL_COLLECTOR_KEYS=1: the collector manages its own authorized_keys
+	# (dockline enroll writes it), like the package's
+	if [ "${DL_COLLECTOR_KEYS:-0}" = 1 ]; then
+		cat >>"$T/collector.conf" <<EOF
+authorized_keys = $T/authorized_keys
+host_key = $T/ssh_host_ed25519_key.pub
+public_address = 127.0.0.1:$DL_SSH_PORT
+EOF
+	fi
 	chmod 644 "$T/collector.conf"
 }
 

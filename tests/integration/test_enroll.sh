@@ -17,12 +17,7 @@ dl_check_bins
 dl_start_sshd
 
 # A collector that manages its own authorized_keys, like the package.
-dl_write_collector_conf
-cat >>"$T/collector.conf" <<EOF
-authorized_keys = $T/authorized_keys
-host_key = $T/ssh_host_ed25519_key.pub
-public_address = 127.0.0.1:$DL_SSH_PORT
-EOF
+DL_COLLECTOR_KEYS=1 dl_write_collector_conf
 dl_start_collector
 agent() { "$DL_BIN/dockline-agent" "$@"; }
 # Keys and fingerprints are base64: '+' must not be read as a regex.

@@ -18,12 +18,7 @@ dl_need_user
 dl_check_bins
 dl_start_sshd
 
-dl_write_collector_conf
-cat >>"$T/collector.conf" <<EOF
-authorized_keys = $T/authorized_keys
-host_key = $T/ssh_host_ed25519_key.pub
-public_address = 127.0.0.1:$DL_SSH_PORT
-EOF
+DL_COLLECTOR_KEYS=1 dl_write_collector_conf
 dl_start_collector
 AK=$T/authorized_keys
 BINDIR=$(readlink -f "$DL_BIN")
