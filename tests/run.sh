@@ -68,9 +68,11 @@ failed_tail() {
 	local d=$1 t
 	[ -s "$d/Testing/Temporary/LastTestsFailed.log" ] || return 0
 	for t in $(cut -d: -f2 "$d/Testing/Temporary/LastTestsFailed.log"); do
-		printf '\n---- %s (%s), its last 40 lines\n' "$t" "${d##*/}"
+		printf '\n---- %s (%s): why, then its last 40 lines\n' "$t" "${d##*/}"
 		awk -v t="$t" '$0 ~ "^[0-9]+/[0-9]+ Testing: " t "$" { on = 1; next }
-			on && /^<end of output>/ { exit } on' "$d/Testing/Temporary/LastTest.log" | tail -n 40
+			on && /^<end of output>/ { exit } on' "$d/Testing/Temporary/LastTest.log" >"$d/failed.out"
+		grep -E '^FAIL' "$d/failed.out"
+		tail -n 40 "$d/failed.out"
 	done
 }
 

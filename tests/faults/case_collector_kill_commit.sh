@@ -25,25 +25,38 @@ fl_life_wait
 before=$(fl_events_total)
 dl_log "backlog made while the collector was down; $before events of $FL_H stored"
 sleep 1
-dl_start_collector
+# The watcher is up before serve starts (serve commits the resent backlog
+# within ~100 ms of its start, less than python takes to start) and kills
+# the pid in $T/serve.pid. serve is spawned by hand: dl_start_collector
+# waits for the admin socket, and could see serve die under it.
 dl_spawn "$T/watcher.log" /usr/bin/python3 -u -c '
 import os, signal, sqlite3, sys, time
-db, host, before, pid = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+db, host, before, pidfile = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 c = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=20)
+print("ready", flush=True)
 end = time.monotonic() + 120
+while not os.path.exists(pidfile) and time.monotonic() < end:
+    time.sleep(0.001)
+time.sleep(0.01)  # written whole
+pid = int(open(pidfile).read())
 while time.monotonic() < end:
     n = c.execute("SELECT count(*) FROM events WHERE host = ?", (host,)).fetchone()[0]
     if n > before:
         os.kill(pid, signal.SIGKILL)
-        print("killed at %d events (+%d)" % (n, n - before), flush=True)
+        print("killed %d at %d events (+%d)" % (pid, n, n - before), flush=True)
         sys.exit(0)
-    time.sleep(0.002)
+    time.sleep(0.001)
 print("no commit seen", flush=True)
 sys.exit(1)
-' "$FL_DB" "$FL_H" "$before" "$DL_COLLECTOR_PID"
+' "$FL_DB" "$FL_H" "$before" "$T/serve.pid"
 watcher=$DL_LAST_PID
+dl_wait_for "grep -q ready $T/watcher.log" 30 "the watcher ready"
+echo "=== $(date '+%F %T') starting collector (watched)" >>"$T/collector.log"
+dl_spawn "$T/collector.log" "$DL_BIN/dockline-collector" serve -c "$T/collector.conf"
+DL_COLLECTOR_PID=$DL_LAST_PID
+echo "$DL_COLLECTOR_PID" >"$T/serve.pid"
 wait "$watcher" || dl_fail "no commit of the backlog seen within 120 s (see $T/watcher.log)"
-dl_log "watcher: $(cat "$T/watcher.log")"
+dl_log "watcher: $(tail -n 1 "$T/watcher.log")"
 dl_stop_collector KILL
 at_kill=$(fl_burst_stored)
 dl_log "$at_kill of $FL_BURST_N burst events stored when it died"

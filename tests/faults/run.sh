@@ -30,7 +30,8 @@ cat "$FL_TABLES"
 echo
 # A failed case's own last lines, where a truncated log still shows them
 for c in "${failed[@]}"; do
-	printf '\n---- case_%s failed; its last 25 lines\n' "$c"
+	printf '\n---- case_%s failed: why, then its last 25 lines\n' "$c"
+	grep -E '^FAIL' "$FL_TABLES.$c"
 	tail -n 25 "$FL_TABLES.$c"
 done
 echo "passed: ${passed[*]:-none}; skipped: ${skipped[*]:-none}; failed: ${failed[*]:-none}"
