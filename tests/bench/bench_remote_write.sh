@@ -16,11 +16,17 @@
 #   isolated  the receivers pinned (taskset) to the last core, the bench
 #             to core 0: as in production, where Prometheus runs on
 #             another machine, remote write's cost to ingest is then
-#             dockline's own (the baseline runs on the one core too)
+#             dockline's own (the baseline runs on the one core too).
+#             And each side in a CPU cgroup of its own (cgroup v1's cpu
+#             controller, as fleet.sh): the bench then gets the same
+#             share of its core against the machine's other work with
+#             remote write on (three busy threads) as off (two), instead
+#             of one more thread's worth
 #
-# A CPU cgroup would only share time, not give the receiver a core of its
-# own, so isolation is by affinity (sched_setaffinity; Go's GOMAXPROCS
-# follows it, so Prometheus runs on one core).
+# A CPU cgroup alone only shares time, it does not give the receiver a
+# core of its own: that is the affinity (sched_setaffinity; Go's
+# GOMAXPROCS follows it, so Prometheus runs on one core). Without the
+# cpu controller the isolated arrangement is affinity only (it says so).
 #
 #   bash tests/bench/bench_remote_write.sh [hosts] [containers] [rounds] [batch] [connections]
 #   DL_RW_ARRANGE="shared isolated" (the default), or one of them
@@ -33,11 +39,32 @@ command -v prometheus >/dev/null || DL_PACKAGES=prometheus dl_need_packages
 command -v taskset >/dev/null || DL_PACKAGES=util-linux dl_need_packages
 NCPU=$(nproc)
 LAST=$((NCPU - 1))
+# CPU cgroups for the isolated arrangement: the bench's weight is that of
+# the two busy threads of its baseline (writer, loop)
+CG=/sys/fs/cgroup/cpu/dl-rw-${T##*/}
+if [ -w /sys/fs/cgroup/cpu/cgroup.procs ] && mkdir "$CG" 2>/dev/null &&
+	mkdir "$CG/bench" "$CG/recv" && echo 2048 >"$CG/bench/cpu.shares"; then
+	DL_UNDO+=("rmdir $CG/bench $CG/recv $CG")
+else
+	rmdir "$CG/bench" "$CG/recv" "$CG" 2>/dev/null
+	CG=
+fi
+# in GROUP CMD...: CMD (exec'd, same pid) in CPU cgroup GROUP of the
+# isolated arrangement; just CMD without one
+in_cg() {
+	local g=$1
+	shift
+	[ "$ARR" = isolated ] && [ -n "$CG" ] &&
+		set -- bash -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CG/$g" "$@"
+	"$@"
+}
 
 # receivers ARR: a fresh Prometheus and sink for arrangement ARR
 receivers() {
 	local pin=()
 	[ "$1" = isolated ] && pin=(taskset -c "$LAST")
+	[ "$1" = isolated ] && [ -n "$CG" ] &&
+		pin=(bash -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CG/recv" "${pin[@]}")
 	PORT=$(dl_free_port)
 	PROM=http://127.0.0.1:$PORT
 	mkdir -p "$T/$1"
@@ -59,6 +86,7 @@ prom_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/
 
 for arr in ${DL_RW_ARRANGE:-shared isolated}; do
 	pin=()
+	ARR=$arr
 	case $arr in
 	shared) what="co-located, shared CPU: receivers and bench on all $NCPU cores, unpinned" ;;
 	isolated)
@@ -68,13 +96,18 @@ for arr in ${DL_RW_ARRANGE:-shared isolated}; do
 		fi
 		pin=(taskset -c 0)
 		what="receiver isolated on its own core: receivers pinned to CPU $LAST, bench to CPU 0 (taskset)"
+		if [ -n "$CG" ]; then
+			what+=", each in a cgroup v1 cpu group of its own (bench cpu.shares 2048, receivers 1024)"
+		else
+			what+=", no CPU cgroups (no writable cgroup v1 cpu controller)"
+		fi
 		;;
 	*) dl_fail "DL_RW_ARRANGE: shared or isolated, not $arr" ;;
 	esac
 	echo "== $arr ($what)"
 	receivers "$arr"
 	c0=$(prom_cpu)
-	"${pin[@]}" "$BENCH" "$PROM/api/v1/write" "$SINK" "$@" | tee "$T/$arr/out" ||
+	in_cg bench "${pin[@]}" "$BENCH" "$PROM/api/v1/write" "$SINK" "$@" | tee "$T/$arr/out" ||
 		dl_fail "bench_remote_write failed"
 	c1=$(prom_cpu)
 	# The same question on CPU rather than wall time, which the other
