@@ -60,7 +60,10 @@ for w in $want; do
 	rules) run rules "$B/bench/bench_rules" 1000 20 12 100 ;;
 	# pages on 200 hosts x 20 (one container with 30 days), live update
 	web) run web bash tests/bench/bench_web.sh 200 20 5 30 30 ;;
-	# store alone vs store + remote write to a local Prometheus, same run
+	# store alone vs store + remote write to a sink and to a local
+	# Prometheus, same run; each twice: co-located on the shared cores,
+	# and the receivers isolated on a core (+ cgroup) of their own
+	# (~2.5 minutes each)
 	remote_write)
 		run "remote_write (4 connections)" bash tests/bench/bench_remote_write.sh 200 20 60 5000 4
 		run "remote_write (1 connection)" bash tests/bench/bench_remote_write.sh 200 20 60 5000 1
