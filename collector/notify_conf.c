@@ -15,6 +15,7 @@
 #include "collector/notify_state.h"
 #include "common/config.h"
 #include "common/err.h"
+#include "common/fdio.h"
 #include "common/log.h"
 
 #define TAG "notify"
@@ -59,25 +60,13 @@ static int read_secret(load_t *l, const char *sect, const char *key, char **out)
 {
 	const char *path = dl_conf_str(l->c, sect, key, NULL);
 	char buf[DL_NOTIFY_SECRET_MAX + 1];
-	size_t n = 0;
-	ssize_t r;
-	int fd;
+	long n;
 
 	if (!path)
 		return 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if ((n = dl_read_first_line(path, 0, buf, sizeof(buf))) < 0)
 		return bad(l, sect, key, 0, "cannot read %s",
 			   path); /* errno in the sentence below */
-	while (n < sizeof(buf) - 1 &&
-	       (r = read(fd, buf + n, sizeof(buf) - 1 - n)) > 0)
-		n += (size_t)r;
-	close(fd);
-	buf[n] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
-	n = strlen(buf);
-	while (n && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))
-		buf[--n] = '\0';
 	if (!n) {
 		explicit_bzero(buf, sizeof(buf));
 		return bad(l, sect, key, 0, "%s is empty", path);

@@ -30,6 +30,7 @@
 #include "collector/rw_proto.h"
 #include "common/clock.h"
 #include "common/err.h"
+#include "common/fdio.h"
 #include "common/log.h"
 
 #define TAG	     "remote_write"
@@ -890,25 +891,15 @@ static void *worker_main(void *arg)
 static int read_token(const char *path, char **out, char *err, size_t errlen)
 {
 	char buf[DL_RW_TOKEN_MAX + 1], *p;
-	size_t n = 0;
-	ssize_t r;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	long len = dl_read_first_line(path, O_NOFOLLOW, buf, sizeof(buf));
+	size_t n = len > 0 ? (size_t)len : 0;
 
-	if (fd < 0) {
+	if (len < 0) {
 		snprintf(err, errlen,
 			 "[remote_write] cannot read bearer_token_file %s: %s",
 			 path, strerror(errno));
 		return DL_ECONFIG;
 	}
-	while (n < sizeof(buf) - 1 &&
-	       (r = read(fd, buf + n, sizeof(buf) - 1 - n)) > 0)
-		n += (size_t)r;
-	close(fd);
-	buf[n] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
-	n = strlen(buf);
-	while (n && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))
-		buf[--n] = '\0';
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)buf[i] <= 0x20 || buf[i] == 0x7f)
 			n = 0;

@@ -1,5 +1,7 @@
 /* test_common.c - common/: config files with file:line errors, integer
  * and duration parsing, reconnect backoff, the capped buffer. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/err.h"
+#include "common/fdio.h"
 #include "common/sdnotify.h"
 #include "common/label.h"
 #include "common/utf8.h"
@@ -519,6 +522,42 @@ static void test_label_filter(void)
 	ASSERT(dl_label_filter_match(&f, ""));
 }
 
+/* dl_read_first_line: the secret files' reader (remote write, notify). */
+static void test_read_first_line(void)
+{
+	char buf[16];
+	const char *p;
+
+	p = write_conf("tok", "s3cret \t\r\nsecond line\n");
+	ASSERT_EQ(dl_read_first_line(p, 0, buf, sizeof(buf)), 6);
+	ASSERT_STR_EQ(buf, "s3cret");
+	p = write_conf("empty", "\n");
+	ASSERT_EQ(dl_read_first_line(p, 0, buf, sizeof(buf)), 0);
+	ASSERT_STR_EQ(buf, "");
+	/* past cap - 1 bytes the rest is not read */
+	p = write_conf("long", "0123456789abcdefXYZ");
+	ASSERT_EQ(dl_read_first_line(p, 0, buf, sizeof(buf)), 15);
+	ASSERT_STR_EQ(buf, "0123456789abcde");
+	errno = 0;
+	ASSERT_EQ(dl_read_first_line("/nonexistent/dl-secret", 0, buf,
+				     sizeof(buf)),
+		  -1);
+	ASSERT_EQ(errno, ENOENT);
+	/* O_NOFOLLOW refuses a symlink (ELOOP), without it the target */
+	{
+		char link[160];
+
+		snprintf(link, sizeof(link), "%s/tok-link", tmpdir);
+		ASSERT_EQ(symlink(write_conf("tok2", "abc\n"), link), 0);
+		ASSERT_EQ(
+			dl_read_first_line(link, O_NOFOLLOW, buf, sizeof(buf)),
+			-1);
+		ASSERT_EQ(errno, ELOOP);
+		ASSERT_EQ(dl_read_first_line(link, 0, buf, sizeof(buf)), 3);
+		ASSERT_STR_EQ(buf, "abc");
+	}
+}
+
 int main(void)
 {
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/dl-test-common.XXXXXX");
@@ -539,5 +578,6 @@ int main(void)
 	RUN(test_utf8_fix);
 	RUN(test_sdnotify);
 	RUN(test_label_filter);
+	RUN(test_read_first_line);
 	return 0;
 }
