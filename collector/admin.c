@@ -183,6 +183,40 @@ static void send_metrics(admin_conn_t *c)
 	dl_admin__respond(c, json_pack("{s:b}", "ok", 1));
 }
 
+/* An admin query slower than this is logged with where its time went. */
+#define SLOW_QUERY_NS 100000000ull
+
+static void work_cb(uv_work_t *w)
+{
+	admin_conn_t *c = w->data;
+
+	c->ran_ns[0] = dl_clock_mono_ns();
+	dl_admin__work_cb(w);
+	c->ran_ns[1] = dl_clock_mono_ns();
+}
+
+/* Loop thread, the answer ready: the metric, and an INFO line for a
+ * slow query saying where its time went (queued for a worker, ran,
+ * waited for the loop); at most 10 lines per 10 s. */
+static void query_done(admin_conn_t *c)
+{
+	uint64_t now = dl_clock_mono_ns(), total = now - c->work_ns;
+	const char *op = json_string_value(json_object_get(c->req, "op"));
+
+	dl_metrics_query(c->srv->metrics, (double)total / 1e9);
+	if (total < SLOW_QUERY_NS)
+		return;
+	if (!op || strspn(op, "abcdefghijklmnopqrstuvwxyz_") != strlen(op))
+		op = "?";
+	DL_LOG_RL(DL_LOG_LEVEL_INFO, TAG,
+		  "slow query %.32s: %.0f ms (%.0f ms waiting for a worker, "
+		  "%.0f ms running, %.0f ms waiting for the loop)",
+		  op, (double)total / 1e6,
+		  (double)(c->ran_ns[0] - c->work_ns) / 1e6,
+		  (double)(c->ran_ns[1] - c->ran_ns[0]) / 1e6,
+		  (double)(now - c->ran_ns[1]) / 1e6);
+}
+
 static void after_work(uv_work_t *w, int status)
 {
 	admin_conn_t *c = w->data;
@@ -197,13 +231,12 @@ static void after_work(uv_work_t *w, int status)
 		return;
 	}
 
+	query_done(c);
 	json_decref(c->req);
 	c->req = NULL;
 	c->resp = NULL;
 	c->frame = NULL;
 	c->busy = false;
-	dl_metrics_query(c->srv->metrics,
-			 (double)(dl_clock_mono_ns() - c->work_ns) / 1e9);
 	if (c->metrics) {
 		send_metrics(c);
 		return;
@@ -425,7 +458,7 @@ void dl_admin__on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	c->busy = true;
 	c->work.data = c;
 	c->work_ns = dl_clock_mono_ns();
-	uv_queue_work(c->srv->loop, &c->work, dl_admin__work_cb, after_work);
+	uv_queue_work(c->srv->loop, &c->work, work_cb, after_work);
 	/* A control request is cancelled by EOF even while it resolves. */
 	if (c->ctl)
 		uv_read_start(st, dl_admin__on_alloc, dl_admin__on_read);

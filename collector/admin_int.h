@@ -23,7 +23,8 @@ typedef struct {
 	uid_t uid;
 	pid_t pid;
 	bool busy;
-	uint64_t work_ns; /* a query's start (monotonic), for its metric */
+	uint64_t work_ns;   /* queued (monotonic), for the metric */
+	uint64_t ran_ns[2]; /* the worker's start and end */
 	bool closing;
 	json_t *req;  /* owned while busy */
 	json_t *resp; /* built on the worker thread */

@@ -190,6 +190,8 @@ dl_log "all $N online ${storm_s} s after the first agent started"
 		for (i = 1; i <= n; i++) if (b[i] == "0.1") over = total - c[i]
 		printf "serve-side query time: n=%d p99 <= %s s, %d over 100 ms\n", total, p99, over
 	}' >"$T/serve_q.txt"
+# and serve's own account of its slow ones (over 100 ms), worst three
+grep -o 'slow query.*' "$T/collector.log" | sort -t: -k2 -n | tail -n 3 >>"$T/serve_q.txt" || true
 
 # ---- 2. steady state --------------------------------------------------------
 sleep 15 # the INVENTORYs and first samples of the last ones
