@@ -464,7 +464,8 @@ static void resolve_control(admin_conn_t *c)
 	if (rc == DL_EINVAL && ref.live) {
 		snprintf(c->ctl_error, sizeof(c->ctl_error), "%s", err);
 		c->ctl_code = "invalid";
-	} else if (rc == 0 && ref.live && dl_control_name_ok(ref.id))
+	} else if (rc == 0 && ref.live && !ref.stale &&
+		   dl_control_name_ok(ref.id))
 		json_object_set_new(r->args, "container", json_string(ref.id));
 }
 

@@ -764,10 +764,11 @@ int dl_query_resolve(dl_query_t *q, const char *host, const char *ctr,
 	sqlite3_stmt *st = q->st[Q_RESOLVE];
 	char list[768] = "";
 	size_t used = 0;
-	int n = 0, live = 0, rc;
+	int n = 0, live = 0, named = 0, rc;
 	bool online;
 	int64_t seen;
 
+	out->stale = false;
 	if (!dl_query_host(q, host, &online, &seen)) {
 		snprintf(err, errlen, "no host named %s", host);
 		return DL_ENOENT;
@@ -790,6 +791,7 @@ int dl_query_resolve(dl_query_t *q, const char *host, const char *ctr,
 		if (!is_live && live)
 			break;
 		live += is_live;
+		named += is_live && name && !strcmp(name, ctr);
 		if (n++ == 0) {
 			out->live = is_live;
 			out->cid = sqlite3_column_int64(st, 0);
@@ -809,6 +811,11 @@ int dl_query_resolve(dl_query_t *q, const char *host, const char *ctr,
 	if (n == 0) {
 		snprintf(err, errlen, "no container %s on %s", ctr, host);
 		return DL_ENOENT;
+	}
+	if (n > 1 && named == n) {
+		/* the newest first (ORDER BY): Docker has only one by now */
+		out->stale = true;
+		return 0;
 	}
 	if (n > 1) {
 		snprintf(err, errlen, "%s matches %d containers on %s: %s", ctr,

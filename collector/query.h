@@ -107,10 +107,14 @@ typedef struct {
 	char name[256];
 	char id[129];
 	bool live; /* a current container, not only history */
+	/* Several current containers carry this exact name: the store is
+	 * behind a rename or recreate (Docker's names are unique), and the
+	 * newest is given. Control sends the name as typed instead. */
+	bool stale;
 } dl_ctr_ref_t;
 
 /* Resolves ctr (a name, or a unique id prefix) on host; live containers
- * win over removed ones that still have history. 0, or a negative code
+ * win over removed ones that still have history (and see .stale). 0, or a negative code
  * with a sentence: "no host named X", "web matches 2 containers on
  * app-01: web-1 (3f2a...), web-2 (9c1b...)". */
 int dl_query_resolve(dl_query_t *q, const char *host, const char *ctr,

@@ -483,6 +483,19 @@ static void test_queries(void)
 
 	dl_store_host_online(s, "app-01", "p", "sw", NULL, 1);
 	inventory(s, "app-01", 1);
+	dl_store_host_online(s, "app-02", "p", "sw", NULL, 1);
+	{
+		/* app-02 as its agent saw it mid-recreate: old and new "web" */
+		dl_container_t v[2] = {ctr(1, ID1, "web"), ctr(2, ID2, "web")};
+		dl_msg_t m = {.type = DL_MSG_INVENTORY,
+			      .epoch = EPOCH,
+			      .seq = 1,
+			      .time_ns = 1};
+
+		m.u.inventory.n = 2;
+		m.u.inventory.v = v;
+		submit(s, "app-02", &m);
+	}
 	for (int i = 0; i < 10; i++)
 		stats1(s, "app-01", 2 + (uint64_t)i,
 		       (uint64_t)now - (uint64_t)(9 - i) * 10 * SEC, 1,
@@ -547,6 +560,18 @@ static void test_queries(void)
 	ASSERT(dl_query_resolve(q, "app-01", "3f", &ref, err, sizeof(err)) < 0);
 	ASSERT_STR_EQ(err, "3f matches 2 containers on app-01: "
 			   "db (3f2b00000000), web-1 (3f2a00000000)");
+	ASSERT(!ref.stale);
+	/* two current containers with one exact name: the store is behind
+	 * a recreate (Docker's names are unique): the newest, marked stale */
+	ASSERT_EQ(dl_query_resolve(q, "app-02", "web", &ref, err, sizeof(err)),
+		  0);
+	ASSERT(ref.stale);
+	ASSERT_STR_EQ(ref.id, ID2);
+	/* an id prefix still picks one, not stale */
+	ASSERT(dl_query_resolve(q, "app-02", "3f", &ref, err, sizeof(err)) ==
+	       0);
+	ASSERT_STR_EQ(ref.id, ID1);
+	ASSERT(!ref.stale);
 	ASSERT(dl_query_stats(q, "nope", NULL, err, sizeof(err)) == NULL);
 	ASSERT_STR_EQ(err, "no host named nope");
 	ASSERT(dl_query_stats(q, "app-01", "zzz", err, sizeof(err)) == NULL);
