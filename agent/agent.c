@@ -15,6 +15,7 @@
 #include "agent/tunnel.h"
 #include "agent/watch.h"
 #include "common/clock.h"
+#include "common/config.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/sdnotify.h"
@@ -835,15 +836,12 @@ static void on_signal(uv_signal_t *h, int signum)
 static int test_part_max(size_t *out)
 {
 	const char *e = getenv("DL_TEST_INVENTORY_PART_MAX");
-	unsigned long long v;
-	char *end;
+	int64_t v;
 
 	*out = DL_FRAME_MAX;
 	if (!e || !*e)
 		return 0;
-	errno = 0;
-	v = strtoull(e, &end, 10);
-	if (errno || *end || v < 4096 || v > DL_FRAME_MAX) {
+	if (dl_parse_int(e, 4096, DL_FRAME_MAX, &v)) {
 		DL_LOG_ERROR(TAG,
 			     "DL_TEST_INVENTORY_PART_MAX=%.32s: expected "
 			     "4096..%u bytes",

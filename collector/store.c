@@ -25,6 +25,7 @@
 #include <sqlite3.h>
 
 #include "common/clock.h"
+#include "common/config.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/utf8.h"
@@ -360,14 +361,11 @@ static void on_closed(uv_handle_t *h)
 static size_t test_batch_max(void)
 {
 	const char *e = getenv("DL_TEST_STORE_BATCH_MAX");
-	unsigned long v;
-	char *end;
+	int64_t v;
 
 	if (!e || !*e)
 		return DL_STORE_BATCH_MAX;
-	errno = 0;
-	v = strtoul(e, &end, 10);
-	if (errno || *end || v < 1 || v > DL_STORE_BATCH_MAX) {
+	if (dl_parse_int(e, 1, DL_STORE_BATCH_MAX, &v)) {
 		DL_LOG_WARN(TAG,
 			    "DL_TEST_STORE_BATCH_MAX=%.32s ignored: expected "
 			    "1..%d items",
@@ -375,9 +373,9 @@ static size_t test_batch_max(void)
 		return DL_STORE_BATCH_MAX;
 	}
 	DL_LOG_WARN(TAG,
-		    "DL_TEST_STORE_BATCH_MAX: at most %lu items per COMMIT "
+		    "DL_TEST_STORE_BATCH_MAX: at most %lld items per COMMIT "
 		    "(a test setting)",
-		    v);
+		    (long long)v);
 	return (size_t)v;
 }
 
