@@ -18,6 +18,7 @@
 #include <sqlite3.h>
 
 #include "common/err.h"
+#include "common/hidx.h"
 #include "common/log.h"
 
 #define TAG	  "metrics"
@@ -45,6 +46,7 @@ typedef struct {
 struct dl_metrics {
 	host_count_t *starts;
 	size_t nstarts, cstarts;
+	dl_hidx_t by_start; /* host name -> index + 1 into starts */
 	ctl_count_t ctl[OPS_MAX];
 	size_t nctl;
 	uint64_t ctl_le[CTL_BUCKETS + 1]; /* per bucket, not cumulative */
@@ -161,20 +163,28 @@ void dl_metrics_free(dl_metrics_t *m)
 	if (!m)
 		return;
 	free(m->starts);
+	dl_hidx_free(&m->by_start);
 	free(m);
 }
 
 void dl_metrics_session_start(dl_metrics_t *m, const char *host)
 {
+	uint64_t hash;
 	host_count_t *h;
+	size_t i;
 
 	if (!m)
 		return;
-	for (size_t i = 0; i < m->nstarts; i++)
-		if (!strcmp(m->starts[i].host, host)) {
-			m->starts[i].n++;
+	/* Keyed: a storm of 10,000 HELLOs must not walk 10,000 names each. */
+	hash = dl_hash_str(host);
+	for (i = dl_hidx_find(&m->by_start, hash); i != DL_HIDX_END;
+	     i = dl_hidx_next(&m->by_start, hash, i)) {
+		h = &m->starts[m->by_start.s[i].v - 1];
+		if (!strcmp(h->host, host)) {
+			h->n++;
 			return;
 		}
+	}
 	if (m->nstarts == m->cstarts) {
 		size_t cap = m->cstarts ? m->cstarts * 2 : 16;
 		void *p;
@@ -185,6 +195,8 @@ void dl_metrics_session_start(dl_metrics_t *m, const char *host)
 		m->starts = p;
 		m->cstarts = cap;
 	}
+	if (dl_hidx_put(&m->by_start, hash, m->nstarts + 1))
+		return;
 	h = &m->starts[m->nstarts++];
 	snprintf(h->host, sizeof(h->host), "%s", host);
 	h->n = 1;

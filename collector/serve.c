@@ -323,7 +323,10 @@ static int start_listener(dl_server_t *srv, uv_pipe_t *p, const char *path,
 	uv_pipe_init(srv->loop, p, 0);
 	p->data = srv;
 	rc = dl_serve_listen_unix(p, path, mode, err, sizeof(err));
-	if (rc == 0 && (rc = uv_listen((uv_stream_t *)p, 128, cb)) != 0)
+	/* The whole fleet's attach processes dial the agent socket at once
+	 * when serve comes back: let them queue (the kernel caps it at
+	 * net.core.somaxconn) instead of 128 at a time. */
+	if (rc == 0 && (rc = uv_listen((uv_stream_t *)p, SOMAXCONN, cb)) != 0)
 		snprintf(err, sizeof(err), "cannot listen on %s: %s", path,
 			 uv_strerror(rc));
 	if (rc) {
