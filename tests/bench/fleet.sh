@@ -2,6 +2,7 @@
 # fleet.sh - N real agents through one real sshd against one collector.
 #
 #   DL_BIN=build/bin bash tests/bench/fleet.sh N [--stagger MS] [--steady S] [--no-rexec]
+#                                                [--serve-weight W] [--agents-idle]
 #
 # Every agent has its own key, enrollment and state dir, and reads the
 # shared local dockerd (stats every 10 s) but watches only the CONTAINERS
@@ -13,6 +14,10 @@
 # short of memory (each session forks from the listener and shares its
 # pages instead of exec'ing sshd afresh; it gives up per-connection
 # address-space randomisation).
+# --serve-weight W gives serve's cgroup systemd's CPUWeight W (default:
+# the packaged unit's). --agents-idle makes the agents' cgroup SCHED_IDLE
+# (cgroup v1 cpu.idle): they run only on CPU that sshd, attach and serve
+# leave, closer to agents on other machines than an equal share is.
 #
 # Reported:
 #  1. connect storm: time until all N are online, and the latency of the
@@ -39,12 +44,14 @@ STEADY_S=30
 SERVE_WEIGHT=$(sed -n 's/^CPUWeight=\([0-9]*\)$/\1/p' "$DL_SRC/packaging/dockline-collector.service")
 SERVE_WEIGHT=${SERVE_WEIGHT:-100}
 CONTAINERS=3
+AGENTS_IDLE=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--stagger) STAGGER_MS=$2 && shift 2 ;;
 	--steady) STEADY_S=$2 && shift 2 ;;
 	--no-rexec) export DL_SSHD_FLAGS=-r && shift ;;
 	--serve-weight) SERVE_WEIGHT=$2 && shift 2 ;;
+	--agents-idle) AGENTS_IDLE=1 && shift ;;
 	*) dl_fail "unknown argument $1" ;;
 	esac
 done
@@ -83,6 +90,11 @@ if mkdir "$CG" 2>/dev/null && mkdir "$CG/remote" "$CG/ssh" "$CG/collector"; then
 	CG_ON=1
 	# cgroup v1 shares for systemd's CPUWeight (100 = 1024)
 	echo $((SERVE_WEIGHT * 1024 / 100)) >"$CG/collector/cpu.shares"
+	# --agents-idle: the agents get only CPU nobody else here wants
+	# (SCHED_IDLE for the group), as if they ran elsewhere
+	if [ "$AGENTS_IDLE" = 1 ] && ! echo 1 >"$CG/remote/cpu.idle"; then
+		dl_fail "--agents-idle: this kernel's cpu controller has no cpu.idle"
+	fi
 fi
 cg_remove() { [ "$CG_ON" = 1 ] && rmdir "$CG/remote" "$CG/ssh" "$CG/collector" "$CG" 2>/dev/null; true; }
 # lib.sh's cleanup runs DL_UNDO after it has stopped every process
@@ -141,6 +153,20 @@ cpu() {
 	calc "$t/$hz" 2
 }
 count() { wc -w <<<"$1"; }
+# sched_snap: serve's loop thread and its other threads (summed): ns run
+# on a CPU and ns runnable but waiting for one (/proc/*/schedstat)
+sched_snap() {
+	local t l=(0 0) o=(0 0) v
+	for t in /proc/"$DL_COLLECTOR_PID"/task/*; do
+		read -r -a v 2>/dev/null <"$t/schedstat" || continue
+		if [ "${t##*/}" = "$DL_COLLECTOR_PID" ]; then
+			l=("${v[0]}" "${v[1]}")
+		else
+			o=($((o[0] + v[0])) $((o[1] + v[1])))
+		fi
+	done
+	echo "${l[*]} ${o[*]}"
+}
 
 # ---- containers every agent sees ------------------------------------------
 for i in $(seq 1 "$CONTAINERS"); do
@@ -172,10 +198,12 @@ start_agents() {
 		[ "$STAGGER_MS" = 0 ] || sleep "$(calc "$STAGGER_MS/1000" 3)"
 	done
 }
+sched0=$(sched_snap)
 cg_run remote start_agents
 dl_log "$N agents started in $(calc "($(date +%s%N) - $t0)/1e9") s"
 wait "$poll_pid" || dl_fail "not all $N agents came online: $(cat "$T/storm.txt")"
 storm_s=$(calc "($(date +%s%N) - $t0)/1e9")
+sched1=$(sched_snap)
 dl_log "all $N online ${storm_s} s after the first agent started"
 
 # serve's own share of those latencies (dockline_admin_query_seconds):
@@ -251,10 +279,15 @@ read -r ev_hosts ev_rows < <(sqlite3 -separator ' ' "$T/dockline.db" \
 printf '\n==== fleet: %d real agents, one sshd%s, one collector (%s; %s)\n' "$N" \
 	"$([ -n "${DL_SSHD_FLAGS:-}" ] && echo " (sshd $DL_SSHD_FLAGS)")" \
 	"$([ "$STAGGER_MS" = 0 ] && echo "all at once" || echo "one every $STAGGER_MS ms")" \
-	"$([ "$CG_ON" = 1 ] && echo "CPU cgroups: agents, sshd+attach, serve (weight $SERVE_WEIGHT)" || echo "no CPU cgroups")"
+	"$([ "$CG_ON" = 1 ] && echo "CPU cgroups: agents$([ "$AGENTS_IDLE" = 1 ] && echo " (idle)"), sshd+attach, serve (weight $SERVE_WEIGHT)" || echo "no CPU cgroups")"
 printf '%-44s %s s\n' "time to all online" "$storm_s"
 sed -n 's/^hosts latency: /admin hosts during the storm: /p; s/^hosts failures: /admin hosts failures: /p' "$T/storm.txt"
 sed 's/^/admin hosts during the storm, /' "$T/serve_q.txt"
+read -r a0 b0 c0 d0 <<<"$sched0"
+read -r a1 b1 c1 d1 <<<"$sched1"
+printf '%-44s loop ran %s s, waited %s s for a CPU; other threads ran %s s, waited %s s\n' \
+	"serve's threads during the storm" "$(calc "($a1 - $a0)/1e9" 2)" "$(calc "($b1 - $b0)/1e9" 2)" \
+	"$(calc "($c1 - $c0)/1e9" 2)" "$(calc "($d1 - $d0)/1e9" 2)"
 printf '%-44s %-10s %-10s %s\n' "steady state ($STEADY_S s)" "RSS MiB" "PSS MiB" "CPU % of one core"
 row() { printf '%-44s %-10s %-10s %s\n' "$1" "$2" "$3" "$(calc "($5 - $4) * 100 / $w")"; }
 row "serve" "$m_serve_r" "$m_serve_p" "$c_serve0" "$c_serve1"
