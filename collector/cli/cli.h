@@ -46,7 +46,8 @@ void dl_cli_close(int fd);
  * and -c are plain remote paths: 0 or DL_CLI_EXIT_USAGE after a
  * sentence. connect: fd once the relay answered, or -1 after ssh's words
  * and one sentence. dl_cli_exit(rc): the exit code, DL_CLI_EXIT_SSH (or
- * DL_CLI_EXIT_OFFLINE) instead of rc when a session failed that way. */
+ * DL_CLI_EXIT_OFFLINE) instead of rc when a session failed that way,
+ * except exec's DL_CLI_EXIT_EXEC. */
 int dl_cli_remote_setup(dl_cli_t *cli, const char *url);
 int dl_cli_remote_connect(const dl_cli_t *cli);
 int dl_cli_exit(int rc);

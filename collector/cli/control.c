@@ -699,7 +699,7 @@ static int receive(const req_t *r, int fd)
 	if (rc) {
 		fprintf(stderr, "dockline: the collector sent an invalid "
 				"answer\n");
-		return DL_CLI_EXIT_FAIL;
+		return exit_for(r, "error");
 	}
 	status = dl_cli_str(resp, "status");
 	if (!json_is_true(json_object_get(resp, "ok"))) {
@@ -747,7 +747,7 @@ static int run(const dl_cli_t *cli, req_t *r)
 	fd = dl_cli_connect(cli);
 	if (fd < 0) {
 		json_decref(req);
-		return DL_CLI_EXIT_OFFLINE;
+		return exit_for(r, "offline");
 	}
 	rc = req && !dl_cli_sign(cli, req)
 		     ? dl_admin_send(fd, req, DL_ADMIN_REQ_MAX)
@@ -757,7 +757,7 @@ static int run(const dl_cli_t *cli, req_t *r)
 		fprintf(stderr, "dockline: cannot send the request: %s\n",
 			dl_strerror(rc));
 		dl_cli_close(fd);
-		return DL_CLI_EXIT_FAIL;
+		return exit_for(r, "error");
 	}
 	rc = receive(r, fd);
 	dl_cli_close(fd);

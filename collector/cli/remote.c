@@ -357,5 +357,7 @@ void dl_cli_close(int fd)
 
 int dl_cli_exit(int rc)
 {
-	return remote_exit && rc ? remote_exit : rc;
+	/* exec's 125 already says "dockline failed", and 3 or 6 could be
+	 * the command's own code. */
+	return remote_exit && rc && rc != DL_CLI_EXIT_EXEC ? remote_exit : rc;
 }

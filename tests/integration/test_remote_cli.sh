@@ -229,6 +229,17 @@ DOCKLINE_SSH_COMMAND=$(sshcmd "$R_ADM") "$DL_BIN/dockline" -H "$ADM" -s "$T/nosu
 	>"$T/out" 2>"$T/err" </dev/null || rc=$?
 dl_assert_eq "no collector behind the relay: exit 3 as locally" 3 "$rc"
 dl_assert_match "the relay says so" "^admin-relay: the collector is not running \(no socket at $T/nosuch/admin.sock\)" "$(cat "$T/err")"
+# exec's own failures are 125 whatever the cause: 3 and 6 could be the
+# command's exit code
+rcli 125 "$R_ADM" "ssh://$R_ADM@127.0.0.1:$dead" exec "r1/$pfx-web" -- true
+dl_assert_match "exec, ssh unreachable: the same sentence" "^dockline: ssh could not connect or log in to $R_ADM@127.0.0.1:$dead" "$err"
+rc=0
+DOCKLINE_SSH_COMMAND=$(sshcmd "$R_ADM") "$DL_BIN/dockline" -H "$ADM" -s "$T/nosuch/admin.sock" exec "r1/$pfx-web" -- true \
+	>"$T/out" 2>"$T/err" </dev/null || rc=$?
+dl_assert_eq "exec, no collector behind the relay: 125" 125 "$rc"
+rc=0
+"$DL_BIN/dockline" -s "$T/nosuch/admin.sock" exec "r1/$pfx-web" -- true >"$T/out" 2>"$T/err" </dev/null || rc=$?
+dl_assert_eq "exec, no collector here: 125" 125 "$rc"
 rc=0
 DOCKLINE_SSH_COMMAND="$T/no-such-ssh -v" "$DL_BIN/dockline" -H "$ADM" hosts >"$T/out" 2>"$T/err" </dev/null || rc=$?
 dl_assert_eq "a missing ssh program: exit 6" 6 "$rc"
