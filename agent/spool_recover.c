@@ -4,13 +4,12 @@
  * that does not read back moved aside whole to spool.corrupt-<unix time>,
  * and the stream file and the segments reconciled into the epoch and next
  * seq to continue with. Never deletes a record it could read. */
-#include <time.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent/spool.h"

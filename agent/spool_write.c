@@ -3,13 +3,12 @@
  * (the oldest stats records dropped first, by rewriting their segment,
  * then whole oldest segments; both counted and reported), fdatasync, and
  * acks, which delete segments the collector has committed in full. */
-#include <sys/uio.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "agent/spool.h"
