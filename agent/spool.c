@@ -323,6 +323,8 @@ int dl_spool__list_segs(dl_spool_t *sp)
 	return rc;
 }
 
+/* ---- open and close --------------------------------------------------- */
+
 static int make_dir(const char *path)
 {
 	if (mkdir(path, 0700) == 0 || errno == EEXIST)

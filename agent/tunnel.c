@@ -411,6 +411,8 @@ static void poll_cb(uv_poll_t *h, int status, int events)
 		dl_tunnel__drive(t);
 }
 
+/* ---- the state machine ------------------------------------------------ */
+
 void dl_tunnel__drive(dl_tunnel_t *t)
 {
 	unsigned gen = t->gen;
