@@ -1,8 +1,8 @@
 /* fuzz_spool.c - libFuzzer target for the agent's spool recovery
- * (agent/spool.c): whatever a crash, a full disk or a bad block leaves in
- * state_dir/spool/NNN.seg, opening the spool and reading every record back
- * must end in records, a truncated torn tail or the spool moved aside,
- * never a crash. Byte 0: bit 0 = keep the CRCs as given (else the harness
+ * (agent/spool_recover.c): whatever a crash, a full disk or a bad block
+ * leaves in state_dir/spool/NNN.seg, opening the spool and reading every
+ * record back must end in records, a truncated torn tail or the spool
+ * moved aside, never a crash. Byte 0: bit 0 = keep the CRCs as given (else the harness
  * repairs them, so the fuzzer reaches past the checksum), bit 1 = a
  * second segment (the input split at byte 1's position).
  * Input after byte 1: one segment file, header included. */
