@@ -17,8 +17,12 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "proto/frame.h"
 
 #define TAG "session"
+
+/* Reserved for every session's parts together (loop thread only). */
+static size_t reserved_total;
 
 struct dl_invparts {
 	uint64_t id;	  /* seq of part 0 of what is held */
@@ -26,6 +30,7 @@ struct dl_invparts {
 	uint32_t have;	  /* parts held: 0..have-1 */
 	uint32_t ncont;	  /* containers in them */
 	size_t bytes;	  /* payload bytes held */
+	size_t reserved;  /* of reserved_total, for what is held */
 	uint64_t skip_id; /* parts of this inventory are dropped */
 	bool skipping;	  /* skip_id is set */
 	dl_invpart_t v[DL_MAX_INVENTORY_PARTS];
@@ -43,6 +48,13 @@ void dl_invparts_reset(dl_invparts_t *a)
 	a->have = a->parts = a->ncont = 0;
 	a->bytes = 0;
 	a->id = 0;
+	reserved_total -= a->reserved;
+	a->reserved = 0;
+}
+
+size_t dl_invparts_reserved(void)
+{
+	return reserved_total;
 }
 
 void dl_invparts_free(dl_invparts_t *a)
@@ -90,6 +102,7 @@ static int first_part(dl_invparts_t *a, const char *host, const dl_msg_t *m,
 		      const uint8_t *p, size_t n, char *why, size_t whylen)
 {
 	uint64_t id = m->u.inventory.id;
+	size_t want;
 
 	if (m->u.inventory.part > 0) {
 		if (!a->skipping || a->skip_id != id)
@@ -104,9 +117,26 @@ static int first_part(dl_invparts_t *a, const char *host, const dl_msg_t *m,
 		a->skip_id = id;
 		return DL_INVP_SKIP;
 	}
+	/* Part 0 reserves the whole inventory's worst case, so one that has
+	 * started always fits to its end: no two sessions can each hold
+	 * half and wait for the other. */
+	want = (size_t)m->u.inventory.parts * DL_FRAME_MAX;
+	if (want > DL_MAX_INVENTORY_BYTES)
+		want = DL_MAX_INVENTORY_BYTES;
+	if (reserved_total + want > DL_INVPARTS_RESERVE_MAX) {
+		DL_LOG_RL(DL_LOG_LEVEL_INFO, TAG,
+			  "%s: inventory %llu (%u parts) waits: %zu MiB are "
+			  "reserved for other hosts' inventory parts (at "
+			  "most %u MiB)",
+			  host, (unsigned long long)id, m->u.inventory.parts,
+			  reserved_total >> 20, DL_INVPARTS_RESERVE_MAX >> 20);
+		return DL_EFULL;
+	}
 	a->skipping = false;
 	a->id = id;
 	a->parts = m->u.inventory.parts;
+	a->reserved = want;
+	reserved_total += want;
 	return hold(a, m, p, n, why, whylen);
 }
 

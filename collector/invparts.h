@@ -2,7 +2,11 @@
  * last one arrives so the host's container set is replaced once, whole.
  * It never hands out a partial inventory: a part set that stops short
  * is dropped (logged), never applied. Bounded per session by
- * DL_MAX_INVENTORY_BYTES and DL_MAX_CONTAINERS. Loop thread only. */
+ * DL_MAX_INVENTORY_BYTES and DL_MAX_CONTAINERS, and across sessions by
+ * DL_INVPARTS_RESERVE_MAX: part 0 reserves its inventory's worst case
+ * (parts x DL_FRAME_MAX, at most DL_MAX_INVENTORY_BYTES), and one that
+ * does not fit waits (DL_EFULL: the session keeps the frame and offers
+ * it again). Loop thread only (the reservations are process-wide). */
 #ifndef DL_COLLECTOR_INVPARTS_H
 #define DL_COLLECTOR_INVPARTS_H
 
@@ -10,6 +14,9 @@
 #include <stdint.h>
 
 #include "proto/msg.h"
+
+/* 16 hosts' worst-case inventories at once. */
+#define DL_INVPARTS_RESERVE_MAX (256u * 1024u * 1024u)
 
 typedef struct dl_invparts dl_invparts_t;
 
@@ -35,7 +42,9 @@ void dl_invparts_free(dl_invparts_t *a);
  * stream order. host names the session in log lines. Returns a
  * DL_INVP_* or DL_EPROTO (why set: a part out of order, a part count
  * that changed, a frame of another kind between two parts, the parts
- * over their bounds) or DL_ENOMEM. Offering the last part again after
+ * over their bounds), DL_EFULL (a part 0 that does not fit in what is
+ * left of DL_INVPARTS_RESERVE_MAX: nothing held, offer it again later)
+ * or DL_ENOMEM. Offering the last part again after
  * DONE (the store was full) answers DONE again. A gap in seqs (frames
  * the agent dropped) abandons the parts held, with a WARN. */
 int dl_invparts_offer(dl_invparts_t *a, const char *host, const dl_msg_t *m,
@@ -47,7 +56,11 @@ const dl_invpart_t *dl_invparts_parts(const dl_invparts_t *a, uint32_t *nparts,
 				      uint32_t *ncontainers);
 uint64_t dl_invparts_id(const dl_invparts_t *a);
 
-/* Forgets what is held (after the parts went to the store). */
+/* Forgets what is held (after the parts went to the store), and its
+ * reservation. */
 void dl_invparts_reset(dl_invparts_t *a);
+
+/* Bytes reserved now by every dl_invparts_t together. */
+size_t dl_invparts_reserved(void);
 
 #endif

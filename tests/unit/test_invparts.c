@@ -271,6 +271,57 @@ static void test_protocol_errors(void)
 		dl_invparts_free(a);
 	}
 	dl_invparts_free(NULL);
+	ASSERT_EQ(dl_invparts_reserved(), 0);
+}
+
+/* Across sessions: each part 0 reserves its inventory's worst case (16
+ * parts: 16 MiB); the 17th such inventory waits (DL_EFULL, nothing
+ * held) until one is done, while those started run to their end. */
+static void test_reservation(void)
+{
+	enum { K = DL_INVPARTS_RESERVE_MAX / DL_MAX_INVENTORY_BYTES };
+	dl_invparts_t *a[K + 1];
+	dl_msg_t m;
+	char why[256];
+	uint32_t k, nc;
+
+	ASSERT_EQ(K, 16);
+	for (int i = 0; i <= K; i++)
+		ASSERT((a[i] = dl_invparts_new()) != NULL);
+	for (int i = 0; i < K; i++) {
+		m = part_msg(cs, 2, 1000 * (i + 1), 0, 16);
+		ASSERT_EQ(offer(a[i], &m, why, sizeof(why)), DL_INVP_HELD);
+	}
+	ASSERT_EQ(dl_invparts_reserved(), DL_INVPARTS_RESERVE_MAX);
+	m = part_msg(cs, 2, 90000, 0, 16);
+	ASSERT_EQ(offer(a[K], &m, why, sizeof(why)), DL_EFULL);
+	ASSERT_EQ(offer(a[K], &m, why, sizeof(why)), DL_EFULL);
+	ASSERT(dl_invparts_parts(a[K], &k, &nc) && k == 0);
+	/* a started inventory still takes its remaining 15 parts */
+	for (uint32_t p = 1; p < 16; p++) {
+		dl_msg_t q = part_msg(cs, 2, 1000, p, 16);
+
+		ASSERT_EQ(offer(a[0], &q, why, sizeof(why)),
+			  p == 15 ? DL_INVP_DONE : DL_INVP_HELD);
+	}
+	dl_invparts_parts(a[0], &k, &nc);
+	ASSERT_EQ(k, 16);
+	ASSERT_EQ(nc, 32);
+	/* done and applied: its 16 MiB go back, and the waiting one fits */
+	dl_invparts_reset(a[0]);
+	ASSERT_EQ(dl_invparts_reserved(),
+		  DL_INVPARTS_RESERVE_MAX - DL_MAX_INVENTORY_BYTES);
+	ASSERT_EQ(offer(a[K], &m, why, sizeof(why)), DL_INVP_HELD);
+	/* a 2-part inventory reserves 2 frames, not 16 MiB */
+	dl_invparts_reset(a[1]);
+	m = part_msg(cs, 2, 95000, 0, 2);
+	ASSERT_EQ(offer(a[1], &m, why, sizeof(why)), DL_INVP_HELD);
+	ASSERT_EQ(dl_invparts_reserved(), DL_INVPARTS_RESERVE_MAX -
+						  DL_MAX_INVENTORY_BYTES +
+						  2 * DL_FRAME_MAX);
+	for (int i = 0; i <= K; i++)
+		dl_invparts_free(a[i]);
+	ASSERT_EQ(dl_invparts_reserved(), 0);
 }
 
 int main(void)
@@ -280,6 +331,7 @@ int main(void)
 	uv_loop_init(&loop);
 	RUN(test_apply_through_store);
 	RUN(test_protocol_errors);
+	RUN(test_reservation);
 	ASSERT_EQ(uv_loop_close(&loop), 0);
 	{
 		char cmd[128];
