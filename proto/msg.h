@@ -2,9 +2,10 @@
  *
  * Every frame payload is one msgpack array whose first element is the
  * message type; the layout of each message is documented next to its
- * encoder in msg.c and in proto/PROTOCOL.md. Decoding validates types,
- * array lengths and string sizes and never trusts a length from the wire
- * beyond the frame it arrived in. Decoded strings point into the
+ * encoder in msg_*.c (msg.c lists which holds what) and in
+ * proto/PROTOCOL.md. Decoding validates types, array lengths and string
+ * sizes and never trusts a length from the wire beyond the frame it
+ * arrived in. Decoded strings point into the
  * dl_msg_t's own zone and are valid until dl_msg_release(). */
 #ifndef DL_PROTO_MSG_H
 #define DL_PROTO_MSG_H

@@ -138,7 +138,7 @@ static void encode_stats(dl_buf_t *b, uint32_t h, uint32_t r)
 	m.u.stats.v = v;
 	dl_buf_reset(b);
 	if (dl_msg_encode(b, &m))
-		die("encode STATS (is the codec in proto/msg.c?)");
+		die("encode STATS (is the codec in proto/msg_stats.c?)");
 	free(v);
 }
 
