@@ -3,7 +3,7 @@
  * Container and host samples go through the real store (dl_store_submit
  * of INVENTORY, STATS and HOSTSTATS frames, as bench_ingest and
  * bench_rules do) with the real sample tap and worker (collector/
- * remote_write.c) sending to the receiver at URL (a local Prometheus
+ * remote_write.c, rw_*.c) sending to the receiver at URL (a local Prometheus
  * with --web.enable-remote-write-receiver, started by
  * bench_remote_write.sh). Three variants in the same run, alternated,
  * best of RUNS:

@@ -1,5 +1,5 @@
 /* test_rw.c - remote write: the remote-write body (collector/rw_proto.c,
- * remote_write.c's encoders) decoded back by a small protobuf reader
+ * rw_series.c's encoders) decoded back by a small protobuf reader
  * written here from the prompb messages, snappy round trips, the queue's
  * drop-oldest bound, and the [remote_write] section of collector.conf. */
 #include "collector/remote_write.h"
