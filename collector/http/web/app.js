@@ -59,6 +59,26 @@ const DL = (() => {
   }
   const when = (t) => (t ? date(t).toLocaleString() : "–");
 
+  /* ---- host labels ----
+   * A label as the filter takes it: K=V, V quoted ("...", with \" and
+   * \\) when it holds a space, a comma or a quote. */
+  const labelWord = (k, v) => k + "=" + (/[\s,"]/.test(v) ? '"' + v.replace(/[\\"]/g, "\\$&") + '"' : v);
+  /* labels {K: V} -> chips (links to the fleet filtered by the label),
+   * sorted by key, at most max of them then "+N"; a chip's text is cut
+   * at 32 characters, the whole label in its title. */
+  function chips(labels, max) {
+    const ks = Object.keys(labels || {}).filter((k) => typeof labels[k] === "string").sort();
+    let s = "";
+    for (const k of ks.slice(0, max || ks.length)) {
+      const t = k + "=" + labels[k], w = labelWord(k, labels[k]);
+      s += '<a class="chip" href="#/?label=' + esc(encodeURIComponent(w)) + '" data-label="' + esc(w) +
+        '" title="' + esc(t) + '">' + esc(t.length > 32 ? t.slice(0, 31) + "…" : t) + "</a> ";
+    }
+    if (max && ks.length > max)
+      s += '<span class="muted more" title="' + esc(ks.slice(max).map((k) => k + "=" + labels[k]).join("\n")) + '">+' + (ks.length - max) + "</span>";
+    return s;
+  }
+
   /* ---- API ---- */
   class ApiError extends Error {
     constructor(msg, status, code) { super(msg); this.status = status; this.code = code; }
@@ -421,7 +441,7 @@ const DL = (() => {
   document.addEventListener("DOMContentLoaded", start);
 
   return {
-    views, h, $, esc, bytes, pct, ago, date, when, api, get, ndjson, socket,
+    views, h, $, esc, labelWord, chips, bytes, pct, ago, date, when, api, get, ndjson, socket,
     roleMay, policyMay, table, chart, rate, rangeButtons, RANGES, rangeOf, onLeave, pctAxis,
     me: () => me, ApiError,
   };

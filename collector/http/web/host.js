@@ -1,4 +1,5 @@
-/* host.js - one host: facts, metric charts (1h/24h/7d/30d), its
+/* host.js - one host: facts (its labels among them, each a link to the
+ * fleet filtered by it), metric charts (1h/24h/7d/30d), its
  * containers with live CPU/memory, recent events, Docker's lists
  * (images, volumes, networks, df) fetched through the agent on demand,
  * and prune for an admin (confirmed). */
@@ -47,6 +48,7 @@ DL.views.host = (el, [name, params], alive) => {
           (host.restarting ? ' <span class="s-warn">' + esc(host.restarting) + " restarting</span>" : "")],
         ["Control policy", esc(host.control)],
         ["Agent", esc(host.software)],
+        ["Labels", '<span id="host-labels">' + (DL.chips(host.labels) || '<span class="muted">none (dockline label ' + esc(name) + " K=V)</span>") + "</span>"],
       ].map(([k, v]) => "<dt>" + k + "</dt><dd>" + v + "</dd>").join("");
     } catch (e) { showErr("Cannot load the host", e); }
   }
