@@ -64,15 +64,17 @@ const DL = (() => {
    * \\) when it holds a space, a comma or a quote. */
   const labelWord = (k, v) => k + "=" + (/[\s,"]/.test(v) ? '"' + v.replace(/[\\"]/g, "\\$&") + '"' : v);
   /* labels {K: V} -> chips (links to the fleet filtered by the label),
-   * sorted by key, at most max of them then "+N"; a chip's text is cut
-   * at 32 characters, the whole label in its title. */
-  function chips(labels, max) {
+   * sorted by key, at most max of them then "+N" (the rest in its
+   * title); a chip's text is cut at cut characters (24 unless given; 0:
+   * whole), the whole label in its title. */
+  function chips(labels, max, cut) {
+    const n = cut === undefined ? 24 : cut;
     const ks = Object.keys(labels || {}).filter((k) => typeof labels[k] === "string").sort();
     let s = "";
     for (const k of ks.slice(0, max || ks.length)) {
       const t = k + "=" + labels[k], w = labelWord(k, labels[k]);
       s += '<a class="chip" href="#/?label=' + esc(encodeURIComponent(w)) + '" data-label="' + esc(w) +
-        '" title="' + esc(t) + '">' + esc(t.length > 32 ? t.slice(0, 31) + "…" : t) + "</a> ";
+        '" title="' + esc(t) + '">' + esc(n && t.length > n ? t.slice(0, n - 1) + "…" : t) + "</a> ";
     }
     if (max && ks.length > max)
       s += '<span class="muted more" title="' + esc(ks.slice(max).map((k) => k + "=" + labels[k]).join("\n")) + '">+' + (ks.length - max) + "</span>";

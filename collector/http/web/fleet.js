@@ -68,7 +68,7 @@ DL.views.fleet = (el, [params], alive) => {
       return r ? '<span class="s-' + (r > 1 ? "bad" : "warn") + '" title="' + esc(x.health || "") + '">●</span>' : "";
     } },
     { key: "name", label: "Host", html: (x) => '<a href="#/host/' + encodeURIComponent(x.name) + '">' + esc(x.name) + "</a>" },
-    { key: "labels", label: "Labels", hide: true, sort: (x) => labelText(x).join(" "), html: (x) => DL.chips(x.labels, 4) },
+    { key: "labels", label: "Labels", hide: true, sort: (x) => labelText(x).join(" "), html: (x) => DL.chips(x.labels, 3) },
     { key: "online", label: "State", sort: (x) => (x.online ? 0 : 1) * 1e12 + (x.last_seen_ago || 0), html: stateHtml },
     { key: "docker_up", label: "Docker", sort: (x) => (x.docker_up ? 0 : 1), html: (x) =>
       x.docker_up ? '<span class="s-ok">up</span>' : '<span class="s-bad">down</span>' },

@@ -48,7 +48,7 @@ DL.views.host = (el, [name, params], alive) => {
           (host.restarting ? ' <span class="s-warn">' + esc(host.restarting) + " restarting</span>" : "")],
         ["Control policy", esc(host.control)],
         ["Agent", esc(host.software)],
-        ["Labels", '<span id="host-labels">' + (DL.chips(host.labels) || '<span class="muted">none (dockline label ' + esc(name) + " K=V)</span>") + "</span>"],
+        ["Labels", '<span id="host-labels">' + (DL.chips(host.labels, 0, 0) || '<span class="muted">none (dockline label ' + esc(name) + " K=V)</span>") + "</span>"],
       ].map(([k, v]) => "<dt>" + k + "</dt><dd>" + v + "</dd>").join("");
     } catch (e) { showErr("Cannot load the host", e); }
   }
