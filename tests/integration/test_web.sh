@@ -15,8 +15,12 @@
 # filter; rename in the page renames the real container (docker inspect
 # agrees) and the page follows the new name; an admin's prune, limited
 # to this test's label and confirmed first, removes exactly its stopped
-# containers; no request leaves the gateway's origin. Screenshots go to
-# build/web-screens/ (DL_WEB_SCREENS overrides).
+# containers; no request leaves the gateway's origin. Host labels set
+# with `dockline label` (two more agents) show as chips on the fleet and
+# in the host's facts, escaped (one carries HTML) and cut when long; the
+# label filter (typed, kept in the URL across a reload, or built by
+# clicking chips) shows exactly the hosts the CLI's --label would.
+# Screenshots go to build/web-screens/ (DL_WEB_SCREENS overrides).
 #
 # DL_WEB_HOLD=1: set up the stack, print the URL and tokens, and wait
 # (for working on the page by hand).
@@ -114,3 +118,25 @@ dl_assert_eq "the refused requests are audited" "$FLOOD" "$n"
 # ---- the browser
 URL=$URL RO=$RO OPS=$OPS ADMIN=$ADMIN LABEL="dockline.test=$T" FLOOD=$FLOOD PFX=$pfx SCREENS=$SCREENS /usr/bin/python3 "$DL_SRC/tests/integration/web_check.py" ||
 	dl_fail "web_check.py failed (screenshots in $SCREENS)"
+
+# ---- host labels: two more real agents (only now: the checks above
+# count web1 as the fleet's one problem), labels set by the real CLI,
+# then the page's chips, label filter and host facts (web_check.py
+# PHASE=labels). One value carries HTML, one is long (cut in the chip).
+for h in web2 web3; do
+	dl_enroll "$h"
+	dl_start_agent "$h"
+done
+dl_wait_for 'dl_host_online web2 && dl_host_online web3' 30 "hosts web2 and web3 online"
+XSS='<img src=x onerror=window.__xss=1>&amp;"q"'
+LONG="a-very-long-label-value-that-does-not-fit-in-a-chip-$(printf 'x%.0s' $(seq 1 40))"
+dl_cli label web1 role=web zone=a dc/rack=r-7 tier=front >/dev/null || dl_fail "dockline label web1"
+dl_cli label web2 role=web zone=b "desc=$LONG" >/dev/null || dl_fail "dockline label web2"
+dl_cli label web3 role=db zone=a "note=$XSS" >/dev/null || dl_fail "dockline label web3"
+CLI_WEB=$(dl_cli hosts --label role=web --json | jq -r 'map(.name) | sort | join(" ")')
+dl_assert_eq "the CLI's --label role=web" "web1 web2" "$CLI_WEB"
+dl_assert_eq "the hosts answer carries web3's labels" "$XSS" \
+	"$(curl -s -H "Authorization: Bearer $RO" "$URL/api/v1/hosts" | jq -r '.[] | select(.name == "web3") | .labels.note')"
+PHASE=labels XSS=$XSS LONG=$LONG CLI_WEB=$CLI_WEB URL=$URL RO=$RO OPS=$OPS ADMIN=$ADMIN LABEL="dockline.test=$T" FLOOD=$FLOOD PFX=$pfx SCREENS=$SCREENS \
+	/usr/bin/python3 "$DL_SRC/tests/integration/web_check.py" ||
+	dl_fail "web_check.py PHASE=labels failed (screenshots in $SCREENS)"

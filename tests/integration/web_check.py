@@ -6,6 +6,10 @@ Run by test_web.sh with the stack up. Environment: URL, RO, OPS, ADMIN
 dockline.test=DIR label, for prune), FLOOD (audit rows made for the
 virtualised list), SCREENS (screenshot dir). Exits non-zero with a
 sentence on the first failed check.
+
+PHASE=labels: only the host label checks (test_web.sh has started web2
+and web3 and set labels with the CLI first); XSS and LONG are two of the
+label values, CLI_WEB the hosts `dockline hosts --label role=web` lists.
 """
 import json
 import os
@@ -150,6 +154,123 @@ def curl_cookie(method, path, token, origin):
         return e.code, e.read().decode()
 
 
+def set_input(d, id_, value):
+    d.execute_script("const s = document.getElementById(arguments[0]); s.value = arguments[1];"
+                     "s.dispatchEvent(new Event('input'))", id_, value)
+
+
+def fleet_rows(p):
+    """The hosts the fleet table lists, if it lists them all in the DOM."""
+    w = p.q("#fleet .tablewrap")
+    if not w:
+        return None
+    ids = sorted(tr.get_attribute("data-id") for tr in p.q("#fleet tbody tr[data-id]"))
+    return ids if len(ids) == int(w[0].get_attribute("data-rows")) else None
+
+
+def filter_shows(p, d, words, want):
+    set_input(d, "fleet-label", words)
+    wait(lambda: fleet_rows(p) == want, 10, "label filter %r shows exactly %s" % (words, want))
+    ok("label filter %r: %s" % (words, " ".join(want) or "no hosts"))
+
+
+def chip_text(label):
+    """What a chip shows: the label, cut at 24 characters (app.js chips)."""
+    return label if len(label) <= 24 else label[:23] + "…"
+
+
+def labels_check(p, d):
+    xss, long_ = os.environ["XSS"], os.environ["LONG"]
+    cli_web = os.environ["CLI_WEB"].split()
+    p.sign_in(RO)
+    wait(lambda: "web-ro (read)" in p.text("#whoami"), 10, "signed in as web-ro")
+    wait(lambda: fleet_rows(p) == ["web1", "web2", "web3"], 15, "web1, web2, web3 in the fleet")
+
+    # chips: the labels as text, sorted by key, escaped, the long one cut
+    def chips(host):
+        return [(a.text, a.get_attribute("title")) for a in p.q('#fleet tr[data-id="%s"] a.chip' % host)]
+    wait(lambda: len(chips("web3")) == 3, 15, "web3's three label chips")
+    c1, c2, c3 = chips("web1"), chips("web2"), chips("web3")
+    # four labels: three chips, "+1" with the fourth in its title
+    more = p.q('#fleet tr[data-id="web1"] .more')
+    if [t for t, _ in c1] != ["dc/rack=r-7", "role=web", "tier=front"] or not more or \
+            more[0].text != "+1" or more[0].get_attribute("title") != "zone=a":
+        raise Fail("web1's chips: %r, then %r" % (c1, [(m.text, m.get_attribute("title")) for m in more]))
+    want3 = ["note=" + xss, "role=db", "zone=a"]
+    if c3 != [(chip_text(t), t) for t in want3]:
+        raise Fail("web3's chips (the HTML label must read as its text, whole in the title): %r" % c3)
+    if p.q("#fleet tbody img") or d.execute_script("return window.__xss") is not None:
+        raise Fail("the label's HTML became an element")
+    html = d.execute_script("return document.querySelector('#fleet tr[data-id=\"web3\"] a.chip').innerHTML")
+    if "&lt;img" not in html:
+        raise Fail("the chip's HTML is %r" % html)
+    ok("fleet chips: web1 %s +1; web3 %s (escaped: %s)" % ([t for t, _ in c1], [t for t, _ in c3], html))
+    cut = [x for x in c2 if x[1] == "desc=" + long_]
+    if not cut or not cut[0][0].endswith("…") or len(cut[0][0]) != 24 or not long_.startswith(cut[0][0][5:-1]):
+        raise Fail("the long label's chip: %r" % c2)
+    ok("long label cut to %r, the whole label in its title" % cut[0][0])
+    p.shot("fleet-labels")
+
+    # the filter, as --label: the CLI's own answer for one label; all must match
+    filter_shows(p, d, "role=web", cli_web)
+    filter_shows(p, d, "role=web zone=a", ["web1"])  # zone: not a chip on web1's row
+    filter_shows(p, d, "dc/rack=r-7", ["web1"])
+    filter_shows(p, d, "zone=a,role=db", ["web3"])
+    filter_shows(p, d, "desc", ["web2"])
+    filter_shows(p, d, "zone", ["web1", "web2", "web3"])
+    filter_shows(p, d, "role=we", [])
+    filter_shows(p, d, "-bad", [])
+    if "label key" not in p.text("#fleet-label-error"):
+        raise Fail("a bad label key is not explained: %r" % p.text("#fleet-label-error"))
+    ok("a bad key is explained: " + p.text("#fleet-label-error"))
+    # with the text filter and the state, and kept in the URL across a reload
+    filter_shows(p, d, "role=web", cli_web)
+    set_input(d, "fleet-filter", "web2")
+    wait(lambda: fleet_rows(p) == ["web2"], 10, "label filter and text filter together: web2")
+    h = d.execute_script("return location.hash")
+    if "label=role%3Dweb" not in h or "q=web2" not in h:
+        raise Fail("the filters are not in the URL: %r" % h)
+    d.refresh()
+    wait(lambda: fleet_rows(p) == ["web2"], 15, "the same hosts after a reload (%s)" % h)
+    if p.q("#fleet-label")[0].get_attribute("value") != "role=web":
+        raise Fail("the label filter after a reload: %r" % p.q("#fleet-label")[0].get_attribute("value"))
+    ok("filters kept in the URL across a reload: " + h)
+
+    # a chip adds itself (once); a value with spaces and quotes is quoted
+    set_input(d, "fleet-filter", "")
+    filter_shows(p, d, "", ["web1", "web2", "web3"])
+    wait(lambda: chips("web3"), 10, "web3's chips")
+    p.q('#fleet tr[data-id="web3"] a.chip[data-label="role=db"]')[0].click()
+    wait(lambda: fleet_rows(p) == ["web3"], 10, "clicking role=db shows web3 only")
+    p.q('#fleet tr[data-id="web3"] a.chip[data-label="role=db"]')[0].click()
+    p.q('#fleet tr[data-id="web3"] a.chip[title^="note="]')[0].click()
+    v = wait(lambda: "note=" in p.q("#fleet-label")[0].get_attribute("value") and
+             p.q("#fleet-label")[0].get_attribute("value"), 10, "the note chip in the filter")
+    if v.count("role=db") != 1 or not v.startswith("role=db note=\""):
+        raise Fail("the filter after two chips: %r" % v)
+    if fleet_rows(p) != ["web3"] or p.text("#fleet-label-error"):
+        raise Fail("the quoted label does not match web3: %s %r" % (fleet_rows(p), p.text("#fleet-label-error")))
+    ok("chips clicked into the filter: %r -> web3" % v)
+    p.shot("fleet-labels-filtered")
+
+    # the host page: its labels in its facts, whole, each a link to the filtered fleet
+    p.go("#/host/web3")
+    wait(lambda: len(p.q("#host-labels a.chip")) == 3, 15, "web3's labels on its page")
+    got = [(a.text, a.get_attribute("title")) for a in p.q("#host-labels a.chip")]
+    if got != [(t, t) for t in want3] or p.q("#host-labels img"):
+        raise Fail("web3's labels on its page: %r" % got)
+    ok("host page labels: %s" % got)
+    p.shot("host-labels")
+    p.q('#host-labels a.chip[data-label="zone=a"]')[0].click()
+    wait(lambda: fleet_rows(p) == ["web1", "web3"], 15, "the host page's zone=a chip opens the fleet with web1 and web3")
+    ok("host page chip -> fleet filtered by zone=a: web1 web3")
+    errors = [e for e in d.get_log("browser") if e["level"] == "SEVERE"
+              and "Failed to load resource" not in e["message"]]
+    if errors:
+        raise Fail("console errors: %s" % errors[:3])
+    ok("no console errors")
+
+
 def main():
     os.makedirs(SCREENS, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix="dl-chromium-")
@@ -158,6 +279,9 @@ def main():
     p = Page(d)
     app, victim, outside, chatty = (PFX + "-" + n for n in ("app", "victim", "outside", "chatty"))
     try:
+        if os.environ.get("PHASE") == "labels":
+            labels_check(p, d)
+            return 0
         # ---- a wrong token: a clear message, no way in
         p.sign_in("dlt_this-is-not-a-token")
         msg = wait(lambda: p.q("#signin-error")[0].is_displayed() and p.text("#signin-error"), 10,
