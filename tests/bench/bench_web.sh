@@ -9,7 +9,8 @@
 # filled table / first chart (Navigation Timing start -> the page's
 # performance mark), cold (cache off) and warm (median of RUNS), bytes
 # transferred (Resource Timing: all, and /api/ only), table rows in the
-# DOM against rows listed. Baselines in the same run: the 30-day chart
+# DOM against rows listed; the fleet again filtered by a host label
+# (every host has three, half of them role=web). Baselines in the same run: the 30-day chart
 # against the 1-hour one, and the fleet page's API bytes against those
 # plus /api/v1/containers?all=1, which the page fetched before serve's
 # hosts answer carried the counts (fetched here by the page, measured).
@@ -48,6 +49,10 @@ dl_http_section "127.0.0.1:$PORT" >>"$T/collector.conf"
 t0=$(date +%s%N)
 "$BENCH" "$T/dockline.db" "$HOSTS" "$PER" 360 "$DAYS" >&2 # + an hour of samples, 10 s apart
 dl_log "database generated in $((($(date +%s%N) - t0) / 1000000)) ms ($(du -m "$T/dockline.db" | cut -f1) MB)"
+# host labels as `dockline label` stores them: three per host (role web
+# for every other host), so the fleet rows carry chips
+sqlite3 "$T/dockline.db" "UPDATE hosts SET labels = json_object('rack', 'r-' || (rowid % 40), 'role', CASE rowid % 2 WHEN 0 THEN 'web' ELSE 'db' END, 'zone', 'zone-' || (rowid % 3))" ||
+	dl_fail "labelling the generated hosts"
 dl_start_sshd
 dl_start_collector
 dl_http_socket_access
@@ -133,7 +138,8 @@ time.sleep(1)
 print("%-14s %8s %9s %15s %11s %10s %10s %5s %13s" % (
     "page", "cold ms", "warm p50", "warm min-max", "cold bytes", "warm bytes", "API bytes", "reqs", "DOM/rows"))
 res = {}
-for label, hash_, name in [("fleet", "#/", "fleet-filled"), ("host", "#/host/host-0000", "chart"),
+for label, hash_, name in [("fleet", "#/", "fleet-filled"), ("fleet role=web", "#/?label=role%3Dweb", "fleet-filled"),
+                           ("host", "#/host/host-0000", "chart"),
                            ("container 1h", "#/host/host-0000/c/app-0", "chart"),
                            ("container %sd" % DAYS, "#/host/host-0000/c/app-0?range=%sd" % DAYS, "chart")]:
     d.execute_cdp_cmd("Network.enable", {})
