@@ -172,6 +172,21 @@ int dl_hostlabel_apply(json_t *labels, const json_t *set, const json_t *remove,
 	return 0;
 }
 
+bool dl_hostlabel_selector_ok(const char *v, char *err, size_t errlen)
+{
+	const char *eq = strchr(v, '=');
+	char key[DL_HOSTLABEL_KEY_MAX + 2];
+	size_t kl = eq ? (size_t)(eq - v) : strlen(v);
+
+	/* One byte more than a key may have: an overlong one still fails. */
+	snprintf(key, sizeof(key), "%.*s",
+		 (int)(kl > DL_HOSTLABEL_KEY_MAX + 1 ? DL_HOSTLABEL_KEY_MAX + 1
+						     : kl),
+		 v);
+	return dl_hostlabel_key_ok(key, err, errlen) &&
+	       (!eq || dl_hostlabel_value_ok(key, eq + 1, err, errlen));
+}
+
 bool dl_hostlabel_match(const json_t *labels, const json_t *sel)
 {
 	json_t *s;

@@ -41,6 +41,10 @@ int dl_hostlabel_edit_check(const json_t *set, const json_t *remove, char *err,
 int dl_hostlabel_apply(json_t *labels, const json_t *set, const json_t *remove,
 		       char *err, size_t errlen);
 
+/* Whether v is a selector dl_hostlabel_match can meet: "K=V" or "K"
+ * with a valid key (and value); else false with err set. */
+bool dl_hostlabel_selector_ok(const char *v, char *err, size_t errlen);
+
 /* Whether labels (an object, or NULL: none) hold every "K=V" (or "K":
  * set to anything) of sel, an array of strings. An empty sel matches. */
 bool dl_hostlabel_match(const json_t *labels, const json_t *sel);

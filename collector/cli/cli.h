@@ -51,6 +51,9 @@ void dl_cli_close(int fd);
 int dl_cli_remote_setup(dl_cli_t *cli, const char *url);
 int dl_cli_remote_connect(const dl_cli_t *cli);
 int dl_cli_exit(int rc);
+/* The local side of the same: the admin socket is missing or nobody
+ * listens, so any failure exits with code (DL_CLI_EXIT_OFFLINE). */
+void dl_cli_session_failed(int code);
 
 /* Control ops (start, stop, logs, exec, images, ...): argv[0] names it. */
 bool dl_cli_is_control(const char *cmd);

@@ -66,16 +66,9 @@ static bool fleet(const req_t *r)
 /* --label K=V (or K: set to anything) choosing hosts by their labels. */
 static int add_selector(req_t *r, const char *v)
 {
-	const char *eq = strchr(v, '=');
-	char key[DL_HOSTLABEL_KEY_MAX + 2], err[256];
-	size_t kl = eq ? (size_t)(eq - v) : strlen(v);
+	char err[256];
 
-	snprintf(key, sizeof(key), "%.*s",
-		 (int)(kl > DL_HOSTLABEL_KEY_MAX + 1 ? DL_HOSTLABEL_KEY_MAX + 1
-						     : kl),
-		 v);
-	if (!dl_hostlabel_key_ok(key, err, sizeof(err)) ||
-	    (eq && !dl_hostlabel_value_ok(key, eq + 1, err, sizeof(err))))
+	if (!dl_hostlabel_selector_ok(v, err, sizeof(err)))
 		return usage_error("--label: %s", err);
 	if (!r->sel && !(r->sel = json_array()))
 		return DL_CLI_EXIT_FAIL;

@@ -180,6 +180,9 @@ int dl_cli_connect(const dl_cli_t *cli)
 	fd = dl_admin_connect(cli->socket);
 	if (fd >= 0)
 		return fd;
+	/* "collector not running" is exit 3 for every command, as with -H */
+	if (fd == DL_ENOENT || fd == DL_ECONNREFUSED)
+		dl_cli_session_failed(DL_CLI_EXIT_OFFLINE);
 	if (fd == DL_ENOENT)
 		fprintf(stderr,
 			"dockline: collector is not running (no socket at "
@@ -354,11 +357,17 @@ static void host_labels_text(json_t *labels, char *out, size_t outlen)
 static int cmd_hosts(const dl_cli_t *cli, bool json, const char *label,
 		     bool show_labels)
 {
-	json_t *data = dl_cli_call(cli, json_pack("{s:s}", "op", "hosts"));
-	json_t *sel = label ? json_pack("[s]", label) : NULL;
+	json_t *data, *sel, *h;
+	char err[256];
 	size_t i;
-	json_t *h;
 
+	/* the fleet-wide commands' --label rules: a typo is not "no hosts" */
+	if (label && !dl_hostlabel_selector_ok(label, err, sizeof(err))) {
+		fprintf(stderr, "dockline: hosts --label: %s\n", err);
+		return 2;
+	}
+	data = dl_cli_call(cli, json_pack("{s:s}", "op", "hosts"));
+	sel = label ? json_pack("[s]", label) : NULL;
 	if (!data) {
 		json_decref(sel);
 		return 1;

@@ -355,6 +355,11 @@ void dl_cli_close(int fd)
 	}
 }
 
+void dl_cli_session_failed(int code)
+{
+	remote_exit = code;
+}
+
 int dl_cli_exit(int rc)
 {
 	/* exec's 125 already says "dockline failed", and 3 or 6 could be

@@ -52,6 +52,8 @@ dl_ctl 0 hosts --labels
 dl_assert_match "hosts --labels column" 'ro1 .*dc/rack=r-7,role=web,tier=roll' "$out"
 dl_ctl 0 hosts --label role=web --json
 dl_assert_eq "hosts --label filters" "ro1 ro2" "$(jq -r 'map(.name) | join(" ")' <<<"$out")"
+dl_ctl 2 hosts --label -role
+dl_assert_match "hosts --label checks the key as the fleet-wide --label does" '^dockline: hosts --label: label key "-role"' "$err"
 
 # ---- bounded and checked: nothing changes on a refusal
 dl_ctl 2 label ro1 'bad key=x'

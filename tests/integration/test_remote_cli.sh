@@ -240,6 +240,11 @@ dl_assert_eq "exec, no collector behind the relay: 125" 125 "$rc"
 rc=0
 "$DL_BIN/dockline" -s "$T/nosuch/admin.sock" exec "r1/$pfx-web" -- true >"$T/out" 2>"$T/err" </dev/null || rc=$?
 dl_assert_eq "exec, no collector here: 125" 125 "$rc"
+for c in hosts ps events; do
+	rc=0
+	"$DL_BIN/dockline" -s "$T/nosuch/admin.sock" "$c" >"$T/out" 2>"$T/err" </dev/null || rc=$?
+	dl_assert_eq "$c, no collector here: exit 3 as through the relay" 3 "$rc"
+done
 rc=0
 DOCKLINE_SSH_COMMAND="$T/no-such-ssh -v" "$DL_BIN/dockline" -H "$ADM" hosts >"$T/out" 2>"$T/err" </dev/null || rc=$?
 dl_assert_eq "a missing ssh program: exit 6" 6 "$rc"
