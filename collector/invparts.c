@@ -97,6 +97,19 @@ static int hold(dl_invparts_t *a, const dl_msg_t *m, const uint8_t *p, size_t n,
 	return a->have == a->parts ? DL_INVP_DONE : DL_INVP_HELD;
 }
 
+/* What part 0 of a parts-part inventory reserves: its worst case. */
+static size_t worst_case(uint32_t parts)
+{
+	size_t want = (size_t)parts * DL_FRAME_MAX;
+
+	return want > DL_MAX_INVENTORY_BYTES ? DL_MAX_INVENTORY_BYTES : want;
+}
+
+bool dl_invparts_would_wait(uint32_t parts)
+{
+	return reserved_total + worst_case(parts) > DL_INVPARTS_RESERVE_MAX;
+}
+
 /* A part while nothing (or another inventory) is held. */
 static int first_part(dl_invparts_t *a, const char *host, const dl_msg_t *m,
 		      const uint8_t *p, size_t n, char *why, size_t whylen)
@@ -120,9 +133,7 @@ static int first_part(dl_invparts_t *a, const char *host, const dl_msg_t *m,
 	/* Part 0 reserves the whole inventory's worst case, so one that has
 	 * started always fits to its end: no two sessions can each hold
 	 * half and wait for the other. */
-	want = (size_t)m->u.inventory.parts * DL_FRAME_MAX;
-	if (want > DL_MAX_INVENTORY_BYTES)
-		want = DL_MAX_INVENTORY_BYTES;
+	want = worst_case(m->u.inventory.parts);
 	if (reserved_total + want > DL_INVPARTS_RESERVE_MAX) {
 		DL_LOG_RL(DL_LOG_LEVEL_INFO, TAG,
 			  "%s: inventory %llu (%u parts) waits: %zu MiB are "

@@ -10,6 +10,7 @@
 #ifndef DL_COLLECTOR_INVPARTS_H
 #define DL_COLLECTOR_INVPARTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -59,6 +60,10 @@ uint64_t dl_invparts_id(const dl_invparts_t *a);
 /* Forgets what is held (after the parts went to the store), and its
  * reservation. */
 void dl_invparts_reset(dl_invparts_t *a);
+
+/* Whether a part 0 announcing parts parts would wait now (DL_EFULL): a
+ * session holding one back asks this before decoding it again. */
+bool dl_invparts_would_wait(uint32_t parts);
 
 /* Bytes reserved now by every dl_invparts_t together. */
 size_t dl_invparts_reserved(void);

@@ -58,6 +58,9 @@ struct dl_session {
 	 * into rd, which is not fed while reading is stopped. */
 	const uint8_t *pending;
 	size_t pending_len;
+	/* pending is a part 0 waiting for room among the inventories held
+	 * (invparts.c): its part count; 0 otherwise. */
+	uint32_t wait_parts;
 	uint64_t frames_in;
 	dl_invparts_t *inv; /* INVENTORY parts held; made at the first part */
 };
@@ -451,6 +454,8 @@ static int on_part(dl_session_t *s, const dl_msg_t *m, const uint8_t *p,
 			return DL_ENOMEM;
 	}
 	rc = dl_invparts_offer(s->inv, s->host, m, p, n, why, whylen);
+	if (rc == DL_EFULL)
+		s->wait_parts = m->u.inventory.parts;
 	switch (rc) {
 	case DL_INVP_NONE: return 1;
 	case DL_INVP_HELD:
@@ -691,9 +696,15 @@ static void on_retry(uv_timer_t *t)
 
 	/* Held back by us, not silent: not a dead peer. */
 	s->last_rx_ns = dl_clock_mono_ns();
-	process(s);
-	if (s->state == S_CLOSING)
-		return;
+	/* A part 0 waiting for room among the inventories held: decoding
+	 * it again (up to 1 MiB, milliseconds) every RETRY_MS would only
+	 * answer "wait", and N such sessions would fill the loop. */
+	if (!s->wait_parts || !dl_invparts_would_wait(s->wait_parts)) {
+		s->wait_parts = 0;
+		process(s);
+		if (s->state == S_CLOSING)
+			return;
+	}
 	/* The retry timer stands in for the PING timer: without PINGs a
 	 * session held back for 3 ping periods (a writer behind under a
 	 * fan-in of events) is dropped by its agent, which redials: a new

@@ -296,6 +296,9 @@ static void test_reservation(void)
 	m = part_msg(cs, 2, 90000, 0, 16);
 	ASSERT_EQ(offer(a[K], &m, why, sizeof(why)), DL_EFULL);
 	ASSERT_EQ(offer(a[K], &m, why, sizeof(why)), DL_EFULL);
+	/* what a waiting session asks before decoding its part 0 again */
+	ASSERT(dl_invparts_would_wait(16));
+	ASSERT(dl_invparts_would_wait(1));
 	ASSERT(dl_invparts_parts(a[K], &k, &nc) && k == 0);
 	/* a started inventory still takes its remaining 15 parts */
 	for (uint32_t p = 1; p < 16; p++) {
@@ -311,7 +314,10 @@ static void test_reservation(void)
 	dl_invparts_reset(a[0]);
 	ASSERT_EQ(dl_invparts_reserved(),
 		  DL_INVPARTS_RESERVE_MAX - DL_MAX_INVENTORY_BYTES);
+	ASSERT(!dl_invparts_would_wait(16));
+	ASSERT(!dl_invparts_would_wait(DL_MAX_INVENTORY_PARTS));
 	ASSERT_EQ(offer(a[K], &m, why, sizeof(why)), DL_INVP_HELD);
+	ASSERT(dl_invparts_would_wait(1));
 	/* a 2-part inventory reserves 2 frames, not 16 MiB */
 	dl_invparts_reset(a[1]);
 	m = part_msg(cs, 2, 95000, 0, 2);
