@@ -23,17 +23,20 @@ static void last_line(const char *text, char *out, size_t outlen)
 			*p = ' ';
 }
 
-void dl_fleet_classify(dl_fleet_result_t *res, int exit_code, const char *out,
-		       const char *err)
+void dl_fleet_classify(dl_fleet_result_t *res, int exit_code, bool cmd,
+		       const char *out, const char *err)
 {
 	res->exit_code = exit_code;
-	res->result = exit_code == 0   ? "ok"
-		      : exit_code == 3 ? "offline"
-		      : exit_code == 5 ? "refused"
-				       : "failed";
+	res->result = exit_code == 0	       ? "ok"
+		      : !cmd && exit_code == 3 ? "offline"
+		      : !cmd && exit_code == 5 ? "refused"
+					       : "failed";
 	last_line(err ? err : "", res->message, sizeof(res->message));
 	if (!res->message[0])
 		last_line(out ? out : "", res->message, sizeof(res->message));
+	if (cmd && exit_code && !res->message[0])
+		snprintf(res->message, sizeof(res->message), "exit code %d",
+			 exit_code);
 }
 
 void dl_fleet_print(FILE *f, const dl_fleet_result_t *res, size_t n, bool json)

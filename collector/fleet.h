@@ -23,9 +23,10 @@ typedef struct {
 
 /* Fills res's result and message from a one-host run: its exit code and
  * what it wrote (the last non-empty line of stderr without "dockline: ",
- * else of stdout). */
-void dl_fleet_classify(dl_fleet_result_t *res, int exit_code, const char *out,
-		       const char *err);
+ * else of stdout). With cmd (exec), the exit code is the command's own:
+ * 3 and 5 do not mean offline and refused, anything but 0 is failed. */
+void dl_fleet_classify(dl_fleet_result_t *res, int exit_code, bool cmd,
+		       const char *out, const char *err);
 
 /* HOST RESULT MESSAGE rows, or with json a JSON array of {host, result,
  * exit_code, message}. */

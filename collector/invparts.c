@@ -213,6 +213,11 @@ const dl_invpart_t *dl_invparts_parts(const dl_invparts_t *a, uint32_t *nparts,
 	return a->v;
 }
 
+bool dl_invparts_partial(const dl_invparts_t *a)
+{
+	return a && a->parts && a->have < a->parts;
+}
+
 uint64_t dl_invparts_id(const dl_invparts_t *a)
 {
 	return a->id;

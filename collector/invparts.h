@@ -65,6 +65,9 @@ void dl_invparts_reset(dl_invparts_t *a);
  * session holding one back asks this before decoding it again. */
 bool dl_invparts_would_wait(uint32_t parts);
 
+/* Whether some parts are held and more are due (not DONE). */
+bool dl_invparts_partial(const dl_invparts_t *a);
+
 /* Bytes reserved now by every dl_invparts_t together. */
 size_t dl_invparts_reserved(void);
 

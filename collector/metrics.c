@@ -39,7 +39,7 @@ typedef struct {
 } ctl_count_t;
 
 typedef struct {
-	char host[64];
+	char host[DL_HOST_MAX + 1]; /* whole: the index hashes the whole name */
 	uint64_t n;
 } host_count_t;
 

@@ -63,6 +63,7 @@ struct dl_session {
 	uint32_t wait_parts;
 	uint64_t frames_in;
 	dl_invparts_t *inv; /* INVENTORY parts held; made at the first part */
+	uint64_t inv_ns;    /* monotonic: the last part taken */
 };
 
 static void process(dl_session_t *s);
@@ -458,7 +459,7 @@ static int on_part(dl_session_t *s, const dl_msg_t *m, const uint8_t *p,
 		s->wait_parts = m->u.inventory.parts;
 	switch (rc) {
 	case DL_INVP_NONE: return 1;
-	case DL_INVP_HELD:
+	case DL_INVP_HELD: s->inv_ns = dl_clock_mono_ns(); return 0;
 	case DL_INVP_SKIP: return 0;
 	case DL_INVP_DONE: return submit_parts(s);
 	default: return rc;
@@ -626,6 +627,18 @@ static void on_timer(uv_timer_t *t)
 		session_end(s, DL_ETIMEDOUT, why);
 		return;
 	}
+	/* Parts reserve room every host shares (invparts.h): an agent that
+	 * started an inventory and sends no more of it while we read must
+	 * not hold that room. It redials and sends the inventory again. */
+	if (dl_invparts_partial(s->inv) && !s->pending &&
+	    dl_clock_mono_ns() - s->inv_ns > limit) {
+		snprintf(why, sizeof(why),
+			 "INVENTORY %llu: no next part for %llu s",
+			 (unsigned long long)dl_invparts_id(s->inv),
+			 (unsigned long long)(limit / 1000000000ull));
+		session_end(s, DL_ETIMEDOUT, why);
+		return;
+	}
 	if (s->state == S_LIVE) {
 		m.u.nonce = ++s->nonce;
 		send_msg(s, &m);
@@ -694,8 +707,9 @@ static void on_retry(uv_timer_t *t)
 	dl_session_t *s = t->data;
 	uint64_t tick = (uint64_t)s->srv->conf->ping_interval * 1000u;
 
-	/* Held back by us, not silent: not a dead peer. */
-	s->last_rx_ns = dl_clock_mono_ns();
+	/* Held back by us, not silent: not a dead peer, nor a stalled
+	 * inventory. */
+	s->last_rx_ns = s->inv_ns = dl_clock_mono_ns();
 	/* A part 0 waiting for room among the inventories held: decoding
 	 * it again (up to 1 MiB, milliseconds) every RETRY_MS would only
 	 * answer "wait", and N such sessions would fill the loop. */

@@ -680,7 +680,7 @@ static int receive(const req_t *r, int fd)
 		if (p[0] == DL_ADMIN_STDOUT || p[0] == DL_ADMIN_STDERR) {
 			if (dl_write_all(p[0], p + 1, n - 1)) {
 				free(p); /* our reader went away */
-				return DL_CLI_EXIT_FAIL;
+				return exit_for(r, "error");
 			}
 			free(p);
 			continue;
@@ -833,7 +833,8 @@ static pid_t fleet_spawn(const dl_cli_t *cli, req_t *r, const char *host,
 	}
 }
 
-static void fleet_reap(child_t *kids, int *nk, dl_fleet_result_t *res)
+static void fleet_reap(child_t *kids, int *nk, dl_fleet_result_t *res,
+		       bool exec_op)
 {
 	int status, code;
 	pid_t pid = wait(&status);
@@ -847,7 +848,7 @@ static void fleet_reap(child_t *kids, int *nk, dl_fleet_result_t *res)
 					 : DL_CLI_EXIT_FAIL;
 		o = slurp(kids[k].out);
 		e = slurp(kids[k].err);
-		dl_fleet_classify(&res[kids[k].idx], code, o ? o : "",
+		dl_fleet_classify(&res[kids[k].idx], code, exec_op, o ? o : "",
 				  e ? e : "");
 		free(o);
 		free(e);
@@ -918,7 +919,7 @@ static int run_fleet(const dl_cli_t *cli, req_t *r)
 				if (e)
 					fclose(e);
 				dl_fleet_classify(&res[next++],
-						  DL_CLI_EXIT_FAIL, "",
+						  DL_CLI_EXIT_FAIL, false, "",
 						  "cannot start a process");
 				continue;
 			}
@@ -926,7 +927,7 @@ static int run_fleet(const dl_cli_t *cli, req_t *r)
 		}
 		if (nk == 0)
 			break;
-		fleet_reap(kids, &nk, res);
+		fleet_reap(kids, &nk, res, !strcmp(r->op->name, "exec"));
 		if (r->rolling)
 			for (size_t i = 0; i < next; i++)
 				stop = stop ||

@@ -188,21 +188,30 @@ static void test_fleet(void)
 	char buf[2048] = "";
 	FILE *f;
 
-	dl_fleet_classify(&r[0], 0, "web\n", "");
+	dl_fleet_classify(&r[0], 0, false, "web\n", "");
 	ASSERT_STR_EQ(r[0].result, "ok");
 	ASSERT_STR_EQ(r[0].message, "web");
-	dl_fleet_classify(&r[1], 3, "",
+	dl_fleet_classify(&r[1], 3, false, "",
 			  "dockline: web-2 is offline (last seen 5s ago)\n");
 	ASSERT_STR_EQ(r[1].result, "offline");
 	ASSERT_STR_EQ(r[1].message, "web-2 is offline (last seen 5s ago)");
-	dl_fleet_classify(&r[2], 5, "",
+	dl_fleet_classify(&r[2], 5, false, "",
 			  "x\ndockline: web-3 policy does not "
 			  "allow restart\n\n");
 	ASSERT_STR_EQ(r[2].result, "refused");
 	ASSERT_STR_EQ(r[2].message, "web-3 policy does not allow restart");
 	ASSERT_EQ(dl_fleet_exit(r, 1), 0);
 	ASSERT_EQ(dl_fleet_exit(r, 3), 1);
-	dl_fleet_classify(&r[1], 1, "", "dockline: boom");
+	/* exec: the command's 3 is not "offline"; a silent failure says
+	 * its code */
+	dl_fleet_classify(&r[1], 3, true, "", "");
+	ASSERT_STR_EQ(r[1].result, "failed");
+	ASSERT_STR_EQ(r[1].message, "exit code 3");
+	dl_fleet_classify(&r[1], 125, true, "",
+			  "dockline: web-2 is offline (last seen 5s ago)\n");
+	ASSERT_STR_EQ(r[1].result, "failed");
+	ASSERT_STR_EQ(r[1].message, "web-2 is offline (last seen 5s ago)");
+	dl_fleet_classify(&r[1], 1, false, "", "dockline: boom");
 	ASSERT_STR_EQ(r[1].result, "failed");
 	f = fmemopen(buf, sizeof(buf), "w");
 	dl_fleet_print(f, r, 3, false);
