@@ -129,7 +129,7 @@ for n in $COUNTS; do
 		# API baseline, same containers, same interval.
 		poller "$iv" &
 		ppid=$!
-		DL_PIDS+=("$ppid")
+		dl_track "$ppid"
 		sleep 2
 		: >"$T/poller.rounds"
 		c0=$(awk '{ print $16 + $17 }' "/proc/$ppid/stat")

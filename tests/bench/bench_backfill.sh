@@ -96,14 +96,14 @@ t0=$(now_ns)
 dl_start_agent bf
 apid=$DL_LAST_PID
 watcher &
-DL_PIDS+=($!)
+dl_track $!
 wpid=$!
 # Probes start once the agent's /events stream is open (it opens before
 # the list that precedes "up"): an event made before the agent subscribed
 # is not a live event it could have lost.
 dl_wait_for "grep -q 'watch: Docker .* up at' '$T/agent-bf.log'" 60 "agent watching Docker"
 prober &
-DL_PIDS+=($!)
+dl_track $!
 ppid=$!
 
 tfirst=0

@@ -144,7 +144,7 @@ EOF
 mkfifo "$T/idle.in"
 /usr/bin/python3 "$T/idle.py" 127.0.0.1 "${W_URL##*:}" 1000 <"$T/idle.in" >"$T/idle.out" 2>&1 &
 IDLE_PID=$!
-DL_PIDS+=("$IDLE_PID")
+dl_track "$IDLE_PID"
 exec 7>"$T/idle.in"
 dl_wait_for "grep -q 'open 1000' $T/idle.out" 30 "1,000 idle connections open"
 sleep 1

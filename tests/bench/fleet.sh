@@ -188,7 +188,7 @@ done
 # ---- 1. connect storm -------------------------------------------------------
 "$POLL" hosts "$T/admin.sock" "$N" $((N / 2 + 300)) >"$T/storm.txt" &
 poll_pid=$!
-DL_PIDS+=("$poll_pid")
+dl_track "$poll_pid"
 AGENT_PIDS=()
 t0=$(date +%s%N)
 start_agents() {
@@ -249,7 +249,7 @@ read -r m_agents_r m_agents_p < <(mem "$GP")
 fan=fanin-${T##*/}
 "$POLL" events "$T/admin.sock" "$fan" "$N" 120 >"$T/fanin.txt" &
 fan_pid=$!
-DL_PIDS+=("$fan_pid")
+dl_track "$fan_pid"
 dl_wait_for "grep -q ready $T/fanin.txt" 30 "subscriber ready"
 docker create --label "dockline.test=$T" --name "$fan" "$DL_IMAGE" true >/dev/null
 wait "$fan_pid" || true

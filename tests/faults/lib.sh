@@ -83,7 +83,7 @@ fl_burst() {
 		-d "{\"Cmd\":[\"true\",\"$tag-{}\"]}" \
 		"http://x/containers/$FL_TICKER/exec") >>"$T/burst.log" 2>&1 &
 	FL_BURST_PID=$!
-	DL_PIDS+=("$FL_BURST_PID")
+	dl_track "$FL_BURST_PID"
 	[ "$first" = 1 ] && FL_BURST_N=0
 	FL_BURST_TAG=$tag
 	FL_BURST_N=$((FL_BURST_N + n))
@@ -108,7 +108,7 @@ fl_life_start() {
 		dl_run_container "life$i" true >>"$T/life.ids" || exit 1
 	done) 2>>"$T/burst.log" &
 	FL_LIFE_PID=$!
-	DL_PIDS+=("$FL_LIFE_PID")
+	dl_track "$FL_LIFE_PID"
 }
 fl_life_wait() {
 	wait "$FL_LIFE_PID" || dl_fail "docker run of the short-lived containers failed"

@@ -27,6 +27,7 @@ prometheus wrk python3-aiosmtpd chromium chromium-driver python3-selenium
 clang libclang-rt-14-dev docker-registry nftables iproute2 strace socat"
 
 DL_PIDS=()
+DL_PID_START=
 # Commands (strings, eval'd) that undo what a test made outside $T and its
 # processes (a network namespace, a mount, an nft table): run at exit,
 # newest first, after the processes are killed.
@@ -182,6 +183,27 @@ dl_kill_tree() {
 	for p in $pids; do kill -KILL "$p" 2>/dev/null || true; done
 }
 
+# dl_pid_start PID: DL_PID_START = the process's start time (clock ticks
+# since boot, /proc/PID/stat field 22), or fails when there is no such
+# process. Builtins only: fleet tests call it thousands of times.
+dl_pid_start() {
+	local s f
+	DL_PID_START=
+	read -r s 2>/dev/null <"/proc/$1/stat" || return 1
+	s=${s##*) } # past "pid (comm) ", whatever comm holds
+	read -r -a f <<<"$s"
+	DL_PID_START=${f[19]}
+}
+
+# dl_track PID: cleanup stops PID (and what it started) at exit. It is
+# recorded with its start time: with pid_max at 32768 and thousands of
+# processes per fleet test, a PID that exited is soon someone else's, and
+# cleanup must not kill a neighbouring test's process.
+dl_track() {
+	dl_pid_start "$1" || DL_PID_START=gone
+	DL_PIDS+=("$1:$DL_PID_START")
+}
+
 # Starts "$@" in the background with output to LOG; the pid goes to
 # DL_LAST_PID and is tracked for cleanup.
 dl_spawn() {
@@ -189,7 +211,7 @@ dl_spawn() {
 	shift
 	"$@" >>"$log" 2>&1 </dev/null 9>&- &
 	DL_LAST_PID=$!
-	DL_PIDS+=("$DL_LAST_PID")
+	dl_track "$DL_LAST_PID"
 }
 
 dl_cleanup() {
@@ -197,8 +219,10 @@ dl_cleanup() {
 	set +e
 	trap - EXIT
 	for ((i = ${#DL_PIDS[@]} - 1; i >= 0; i--)); do
-		p=${DL_PIDS[$i]}
-		kill -0 "$p" 2>/dev/null && dl_kill_tree "$p"
+		p=${DL_PIDS[$i]%%:*}
+		# gone, or its PID now names another process: not ours
+		dl_pid_start "$p" && [ "$DL_PID_START" = "${DL_PIDS[$i]#*:}" ] || continue
+		dl_kill_tree "$p"
 	done
 	for ((i = ${#DL_UNDO[@]} - 1; i >= 0; i--)); do
 		eval "${DL_UNDO[$i]}" >/dev/null 2>&1 ||

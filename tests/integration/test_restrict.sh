@@ -72,7 +72,7 @@ dl_assert_match "stdio forwarding refused" 'administratively prohibited|stdio fo
 
 # 6. Agent forwarding is refused: run a local ssh-agent, ask for -A.
 eval "$(ssh-agent -s -a "$T/ssh-agent.sock" 9>&-)" >/dev/null
-DL_PIDS+=("$SSH_AGENT_PID")
+dl_track "$SSH_AGENT_PID"
 ssh-add -q "$T/key-rst1" 2>/dev/null
 out=$(timeout 30 "$T/ssh" rst1 -v -A dltest@127.0.0.1 'echo SSH_AUTH_SOCK=$SSH_AUTH_SOCK' </dev/null 2>&1 | tr -d '\0' | head -c 20000) || true
 dl_assert_match "the client asked for agent forwarding" 'Requesting authentication agent forwarding' "$out"
