@@ -21,8 +21,10 @@
 
 #define TAG "session"
 
-/* Reserved for every session's parts together (loop thread only). */
+/* Reserved for every session's parts together, and how often a part 0
+ * had to wait for room (loop thread only). */
 static size_t reserved_total;
+static uint64_t waits_total;
 
 struct dl_invparts {
 	uint64_t id;	  /* seq of part 0 of what is held */
@@ -55,6 +57,11 @@ void dl_invparts_reset(dl_invparts_t *a)
 size_t dl_invparts_reserved(void)
 {
 	return reserved_total;
+}
+
+uint64_t dl_invparts_waits(void)
+{
+	return waits_total;
 }
 
 void dl_invparts_free(dl_invparts_t *a)
@@ -135,6 +142,7 @@ static int first_part(dl_invparts_t *a, const char *host, const dl_msg_t *m,
 	 * half and wait for the other. */
 	want = worst_case(m->u.inventory.parts);
 	if (reserved_total + want > DL_INVPARTS_RESERVE_MAX) {
+		waits_total++;
 		DL_LOG_RL(DL_LOG_LEVEL_INFO, TAG,
 			  "%s: inventory %llu (%u parts) waits: %zu MiB are "
 			  "reserved for other hosts' inventory parts (at "

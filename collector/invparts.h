@@ -68,7 +68,9 @@ bool dl_invparts_would_wait(uint32_t parts);
 /* Whether some parts are held and more are due (not DONE). */
 bool dl_invparts_partial(const dl_invparts_t *a);
 
-/* Bytes reserved now by every dl_invparts_t together. */
+/* Bytes reserved now by every dl_invparts_t together, and how many times
+ * a part 0 was answered DL_EFULL (for /metrics). */
 size_t dl_invparts_reserved(void);
+uint64_t dl_invparts_waits(void);
 
 #endif

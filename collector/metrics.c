@@ -7,6 +7,7 @@
  * newest host sample of each host. serve's own counters come from the
  * loop thread (dl_metrics_serve_text) before the query runs. */
 #include "collector/metrics.h"
+#include "collector/invparts.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -285,6 +286,15 @@ dl_buf_t *dl_metrics_serve_text(const dl_metrics_t *m, size_t agents,
 	head(&o, "dockline_subscribers", "gauge",
 	     "Admin connections subscribed to live push now.");
 	putf(&o, "dockline_subscribers %zu\n", subscribers);
+	head(&o, "dockline_inventory_parts_reserved_bytes", "gauge",
+	     "Memory reserved now for INVENTORY parts held by all sessions "
+	     "(at most 256 MiB).");
+	putf(&o, "dockline_inventory_parts_reserved_bytes %zu\n",
+	     dl_invparts_reserved());
+	head(&o, "dockline_inventory_parts_waits_total", "counter",
+	     "Times a host's INVENTORY part 0 waited for that room.");
+	putf(&o, "dockline_inventory_parts_waits_total %llu\n",
+	     (unsigned long long)dl_invparts_waits());
 	head(&o, "dockline_reconnects_total", "counter",
 	     "Agent sessions started per host since the collector started.");
 	for (size_t i = 0; i < m->nstarts; i++) {

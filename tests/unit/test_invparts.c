@@ -284,6 +284,7 @@ static void test_reservation(void)
 	dl_msg_t m;
 	char why[256];
 	uint32_t k, nc;
+	uint64_t waits;
 
 	ASSERT_EQ(K, 16);
 	for (int i = 0; i <= K; i++)
@@ -294,8 +295,10 @@ static void test_reservation(void)
 	}
 	ASSERT_EQ(dl_invparts_reserved(), DL_INVPARTS_RESERVE_MAX);
 	m = part_msg(cs, 2, 90000, 0, 16);
+	waits = dl_invparts_waits();
 	ASSERT_EQ(offer(a[K], &m, why, sizeof(why)), DL_EFULL);
 	ASSERT_EQ(offer(a[K], &m, why, sizeof(why)), DL_EFULL);
+	ASSERT_EQ(dl_invparts_waits(), waits + 2);
 	/* what a waiting session asks before decoding its part 0 again */
 	ASSERT(dl_invparts_would_wait(16));
 	ASSERT(dl_invparts_would_wait(1));

@@ -35,6 +35,8 @@ int main(void)
 	text = strndup((const char *)b->data + b->off, b->len - b->off);
 	ASSERT(text != NULL);
 	ASSERT(strstr(text, "dockline_agents_connected 7\n") != NULL);
+	ASSERT(strstr(text, "\ndockline_inventory_parts_reserved_bytes 0\n"));
+	ASSERT(strstr(text, "\ndockline_inventory_parts_waits_total 0\n"));
 	for (int i = 0; i < HOSTS; i++) {
 		snprintf(want, sizeof(want),
 			 "\ndockline_reconnects_total{host=\"host-%04d\"} %u\n",
