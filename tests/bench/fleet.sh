@@ -61,12 +61,7 @@ done
 POLL=${DL_BENCH_DIR:-$DL_SRC/build/bench}/bench_fleetpoll
 [ -x "$POLL" ] || dl_fail "$POLL is missing: build the benches first"
 
-dl_need_packages
-dl_need_dockerd
-dl_need_image
-dl_need_user
-dl_check_bins
-dl_docker_lock_shared
+dl_need_all
 ulimit -n "$(ulimit -Hn)"
 [ "$(ulimit -n)" -ge $((N * 2 + 200)) ] || dl_fail "$N agents need $((N * 2 + 200)) open files in serve"
 

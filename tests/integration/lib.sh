@@ -680,6 +680,18 @@ dl_docker_lock_shared() {
 	flock -s 9
 }
 
+# The usual start of a test against the real thing: packages, a dockerd
+# that answers, the test image, the ssh user, the binaries, and the
+# shared docker lock for the test's life.
+dl_need_all() {
+	dl_need_packages
+	dl_need_dockerd
+	dl_need_image
+	dl_need_user
+	dl_check_bins
+	dl_docker_lock_shared
+}
+
 if [ -z "${DL_LIB_NO_INIT:-}" ]; then
 	[ "$(id -u)" = 0 ] || { echo "integration tests run as root" >&2; exit 1; }
 	T=$(mktemp -d /tmp/dl.XXXXXXXX)

@@ -9,12 +9,7 @@
 # real webhook receiver (tests/integration/webhook_recv.py).
 . "$(dirname "$0")/lib.sh"
 
-dl_need_packages
-dl_need_dockerd
-dl_need_image
-dl_need_user
-dl_check_bins
-dl_docker_lock_shared
+dl_need_all
 
 dl_spawn "$T/recv.log" /usr/bin/python3 "$DL_SRC/tests/integration/webhook_recv.py" "$T/recv.port" "$T/recv"
 dl_wait_for "[ -s $T/recv.port ]" 10 "webhook receiver listening"

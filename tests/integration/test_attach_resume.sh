@@ -7,12 +7,7 @@
 # BYE{retry_after} and exits; the agent waits that long, then redials.
 . "$(dirname "$0")/lib.sh"
 
-dl_need_packages
-dl_need_dockerd
-dl_need_image
-dl_need_user
-dl_check_bins
-dl_docker_lock_shared
+dl_need_all
 
 export DL_PING_INTERVAL=${DL_PING_INTERVAL:-2}
 dl_start_sshd

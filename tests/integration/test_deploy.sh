@@ -10,12 +10,7 @@
 # restart shows ok/offline per host and exits non-zero.
 . "$(dirname "$0")/lib.sh"
 
-dl_need_packages
-dl_need_dockerd
-dl_need_image
-dl_need_user
-dl_check_bins
-dl_docker_lock_shared
+dl_need_all
 
 # ---- the registry: v1 (the test image), v2 (another label), v3 (exits)
 mkdir -p "$T/data"

@@ -7,12 +7,7 @@
 # HEALTH with values.
 . "$(dirname "$0")/lib.sh"
 
-dl_need_packages
-dl_need_dockerd
-dl_need_image
-dl_need_user
-dl_check_bins
-dl_docker_lock_shared
+dl_need_all
 
 DL_STATS_INTERVAL=1
 dl_start_sshd

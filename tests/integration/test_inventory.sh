@@ -4,12 +4,7 @@
 # state; the host is online with the real Docker version.
 . "$(dirname "$0")/lib.sh"
 
-dl_need_packages
-dl_need_dockerd
-dl_need_image
-dl_need_user
-dl_check_bins
-dl_docker_lock_shared
+dl_need_all
 
 dl_start_sshd
 dl_start_collector

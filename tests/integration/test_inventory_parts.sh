@@ -10,12 +10,7 @@
 N=120
 GONE=20
 
-dl_need_packages
-dl_need_dockerd
-dl_need_image
-dl_need_user
-dl_check_bins
-dl_docker_lock_shared
+dl_need_all
 
 prefix="dl-${T##*/}-p"
 dl_log "creating $N containers"

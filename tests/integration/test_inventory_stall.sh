@@ -7,12 +7,7 @@
 # again), logs why, and keeps serving other hosts.
 . "$(dirname "$0")/lib.sh"
 
-dl_need_packages
-dl_need_dockerd
-dl_need_image
-dl_need_user
-dl_check_bins
-dl_docker_lock_shared
+dl_need_all
 
 export DL_COLLECTOR_PING=2 # the limit is 3 x 2 s
 dl_start_sshd

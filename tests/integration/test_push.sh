@@ -8,12 +8,7 @@
 # container_memory_usage_bytes equals `dockline stats --json`.
 . "$(dirname "$0")/lib.sh"
 
-dl_need_packages
-dl_need_dockerd
-dl_need_image
-dl_need_user
-dl_check_bins
-dl_docker_lock_shared
+dl_need_all
 command -v promtool >/dev/null || { dl_log "SKIP: promtool not installed"; exit 77; }
 
 export DL_STATS_INTERVAL=1

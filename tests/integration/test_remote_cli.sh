@@ -13,12 +13,7 @@
 # URL each give their sentence and exit code.
 . "$(dirname "$0")/lib.sh"
 
-dl_need_packages
-dl_need_dockerd
-dl_need_image
-dl_need_user
-dl_check_bins
-dl_docker_lock_shared
+dl_need_all
 
 # Stable names, created once under the user lock (as dltest is), so
 # parallel runs share them; the group is the test's stand-in for the

@@ -16,12 +16,7 @@
 #   - a bad [remote_write] section refuses to start with file:line
 . "$(dirname "$0")/lib.sh"
 
-dl_need_packages
-dl_need_dockerd
-dl_need_image
-dl_need_user
-dl_check_bins
-dl_docker_lock_shared
+dl_need_all
 command -v prometheus >/dev/null || dl_fail "prometheus is not installed (Debian package prometheus)"
 
 export DL_STATS_INTERVAL=1

@@ -5,12 +5,7 @@
 # WATCHDOG_USEC from their loops, and say STOPPING=1 on SIGTERM.
 . "$(dirname "$0")/lib.sh"
 
-dl_need_packages
-dl_need_dockerd
-dl_need_image
-dl_need_user
-dl_check_bins
-dl_docker_lock_shared
+dl_need_all
 
 # A datagram listener standing in for systemd: one line per message.
 cat >"$T/notify.py" <<'PY'

@@ -11,12 +11,7 @@
 #    stored before is duplicated, the epoch stays and seqs go on.
 . "$(dirname "$0")/lib.sh"
 
-dl_need_packages
-dl_need_dockerd
-dl_need_image
-dl_need_user
-dl_check_bins
-dl_docker_lock_shared
+dl_need_all
 command -v sqlite3 >/dev/null || { dl_log "SKIPPED: sqlite3 is not installed"; exit 77; }
 
 export DL_PING_INTERVAL=${DL_PING_INTERVAL:-2}

@@ -8,12 +8,7 @@
 # which puts the secret in every request exactly as the gateway will.
 . "$(dirname "$0")/lib.sh"
 
-dl_need_packages
-dl_need_dockerd
-dl_need_image
-dl_need_user
-dl_check_bins
-dl_docker_lock_shared
+dl_need_all
 
 HTTP_USER=dltesthttp
 dl_need_user "$HTTP_USER"
