@@ -41,6 +41,7 @@ else
 fi
 td=$(fl_now)
 dl_log "dockerd stopped (${restarted_by:-signal})"
+resumed0=$(grep -c 'events: resuming from' "$T/agent-$FL_H.log" || true)
 # Whatever happens below, bring dockerd back before leaving.
 trap 'rc=$?; dl_need_dockerd || true; (exit $rc); dl_cleanup' EXIT
 sleep 2
@@ -49,7 +50,17 @@ dl_need_dockerd
 docker start "$FL_TICKER" >/dev/null || dl_fail "the ticker did not start again"
 fault=$(awk -v a="$td" -v b="$(fl_now)" 'BEGIN { printf "%.1f", b - a }')
 dl_log "dockerd back and the ticker running after ${fault}s"
-fl_burst x1 $((FL_N - half)) $((half + 1))
+# Events made before the agent subscribes again come back only from the
+# new dockerd's own replay buffer (256 events, its eventsLimit): make
+# 100 in that window, which must all come back through `since`; the
+# rest once the agent has resubscribed (it may still be in its 1-30 s
+# backoff; more than 256 there would be lost by dockerd, not by us).
+early=100
+fl_burst x1 "$early" $((half + 1))
+fl_burst_wait
+dl_wait_for "[ \"\$(grep -c 'events: resuming from' '$T/agent-$FL_H.log')\" -gt $resumed0 ]" 60 \
+	"the agent subscribed to the new dockerd's events"
+fl_burst x1 $((FL_N - half - early)) $((half + early + 1))
 fl_life_start
 fl_burst_wait
 fl_life_wait
